@@ -1,0 +1,14 @@
+//! The error type of the Boruta engine.
+
+use thiserror::Error;
+
+/// Everything the Boruta engine can reject.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum BorutaError {
+    /// A selection parameter is outside its valid range.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The data or importances are unusable.
+    #[error("{0}")]
+    InvalidInput(String),
+}

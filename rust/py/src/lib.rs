@@ -1,0 +1,30 @@
+//! The `sapwood._native` extension module.
+//!
+//! This crate is the only one that knows PyO3. Each file binds one family of the core crates:
+//! it converts arrays, releases the GIL around long work ([`threads`]), calls the core, and maps
+//! the core's errors to Python exceptions ([`error`]). No algorithm lives here.
+
+pub mod boost;
+pub mod error;
+pub mod info;
+pub mod threads;
+
+use pyo3::prelude::*;
+
+/// The compiled core of sapwood. Use the `sapwood` package, not this module, directly.
+#[pymodule]
+mod _native {
+    #[pymodule_export]
+    use super::boost::validate_tree_params;
+    #[pymodule_export]
+    use super::info::build_info;
+    #[pymodule_export]
+    use super::threads::effective_n_jobs;
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}

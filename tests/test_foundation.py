@@ -1,0 +1,100 @@
+"""The package skeleton: import, version, error mapping, the thread policy and validation."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import numpy as np
+import pytest
+import sapwood
+from sapwood import _native
+from sapwood._validation import check_n_jobs, check_sample_weight, seed_from_random_state
+
+TREE_DEFAULTS = {
+    "learning_rate": 0.3,
+    "max_depth": 6,
+    "max_leaves": 0,
+    "min_child_weight": 1.0,
+    "gamma": 0.0,
+    "reg_lambda": 1.0,
+    "reg_alpha": 0.0,
+    "max_delta_step": 0.0,
+    "subsample": 1.0,
+    "colsample_bytree": 1.0,
+    "colsample_bylevel": 1.0,
+    "colsample_bynode": 1.0,
+    "max_bin": 256,
+}
+
+
+def test_version_matches_metadata():
+    assert sapwood.__version__ == version("sapwood")
+    assert sapwood.__version__ == _native.__version__
+
+
+def test_core_error_arrives_as_value_error_with_its_text():
+    assert _native.validate_tree_params(**TREE_DEFAULTS) is None
+    bad = dict(TREE_DEFAULTS, subsample=1.5)
+    with pytest.raises(ValueError, match=r"^subsample must be in the interval \(0, 1\], got 1.5$"):
+        _native.validate_tree_params(**bad)
+    bad = dict(TREE_DEFAULTS, reg_lambda=float("nan"))
+    with pytest.raises(ValueError, match="reg_lambda must be a finite number >= 0, got NaN"):
+        _native.validate_tree_params(**bad)
+
+
+def test_wrong_argument_type_is_type_error():
+    bad = dict(TREE_DEFAULTS, max_depth="deep")
+    with pytest.raises(TypeError):
+        _native.validate_tree_params(**bad)
+    bad = dict(TREE_DEFAULTS, max_depth=-1)  # u32 on the Rust side
+    with pytest.raises(OverflowError):
+        _native.validate_tree_params(**bad)
+
+
+def test_thread_policy_follows_scikit_learn():
+    cores = _native.build_info()["cores"]
+    assert sapwood.effective_n_jobs() == cores
+    assert sapwood.effective_n_jobs(-1) == cores
+    assert sapwood.effective_n_jobs(3) == 3
+    assert sapwood.effective_n_jobs(-2) == max(1, cores - 1)
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        sapwood.effective_n_jobs(0)
+
+
+def test_build_info_reports_the_toolchain():
+    info = _native.build_info()
+    assert info["rustc"].startswith("rustc ")
+    assert info["version"] == sapwood.__version__
+    assert isinstance(info["cpu_features"], list)
+    assert info["cores"] >= 1
+
+
+def test_check_n_jobs():
+    assert check_n_jobs(None) is None
+    assert check_n_jobs(np.int64(2)) == 2
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        check_n_jobs(0)
+    with pytest.raises(TypeError, match="n_jobs must be None or an int"):
+        check_n_jobs(1.5)
+
+
+def test_seed_from_random_state_is_deterministic():
+    assert seed_from_random_state(None) == 0
+    assert seed_from_random_state(42) == 42
+    assert seed_from_random_state(np.random.RandomState(1)) == seed_from_random_state(
+        np.random.RandomState(1)
+    )
+    with pytest.raises(ValueError, match="random_state must be in"):
+        seed_from_random_state(-1)
+    with pytest.raises(TypeError, match="random_state must be"):
+        seed_from_random_state("seed")
+
+
+def test_check_sample_weight():
+    np.testing.assert_array_equal(check_sample_weight(None, 3), np.ones(3))
+    with pytest.raises(ValueError, match="sample_weight has 2 entries, but X has 3 rows"):
+        check_sample_weight([1.0, 2.0], 3)
+    with pytest.raises(ValueError, match="non-negative"):
+        check_sample_weight([1.0, -2.0, 1.0], 3)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        check_sample_weight([1.0, np.nan, 1.0], 3)
