@@ -1,8 +1,15 @@
 //! Boruta all-relevant feature selection: binomial tests, multiple-testing corrections and the
 //! selection loop.
+//!
+//! [`stats`] holds the pure statistics (binomial tails, Benjamini–Hochberg, Bonferroni, the
+//! shadow percentile, ranking); [`selection`] the decision process that consumes one importance
+//! fit at a time.
 
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod selection;
+pub mod stats;
 
 pub use error::BorutaError;
+pub use selection::{BorutaParams, BorutaResult, BorutaState, Decision};
