@@ -5,6 +5,7 @@
 //! the core's errors to Python exceptions ([`error`]). No algorithm lives here.
 
 pub mod boost;
+pub mod boruta;
 pub mod error;
 pub mod info;
 pub mod threads;
@@ -16,6 +17,10 @@ use pyo3::prelude::*;
 mod _native {
     #[pymodule_export]
     use super::boost::validate_tree_params;
+    #[pymodule_export]
+    use super::boruta::{
+        auto_tree_count, benjamini_hochberg, binomial_cdf, binomial_sf, boruta_tests, PyBorutaState,
+    };
     #[pymodule_export]
     use super::info::build_info;
     #[pymodule_export]

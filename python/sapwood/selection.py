@@ -1,0 +1,313 @@
+"""Boruta all-relevant feature selection.
+
+:class:`BorutaSelector` finds every feature that carries information about the target, not just
+a minimal predictive subset. Each iteration adds shuffled copies ("shadows") of the features not
+yet rejected, fits an importance source, and counts a hit for every real feature more important
+than the shadows' ``perc``-th percentile. Binomial tests on the hit counts, corrected for
+multiple testing, confirm or reject features. The statistics and decisions run in Rust
+(``sapwood._native.BorutaState``); this module drives the fits.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import sys
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.feature_selection import SelectorMixin
+from sklearn.utils import get_tags
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sapwood import _native
+from sapwood._validation import check_n_jobs, seed_from_random_state
+
+__all__ = ["BorutaSelector"]
+
+_CODES = {1: "confirmed", 0: "tentative", -1: "rejected"}
+
+
+def _default_forest(n_jobs: int | None, classification: bool) -> BaseEstimator:
+    """A depth-5 random forest, balanced for classification (BorutaPy's recommended set-up)."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    if classification:
+        return RandomForestClassifier(max_depth=5, class_weight="balanced", n_jobs=n_jobs)
+    return RandomForestRegressor(max_depth=5, n_jobs=n_jobs)
+
+
+class BorutaSelector(SelectorMixin, BaseEstimator):
+    """Boruta all-relevant feature selection.
+
+    Parameters
+    ----------
+    estimator : estimator or None, default=None
+        Any scikit-learn estimator with ``feature_importances_`` after ``fit``. It is cloned,
+        never modified. ``None`` uses a random forest of depth 5 (class-balanced for
+        classification targets).
+    n_estimators : int or "auto", default="auto"
+        Trees per fit when the estimator has ``n_estimators``. ``"auto"`` follows BorutaPy:
+        ``floor(100 * sqrt(2 * n_active) / max_depth)`` (depth 10 when unlimited).
+    perc : float, default=100
+        Percentile of the shadow importances a feature must beat to score a hit (100 = the
+        best shadow). In ``(0, 100]``.
+    alpha : float, default=0.05
+        Significance level of the tests, in ``(0, 1)``.
+    two_step : bool, default=True
+        Benjamini-Hochberg over the features then Bonferroni over the iterations (BorutaPy's
+        default); ``False`` uses Bonferroni over all features.
+    max_iter : int, default=100
+        Largest number of importance fits.
+    early_stopping : bool, default=False
+        Stop once no decision changed for ``n_iter_no_change`` fits, counted from the first
+        iteration at which a decision is possible.
+    n_iter_no_change : int, default=20
+        See ``early_stopping``.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds the shadow shuffles and the estimator. The same value gives the same decisions
+        whatever ``n_jobs``.
+    verbose : int, default=0
+        ``1`` shows a progress line with the confirmed / tentative / rejected counts.
+    n_jobs : int or None, default=None
+        Threads for the default forest (and for estimators that have ``n_jobs`` but none set).
+
+    Attributes
+    ----------
+    support_ : ndarray of bool, shape (n_features_in_,)
+        Confirmed features.
+    support_weak_ : ndarray of bool
+        Tentative features whose median importance beats the median shadow threshold.
+    ranking_ : ndarray of int
+        1 for confirmed, 2 for weak, then the others by median importance rank.
+    n_features_ : int
+        Number of confirmed features.
+    decision_ : ndarray of str
+        "confirmed", "tentative" or "rejected" per feature (these always add up to
+        ``n_features_in_``).
+    importance_history_ : ndarray, shape (n_iter_, n_features_in_)
+        Importance of each feature per fit; NaN once rejected.
+    shadow_history_ : ndarray, shape (n_iter_, 3)
+        Minimum, mean and maximum shadow importance per fit.
+    decision_history_ : ndarray of int8, shape (n_iter_, n_features_in_)
+        Decisions after each fit: 1 confirmed, 0 tentative, -1 rejected.
+    n_iter_ : int
+        Number of fits made.
+    estimator_ : estimator
+        The last fitted clone of the importance source.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sapwood import BorutaSelector
+    >>> X, y = make_classification(n_samples=300, n_features=10, n_informative=3,
+    ...                            n_redundant=0, shuffle=False, random_state=0)
+    >>> selector = BorutaSelector(random_state=0, max_iter=30).fit(X, y)
+    >>> bool(selector.support_[:3].all())
+    True
+    """
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        n_estimators: int | str = "auto",
+        perc: float = 100,
+        alpha: float = 0.05,
+        two_step: bool = True,
+        max_iter: int = 100,
+        early_stopping: bool = False,
+        n_iter_no_change: int = 20,
+        random_state: Any = None,
+        verbose: int = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.n_estimators = n_estimators
+        self.perc = perc
+        self.alpha = alpha
+        self.two_step = two_step
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        if self.estimator is not None:
+            tags.input_tags.allow_nan = get_tags(self.estimator).input_tags.allow_nan
+        return tags
+
+    def _check_params(self) -> None:
+        if not isinstance(self.perc, numbers.Real) or not 1 <= self.perc <= 100:
+            raise ValueError(f"perc must be a number in [1, 100], got {self.perc!r}")
+        if not isinstance(self.alpha, numbers.Real) or not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in the open interval (0, 1), got {self.alpha!r}")
+        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
+            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
+        if not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1:
+            raise ValueError(
+                f"n_iter_no_change must be an integer >= 1, got {self.n_iter_no_change!r}"
+            )
+        if self.n_estimators != "auto" and (
+            not isinstance(self.n_estimators, numbers.Integral) or self.n_estimators < 1
+        ):
+            raise ValueError(
+                f'n_estimators must be "auto" or an integer >= 1, got {self.n_estimators!r}'
+            )
+        check_n_jobs(self.n_jobs)
+
+    def _importance_source(self, y: NDArray) -> tuple[BaseEstimator, bool]:
+        target = type_of_target(y)
+        classification = target in ("binary", "multiclass")
+        if self.estimator is None:
+            return _default_forest(self.n_jobs, classification), classification
+        estimator = clone(self.estimator)
+        if not hasattr(estimator, "fit"):
+            raise TypeError(
+                f"estimator must be a scikit-learn estimator, got {type(estimator).__name__}"
+            )
+        params = estimator.get_params()
+        if "n_jobs" in params and params["n_jobs"] is None and self.n_jobs is not None:
+            estimator.set_params(n_jobs=self.n_jobs)
+        return estimator, is_classifier(estimator)
+
+    def fit(self, X: Any, y: Any) -> BorutaSelector:
+        """Run the selection.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : BorutaSelector
+        """
+        self._check_params()
+        allow_nan = self.estimator is not None and get_tags(self.estimator).input_tags.allow_nan
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            y_numeric=False,
+        )
+        estimator, classification = self._importance_source(y)
+        if classification and np.unique(y).size < 2:
+            raise ValueError("y has only one class; feature relevance needs at least two classes")
+        params = estimator.get_params()
+        max_depth = params.get("max_depth")
+        rng = np.random.default_rng(seed_from_random_state(self.random_state))
+        n_features = X.shape[1]
+        state = _native.BorutaState(
+            n_features,
+            perc=float(self.perc),
+            alpha=float(self.alpha),
+            two_step=bool(self.two_step),
+            max_iter=int(self.max_iter),
+            early_stopping=bool(self.early_stopping),
+            n_iter_no_change=int(self.n_iter_no_change),
+        )
+        while not state.finished:
+            active = state.active()
+            current = X[:, active]
+            shadows = current
+            while shadows.shape[1] < 5:  # at least five shadows, as BorutaPy
+                shadows = np.hstack([shadows, shadows])
+            shadows = rng.permuted(shadows, axis=0)
+            updates: dict[str, Any] = {}
+            if "n_estimators" in params:
+                updates["n_estimators"] = (
+                    _native.auto_tree_count(active.size, max_depth)
+                    if self.n_estimators == "auto"
+                    else int(self.n_estimators)
+                )
+            if "random_state" in params:
+                updates["random_state"] = int(rng.integers(0, 2**31 - 1))
+            estimator.set_params(**updates)
+            estimator.fit(np.hstack([current, shadows]), y)
+            importances = getattr(estimator, "feature_importances_", None)
+            if importances is None:
+                raise ValueError(
+                    f"{type(estimator).__name__} has no feature_importances_ after fit; "
+                    "BorutaSelector needs an estimator that reports feature importances"
+                )
+            importances = np.asarray(importances, dtype=np.float64)
+            k = active.size
+            state.record(
+                np.ascontiguousarray(importances[:k]), np.ascontiguousarray(importances[k:])
+            )
+            if self.verbose:
+                self._report(state, final=False)
+        if self.verbose:
+            self._report(state, final=True)
+
+        result = state.finish()
+        codes = state.decisions()
+        self.estimator_ = estimator
+        self.support_ = np.asarray(result["support"], dtype=bool)
+        self.support_weak_ = np.asarray(result["support_weak"], dtype=bool)
+        self.ranking_ = np.asarray(result["ranking"], dtype=np.int64)
+        self.n_features_ = int(self.support_.sum())
+        self.decision_ = np.array([_CODES[int(c)] for c in codes], dtype=object)
+        self.importance_history_ = state.importance_history()
+        self.shadow_history_ = state.shadow_history()
+        self.decision_history_ = state.decision_history()
+        self.n_iter_ = state.iterations
+        self._rough_fixed = state.rough_fixed_decisions()
+        return self
+
+    def _report(self, state: Any, *, final: bool) -> None:
+        codes = state.decisions()
+        line = (
+            f"\rBoruta: iteration {state.iterations}/{self.max_iter}  "
+            f"confirmed {int((codes == 1).sum())}  tentative {int((codes == 0).sum())}  "
+            f"rejected {int((codes == -1).sum())}"
+        )
+        sys.stderr.write(line + ("\n" if final else ""))
+        sys.stderr.flush()
+
+    def _get_support_mask(self) -> NDArray:
+        check_is_fitted(self, "support_")
+        return self.support_
+
+    def tentative_rough_fix(self) -> BorutaSelector:
+        """A copy of this fitted selector with no tentative features (R's TentativeRoughFix).
+
+        A tentative feature is confirmed when its median importance beats the median shadow
+        threshold, and rejected otherwise.
+        """
+        check_is_fitted(self, "support_")
+        fixed = copy.deepcopy(self)
+        codes = np.asarray(self._rough_fixed)
+        fixed.support_ = codes == 1
+        fixed.support_weak_ = np.zeros_like(fixed.support_)
+        fixed.n_features_ = int(fixed.support_.sum())
+        fixed.decision_ = np.array([_CODES[int(c)] for c in codes], dtype=object)
+        fixed.ranking_ = np.where(
+            fixed.support_, 1, np.where(self.support_weak_, 2, self.ranking_)
+        ).astype(np.int64)
+        return fixed
+
+    def plot(self, ax: Any = None, feature_names: Any = None):
+        """Boxplots of each feature's importance over the fits, coloured by decision (green
+        confirmed, yellow tentative, red rejected), beside the shadows' min / mean / max (blue),
+        ordered by median importance. Needs matplotlib (the ``plot`` extra)."""
+        from sapwood.plotting import boruta_importance_plot
+
+        check_is_fitted(self, "support_")
+        return boruta_importance_plot(self, ax=ax, feature_names=feature_names)
+
+    def plot_history(self, ax: Any = None, feature_names: Any = None):
+        """Lines of each feature's importance over the fits, with the shadow min / mean / max."""
+        from sapwood.plotting import boruta_history_plot
+
+        check_is_fitted(self, "support_")
+        return boruta_history_plot(self, ax=ax, feature_names=feature_names)

@@ -1,0 +1,233 @@
+//! Bindings of `sapwood-boruta`: the statistics, and the decision state that a Python loop over
+//! any scikit-learn estimator drives one fit at a time.
+
+use std::sync::Mutex;
+
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use sapwood_boruta::selection::test_decisions;
+use sapwood_boruta::{stats, BorutaError, BorutaParams, BorutaState, Decision};
+
+use crate::error::{SapwoodError, SapwoodResult};
+
+fn decision_from_code(code: i8) -> SapwoodResult<Decision> {
+    match code {
+        1 => Ok(Decision::Confirmed),
+        0 => Ok(Decision::Tentative),
+        -1 => Ok(Decision::Rejected),
+        other => Err(BorutaError::InvalidInput(format!(
+            "decision codes are 1 (confirmed), 0 (tentative) or -1 (rejected), got {other}"
+        ))
+        .into()),
+    }
+}
+
+fn codes(decisions: &[Decision]) -> Vec<i8> {
+    decisions.iter().map(|d| d.code()).collect()
+}
+
+fn to_vec(array: &PyReadonlyArray1<'_, f64>) -> Vec<f64> {
+    array.as_array().iter().copied().collect()
+}
+
+fn matrix<'py, T: numpy::Element + Copy>(
+    py: Python<'py>,
+    rows: &[Vec<T>],
+    width: usize,
+) -> SapwoodResult<Bound<'py, PyArray2<T>>> {
+    if rows.is_empty() {
+        return Ok(PyArray2::zeros(py, [0, width], false));
+    }
+    PyArray2::from_vec2(py, rows).map_err(|e| SapwoodError::Type(e.to_string()))
+}
+
+/// binomial_sf(h, n, p=0.5)
+/// --
+///
+/// ``P(X >= h)`` for ``X ~ Binomial(n, p)`` (scipy's ``binom.sf(h - 1, n, p)``), exact for any n.
+#[pyfunction]
+#[pyo3(signature = (h, n, p=0.5))]
+pub fn binomial_sf(h: u64, n: u64, p: f64) -> SapwoodResult<f64> {
+    Ok(stats::binomial_sf_at_least(h, n, p)?)
+}
+
+/// binomial_cdf(h, n, p=0.5)
+/// --
+///
+/// ``P(X <= h)`` for ``X ~ Binomial(n, p)`` (scipy's ``binom.cdf(h, n, p)``), exact for any n.
+#[pyfunction]
+#[pyo3(signature = (h, n, p=0.5))]
+pub fn binomial_cdf(h: u64, n: u64, p: f64) -> SapwoodResult<f64> {
+    Ok(stats::binomial_cdf(h, n, p)?)
+}
+
+/// benjamini_hochberg(p_values, alpha)
+/// --
+///
+/// Step-up Benjamini–Hochberg: which hypotheses are rejected at false-discovery rate ``alpha``.
+#[pyfunction]
+pub fn benjamini_hochberg<'py>(
+    py: Python<'py>,
+    p_values: PyReadonlyArray1<'py, f64>,
+    alpha: f64,
+) -> SapwoodResult<Bound<'py, PyArray1<bool>>> {
+    Ok(stats::benjamini_hochberg(&to_vec(&p_values), alpha)?.into_pyarray(py))
+}
+
+/// boruta_tests(decisions, hits, iteration, alpha, two_step)
+/// --
+///
+/// BorutaPy's tests: new decision codes (1, 0, -1) from hit counts after ``iteration`` fits.
+#[pyfunction]
+pub fn boruta_tests<'py>(
+    py: Python<'py>,
+    decisions: Vec<i8>,
+    hits: Vec<u64>,
+    iteration: u64,
+    alpha: f64,
+    two_step: bool,
+) -> SapwoodResult<Bound<'py, PyArray1<i8>>> {
+    let decisions = decisions
+        .into_iter()
+        .map(decision_from_code)
+        .collect::<SapwoodResult<Vec<_>>>()?;
+    let out = test_decisions(&decisions, &hits, iteration, alpha, two_step)?;
+    Ok(codes(&out).into_pyarray(py))
+}
+
+/// auto_tree_count(n_active_features, max_depth=None)
+/// --
+///
+/// BorutaPy's ``n_estimators="auto"``: ``floor(100 * sqrt(2 n) / depth)``, depth 10 when unlimited.
+#[pyfunction]
+#[pyo3(signature = (n_active_features, max_depth=None))]
+pub fn auto_tree_count(n_active_features: usize, max_depth: Option<u32>) -> usize {
+    stats::auto_tree_count(n_active_features, max_depth)
+}
+
+/// The running state of one Boruta selection (hits, decisions, histories).
+#[pyclass(module = "sapwood._native", name = "BorutaState", frozen)]
+pub struct PyBorutaState {
+    inner: Mutex<BorutaState>,
+}
+
+impl PyBorutaState {
+    fn with<T>(&self, f: impl FnOnce(&mut BorutaState) -> T) -> T {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
+
+#[pymethods]
+impl PyBorutaState {
+    #[new]
+    #[pyo3(signature = (n_features, perc=100.0, alpha=0.05, two_step=true, max_iter=100, early_stopping=false, n_iter_no_change=20))]
+    fn new(
+        n_features: usize,
+        perc: f64,
+        alpha: f64,
+        two_step: bool,
+        max_iter: usize,
+        early_stopping: bool,
+        n_iter_no_change: usize,
+    ) -> SapwoodResult<Self> {
+        let params = BorutaParams {
+            perc,
+            alpha,
+            two_step,
+            max_iter,
+            early_stopping,
+            n_iter_no_change,
+        };
+        Ok(Self {
+            inner: Mutex::new(BorutaState::new(n_features, params)?),
+        })
+    }
+
+    /// Indices of the features not rejected (those that take part in the next fit).
+    fn active<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<usize>> {
+        self.with(|s| s.active()).into_pyarray(py)
+    }
+
+    /// Records one fit; returns ``(threshold, finished)``.
+    fn record(
+        &self,
+        active_importances: PyReadonlyArray1<'_, f64>,
+        shadow_importances: PyReadonlyArray1<'_, f64>,
+    ) -> SapwoodResult<(f64, bool)> {
+        let active = to_vec(&active_importances);
+        let shadow = to_vec(&shadow_importances);
+        let out = self.with(|s| s.record(&active, &shadow))?;
+        Ok((out.threshold, out.finished))
+    }
+
+    /// Whether the selection is over.
+    #[getter]
+    fn finished(&self) -> bool {
+        self.with(|s| s.is_finished())
+    }
+
+    /// Whether early stopping ended the selection.
+    #[getter]
+    fn stopped_early(&self) -> bool {
+        self.with(|s| s.stopped_early())
+    }
+
+    /// Fits recorded so far.
+    #[getter]
+    fn iterations(&self) -> usize {
+        self.with(|s| s.iterations())
+    }
+
+    /// Decision codes: 1 confirmed, 0 tentative, -1 rejected.
+    fn decisions<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i8>> {
+        self.with(|s| codes(s.decisions())).into_pyarray(py)
+    }
+
+    /// Hit counts so far.
+    fn hits<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u64>> {
+        self.with(|s| s.hits().to_vec()).into_pyarray(py)
+    }
+
+    /// Importances per fit, shape (fits, features), NaN once rejected.
+    fn importance_history<'py>(&self, py: Python<'py>) -> SapwoodResult<Bound<'py, PyArray2<f64>>> {
+        let (rows, width) = self.with(|s| (s.importance_history().to_vec(), s.decisions().len()));
+        matrix(py, &rows, width)
+    }
+
+    /// (min, mean, max) of the shadow importances per fit, shape (fits, 3).
+    fn shadow_history<'py>(&self, py: Python<'py>) -> SapwoodResult<Bound<'py, PyArray2<f64>>> {
+        let rows: Vec<Vec<f64>> =
+            self.with(|s| s.shadow_history().iter().map(|r| r.to_vec()).collect());
+        matrix(py, &rows, 3)
+    }
+
+    /// Decision codes after each fit, shape (fits, features).
+    fn decision_history<'py>(&self, py: Python<'py>) -> SapwoodResult<Bound<'py, PyArray2<i8>>> {
+        let (rows, width) = self.with(|s| {
+            let rows: Vec<Vec<i8>> = s.decision_history().iter().map(|d| codes(d)).collect();
+            (rows, s.decisions().len())
+        });
+        matrix(py, &rows, width)
+    }
+
+    /// The rough fix and the ranking: a dict with ``support``, ``support_weak``, ``ranking``.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let result = self.with(|s| s.finish());
+        let out = PyDict::new(py);
+        out.set_item("support", result.support.into_pyarray(py))?;
+        out.set_item("support_weak", result.support_weak.into_pyarray(py))?;
+        out.set_item("ranking", result.ranking.into_pyarray(py))?;
+        Ok(out)
+    }
+
+    /// R's TentativeRoughFix: decision codes with every tentative feature decided.
+    fn rough_fixed_decisions<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i8>> {
+        self.with(|s| codes(&s.rough_fixed_decisions()))
+            .into_pyarray(py)
+    }
+}
