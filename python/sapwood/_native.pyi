@@ -1,5 +1,7 @@
 """Type stubs of the compiled extension ``sapwood._native`` (checked by ``mypy.stubtest``)."""
 
+from typing import final
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -45,6 +47,7 @@ def boruta_tests(
 ) -> NDArray[np.int8]: ...
 def auto_tree_count(n_active_features: int, max_depth: int | None = None) -> int: ...
 
+@final
 class BorutaState:
     def __new__(
         cls,
