@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod hist;
 pub mod param;
 
 pub use error::BoostError;

@@ -1,0 +1,317 @@
+//! Quantile cut points: the bin boundaries of the `hist` and `approx` split finders.
+//!
+//! The contract is XGBoost's, as observed through its `get_quantile_cut()`:
+//! - a feature with no more distinct values than `max_bin` gets every distinct value except
+//!   the smallest as a cut, so each distinct value has its own bin;
+//! - otherwise `max_bin - 1` interior cuts sit at the weighted ranks `k / max_bin`, made
+//!   strictly increasing;
+//! - the last cut is a sentinel `max + (|max| + 1e-5)` above every value; a feature with no
+//!   values at all gets the single cut `1e-5`.
+//!
+//! A value `v` falls in bin `i`, the first cut strictly greater than `v` (`x < cut` goes left,
+//! as in every split). Missing values (NaN) belong to no bin.
+
+use rayon::prelude::*;
+
+use crate::error::BoostError;
+
+/// Cut points of every feature, stored back to back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantileCuts {
+    /// `values[offsets[f]..offsets[f + 1]]` are feature `f`'s cuts, strictly increasing.
+    values: Vec<f32>,
+    offsets: Vec<usize>,
+    /// The smallest value of each feature (`+inf` when it has none).
+    min_values: Vec<f32>,
+}
+
+/// Sentinel above the largest value of a feature.
+fn sentinel(max: f32) -> f32 {
+    max + (max.abs() + 1e-5)
+}
+
+/// Cuts of one feature from its present `(value, weight)` pairs, sorted by value.
+fn feature_cuts(sorted: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
+    let Some(&(max, _)) = sorted.last() else {
+        return vec![1e-5];
+    };
+    // Distinct values with their summed weights.
+    let mut distinct: Vec<(f32, f64)> = Vec::new();
+    for &(v, w) in sorted {
+        match distinct.last_mut() {
+            Some((last, total)) if *last == v => *total += w,
+            _ => distinct.push((v, w)),
+        }
+    }
+    let mut cuts: Vec<f32> = if distinct.len() <= max_bin {
+        distinct.iter().skip(1).map(|&(v, _)| v).collect()
+    } else {
+        weighted_interior_cuts(&distinct, max_bin)
+    };
+    let top = sentinel(max);
+    if cuts.last().is_none_or(|&c| c < top) {
+        cuts.push(top);
+    }
+    cuts
+}
+
+/// `max_bin - 1` cuts at the weighted ranks `k / max_bin`: for each rank, the first distinct
+/// value whose cumulative weight (everything strictly below it plus half its own) reaches it.
+fn weighted_interior_cuts(distinct: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
+    let total: f64 = distinct.iter().map(|&(_, w)| w).sum();
+    let mut cuts = Vec::with_capacity(max_bin);
+    if total <= 0.0 {
+        // No weight anywhere: fall back to equal weights so the cuts still split the range.
+        let unweighted: Vec<(f32, f64)> = distinct.iter().map(|&(v, _)| (v, 1.0)).collect();
+        return weighted_interior_cuts(&unweighted, max_bin);
+    }
+    let mut below = 0.0; // weight strictly below distinct[i]
+    let mut i = 0;
+    for k in 1..max_bin {
+        let rank = total * k as f64 / max_bin as f64;
+        while i + 1 < distinct.len() && below + distinct[i].1 <= rank {
+            below += distinct[i].1;
+            i += 1;
+        }
+        // distinct[i] is the first value whose cumulative weight passes the rank; a cut at
+        // that value puts everything below it into the lower bins. The smallest value never
+        // makes a cut (nothing would fall below it).
+        let cut = if i == 0 { distinct[1].0 } else { distinct[i].0 };
+        if cuts.last().is_none_or(|&last| last < cut) {
+            cuts.push(cut);
+        }
+    }
+    cuts
+}
+
+impl QuantileCuts {
+    /// Cuts for a dense row-major matrix (`NaN` = missing), with one weight per row
+    /// (`None` = all ones). Features are sketched in parallel; the result does not depend on
+    /// the thread count.
+    ///
+    /// # Errors
+    /// [`BoostError`] for `max_bin < 2`, a matrix whose length is not `n_rows * n_cols`, or a
+    /// weight vector of the wrong length.
+    pub fn from_dense(
+        data: &[f32],
+        n_rows: usize,
+        n_cols: usize,
+        weights: Option<&[f64]>,
+        max_bin: usize,
+    ) -> Result<Self, BoostError> {
+        if data.len() != n_rows * n_cols {
+            return Err(BoostError::InvalidInput(format!(
+                "a {n_rows} x {n_cols} matrix needs {} values, got {}",
+                n_rows * n_cols,
+                data.len()
+            )));
+        }
+        Self::from_columns(n_cols, max_bin, weights, n_rows, |f| {
+            (0..n_rows).map(|r| (r, data[r * n_cols + f])).collect()
+        })
+    }
+
+    /// Cuts for a CSC matrix: absent entries are missing, like NaN.
+    ///
+    /// # Errors
+    /// As [`QuantileCuts::from_dense`], plus malformed CSC arrays.
+    pub fn from_csc(
+        indptr: &[usize],
+        indices: &[usize],
+        values: &[f32],
+        n_rows: usize,
+        weights: Option<&[f64]>,
+        max_bin: usize,
+    ) -> Result<Self, BoostError> {
+        let n_cols = indptr.len().checked_sub(1).ok_or_else(|| {
+            BoostError::InvalidInput("a CSC matrix needs at least one indptr entry".to_owned())
+        })?;
+        let well_formed = indices.len() == values.len()
+            && indptr.last() == Some(&values.len())
+            && indptr.windows(2).all(|w| w[0] <= w[1])
+            && indices.iter().all(|&r| r < n_rows);
+        if !well_formed {
+            return Err(BoostError::InvalidInput(
+                "malformed CSC matrix: indptr, indices and data disagree".to_owned(),
+            ));
+        }
+        Self::from_columns(n_cols, max_bin, weights, n_rows, |f| {
+            (indptr[f]..indptr[f + 1])
+                .map(|k| (indices[k], values[k]))
+                .collect()
+        })
+    }
+
+    fn from_columns(
+        n_cols: usize,
+        max_bin: usize,
+        weights: Option<&[f64]>,
+        n_rows: usize,
+        column: impl Fn(usize) -> Vec<(usize, f32)> + Sync,
+    ) -> Result<Self, BoostError> {
+        if max_bin < 2 {
+            return Err(BoostError::parameter("max_bin", "at least 2", max_bin));
+        }
+        if let Some(w) = weights {
+            if w.len() != n_rows {
+                return Err(BoostError::InvalidInput(format!(
+                    "{} weights for {n_rows} rows",
+                    w.len()
+                )));
+            }
+        }
+        let per_feature: Vec<(Vec<f32>, f32)> = (0..n_cols)
+            .into_par_iter()
+            .map(|f| {
+                let mut present: Vec<(f32, f64)> = column(f)
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_nan())
+                    .map(|(r, v)| (v, weights.map_or(1.0, |w| w[r])))
+                    .collect();
+                present.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let min = present.first().map_or(f32::INFINITY, |p| p.0);
+                (feature_cuts(&present, max_bin), min)
+            })
+            .collect();
+        let mut values = Vec::new();
+        let mut offsets = Vec::with_capacity(n_cols + 1);
+        let mut min_values = Vec::with_capacity(n_cols);
+        offsets.push(0);
+        for (cuts, min) in per_feature {
+            values.extend_from_slice(&cuts);
+            offsets.push(values.len());
+            min_values.push(min);
+        }
+        Ok(Self {
+            values,
+            offsets,
+            min_values,
+        })
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.min_values.len()
+    }
+
+    /// Feature `f`'s cuts (the upper bounds of its bins).
+    pub fn feature(&self, f: usize) -> &[f32] {
+        &self.values[self.offsets[f]..self.offsets[f + 1]]
+    }
+
+    /// Index of feature `f`'s first bin among all bins.
+    pub fn offset(&self, f: usize) -> usize {
+        self.offsets[f]
+    }
+
+    /// Total number of bins over all features.
+    pub fn total_bins(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The largest number of bins of any feature.
+    pub fn max_bins_per_feature(&self) -> usize {
+        self.offsets
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Smallest present value of feature `f` (`+inf` if none).
+    pub fn min_value(&self, f: usize) -> f32 {
+        self.min_values[f]
+    }
+
+    /// The bin of `value` within feature `f`: the first cut strictly greater than it, clamped
+    /// to the last bin. `None` for NaN (missing).
+    pub fn search_bin(&self, f: usize, value: f32) -> Option<usize> {
+        if value.is_nan() {
+            return None;
+        }
+        let cuts = self.feature(f);
+        let bin = cuts.partition_point(|&c| c <= value);
+        Some(bin.min(cuts.len() - 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column_cuts(col: &[f32], max_bin: usize) -> Vec<f32> {
+        QuantileCuts::from_dense(col, col.len(), 1, None, max_bin)
+            .unwrap()
+            .feature(0)
+            .to_vec()
+    }
+
+    #[test]
+    fn few_distinct_values_get_one_bin_each() {
+        let cuts = column_cuts(&[3.0, 1.0, 2.0, 2.0, f32::NAN, 1.0], 256);
+        assert_eq!(cuts, vec![2.0, 3.0, 3.0 + 3.0 + 1e-5]);
+        let q = QuantileCuts::from_dense(&[3.0, 1.0, 2.0], 3, 1, None, 256).unwrap();
+        assert_eq!(q.search_bin(0, 1.0), Some(0));
+        assert_eq!(q.search_bin(0, 2.0), Some(1));
+        assert_eq!(q.search_bin(0, 3.0), Some(2));
+        assert_eq!(q.search_bin(0, 100.0), Some(2));
+        assert_eq!(q.search_bin(0, f32::NAN), None);
+        assert_eq!(q.min_value(0), 1.0);
+    }
+
+    #[test]
+    fn empty_feature_gets_the_single_small_cut() {
+        let q = QuantileCuts::from_dense(&[f32::NAN, f32::NAN], 2, 1, None, 16).unwrap();
+        assert_eq!(q.feature(0), &[1e-5]);
+        assert_eq!(q.min_value(0), f32::INFINITY);
+    }
+
+    #[test]
+    fn many_distinct_values_get_max_bin_bins_at_quantiles() {
+        let col: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let cuts = column_cuts(&col, 8);
+        assert_eq!(cuts.len(), 8);
+        assert!(cuts.windows(2).all(|w| w[0] < w[1]));
+        // Interior cuts near the octiles of 0..999.
+        for (k, &c) in cuts[..7].iter().enumerate() {
+            let expected = 1000.0 * (k + 1) as f32 / 8.0;
+            assert!((c - expected).abs() <= 1.0, "cut {k}: {c} vs {expected}");
+        }
+        assert!(cuts[7] > 999.0);
+    }
+
+    #[test]
+    fn weights_move_the_cuts() {
+        let col: Vec<f32> = (0..100).map(|i| i as f32).collect();
+        // All the weight on the upper half: the median cut moves up.
+        let w: Vec<f64> = (0..100).map(|i| if i >= 50 { 10.0 } else { 0.1 }).collect();
+        let q = QuantileCuts::from_dense(&col, 100, 1, Some(&w), 4).unwrap();
+        let cuts = q.feature(0);
+        assert!(cuts[1] > 70.0, "{cuts:?}");
+    }
+
+    #[test]
+    fn csc_matches_dense_with_absent_as_missing() {
+        // 4 x 2 matrix: column 0 = [1, NaN, 3, 2], column 1 = [NaN, 5, NaN, NaN]
+        let dense = [1.0, f32::NAN, f32::NAN, 5.0, 3.0, f32::NAN, 2.0, f32::NAN];
+        let a = QuantileCuts::from_dense(&dense, 4, 2, None, 16).unwrap();
+        let b = QuantileCuts::from_csc(
+            &[0, 3, 4],
+            &[0, 2, 3, 1],
+            &[1.0, 3.0, 2.0, 5.0],
+            4,
+            None,
+            16,
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        assert!(QuantileCuts::from_csc(&[0, 3, 9], &[0], &[1.0], 4, None, 16).is_err());
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert!(QuantileCuts::from_dense(&[1.0], 1, 1, None, 1).is_err());
+        assert!(QuantileCuts::from_dense(&[1.0, 2.0], 1, 1, None, 4).is_err());
+        assert!(QuantileCuts::from_dense(&[1.0], 1, 1, Some(&[1.0, 2.0]), 4).is_err());
+    }
+}

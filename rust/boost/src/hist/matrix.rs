@@ -1,0 +1,299 @@
+//! The binned matrix: every present value replaced by its bin within its feature.
+//!
+//! Bins are stored per feature (local indices), in one byte when every feature has at most
+//! 256 bins (255 when a missing marker is needed) and in two bytes otherwise. Dense input is
+//! stored row-major; sparse (CSR) input stays sparse, its absent entries missing.
+
+use rayon::prelude::*;
+
+use super::cuts::QuantileCuts;
+use crate::error::BoostError;
+
+/// Rows binned per parallel task; fixed so the layout never depends on the thread count.
+const ROW_BLOCK: usize = 4096;
+
+/// Bin indices in the narrowest integer type that holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BinStorage {
+    /// At most 256 bins per feature (255 with a missing marker).
+    U8(Vec<u8>),
+    /// Up to 65,535 bins per feature.
+    U16(Vec<u16>),
+}
+
+impl BinStorage {
+    /// Bytes used by the bin indices.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Self::U8(v) => v.len(),
+            Self::U16(v) => 2 * v.len(),
+        }
+    }
+
+    fn get(&self, k: usize) -> u16 {
+        match self {
+            Self::U8(v) => u16::from(v[k]),
+            Self::U16(v) => v[k],
+        }
+    }
+}
+
+/// How the binned entries are laid out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BinLayout {
+    /// `n_rows * n_cols` entries, row-major; missing entries hold the marker.
+    Dense,
+    /// CSR: row `r`'s entries are `indptr[r]..indptr[r + 1]`, their features in `features`.
+    Sparse {
+        /// Row starts.
+        indptr: Vec<usize>,
+        /// Feature of each stored entry.
+        features: Vec<u32>,
+    },
+}
+
+/// A matrix of bin indices built from [`QuantileCuts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinnedMatrix {
+    n_rows: usize,
+    n_cols: usize,
+    bins: BinStorage,
+    layout: BinLayout,
+    /// The value that marks a missing dense entry; `None` when no entry is missing (then every
+    /// value, the type's largest included, is a real bin).
+    missing: Option<u16>,
+}
+
+fn narrow(max_bins: usize, needs_marker: bool) -> Result<bool, BoostError> {
+    let slots = max_bins + usize::from(needs_marker);
+    if slots <= 256 {
+        Ok(true)
+    } else if slots <= 65_536 {
+        Ok(false)
+    } else {
+        Err(BoostError::parameter("max_bin", "at most 65535", max_bins))
+    }
+}
+
+fn bin_of(cuts: &QuantileCuts, f: usize, v: f32) -> Option<u16> {
+    // search_bin returns an index below the feature's bin count, which `narrow` bounded.
+    cuts.search_bin(f, v).map(|b| b as u16)
+}
+
+impl BinnedMatrix {
+    /// Bins a dense row-major matrix (`NaN` = missing).
+    ///
+    /// # Errors
+    /// [`BoostError`] when the shape disagrees with `data` or with the cuts' feature count.
+    pub fn from_dense(
+        data: &[f32],
+        n_rows: usize,
+        n_cols: usize,
+        cuts: &QuantileCuts,
+    ) -> Result<Self, BoostError> {
+        if data.len() != n_rows * n_cols || cuts.n_features() != n_cols {
+            return Err(BoostError::InvalidInput(format!(
+                "cannot bin a {n_rows} x {n_cols} matrix of {} values with cuts for {} features",
+                data.len(),
+                cuts.n_features()
+            )));
+        }
+        let has_missing = data.par_iter().any(|v| v.is_nan());
+        let use_u8 = narrow(cuts.max_bins_per_feature(), has_missing)?;
+        let marker = if use_u8 { u16::from(u8::MAX) } else { u16::MAX };
+        let missing = has_missing.then_some(marker);
+        let bin_block = |block: &[f32]| -> Vec<u16> {
+            block
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| bin_of(cuts, k % n_cols, v).unwrap_or(marker))
+                .collect()
+        };
+        let chunk = (ROW_BLOCK * n_cols).max(1);
+        let wide: Vec<Vec<u16>> = data.par_chunks(chunk).map(bin_block).collect();
+        let bins = if use_u8 {
+            BinStorage::U8(wide.into_iter().flatten().map(|b| b as u8).collect())
+        } else {
+            BinStorage::U16(wide.into_iter().flatten().collect())
+        };
+        Ok(Self {
+            n_rows,
+            n_cols,
+            bins,
+            layout: BinLayout::Dense,
+            missing,
+        })
+    }
+
+    /// Bins a CSR matrix; absent entries (and stored NaNs, which are dropped) are missing.
+    ///
+    /// # Errors
+    /// [`BoostError`] for malformed CSR arrays or a feature count that disagrees with the cuts.
+    pub fn from_csr(
+        indptr: &[usize],
+        indices: &[usize],
+        values: &[f32],
+        n_cols: usize,
+        cuts: &QuantileCuts,
+    ) -> Result<Self, BoostError> {
+        let n_rows = indptr.len().checked_sub(1).ok_or_else(|| {
+            BoostError::InvalidInput("a CSR matrix needs at least one indptr entry".to_owned())
+        })?;
+        let well_formed = indices.len() == values.len()
+            && indptr.last() == Some(&values.len())
+            && indptr.windows(2).all(|w| w[0] <= w[1])
+            && indices.iter().all(|&c| c < n_cols)
+            && cuts.n_features() == n_cols;
+        if !well_formed {
+            return Err(BoostError::InvalidInput(
+                "malformed CSR matrix: indptr, indices, data and the feature count disagree"
+                    .to_owned(),
+            ));
+        }
+        let use_u8 = narrow(cuts.max_bins_per_feature(), false)?;
+        let mut new_indptr = Vec::with_capacity(indptr.len());
+        let mut features = Vec::with_capacity(values.len());
+        let mut wide = Vec::with_capacity(values.len());
+        new_indptr.push(0);
+        for r in 0..n_rows {
+            for k in indptr[r]..indptr[r + 1] {
+                if let Some(b) = bin_of(cuts, indices[k], values[k]) {
+                    features.push(indices[k] as u32);
+                    wide.push(b);
+                }
+            }
+            new_indptr.push(features.len());
+        }
+        let bins = if use_u8 {
+            BinStorage::U8(wide.into_iter().map(|b| b as u8).collect())
+        } else {
+            BinStorage::U16(wide)
+        };
+        Ok(Self {
+            n_rows,
+            n_cols,
+            bins,
+            layout: BinLayout::Sparse {
+                indptr: new_indptr,
+                features,
+            },
+            missing: None,
+        })
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of features.
+    pub fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+
+    /// The stored bin indices.
+    pub fn storage(&self) -> &BinStorage {
+        &self.bins
+    }
+
+    /// The entry layout.
+    pub fn layout(&self) -> &BinLayout {
+        &self.layout
+    }
+
+    /// The marker of a missing dense entry, if any entry is missing.
+    pub fn missing_marker(&self) -> Option<u16> {
+        self.missing
+    }
+
+    /// The bin of row `r`, feature `f`, or `None` when missing.
+    pub fn bin(&self, r: usize, f: usize) -> Option<usize> {
+        match &self.layout {
+            BinLayout::Dense => {
+                let b = self.bins.get(r * self.n_cols + f);
+                (Some(b) != self.missing).then_some(usize::from(b))
+            }
+            BinLayout::Sparse { indptr, features } => {
+                let row = &features[indptr[r]..indptr[r + 1]];
+                row.binary_search(&(f as u32))
+                    .ok()
+                    .map(|k| usize::from(self.bins.get(indptr[r] + k)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_bins_follow_the_cuts_and_mark_missing() {
+        let data = [1.0, 10.0, 2.0, f32::NAN, 3.0, 30.0, 2.0, 20.0];
+        let cuts = QuantileCuts::from_dense(&data, 4, 2, None, 256).unwrap();
+        let m = BinnedMatrix::from_dense(&data, 4, 2, &cuts).unwrap();
+        assert!(matches!(m.storage(), BinStorage::U8(_)));
+        assert_eq!(m.bin(0, 0), Some(0));
+        assert_eq!(m.bin(1, 0), Some(1));
+        assert_eq!(m.bin(2, 0), Some(2));
+        assert_eq!(m.bin(1, 1), None);
+        assert_eq!(m.bin(2, 1), Some(2));
+        for r in 0..4 {
+            for f in 0..2 {
+                assert_eq!(m.bin(r, f), cuts.search_bin(f, data[r * 2 + f]));
+            }
+        }
+    }
+
+    #[test]
+    fn wide_features_use_two_bytes() {
+        let data: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let cuts = QuantileCuts::from_dense(&data, 1000, 1, None, 512).unwrap();
+        let m = BinnedMatrix::from_dense(&data, 1000, 1, &cuts).unwrap();
+        assert!(matches!(m.storage(), BinStorage::U16(_)));
+        assert_eq!(m.storage().bytes(), 2000);
+        // 256 bins without missing values still fit one byte.
+        let cuts = QuantileCuts::from_dense(&data, 1000, 1, None, 256).unwrap();
+        let m = BinnedMatrix::from_dense(&data, 1000, 1, &cuts).unwrap();
+        assert!(matches!(m.storage(), BinStorage::U8(_)));
+        assert_eq!(m.bin(999, 0), Some(255));
+    }
+
+    #[test]
+    fn sparse_matches_dense_with_absent_as_missing() {
+        // 3 x 3: [[1, _, 4], [_, _, 5], [2, 3, _]]
+        let dense = [
+            1.0,
+            f32::NAN,
+            4.0,
+            f32::NAN,
+            f32::NAN,
+            5.0,
+            2.0,
+            3.0,
+            f32::NAN,
+        ];
+        let cuts = QuantileCuts::from_dense(&dense, 3, 3, None, 256).unwrap();
+        let d = BinnedMatrix::from_dense(&dense, 3, 3, &cuts).unwrap();
+        let s = BinnedMatrix::from_csr(
+            &[0, 2, 3, 5],
+            &[0, 2, 2, 0, 1],
+            &[1.0, 4.0, 5.0, 2.0, 3.0],
+            3,
+            &cuts,
+        )
+        .unwrap();
+        for r in 0..3 {
+            for f in 0..3 {
+                assert_eq!(d.bin(r, f), s.bin(r, f), "row {r} feature {f}");
+            }
+        }
+        assert!(BinnedMatrix::from_csr(&[0, 2], &[0, 7], &[1.0, 2.0], 3, &cuts).is_err());
+    }
+
+    #[test]
+    fn shape_mismatch_is_an_error() {
+        let cuts = QuantileCuts::from_dense(&[1.0, 2.0], 1, 2, None, 4).unwrap();
+        assert!(BinnedMatrix::from_dense(&[1.0, 2.0, 3.0], 1, 3, &cuts).is_err());
+    }
+}
