@@ -1,0 +1,40 @@
+"""Run every side-by-side benchmark in this folder and print their tables.
+
+Usage: ``python benches/compare/run.py [NAME ...]`` where NAME is a benchmark module in this
+folder (``feature_selection``, ...; a module must not share a name with a package it imports); no NAME runs all of
+them. Each module has a ``main(argv)`` that prints its own table with ratios against the peers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NOT_BENCHMARKS = {"harness", "run"}
+
+
+def available() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name not in NOT_BENCHMARKS)
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(HERE))
+    names = argv or available()
+    unknown = set(names) - set(available())
+    if unknown:
+        print(f"unknown benchmark(s) {sorted(unknown)}; available: {available()}")
+        return 2
+    from harness import machine
+
+    print(f"machine: {machine()}\n")
+    for name in names:
+        module = importlib.import_module(name)
+        module.main([])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
