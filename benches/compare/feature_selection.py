@@ -8,7 +8,8 @@ BorutaPy runs a scikit-learn RandomForest (``n_jobs=-1``, ``max_depth=5``,
 ``class_weight="balanced"``, ``n_estimators="auto"``); sapwood runs its default importance
 source and, for a like-for-like row, the same scikit-learn forest.
 
-Usage: ``python benches/compare/feature_selection.py [--quick]`` (``--quick`` runs the small case only).
+Usage: ``python benches/compare/feature_selection.py [--quick]``; ``--quick`` runs the small
+case only.
 """
 
 from __future__ import annotations

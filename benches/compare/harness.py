@@ -13,6 +13,7 @@ import platform
 import resource
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,9 @@ class Result:
 
 
 def _child(job: Callable[[], dict[str, Any]], queue: Any) -> None:
+    # scikit-learn warns once per tree when a forest runs inside a spawned process; the
+    # message says nothing about the measurement.
+    warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
     try:
         out = job()
         out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -1,8 +1,9 @@
 """Run every side-by-side benchmark in this folder and print their tables.
 
 Usage: ``python benches/compare/run.py [NAME ...]`` where NAME is a benchmark module in this
-folder (``feature_selection``, ...; a module must not share a name with a package it imports); no NAME runs all of
-them. Each module has a ``main(argv)`` that prints its own table with ratios against the peers.
+folder (``feature_selection``, ...); no NAME runs all of them. A module must not share its name
+with a package it imports. Each module has a ``main(argv)`` that prints its own table with
+ratios against the peers.
 """
 
 from __future__ import annotations
