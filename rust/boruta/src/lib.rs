@@ -3,13 +3,15 @@
 //!
 //! [`stats`] holds the pure statistics (binomial tails, Benjamini–Hochberg, Bonferroni, the
 //! shadow percentile, ranking); [`selection`] the decision process that consumes one importance
-//! fit at a time.
+//! fit at a time; [`run`] the whole loop over any [`ImportanceSource`].
 
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod run;
 pub mod selection;
 pub mod stats;
 
 pub use error::BorutaError;
+pub use run::{run_selection, ImportanceSource, TreeBudget};
 pub use selection::{BorutaParams, BorutaResult, BorutaState, Decision};

@@ -1,0 +1,294 @@
+//! The whole Boruta loop in Rust: shadows, fits, tests, with no caller code between iterations.
+//!
+//! The importance source is a trait, so this crate stays independent of any learner: the binding
+//! crate plugs in sapwood's forest, tests plug in simple sources.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::BorutaError;
+use crate::selection::{BorutaParams, BorutaState};
+use crate::stats::auto_tree_count;
+
+/// Fewest shadow columns per fit (BorutaPy doubles the shadows until there are five).
+pub const MIN_SHADOWS: usize = 5;
+
+/// Something that scores the columns of a matrix by importance.
+pub trait ImportanceSource {
+    /// Importances of the `n_cols` columns of the row-major `x` (`n_rows` rows) for target `y`.
+    /// `n_trees` is the tree budget for ensemble sources (ignored by others); `seed` makes the
+    /// fit reproducible.
+    ///
+    /// # Errors
+    /// Whatever the source cannot do, as a [`BorutaError`].
+    fn importances(
+        &mut self,
+        x: &[f32],
+        n_rows: usize,
+        n_cols: usize,
+        y: &[f32],
+        n_trees: usize,
+        seed: u64,
+    ) -> Result<Vec<f64>, BorutaError>;
+}
+
+/// How many trees each fit uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeBudget {
+    /// BorutaPy's `"auto"`: `floor(100 * sqrt(2 * n_active) / max_depth)`.
+    Auto {
+        /// The source's depth limit (`None` = unlimited, counted as 10).
+        max_depth: Option<u32>,
+    },
+    /// A fixed count.
+    Fixed(usize),
+}
+
+impl TreeBudget {
+    fn trees(self, n_active: usize) -> usize {
+        match self {
+            Self::Auto { max_depth } => auto_tree_count(n_active, max_depth).max(1),
+            Self::Fixed(n) => n.max(1),
+        }
+    }
+}
+
+/// Builds `[active columns | shuffled shadows]` row-major; shadows are the active columns,
+/// doubled until there are at least [`MIN_SHADOWS`], each shuffled on its own.
+fn with_shadows(
+    x: &[f32],
+    n_rows: usize,
+    n_cols: usize,
+    active: &[usize],
+    rng: &mut ChaCha8Rng,
+) -> (Vec<f32>, usize) {
+    let mut shadow_sources: Vec<usize> = active.to_vec();
+    while shadow_sources.len() < MIN_SHADOWS {
+        shadow_sources.extend_from_within(..);
+    }
+    let width = active.len() + shadow_sources.len();
+    let mut out = vec![0.0_f32; n_rows * width];
+    for (k, &j) in active.iter().enumerate() {
+        for r in 0..n_rows {
+            out[r * width + k] = x[r * n_cols + j];
+        }
+    }
+    let mut order: Vec<usize> = (0..n_rows).collect();
+    for (s, &j) in shadow_sources.iter().enumerate() {
+        order.shuffle(rng);
+        let col = active.len() + s;
+        for (r, &src) in order.iter().enumerate() {
+            out[r * width + col] = x[src * n_cols + j];
+        }
+    }
+    (out, width)
+}
+
+/// Runs Boruta to the end over the row-major `x` (`n_rows` x `n_cols`) and target `y`.
+///
+/// Calls `on_fit` after every fit with the state, so a caller can show progress. The same
+/// inputs and `seed` give the same result.
+///
+/// # Errors
+/// Invalid parameters or shapes, or an error of the importance source.
+#[allow(clippy::too_many_arguments)]
+pub fn run_selection<S: ImportanceSource>(
+    x: &[f32],
+    n_rows: usize,
+    n_cols: usize,
+    y: &[f32],
+    params: BorutaParams,
+    budget: TreeBudget,
+    seed: u64,
+    source: &mut S,
+    mut on_fit: impl FnMut(&BorutaState),
+) -> Result<BorutaState, BorutaError> {
+    if x.len() != n_rows * n_cols || y.len() != n_rows {
+        return Err(BorutaError::InvalidInput(format!(
+            "X has {} values for {n_rows} x {n_cols}, y has {} for {n_rows} rows",
+            x.len(),
+            y.len()
+        )));
+    }
+    if n_rows < 2 {
+        return Err(BorutaError::InvalidInput(format!(
+            "Boruta needs at least 2 rows, got {n_rows}"
+        )));
+    }
+    let mut state = BorutaState::new(n_cols, params)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    while !state.is_finished() {
+        let active = state.active();
+        let (matrix, width) = with_shadows(x, n_rows, n_cols, &active, &mut rng);
+        let fit_seed = rand::Rng::random::<u64>(&mut rng);
+        let imp = source.importances(
+            &matrix,
+            n_rows,
+            width,
+            y,
+            budget.trees(active.len()),
+            fit_seed,
+        )?;
+        if imp.len() != width {
+            return Err(BorutaError::InvalidInput(format!(
+                "the importance source returned {} importances for {width} columns",
+                imp.len()
+            )));
+        }
+        state.record(&imp[..active.len()], &imp[active.len()..])?;
+        on_fit(&state);
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selection::Decision;
+
+    /// Importance = |correlation with y| on a seeded bootstrap sample of the rows, so that it
+    /// varies from fit to fit as a forest's importances do.
+    struct Correlation;
+
+    impl ImportanceSource for Correlation {
+        fn importances(
+            &mut self,
+            x: &[f32],
+            n_rows: usize,
+            n_cols: usize,
+            y: &[f32],
+            _n_trees: usize,
+            seed: u64,
+        ) -> Result<Vec<f64>, BorutaError> {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let rows: Vec<usize> = (0..n_rows)
+                .map(|_| rand::Rng::random_range(&mut rng, 0..n_rows))
+                .collect();
+            let n = n_rows as f64;
+            let my = rows.iter().map(|&r| f64::from(y[r])).sum::<f64>() / n;
+            Ok((0..n_cols)
+                .map(|j| {
+                    let col: Vec<f64> =
+                        rows.iter().map(|&r| f64::from(x[r * n_cols + j])).collect();
+                    let mx = col.iter().sum::<f64>() / n;
+                    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+                    for (&v, &r) in col.iter().zip(&rows) {
+                        let dy = f64::from(y[r]) - my;
+                        sxy += (v - mx) * dy;
+                        sxx += (v - mx) * (v - mx);
+                        syy += dy * dy;
+                    }
+                    (sxy / (sxx * syy).sqrt().max(1e-12)).abs()
+                })
+                .collect())
+        }
+    }
+
+    fn data(n_rows: usize, n_cols: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x: Vec<f32> = (0..n_rows * n_cols)
+            .map(|_| rand::Rng::random::<f32>(&mut rng))
+            .collect();
+        // y depends on the first two columns only.
+        let y: Vec<f32> = (0..n_rows)
+            .map(|r| x[r * n_cols] + 2.0 * x[r * n_cols + 1])
+            .collect();
+        (x, y)
+    }
+
+    #[test]
+    fn relevant_columns_are_confirmed_and_noise_rejected() {
+        let (x, y) = data(1000, 8, 1);
+        let params = BorutaParams {
+            max_iter: 60,
+            ..BorutaParams::default()
+        };
+        let mut fits = 0;
+        let state = run_selection(
+            &x,
+            1000,
+            8,
+            &y,
+            params,
+            TreeBudget::Fixed(10),
+            7,
+            &mut Correlation,
+            |_| fits += 1,
+        )
+        .unwrap();
+        assert_eq!(fits, state.iterations());
+        assert_eq!(state.decisions()[0], Decision::Confirmed);
+        assert_eq!(state.decisions()[1], Decision::Confirmed);
+        let rejected = state.decisions()[2..]
+            .iter()
+            .filter(|&&d| d == Decision::Rejected)
+            .count();
+        // A correlation on one sample is a crude importance: a noise column with a chance
+        // correlation can beat the shadows, so only most of the noise must be rejected.
+        assert!(rejected >= 3, "{:?}", state.decisions());
+    }
+
+    #[test]
+    fn same_seed_same_history() {
+        let (x, y) = data(120, 5, 2);
+        let run = |seed| {
+            run_selection(
+                &x,
+                120,
+                5,
+                &y,
+                BorutaParams {
+                    max_iter: 12,
+                    ..BorutaParams::default()
+                },
+                TreeBudget::Auto { max_depth: Some(5) },
+                seed,
+                &mut Correlation,
+                |_| {},
+            )
+            .unwrap()
+        };
+        let bits = |s: &BorutaState| -> Vec<Vec<u64>> {
+            s.importance_history()
+                .iter()
+                .map(|row| row.iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        let (a, b, c) = (run(3), run(3), run(4));
+        assert_eq!(bits(&a), bits(&b));
+        assert_ne!(bits(&a), bits(&c));
+    }
+
+    #[test]
+    fn shadows_are_permutations_of_their_columns() {
+        let (x, _) = data(50, 2, 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (m, width) = with_shadows(&x, 50, 2, &[0, 1], &mut rng);
+        assert_eq!(width, 2 + 8); // two shadows doubled to 4, then to 8
+        for s in 2..width {
+            let source = (s - 2) % 2;
+            let mut a: Vec<f32> = (0..50).map(|r| m[r * width + s]).collect();
+            let mut b: Vec<f32> = (0..50).map(|r| x[r * 2 + source]).collect();
+            a.sort_by(f32::total_cmp);
+            b.sort_by(f32::total_cmp);
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let r = run_selection(
+            &[1.0, 2.0, 3.0],
+            2,
+            2,
+            &[1.0, 2.0],
+            BorutaParams::default(),
+            TreeBudget::Fixed(1),
+            0,
+            &mut Correlation,
+            |_| {},
+        );
+        assert!(r.is_err());
+    }
+}
