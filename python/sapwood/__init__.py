@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sapwood import _native
 from sapwood._native import effective_n_jobs
+from sapwood.boost import GBTClassifier, GBTRegressor, load_model
 
 try:
     __version__ = version("sapwood")
@@ -19,6 +20,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = _native.__version__
 
 __all__ = [
+    "GBTClassifier",
+    "GBTRegressor",
     "__version__",
     "effective_n_jobs",
+    "load_model",
 ]

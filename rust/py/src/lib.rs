@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::boost::validate_tree_params;
+    use super::boost::{validate_tree_params, BoostModel, BoostTrainer};
     #[pymodule_export]
     use super::info::build_info;
     #[pymodule_export]
