@@ -329,6 +329,7 @@ class _GBTBase(BaseEstimator):
 
     # ----------------------------------------------------------------------------- predicting
     def _range(self, iteration_range: tuple[int, int] | None) -> tuple[int, int | None]:
+        check_is_fitted(self, "_model")
         if iteration_range is None:
             return 0, self.best_iteration_ + 1
         begin, end = iteration_range

@@ -564,7 +564,7 @@ impl Trainer {
                 .wrapping_add(iteration * 1_000_003 + g as u64);
             let active = sample_rows(n, self.config.tree.subsample, seed);
             let mut sampler = ColumnSampler::new(view.n_cols(), &self.config.tree, seed);
-            let mut tree = grow_tree(
+            let tree = grow_tree(
                 &self.cols,
                 &view,
                 &group_pairs,
@@ -573,9 +573,9 @@ impl Trainer {
                 self.config.tree.max_depth,
                 &mut sampler,
             );
-            if self.config.objective == Objective::AbsoluteError {
-                self.refresh_leaves_to_median(&mut tree, &active);
-            }
+            // XGBoost's exact updater reports no row positions to the objective, so
+            // reg:absoluteerror keeps its Newton leaves here (the histogram finders refresh
+            // them with `refresh_leaves_to_median`).
             new_trees.push(tree);
         }
         // Update margins in tree order.
@@ -602,10 +602,11 @@ impl Trainer {
         Ok(results)
     }
 
-    /// `reg:absoluteerror`: each leaf becomes the median of the residuals of its rows, times
-    /// the learning rate.
+    /// `reg:absoluteerror` with an adaptive-leaf split finder: each leaf of `tree` becomes the
+    /// median of the residuals `y - margin` of its (`active`) training rows, times the
+    /// learning rate; leaves without rows keep their value.
     #[allow(clippy::cast_sign_loss)]
-    fn refresh_leaves_to_median(&self, tree: &mut Tree, active: &[bool]) {
+    pub fn refresh_leaves_to_median(&self, tree: &mut Tree, active: &[bool]) {
         let view = self.data.view();
         let n = self.labels.len();
         let mut buf = vec![0.0_f32; view.n_cols()];
@@ -715,6 +716,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("3 features"));
+    }
+
+    #[test]
+    fn median_refresh_sets_leaves_to_residual_medians() {
+        let x = [0.0_f32, 1.0, 2.0, 10.0, 11.0, 12.0];
+        let y = [1.0_f32, 2.0, 9.0, 5.0, 6.0, 7.0];
+        let w = [1.0_f32; 6];
+        let view = MatrixView::DenseF32 {
+            data: &x,
+            n_rows: 6,
+            n_cols: 1,
+        };
+        let mut cfg = config(Objective::AbsoluteError);
+        cfg.tree.learning_rate = 1.0;
+        let t = Trainer::new(cfg, &view, &y, &w, &[]).unwrap();
+        let mut tree = Tree::with_root(0.0, 0.0, 6.0);
+        tree.expand(0, 0, 5.0, true, 1.0, (0.0, 0.0, 3.0), (0.0, 0.0, 3.0));
+        t.refresh_leaves_to_median(&mut tree, &[true; 6]);
+        let base = t.margin()[0];
+        assert!((tree.split_cond[1] - (2.0 - base)).abs() < 1e-6);
+        assert!((tree.split_cond[2] - (6.0 - base)).abs() < 1e-6);
     }
 
     #[test]
