@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sapwood import _native
 from sapwood._native import effective_n_jobs
+from sapwood.boost import GBTClassifier, GBTRegressor, load_model
 from sapwood.selection import BorutaSelector
 
 try:
@@ -21,6 +22,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "BorutaSelector",
+    "GBTClassifier",
+    "GBTRegressor",
     "__version__",
     "effective_n_jobs",
+    "load_model",
 ]

@@ -11,6 +11,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -79,3 +80,22 @@ def float_dtype_of(X: Any) -> type:
     """float32 for float32 input, float64 for everything else."""
     dtype = getattr(X, "dtype", None)
     return np.float32 if dtype == np.float32 else np.float64
+
+
+def as_native_matrix(X: Any) -> Any:
+    """Hand a validated 2-D matrix to the Rust core without copying when possible.
+
+    Dense float32/float64 arrays pass as C-contiguous arrays (NaN = missing). Sparse
+    matrices pass as a CSR tuple ``(indptr int64, indices int32, data float32, n_cols)``,
+    where absent entries are missing values.
+    """
+    if sp.issparse(X):
+        csr = X.tocsr()
+        return (
+            np.ascontiguousarray(csr.indptr, dtype=np.int64),
+            np.ascontiguousarray(csr.indices, dtype=np.int32),
+            np.ascontiguousarray(csr.data, dtype=np.float32),
+            int(csr.shape[1]),
+        )
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    return np.ascontiguousarray(X, dtype=dtype)

@@ -1,13 +1,29 @@
 //! Gradient-boosted decision trees with XGBoost's semantics.
 //!
-//! The crate is pure Rust: it knows nothing of Python. Training parameters live in [`param`],
-//! and every fallible entry point returns [`BoostError`].
+//! The crate is pure Rust: it knows nothing of Python. The regularised gain and leaf weight
+//! live in [`gain`]; objectives in [`objective`]; the exact split finder in [`exact`]; trees
+//! in [`tree`]; the fitted model and the trainer in [`booster`]; metrics in [`metric`]. Every
+//! fallible entry point returns [`BoostError`].
 
 #![forbid(unsafe_code)]
 
+pub mod booster;
+pub mod data;
 pub mod error;
+pub mod exact;
+pub mod gain;
 pub mod hist;
+pub mod metric;
+pub mod objective;
 pub mod param;
+pub mod sampling;
+pub mod tree;
 
+pub use booster::{Booster, TrainConfig, Trainer};
+pub use data::{MatrixView, SortedColumns};
 pub use error::BoostError;
+pub use gain::{GradStats, SplitCandidate, SplitParams};
+pub use metric::Metric;
+pub use objective::Objective;
 pub use param::TreeParams;
+pub use tree::Tree;

@@ -1,9 +1,17 @@
-//! Bindings of `sapwood-boost`.
+//! Bindings of `sapwood-boost`: the round-by-round trainer and the fitted model.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use sapwood_boost::TreeParams;
+use pyo3::types::{PyDict, PyTuple};
+use sapwood_boost::{
+    BoostError, Booster, MatrixView, Metric, Objective, TrainConfig, Trainer, TreeParams,
+};
 
-use crate::error::SapwoodResult;
+use crate::error::{SapwoodError, SapwoodResult};
+use crate::threads::run_detached;
 
 /// validate_tree_params(learning_rate, max_depth, max_leaves, min_child_weight, gamma, reg_lambda, reg_alpha, max_delta_step, subsample, colsample_bytree, colsample_bylevel, colsample_bynode, max_bin)
 /// --
@@ -44,4 +52,376 @@ pub fn validate_tree_params(
     };
     params.validate()?;
     Ok(())
+}
+
+/// A feature matrix argument: a C-contiguous 2-D float32/float64 array, or a CSR tuple
+/// `(indptr int64, indices int32, data float32, n_cols)`.
+enum MatrixArg<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+    Csr(
+        PyReadonlyArray1<'py, i64>,
+        PyReadonlyArray1<'py, i32>,
+        PyReadonlyArray1<'py, f32>,
+        usize,
+    ),
+}
+
+impl<'py> MatrixArg<'py> {
+    fn extract(obj: &Bound<'py, PyAny>) -> SapwoodResult<Self> {
+        if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
+            return Ok(Self::F32(a));
+        }
+        if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
+            return Ok(Self::F64(a));
+        }
+        if let Ok(t) = obj.cast::<PyTuple>() {
+            if t.len() == 4 {
+                let indptr = t.get_item(0).ok().and_then(|v| v.extract().ok());
+                let indices = t.get_item(1).ok().and_then(|v| v.extract().ok());
+                let data = t.get_item(2).ok().and_then(|v| v.extract().ok());
+                let n_cols = t.get_item(3).ok().and_then(|v| v.extract::<usize>().ok());
+                if let (Some(a), Some(b), Some(c), Some(d)) = (indptr, indices, data, n_cols) {
+                    return Ok(Self::Csr(a, b, c, d));
+                }
+            }
+        }
+        Err(SapwoodError::Type(
+            "X must be a 2-D float32 or float64 array, or a CSR tuple \
+             (indptr int64, indices int32, data float32, n_cols)"
+                .into(),
+        ))
+    }
+
+    fn view(&self) -> SapwoodResult<MatrixView<'_>> {
+        let not_contiguous = || SapwoodError::Type("X must be C-contiguous".into());
+        Ok(match self {
+            Self::F32(a) => MatrixView::DenseF32 {
+                data: a.as_slice().map_err(|_| not_contiguous())?,
+                n_rows: a.shape()[0],
+                n_cols: a.shape()[1],
+            },
+            Self::F64(a) => MatrixView::DenseF64 {
+                data: a.as_slice().map_err(|_| not_contiguous())?,
+                n_rows: a.shape()[0],
+                n_cols: a.shape()[1],
+            },
+            Self::Csr(p, i, d, n) => MatrixView::Csr {
+                indptr: p.as_slice().map_err(|_| not_contiguous())?,
+                indices: i.as_slice().map_err(|_| not_contiguous())?,
+                data: d.as_slice().map_err(|_| not_contiguous())?,
+                n_cols: *n,
+            },
+        })
+    }
+}
+
+fn slice<'a>(a: &'a PyReadonlyArray1<'_, f32>, what: &str) -> SapwoodResult<&'a [f32]> {
+    a.as_slice()
+        .map_err(|_| SapwoodError::Type(format!("{what} must be a contiguous float32 array")))
+}
+
+fn get<'py, T: for<'a> FromPyObject<'a, 'py>>(
+    d: &Bound<'py, PyDict>,
+    key: &str,
+) -> SapwoodResult<T> {
+    let v = d
+        .get_item(key)
+        .ok()
+        .flatten()
+        .ok_or_else(|| SapwoodError::Type(format!("missing training parameter {key}")))?;
+    v.extract::<T>()
+        .map_err(|_| SapwoodError::Type(format!("training parameter {key} has the wrong type")))
+}
+
+fn config_from(params: &Bound<'_, PyDict>) -> SapwoodResult<TrainConfig> {
+    let tree = TreeParams {
+        learning_rate: get(params, "learning_rate")?,
+        max_depth: get(params, "max_depth")?,
+        max_leaves: 0,
+        min_child_weight: get(params, "min_child_weight")?,
+        gamma: get(params, "gamma")?,
+        reg_lambda: get(params, "reg_lambda")?,
+        reg_alpha: get(params, "reg_alpha")?,
+        max_delta_step: get(params, "max_delta_step")?,
+        subsample: get(params, "subsample")?,
+        colsample_bytree: get(params, "colsample_bytree")?,
+        colsample_bylevel: get(params, "colsample_bylevel")?,
+        colsample_bynode: get(params, "colsample_bynode")?,
+        max_bin: 256,
+    };
+    let objective = Objective::from_name(&get::<String>(params, "objective")?)?;
+    let metrics: Vec<String> = get(params, "metrics")?;
+    let metrics = metrics
+        .iter()
+        .map(|m| Metric::from_name(m))
+        .collect::<Result<Vec<_>, BoostError>>()?;
+    Ok(TrainConfig {
+        tree,
+        objective,
+        num_class: get(params, "num_class")?,
+        base_score: get(params, "base_score")?,
+        scale_pos_weight: get(params, "scale_pos_weight")?,
+        seed: get(params, "seed")?,
+        metrics,
+    })
+}
+
+/// Trains a boosted ensemble one round at a time (the estimators drive it).
+#[pyclass(frozen, module = "sapwood._native")]
+pub struct BoostTrainer {
+    inner: Mutex<Trainer>,
+    n_jobs: Option<i64>,
+}
+
+#[pymethods]
+impl BoostTrainer {
+    #[new]
+    #[pyo3(signature = (x, y, sample_weight, params, evals, n_jobs=None))]
+    fn new<'py>(
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: PyReadonlyArray1<'py, f32>,
+        sample_weight: PyReadonlyArray1<'py, f32>,
+        params: &Bound<'py, PyDict>,
+        evals: Vec<(Bound<'py, PyAny>, PyReadonlyArray1<'py, f32>, PyReadonlyArray1<'py, f32>)>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Self> {
+        let config = config_from(params)?;
+        let xa = MatrixArg::extract(x)?;
+        let xv = xa.view()?;
+        let ys = slice(&y, "y")?;
+        let ws = slice(&sample_weight, "sample_weight")?;
+        let eval_args: Vec<MatrixArg<'py>> = evals
+            .iter()
+            .map(|(e, _, _)| MatrixArg::extract(e))
+            .collect::<SapwoodResult<_>>()?;
+        let mut eval_views = Vec::with_capacity(evals.len());
+        for (a, (_, ey, ew)) in eval_args.iter().zip(&evals) {
+            eval_views.push((a.view()?, slice(ey, "eval y")?, slice(ew, "eval sample_weight")?));
+        }
+        let trainer = run_detached(py, n_jobs, || {
+            Trainer::new(config, &xv, ys, ws, &eval_views)
+        })?
+        .map_err(SapwoodError::from)?;
+        Ok(Self {
+            inner: Mutex::new(trainer),
+            n_jobs,
+        })
+    }
+
+    /// Runs one round; returns the metric values per evaluation set. ``grad`` and ``hess``
+    /// (``n_rows * n_groups`` float32, row-major) replace the objective's gradients.
+    #[pyo3(signature = (grad=None, hess=None))]
+    fn boost_round(
+        &self,
+        py: Python<'_>,
+        grad: Option<PyReadonlyArray1<'_, f32>>,
+        hess: Option<PyReadonlyArray1<'_, f32>>,
+    ) -> PyResult<Vec<Vec<f64>>> {
+        let custom: Option<Vec<(f32, f32)>> = match (&grad, &hess) {
+            (Some(g), Some(h)) => {
+                let (g, h) = (slice(g, "grad")?, slice(h, "hess")?);
+                if g.len() != h.len() {
+                    return Err(SapwoodError::Boost(BoostError::InvalidInput(
+                        "grad and hess have different lengths".into(),
+                    ))
+                    .into());
+                }
+                Some(g.iter().copied().zip(h.iter().copied()).collect())
+            }
+            (None, None) => None,
+            _ => {
+                return Err(SapwoodError::Type("give both grad and hess, or neither".into()).into())
+            }
+        };
+        let inner = &self.inner;
+        let out = run_detached(py, self.n_jobs, || {
+            let mut t = inner.lock().unwrap_or_else(PoisonError::into_inner);
+            t.boost_round(custom.as_deref())
+        })?
+        .map_err(SapwoodError::from)?;
+        Ok(out)
+    }
+
+    /// The training margins so far, shape ``(n_rows, n_groups)``.
+    fn margin<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let t = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let k = t.model().n_groups();
+        let m = t.margin().to_vec();
+        let n = m.len() / k;
+        PyArray1::from_vec(py, m).reshape([n, k])
+    }
+
+    /// A snapshot of the model so far.
+    fn model(&self) -> BoostModel {
+        let t = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        BoostModel {
+            inner: Arc::new(t.model().clone()),
+        }
+    }
+}
+
+/// A fitted boosted ensemble (immutable).
+#[pyclass(frozen, module = "sapwood._native")]
+pub struct BoostModel {
+    inner: Arc<Booster>,
+}
+
+fn end_of(end: Option<usize>) -> usize {
+    end.unwrap_or(0)
+}
+
+#[pymethods]
+impl BoostModel {
+    /// Reads sapwood's model JSON; raises ``ValueError`` for anything malformed.
+    #[staticmethod]
+    fn from_json(text: &str) -> SapwoodResult<Self> {
+        Ok(Self {
+            inner: Arc::new(Booster::from_json(text)?),
+        })
+    }
+
+    /// sapwood's model JSON.
+    fn to_json(&self) -> SapwoodResult<String> {
+        Ok(self.inner.to_json()?)
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let ctor = slf.get_type().getattr("from_json")?;
+        let text = slf.get().inner.to_json().map_err(SapwoodError::from)?;
+        Ok((ctor, (text,)))
+    }
+
+    /// Raw margins, shape ``(n_rows, n_groups)``, from iterations ``[begin, end)``.
+    #[pyo3(signature = (x, begin=0, end=None, n_jobs=None))]
+    fn predict_margin<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        begin: usize,
+        end: Option<usize>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        self.predict_impl(py, x, begin, end, n_jobs, false)
+    }
+
+    /// Transformed predictions (probabilities for classification), shape ``(n_rows, n_groups)``.
+    #[pyo3(signature = (x, begin=0, end=None, n_jobs=None))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        begin: usize,
+        end: Option<usize>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        self.predict_impl(py, x, begin, end, n_jobs, true)
+    }
+
+    /// Leaf index of every row in every tree, shape ``(n_rows, n_trees)``.
+    #[pyo3(signature = (x, begin=0, end=None, n_jobs=None))]
+    fn predict_leaf<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        begin: usize,
+        end: Option<usize>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray2<i32>>> {
+        let arg = MatrixArg::extract(x)?;
+        let view = arg.view()?;
+        let model = &self.inner;
+        let n = view.n_rows();
+        let out = run_detached(py, n_jobs, || model.predict_leaf(&view, begin, end_of(end)))?
+            .map_err(SapwoodError::from)?;
+        let nt = if n == 0 { 0 } else { out.len() / n };
+        PyArray1::from_vec(py, out).reshape([n, nt])
+    }
+
+    /// ``(weight, total_gain, total_cover)`` per feature.
+    fn importance(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        self.inner.importance()
+    }
+
+    /// A copy with the given string attributes set.
+    fn with_attributes(&self, attributes: BTreeMap<String, String>) -> Self {
+        let mut m = (*self.inner).clone();
+        m.attributes.extend(attributes);
+        Self { inner: Arc::new(m) }
+    }
+
+    /// A copy holding only iterations ``[0, end)``.
+    fn truncated(&self, end: usize) -> Self {
+        let mut m = (*self.inner).clone();
+        let k = m.n_groups();
+        let keep = (end * k).min(m.trees.len());
+        m.trees.truncate(keep);
+        m.tree_info.truncate(keep);
+        Self { inner: Arc::new(m) }
+    }
+
+    #[getter]
+    fn attributes(&self) -> BTreeMap<String, String> {
+        self.inner.attributes.clone()
+    }
+    #[getter]
+    fn num_feature(&self) -> usize {
+        self.inner.num_feature
+    }
+    #[getter]
+    fn num_class(&self) -> usize {
+        self.inner.num_class
+    }
+    #[getter]
+    fn n_groups(&self) -> usize {
+        self.inner.n_groups()
+    }
+    #[getter]
+    fn n_iterations(&self) -> usize {
+        self.inner.n_iterations()
+    }
+    #[getter]
+    fn n_trees(&self) -> usize {
+        self.inner.trees.len()
+    }
+    #[getter]
+    fn objective(&self) -> &'static str {
+        self.inner.objective.name()
+    }
+    #[getter]
+    fn base_score(&self) -> Vec<f32> {
+        self.inner.base_score.clone()
+    }
+    #[getter]
+    fn base_margin(&self) -> Vec<f32> {
+        self.inner.base_margin()
+    }
+}
+
+impl BoostModel {
+    fn predict_impl<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        begin: usize,
+        end: Option<usize>,
+        n_jobs: Option<i64>,
+        transform: bool,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let arg = MatrixArg::extract(x)?;
+        let view = arg.view()?;
+        let model = &self.inner;
+        let out = run_detached(py, n_jobs, || {
+            if transform {
+                model.predict(&view, begin, end_of(end))
+            } else {
+                model.predict_margin(&view, begin, end_of(end))
+            }
+        })?
+        .map_err(SapwoodError::from)?;
+        let k = model.n_groups();
+        let n = out.len() / k;
+        PyArray1::from_vec(py, out).reshape([n, k])
+    }
 }

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::boost::validate_tree_params;
+    use super::boost::{validate_tree_params, BoostModel, BoostTrainer};
     #[pymodule_export]
     use super::boruta::{
         auto_tree_count, benjamini_hochberg, binomial_cdf, binomial_sf, boruta_tests, PyBorutaState,

@@ -1,0 +1,747 @@
+//! The fitted model ([`Booster`]) and the round-by-round trainer ([`Trainer`]).
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{MatrixView, OwnedMatrix, SortedColumns};
+use crate::error::BoostError;
+use crate::exact::grow_tree;
+use crate::gain::SplitParams;
+use crate::metric::Metric;
+use crate::objective::{weighted_median, Objective};
+use crate::param::TreeParams;
+use crate::sampling::{sample_rows, ColumnSampler};
+use crate::tree::Tree;
+
+/// The schema name written into sapwood's model JSON.
+pub const FORMAT_NAME: &str = "sapwood-boost";
+/// The schema version written into sapwood's model JSON.
+pub const FORMAT_VERSION: u32 = 1;
+
+const ROW_CHUNK: usize = 512;
+
+/// A fitted gradient-boosted tree ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Booster {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// Schema version, [`FORMAT_VERSION`] when written by this build.
+    pub version: u32,
+    /// The objective.
+    pub objective: Objective,
+    /// Number of classes for multi-class objectives, 0 otherwise.
+    pub num_class: usize,
+    /// Number of features.
+    pub num_feature: usize,
+    /// Intercept in response space (margins for multi-class), one per output group.
+    pub base_score: Vec<f32>,
+    /// The trees, iteration after iteration, class-major within an iteration.
+    pub trees: Vec<Tree>,
+    /// Output group of each tree.
+    pub tree_info: Vec<u32>,
+    /// `max_delta_step` of the objective (Poisson), kept for export.
+    #[serde(default)]
+    pub objective_max_delta_step: f32,
+    /// `scale_pos_weight` of the objective, kept for export.
+    #[serde(default = "one")]
+    pub scale_pos_weight: f32,
+    /// Free-form string attributes (best_iteration, best_score, ...).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+impl Booster {
+    /// Number of output groups (classes for multi-class, else 1).
+    pub fn n_groups(&self) -> usize {
+        self.num_class.max(1)
+    }
+
+    /// Number of boosting iterations.
+    pub fn n_iterations(&self) -> usize {
+        self.trees.len() / self.n_groups()
+    }
+
+    /// The margin every prediction starts from, per group.
+    pub fn base_margin(&self) -> Vec<f32> {
+        if self.objective.is_multiclass() {
+            self.base_score.clone()
+        } else {
+            vec![self.objective.prob_to_margin(self.base_score[0])]
+        }
+    }
+
+    /// Checks internal consistency (after reading a file).
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidModel`] naming the problem.
+    pub fn validate(&self) -> Result<(), BoostError> {
+        let bad = |m: String| Err(BoostError::InvalidModel(m));
+        if self.format != FORMAT_NAME {
+            return bad(format!("not a sapwood model (format {:?})", self.format));
+        }
+        if self.version != FORMAT_VERSION {
+            return bad(format!(
+                "model format version {} is not supported by this build (expected {})",
+                self.version, FORMAT_VERSION
+            ));
+        }
+        if self.objective.is_multiclass() != (self.num_class > 1) {
+            return bad("num_class does not match the objective".into());
+        }
+        if self.base_score.len() != self.n_groups()
+            || self.base_score.iter().any(|b| !b.is_finite())
+        {
+            return bad("base_score must hold one finite value per output group".into());
+        }
+        if self.tree_info.len() != self.trees.len() {
+            return bad("tree_info must hold one entry per tree".into());
+        }
+        if self.trees.len() % self.n_groups() != 0 {
+            return bad("the number of trees is not a multiple of the number of classes".into());
+        }
+        for (t, (tree, &g)) in self.trees.iter().zip(&self.tree_info).enumerate() {
+            if g as usize >= self.n_groups() {
+                return bad(format!("tree {t} has output group {g} out of range"));
+            }
+            tree.validate(self.num_feature)
+                .map_err(|e| BoostError::InvalidModel(format!("tree {t}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Serialises to sapwood's JSON.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidModel`] if serialisation fails.
+    pub fn to_json(&self) -> Result<String, BoostError> {
+        serde_json::to_string(self).map_err(|e| BoostError::InvalidModel(e.to_string()))
+    }
+
+    /// Reads sapwood's JSON and validates it.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidModel`] for malformed or inconsistent input.
+    pub fn from_json(text: &str) -> Result<Self, BoostError> {
+        let model: Self =
+            serde_json::from_str(text).map_err(|e| BoostError::InvalidModel(e.to_string()))?;
+        model.validate()?;
+        Ok(model)
+    }
+
+    fn check_width(&self, x: &MatrixView<'_>) -> Result<(), BoostError> {
+        x.validate()?;
+        if x.n_cols() != self.num_feature {
+            return Err(BoostError::InvalidInput(format!(
+                "X has {} features, but the model was fitted with {}",
+                x.n_cols(),
+                self.num_feature
+            )));
+        }
+        Ok(())
+    }
+
+    fn tree_range(&self, begin: usize, end: usize) -> Result<std::ops::Range<usize>, BoostError> {
+        let n_it = self.n_iterations();
+        let end = if end == 0 { n_it } else { end };
+        if begin > end || end > n_it {
+            return Err(BoostError::InvalidInput(format!(
+                "iteration_range ({begin}, {end}) is outside the model's {n_it} iterations"
+            )));
+        }
+        let k = self.n_groups();
+        Ok(begin * k..end * k)
+    }
+
+    /// Raw margins (`n_rows * n_groups`, row-major) using iterations `[begin, end)`;
+    /// `end == 0` means all of them.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for a width mismatch or an invalid range.
+    pub fn predict_margin(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+    ) -> Result<Vec<f32>, BoostError> {
+        self.check_width(x)?;
+        let range = self.tree_range(begin, end)?;
+        let k = self.n_groups();
+        let base = self.base_margin();
+        let mut out = vec![0.0_f32; x.n_rows() * k];
+        let trees = &self.trees[range.clone()];
+        let info = &self.tree_info[range];
+        out.par_chunks_mut(ROW_CHUNK * k).enumerate().for_each_init(
+            || vec![0.0_f32; self.num_feature],
+            |buf, (c, block)| {
+                for (j, o) in block.chunks_mut(k).enumerate() {
+                    let i = c * ROW_CHUNK + j;
+                    o.copy_from_slice(&base);
+                    let row: &[f32] = match x.row_slice(i) {
+                        Some(r) => r,
+                        None => {
+                            x.fill_row(i, buf);
+                            buf
+                        }
+                    };
+                    for (tree, &g) in trees.iter().zip(info) {
+                        o[g as usize] += tree.split_cond[tree.leaf_of(row)];
+                    }
+                }
+            },
+        );
+        Ok(out)
+    }
+
+    /// Predictions in response space (probabilities for classification).
+    ///
+    /// # Errors
+    /// As [`Self::predict_margin`].
+    pub fn predict(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+    ) -> Result<Vec<f32>, BoostError> {
+        let mut m = self.predict_margin(x, begin, end)?;
+        self.transform(&mut m);
+        Ok(m)
+    }
+
+    /// Applies the objective's output transform to margins in place.
+    pub fn transform(&self, margins: &mut [f32]) {
+        let k = self.n_groups();
+        let obj = self.objective;
+        margins.par_chunks_mut(k).for_each(|r| obj.transform(r));
+    }
+
+    /// The leaf index of every row in every tree of iterations `[begin, end)`
+    /// (`n_rows * n_trees`, row-major).
+    ///
+    /// # Errors
+    /// As [`Self::predict_margin`].
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+    pub fn predict_leaf(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+    ) -> Result<Vec<i32>, BoostError> {
+        self.check_width(x)?;
+        let range = self.tree_range(begin, end)?;
+        let trees = &self.trees[range];
+        let nt = trees.len().max(1);
+        let mut out = vec![0_i32; x.n_rows() * trees.len()];
+        out.par_chunks_mut(ROW_CHUNK * nt)
+            .enumerate()
+            .for_each_init(
+                || vec![0.0_f32; self.num_feature],
+                |buf, (c, block)| {
+                    for (j, o) in block.chunks_mut(nt).enumerate() {
+                        let i = c * ROW_CHUNK + j;
+                        let row: &[f32] = match x.row_slice(i) {
+                            Some(r) => r,
+                            None => {
+                                x.fill_row(i, buf);
+                                buf
+                            }
+                        };
+                        for (t, tree) in trees.iter().enumerate() {
+                            o[t] = tree.leaf_of(row) as i32;
+                        }
+                    }
+                },
+            );
+        Ok(out)
+    }
+
+    /// Per-feature split count, total gain and total cover over all trees.
+    pub fn importance(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let n = self.num_feature;
+        let (mut w, mut g, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        for tree in &self.trees {
+            for i in 0..tree.n_nodes() {
+                if tree.is_leaf(i) || tree.is_deleted(i) {
+                    continue;
+                }
+                let f = tree.split_index[i] as usize;
+                w[f] += 1.0;
+                g[f] += f64::from(tree.loss_chg[i]);
+                c[f] += f64::from(tree.sum_hess[i]);
+            }
+        }
+        (w, g, c)
+    }
+}
+
+/// Everything a training run needs besides the data.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Tree parameters.
+    pub tree: TreeParams,
+    /// Objective.
+    pub objective: Objective,
+    /// Number of classes (multi-class objectives), else 0.
+    pub num_class: usize,
+    /// Intercept in response space; `None` estimates it as XGBoost 3.x does.
+    pub base_score: Option<f64>,
+    /// Weight multiplier of positive rows for logistic objectives.
+    pub scale_pos_weight: f64,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Metrics evaluated on each evaluation set after each round.
+    pub metrics: Vec<Metric>,
+}
+
+impl TrainConfig {
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidParameter`] naming the first problem.
+    pub fn validate(&self) -> Result<(), BoostError> {
+        self.tree.validate()?;
+        if self.tree.max_depth == 0 {
+            return Err(BoostError::parameter(
+                "max_depth",
+                "at least 1 for tree_method=\"exact\"",
+                0,
+            ));
+        }
+        if self.objective.is_multiclass() && self.num_class < 2 {
+            return Err(BoostError::parameter(
+                "num_class",
+                "at least 2 for a multi-class objective",
+                self.num_class,
+            ));
+        }
+        if !(self.scale_pos_weight.is_finite() && self.scale_pos_weight > 0.0) {
+            return Err(BoostError::parameter(
+                "scale_pos_weight",
+                "a finite number > 0",
+                self.scale_pos_weight,
+            ));
+        }
+        if let Some(b) = self.base_score {
+            let ok = match self.objective {
+                Objective::RegLogistic | Objective::BinaryLogistic => b > 0.0 && b < 1.0,
+                Objective::Poisson => b > 0.0,
+                _ => b.is_finite(),
+            };
+            if !ok || !b.is_finite() {
+                return Err(BoostError::parameter(
+                    "base_score",
+                    "in the objective's output range ((0, 1) for logistic, > 0 for Poisson)",
+                    b,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+struct EvalSet {
+    data: OwnedMatrix,
+    labels: Vec<f32>,
+    weights: Vec<f32>,
+    margin: Vec<f32>,
+}
+
+/// Trains a [`Booster`] one round at a time, keeping the presorted columns and the margins of
+/// the training and evaluation sets between rounds.
+pub struct Trainer {
+    config: TrainConfig,
+    split: SplitParams,
+    data: OwnedMatrix,
+    cols: SortedColumns,
+    labels: Vec<f32>,
+    weights: Vec<f32>,
+    margin: Vec<f32>,
+    evals: Vec<EvalSet>,
+    model: Booster,
+}
+
+fn check_rows(what: &str, n: usize, labels: &[f32], weights: &[f32]) -> Result<(), BoostError> {
+    if labels.len() != n {
+        return Err(BoostError::InvalidInput(format!(
+            "{what}: y has {} entries, but X has {n} rows",
+            labels.len()
+        )));
+    }
+    if weights.len() != n {
+        return Err(BoostError::InvalidInput(format!(
+            "{what}: sample_weight has {} entries, but X has {n} rows",
+            weights.len()
+        )));
+    }
+    if labels.iter().any(|y| !y.is_finite()) {
+        return Err(BoostError::InvalidInput(format!(
+            "{what}: y contains NaN or infinity"
+        )));
+    }
+    if weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
+        return Err(BoostError::InvalidInput(format!(
+            "{what}: sample_weight must be finite and non-negative"
+        )));
+    }
+    Ok(())
+}
+
+impl Trainer {
+    /// Prepares training: validates, copies the data, presorts the columns, sets the intercept.
+    ///
+    /// # Errors
+    /// [`BoostError`] for invalid parameters or data.
+    pub fn new(
+        config: TrainConfig,
+        x: &MatrixView<'_>,
+        labels: &[f32],
+        weights: &[f32],
+        evals: &[(MatrixView<'_>, &[f32], &[f32])],
+    ) -> Result<Self, BoostError> {
+        config.validate()?;
+        x.validate()?;
+        let n = x.n_rows();
+        if n == 0 || x.n_cols() == 0 {
+            return Err(BoostError::InvalidInput(format!(
+                "X must have at least one row and one column, got shape ({n}, {})",
+                x.n_cols()
+            )));
+        }
+        check_rows("training data", n, labels, weights)?;
+        config.objective.check_labels(labels, config.num_class)?;
+        if weights.iter().all(|&w| w == 0.0) {
+            return Err(BoostError::InvalidInput(
+                "sample_weight sums to zero".into(),
+            ));
+        }
+        for (i, (ex, ey, ew)) in evals.iter().enumerate() {
+            ex.validate()?;
+            check_rows(&format!("eval_set[{i}]"), ex.n_rows(), ey, ew)?;
+            if ex.n_cols() != x.n_cols() {
+                return Err(BoostError::InvalidInput(format!(
+                    "eval_set[{i}] has {} features, but X has {}",
+                    ex.n_cols(),
+                    x.n_cols()
+                )));
+            }
+            config.objective.check_labels(ey, config.num_class)?;
+        }
+        let k = config.num_class.max(1);
+        #[allow(clippy::cast_possible_truncation)]
+        let spw = config.scale_pos_weight as f32;
+        #[allow(clippy::cast_possible_truncation)]
+        let base_score = match config.base_score {
+            Some(b) if config.objective.is_multiclass() => {
+                vec![config.objective.prob_to_margin(b as f32); k]
+            }
+            Some(b) => vec![b as f32],
+            None => config
+                .objective
+                .estimate_base_score(labels, weights, config.num_class, spw),
+        };
+        let split =
+            SplitParams::from_tree_params(&config.tree, config.objective.implied_max_delta_step());
+        let model = Booster {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            objective: config.objective,
+            num_class: config.num_class,
+            num_feature: x.n_cols(),
+            base_score,
+            trees: Vec::new(),
+            tree_info: Vec::new(),
+            objective_max_delta_step: if config.objective == Objective::Poisson {
+                split.max_delta_step
+            } else {
+                0.0
+            },
+            scale_pos_weight: spw,
+            attributes: BTreeMap::new(),
+        };
+        let base = model.base_margin();
+        let data = OwnedMatrix::from_view(x);
+        let cols = SortedColumns::build(&data.view())?;
+        let margin: Vec<f32> = (0..n).flat_map(|_| base.iter().copied()).collect();
+        let evals = evals
+            .iter()
+            .map(|(ex, ey, ew)| EvalSet {
+                data: OwnedMatrix::from_view(ex),
+                labels: ey.to_vec(),
+                weights: ew.to_vec(),
+                margin: (0..ex.n_rows())
+                    .flat_map(|_| base.iter().copied())
+                    .collect(),
+            })
+            .collect();
+        Ok(Self {
+            config,
+            split,
+            data,
+            cols,
+            labels: labels.to_vec(),
+            weights: weights.to_vec(),
+            margin,
+            evals,
+            model,
+        })
+    }
+
+    /// Current training margins (`n_rows * n_groups`).
+    pub fn margin(&self) -> &[f32] {
+        &self.margin
+    }
+
+    /// The model so far.
+    pub fn model(&self) -> &Booster {
+        &self.model
+    }
+
+    /// Mutable access to the model (to set attributes).
+    pub fn model_mut(&mut self) -> &mut Booster {
+        &mut self.model
+    }
+
+    /// Runs one boosting round (one tree per output group) and returns, for each evaluation
+    /// set, the value of each metric. `custom` supplies the gradient pairs instead of the
+    /// objective (`n_rows * n_groups`, row-major).
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for custom gradients of the wrong size or non-finite.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn boost_round(
+        &mut self,
+        custom: Option<&[(f32, f32)]>,
+    ) -> Result<Vec<Vec<f64>>, BoostError> {
+        let n = self.labels.len();
+        let k = self.model.n_groups();
+        let gpair: Vec<(f32, f32)> = match custom {
+            Some(g) => {
+                if g.len() != n * k {
+                    return Err(BoostError::InvalidInput(format!(
+                        "the custom objective returned {} gradients, expected {}",
+                        g.len(),
+                        n * k
+                    )));
+                }
+                if g.iter().any(|(a, b)| !a.is_finite() || !b.is_finite()) {
+                    return Err(BoostError::InvalidInput(
+                        "the custom objective returned NaN or infinite gradients".into(),
+                    ));
+                }
+                g.to_vec()
+            }
+            None => {
+                let mut out = vec![(0.0, 0.0); n * k];
+                self.config.objective.gradients(
+                    &self.margin,
+                    &self.labels,
+                    &self.weights,
+                    k,
+                    self.model.scale_pos_weight,
+                    self.split.max_delta_step,
+                    &mut out,
+                );
+                out
+            }
+        };
+        let iteration = self.model.n_iterations() as u64;
+        let view = self.data.view();
+        let mut new_trees = Vec::with_capacity(k);
+        let mut group_pairs = vec![(0.0_f32, 0.0_f32); n];
+        for g in 0..k {
+            for (i, p) in group_pairs.iter_mut().enumerate() {
+                *p = gpair[i * k + g];
+            }
+            let seed = self
+                .config
+                .seed
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .wrapping_add(iteration * 1_000_003 + g as u64);
+            let active = sample_rows(n, self.config.tree.subsample, seed);
+            let mut sampler = ColumnSampler::new(view.n_cols(), &self.config.tree, seed);
+            let tree = grow_tree(
+                &self.cols,
+                &view,
+                &group_pairs,
+                &active,
+                &self.split,
+                self.config.tree.max_depth,
+                &mut sampler,
+            );
+            // XGBoost's exact updater reports no row positions to the objective, so
+            // reg:absoluteerror keeps its Newton leaves here (the histogram finders refresh
+            // them with `refresh_leaves_to_median`).
+            new_trees.push(tree);
+        }
+        // Update margins in tree order.
+        let data_view = self.data.view();
+        update_margins(&mut self.margin, &data_view, &new_trees, k);
+        for e in &mut self.evals {
+            let v = e.data.view();
+            update_margins(&mut e.margin, &v, &new_trees, k);
+        }
+        for (g, t) in new_trees.into_iter().enumerate() {
+            self.model.trees.push(t);
+            self.model.tree_info.push(g as u32);
+        }
+        let mut results = Vec::with_capacity(self.evals.len());
+        for e in &self.evals {
+            let mut p = e.margin.clone();
+            self.model.transform(&mut p);
+            let mut row = Vec::with_capacity(self.config.metrics.len());
+            for m in &self.config.metrics {
+                row.push(m.evaluate(&p, &e.labels, &e.weights, k)?);
+            }
+            results.push(row);
+        }
+        Ok(results)
+    }
+
+    /// `reg:absoluteerror` with an adaptive-leaf split finder: each leaf of `tree` becomes the
+    /// median of the residuals `y - margin` of its (`active`) training rows, times the
+    /// learning rate; leaves without rows keep their value.
+    #[allow(clippy::cast_sign_loss)]
+    pub fn refresh_leaves_to_median(&self, tree: &mut Tree, active: &[bool]) {
+        let view = self.data.view();
+        let n = self.labels.len();
+        let mut buf = vec![0.0_f32; view.n_cols()];
+        let mut per_leaf: Vec<(Vec<f32>, Vec<f32>)> =
+            vec![(Vec::new(), Vec::new()); tree.n_nodes()];
+        for i in 0..n {
+            if !active[i] {
+                continue;
+            }
+            view.fill_row(i, &mut buf);
+            let leaf = tree.leaf_of(&buf);
+            per_leaf[leaf].0.push(self.labels[i] - self.margin[i]);
+            per_leaf[leaf].1.push(self.weights[i]);
+        }
+        let unweighted = self.weights.iter().all(|&w| w == 1.0);
+        for (leaf, (res, w)) in per_leaf.iter().enumerate() {
+            if tree.is_leaf(leaf) && !tree.is_deleted(leaf) && !res.is_empty() {
+                let q = weighted_median(res, w, unweighted);
+                tree.split_cond[leaf] = q * self.split.learning_rate;
+            }
+        }
+    }
+}
+
+fn update_margins(margin: &mut [f32], x: &MatrixView<'_>, trees: &[Tree], k: usize) {
+    let n_cols = x.n_cols();
+    margin
+        .par_chunks_mut(ROW_CHUNK * k)
+        .enumerate()
+        .for_each_init(
+            || vec![0.0_f32; n_cols],
+            |buf, (c, block)| {
+                for (j, o) in block.chunks_mut(k).enumerate() {
+                    let i = c * ROW_CHUNK + j;
+                    let row: &[f32] = match x.row_slice(i) {
+                        Some(r) => r,
+                        None => {
+                            x.fill_row(i, buf);
+                            buf
+                        }
+                    };
+                    for (g, t) in trees.iter().enumerate() {
+                        o[g] += t.split_cond[t.leaf_of(row)];
+                    }
+                }
+            },
+        );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(objective: Objective) -> TrainConfig {
+        TrainConfig {
+            tree: TreeParams::default(),
+            objective,
+            num_class: 0,
+            base_score: None,
+            scale_pos_weight: 1.0,
+            seed: 0,
+            metrics: vec![Metric::Rmse],
+        }
+    }
+
+    #[test]
+    fn training_reduces_the_error_and_round_trips_through_json() {
+        let n = 200;
+        let x: Vec<f64> = (0..n * 2)
+            .map(|i| f64::from((i * 37 % 101) as u32))
+            .collect();
+        let y: Vec<f32> = (0..n)
+            .map(|i| (x[2 * i] * 0.1 + x[2 * i + 1] * 0.05) as f32)
+            .collect();
+        let w = vec![1.0; n];
+        let view = MatrixView::DenseF64 {
+            data: &x,
+            n_rows: n,
+            n_cols: 2,
+        };
+        let mut t = Trainer::new(
+            config(Objective::SquaredError),
+            &view,
+            &y,
+            &w,
+            &[(view, &y, &w)],
+        )
+        .unwrap();
+        let first = t.boost_round(None).unwrap()[0][0];
+        let mut last = first;
+        for _ in 0..10 {
+            last = t.boost_round(None).unwrap()[0][0];
+        }
+        assert!(last < first * 0.5);
+        let model = t.model().clone();
+        let back = Booster::from_json(&model.to_json().unwrap()).unwrap();
+        assert_eq!(back, model);
+        let p1 = model.predict(&view, 0, 0).unwrap();
+        assert_eq!(p1, back.predict(&view, 0, 0).unwrap());
+        let wide = MatrixView::DenseF64 {
+            data: &x[..6],
+            n_rows: 2,
+            n_cols: 3,
+        };
+        assert!(model
+            .predict(&wide, 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("3 features"));
+    }
+
+    #[test]
+    fn median_refresh_sets_leaves_to_residual_medians() {
+        let x = [0.0_f32, 1.0, 2.0, 10.0, 11.0, 12.0];
+        let y = [1.0_f32, 2.0, 9.0, 5.0, 6.0, 7.0];
+        let w = [1.0_f32; 6];
+        let view = MatrixView::DenseF32 {
+            data: &x,
+            n_rows: 6,
+            n_cols: 1,
+        };
+        let mut cfg = config(Objective::AbsoluteError);
+        cfg.tree.learning_rate = 1.0;
+        let t = Trainer::new(cfg, &view, &y, &w, &[]).unwrap();
+        let mut tree = Tree::with_root(0.0, 0.0, 6.0);
+        tree.expand(0, 0, 5.0, true, 1.0, (0.0, 0.0, 3.0), (0.0, 0.0, 3.0));
+        t.refresh_leaves_to_median(&mut tree, &[true; 6]);
+        let base = t.margin()[0];
+        assert!((tree.split_cond[1] - (2.0 - base)).abs() < 1e-6);
+        assert!((tree.split_cond[2] - (6.0 - base)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn garbage_models_are_rejected() {
+        assert!(Booster::from_json("{").is_err());
+        assert!(Booster::from_json("{\"format\": \"x\"}").is_err());
+    }
+}

@@ -1,0 +1,473 @@
+//! The exact greedy split finder (XGBoost's `grow_colmaker`): columns presorted once; the tree
+//! grows level by level; at each level one pass per column (columns in parallel) updates the
+//! running sums of every open node and proposes a candidate at every boundary between two
+//! distinct values.
+//!
+//! Scans: backward (large to small) always, so the accumulated sums are the right child and
+//! missing rows go left (`default_left = true`); forward (small to large, missing go right)
+//! only for columns with missing values that are not constant. The threshold is the `f32`
+//! midpoint of the two values (or the smaller one when the midpoint rounds onto the larger).
+//! The result does not depend on the thread count: each column's best split per node is
+//! computed alone, then columns are merged in index order with XGBoost's tie rule.
+
+use rayon::prelude::*;
+
+use crate::data::{MatrixView, SortedColumns};
+use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
+use crate::sampling::ColumnSampler;
+use crate::tree::Tree;
+
+/// What a row contributes during a level's scan: its node's slot in the level (or
+/// [`INACTIVE`]) and its gradient pair. Packed so each entry of a column costs one lookup.
+#[derive(Debug, Clone, Copy)]
+struct RowState {
+    slot: u32,
+    grad: f32,
+    hess: f32,
+}
+
+const INACTIVE: u32 = u32::MAX;
+
+/// Per-node sums and best split of a level.
+#[derive(Debug, Clone, Copy, Default)]
+struct NodeEntry {
+    stats: GradStats,
+    root_gain: f32,
+    weight: f32,
+}
+
+/// Running state of one node during one column scan.
+#[derive(Debug, Clone, Copy, Default)]
+struct ScanState {
+    stats: GradStats,
+    last_value: f32,
+    best: SplitCandidate,
+}
+
+/// Grows one tree on the rows whose `active` flag is set.
+///
+/// `gpair` holds one gradient pair per row; `rows` is the training matrix (for routing),
+/// `cols` its presorted columns. Rows with a negative hessian are left out, as in XGBoost.
+#[allow(clippy::too_many_arguments, clippy::cast_possible_truncation)]
+pub fn grow_tree(
+    cols: &SortedColumns,
+    rows: &MatrixView<'_>,
+    gpair: &[(f32, f32)],
+    active: &[bool],
+    params: &SplitParams,
+    max_depth: u32,
+    sampler: &mut ColumnSampler,
+) -> Tree {
+    let n_rows = cols.n_rows;
+    let n_cols = rows.n_cols();
+    // position[row] = node id, or -1 when the row no longer takes part.
+    let mut position: Vec<i32> = (0..n_rows)
+        .into_par_iter()
+        .map(|r| {
+            if active[r] && gpair[r].1 >= 0.0 {
+                0
+            } else {
+                -1
+            }
+        })
+        .collect();
+    let root = sum_stats(&position, gpair, 1)[0];
+    let mut tree = Tree::with_root(0.0, 0.0, root.hess as f32);
+    let mut nodes = vec![node_entry(params, root)];
+    tree.base_weight[0] = nodes[0].weight;
+    let mut level: Vec<usize> = vec![0];
+    sampler.new_tree();
+
+    for depth in 0..max_depth {
+        if level.is_empty() {
+            break;
+        }
+        let level_features = sampler.level_features(depth);
+        let node_features: Vec<Option<Vec<bool>>> = level
+            .iter()
+            .map(|_| sampler.node_features(&level_features, n_cols))
+            .collect();
+        // Pack each row's slot and gradients once for the whole level.
+        let mut slot_of_node = vec![INACTIVE; tree.n_nodes()];
+        for (s, &nid) in level.iter().enumerate() {
+            slot_of_node[nid] = s as u32;
+        }
+        let states: Vec<RowState> = position
+            .par_iter()
+            .zip(gpair.par_iter())
+            .map(|(&p, &(g, h))| RowState {
+                slot: if p < 0 {
+                    INACTIVE
+                } else {
+                    slot_of_node[p as usize]
+                },
+                grad: g,
+                hess: h,
+            })
+            .collect();
+        let level_nodes: Vec<NodeEntry> = level.iter().map(|&nid| nodes[nid]).collect();
+        let per_feature: Vec<Vec<SplitCandidate>> = level_features
+            .par_iter()
+            .map(|&f| scan_feature(cols, f, &states, &level_nodes, &node_features, params))
+            .collect();
+        // Merge in feature order.
+        let mut next = Vec::new();
+        let mut split_of_node: Vec<Option<(u32, f32, bool, usize)>> = vec![None; tree.n_nodes()];
+        for (s, &nid) in level.iter().enumerate() {
+            let mut best = SplitCandidate::default();
+            for cands in &per_feature {
+                best.update(&cands[s]);
+            }
+            if best.loss_chg > RT_EPS {
+                let lw = node_entry(params, best.left);
+                let rw = node_entry(params, best.right);
+                let l = tree.expand(
+                    nid,
+                    best.feature,
+                    best.threshold,
+                    best.default_left,
+                    best.loss_chg,
+                    (
+                        lw.weight,
+                        lw.weight * params.learning_rate,
+                        best.left.hess as f32,
+                    ),
+                    (
+                        rw.weight,
+                        rw.weight * params.learning_rate,
+                        best.right.hess as f32,
+                    ),
+                );
+                next.push(l);
+                next.push(l + 1);
+                split_of_node[nid] = Some((best.feature, best.threshold, best.default_left, l));
+            } else {
+                tree.split_cond[nid] = nodes[nid].weight * params.learning_rate;
+                tree.loss_chg[nid] = best.loss_chg;
+            }
+        }
+        // Route rows to children.
+        position.par_chunks_mut(4096).enumerate().for_each_init(
+            || vec![0.0_f32; n_cols],
+            |buf, (c, chunk)| {
+                for (k, p) in chunk.iter_mut().enumerate() {
+                    if *p < 0 {
+                        continue;
+                    }
+                    match split_of_node[*p as usize] {
+                        None => *p = -1,
+                        Some((f, t, dl, l)) => {
+                            let r = c * 4096 + k;
+                            let v = value_at(rows, r, f as usize, buf);
+                            let left = if v.is_nan() { dl } else { v < t };
+                            *p = if left { l as i32 } else { l as i32 + 1 };
+                        }
+                    }
+                }
+            },
+        );
+        // Child sums from the rows themselves, as XGBoost's InitNewNode does.
+        if !next.is_empty() {
+            let sums = sum_stats(&position, gpair, tree.n_nodes());
+            nodes.resize(tree.n_nodes(), NodeEntry::default());
+            for &nid in &next {
+                nodes[nid] = node_entry(params, sums[nid]);
+                tree.base_weight[nid] = nodes[nid].weight;
+                tree.sum_hess[nid] = sums[nid].hess as f32;
+            }
+        }
+        level = next;
+    }
+    for &nid in &level {
+        tree.split_cond[nid] = nodes[nid].weight * params.learning_rate;
+    }
+    tree.prune(params);
+    tree
+}
+
+fn node_entry(params: &SplitParams, stats: GradStats) -> NodeEntry {
+    NodeEntry {
+        stats,
+        root_gain: params.gain(stats),
+        weight: params.weight(stats),
+    }
+}
+
+/// The value of feature `f` in row `r`.
+#[inline]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn value_at(rows: &MatrixView<'_>, r: usize, f: usize, _buf: &mut [f32]) -> f32 {
+    match *rows {
+        MatrixView::DenseF32 { data, n_cols, .. } => data[r * n_cols + f],
+        MatrixView::DenseF64 { data, n_cols, .. } => data[r * n_cols + f] as f32,
+        MatrixView::Csr {
+            indptr,
+            indices,
+            data,
+            ..
+        } => {
+            let (a, b) = (indptr[r] as usize, indptr[r + 1] as usize);
+            let idx = &indices[a..b];
+            let mut found = f32::NAN;
+            for (k, &j) in idx.iter().enumerate() {
+                if j as usize == f {
+                    found = data[a + k];
+                    break;
+                }
+            }
+            found
+        }
+    }
+}
+
+/// Sums of gradient pairs per node id, over rows with a non-negative position.
+fn sum_stats(position: &[i32], gpair: &[(f32, f32)], n_nodes: usize) -> Vec<GradStats> {
+    const CHUNK: usize = 8192;
+    let partial: Vec<Vec<GradStats>> = position
+        .par_chunks(CHUNK)
+        .zip(gpair.par_chunks(CHUNK))
+        .map(|(pos, gp)| {
+            let mut acc = vec![GradStats::default(); n_nodes];
+            for (&p, &(g, h)) in pos.iter().zip(gp) {
+                if p >= 0 {
+                    #[allow(clippy::cast_sign_loss)]
+                    acc[p as usize].add_pair(g, h);
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut total = vec![GradStats::default(); n_nodes];
+    for part in partial {
+        for (t, s) in total.iter_mut().zip(part) {
+            t.add(s);
+        }
+    }
+    total
+}
+
+/// Best split per level slot on one column.
+#[allow(clippy::cast_possible_truncation)]
+fn scan_feature(
+    cols: &SortedColumns,
+    feature: usize,
+    states: &[RowState],
+    nodes: &[NodeEntry],
+    node_features: &[Option<Vec<bool>>],
+    params: &SplitParams,
+) -> Vec<SplitCandidate> {
+    let col = cols.column(feature);
+    let mut scan = vec![ScanState::default(); nodes.len()];
+    let allowed: Vec<bool> = node_features
+        .iter()
+        .map(|m| m.as_ref().is_none_or(|mask| mask[feature]))
+        .collect();
+    if !allowed.iter().any(|&a| a) {
+        return scan.iter().map(|s| s.best).collect();
+    }
+    let fid = feature as u32;
+    let constant = !col.is_empty() && col[0].value == col[col.len() - 1].value;
+    if cols.density[feature] < 1.0 && !constant {
+        enumerate(
+            col.iter(),
+            true,
+            fid,
+            states,
+            nodes,
+            &allowed,
+            params,
+            &mut scan,
+        );
+    }
+    enumerate(
+        col.iter().rev(),
+        false,
+        fid,
+        states,
+        nodes,
+        &allowed,
+        params,
+        &mut scan,
+    );
+    scan.iter().map(|s| s.best).collect()
+}
+
+/// One directional pass over a column (XGBoost's `EnumerateSplit`).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn enumerate<'a>(
+    entries: impl Iterator<Item = &'a crate::data::Entry>,
+    forward: bool,
+    fid: u32,
+    states: &[RowState],
+    nodes: &[NodeEntry],
+    allowed: &[bool],
+    params: &SplitParams,
+    scan: &mut [ScanState],
+) {
+    for s in scan.iter_mut() {
+        s.stats = GradStats::default();
+    }
+    let mcw = f64::from(params.min_child_weight);
+    for e in entries {
+        let st = states[e.row as usize];
+        if st.slot == INACTIVE {
+            continue;
+        }
+        let slot = st.slot as usize;
+        if !allowed[slot] {
+            continue;
+        }
+        let s = &mut scan[slot];
+        let fvalue = e.value;
+        if s.stats.is_empty() {
+            s.stats.add_pair(st.grad, st.hess);
+            s.last_value = fvalue;
+            continue;
+        }
+        if fvalue != s.last_value && s.stats.hess >= mcw {
+            let node = &nodes[slot];
+            let c = GradStats::difference(node.stats, s.stats);
+            if c.hess >= mcw {
+                // Forward: accumulated = left, rest (incl. missing) = right.
+                // Backward: accumulated = right, rest (incl. missing) = left.
+                let (left, right) = if forward { (s.stats, c) } else { (c, s.stats) };
+                let loss_chg = params.split_gain(left, right) - node.root_gain;
+                let mid = (fvalue + s.last_value) * 0.5;
+                let threshold = if mid == fvalue { s.last_value } else { mid };
+                propose(s, loss_chg, fid, threshold, !forward, left, right);
+            }
+        }
+        s.stats.add_pair(st.grad, st.hess);
+        s.last_value = fvalue;
+    }
+    // All present values on one side, all missing ones on the other.
+    for (slot, s) in scan.iter_mut().enumerate() {
+        if !allowed[slot] {
+            continue;
+        }
+        let node = &nodes[slot];
+        let c = GradStats::difference(node.stats, s.stats);
+        if s.stats.hess >= mcw && c.hess >= mcw {
+            let gap = s.last_value.abs() + RT_EPS;
+            let (left, right, threshold) = if forward {
+                (s.stats, c, s.last_value + gap)
+            } else {
+                (c, s.stats, s.last_value - gap)
+            };
+            let loss_chg = params.split_gain(left, right) - node.root_gain;
+            propose(s, loss_chg, fid, threshold, !forward, left, right);
+        }
+    }
+}
+
+#[inline]
+fn propose(
+    s: &mut ScanState,
+    loss_chg: f32,
+    feature: u32,
+    threshold: f32,
+    default_left: bool,
+    left: GradStats,
+    right: GradStats,
+) {
+    if s.best.needs_replace(loss_chg, feature) {
+        s.best = SplitCandidate {
+            loss_chg,
+            feature,
+            threshold,
+            default_left,
+            left,
+            right,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::param::TreeParams;
+
+    fn grow(x: &[f32], n_cols: usize, g: &[(f32, f32)], tp: &TreeParams) -> Tree {
+        let view = MatrixView::DenseF32 {
+            data: x,
+            n_rows: g.len(),
+            n_cols,
+        };
+        let cols = SortedColumns::build(&view).unwrap();
+        let p = SplitParams::from_tree_params(tp, None);
+        let mut sampler = ColumnSampler::new(n_cols, tp, 0);
+        grow_tree(
+            &cols,
+            &view,
+            g,
+            &vec![true; g.len()],
+            &p,
+            tp.max_depth,
+            &mut sampler,
+        )
+    }
+
+    #[test]
+    fn midpoint_threshold_and_default_left_on_dense_columns() {
+        // x in {1, 2 | 3, 4, 6}, y = {0, 0, 10, 10, 10}, margin 0: g = -y, h = 1.
+        let x = [1.0, 2.0, 3.0, 4.0, 6.0];
+        let g: Vec<(f32, f32)> = [0.0, 0.0, 10.0, 10.0, 10.0]
+            .iter()
+            .map(|&y: &f32| (-y, 1.0))
+            .collect();
+        let tp = TreeParams {
+            max_depth: 1,
+            reg_lambda: 0.0,
+            ..TreeParams::default()
+        };
+        let t = grow(&x, 1, &g, &tp);
+        assert_eq!(t.split_cond[0], 2.5);
+        assert!(t.default_left[0]);
+        // loss change = 0 + 900/3 - 900/5 = 120
+        assert!((t.loss_chg[0] - 120.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn equal_values_are_never_separated() {
+        let x = [1.0, 1.0, 1.0, 1.0];
+        let g = [(-1.0, 1.0), (1.0, 1.0), (-1.0, 1.0), (1.0, 1.0)];
+        let t = grow(&x, 1, &g, &TreeParams::default());
+        assert_eq!(t.n_nodes(), 1);
+    }
+
+    #[test]
+    fn missing_values_learn_their_direction() {
+        // Feature with NaN for rows whose gradient matches the low group.
+        let x = [1.0, 2.0, f32::NAN, 8.0, 9.0, f32::NAN];
+        let g = [
+            (-5.0, 1.0),
+            (-5.0, 1.0),
+            (-5.0, 1.0),
+            (5.0, 1.0),
+            (5.0, 1.0),
+            (5.0, 1.0),
+        ];
+        let tp = TreeParams {
+            max_depth: 1,
+            min_child_weight: 0.0,
+            ..TreeParams::default()
+        };
+        let t = grow(&x, 1, &g, &tp);
+        assert!(!t.is_leaf(0));
+        assert_eq!(t.split_cond[0], 5.0);
+    }
+
+    #[test]
+    fn ties_between_features_pick_the_smaller_index() {
+        // Two identical columns.
+        let x = [1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0];
+        let g = [(-1.0, 1.0), (-1.0, 1.0), (1.0, 1.0), (1.0, 1.0)];
+        let tp = TreeParams {
+            max_depth: 1,
+            ..TreeParams::default()
+        };
+        let t = grow(&x, 2, &g, &tp);
+        assert_eq!(t.split_index[0], 0);
+    }
+}

@@ -1,0 +1,238 @@
+//! Evaluation metrics, weighted as scikit-learn weights them, with XGBoost's clips.
+
+use crate::error::BoostError;
+
+/// An evaluation metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Root mean squared error.
+    Rmse,
+    /// Mean absolute error.
+    Mae,
+    /// Binary log loss (probabilities clipped to [1e-16, 1 - 1e-16]).
+    LogLoss,
+    /// Binary error rate at threshold 0.5 (positive iff p > 0.5).
+    Error,
+    /// Area under the ROC curve, ties averaged.
+    Auc,
+    /// Multi-class log loss.
+    MLogLoss,
+    /// Multi-class error rate.
+    MError,
+    /// Poisson negative log-likelihood.
+    PoissonNLogLik,
+}
+
+const EPS: f64 = 1e-16;
+
+impl Metric {
+    /// Every metric name accepted.
+    pub const NAMES: [&'static str; 8] = [
+        "rmse",
+        "mae",
+        "logloss",
+        "error",
+        "auc",
+        "mlogloss",
+        "merror",
+        "poisson-nloglik",
+    ];
+
+    /// Parses a metric name.
+    ///
+    /// # Errors
+    /// [`BoostError::UnknownName`] listing the known names.
+    pub fn from_name(name: &str) -> Result<Self, BoostError> {
+        Ok(match name {
+            "rmse" => Self::Rmse,
+            "mae" => Self::Mae,
+            "logloss" => Self::LogLoss,
+            "error" => Self::Error,
+            "auc" => Self::Auc,
+            "mlogloss" => Self::MLogLoss,
+            "merror" => Self::MError,
+            "poisson-nloglik" => Self::PoissonNLogLik,
+            _ => {
+                return Err(BoostError::UnknownName(format!(
+                    "unknown eval_metric {name:?}; expected one of {}",
+                    Self::NAMES.join(", ")
+                )))
+            }
+        })
+    }
+
+    /// The metric's name.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Whether larger values are better (for early stopping).
+    pub fn maximize(self) -> bool {
+        matches!(self, Self::Auc)
+    }
+
+    /// Evaluates predictions (`n_rows * n_groups` values in response space: probabilities for
+    /// classification) against labels with per-row weights.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] when the metric does not fit the output shape.
+    pub fn evaluate(
+        self,
+        preds: &[f32],
+        labels: &[f32],
+        weights: &[f32],
+        n_groups: usize,
+    ) -> Result<f64, BoostError> {
+        let multi = matches!(self, Self::MLogLoss | Self::MError);
+        if multi != (n_groups > 1) {
+            return Err(BoostError::InvalidInput(format!(
+                "eval_metric {} does not apply to a model with {n_groups} output(s)",
+                self.name()
+            )));
+        }
+        let wsum: f64 = weights.iter().map(|&w| f64::from(w)).sum();
+        let mean = |f: &dyn Fn(usize) -> f64| -> f64 {
+            let s: f64 = (0..labels.len())
+                .map(|i| f64::from(weights[i]) * f(i))
+                .sum();
+            s / wsum
+        };
+        let p = |i: usize| f64::from(preds[i]);
+        let y = |i: usize| f64::from(labels[i]);
+        Ok(match self {
+            Self::Rmse => mean(&|i| (p(i) - y(i)).powi(2)).sqrt(),
+            Self::Mae => mean(&|i| (p(i) - y(i)).abs()),
+            Self::LogLoss => mean(&|i| {
+                let pi = p(i).clamp(EPS, 1.0 - EPS);
+                -(y(i) * pi.ln() + (1.0 - y(i)) * (1.0 - pi).ln())
+            }),
+            Self::Error => mean(&|i| {
+                let pred = if p(i) > 0.5 { 1.0 } else { 0.0 };
+                if (pred - y(i)).abs() > 0.5 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }),
+            Self::PoissonNLogLik => mean(&|i| {
+                let pi = p(i).max(EPS);
+                ln_gamma(y(i) + 1.0) + pi - pi.ln() * y(i)
+            }),
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Self::MLogLoss => mean(&|i| {
+                let k = labels[i] as usize;
+                -(f64::from(preds[i * n_groups + k]).max(EPS)).ln()
+            }),
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Self::MError => mean(&|i| {
+                let row = &preds[i * n_groups..(i + 1) * n_groups];
+                let mut best = 0;
+                for (k, &v) in row.iter().enumerate() {
+                    if v > row[best] {
+                        best = k;
+                    }
+                }
+                if best == labels[i] as usize {
+                    0.0
+                } else {
+                    1.0
+                }
+            }),
+            Self::Auc => auc(preds, labels, weights),
+        })
+    }
+}
+
+/// Weighted ROC AUC with tied scores counted half (scikit-learn's `roc_auc_score`).
+/// NaN when only one class is present.
+pub fn auc(scores: &[f32], labels: &[f32], weights: &[f32]) -> f64 {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0.0_f64, 0.0_f64);
+    let mut area = 0.0;
+    let mut i = 0;
+    while i < idx.len() {
+        let s = scores[idx[i]];
+        let (mut dtp, mut dfp) = (0.0, 0.0);
+        while i < idx.len() && scores[idx[i]] == s {
+            let w = f64::from(weights[idx[i]]);
+            let y = f64::from(labels[idx[i]]);
+            dtp += w * y;
+            dfp += w * (1.0 - y);
+            i += 1;
+        }
+        area += dfp * (tp + 0.5 * dtp);
+        tp += dtp;
+        fp += dfp;
+    }
+    if tp <= 0.0 || fp <= 0.0 {
+        f64::NAN
+    } else {
+        area / (tp * fp)
+    }
+}
+
+/// `ln Γ(x)` for `x > 0` (Lanczos approximation, g = 7, n = 9).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = G[0];
+    let t = x + 7.5;
+    for (i, &g) in G.iter().enumerate().skip(1) {
+        #[allow(clippy::cast_precision_loss)]
+        let k = i as f64;
+        a += g / (x + k);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_with_ties() {
+        let s = [0.1, 0.4, 0.35, 0.8];
+        let y = [0.0, 0.0, 1.0, 1.0];
+        assert!((auc(&s, &y, &[1.0; 4]) - 0.75).abs() < 1e-12);
+        let s = [0.5, 0.5, 0.5, 0.5];
+        assert!((auc(&s, &y, &[1.0; 4]) - 0.5).abs() < 1e-12);
+        assert!(auc(&s, &[1.0; 4], &[1.0; 4]).is_nan());
+    }
+
+    #[test]
+    fn ln_gamma_matches_factorials() {
+        assert!(ln_gamma(1.0).abs() < 1e-12);
+        assert!((ln_gamma(5.0) - 24.0_f64.ln()).abs() < 1e-10);
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-10);
+    }
+
+    #[test]
+    fn weighted_rmse_and_names() {
+        let v = Metric::Rmse
+            .evaluate(&[1.0, 3.0], &[0.0, 0.0], &[3.0, 1.0], 1)
+            .unwrap();
+        assert!((v - 3.0_f64.sqrt()).abs() < 1e-12);
+        for n in Metric::NAMES {
+            assert_eq!(Metric::from_name(n).unwrap().name(), n);
+        }
+        assert!(Metric::from_name("nope").is_err());
+        assert!(Metric::MLogLoss
+            .evaluate(&[0.5], &[1.0], &[1.0], 1)
+            .is_err());
+    }
+}

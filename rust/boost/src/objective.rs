@@ -1,0 +1,414 @@
+//! Learning objectives: per-row gradients and hessians, the output transform, the intercept
+//! (`base_score`) estimate and the default metric, with XGBoost's definitions.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::BoostError;
+
+/// A learning objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Objective {
+    /// `reg:squarederror`.
+    #[serde(rename = "reg:squarederror")]
+    SquaredError,
+    /// `reg:logistic`: labels in [0, 1], sigmoid output, rmse metric.
+    #[serde(rename = "reg:logistic")]
+    RegLogistic,
+    /// `binary:logistic`: labels in {0, 1}, probability output.
+    #[serde(rename = "binary:logistic")]
+    BinaryLogistic,
+    /// `multi:softprob`: class probabilities.
+    #[serde(rename = "multi:softprob")]
+    MultiSoftprob,
+    /// `multi:softmax`: the most likely class.
+    #[serde(rename = "multi:softmax")]
+    MultiSoftmax,
+    /// `count:poisson`: log link, implied `max_delta_step` of 0.7.
+    #[serde(rename = "count:poisson")]
+    Poisson,
+    /// `reg:absoluteerror`: leaves refreshed to medians of the residuals.
+    #[serde(rename = "reg:absoluteerror")]
+    AbsoluteError,
+    /// Gradients supplied by the caller; identity output.
+    #[serde(rename = "custom")]
+    Custom,
+}
+
+/// The clip XGBoost applies to hessians and probabilities.
+const EPS: f32 = 1e-16;
+
+/// XGBoost's float sigmoid.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    let e = (-x).min(88.7).exp();
+    1.0 / (e + 1.0 + EPS)
+}
+
+/// Softmax in place with a max shift, accumulated in `f32` as XGBoost does.
+pub fn softmax(v: &mut [f32]) {
+    let mut max = v[0];
+    for &x in v.iter().skip(1) {
+        if x > max {
+            max = x;
+        }
+    }
+    let mut sum = 0.0_f32;
+    for x in v.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    for x in v.iter_mut() {
+        *x /= sum;
+    }
+}
+
+impl Objective {
+    /// Every objective name accepted.
+    pub const NAMES: [&'static str; 7] = [
+        "reg:squarederror",
+        "reg:logistic",
+        "binary:logistic",
+        "multi:softprob",
+        "multi:softmax",
+        "count:poisson",
+        "reg:absoluteerror",
+    ];
+
+    /// Parses an objective name.
+    ///
+    /// # Errors
+    /// [`BoostError::UnknownName`] listing the known names.
+    pub fn from_name(name: &str) -> Result<Self, BoostError> {
+        Ok(match name {
+            "reg:squarederror" => Self::SquaredError,
+            "reg:logistic" => Self::RegLogistic,
+            "binary:logistic" => Self::BinaryLogistic,
+            "multi:softprob" => Self::MultiSoftprob,
+            "multi:softmax" => Self::MultiSoftmax,
+            "count:poisson" => Self::Poisson,
+            "reg:absoluteerror" => Self::AbsoluteError,
+            "custom" => Self::Custom,
+            _ => {
+                return Err(BoostError::UnknownName(format!(
+                    "unknown objective {name:?}; expected one of {}",
+                    Self::NAMES.join(", ")
+                )))
+            }
+        })
+    }
+
+    /// The objective's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SquaredError => "reg:squarederror",
+            Self::RegLogistic => "reg:logistic",
+            Self::BinaryLogistic => "binary:logistic",
+            Self::MultiSoftprob => "multi:softprob",
+            Self::MultiSoftmax => "multi:softmax",
+            Self::Poisson => "count:poisson",
+            Self::AbsoluteError => "reg:absoluteerror",
+            Self::Custom => "custom",
+        }
+    }
+
+    /// Whether the objective is multi-class.
+    pub fn is_multiclass(self) -> bool {
+        matches!(self, Self::MultiSoftprob | Self::MultiSoftmax)
+    }
+
+    /// The metric evaluated when none is asked for.
+    pub fn default_metric(self) -> &'static str {
+        match self {
+            Self::SquaredError | Self::RegLogistic | Self::Custom => "rmse",
+            Self::BinaryLogistic => "logloss",
+            Self::MultiSoftprob | Self::MultiSoftmax => "mlogloss",
+            Self::Poisson => "poisson-nloglik",
+            Self::AbsoluteError => "mae",
+        }
+    }
+
+    /// The `max_delta_step` the objective implies for trees (Poisson: 0.7).
+    pub fn implied_max_delta_step(self) -> Option<f64> {
+        match self {
+            Self::Poisson => Some(0.7),
+            _ => None,
+        }
+    }
+
+    /// Checks labels against the objective's domain.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] naming the first offending label.
+    pub fn check_labels(self, labels: &[f32], num_class: usize) -> Result<(), BoostError> {
+        for &y in labels {
+            let ok = match self {
+                Self::RegLogistic | Self::BinaryLogistic => (0.0..=1.0).contains(&y),
+                Self::MultiSoftprob | Self::MultiSoftmax => {
+                    y >= 0.0 && y.fract() == 0.0 && (y as usize) < num_class
+                }
+                Self::Poisson => y >= 0.0,
+                _ => y.is_finite(),
+            };
+            if !ok || !y.is_finite() {
+                let domain = match self {
+                    Self::RegLogistic | Self::BinaryLogistic => "in [0, 1]",
+                    Self::MultiSoftprob | Self::MultiSoftmax => "integers in [0, num_class)",
+                    Self::Poisson => "non-negative",
+                    _ => "finite",
+                };
+                return Err(BoostError::InvalidInput(format!(
+                    "labels of {} must be {domain}, got {y}",
+                    self.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Gradient pairs of every row (and every class, class-minor) at `margin`.
+    ///
+    /// `margin` and `out` have `n_rows * n_groups` entries; `weights` has `n_rows`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gradients(
+        self,
+        margin: &[f32],
+        labels: &[f32],
+        weights: &[f32],
+        n_groups: usize,
+        scale_pos_weight: f32,
+        max_delta_step: f32,
+        out: &mut [(f32, f32)],
+    ) {
+        match self {
+            Self::MultiSoftprob | Self::MultiSoftmax => {
+                out.par_chunks_mut(n_groups)
+                    .zip(margin.par_chunks(n_groups))
+                    .enumerate()
+                    .for_each_init(
+                        || vec![0.0_f32; n_groups],
+                        |p, (i, (o, m))| {
+                            p.copy_from_slice(m);
+                            softmax(p);
+                            let label = labels[i] as usize;
+                            let w = weights[i];
+                            for k in 0..n_groups {
+                                let pk = p[k];
+                                let h = (2.0 * pk * (1.0 - pk) * w).max(EPS);
+                                let g = if label == k { pk - 1.0 } else { pk };
+                                o[k] = (g * w, h);
+                            }
+                        },
+                    );
+            }
+            _ => {
+                out.par_iter_mut().enumerate().for_each(|(i, o)| {
+                    let m = margin[i];
+                    let y = labels[i];
+                    let mut w = weights[i];
+                    *o = match self {
+                        Self::SquaredError | Self::Custom => ((m - y) * w, w),
+                        Self::RegLogistic | Self::BinaryLogistic => {
+                            if y == 1.0 {
+                                w *= scale_pos_weight;
+                            }
+                            let p = sigmoid(m);
+                            ((p - y) * w, (p * (1.0 - p)).max(EPS) * w)
+                        }
+                        Self::Poisson => ((m.exp() - y) * w, (m + max_delta_step).exp() * w),
+                        Self::AbsoluteError => {
+                            let d = m - y;
+                            let s = f32::from(u8::from(d > 0.0)) - f32::from(u8::from(d < 0.0));
+                            (s * w, w)
+                        }
+                        Self::MultiSoftprob | Self::MultiSoftmax => unreachable!(),
+                    };
+                });
+            }
+        }
+    }
+
+    /// Turns one row of margins into the response, in place (sigmoid, softmax, exp...).
+    /// `multi:softmax` gives probabilities here; the class is the argmax.
+    pub fn transform(self, row: &mut [f32]) {
+        match self {
+            Self::RegLogistic | Self::BinaryLogistic => {
+                for x in row.iter_mut() {
+                    *x = sigmoid(*x);
+                }
+            }
+            Self::MultiSoftprob | Self::MultiSoftmax => softmax(row),
+            Self::Poisson => {
+                for x in row.iter_mut() {
+                    *x = x.exp();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The margin added to every prediction for an intercept stored in response space.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn prob_to_margin(self, base_score: f32) -> f32 {
+        match self {
+            Self::RegLogistic | Self::BinaryLogistic => {
+                let b = base_score.clamp(1e-6, 1.0 - 1e-6);
+                -(1.0 / b - 1.0).ln()
+            }
+            Self::Poisson => base_score.max(1e-16).ln(),
+            _ => base_score,
+        }
+    }
+
+    /// XGBoost 3.x's intercept estimate, in response space (margins for multi-class).
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn estimate_base_score(
+        self,
+        labels: &[f32],
+        weights: &[f32],
+        num_class: usize,
+        scale_pos_weight: f32,
+    ) -> Vec<f32> {
+        let total_w: f64 = weights.iter().map(|&w| f64::from(w)).sum();
+        let mean = || {
+            let s: f64 = labels
+                .iter()
+                .zip(weights)
+                .map(|(&y, &w)| f64::from(y) * f64::from(w))
+                .sum();
+            if total_w > 0.0 {
+                s / total_w
+            } else {
+                0.0
+            }
+        };
+        match self {
+            Self::Custom => vec![0.5],
+            Self::SquaredError | Self::Poisson => vec![mean() as f32],
+            Self::RegLogistic | Self::BinaryLogistic => {
+                if scale_pos_weight == 1.0 {
+                    vec![mean() as f32]
+                } else {
+                    // One Newton step from margin 0, as XGBoost does with scale_pos_weight.
+                    let (mut g, mut h) = (0.0_f64, 0.0_f64);
+                    for (&y, &w) in labels.iter().zip(weights) {
+                        let w = if y == 1.0 { w * scale_pos_weight } else { w };
+                        g += f64::from((0.5 - y) * w);
+                        h += f64::from(0.25 * w);
+                    }
+                    let m = if h > 0.0 { (-g / h) as f32 } else { 0.0 };
+                    vec![sigmoid(m)]
+                }
+            }
+            Self::MultiSoftprob | Self::MultiSoftmax => {
+                let mut freq = vec![0.0_f64; num_class];
+                for (&y, &w) in labels.iter().zip(weights) {
+                    freq[y as usize] += f64::from(w);
+                }
+                let logs: Vec<f64> = freq
+                    .iter()
+                    .map(|&f| (f / total_w.max(f64::MIN_POSITIVE)).max(1e-16).ln())
+                    .collect();
+                let avg = logs.iter().sum::<f64>() / num_class as f64;
+                logs.iter().map(|&l| (l - avg) as f32).collect()
+            }
+            Self::AbsoluteError => {
+                let values: Vec<f32> = labels.to_vec();
+                vec![weighted_median(
+                    &values,
+                    weights,
+                    weights.iter().all(|&w| w == 1.0),
+                )]
+            }
+        }
+    }
+}
+
+/// The median XGBoost uses for `reg:absoluteerror`: interpolated for unit weights, the lower
+/// weighted quantile otherwise. NaN for an empty input.
+#[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+pub fn weighted_median(values: &[f32], weights: &[f32], unweighted: bool) -> f32 {
+    let n = values.len();
+    if n == 0 {
+        return f32::NAN;
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let alpha = 0.5_f64;
+    if unweighted {
+        let nf = n as f64;
+        if alpha <= 1.0 / (nf + 1.0) {
+            return values[idx[0]];
+        }
+        if alpha >= nf / (nf + 1.0) {
+            return values[idx[n - 1]];
+        }
+        let x = alpha * (nf + 1.0);
+        let k = x.floor() - 1.0;
+        let d = (x - 1.0) - k;
+        let k = k as usize;
+        let v0 = f64::from(values[idx[k]]);
+        let v1 = f64::from(values[idx[k + 1]]);
+        (v0 + d * (v1 - v0)) as f32
+    } else {
+        let mut cdf = Vec::with_capacity(n);
+        let mut acc = 0.0_f32;
+        for &i in &idx {
+            acc += weights[i];
+            cdf.push(acc);
+        }
+        let thresh = acc * alpha as f32;
+        let pos = cdf.partition_point(|&c| c < thresh).min(n - 1);
+        values[idx[pos]]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in Objective::NAMES {
+            assert_eq!(Objective::from_name(name).unwrap().name(), name);
+        }
+        assert!(Objective::from_name("reg:nope")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown objective"));
+    }
+
+    #[test]
+    fn multiclass_hessian_has_the_factor_two() {
+        let mut out = vec![(0.0, 0.0); 2];
+        Objective::MultiSoftprob.gradients(&[0.0, 0.0], &[1.0], &[1.0], 2, 1.0, 0.0, &mut out);
+        assert_eq!(out[0], (0.5, 0.5));
+        assert_eq!(out[1], (-0.5, 0.5));
+    }
+
+    #[test]
+    fn poisson_hessian_uses_max_delta_step() {
+        let mut out = vec![(0.0, 0.0); 1];
+        Objective::Poisson.gradients(&[0.0], &[2.0], &[1.0], 1, 1.0, 0.7, &mut out);
+        assert!((out[0].0 + 1.0).abs() < 1e-6);
+        assert!((out[0].1 - 0.7_f32.exp()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn intercepts() {
+        let y = [0.0, 1.0, 1.0, 1.0];
+        let w = [1.0; 4];
+        assert_eq!(
+            Objective::BinaryLogistic.estimate_base_score(&y, &w, 0, 1.0),
+            vec![0.75]
+        );
+        let m = Objective::MultiSoftprob.estimate_base_score(&y, &w, 2, 1.0);
+        assert!((m[0] + m[1]).abs() < 1e-6 && m[1] > m[0]);
+        assert_eq!(weighted_median(&[3.0, 1.0, 2.0], &[1.0; 3], true), 2.0);
+        assert_eq!(weighted_median(&[1.0, 2.0, 3.0, 4.0], &[1.0; 4], true), 2.5);
+        assert_eq!(
+            weighted_median(&[1.0, 2.0, 3.0], &[1.0, 1.0, 5.0], false),
+            3.0
+        );
+    }
+}
