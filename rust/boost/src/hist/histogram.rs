@@ -8,38 +8,16 @@ use rayon::prelude::*;
 
 use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
 use super::QuantileCuts;
+use crate::gain::GradStats;
 
 /// Rows per block: the unit of parallel work and of the fixed-order reduction.
 pub const HIST_ROW_BLOCK: usize = 2048;
-
-/// Sum of gradients and hessians in one bin.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct BinSum {
-    /// Sum of gradients.
-    pub grad: f64,
-    /// Sum of hessians.
-    pub hess: f64,
-}
-
-impl BinSum {
-    #[inline]
-    fn add_pair(&mut self, (g, h): (f32, f32)) {
-        self.grad += f64::from(g);
-        self.hess += f64::from(h);
-    }
-
-    #[inline]
-    fn add(&mut self, other: BinSum) {
-        self.grad += other.grad;
-        self.hess += other.hess;
-    }
-}
 
 /// A histogram over every bin of every feature (`cuts.total_bins()` entries, feature `f`'s
 /// bins starting at `cuts.offset(f)`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
-    bins: Vec<BinSum>,
+    bins: Vec<GradStats>,
 }
 
 /// Adds the gradient pairs of `rows` into `out` (dense layout, bins of type `B`).
@@ -50,7 +28,7 @@ fn accumulate_dense<B: Copy + Into<u16>>(
     missing: Option<u16>,
     rows: &[u32],
     gpairs: &[(f32, f32)],
-    out: &mut [BinSum],
+    out: &mut [GradStats],
 ) {
     for &r in rows {
         let r = r as usize;
@@ -59,7 +37,7 @@ fn accumulate_dense<B: Copy + Into<u16>>(
         for (f, &b) in row.iter().enumerate() {
             let b: u16 = b.into();
             if Some(b) != missing {
-                out[offsets[f] + usize::from(b)].add_pair(pair);
+                out[offsets[f] + usize::from(b)].add_pair(pair.0, pair.1);
             }
         }
     }
@@ -72,14 +50,14 @@ fn accumulate_sparse<B: Copy + Into<u16>>(
     offsets: &[usize],
     rows: &[u32],
     gpairs: &[(f32, f32)],
-    out: &mut [BinSum],
+    out: &mut [GradStats],
 ) {
     for &r in rows {
         let r = r as usize;
         let pair = gpairs[r];
         for k in indptr[r]..indptr[r + 1] {
             let b: u16 = bins[k].into();
-            out[offsets[features[k] as usize] + usize::from(b)].add_pair(pair);
+            out[offsets[features[k] as usize] + usize::from(b)].add_pair(pair.0, pair.1);
         }
     }
 }
@@ -88,17 +66,17 @@ impl Histogram {
     /// An all-zero histogram for these cuts.
     pub fn zeros(cuts: &QuantileCuts) -> Self {
         Self {
-            bins: vec![BinSum::default(); cuts.total_bins()],
+            bins: vec![GradStats::default(); cuts.total_bins()],
         }
     }
 
     /// The sums of every bin.
-    pub fn bins(&self) -> &[BinSum] {
+    pub fn bins(&self) -> &[GradStats] {
         &self.bins
     }
 
     /// Feature `f`'s bins.
-    pub fn feature<'a>(&'a self, cuts: &QuantileCuts, f: usize) -> &'a [BinSum] {
+    pub fn feature<'a>(&'a self, cuts: &QuantileCuts, f: usize) -> &'a [GradStats] {
         &self.bins[cuts.offset(f)..cuts.offset(f) + cuts.feature(f).len()]
     }
 
@@ -111,8 +89,8 @@ impl Histogram {
     ) -> Self {
         let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
         let n_bins = cuts.total_bins();
-        let block = |chunk: &[u32]| -> Vec<BinSum> {
-            let mut part = vec![BinSum::default(); n_bins];
+        let block = |chunk: &[u32]| -> Vec<GradStats> {
+            let mut part = vec![GradStats::default(); n_bins];
             match (matrix.layout(), matrix.storage()) {
                 (BinLayout::Dense, BinStorage::U8(b)) => accumulate_dense(
                     b,
@@ -144,9 +122,9 @@ impl Histogram {
         if rows.len() <= HIST_ROW_BLOCK {
             return Self { bins: block(rows) };
         }
-        let parts: Vec<Vec<BinSum>> = rows.par_chunks(HIST_ROW_BLOCK).map(block).collect();
+        let parts: Vec<Vec<GradStats>> = rows.par_chunks(HIST_ROW_BLOCK).map(block).collect();
         // Fixed-order reduction: block 0 + block 1 + ..., the same for any thread count.
-        let mut bins = vec![BinSum::default(); n_bins];
+        let mut bins = vec![GradStats::default(); n_bins];
         for part in &parts {
             for (acc, v) in bins.iter_mut().zip(part) {
                 acc.add(*v);
@@ -162,10 +140,7 @@ impl Histogram {
                 .bins
                 .iter()
                 .zip(&self.bins)
-                .map(|(p, c)| BinSum {
-                    grad: p.grad - c.grad,
-                    hess: p.hess - c.hess,
-                })
+                .map(|(p, c)| GradStats::difference(*p, *c))
                 .collect(),
         }
     }
@@ -181,12 +156,12 @@ mod tests {
         cuts: &QuantileCuts,
         rows: &[u32],
         g: &[(f32, f32)],
-    ) -> Vec<BinSum> {
-        let mut out = vec![BinSum::default(); cuts.total_bins()];
+    ) -> Vec<GradStats> {
+        let mut out = vec![GradStats::default(); cuts.total_bins()];
         for &r in rows {
             for f in 0..n_cols {
                 if let Some(b) = cuts.search_bin(f, data[r as usize * n_cols + f]) {
-                    out[cuts.offset(f) + b].add_pair(g[r as usize]);
+                    out[cuts.offset(f) + b].add_pair(g[r as usize].0, g[r as usize].1);
                 }
             }
         }

@@ -1,0 +1,527 @@
+//! Growing one tree from gradient histograms (XGBoost's `hist` and `approx` updaters).
+//!
+//! Split evaluation follows XGBoost's scan rules: for every sampled feature a forward scan over
+//! the bins (left = bins up to `i`, missing rows go right, threshold `cut[i]`), and, only when
+//! the node has rows missing that feature, a backward scan (missing rows go left, threshold the
+//! lower bound of bin `i`). Candidates are compared with [`SplitCandidate::needs_replace`], per
+//! feature and then across features in index order, so the result never depends on the thread
+//! count. Growth is depth-wise (a level at a time) or loss-guided (the best leaf first, ties to
+//! the smaller node id); `gamma`, the 1e-6 rule, `max_depth` and `max_leaves` are applied as the
+//! tree grows. Only the smaller child's histogram is built from rows; its sibling comes from the
+//! parent by subtraction.
+
+use std::collections::BinaryHeap;
+
+use rayon::prelude::*;
+
+use super::cuts::QuantileCuts;
+use super::histogram::Histogram;
+use super::matrix::BinnedMatrix;
+use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
+use crate::sampling::ColumnSampler;
+use crate::tree::Tree;
+
+/// How the tree grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrowPolicy {
+    /// Split every expandable node of a level before the next level.
+    Depthwise,
+    /// Split the leaf with the largest loss reduction first.
+    Lossguide,
+}
+
+/// Shape limits of a histogram-grown tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeShape {
+    /// Largest depth (0 = unlimited, only with [`GrowPolicy::Lossguide`]).
+    pub max_depth: u32,
+    /// Largest number of leaves (0 = unlimited).
+    pub max_leaves: u32,
+    /// Growth order.
+    pub policy: GrowPolicy,
+}
+
+/// A split found from a histogram: the candidate and the bins that go left.
+#[derive(Debug, Clone, Copy, Default)]
+struct BinSplit {
+    cand: SplitCandidate,
+    /// Present rows whose bin is at most this go left (-1: none do).
+    left_max_bin: i32,
+}
+
+/// The lower bound XGBoost records below a feature's smallest value.
+fn lower_bound(min: f32) -> f32 {
+    if min.is_finite() {
+        min - (min.abs() + 1e-5)
+    } else {
+        f32::MIN
+    }
+}
+
+/// The best split of one node on one feature.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::too_many_arguments
+)]
+fn evaluate_feature(
+    bins: &[GradStats],
+    cut_values: &[f32],
+    min_value: f32,
+    feature: u32,
+    node: GradStats,
+    node_gain: f32,
+    maybe_missing: bool,
+    params: &SplitParams,
+) -> BinSplit {
+    let mcw = f64::from(params.min_child_weight);
+    let mut best = BinSplit::default();
+    let mut propose = |loss_chg: f32, threshold: f32, default_left: bool, left, right, lmb| {
+        if best.cand.needs_replace(loss_chg, feature) {
+            best = BinSplit {
+                cand: SplitCandidate {
+                    loss_chg,
+                    feature,
+                    threshold,
+                    default_left,
+                    left,
+                    right,
+                },
+                left_max_bin: lmb,
+            };
+        }
+    };
+    // Forward: left accumulates bins 0..=i, missing rows go right.
+    let mut left = GradStats::default();
+    for (i, b) in bins.iter().enumerate() {
+        left.add(*b);
+        if left.hess >= mcw {
+            let right = GradStats::difference(node, left);
+            if right.hess >= mcw {
+                let loss_chg = params.split_gain(left, right) - node_gain;
+                propose(loss_chg, cut_values[i], false, left, right, i as i32);
+            }
+        }
+    }
+    if !maybe_missing {
+        return best;
+    }
+    let present_hess = left.hess;
+    // A node has missing rows for this feature when the bins do not hold all its hessian.
+    if node.hess - present_hess <= 1e-9 * node.hess.abs().max(1.0) {
+        return best;
+    }
+    // Backward: right accumulates bins i..end, missing rows go left.
+    let mut right = GradStats::default();
+    for i in (0..bins.len()).rev() {
+        right.add(bins[i]);
+        if right.hess >= mcw {
+            let left = GradStats::difference(node, right);
+            if left.hess >= mcw {
+                let loss_chg = params.split_gain(left, right) - node_gain;
+                let threshold = if i == 0 {
+                    lower_bound(min_value)
+                } else {
+                    cut_values[i - 1]
+                };
+                propose(loss_chg, threshold, true, left, right, i as i32 - 1);
+            }
+        }
+    }
+    best
+}
+
+/// A node waiting to be split.
+#[derive(Debug, Clone, Copy)]
+struct Expandable {
+    nid: usize,
+    depth: u32,
+    split: BinSplit,
+}
+
+impl PartialEq for Expandable {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Expandable {}
+impl PartialOrd for Expandable {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Expandable {
+    /// Larger loss change first; ties to the smaller node id (XGBoost's driver).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.split
+            .cand
+            .loss_chg
+            .total_cmp(&other.split.cand.loss_chg)
+            .then_with(|| other.nid.cmp(&self.nid))
+    }
+}
+
+/// Everything one tree's growth reads.
+pub struct HistGrower<'a> {
+    /// The binned training matrix.
+    pub matrix: &'a BinnedMatrix,
+    /// Its cuts.
+    pub cuts: &'a QuantileCuts,
+    /// Gain and weight parameters.
+    pub params: &'a SplitParams,
+    /// Shape limits.
+    pub shape: TreeShape,
+}
+
+struct NodeRows {
+    rows: Vec<u32>,
+    stats: GradStats,
+    hist: Option<Histogram>,
+}
+
+impl HistGrower<'_> {
+    fn can_split_children(&self, depth: u32) -> bool {
+        self.shape.max_depth == 0 || depth < self.shape.max_depth
+    }
+
+    fn evaluate(&self, node: &NodeRows, features: &[usize], mask: Option<&[bool]>) -> BinSplit {
+        let hist = node
+            .hist
+            .as_ref()
+            .expect("a node is evaluated after its histogram is built");
+        let node_gain = self.params.gain(node.stats);
+        let maybe_missing = self.matrix.missing_marker().is_some()
+            || !matches!(self.matrix.layout(), super::matrix::BinLayout::Dense);
+        let per_feature: Vec<BinSplit> = features
+            .par_iter()
+            .filter(|&&f| mask.is_none_or(|m| m[f]))
+            .map(|&f| {
+                evaluate_feature(
+                    hist.feature(self.cuts, f),
+                    self.cuts.feature(f),
+                    self.cuts.min_value(f),
+                    f as u32,
+                    node.stats,
+                    node_gain,
+                    maybe_missing,
+                    self.params,
+                )
+            })
+            .collect();
+        let mut best = BinSplit::default();
+        for s in &per_feature {
+            if best.cand.needs_replace(s.cand.loss_chg, s.cand.feature) {
+                best = *s;
+            }
+        }
+        best
+    }
+
+    fn is_expandable(&self, e: &Expandable, n_leaves: u32) -> bool {
+        let loss = e.split.cand.loss_chg;
+        !(loss <= RT_EPS
+            || loss < self.params.gamma
+            || (self.shape.max_depth > 0 && e.depth >= self.shape.max_depth)
+            || (self.shape.max_leaves > 0 && n_leaves >= self.shape.max_leaves))
+    }
+
+    /// Splits the rows of a node by the split's bins; the order within each side is kept.
+    fn partition(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
+        let f = split.cand.feature as usize;
+        let goes_left = |r: u32| match self.matrix.bin(r as usize, f) {
+            None => split.cand.default_left,
+            #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
+            Some(b) => (b as i32) <= split.left_max_bin,
+        };
+        const BLOCK: usize = 8192;
+        let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+            .par_chunks(BLOCK)
+            .map(|chunk| chunk.iter().partition(|&&r| goes_left(r)))
+            .collect();
+        let mut left = Vec::with_capacity(rows.len());
+        let mut right = Vec::with_capacity(rows.len());
+        for (l, r) in parts {
+            left.extend(l);
+            right.extend(r);
+        }
+        (left, right)
+    }
+
+    /// Grows one tree over the rows flagged in `active` (rows with a negative hessian are left
+    /// out, as in XGBoost).
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn grow(&self, gpair: &[(f32, f32)], active: &[bool], sampler: &mut ColumnSampler) -> Tree {
+        let rows: Vec<u32> = (0..self.matrix.n_rows() as u32)
+            .filter(|&r| active[r as usize] && gpair[r as usize].1 >= 0.0)
+            .collect();
+        let mut root_stats = GradStats::default();
+        for &r in &rows {
+            root_stats.add_pair(gpair[r as usize].0, gpair[r as usize].1);
+        }
+        let lr = self.params.learning_rate;
+        let root_weight = self.params.weight(root_stats);
+        let mut tree = Tree::with_root(root_weight, root_weight * lr, root_stats.hess as f32);
+        sampler.new_tree();
+        let hist = Histogram::build(self.matrix, self.cuts, &rows, gpair);
+        let mut nodes: Vec<Option<NodeRows>> = vec![Some(NodeRows {
+            rows,
+            stats: root_stats,
+            hist: Some(hist),
+        })];
+        let n_features = self.cuts.n_features();
+        let mut level_features: Vec<Vec<usize>> = Vec::new();
+        let mut features_at = |depth: u32, sampler: &mut ColumnSampler| -> Vec<usize> {
+            while level_features.len() <= depth as usize {
+                let d = level_features.len() as u32;
+                level_features.push(sampler.level_features(d));
+            }
+            level_features[depth as usize].clone()
+        };
+
+        let mut n_leaves = 1u32;
+        let root_features = features_at(0, sampler);
+        let root_mask = sampler.node_features(&root_features, n_features);
+        let root_split = self.evaluate(
+            nodes[0].as_ref().expect("root exists"),
+            &root_features,
+            root_mask.as_deref(),
+        );
+        let mut queue = BinaryHeap::new();
+        queue.push(Expandable {
+            nid: 0,
+            depth: 0,
+            split: root_split,
+        });
+
+        while !queue.is_empty() {
+            // Depth-wise growth pops a whole level; loss-guided growth one node.
+            let batch: Vec<Expandable> = match self.shape.policy {
+                GrowPolicy::Lossguide => queue.pop().into_iter().collect(),
+                GrowPolicy::Depthwise => {
+                    let mut level: Vec<Expandable> = queue.drain().collect();
+                    level.sort_by_key(|e| e.nid);
+                    level
+                }
+            };
+            let mut children: Vec<(usize, u32)> = Vec::new();
+            for e in batch {
+                if !self.is_expandable(&e, n_leaves) {
+                    tree.loss_chg[e.nid] = e.split.cand.loss_chg.max(0.0);
+                    nodes[e.nid] = None;
+                    continue;
+                }
+                let c = e.split.cand;
+                let lw = self.params.weight(c.left);
+                let rw = self.params.weight(c.right);
+                let l = tree.expand(
+                    e.nid,
+                    c.feature,
+                    c.threshold,
+                    c.default_left,
+                    c.loss_chg,
+                    (lw, lw * lr, c.left.hess as f32),
+                    (rw, rw * lr, c.right.hess as f32),
+                );
+                n_leaves += 1;
+                let parent = nodes[e.nid]
+                    .take()
+                    .expect("an expandable node has its rows");
+                let (left_rows, right_rows) = self.partition(&parent.rows, &e.split);
+                nodes.resize_with(tree.n_nodes(), || None);
+                let child_depth = e.depth + 1;
+                let need_hist = self.can_split_children(child_depth)
+                    && (self.shape.max_leaves == 0 || n_leaves < self.shape.max_leaves);
+                let (mut lh, mut rh) = (None, None);
+                if need_hist {
+                    let parent_hist = parent.hist.expect("the parent's histogram was built");
+                    if left_rows.len() <= right_rows.len() {
+                        let small = Histogram::build(self.matrix, self.cuts, &left_rows, gpair);
+                        rh = Some(small.sibling(&parent_hist));
+                        lh = Some(small);
+                    } else {
+                        let small = Histogram::build(self.matrix, self.cuts, &right_rows, gpair);
+                        lh = Some(small.sibling(&parent_hist));
+                        rh = Some(small);
+                    }
+                }
+                nodes[l] = Some(NodeRows {
+                    rows: left_rows,
+                    stats: c.left,
+                    hist: lh,
+                });
+                nodes[l + 1] = Some(NodeRows {
+                    rows: right_rows,
+                    stats: c.right,
+                    hist: rh,
+                });
+                if need_hist {
+                    children.push((l, child_depth));
+                    children.push((l + 1, child_depth));
+                } else {
+                    nodes[l] = None;
+                    nodes[l + 1] = None;
+                }
+            }
+            for (nid, depth) in children {
+                let feats = features_at(depth, sampler);
+                let mask = sampler.node_features(&feats, n_features);
+                let node = nodes[nid].as_ref().expect("a new child has its rows");
+                let split = self.evaluate(node, &feats, mask.as_deref());
+                queue.push(Expandable { nid, depth, split });
+            }
+        }
+        tree
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::param::TreeParams;
+
+    fn setup(x: &[f32], n_cols: usize, max_bin: usize) -> (QuantileCuts, BinnedMatrix) {
+        let n_rows = x.len() / n_cols;
+        let cuts = QuantileCuts::from_dense(x, n_rows, n_cols, None, max_bin).unwrap();
+        let m = BinnedMatrix::from_dense(x, n_rows, n_cols, &cuts).unwrap();
+        (cuts, m)
+    }
+
+    fn grow(x: &[f32], n_cols: usize, g: &[(f32, f32)], tp: &TreeParams, shape: TreeShape) -> Tree {
+        let (cuts, m) = setup(x, n_cols, tp.max_bin as usize);
+        let p = SplitParams::from_tree_params(tp, None);
+        let grower = HistGrower {
+            matrix: &m,
+            cuts: &cuts,
+            params: &p,
+            shape,
+        };
+        let mut sampler = ColumnSampler::new(n_cols, tp, 0);
+        grower.grow(g, &vec![true; g.len()], &mut sampler)
+    }
+
+    fn depthwise(max_depth: u32) -> TreeShape {
+        TreeShape {
+            max_depth,
+            max_leaves: 0,
+            policy: GrowPolicy::Depthwise,
+        }
+    }
+
+    #[test]
+    fn threshold_is_the_next_cut_and_missing_goes_right() {
+        let x = [1.0, 2.0, 3.0, 4.0, 6.0];
+        let g: Vec<(f32, f32)> = [0.0f32, 0.0, 10.0, 10.0, 10.0]
+            .iter()
+            .map(|&y| (-y, 1.0))
+            .collect();
+        let tp = TreeParams {
+            max_depth: 1,
+            learning_rate: 1.0,
+            reg_lambda: 0.0,
+            min_child_weight: 0.0,
+            ..TreeParams::default()
+        };
+        let t = grow(&x, 1, &g, &tp, depthwise(1));
+        assert_eq!(t.n_nodes(), 3);
+        // Bins are the distinct values; the best split leaves {1, 2}: threshold = cut 3.
+        assert_eq!(t.split_cond[0], 3.0);
+        assert!(!t.default_left[0]);
+        assert!((t.split_cond[1] - 0.0).abs() < 1e-6);
+        assert!((t.split_cond[2] - 10.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn missing_rows_can_go_left() {
+        // The rows with a missing value look like the small ones.
+        let x = [f32::NAN, f32::NAN, 1.0, 2.0, 3.0, 4.0];
+        let g: Vec<(f32, f32)> = [5.0f32, 5.0, 5.0, -5.0, -5.0, -5.0]
+            .iter()
+            .map(|&v| (v, 1.0))
+            .collect();
+        let tp = TreeParams {
+            max_depth: 1,
+            reg_lambda: 0.0,
+            min_child_weight: 0.0,
+            ..TreeParams::default()
+        };
+        let t = grow(&x, 1, &g, &tp, depthwise(1));
+        assert!(t.default_left[0]);
+        assert_eq!(t.split_cond[0], 2.0);
+        let leaf = |v: f32| t.leaf_of(&[v]);
+        assert_eq!(leaf(f32::NAN), leaf(1.0));
+        assert_ne!(leaf(f32::NAN), leaf(3.0));
+    }
+
+    #[test]
+    fn lossguide_respects_max_leaves_and_splits_the_best_leaf_first() {
+        let n = 400;
+        let x: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        // A step at 100 (large) and one at 300 (small).
+        let g: Vec<(f32, f32)> = (0..n)
+            .map(|i| {
+                let y = if i < 100 {
+                    -10.0
+                } else if i < 300 {
+                    0.0
+                } else {
+                    1.0
+                };
+                (-y, 1.0)
+            })
+            .collect();
+        let tp = TreeParams {
+            max_bin: 512,
+            ..TreeParams::default()
+        };
+        let shape = TreeShape {
+            max_depth: 0,
+            max_leaves: 3,
+            policy: GrowPolicy::Lossguide,
+        };
+        let t = grow(&x, 1, &g, &tp, shape);
+        let leaves = (0..t.n_nodes()).filter(|&i| t.is_leaf(i)).count();
+        assert_eq!(leaves, 3);
+        assert_eq!(t.split_cond[0], 100.0);
+    }
+
+    #[test]
+    fn gamma_blocks_weak_splits_and_depth_limits_growth() {
+        let x: Vec<f32> = (0..64).map(|i| i as f32).collect();
+        let g: Vec<(f32, f32)> = (0..64).map(|i| ((i % 7) as f32 - 3.0, 1.0)).collect();
+        let deep = grow(&x, 1, &g, &TreeParams::default(), depthwise(3));
+        assert!(deep.n_nodes() > 1);
+        for i in 0..deep.n_nodes() {
+            assert!(deep.depth(i) <= 3);
+        }
+        let tp = TreeParams {
+            gamma: 1e6,
+            ..TreeParams::default()
+        };
+        let stump = grow(&x, 1, &g, &tp, depthwise(3));
+        assert_eq!(stump.n_nodes(), 1);
+    }
+
+    #[test]
+    fn same_tree_whatever_the_thread_count() {
+        let n = 30_000;
+        let n_cols = 5;
+        let x: Vec<f32> = (0..n * n_cols)
+            .map(|k| ((k * 7919) % 10007) as f32 / 97.0)
+            .collect();
+        let g: Vec<(f32, f32)> = (0..n)
+            .map(|r| ((x[r * n_cols] - 2.0 * x[r * n_cols + 3]).sin(), 1.0))
+            .collect();
+        let tp = TreeParams::default();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let a = one.install(|| grow(&x, n_cols, &g, &tp, depthwise(6)));
+        let b = three.install(|| grow(&x, n_cols, &g, &tp, depthwise(6)));
+        assert_eq!(a, b);
+    }
+}
