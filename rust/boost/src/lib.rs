@@ -18,6 +18,7 @@ pub mod objective;
 pub mod param;
 pub mod sampling;
 pub mod tree;
+pub mod updater;
 
 pub use booster::{Booster, TrainConfig, Trainer};
 pub use data::{MatrixView, SortedColumns};

@@ -142,6 +142,53 @@ impl QuantileCuts {
         })
     }
 
+    /// Cuts for a CSR matrix: absent entries are missing, like NaN.
+    ///
+    /// # Errors
+    /// As [`QuantileCuts::from_dense`], plus malformed CSR arrays.
+    pub fn from_csr(
+        indptr: &[usize],
+        indices: &[usize],
+        values: &[f32],
+        n_cols: usize,
+        weights: Option<&[f64]>,
+        max_bin: usize,
+    ) -> Result<Self, BoostError> {
+        let n_rows = indptr.len().checked_sub(1).ok_or_else(|| {
+            BoostError::InvalidInput("a CSR matrix needs at least one indptr entry".to_owned())
+        })?;
+        let well_formed = indices.len() == values.len()
+            && indptr.last() == Some(&values.len())
+            && indptr.windows(2).all(|w| w[0] <= w[1])
+            && indices.iter().all(|&c| c < n_cols);
+        if !well_formed {
+            return Err(BoostError::InvalidInput(
+                "malformed CSR matrix: indptr, indices and data disagree".to_owned(),
+            ));
+        }
+        // Transpose to CSC (rows stay in increasing order within each column).
+        let mut counts = vec![0usize; n_cols + 1];
+        for &c in indices {
+            counts[c + 1] += 1;
+        }
+        for c in 0..n_cols {
+            counts[c + 1] += counts[c];
+        }
+        let col_ptr = counts.clone();
+        let mut next = counts;
+        let mut rows = vec![0usize; values.len()];
+        let mut vals = vec![0.0f32; values.len()];
+        for r in 0..n_rows {
+            for k in indptr[r]..indptr[r + 1] {
+                let c = indices[k];
+                rows[next[c]] = r;
+                vals[next[c]] = values[k];
+                next[c] += 1;
+            }
+        }
+        Self::from_csc(&col_ptr, &rows, &vals, n_rows, weights, max_bin)
+    }
+
     fn from_columns(
         n_cols: usize,
         max_bin: usize,
@@ -306,6 +353,17 @@ mod tests {
         .unwrap();
         assert_eq!(a, b);
         assert!(QuantileCuts::from_csc(&[0, 3, 9], &[0], &[1.0], 4, None, 16).is_err());
+        // The same matrix as CSR: rows [1, _], [_, 5], [3, _], [2, _].
+        let c = QuantileCuts::from_csr(
+            &[0, 1, 2, 3, 4],
+            &[0, 1, 0, 0],
+            &[1.0, 5.0, 3.0, 2.0],
+            2,
+            None,
+            16,
+        )
+        .unwrap();
+        assert_eq!(a, c);
     }
 
     #[test]

@@ -1,0 +1,331 @@
+//! The tree updaters: how one tree is grown from the gradients, per `tree_method`.
+//!
+//! - `exact`: presorted columns, every distinct value a candidate ([`crate::exact`]).
+//! - `hist`: quantile cuts weighted by the sample weights, sketched once per fit; the binned
+//!   matrix is kept for every tree ([`crate::hist`]).
+//! - `approx`: cuts weighted by the hessian (which carries the sample weight), sketched again
+//!   for each tree whose hessians differ from the last one's; then the same histogram search.
+
+use std::str::FromStr;
+
+use crate::data::{OwnedMatrix, SortedColumns};
+use crate::error::BoostError;
+use crate::exact;
+use crate::gain::SplitParams;
+use crate::hist::{BinnedMatrix, GrowPolicy, HistGrower, QuantileCuts, TreeShape};
+use crate::sampling::ColumnSampler;
+use crate::tree::Tree;
+
+/// XGBoost's `tree_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeMethod {
+    /// Exact greedy over presorted columns.
+    Exact,
+    /// Hessian-weighted quantile sketch per tree, then histograms.
+    Approx,
+    /// Quantile sketch once per fit, then histograms.
+    Hist,
+}
+
+impl FromStr for TreeMethod {
+    type Err = BoostError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "exact" => Ok(Self::Exact),
+            "approx" => Ok(Self::Approx),
+            "hist" | "auto" => Ok(Self::Hist),
+            other => Err(BoostError::UnknownName(format!(
+                "unknown tree_method {other:?}; expected \"exact\", \"approx\" or \"hist\""
+            ))),
+        }
+    }
+}
+
+impl GrowPolicy {
+    /// XGBoost's name of the policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Depthwise => "depthwise",
+            Self::Lossguide => "lossguide",
+        }
+    }
+}
+
+impl FromStr for GrowPolicy {
+    type Err = BoostError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "depthwise" => Ok(Self::Depthwise),
+            "lossguide" => Ok(Self::Lossguide),
+            other => Err(BoostError::UnknownName(format!(
+                "unknown grow_policy {other:?}; expected \"depthwise\" or \"lossguide\""
+            ))),
+        }
+    }
+}
+
+/// Cuts and the binned matrix built from them.
+#[derive(Debug, Clone)]
+pub struct Binned {
+    /// Cut points per feature.
+    pub cuts: QuantileCuts,
+    /// Bin indices of the training matrix.
+    pub matrix: BinnedMatrix,
+}
+
+/// Bins an owned matrix with cuts weighted by `weights` (one per row).
+///
+/// # Errors
+/// [`BoostError`] for `max_bin` out of range or inconsistent shapes.
+#[allow(clippy::cast_sign_loss)]
+pub fn bin_matrix(
+    data: &OwnedMatrix,
+    weights: &[f64],
+    max_bin: usize,
+) -> Result<Binned, BoostError> {
+    match data {
+        OwnedMatrix::Dense {
+            data,
+            n_rows,
+            n_cols,
+        } => {
+            let cuts = QuantileCuts::from_dense(data, *n_rows, *n_cols, Some(weights), max_bin)?;
+            let matrix = BinnedMatrix::from_dense(data, *n_rows, *n_cols, &cuts)?;
+            Ok(Binned { cuts, matrix })
+        }
+        OwnedMatrix::Csr {
+            indptr,
+            indices,
+            data,
+            n_cols,
+        } => {
+            let indptr: Vec<usize> = indptr.iter().map(|&p| p as usize).collect();
+            let indices: Vec<usize> = indices.iter().map(|&c| c as usize).collect();
+            let cuts =
+                QuantileCuts::from_csr(&indptr, &indices, data, *n_cols, Some(weights), max_bin)?;
+            let matrix = BinnedMatrix::from_csr(&indptr, &indices, data, *n_cols, &cuts)?;
+            Ok(Binned { cuts, matrix })
+        }
+    }
+}
+
+/// The per-fit state of the chosen split finder.
+#[derive(Debug, Clone)]
+pub enum Updater {
+    /// `exact`: the presorted columns.
+    Exact(SortedColumns),
+    /// `hist`: cuts and bins made once.
+    Hist(Binned),
+    /// `approx`: cuts and bins of the last tree, with the hessians they were made from.
+    Approx {
+        /// The current cuts and bins (`None` before the first tree).
+        binned: Option<Binned>,
+        /// The point weights of the current cuts.
+        weights: Vec<f64>,
+        /// `max_bin`.
+        max_bin: usize,
+    },
+}
+
+impl Updater {
+    /// Prepares the split finder for a fit over `data` with per-row sample `weights`.
+    ///
+    /// # Errors
+    /// [`BoostError`] from presorting or binning.
+    pub fn new(
+        method: TreeMethod,
+        data: &OwnedMatrix,
+        weights: &[f32],
+        max_bin: usize,
+    ) -> Result<Self, BoostError> {
+        match method {
+            TreeMethod::Exact => Ok(Self::Exact(SortedColumns::build(&data.view())?)),
+            TreeMethod::Hist => {
+                let w: Vec<f64> = weights.iter().map(|&w| f64::from(w)).collect();
+                Ok(Self::Hist(bin_matrix(data, &w, max_bin)?))
+            }
+            TreeMethod::Approx => Ok(Self::Approx {
+                binned: None,
+                weights: Vec::new(),
+                max_bin,
+            }),
+        }
+    }
+
+    /// The cuts in use (none for `exact`).
+    pub fn cuts(&self) -> Option<&QuantileCuts> {
+        match self {
+            Self::Exact(_) => None,
+            Self::Hist(b) => Some(&b.cuts),
+            Self::Approx { binned, .. } => binned.as_ref().map(|b| &b.cuts),
+        }
+    }
+
+    /// Grows one tree from one output group's gradient pairs over the rows flagged `active`.
+    ///
+    /// # Errors
+    /// [`BoostError`] when `approx` cannot bin the data.
+    pub fn grow_tree(
+        &mut self,
+        data: &OwnedMatrix,
+        gpair: &[(f32, f32)],
+        active: &[bool],
+        split: &SplitParams,
+        shape: TreeShape,
+        sampler: &mut ColumnSampler,
+    ) -> Result<Tree, BoostError> {
+        match self {
+            Self::Exact(cols) => Ok(exact::grow_tree(
+                cols,
+                &data.view(),
+                gpair,
+                active,
+                split,
+                shape.max_depth,
+                sampler,
+            )),
+            Self::Hist(b) => Ok(HistGrower {
+                matrix: &b.matrix,
+                cuts: &b.cuts,
+                params: split,
+                shape,
+            }
+            .grow(gpair, active, sampler)),
+            Self::Approx {
+                binned,
+                weights,
+                max_bin,
+            } => {
+                // Point weights: the hessian (sample weight included) of the rows this tree
+                // sees; rows left out by subsampling weigh nothing.
+                let hess: Vec<f64> = gpair
+                    .iter()
+                    .zip(active)
+                    .map(|(&(_, h), &a)| if a { f64::from(h.max(0.0)) } else { 0.0 })
+                    .collect();
+                if binned.is_none() || *weights != hess {
+                    let use_hess = hess.iter().any(|&h| h > 0.0);
+                    let w = if use_hess {
+                        hess.clone()
+                    } else {
+                        vec![1.0; hess.len()]
+                    };
+                    *binned = Some(bin_matrix(data, &w, *max_bin)?);
+                    *weights = hess;
+                }
+                let b = binned.as_ref().expect("binned above");
+                Ok(HistGrower {
+                    matrix: &b.matrix,
+                    cuts: &b.cuts,
+                    params: split,
+                    shape,
+                }
+                .grow(gpair, active, sampler))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::param::TreeParams;
+
+    fn data() -> (OwnedMatrix, Vec<(f32, f32)>) {
+        let n = 300;
+        let x: Vec<f32> = (0..n * 2)
+            .map(|k| {
+                if k % 11 == 0 {
+                    f32::NAN
+                } else {
+                    (k % 37) as f32
+                }
+            })
+            .collect();
+        let g = (0..n)
+            .map(|r| {
+                (
+                    if x[r * 2] > 18.0 { -1.0 } else { 1.0 },
+                    0.5 + (r % 3) as f32,
+                )
+            })
+            .collect();
+        (
+            OwnedMatrix::Dense {
+                data: x,
+                n_rows: n,
+                n_cols: 2,
+            },
+            g,
+        )
+    }
+
+    #[test]
+    fn every_method_grows_a_useful_tree() {
+        let (m, g) = data();
+        let tp = TreeParams::default();
+        let split = SplitParams::from_tree_params(&tp, None);
+        let shape = TreeShape {
+            max_depth: 3,
+            max_leaves: 0,
+            policy: GrowPolicy::Depthwise,
+        };
+        for method in [TreeMethod::Exact, TreeMethod::Hist, TreeMethod::Approx] {
+            let mut u = Updater::new(method, &m, &vec![1.0; 300], 256).unwrap();
+            let mut sampler = ColumnSampler::new(2, &tp, 0);
+            let t = u
+                .grow_tree(&m, &g, &vec![true; 300], &split, shape, &mut sampler)
+                .unwrap();
+            assert!(t.n_nodes() >= 3, "{method:?}");
+            assert_eq!(t.split_index[0], 0, "{method:?}");
+        }
+    }
+
+    #[test]
+    fn hist_and_exact_agree_when_every_value_has_its_own_bin() {
+        // With few distinct values, hist thresholds are the next distinct value and exact's
+        // the midpoint: the partitions, and so the leaf values, are the same.
+        let (m, g) = data();
+        let tp = TreeParams::default();
+        let split = SplitParams::from_tree_params(&tp, None);
+        let shape = TreeShape {
+            max_depth: 4,
+            max_leaves: 0,
+            policy: GrowPolicy::Depthwise,
+        };
+        let grow = |method| {
+            let mut u = Updater::new(method, &m, &vec![1.0; 300], 256).unwrap();
+            let mut sampler = ColumnSampler::new(2, &tp, 0);
+            u.grow_tree(&m, &g, &vec![true; 300], &split, shape, &mut sampler)
+                .unwrap()
+        };
+        let (e, h) = (grow(TreeMethod::Exact), grow(TreeMethod::Hist));
+        let mut leaves_e: Vec<f32> = (0..e.n_nodes())
+            .filter(|&i| e.is_leaf(i) && !e.is_deleted(i))
+            .map(|i| e.split_cond[i])
+            .collect();
+        let mut leaves_h: Vec<f32> = (0..h.n_nodes())
+            .filter(|&i| h.is_leaf(i))
+            .map(|i| h.split_cond[i])
+            .collect();
+        leaves_e.sort_by(f32::total_cmp);
+        leaves_h.sort_by(f32::total_cmp);
+        assert_eq!(leaves_e.len(), leaves_h.len());
+        for (a, b) in leaves_e.iter().zip(&leaves_h) {
+            assert!((a - b).abs() < 1e-5, "{leaves_e:?} vs {leaves_h:?}");
+        }
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!("hist".parse::<TreeMethod>().unwrap(), TreeMethod::Hist);
+        assert!("gpu_hist".parse::<TreeMethod>().is_err());
+        assert_eq!(
+            "lossguide".parse::<GrowPolicy>().unwrap(),
+            GrowPolicy::Lossguide
+        );
+        assert!("breadth".parse::<GrowPolicy>().is_err());
+    }
+}
