@@ -12,6 +12,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sapwood import _native
 from sapwood._native import effective_n_jobs
+from sapwood.neighbors import (
+    KDTree,
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    NearestNeighbors,
+)
 
 try:
     __version__ = version("sapwood")
@@ -19,6 +25,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = _native.__version__
 
 __all__ = [
+    "KDTree",
+    "KNeighborsClassifier",
+    "KNeighborsRegressor",
+    "NearestNeighbors",
     "__version__",
     "effective_n_jobs",
 ]

@@ -7,6 +7,7 @@
 pub mod boost;
 pub mod error;
 pub mod info;
+pub mod neighbors;
 pub mod threads;
 
 use pyo3::prelude::*;
@@ -18,6 +19,8 @@ mod _native {
     use super::boost::validate_tree_params;
     #[pymodule_export]
     use super::info::build_info;
+    #[pymodule_export]
+    use super::neighbors::PyKdTree;
     #[pymodule_export]
     use super::threads::effective_n_jobs;
 
