@@ -536,7 +536,11 @@ class KDTree:
         p = _check_p(p)
         eps = _check_eps(eps)
         points = np.ascontiguousarray(self._data, dtype=np.dtype(self._tree.dtype))
-        idx, _, off = self._tree.query_radius(points, [float(r)], p, eps, False, "index", None)
+        # Approximate pairs may be anything between the exact answers for r / (1 + eps) and
+        # r * (1 + eps); the latter is returned, which makes the answer symmetric in i, j.
+        idx, _, off = self._tree.query_radius(
+            points, [float(r) * (1.0 + eps)], p, 0.0, False, "index", None
+        )
         rows = np.repeat(np.arange(self.n, dtype=np.intp), np.diff(off))
         keep = idx > rows
         pairs = np.empty((int(keep.sum()), 2), dtype=np.intp)
@@ -615,6 +619,14 @@ class KDTree:
         if r_ndim == 0:
             return int(out[0]) if not weighted else float(out[0])
         return out
+
+    def _build_weights(self, weights: Any) -> NDArray:
+        """Total weight of the points under each node, nodes in pre-order (as scipy's)."""
+        w = self._check_weights(weights, self.n)
+        assert w is not None
+        prefix = np.concatenate(([0.0], np.cumsum(w[self.indices])))
+        start, end = self._tree.node_ranges
+        return prefix[end] - prefix[start]
 
     @staticmethod
     def _check_weights(w: Any, n: int) -> NDArray | None:

@@ -328,7 +328,7 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
             for pos in nd.start as usize..nd.end as usize {
                 let row = &self.tree.points[pos * m..(pos + 1) * m];
                 let d = point_rank(self.metric, self.geom, row, &self.q);
-                if d <= r {
+                if d <= r / self.epsfac {
                     out.push((self.tree.indices[pos], d));
                 }
             }
@@ -666,8 +666,8 @@ impl<F: Float> KdTree<F> {
 
     /// Every point within distance `r[i]` of query `i` (`r` has one entry, or one per query).
     ///
-    /// With `eps > 0` points up to `r / (1 + eps)` are always found and none beyond
-    /// `r (1 + eps)` is returned.
+    /// With `eps > 0` points up to `r / (1 + eps)` are always found, and points up to
+    /// `r (1 + eps)` may be returned.
     ///
     /// # Errors
     /// As [`KdTree::knn`]; `InvalidParameter` for a radius that is negative or NaN or an `r`

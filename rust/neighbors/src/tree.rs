@@ -248,6 +248,15 @@ impl<F: Float> KdTree<F> {
             + size_of::<F>() * 4 * self.m
     }
 
+    /// The `[start, end)` range of leaf-order positions of every node, in pre-order (a node,
+    /// then its lower subtree, then its upper subtree).
+    pub fn node_ranges(&self) -> Vec<(usize, usize)> {
+        self.nodes
+            .iter()
+            .map(|nd| (nd.start as usize, nd.end as usize))
+            .collect()
+    }
+
     /// Depth of the deepest leaf (the root is depth 0).
     pub fn depth(&self) -> usize {
         fn walk<F>(nodes: &[Node<F>], i: usize) -> usize {

@@ -373,6 +373,18 @@ impl PyKdTree {
         ))
     }
 
+    /// ``(start, end)``: the leaf-order positions each node covers, nodes in pre-order.
+    #[getter]
+    fn node_ranges<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (Bound<'py, PyArray1<isize>>, Bound<'py, PyArray1<isize>>) {
+        let ranges = on_tree!(self, |t| t.node_ranges());
+        let start = ranges.iter().map(|r| r.0 as isize).collect();
+        let end = ranges.iter().map(|r| r.1 as isize).collect();
+        (PyArray1::from_vec(py, start), PyArray1::from_vec(py, end))
+    }
+
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let cls = py.get_type::<Self>();
         let (leafsize, balanced, compact, boxsize) = on_tree!(self, |t| {
