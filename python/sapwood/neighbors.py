@@ -757,10 +757,10 @@ class _NeighborsBase(BaseEstimator):
             raise ValueError("metric_params are not supported (Minkowski metrics only)")
         return p
 
-    def _fit_tree(self, X: Any, y: Any = None) -> Any:
+    def _fit_tree(self, X: Any, y: Any = None, supervised: bool = False) -> Any:
         p = self._check_params()
         dtypes = [np.float64, np.float32]
-        if y is None:
+        if not supervised:
             X = validate_data(self, X, dtype=dtypes, order="C")
         else:
             X, y = validate_data(self, X, y, dtype=dtypes, order="C", multi_output=True)
@@ -1082,7 +1082,7 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         self : KNeighborsClassifier
         """
         _check_weights_param(self.weights)
-        y = self._fit_tree(X, y)
+        y = self._fit_tree(X, y, supervised=True)
         y = np.asarray(y)
         if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
             if y.ndim != 1:
@@ -1235,7 +1235,7 @@ class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
         self : KNeighborsRegressor
         """
         _check_weights_param(self.weights)
-        y = self._fit_tree(X, y)
+        y = self._fit_tree(X, y, supervised=True)
         self._y = np.asarray(y, dtype=np.float64)
         return self
 
