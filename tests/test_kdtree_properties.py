@@ -10,12 +10,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from sapwood import KDTree
 
-SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 P_VALUES = [1.0, 2.0, np.inf, 1.5, 3.0]
 
 
@@ -76,7 +73,8 @@ def test_knn_equals_brute_force(data, k, p, leafsize, balanced):
     tol = _tol(X.dtype)
     found = min(k, n)
     np.testing.assert_allclose(d[:, :found], ref[:, :found], rtol=tol, atol=tol)
-    assert np.all(np.isinf(d[:, found:])) and np.all(i[:, found:] == n)
+    assert np.all(np.isinf(d[:, found:]))
+    assert np.all(i[:, found:] == n)
     # The indices returned are at the distances returned, and all distinct.
     real = brute_distances(X, Q, p)[np.arange(len(Q))[:, None], i[:, :found]]
     np.testing.assert_allclose(real, d[:, :found], rtol=tol, atol=tol)
@@ -93,7 +91,7 @@ def test_radius_on_grid_includes_the_edge(data, p):
     for r in (0.0, 1.0, 2.0):
         got = tree.query_ball_point(Q, r, p=p)
         want = brute_distances(X, Q, p) <= r
-        for row, mask in zip(got, want):
+        for row, mask in zip(got, want, strict=True):
             assert sorted(row) == np.flatnonzero(mask).tolist()
         counts = tree.count_neighbors(KDTree(Q), r, p=p)
         assert counts == int(want.sum())
@@ -117,7 +115,7 @@ def test_periodic_box_equals_minimum_image_brute_force(data, k, p, partial):
     rng = np.random.default_rng(seed)
     Q = rng.random((8, m)) * 3 - 1
     tree = KDTree(X, boxsize=boxsize)
-    d, i = tree.query(Q, k=k, p=p)
+    d, _i = tree.query(Q, k=k, p=p)
     d = d.reshape(len(Q), -1)
     wrapped = np.where(boxsize > 0, np.mod(Q, np.where(boxsize > 0, boxsize, 1.0)), Q)
     ref = np.sort(brute_distances(X, wrapped, p, boxsize), axis=1)
@@ -126,7 +124,7 @@ def test_periodic_box_equals_minimum_image_brute_force(data, k, p, partial):
     r = 0.3
     lists = tree.query_ball_point(Q, r, p=p)
     within = brute_distances(X, wrapped, p, boxsize) <= r
-    for row, mask in zip(lists, within):
+    for row, mask in zip(lists, within, strict=True):
         assert sorted(row) == np.flatnonzero(mask).tolist()
 
 
@@ -155,7 +153,7 @@ def test_distance_upper_bound_pads_with_inf_and_n(data, dub):
     d, i = tree.query(Q, k=k, distance_upper_bound=dub)
     ref = np.sort(brute_distances(X, Q, 2.0), axis=1)
     n = len(X)
-    for row_d, row_i, row_ref in zip(d, i, ref):
+    for row_d, row_i, row_ref in zip(d, i, ref, strict=True):
         inside = row_ref[row_ref < dub][:k]
         # Points right at the bound may fall either side of it after rounding.
         near_edge = np.isclose(row_ref, dub, rtol=1e-12).sum()

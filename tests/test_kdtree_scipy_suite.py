@@ -19,13 +19,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import sapwood
 
 _ORIGINAL_IMPORT = "from scipy.spatial import KDTree, Rectangle, distance_matrix, cKDTree"
 
 
-class cKDTree(sapwood.KDTree):  # noqa: N801 - the suite looks trees up by these two names
+class cKDTree(sapwood.KDTree):
     """scipy.spatial.cKDTree's conventions: sapwood.KDTree as it is."""
 
 

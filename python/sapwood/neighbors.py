@@ -672,8 +672,9 @@ class KDTree:
             rec = np.empty(len(idx), dtype=np.dtype(_RECORD, align=True))
             rec["i"], rec["j"], rec["v"] = rows, idx, vals
             return rec
+        keys = list(zip(rows.tolist(), idx.tolist(), strict=True))
         if output_type == "dict":
-            return dict(zip(zip(rows.tolist(), idx.tolist()), vals.tolist()))
+            return dict(zip(keys, vals.tolist(), strict=True))
         import scipy.sparse as sp
 
         if output_type in ("coo_matrix", "coo_array"):
@@ -681,7 +682,7 @@ class KDTree:
             return cls((vals, (rows, idx)), shape=shape)
         cls = sp.dok_matrix if output_type == "dok_matrix" else sp.dok_array
         out = cls(shape, dtype=np.float64)
-        entries = dict(zip(zip(rows.tolist(), idx.tolist()), vals.tolist()))
+        entries = dict(zip(keys, vals.tolist(), strict=True))
         # Zero distances are real entries: keep them explicit, as scipy does.
         store = getattr(out, "_dict", None)
         if isinstance(store, dict):
@@ -800,7 +801,9 @@ class _NeighborsBase(BaseEstimator):
         if n_neighbors is None:
             n_neighbors = self.n_neighbors
         if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
-            raise TypeError(f"n_neighbors does not take {type(n_neighbors)} value, enter integer value")
+            raise TypeError(
+                f"n_neighbors does not take {type(n_neighbors)} value, enter integer value"
+            )
         if n_neighbors <= 0:
             raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
         query_is_train = X is None
@@ -1154,7 +1157,8 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         proba = self.predict_proba(X)
         if not self.outputs_2d_:
             return self.classes_.take(np.argmax(proba, axis=1))
-        cols = [cls.take(np.argmax(pr, axis=1)) for cls, pr in zip(self.classes_, proba)]
+        pairs = zip(self.classes_, proba, strict=True)
+        cols = [cls.take(np.argmax(pr, axis=1)) for cls, pr in pairs]
         return np.column_stack(cols)
 
 

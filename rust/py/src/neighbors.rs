@@ -76,7 +76,6 @@ fn to_intp(v: Vec<usize>) -> Vec<isize> {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
 fn build_typed<F: Float + Element>(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -85,9 +84,11 @@ fn build_typed<F: Float + Element>(
 ) -> PyResult<Arc<Tree<F>>> {
     let arr = rows::<F>(data, "data")?;
     let m = arr.shape()[1];
-    let slice = arr.as_slice().map_err(|e| SapwoodError::Type(e.to_string()))?;
-    let tree = run_detached(py, n_jobs, || Tree::build(slice, m, params))?
-        .map_err(SapwoodError::from)?;
+    let slice = arr
+        .as_slice()
+        .map_err(|e| SapwoodError::Type(e.to_string()))?;
+    let tree =
+        run_detached(py, n_jobs, || Tree::build(slice, m, params))?.map_err(SapwoodError::from)?;
     Ok(Arc::new(tree))
 }
 
@@ -103,7 +104,9 @@ fn query_typed<'py, F: Float + Element>(
 ) -> PyResult<Knn<'py>> {
     let arr = rows::<F>(x, "x")?;
     let nq = arr.shape()[0];
-    let slice = arr.as_slice().map_err(|e| SapwoodError::Type(e.to_string()))?;
+    let slice = arr
+        .as_slice()
+        .map_err(|e| SapwoodError::Type(e.to_string()))?;
     let total = nq
         .checked_mul(params.k)
         .filter(|t| *t <= isize::MAX as usize / 16)
@@ -143,15 +146,15 @@ fn within_typed<'py, F: Float + Element>(
     n_jobs: Option<i64>,
 ) -> PyResult<Flat<'py>> {
     let arr = rows::<F>(x, "x")?;
-    let slice = arr.as_slice().map_err(|e| SapwoodError::Type(e.to_string()))?;
+    let slice = arr
+        .as_slice()
+        .map_err(|e| SapwoodError::Type(e.to_string()))?;
     let res = run_detached(py, n_jobs, || {
         tree.within(slice, &r, p, eps, with_distances, order)
     })?
     .map_err(SapwoodError::from)?;
     let idx = PyArray1::from_vec(py, to_intp(res.indices));
-    let dist = res
-        .distances
-        .map(|d| PyArray1::from_vec(py, d).into_any());
+    let dist = res.distances.map(|d| PyArray1::from_vec(py, d).into_any());
     let off = PyArray1::from_vec(py, to_intp(res.offsets));
     Ok((idx, dist, off))
 }
@@ -160,6 +163,7 @@ fn weights_of(w: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<f64>>> {
     w.map(|w| w.extract::<Vec<f64>>()).transpose()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn count_typed<'py, F: Float + Element>(
     py: Python<'py>,
     tree: &Tree<F>,
@@ -171,9 +175,17 @@ fn count_typed<'py, F: Float + Element>(
     n_jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let arr = rows::<F>(x, "x")?;
-    let slice = arr.as_slice().map_err(|e| SapwoodError::Type(e.to_string()))?;
+    let slice = arr
+        .as_slice()
+        .map_err(|e| SapwoodError::Type(e.to_string()))?;
     let counts = run_detached(py, n_jobs, || {
-        tree.count_within(slice, x_weights.as_deref(), tree_weights.as_deref(), &radii, p)
+        tree.count_within(
+            slice,
+            x_weights.as_deref(),
+            tree_weights.as_deref(),
+            &radii,
+            p,
+        )
     })?
     .map_err(SapwoodError::from)?;
     Ok(PyArray1::from_vec(py, counts))
