@@ -72,9 +72,7 @@ pub struct KdTree<F: Float> {
     pub(crate) half_box: Vec<F>,
 }
 
-struct Builder<'a, F> {
-    data: &'a [F],
-    m: usize,
+struct Builder {
     leafsize: usize,
     balanced: bool,
     compact: bool,
@@ -143,13 +141,13 @@ impl<F: Float> KdTree<F> {
         };
         let (mins, maxes) = bounding_box(data, m, n);
         let mut idx: Vec<u32> = (0..n as u32).collect();
+        // The build partitions a copy of the rows in place: at the end they are in leaf order.
+        let mut points = data.to_vec();
         let nodes = if n == 0 {
             Vec::new()
         } else {
             let levels = (usize::BITS - (n / params.leafsize + 1).leading_zeros()) as usize;
             let builder = Builder {
-                data,
-                m,
                 leafsize: params.leafsize,
                 balanced: params.balanced,
                 compact: params.compact,
@@ -157,18 +155,18 @@ impl<F: Float> KdTree<F> {
             };
             let mut lo = mins.clone();
             let mut hi = maxes.clone();
-            builder.build(&mut idx, 0, &mut lo, &mut hi, 0)
+            builder.build(
+                Rows {
+                    pts: &mut points,
+                    ids: &mut idx,
+                    m,
+                },
+                0,
+                &mut lo,
+                &mut hi,
+                0,
+            )
         };
-        let mut points = vec![F::ZERO; n * m];
-        points
-            .par_chunks_mut(m * 1024)
-            .zip(idx.par_chunks(1024))
-            .for_each(|(out, ids)| {
-                for (row, &i) in out.chunks_exact_mut(m).zip(ids) {
-                    let i = i as usize;
-                    row.copy_from_slice(&data[i * m..(i + 1) * m]);
-                }
-            });
         Ok(Self {
             n,
             m,
@@ -334,18 +332,58 @@ fn bounding_box<F: Float>(data: &[F], m: usize, n: usize) -> (Vec<F>, Vec<F>) {
         })
 }
 
-impl<F: Float> Builder<'_, F> {
+/// A block of rows (coordinates and input indices) that moves together.
+struct Rows<'a, F> {
+    pts: &'a mut [F],
+    ids: &'a mut [u32],
+    m: usize,
+}
+
+impl<'a, F: Float> Rows<'a, F> {
     #[inline(always)]
-    fn coord(&self, i: u32, k: usize) -> F {
-        self.data[i as usize * self.m + k]
+    fn len(&self) -> usize {
+        self.ids.len()
     }
 
-    fn tight_box(&self, idx: &[u32]) -> (Vec<F>, Vec<F>) {
+    #[inline(always)]
+    fn key(&self, i: usize, k: usize) -> F {
+        self.pts[i * self.m + k]
+    }
+
+    #[inline(always)]
+    fn swap(&mut self, a: usize, b: usize) {
+        if a != b {
+            let m = self.m;
+            for d in 0..m {
+                self.pts.swap(a * m + d, b * m + d);
+            }
+            self.ids.swap(a, b);
+        }
+    }
+
+    fn split_at(self, mid: usize) -> (Rows<'a, F>, Rows<'a, F>) {
+        let m = self.m;
+        let (p1, p2) = self.pts.split_at_mut(mid * m);
+        let (i1, i2) = self.ids.split_at_mut(mid);
+        (
+            Rows {
+                pts: p1,
+                ids: i1,
+                m,
+            },
+            Rows {
+                pts: p2,
+                ids: i2,
+                m,
+            },
+        )
+    }
+
+    fn tight_box(&self) -> (Vec<F>, Vec<F>) {
         let m = self.m;
         let mut lo = vec![F::INFINITY; m];
         let mut hi = vec![F::ZERO - F::INFINITY; m];
-        for &i in idx {
-            let row = &self.data[i as usize * m..(i as usize + 1) * m];
+        for row in self.pts.chunks_exact(m) {
             for k in 0..m {
                 lo[k] = lo[k].min(row[k]);
                 hi[k] = hi[k].max(row[k]);
@@ -354,7 +392,90 @@ impl<F: Float> Builder<'_, F> {
         (lo, hi)
     }
 
-    fn widest(lo: &[F], hi: &[F]) -> (usize, F) {
+    /// Three-way partition of `[lo, hi)` around `pivot` along axis `k`: returns `(lt, gt)`
+    /// with keys `< pivot` in `[lo, lt)`, `== pivot` in `[lt, gt)`, `> pivot` in `[gt, hi)`.
+    fn partition3(&mut self, lo: usize, hi: usize, k: usize, pivot: F) -> (usize, usize) {
+        let (mut lt, mut i, mut gt) = (lo, lo, hi);
+        while i < gt {
+            let v = self.key(i, k);
+            if v < pivot {
+                self.swap(lt, i);
+                lt += 1;
+                i += 1;
+            } else if v > pivot {
+                gt -= 1;
+                self.swap(i, gt);
+            } else {
+                i += 1;
+            }
+        }
+        (lt, gt)
+    }
+
+    /// Puts the row of rank `nth` along axis `k` at `nth`, smaller keys before, larger after
+    /// (quickselect with a median-of-three pivot and three-way partitions, so duplicates and
+    /// sorted input stay linear; a sort takes over if the pivots keep failing).
+    fn select(&mut self, nth: usize, k: usize) {
+        let (mut lo, mut hi) = (0, self.len());
+        let mut budget = 2 * (usize::BITS - self.len().leading_zeros()) as usize + 8;
+        while hi - lo > 8 {
+            if budget == 0 {
+                self.sort_range(lo, hi, k);
+                return;
+            }
+            budget -= 1;
+            let mid = lo + (hi - lo) / 2;
+            let (a, b, c) = (self.key(lo, k), self.key(mid, k), self.key(hi - 1, k));
+            let pivot = if (a <= b) == (b <= c) {
+                b
+            } else if (b <= a) == (a <= c) {
+                a
+            } else {
+                c
+            };
+            let (lt, gt) = self.partition3(lo, hi, k, pivot);
+            if nth < lt {
+                hi = lt;
+            } else if nth >= gt {
+                lo = gt;
+            } else {
+                return;
+            }
+        }
+        self.sort_range(lo, hi, k);
+    }
+
+    /// Sorts rows `[lo, hi)` by axis `k`.
+    fn sort_range(&mut self, lo: usize, hi: usize, k: usize) {
+        let m = self.m;
+        let mut order: Vec<usize> = (lo..hi).collect();
+        order.sort_unstable_by(|&a, &b| self.key(a, k).total_cmp(&self.key(b, k)));
+        let pts: Vec<F> = order
+            .iter()
+            .flat_map(|&r| self.pts[r * m..(r + 1) * m].iter().copied())
+            .collect();
+        let ids: Vec<u32> = order.iter().map(|&r| self.ids[r]).collect();
+        self.pts[lo * m..hi * m].copy_from_slice(&pts);
+        self.ids[lo..hi].copy_from_slice(&ids);
+    }
+
+    /// Rows with key `< cut` along `k` first; returns how many.
+    fn partition_below(&mut self, k: usize, cut: F) -> usize {
+        let (mut a, mut b) = (0usize, self.len());
+        while a < b {
+            if self.key(a, k) < cut {
+                a += 1;
+            } else {
+                b -= 1;
+                self.swap(a, b);
+            }
+        }
+        a
+    }
+}
+
+impl Builder {
+    fn widest<F: Float>(lo: &[F], hi: &[F]) -> (usize, F) {
         let mut best = (0, F::ZERO - F::INFINITY);
         for (k, (&a, &b)) in lo.iter().zip(hi).enumerate() {
             let spread = b - a;
@@ -365,7 +486,7 @@ impl<F: Float> Builder<'_, F> {
         best
     }
 
-    fn leaf(start: usize, len: usize) -> Vec<Node<F>> {
+    fn leaf<F: Float>(start: usize, len: usize) -> Vec<Node<F>> {
         vec![Node {
             lower_max: F::ZERO,
             upper_min: F::ZERO,
@@ -376,44 +497,21 @@ impl<F: Float> Builder<'_, F> {
         }]
     }
 
-    /// Median split along `k`: returns the size of the lower part.
-    fn split_median(&self, idx: &mut [u32], k: usize) -> usize {
-        let mid = idx.len() / 2;
-        idx.select_nth_unstable_by(mid, |&a, &b| self.coord(a, k).total_cmp(&self.coord(b, k)));
-        mid
-    }
-
-    /// Sliding-midpoint split along `k`: points below the middle of `[lo, hi]` go first.
-    /// Returns 0 or `len` when one side would be empty.
-    fn split_midpoint(&self, idx: &mut [u32], k: usize, lo: F, hi: F) -> usize {
-        let cut = lo + (hi - lo) * F::from_f64(0.5);
-        let (mut a, mut b) = (0usize, idx.len());
-        while a < b {
-            if self.coord(idx[a], k) < cut {
-                a += 1;
-            } else {
-                b -= 1;
-                idx.swap(a, b);
-            }
-        }
-        a
-    }
-
-    /// Builds the subtree over `idx` (whose first point sits at `start` in leaf order) inside
+    /// Builds the subtree over `rows` (whose first row sits at `start` in leaf order) inside
     /// the cell `[lo, hi]`; returns its nodes in pre-order.
-    fn build(
+    fn build<F: Float>(
         &self,
-        idx: &mut [u32],
+        mut rows: Rows<'_, F>,
         start: usize,
         lo: &mut [F],
         hi: &mut [F],
         depth: usize,
     ) -> Vec<Node<F>> {
-        let len = idx.len();
+        let len = rows.len();
         if len <= self.leafsize {
             return Self::leaf(start, len);
         }
-        let (tight_lo, tight_hi) = self.tight_box(idx);
+        let (tight_lo, tight_hi) = rows.tight_box();
         let (tight_k, tight_spread) = Self::widest(&tight_lo, &tight_hi);
         if tight_spread <= F::ZERO {
             // Every point is identical: no split can separate them.
@@ -427,25 +525,24 @@ impl<F: Float> Builder<'_, F> {
         if tight_hi[k] - tight_lo[k] <= F::ZERO {
             k = tight_k;
         }
-        let mut cut = if self.balanced || depth >= self.depth_limit {
-            0
-        } else if self.compact {
-            self.split_midpoint(idx, k, tight_lo[k], tight_hi[k])
-        } else {
-            self.split_midpoint(idx, k, lo[k], hi[k])
-        };
-        if cut == 0 || cut == len {
-            cut = self.split_median(idx, k);
+        let mut cut = 0;
+        if !self.balanced && depth < self.depth_limit {
+            let (a, b) = if self.compact {
+                (tight_lo[k], tight_hi[k])
+            } else {
+                (lo[k], hi[k])
+            };
+            cut = rows.partition_below(k, a + (b - a) * F::from_f64(0.5));
         }
-        let (lower, upper) = idx.split_at_mut(cut);
-        let lower_max = lower
-            .iter()
-            .map(|&i| self.coord(i, k))
+        if cut == 0 || cut == len {
+            cut = len / 2;
+            rows.select(cut, k);
+        }
+        let lower_max = (0..cut)
+            .map(|i| rows.key(i, k))
             .fold(F::ZERO - F::INFINITY, F::max);
-        let upper_min = upper
-            .iter()
-            .map(|&i| self.coord(i, k))
-            .fold(F::INFINITY, F::min);
+        let upper_min = (cut..len).map(|i| rows.key(i, k)).fold(F::INFINITY, F::min);
+        let (lower, upper) = rows.split_at(cut);
 
         let (saved_lo, saved_hi) = (lo[k], hi[k]);
         let (left, right) = if len >= PARALLEL_BUILD_MIN {
