@@ -111,6 +111,18 @@ def test_results_do_not_depend_on_threads():
         assert_array_equal(u, v)
 
 
+@pytest.mark.parametrize("balanced", [True, False])
+def test_large_query_batches_match_scipy(balanced):
+    # Large batches are answered in a cache-friendly order and put back in the caller's.
+    rng = np.random.default_rng(9)
+    X = rng.random((40_000, 3))
+    Q = rng.random((6_000, 3))
+    d, i = KDTree(X, balanced_tree=balanced).query(Q, k=4, workers=-1)
+    d_ref, i_ref = cKDTree(X).query(Q, k=4)
+    assert_array_equal(i, i_ref)
+    assert_allclose(d, d_ref, rtol=1e-12)
+
+
 def test_query_radius_returns_flat_arrays():
     rng = np.random.default_rng(5)
     X = rng.random((500, 2))

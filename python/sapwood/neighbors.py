@@ -766,7 +766,8 @@ class _NeighborsBase(BaseEstimator):
         else:
             X, y = validate_data(self, X, y, dtype=dtypes, order="C", multi_output=True)
         self._p = p
-        self._tree = KDTree(X, leafsize=self.leaf_size, balanced_tree=True)
+        # Sliding-midpoint splits: faster to build and to query than median splits.
+        self._tree = KDTree(X, leafsize=self.leaf_size, balanced_tree=False)
         self._fit_X = self._tree.data
         self.n_samples_fit_ = X.shape[0]
         self.effective_metric_ = "euclidean" if p == 2 else "minkowski"

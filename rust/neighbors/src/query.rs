@@ -19,6 +19,11 @@ use crate::tree::{KdTree, LEAF};
 
 /// Queries handled together by one task.
 const QUERY_CHUNK: usize = 64;
+/// Below this many queries, or points in the tree, queries are answered in the caller's order.
+const LOCALITY_MIN_QUERIES: usize = 4096;
+const LOCALITY_MIN_POINTS: usize = 1 << 15;
+/// Axes that enter the Morton code of a query.
+const MORTON_MAX_DIMS: usize = 8;
 /// Points per block of the brute-force scan (kept in cache across a chunk of queries).
 const BRUTE_BLOCK: usize = 512;
 
@@ -545,12 +550,74 @@ impl<F: Float> KdTree<F> {
             Strategy::Brute => true,
             Strategy::Auto => self.tree_visits_most(queries, nq, params),
         };
+        if !brute && nq >= LOCALITY_MIN_QUERIES && self.n >= LOCALITY_MIN_POINTS {
+            // Visit queries along a Morton curve so that consecutive queries touch the same
+            // part of the tree, then put the answers back in the caller's order.
+            let order = self.morton_order(queries, nq);
+            let m = self.m;
+            let mut sorted = vec![F::ZERO; nq * m];
+            sorted
+                .par_chunks_mut(m)
+                .zip(order.par_iter())
+                .for_each(|(row, &j)| row.copy_from_slice(&queries[j * m..(j + 1) * m]));
+            let mut d = vec![F::ZERO; total];
+            let mut i = vec![0usize; total];
+            with_metric!(self, params.p, |metric, geom| {
+                self.knn_with(
+                    metric, geom, params.p, &sorted, k, upper, epsfac, false, &mut d, &mut i,
+                )
+            });
+            for (pos, &j) in order.iter().enumerate() {
+                distances[j * k..(j + 1) * k].copy_from_slice(&d[pos * k..(pos + 1) * k]);
+                indices[j * k..(j + 1) * k].copy_from_slice(&i[pos * k..(pos + 1) * k]);
+            }
+            return Ok(());
+        }
         with_metric!(self, params.p, |metric, geom| {
             self.knn_with(
                 metric, geom, params.p, queries, k, upper, epsfac, brute, distances, indices,
             )
         });
         Ok(())
+    }
+
+    /// Query rows sorted by their Morton code inside the tree's bounding box.
+    fn morton_order(&self, queries: &[F], nq: usize) -> Vec<usize> {
+        let m = self.m;
+        let dims = m.min(MORTON_MAX_DIMS);
+        let bits = (63 / dims).min(21) as u32;
+        let scale: Vec<f64> = (0..dims)
+            .map(|k| {
+                let span = (self.maxes[k] - self.mins[k]).to_f64();
+                if span > 0.0 {
+                    f64::from((1u32 << bits) - 1) / span
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut keyed: Vec<(u64, usize)> = queries
+            .par_chunks(m)
+            .enumerate()
+            .map(|(j, q)| {
+                let mut cells = [0u64; MORTON_MAX_DIMS];
+                for k in 0..dims {
+                    let t = ((q[k] - self.mins[k]).to_f64() * scale[k])
+                        .clamp(0.0, f64::from((1u32 << bits) - 1));
+                    cells[k] = t as u64;
+                }
+                let mut code = 0u64;
+                for b in (0..bits).rev() {
+                    for cell in &cells[..dims] {
+                        code = (code << 1) | ((cell >> b) & 1);
+                    }
+                }
+                (code, j)
+            })
+            .collect();
+        debug_assert_eq!(keyed.len(), nq);
+        keyed.par_sort_unstable();
+        keyed.into_iter().map(|(_, j)| j).collect()
     }
 
     /// Whether a tree search would scan so large a share of the points that scanning them all

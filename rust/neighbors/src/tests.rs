@@ -113,6 +113,23 @@ fn brute_and_tree_give_identical_answers() {
 }
 
 #[test]
+fn queries_in_morton_order_come_back_in_the_callers_order() {
+    let m = 3;
+    let data = lcg(11, 40_000 * m);
+    let queries = lcg(12, 5_000 * m);
+    let tree = KdTree::build(&data, m, params(8, false)).unwrap();
+    let kp = KnnParams::new(3);
+    let (d, i) = knn_all(&tree, &queries, &kp);
+    // Few queries are answered in the given order; the answers must agree row by row.
+    for start in [0, 1234, 4990] {
+        let part = &queries[start * m..(start + 10) * m];
+        let (d2, i2) = knn_all(&tree, part, &kp);
+        assert_eq!(&i[start * 3..(start + 10) * 3], i2.as_slice());
+        assert_eq!(&d[start * 3..(start + 10) * 3], d2.as_slice());
+    }
+}
+
+#[test]
 fn missing_neighbours_are_infinite_with_index_n() {
     let data = [0.0, 0.0, 1.0, 1.0];
     let tree = KdTree::build(&data, 2, params(1, false)).unwrap();
