@@ -13,6 +13,12 @@ from importlib.metadata import PackageNotFoundError, version
 from sapwood import _native
 from sapwood._native import effective_n_jobs
 from sapwood.boost import GBTClassifier, GBTRegressor, load_model
+from sapwood.neighbors import (
+    KDTree,
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    NearestNeighbors,
+)
 from sapwood.selection import BorutaSelector
 
 try:
@@ -24,6 +30,10 @@ __all__ = [
     "BorutaSelector",
     "GBTClassifier",
     "GBTRegressor",
+    "KDTree",
+    "KNeighborsClassifier",
+    "KNeighborsRegressor",
+    "NearestNeighbors",
     "__version__",
     "effective_n_jobs",
     "load_model",

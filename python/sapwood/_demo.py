@@ -63,7 +63,39 @@ def _feature_selection() -> None:
     )
 
 
+def _neighbors() -> None:
+    """KDTree against scipy's cKDTree, and a k-NN classifier on the digits data."""
+    from scipy.spatial import cKDTree
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from sapwood.neighbors import KDTree, KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    points = rng.random((200_000, 3))
+    queries = rng.random((50_000, 3))
+    tree = _timed("KDTree build, 200,000 x 3", lambda: KDTree(points))
+    ours = _timed(
+        "KDTree.query k=10 (50,000 queries)", lambda: tree.query(queries, k=10, workers=-1)
+    )
+    ref_tree = _timed("scipy cKDTree build", lambda: cKDTree(points))
+    ref = _timed("cKDTree.query k=10", lambda: ref_tree.query(queries, k=10, workers=-1))
+    same = np.array_equal(ours[1], ref[1]) and np.allclose(ours[0], ref[0])
+    print(f"  identical neighbours and distances: {same}")
+    print(f"  tree memory: {tree.nbytes / points.nbytes:.2f} x the data")
+    idx, _, _ = tree.query_radius(queries[:1000], 0.02)
+    print(f"  query_radius r=0.02: {len(idx)} neighbours of 1,000 points as flat arrays")
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    clf = KNeighborsClassifier(n_neighbors=3).fit(X_train, y_train)
+    print(
+        f"  KNeighborsClassifier on digits (64 features): accuracy {clf.score(X_test, y_test):.3f}"
+    )
+
+
 SECTIONS: list[Section] = [
     Section("threads", "Thread policy", _threads),
+    Section("neighbors", "k-nearest neighbours (KDTree)", _neighbors),
     Section("selection", "Boruta all-relevant feature selection", _feature_selection),
 ]

@@ -1,7 +1,33 @@
 //! kd-tree nearest-neighbour search over `f32` and `f64` points.
+//!
+//! [`KdTree::build`] copies the points once into leaf order (contiguous rows, so a leaf is
+//! scanned without indirection) and stores compact nodes in pre-order. Splits follow the
+//! sliding-midpoint rule or, with [`BuildParams::balanced`], the median; either way the depth is
+//! bounded (a median split takes over when the midpoint rule degenerates) and identical points
+//! share a leaf. Queries:
+//!
+//! * [`KdTree::knn`]: the k nearest neighbours, with approximation `eps`, any Minkowski `p`
+//!   and a distance upper bound; an exact blocked scan replaces the tree automatically where
+//!   the tree would visit most points (high dimensions), with identical answers;
+//! * [`KdTree::within`]: every point within a radius, as flat arrays;
+//! * [`KdTree::count_within`]: (weighted) pair counts for many radii at once.
+//!
+//! Axes may be periodic ([`BuildParams::boxsize`]). Everything runs in parallel over query
+//! points on the current rayon pool, and answers do not depend on the number of threads.
 
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod float;
+pub mod metric;
+pub mod query;
+pub mod tree;
 
 pub use error::NeighborsError;
+pub use float::Float;
+pub use metric::Minkowski;
+pub use query::{KnnParams, RadiusNeighbours, RadiusOrder, Strategy};
+pub use tree::{BuildParams, KdTree};
+
+#[cfg(test)]
+mod tests;

@@ -8,6 +8,7 @@ pub mod boost;
 pub mod boruta;
 pub mod error;
 pub mod info;
+pub mod neighbors;
 pub mod threads;
 
 use pyo3::prelude::*;
@@ -23,6 +24,8 @@ mod _native {
     };
     #[pymodule_export]
     use super::info::build_info;
+    #[pymodule_export]
+    use super::neighbors::PyKdTree;
     #[pymodule_export]
     use super::threads::effective_n_jobs;
 

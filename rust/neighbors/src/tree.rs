@@ -1,0 +1,581 @@
+//! The kd-tree: points copied once into leaf order, compact nodes in pre-order.
+
+use rayon::prelude::*;
+
+use crate::error::NeighborsError;
+use crate::float::Float;
+
+/// Marks a leaf in [`Node::dim`].
+pub(crate) const LEAF: u32 = u32::MAX;
+
+/// Below this many points a subtree is built on the current thread.
+const PARALLEL_BUILD_MIN: usize = 1 << 15;
+
+/// One node of the tree, 16 bytes plus two coordinates.
+///
+/// Nodes are stored in pre-order: the lower child of node `i` is `i + 1`, the upper child is
+/// `i + upper`. `lower_max` is the largest coordinate along `dim` in the lower child and
+/// `upper_min` the smallest in the upper child, so the gap between them bounds far-child
+/// distances tightly.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node<F> {
+    pub lower_max: F,
+    pub upper_min: F,
+    pub start: u32,
+    pub end: u32,
+    pub dim: u32,
+    pub upper: u32,
+}
+
+/// How to build a tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildParams {
+    /// The largest number of points in a leaf (scipy's default is 16). Points that are all
+    /// identical stay in one leaf whatever their number.
+    pub leafsize: usize,
+    /// Split at the median (balanced, slower build) instead of the sliding midpoint.
+    pub balanced: bool,
+    /// Choose each split from the tight bounding box of the node's points (instead of the
+    /// cell inherited from the parent).
+    pub compact: bool,
+    /// Period of each axis (`0` = not periodic); `None` for an open space.
+    pub boxsize: Option<Vec<f64>>,
+}
+
+impl Default for BuildParams {
+    fn default() -> Self {
+        Self {
+            leafsize: 16,
+            balanced: false,
+            compact: true,
+            boxsize: None,
+        }
+    }
+}
+
+/// An immutable kd-tree over `n` points of `m` coordinates.
+#[derive(Clone, Debug)]
+pub struct KdTree<F: Float> {
+    pub(crate) n: usize,
+    pub(crate) m: usize,
+    pub(crate) leafsize: usize,
+    pub(crate) params: BuildParams,
+    /// Coordinates in leaf order, row-major `n × m`.
+    pub(crate) points: Vec<F>,
+    /// The caller's row index of each point in leaf order.
+    pub(crate) indices: Vec<u32>,
+    pub(crate) nodes: Vec<Node<F>>,
+    pub(crate) mins: Vec<F>,
+    pub(crate) maxes: Vec<F>,
+    /// Per-axis period and half period, both empty for an open space.
+    pub(crate) boxsize: Vec<F>,
+    pub(crate) half_box: Vec<F>,
+}
+
+struct Builder {
+    leafsize: usize,
+    balanced: bool,
+    compact: bool,
+    depth_limit: usize,
+}
+
+impl<F: Float> KdTree<F> {
+    /// Builds a tree over row-major `data` with `m` columns.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for `leafsize < 1`, `m == 0` or a bad `boxsize`; `InvalidInput` for
+    /// a length that is not a multiple of `m`, non-finite coordinates, data outside a periodic
+    /// box, or more than 2³² − 2 points.
+    pub fn build(data: &[F], m: usize, params: BuildParams) -> Result<Self, NeighborsError> {
+        if params.leafsize < 1 {
+            return Err(NeighborsError::InvalidParameter(format!(
+                "leafsize must be >= 1, got {}",
+                params.leafsize
+            )));
+        }
+        if m == 0 {
+            return Err(NeighborsError::InvalidInput(
+                "data must have at least one column".into(),
+            ));
+        }
+        if data.len() % m != 0 {
+            return Err(NeighborsError::InvalidInput(format!(
+                "data has {} values, not a multiple of its {m} columns",
+                data.len()
+            )));
+        }
+        let n = data.len() / m;
+        if n >= u32::MAX as usize {
+            return Err(NeighborsError::InvalidInput(format!(
+                "a tree holds at most {} points, got {n}",
+                u32::MAX - 1
+            )));
+        }
+        if data.par_iter().any(|v| !v.is_finite()) {
+            return Err(NeighborsError::InvalidInput(
+                "data must be finite, check for nan or inf values".into(),
+            ));
+        }
+        let (boxsize, half_box) = match &params.boxsize {
+            None => (Vec::new(), Vec::new()),
+            Some(b) => {
+                let b = check_boxsize(b, m)?;
+                for row in data.chunks_exact(m) {
+                    for (k, (&x, &l)) in row.iter().zip(&b).enumerate() {
+                        if l > 0.0 && x.to_f64() < 0.0 {
+                            return Err(NeighborsError::InvalidInput(format!(
+                                "negative input data are outside of the periodic box (axis {k})"
+                            )));
+                        }
+                        if l > 0.0 && x.to_f64() >= l {
+                            return Err(NeighborsError::InvalidInput(format!(
+                                "some input data are greater than the size of the periodic box (axis {k})"
+                            )));
+                        }
+                    }
+                }
+                let size: Vec<F> = b.iter().map(|&v| F::from_f64(v)).collect();
+                let half = b.iter().map(|&v| F::from_f64(0.5 * v)).collect();
+                (size, half)
+            }
+        };
+        let (mins, maxes) = bounding_box(data, m, n);
+        let mut idx: Vec<u32> = (0..n as u32).collect();
+        // The build partitions a copy of the rows in place: at the end they are in leaf order.
+        let mut points = data.to_vec();
+        let nodes = if n == 0 {
+            Vec::new()
+        } else {
+            let levels = (usize::BITS - (n / params.leafsize + 1).leading_zeros()) as usize;
+            let builder = Builder {
+                leafsize: params.leafsize,
+                balanced: params.balanced,
+                compact: params.compact,
+                depth_limit: 2 * levels + 16,
+            };
+            let mut lo = mins.clone();
+            let mut hi = maxes.clone();
+            builder.build(
+                Rows {
+                    pts: &mut points,
+                    ids: &mut idx,
+                    m,
+                },
+                0,
+                &mut lo,
+                &mut hi,
+                0,
+            )
+        };
+        Ok(Self {
+            n,
+            m,
+            leafsize: params.leafsize,
+            params,
+            points,
+            indices: idx,
+            nodes,
+            mins,
+            maxes,
+            boxsize,
+            half_box,
+        })
+    }
+
+    /// Number of points.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of coordinates per point.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// The leaf size the tree was built with.
+    pub fn leafsize(&self) -> usize {
+        self.leafsize
+    }
+
+    /// The parameters the tree was built with.
+    pub fn params(&self) -> &BuildParams {
+        &self.params
+    }
+
+    /// Number of nodes (leaves included).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Smallest coordinate along each axis.
+    pub fn mins(&self) -> &[F] {
+        &self.mins
+    }
+
+    /// Largest coordinate along each axis.
+    pub fn maxes(&self) -> &[F] {
+        &self.maxes
+    }
+
+    /// The caller's row index of each stored point, in leaf order.
+    pub fn indices(&self) -> &[u32] {
+        &self.indices
+    }
+
+    /// Period of each axis (`0` = open) or `None` for an open space.
+    pub fn boxsize(&self) -> Option<Vec<F>> {
+        (!self.boxsize.is_empty()).then(|| self.boxsize.clone())
+    }
+
+    /// The points back in the caller's row order.
+    pub fn data_in_input_order(&self) -> Vec<F> {
+        let m = self.m;
+        let mut out = vec![F::ZERO; self.n * m];
+        for (pos, &i) in self.indices.iter().enumerate() {
+            let i = i as usize;
+            out[i * m..(i + 1) * m].copy_from_slice(&self.points[pos * m..(pos + 1) * m]);
+        }
+        out
+    }
+
+    /// Bytes held by the tree (points, indices, nodes, bounds).
+    pub fn memory_bytes(&self) -> usize {
+        size_of_val(self.points.as_slice())
+            + size_of_val(self.indices.as_slice())
+            + size_of_val(self.nodes.as_slice())
+            + size_of::<F>() * 4 * self.m
+    }
+
+    /// The `[start, end)` range of leaf-order positions of every node, in pre-order (a node,
+    /// then its lower subtree, then its upper subtree).
+    pub fn node_ranges(&self) -> Vec<(usize, usize)> {
+        self.nodes
+            .iter()
+            .map(|nd| (nd.start as usize, nd.end as usize))
+            .collect()
+    }
+
+    /// Depth of the deepest leaf (the root is depth 0).
+    pub fn depth(&self) -> usize {
+        fn walk<F>(nodes: &[Node<F>], i: usize) -> usize {
+            let nd = &nodes[i];
+            if nd.dim == LEAF {
+                0
+            } else {
+                1 + walk(nodes, i + 1).max(walk(nodes, i + nd.upper as usize))
+            }
+        }
+        if self.nodes.is_empty() {
+            0
+        } else {
+            walk(&self.nodes, 0)
+        }
+    }
+
+    /// Wraps a query row into the periodic box (no-op for an open space).
+    pub(crate) fn wrap(&self, q: &[F], out: &mut [F]) {
+        out.copy_from_slice(q);
+        for (k, &l) in self.boxsize.iter().enumerate() {
+            if l > F::ZERO {
+                let mut v = out[k] - (out[k] / l).floor() * l;
+                if v >= l || v < F::ZERO {
+                    v = F::ZERO;
+                }
+                out[k] = v;
+            }
+        }
+    }
+}
+
+fn check_boxsize(b: &[f64], m: usize) -> Result<Vec<f64>, NeighborsError> {
+    let b = if b.len() == 1 {
+        vec![b[0]; m]
+    } else {
+        b.to_vec()
+    };
+    if b.len() != m {
+        return Err(NeighborsError::InvalidParameter(format!(
+            "boxsize has {} entries but the data has {m} columns",
+            b.len()
+        )));
+    }
+    if b.iter().any(|v| !v.is_finite() || *v < 0.0) {
+        return Err(NeighborsError::InvalidParameter(
+            "boxsize must be finite and >= 0 (0 marks an axis that is not periodic)".into(),
+        ));
+    }
+    Ok(b)
+}
+
+fn bounding_box<F: Float>(data: &[F], m: usize, n: usize) -> (Vec<F>, Vec<F>) {
+    if n == 0 {
+        return (vec![F::ZERO; m], vec![F::ZERO; m]);
+    }
+    let init = || (vec![F::INFINITY; m], vec![F::ZERO - F::INFINITY; m]);
+    data.par_chunks(m * 4096)
+        .map(|block| {
+            let (mut lo, mut hi) = init();
+            for row in block.chunks_exact(m) {
+                for k in 0..m {
+                    lo[k] = lo[k].min(row[k]);
+                    hi[k] = hi[k].max(row[k]);
+                }
+            }
+            (lo, hi)
+        })
+        .reduce(init, |(mut lo, mut hi), (l2, h2)| {
+            for k in 0..m {
+                lo[k] = lo[k].min(l2[k]);
+                hi[k] = hi[k].max(h2[k]);
+            }
+            (lo, hi)
+        })
+}
+
+/// A block of rows (coordinates and input indices) that moves together.
+struct Rows<'a, F> {
+    pts: &'a mut [F],
+    ids: &'a mut [u32],
+    m: usize,
+}
+
+impl<'a, F: Float> Rows<'a, F> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    #[inline(always)]
+    fn key(&self, i: usize, k: usize) -> F {
+        self.pts[i * self.m + k]
+    }
+
+    #[inline(always)]
+    fn swap(&mut self, a: usize, b: usize) {
+        if a != b {
+            let m = self.m;
+            for d in 0..m {
+                self.pts.swap(a * m + d, b * m + d);
+            }
+            self.ids.swap(a, b);
+        }
+    }
+
+    fn split_at(self, mid: usize) -> (Rows<'a, F>, Rows<'a, F>) {
+        let m = self.m;
+        let (p1, p2) = self.pts.split_at_mut(mid * m);
+        let (i1, i2) = self.ids.split_at_mut(mid);
+        (
+            Rows {
+                pts: p1,
+                ids: i1,
+                m,
+            },
+            Rows {
+                pts: p2,
+                ids: i2,
+                m,
+            },
+        )
+    }
+
+    fn tight_box(&self) -> (Vec<F>, Vec<F>) {
+        let m = self.m;
+        let mut lo = vec![F::INFINITY; m];
+        let mut hi = vec![F::ZERO - F::INFINITY; m];
+        for row in self.pts.chunks_exact(m) {
+            for k in 0..m {
+                lo[k] = lo[k].min(row[k]);
+                hi[k] = hi[k].max(row[k]);
+            }
+        }
+        (lo, hi)
+    }
+
+    /// Three-way partition of `[lo, hi)` around `pivot` along axis `k`: returns `(lt, gt)`
+    /// with keys `< pivot` in `[lo, lt)`, `== pivot` in `[lt, gt)`, `> pivot` in `[gt, hi)`.
+    fn partition3(&mut self, lo: usize, hi: usize, k: usize, pivot: F) -> (usize, usize) {
+        let (mut lt, mut i, mut gt) = (lo, lo, hi);
+        while i < gt {
+            let v = self.key(i, k);
+            if v < pivot {
+                self.swap(lt, i);
+                lt += 1;
+                i += 1;
+            } else if v > pivot {
+                gt -= 1;
+                self.swap(i, gt);
+            } else {
+                i += 1;
+            }
+        }
+        (lt, gt)
+    }
+
+    /// Puts the row of rank `nth` along axis `k` at `nth`, smaller keys before, larger after
+    /// (quickselect with a median-of-three pivot and three-way partitions, so duplicates and
+    /// sorted input stay linear; a sort takes over if the pivots keep failing).
+    fn select(&mut self, nth: usize, k: usize) {
+        let (mut lo, mut hi) = (0, self.len());
+        let mut budget = 2 * (usize::BITS - self.len().leading_zeros()) as usize + 8;
+        while hi - lo > 8 {
+            if budget == 0 {
+                self.sort_range(lo, hi, k);
+                return;
+            }
+            budget -= 1;
+            let mid = lo + (hi - lo) / 2;
+            let (a, b, c) = (self.key(lo, k), self.key(mid, k), self.key(hi - 1, k));
+            let pivot = if (a <= b) == (b <= c) {
+                b
+            } else if (b <= a) == (a <= c) {
+                a
+            } else {
+                c
+            };
+            let (lt, gt) = self.partition3(lo, hi, k, pivot);
+            if nth < lt {
+                hi = lt;
+            } else if nth >= gt {
+                lo = gt;
+            } else {
+                return;
+            }
+        }
+        self.sort_range(lo, hi, k);
+    }
+
+    /// Sorts rows `[lo, hi)` by axis `k`.
+    fn sort_range(&mut self, lo: usize, hi: usize, k: usize) {
+        let m = self.m;
+        let mut order: Vec<usize> = (lo..hi).collect();
+        order.sort_unstable_by(|&a, &b| self.key(a, k).total_cmp(&self.key(b, k)));
+        let pts: Vec<F> = order
+            .iter()
+            .flat_map(|&r| self.pts[r * m..(r + 1) * m].iter().copied())
+            .collect();
+        let ids: Vec<u32> = order.iter().map(|&r| self.ids[r]).collect();
+        self.pts[lo * m..hi * m].copy_from_slice(&pts);
+        self.ids[lo..hi].copy_from_slice(&ids);
+    }
+
+    /// Rows with key `< cut` along `k` first; returns how many.
+    fn partition_below(&mut self, k: usize, cut: F) -> usize {
+        let (mut a, mut b) = (0usize, self.len());
+        while a < b {
+            if self.key(a, k) < cut {
+                a += 1;
+            } else {
+                b -= 1;
+                self.swap(a, b);
+            }
+        }
+        a
+    }
+}
+
+impl Builder {
+    fn widest<F: Float>(lo: &[F], hi: &[F]) -> (usize, F) {
+        let mut best = (0, F::ZERO - F::INFINITY);
+        for (k, (&a, &b)) in lo.iter().zip(hi).enumerate() {
+            let spread = b - a;
+            if spread > best.1 {
+                best = (k, spread);
+            }
+        }
+        best
+    }
+
+    fn leaf<F: Float>(start: usize, len: usize) -> Vec<Node<F>> {
+        vec![Node {
+            lower_max: F::ZERO,
+            upper_min: F::ZERO,
+            start: start as u32,
+            end: (start + len) as u32,
+            dim: LEAF,
+            upper: 0,
+        }]
+    }
+
+    /// Builds the subtree over `rows` (whose first row sits at `start` in leaf order) inside
+    /// the cell `[lo, hi]`; returns its nodes in pre-order.
+    fn build<F: Float>(
+        &self,
+        mut rows: Rows<'_, F>,
+        start: usize,
+        lo: &mut [F],
+        hi: &mut [F],
+        depth: usize,
+    ) -> Vec<Node<F>> {
+        let len = rows.len();
+        if len <= self.leafsize {
+            return Self::leaf(start, len);
+        }
+        let (tight_lo, tight_hi) = rows.tight_box();
+        let (tight_k, tight_spread) = Self::widest(&tight_lo, &tight_hi);
+        if tight_spread <= F::ZERO {
+            // Every point is identical: no split can separate them.
+            return Self::leaf(start, len);
+        }
+        let mut k = if self.compact {
+            tight_k
+        } else {
+            Self::widest(lo, hi).0
+        };
+        if tight_hi[k] - tight_lo[k] <= F::ZERO {
+            k = tight_k;
+        }
+        let mut cut = 0;
+        if !self.balanced && depth < self.depth_limit {
+            let (a, b) = if self.compact {
+                (tight_lo[k], tight_hi[k])
+            } else {
+                (lo[k], hi[k])
+            };
+            cut = rows.partition_below(k, a + (b - a) * F::from_f64(0.5));
+        }
+        if cut == 0 || cut == len {
+            cut = len / 2;
+            rows.select(cut, k);
+        }
+        let lower_max = (0..cut)
+            .map(|i| rows.key(i, k))
+            .fold(F::ZERO - F::INFINITY, F::max);
+        let upper_min = (cut..len).map(|i| rows.key(i, k)).fold(F::INFINITY, F::min);
+        let (lower, upper) = rows.split_at(cut);
+
+        let (saved_lo, saved_hi) = (lo[k], hi[k]);
+        let (left, right) = if len >= PARALLEL_BUILD_MIN {
+            let mut lo2 = lo.to_vec();
+            let mut hi2 = hi.to_vec();
+            hi[k] = lower_max;
+            lo2[k] = upper_min;
+            rayon::join(
+                || self.build(lower, start, lo, hi, depth + 1),
+                || self.build(upper, start + cut, &mut lo2, &mut hi2, depth + 1),
+            )
+        } else {
+            hi[k] = lower_max;
+            let left = self.build(lower, start, lo, hi, depth + 1);
+            hi[k] = saved_hi;
+            lo[k] = upper_min;
+            let right = self.build(upper, start + cut, lo, hi, depth + 1);
+            (left, right)
+        };
+        lo[k] = saved_lo;
+        hi[k] = saved_hi;
+
+        let mut nodes = Vec::with_capacity(1 + left.len() + right.len());
+        nodes.push(Node {
+            lower_max,
+            upper_min,
+            start: start as u32,
+            end: (start + len) as u32,
+            dim: k as u32,
+            upper: (1 + left.len()) as u32,
+        });
+        nodes.extend(left);
+        nodes.extend(right);
+        nodes
+    }
+}
