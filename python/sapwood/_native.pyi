@@ -1,10 +1,11 @@
 """Type stubs of the compiled extension ``sapwood._native`` (checked by ``mypy.stubtest``)."""
 
-__all__ = ["validate_tree_params", "build_info", "effective_n_jobs", "__version__"]
+__all__ = ["validate_tree_params", "build_info", "cuda_sources", "effective_n_jobs", "__version__"]
 
 __version__: str
 
 def build_info() -> dict[str, object]: ...
+def cuda_sources() -> dict[str, str]: ...
 def effective_n_jobs(n_jobs: int | None = None) -> int: ...
 def validate_tree_params(
     learning_rate: float,

@@ -5,6 +5,7 @@
 //! the core's errors to Python exceptions ([`error`]). No algorithm lives here.
 
 pub mod boost;
+pub mod cuda;
 pub mod error;
 pub mod info;
 pub mod threads;
@@ -16,6 +17,8 @@ use pyo3::prelude::*;
 mod _native {
     #[pymodule_export]
     use super::boost::validate_tree_params;
+    #[pymodule_export]
+    use super::cuda::cuda_sources;
     #[pymodule_export]
     use super::info::build_info;
     #[pymodule_export]
