@@ -90,7 +90,9 @@ def assert_close(got, want, dtype: str, scale: float = 1.0) -> None:
 def test_softmax_matches_float64(cols, dtype):
     x = make_rows(cols, dtype)
     y = gpu.softmax(x)
-    assert y.dtype == x.dtype and y.shape == x.shape and y.flags.c_contiguous
+    assert y.dtype == x.dtype
+    assert y.shape == x.shape
+    assert y.flags.c_contiguous
     want = ref_softmax(x, log=False)
     # absolute error relative to the row's largest probability
     rtol, _ = TOL[dtype]
@@ -107,7 +109,8 @@ def test_softmax_matches_float64(cols, dtype):
 def test_log_softmax_matches_float64(cols, dtype):
     x = make_rows(cols, dtype)
     y = gpu.log_softmax(x)
-    assert y.dtype == x.dtype and y.shape == x.shape
+    assert y.dtype == x.dtype
+    assert y.shape == x.shape
     want = ref_softmax(x, log=True)
     finite = np.isfinite(want)
     assert np.array_equal(np.isfinite(y.astype(np.float64)), finite)
@@ -154,7 +157,8 @@ def test_softmax_any_axis_and_non_contiguous(axis):
     for x in views:
         for log in (False, True):
             got = gpu.log_softmax(x, axis=axis) if log else gpu.softmax(x, axis=axis)
-            assert got.shape == x.shape and got.flags.c_contiguous
+            assert got.shape == x.shape
+            assert got.flags.c_contiguous
             np.testing.assert_allclose(got, ref_softmax(x, log, axis), rtol=1e-5, atol=1e-6)
 
 
@@ -163,7 +167,8 @@ def test_softmax_empty_arrays_and_array_likes():
         x = np.zeros(shape, dtype=np.float32)
         for fn in (gpu.softmax, gpu.log_softmax, gpu.rms_norm, gpu.layer_norm):
             y = fn(x)
-            assert y.shape == shape and y.dtype == np.float32
+            assert y.shape == shape
+            assert y.dtype == np.float32
     y = gpu.softmax(np.array([[0.0, 0.0]], dtype=np.float16).tolist() and np.zeros((1, 2), "f2"))
     np.testing.assert_array_equal(y, np.array([[0.5, 0.5]], dtype=np.float16))
     # a list becomes a float64 array, which the kernels do not take
@@ -190,7 +195,8 @@ def test_norms_match_float64(cols, dtype, rms):
     else:
         y = gpu.layer_norm(x, w, b)
         want = ref_norm(x, w, b, eps=1e-5)
-    assert y.dtype == x.dtype and y.shape == x.shape
+    assert y.dtype == x.dtype
+    assert y.shape == x.shape
     rtol, _ = TOL[dtype]
     # normalised values are O(1): compare with an absolute tolerance on that scale
     scale = np.abs(want).max()
@@ -246,7 +252,8 @@ def test_gemv_matches_float64(dtype, shape, batch):
     x = rng.standard_normal(xshape).astype(dtype)
     y = gpu.gemv(w, x)
     want = x.astype(np.float64) @ w.astype(np.float64).T
-    assert y.dtype == w.dtype and y.shape == want.shape
+    assert y.dtype == w.dtype
+    assert y.shape == want.shape
     # float32 accumulation of `in` products of O(1) terms; then output rounding
     bound = np.sqrt(shape[1]) * (1e-5 if dtype == "float32" else 2e-3)
     np.testing.assert_allclose(y.astype(np.float64), want, atol=bound, rtol=TOL[dtype][0])
@@ -270,8 +277,11 @@ def test_quantize_error_is_bounded(bits, group_size, in_features):
     rng = np.random.default_rng(in_features)
     w = rng.standard_normal((9, in_features)).astype(np.float32) * 0.1
     q = gpu.quantize(w, bits=bits, group_size=group_size)
-    assert q.shape == w.shape and q.bits == bits and q.group_size == group_size
-    assert q.data.dtype == np.uint8 and q.data.shape[1] % 16 == 0
+    assert q.shape == w.shape
+    assert q.bits == bits
+    assert q.group_size == group_size
+    assert q.data.dtype == np.uint8
+    assert q.data.shape[1] % 16 == 0
     g = group_size or in_features
     assert q.scale.shape == (9, -(-in_features // g))
     step = np.repeat(q.scale, g, axis=1)[:, :in_features]
@@ -386,9 +396,11 @@ def test_dispatch_picks_strategy_by_row_length():
     # 32768 fp32 values (128 KB) would leave room for only one block per SM
     assert strategy(32768) == strategy(65536) == "softmax_online"
     sub = _dispatch.plan_rows("rms_norm", "float16", 10, 7, 1)
-    assert sub.name == "norm_warp<__half, 1, 1, 8>" and sub.block == (8, 16, 1)
+    assert sub.name == "norm_warp<__half, 1, 1, 8>"
+    assert sub.block == (8, 16, 1)
     big = _dispatch.plan_rows("layer_norm", "float32", 10, 4096, 4)
-    assert big.name == "norm_smem<float, 4, 256>" and big.shared_mem == 4096 * 4
+    assert big.name == "norm_smem<float, 4, 256>"
+    assert big.shared_mem == 4096 * 4
 
 
 def test_dispatch_pack_respects_alignment_and_strides():
@@ -428,4 +440,5 @@ def test_program_sources_inline_the_common_header():
         src = _sources.program_source(file)
         assert src.count("namespace sapwood {") >= 1
         assert '#include "common.cuh"' not in src
-        assert f'#line 1 "{file}"' in src and '#line 1 "common.cuh"' in src
+        assert f'#line 1 "{file}"' in src
+        assert '#line 1 "common.cuh"' in src
