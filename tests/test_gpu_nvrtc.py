@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("cuda.bindings.nvrtc", reason="needs the 'nvrtc' extra")
 
-from sapwood.gpu import _dispatch, _nvrtc  # noqa: E402
+from sapwood.gpu import _dispatch, _nvrtc
 
 ARCHS = ("sm_90", "sm_80")
 FILES = ("softmax.cu", "norm.cu", "gemv.cu")
@@ -70,7 +70,7 @@ def test_main_strategies_are_all_covered():
 
 
 def test_compile_errors_carry_the_log():
-    with pytest.raises(_nvrtc.NvrtcError, match="no_such_kernel|identifier"):
+    with pytest.raises(_nvrtc.NvrtcError, match=r"no_such_kernel|identifier"):
         _nvrtc.compile_program("softmax.cu", ["no_such_kernel<float>"], "sm_90")
 
 
