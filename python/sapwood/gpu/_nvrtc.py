@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sapwood.gpu._sources import program_source
 
 #: Options shared with the runtime path (CuPy adds the CUDA include directory and the arch).
-BASE_OPTIONS = ("-std=c++17",)
+BASE_OPTIONS = ("--std=c++17",)
 
 
 @dataclass(frozen=True)
