@@ -35,6 +35,13 @@ __device__ __forceinline__ void dequant_chunk(uint4 raw, float zb, float (&w)[16
     }
 }
 
+// The 16-byte chunk `ch` of quantised row `row`, or zeros past the last row.
+__device__ __forceinline__ uint4 load_chunk(const unsigned char* __restrict__ q, long long row,
+                                            int out, int row_bytes, int ch) {
+    if (row >= out) return make_uint4(0u, 0u, 0u, 0u);
+    return *reinterpret_cast<const uint4*>(q + row * row_bytes + (long long)ch * 16);
+}
+
 }  // namespace sapwood
 
 template <typename T, int VEC, int BATCH>
@@ -108,19 +115,35 @@ __global__ void __launch_bounds__(128, 4)
 #pragma unroll
             for (int b = 0; b < BATCH; ++b) acc[r][b] = 0.0f;
         }
+        // Small batches spend little time per chunk, so the next chunk's weights are loaded
+        // before the current one is used (two 16-byte loads in flight per lane and row).
+        constexpr bool PREFETCH = BATCH <= 4;
+        uint4 next[R];
+        if (PREFETCH && lane < chunks) {
+#pragma unroll
+            for (int r = 0; r < R; ++r) next[r] = load_chunk(q, r0 + r, out, row_bytes, lane);
+        }
         for (int ch = lane; ch < chunks; ch += 32) {
             const int c0 = ch * EPC;
             const int g = c0 / group_size;  // a chunk never straddles a group (host checks)
+            uint4 raw[R];
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+                if (PREFETCH) {
+                    raw[r] = next[r];
+                    if (ch + 32 < chunks) next[r] = load_chunk(q, r0 + r, out, row_bytes, ch + 32);
+                } else {
+                    raw[r] = load_chunk(q, r0 + r, out, row_bytes, ch);
+                }
+            }
             float wv[R][EPC];
             float sc[R];
 #pragma unroll
             for (int r = 0; r < R; ++r) {
                 const long long row = r0 + r;
                 if (row < out) {
-                    const uint4 raw =
-                        *reinterpret_cast<const uint4*>(q + row * row_bytes + (long long)ch * 16);
                     sc[r] = scale[row * n_groups + g];
-                    dequant_chunk<BITS>(raw, MAGIC + zero[row * n_groups + g], wv[r]);
+                    dequant_chunk<BITS>(raw[r], MAGIC + zero[row * n_groups + g], wv[r]);
                 } else {
                     sc[r] = 0.0f;
 #pragma unroll

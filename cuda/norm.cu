@@ -166,6 +166,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
         float rstd;
         if (rms) {
             float s = 0.0f;
+#pragma unroll 4
             for (int p = threadIdx.x; p < packs; p += BLOCK) {
                 float v[PACK];
                 load_pack<T, PACK>(xr + p * PACK, v);
@@ -176,6 +177,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
             rstd = rsqrtf(s * inv_n + eps);
         } else {
             Welford acc{0.0f, 0.0f, 0.0f};
+#pragma unroll 4
             for (int p = threadIdx.x; p < packs; p += BLOCK) {
                 float v[PACK];
                 load_pack<T, PACK>(xr + p * PACK, v);
@@ -192,6 +194,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
             mean = acc.mean;
             rstd = rsqrtf(acc.m2 * inv_n + eps);
         }
+#pragma unroll 4
         for (int p = threadIdx.x; p < packs; p += BLOCK) {
             float v[PACK];
             load_pack<T, PACK>(xr + p * PACK, v);

@@ -209,6 +209,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
     for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
         const T* xr = x + row * ld;
         MaxSum st{neg_inf(), 0.0f};
+#pragma unroll 4
         for (int p = threadIdx.x; p < packs; p += BLOCK) {
             float v[PACK];
             load_pack<T, PACK>(xr + p * PACK, v);
@@ -225,6 +226,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
         }
         st = block_max_sum<BLOCK>(st, scratch);
         const float shift = shift_of(st.m);
+#pragma unroll 4
         for (int p = threadIdx.x; p < packs; p += BLOCK) {
             float v[PACK];
             load_pack<T, PACK>(xr + p * PACK, v);

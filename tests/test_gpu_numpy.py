@@ -398,6 +398,10 @@ def test_dispatch_picks_strategy_by_row_length():
     sub = _dispatch.plan_rows("rms_norm", "float16", 10, 7, 1)
     assert sub.name == "norm_warp<__half, 1, 1, 8>"
     assert sub.block == (8, 16, 1)
+    long = _dispatch.plan_rows("softmax", "float32", 10_000, 65536, 4)
+    assert long.grid == (132, 1, 1)  # 256 KB rows: one per SM keeps both reads within L2
+    long = _dispatch.plan_rows("softmax", "float16", 10_000, 65536, 8)
+    assert long.grid == (200, 1, 1)
     big = _dispatch.plan_rows("layer_norm", "float32", 10, 4096, 4)
     assert big.name == "norm_smem<float, 4, 256>"
     assert big.shared_mem == 4096 * 4

@@ -39,6 +39,7 @@ def _limits_for(device_id: int) -> _dispatch.DeviceLimits:
         max_threads_per_sm=int(attrs["MaxThreadsPerMultiProcessor"]),
         smem_per_block_optin=int(attrs["MaxSharedMemoryPerBlockOptin"]),
         smem_per_sm=int(attrs["MaxSharedMemoryPerMultiprocessor"]),
+        l2_bytes=int(attrs["L2CacheSize"]),
     )
 
 
