@@ -15,9 +15,11 @@ __all__ = [
     "BorutaState",
     "KdTree",
     "build_info",
+    "cuda_sources",
     "effective_n_jobs",
     "__version__",
 ]
+
 __version__: str
 
 @final
@@ -86,6 +88,7 @@ class KdTree:
     def node_ranges(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]: ...
 
 def build_info() -> dict[str, object]: ...
+def cuda_sources() -> dict[str, str]: ...
 def effective_n_jobs(n_jobs: int | None = None) -> int: ...
 def validate_tree_params(
     learning_rate: float,

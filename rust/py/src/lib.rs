@@ -6,6 +6,7 @@
 
 pub mod boost;
 pub mod boruta;
+pub mod cuda;
 pub mod error;
 pub mod info;
 pub mod neighbors;
@@ -22,6 +23,8 @@ mod _native {
     use super::boruta::{
         auto_tree_count, benjamini_hochberg, binomial_cdf, binomial_sf, boruta_tests, PyBorutaState,
     };
+    #[pymodule_export]
+    use super::cuda::cuda_sources;
     #[pymodule_export]
     use super::info::build_info;
     #[pymodule_export]
