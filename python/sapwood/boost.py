@@ -218,7 +218,7 @@ class _GBTBase(BaseEstimator):
             X = X.copy()
             X.data[X.data == missing] = np.nan
             return X
-        return np.where(X == missing, np.nan, X)
+        return np.where(missing == X, np.nan, X)
 
     # ----------------------------------------------------------------------------- fitting
     def _fit(
@@ -246,9 +246,7 @@ class _GBTBase(BaseEstimator):
         weights = check_sample_weight(sample_weight, n, dtype=np.float32)
         evals = []
         if eval_set is not None:
-            if sample_weight_eval_set is not None and len(sample_weight_eval_set) != len(
-                eval_set
-            ):
+            if sample_weight_eval_set is not None and len(sample_weight_eval_set) != len(eval_set):
                 raise ValueError("sample_weight_eval_set must have one entry per eval_set entry")
             for i, pair in enumerate(eval_set):
                 if len(pair) != 2:
@@ -257,8 +255,7 @@ class _GBTBase(BaseEstimator):
                 ey = encode_y(pair[1])
                 if ey.shape[0] != ex.shape[0]:
                     raise ValueError(
-                        f"eval_set[{i}]: y has {ey.shape[0]} entries, but X has "
-                        f"{ex.shape[0]} rows"
+                        f"eval_set[{i}]: y has {ey.shape[0]} entries, but X has {ex.shape[0]} rows"
                     )
                 ew_raw = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
                 ew = check_sample_weight(ew_raw, ex.shape[0], dtype=np.float32)
@@ -284,16 +281,15 @@ class _GBTBase(BaseEstimator):
         for it in range(int(self.n_estimators)):
             if custom:
                 margin = trainer.margin()
-                y_true = y if num_class <= 1 else y
                 pred = margin[:, 0] if margin.shape[1] == 1 else margin
-                grad, hess = objective(y_true, pred)  # type: ignore[operator]
+                grad, hess = objective(y, pred)  # type: ignore[operator]
                 grad = np.ascontiguousarray(grad, dtype=np.float32).reshape(-1)
                 hess = np.ascontiguousarray(hess, dtype=np.float32).reshape(-1)
                 results = trainer.boost_round(grad, hess)
             else:
                 results = trainer.boost_round()
             for i, row in enumerate(results):
-                for m, v in zip(metrics, row):
+                for m, v in zip(metrics, row, strict=False):
                     history[f"validation_{i}"][m].append(float(v))
             if verbose and results:
                 every = 1 if verbose is True else int(verbose)
@@ -301,7 +297,7 @@ class _GBTBase(BaseEstimator):
                     text = "\t".join(
                         f"validation_{i}-{m}:{v:.5f}"
                         for i, row in enumerate(results)
-                        for m, v in zip(metrics, row)
+                        for m, v in zip(metrics, row, strict=False)
                     )
                     print(f"[{it}]\t{text}")
             if stop_rounds is not None:
@@ -417,11 +413,8 @@ class _GBTBase(BaseEstimator):
         check_is_fitted(self, "_model")
         scores = self._scores(importance_type)
         weight = self._scores("weight")
-        return {
-            name: float(s)
-            for name, s, w in zip(self._feature_names(), scores, weight)
-            if w > 0
-        }
+        names = self._feature_names()
+        return {name: float(s) for name, s, w in zip(names, scores, weight, strict=True) if w > 0}
 
     @property
     def n_iterations_(self) -> int:
@@ -452,16 +445,34 @@ class _GBTBase(BaseEstimator):
                 node_id = f"{t}-{i}"
                 if leaf:
                     rows.append(
-                        (t, i, node_id, "Leaf", np.nan, None, None, None,
-                         tree["split_cond"][i], tree["sum_hess"][i])
+                        (
+                            t,
+                            i,
+                            node_id,
+                            "Leaf",
+                            np.nan,
+                            None,
+                            None,
+                            None,
+                            tree["split_cond"][i],
+                            tree["sum_hess"][i],
+                        )
                     )
                 else:
                     left, right = tree["left"][i], tree["right"][i]
                     rows.append(
-                        (t, i, node_id, names[tree["split_index"][i]], tree["split_cond"][i],
-                         f"{t}-{left}", f"{t}-{right}",
-                         f"{t}-{left if tree['default_left'][i] else right}",
-                         tree["loss_chg"][i], tree["sum_hess"][i])
+                        (
+                            t,
+                            i,
+                            node_id,
+                            names[tree["split_index"][i]],
+                            tree["split_cond"][i],
+                            f"{t}-{left}",
+                            f"{t}-{right}",
+                            f"{t}-{left if tree['default_left'][i] else right}",
+                            tree["loss_chg"][i],
+                            tree["sum_hess"][i],
+                        )
                     )
         cols = ["Tree", "Node", "ID", "Feature", "Split", "Yes", "No", "Missing", "Gain", "Cover"]
         return pd.DataFrame(rows, columns=cols)
@@ -824,9 +835,7 @@ importance_type, n_jobs, random_state
         )
         return self
 
-    def predict_proba(
-        self, X: Any, iteration_range: tuple[int, int] | None = None
-    ) -> NDArray:
+    def predict_proba(self, X: Any, iteration_range: tuple[int, int] | None = None) -> NDArray:
         """Class probabilities.
 
         Parameters
@@ -872,10 +881,7 @@ importance_type, n_jobs, random_state
             m = self._margin(X, iteration_range)
             return m[:, 0] if m.shape[1] == 1 else m
         p = self._response(X, iteration_range)
-        if p.shape[1] == 1:
-            codes = (p[:, 0] > 0.5).astype(np.intp)
-        else:
-            codes = np.argmax(p, axis=1)
+        codes = (p[:, 0] > 0.5).astype(np.intp) if p.shape[1] == 1 else np.argmax(p, axis=1)
         return self.classes_[codes]
 
 
@@ -1124,13 +1130,17 @@ def load_model(path: str | os.PathLike[str]) -> GBTRegressor | GBTClassifier:
         else:
             raise ValueError("neither a sapwood nor an XGBoost model")
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise ValueError(f"cannot read model {os.fspath(path)!r}: missing or bad field {exc}") from exc
+        raise ValueError(
+            f"cannot read model {os.fspath(path)!r}: missing or bad field {exc}"
+        ) from exc
     except ValueError as exc:
         raise ValueError(f"cannot read model {os.fspath(path)!r}: {exc}") from exc
     model = _native.BoostModel.from_json(text)
     cls_name = info.get("class")
     if cls_name is None:
-        cls_name = "GBTClassifier" if model.objective in _CLASSIFICATION_OBJECTIVES else "GBTRegressor"
+        cls_name = (
+            "GBTClassifier" if model.objective in _CLASSIFICATION_OBJECTIVES else "GBTRegressor"
+        )
     cls = GBTClassifier if cls_name == "GBTClassifier" else GBTRegressor
     est = cls()
     params = info.get("params")

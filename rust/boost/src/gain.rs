@@ -191,7 +191,10 @@ impl SplitCandidate {
         } else if self.feature <= feature {
             loss_chg > self.loss_chg
         } else {
-            !(self.loss_chg > loss_chg)
+            // Not `<=`: a NaN current value must be replaced, as in XGBoost.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let keep = self.loss_chg > loss_chg;
+            !keep
         }
     }
 

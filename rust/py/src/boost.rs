@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use sapwood_boost::{
@@ -184,7 +186,11 @@ impl BoostTrainer {
         y: PyReadonlyArray1<'py, f32>,
         sample_weight: PyReadonlyArray1<'py, f32>,
         params: &Bound<'py, PyDict>,
-        evals: Vec<(Bound<'py, PyAny>, PyReadonlyArray1<'py, f32>, PyReadonlyArray1<'py, f32>)>,
+        evals: Vec<(
+            Bound<'py, PyAny>,
+            PyReadonlyArray1<'py, f32>,
+            PyReadonlyArray1<'py, f32>,
+        )>,
         n_jobs: Option<i64>,
     ) -> PyResult<Self> {
         let config = config_from(params)?;
@@ -198,7 +204,11 @@ impl BoostTrainer {
             .collect::<SapwoodResult<_>>()?;
         let mut eval_views = Vec::with_capacity(evals.len());
         for (a, (_, ey, ew)) in eval_args.iter().zip(&evals) {
-            eval_views.push((a.view()?, slice(ey, "eval y")?, slice(ew, "eval sample_weight")?));
+            eval_views.push((
+                a.view()?,
+                slice(ey, "eval y")?,
+                slice(ew, "eval sample_weight")?,
+            ));
         }
         let trainer = run_detached(py, n_jobs, || {
             Trainer::new(config, &xv, ys, ws, &eval_views)
@@ -335,7 +345,7 @@ impl BoostModel {
         let n = view.n_rows();
         let out = run_detached(py, n_jobs, || model.predict_leaf(&view, begin, end_of(end)))?
             .map_err(SapwoodError::from)?;
-        let nt = if n == 0 { 0 } else { out.len() / n };
+        let nt = out.len().checked_div(n).unwrap_or(0);
         PyArray1::from_vec(py, out).reshape([n, nt])
     }
 
