@@ -170,7 +170,9 @@ def test_early_stopping_keeps_trees_and_predicts_with_the_best():
     assert est.n_iterations_ == est.best_iteration_ + 4
     full = est.predict(X, iteration_range=(0, 0))
     best = est.predict(X)
-    np.testing.assert_array_equal(best, est.predict(X, iteration_range=(0, est.best_iteration_ + 1)))
+    np.testing.assert_array_equal(
+        best, est.predict(X, iteration_range=(0, est.best_iteration_ + 1))
+    )
     assert not np.array_equal(full, best)
     assert est.best_score_ == min(est.evals_result_["validation_0"]["rmse"])
 
@@ -189,7 +191,8 @@ def test_classifier_takes_any_labels_and_margins():
     assert binary.predict(X, output_margin=True).shape == (150,)
     assert binary.predict_proba(X).shape == (150, 2)
     imp = binary.feature_importances_
-    assert imp.dtype == np.float32 and abs(imp.sum() - 1) < 1e-6
+    assert imp.dtype == np.float32
+    assert abs(imp.sum() - 1) < 1e-6
 
 
 def test_float32_and_missing_sentinel():

@@ -121,15 +121,23 @@ def test_pandas_feature_names_travel_with_the_model(tmp_path):
     frame = est.trees_to_dataframe()
     assert set(frame["Feature"]) <= set(df.columns) | {"Leaf"}
     assert len(frame) == sum(
-        1 for t in json.loads(est._model.to_json())["trees"] for s in t["split_index"]
+        1
+        for t in json.loads(est._model.to_json())["trees"]
+        for s in t["split_index"]
         if s != 2147483647
     )
 
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"not json", b"[1, 2]", b'{"learner": {}}', b'{"format": "sapwood-boost"}',
-     b"\xff\xfe\x00"],
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b'{"learner": {}}',
+        b'{"format": "sapwood-boost"}',
+        b"\xff\xfe\x00",
+    ],
 )
 def test_garbage_model_files_raise_value_error(tmp_path, content):
     path = tmp_path / "bad.json"
@@ -139,7 +147,7 @@ def test_garbage_model_files_raise_value_error(tmp_path, content):
 
 
 def test_truncated_and_corrupted_model_files_raise_value_error(tmp_path):
-    X, models = _fitted()
+    _X, models = _fitted()
     for fmt in ("json", "xgboost"):
         path = tmp_path / "m.json"
         models[0].save_model(path, format=fmt)
@@ -160,6 +168,6 @@ def test_truncated_and_corrupted_model_files_raise_value_error(tmp_path):
 
 
 def test_unknown_save_format_is_rejected(tmp_path):
-    X, models = _fitted()
+    _X, models = _fitted()
     with pytest.raises(ValueError, match="unknown model format"):
         models[0].save_model(tmp_path / "m.ubj", format="ubj")

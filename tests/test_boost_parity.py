@@ -184,8 +184,15 @@ def test_importances_match_xgboost():
 
 def test_thread_count_does_not_change_the_model():
     X, y = _regression(seed=11, nan_frac=0.1)
-    kw = dict(tree_method="exact", n_estimators=10, subsample=0.7, colsample_bytree=0.8,
-              colsample_bylevel=0.7, colsample_bynode=0.8, random_state=3)
+    kw = dict(
+        tree_method="exact",
+        n_estimators=10,
+        subsample=0.7,
+        colsample_bytree=0.8,
+        colsample_bylevel=0.7,
+        colsample_bynode=0.8,
+        random_state=3,
+    )
     a = GBTRegressor(n_jobs=1, **kw).fit(X, y).predict(X)
     b = GBTRegressor(n_jobs=2, **kw).fit(X, y).predict(X)
     np.testing.assert_array_equal(a, b)

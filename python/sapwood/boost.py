@@ -281,16 +281,15 @@ class _GBTBase(BaseEstimator):
         for it in range(int(self.n_estimators)):
             if custom:
                 margin = trainer.margin()
-                y_true = y if num_class <= 1 else y
                 pred = margin[:, 0] if margin.shape[1] == 1 else margin
-                grad, hess = objective(y_true, pred)  # type: ignore[operator]
+                grad, hess = objective(y, pred)  # type: ignore[operator]
                 grad = np.ascontiguousarray(grad, dtype=np.float32).reshape(-1)
                 hess = np.ascontiguousarray(hess, dtype=np.float32).reshape(-1)
                 results = trainer.boost_round(grad, hess)
             else:
                 results = trainer.boost_round()
             for i, row in enumerate(results):
-                for m, v in zip(metrics, row):
+                for m, v in zip(metrics, row, strict=False):
                     history[f"validation_{i}"][m].append(float(v))
             if verbose and results:
                 every = 1 if verbose is True else int(verbose)
@@ -298,7 +297,7 @@ class _GBTBase(BaseEstimator):
                     text = "\t".join(
                         f"validation_{i}-{m}:{v:.5f}"
                         for i, row in enumerate(results)
-                        for m, v in zip(metrics, row)
+                        for m, v in zip(metrics, row, strict=False)
                     )
                     print(f"[{it}]\t{text}")
             if stop_rounds is not None:
@@ -414,9 +413,8 @@ class _GBTBase(BaseEstimator):
         check_is_fitted(self, "_model")
         scores = self._scores(importance_type)
         weight = self._scores("weight")
-        return {
-            name: float(s) for name, s, w in zip(self._feature_names(), scores, weight) if w > 0
-        }
+        names = self._feature_names()
+        return {name: float(s) for name, s, w in zip(names, scores, weight, strict=True) if w > 0}
 
     @property
     def n_iterations_(self) -> int:
@@ -883,10 +881,7 @@ importance_type, n_jobs, random_state
             m = self._margin(X, iteration_range)
             return m[:, 0] if m.shape[1] == 1 else m
         p = self._response(X, iteration_range)
-        if p.shape[1] == 1:
-            codes = (p[:, 0] > 0.5).astype(np.intp)
-        else:
-            codes = np.argmax(p, axis=1)
+        codes = (p[:, 0] > 0.5).astype(np.intp) if p.shape[1] == 1 else np.argmax(p, axis=1)
         return self.classes_[codes]
 
 

@@ -612,10 +612,7 @@ impl Trainer {
         let mut buf = vec![0.0_f32; view.n_cols()];
         let mut per_leaf: Vec<(Vec<f32>, Vec<f32>)> =
             vec![(Vec::new(), Vec::new()); tree.n_nodes()];
-        for i in 0..n {
-            if !active[i] {
-                continue;
-            }
+        for (i, _) in active.iter().enumerate().take(n).filter(|(_, &a)| a) {
             view.fill_row(i, &mut buf);
             let leaf = tree.leaf_of(&buf);
             per_leaf[leaf].0.push(self.labels[i] - self.margin[i]);

@@ -12,23 +12,12 @@
 
 use rayon::prelude::*;
 
-use crate::data::{MatrixView, SortedColumns};
+use crate::data::{Entry, MatrixView, SortedColumns};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
 
-/// What a row contributes during a level's scan: its node's slot in the level (or
-/// [`INACTIVE`]) and its gradient pair. Packed so each entry of a column costs one lookup.
-#[derive(Debug, Clone, Copy)]
-struct RowState {
-    slot: u32,
-    grad: f32,
-    hess: f32,
-}
-
-const INACTIVE: u32 = u32::MAX;
-
-/// Per-node sums and best split of a level.
+/// Per-node sums, structure score and weight.
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeEntry {
     stats: GradStats,
@@ -42,6 +31,51 @@ struct ScanState {
     stats: GradStats,
     last_value: f32,
     best: SplitCandidate,
+}
+
+/// One column's present values for the rows still growing, grouped by node: the entries of
+/// each open node form one contiguous segment, in ascending value order. After each level the
+/// segments are stably partitioned into the children's segments, so a node's scan is a
+/// sequential pass over its own rows (the global sort order, restricted to the node).
+#[derive(Debug, Clone, Default)]
+struct ColumnSegments {
+    entries: Vec<Entry>,
+    /// `(start, end)` of each open node's segment, in level order.
+    segments: Vec<(usize, usize)>,
+}
+
+impl ColumnSegments {
+    /// Splits every segment of a node that was expanded into its two children's segments
+    /// (left rows first, order kept) and drops the rest. `position` gives each row's node id
+    /// after routing; `children[slot]` the left child id of the level's node, if it split.
+    fn partition(&mut self, position: &[i32], children: &[Option<usize>], scratch: &mut Vec<Entry>) {
+        let mut out = Vec::with_capacity(self.segments.len() * 2);
+        let mut w = 0usize;
+        for (slot, &(a, b)) in self.segments.iter().enumerate() {
+            let Some(l) = children[slot] else { continue };
+            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+            let l = l as i32;
+            scratch.clear();
+            let start = w;
+            for k in a..b {
+                let e = self.entries[k];
+                let p = position[e.row as usize];
+                if p == l {
+                    self.entries[w] = e;
+                    w += 1;
+                } else if p == l + 1 {
+                    scratch.push(e);
+                }
+            }
+            let mid = w;
+            self.entries[w..w + scratch.len()].copy_from_slice(scratch);
+            w += scratch.len();
+            out.push((start, mid));
+            out.push((mid, w));
+        }
+        self.entries.truncate(w);
+        self.segments = out;
+    }
 }
 
 /// Grows one tree on the rows whose `active` flag is set.
@@ -63,13 +97,7 @@ pub fn grow_tree(
     // position[row] = node id, or -1 when the row no longer takes part.
     let mut position: Vec<i32> = (0..n_rows)
         .into_par_iter()
-        .map(|r| {
-            if active[r] && gpair[r].1 >= 0.0 {
-                0
-            } else {
-                -1
-            }
-        })
+        .map(|r| if active[r] && gpair[r].1 >= 0.0 { 0 } else { -1 })
         .collect();
     let root = sum_stats(&position, gpair, 1)[0];
     let mut tree = Tree::with_root(0.0, 0.0, root.hess as f32);
@@ -77,6 +105,28 @@ pub fn grow_tree(
     tree.base_weight[0] = nodes[0].weight;
     let mut level: Vec<usize> = vec![0];
     sampler.new_tree();
+    let tree_features = sampler.tree_features().to_vec();
+    // Each column of the tree's feature set, restricted to the rows that take part.
+    let mut work: Vec<ColumnSegments> = (0..n_cols).map(|_| ColumnSegments::default()).collect();
+    {
+        let mut wanted = vec![false; n_cols];
+        for &f in &tree_features {
+            wanted[f] = true;
+        }
+        let position = &position;
+        work.par_iter_mut().enumerate().for_each(|(j, w)| {
+            if !wanted[j] {
+                return;
+            }
+            w.entries = cols
+                .column(j)
+                .iter()
+                .filter(|e| position[e.row as usize] >= 0)
+                .copied()
+                .collect();
+            w.segments = vec![(0, w.entries.len())];
+        });
+    }
 
     for depth in 0..max_depth {
         if level.is_empty() {
@@ -87,32 +137,15 @@ pub fn grow_tree(
             .iter()
             .map(|_| sampler.node_features(&level_features, n_cols))
             .collect();
-        // Pack each row's slot and gradients once for the whole level.
-        let mut slot_of_node = vec![INACTIVE; tree.n_nodes()];
-        for (s, &nid) in level.iter().enumerate() {
-            slot_of_node[nid] = s as u32;
-        }
-        let states: Vec<RowState> = position
-            .par_iter()
-            .zip(gpair.par_iter())
-            .map(|(&p, &(g, h))| RowState {
-                slot: if p < 0 {
-                    INACTIVE
-                } else {
-                    slot_of_node[p as usize]
-                },
-                grad: g,
-                hess: h,
-            })
-            .collect();
         let level_nodes: Vec<NodeEntry> = level.iter().map(|&nid| nodes[nid]).collect();
         let per_feature: Vec<Vec<SplitCandidate>> = level_features
             .par_iter()
-            .map(|&f| scan_feature(cols, f, &states, &level_nodes, &node_features, params))
+            .map(|&f| scan_feature(cols, &work[f], f, gpair, &level_nodes, &node_features, params))
             .collect();
         // Merge in feature order.
         let mut next = Vec::new();
         let mut split_of_node: Vec<Option<(u32, f32, bool, usize)>> = vec![None; tree.n_nodes()];
+        let mut children: Vec<Option<usize>> = vec![None; level.len()];
         for (s, &nid) in level.iter().enumerate() {
             let mut best = SplitCandidate::default();
             for cands in &per_feature {
@@ -127,29 +160,23 @@ pub fn grow_tree(
                     best.threshold,
                     best.default_left,
                     best.loss_chg,
-                    (
-                        lw.weight,
-                        lw.weight * params.learning_rate,
-                        best.left.hess as f32,
-                    ),
-                    (
-                        rw.weight,
-                        rw.weight * params.learning_rate,
-                        best.right.hess as f32,
-                    ),
+                    (lw.weight, lw.weight * params.learning_rate, best.left.hess as f32),
+                    (rw.weight, rw.weight * params.learning_rate, best.right.hess as f32),
                 );
                 next.push(l);
                 next.push(l + 1);
                 split_of_node[nid] = Some((best.feature, best.threshold, best.default_left, l));
+                children[s] = Some(l);
             } else {
                 tree.split_cond[nid] = nodes[nid].weight * params.learning_rate;
                 tree.loss_chg[nid] = best.loss_chg;
             }
         }
         // Route rows to children.
-        position.par_chunks_mut(4096).enumerate().for_each_init(
-            || vec![0.0_f32; n_cols],
-            |buf, (c, chunk)| {
+        position
+            .par_chunks_mut(4096)
+            .enumerate()
+            .for_each(|(c, chunk)| {
                 for (k, p) in chunk.iter_mut().enumerate() {
                     if *p < 0 {
                         continue;
@@ -158,24 +185,30 @@ pub fn grow_tree(
                         None => *p = -1,
                         Some((f, t, dl, l)) => {
                             let r = c * 4096 + k;
-                            let v = value_at(rows, r, f as usize, buf);
+                            let v = value_at(rows, r, f as usize);
                             let left = if v.is_nan() { dl } else { v < t };
                             *p = if left { l as i32 } else { l as i32 + 1 };
                         }
                     }
                 }
-            },
-        );
-        // Child sums from the rows themselves, as XGBoost's InitNewNode does.
-        if !next.is_empty() {
-            let sums = sum_stats(&position, gpair, tree.n_nodes());
-            nodes.resize(tree.n_nodes(), NodeEntry::default());
-            for &nid in &next {
-                nodes[nid] = node_entry(params, sums[nid]);
-                tree.base_weight[nid] = nodes[nid].weight;
-                tree.sum_hess[nid] = sums[nid].hess as f32;
+            });
+        if next.is_empty() || depth + 1 == max_depth {
+            level = next;
+            if !level.is_empty() {
+                refresh_children(&mut tree, &mut nodes, &level, &position, gpair, params);
             }
+            break;
         }
+        {
+            let position = &position;
+            let children = &children;
+            work.par_iter_mut().for_each_init(Vec::new, |scratch, w| {
+                if !w.segments.is_empty() {
+                    w.partition(position, children, scratch);
+                }
+            });
+        }
+        refresh_children(&mut tree, &mut nodes, &next, &position, gpair, params);
         level = next;
     }
     for &nid in &level {
@@ -183,6 +216,25 @@ pub fn grow_tree(
     }
     tree.prune(params);
     tree
+}
+
+/// Child sums from the rows themselves, as XGBoost's `InitNewNode` does.
+#[allow(clippy::cast_possible_truncation)]
+fn refresh_children(
+    tree: &mut Tree,
+    nodes: &mut Vec<NodeEntry>,
+    new_nodes: &[usize],
+    position: &[i32],
+    gpair: &[(f32, f32)],
+    params: &SplitParams,
+) {
+    let sums = sum_stats(position, gpair, tree.n_nodes());
+    nodes.resize(tree.n_nodes(), NodeEntry::default());
+    for &nid in new_nodes {
+        nodes[nid] = node_entry(params, sums[nid]);
+        tree.base_weight[nid] = nodes[nid].weight;
+        tree.sum_hess[nid] = sums[nid].hess as f32;
+    }
 }
 
 fn node_entry(params: &SplitParams, stats: GradStats) -> NodeEntry {
@@ -196,7 +248,7 @@ fn node_entry(params: &SplitParams, stats: GradStats) -> NodeEntry {
 /// The value of feature `f` in row `r`.
 #[inline]
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn value_at(rows: &MatrixView<'_>, r: usize, f: usize, _buf: &mut [f32]) -> f32 {
+fn value_at(rows: &MatrixView<'_>, r: usize, f: usize) -> f32 {
     match *rows {
         MatrixView::DenseF32 { data, n_cols, .. } => data[r * n_cols + f],
         MatrixView::DenseF64 { data, n_cols, .. } => data[r * n_cols + f] as f32,
@@ -250,114 +302,85 @@ fn sum_stats(position: &[i32], gpair: &[(f32, f32)], n_nodes: usize) -> Vec<Grad
 #[allow(clippy::cast_possible_truncation)]
 fn scan_feature(
     cols: &SortedColumns,
+    work: &ColumnSegments,
     feature: usize,
-    states: &[RowState],
+    gpair: &[(f32, f32)],
     nodes: &[NodeEntry],
     node_features: &[Option<Vec<bool>>],
     params: &SplitParams,
 ) -> Vec<SplitCandidate> {
     let col = cols.column(feature);
-    let mut scan = vec![ScanState::default(); nodes.len()];
-    let allowed: Vec<bool> = node_features
-        .iter()
-        .map(|m| m.as_ref().is_none_or(|mask| mask[feature]))
-        .collect();
-    if !allowed.iter().any(|&a| a) {
-        return scan.iter().map(|s| s.best).collect();
-    }
     let fid = feature as u32;
     let constant = !col.is_empty() && col[0].value == col[col.len() - 1].value;
-    if cols.density[feature] < 1.0 && !constant {
-        enumerate(
-            col.iter(),
-            true,
-            fid,
-            states,
-            nodes,
-            &allowed,
-            params,
-            &mut scan,
-        );
+    let forward = cols.density[feature] < 1.0 && !constant;
+    let mut out = vec![SplitCandidate::default(); nodes.len()];
+    for (slot, node) in nodes.iter().enumerate() {
+        if let Some(mask) = &node_features[slot] {
+            if !mask[feature] {
+                continue;
+            }
+        }
+        let (a, b) = work.segments[slot];
+        let seg = &work.entries[a..b];
+        let mut scan = ScanState::default();
+        if forward {
+            enumerate(seg.iter(), true, fid, gpair, node, params, &mut scan);
+        }
+        enumerate(seg.iter().rev(), false, fid, gpair, node, params, &mut scan);
+        out[slot] = scan.best;
     }
-    enumerate(
-        col.iter().rev(),
-        false,
-        fid,
-        states,
-        nodes,
-        &allowed,
-        params,
-        &mut scan,
-    );
-    scan.iter().map(|s| s.best).collect()
+    out
 }
 
-/// One directional pass over a column (XGBoost's `EnumerateSplit`).
-#[allow(clippy::too_many_arguments)]
+/// One directional pass over a node's segment of a column (XGBoost's `EnumerateSplit`).
 #[inline]
 fn enumerate<'a>(
-    entries: impl Iterator<Item = &'a crate::data::Entry>,
+    entries: impl Iterator<Item = &'a Entry>,
     forward: bool,
     fid: u32,
-    states: &[RowState],
-    nodes: &[NodeEntry],
-    allowed: &[bool],
+    gpair: &[(f32, f32)],
+    node: &NodeEntry,
     params: &SplitParams,
-    scan: &mut [ScanState],
+    s: &mut ScanState,
 ) {
-    for s in scan.iter_mut() {
-        s.stats = GradStats::default();
-    }
+    s.stats = GradStats::default();
     let mcw = f64::from(params.min_child_weight);
     for e in entries {
-        let st = states[e.row as usize];
-        if st.slot == INACTIVE {
-            continue;
-        }
-        let slot = st.slot as usize;
-        if !allowed[slot] {
-            continue;
-        }
-        let s = &mut scan[slot];
+        let (g, h) = gpair[e.row as usize];
         let fvalue = e.value;
         if s.stats.is_empty() {
-            s.stats.add_pair(st.grad, st.hess);
+            s.stats.add_pair(g, h);
             s.last_value = fvalue;
             continue;
         }
         if fvalue != s.last_value && s.stats.hess >= mcw {
-            let node = &nodes[slot];
             let c = GradStats::difference(node.stats, s.stats);
             if c.hess >= mcw {
                 // Forward: accumulated = left, rest (incl. missing) = right.
                 // Backward: accumulated = right, rest (incl. missing) = left.
                 let (left, right) = if forward { (s.stats, c) } else { (c, s.stats) };
                 let loss_chg = params.split_gain(left, right) - node.root_gain;
-                let mid = (fvalue + s.last_value) * 0.5;
-                let threshold = if mid == fvalue { s.last_value } else { mid };
-                propose(s, loss_chg, fid, threshold, !forward, left, right);
+                if s.best.needs_replace(loss_chg, fid) {
+                    let mid = (fvalue + s.last_value) * 0.5;
+                    let threshold = if mid == fvalue { s.last_value } else { mid };
+                    propose(s, loss_chg, fid, threshold, !forward, left, right);
+                }
             }
         }
-        s.stats.add_pair(st.grad, st.hess);
+        s.stats.add_pair(g, h);
         s.last_value = fvalue;
     }
     // All present values on one side, all missing ones on the other.
-    for (slot, s) in scan.iter_mut().enumerate() {
-        if !allowed[slot] {
-            continue;
-        }
-        let node = &nodes[slot];
-        let c = GradStats::difference(node.stats, s.stats);
-        if s.stats.hess >= mcw && c.hess >= mcw {
-            let gap = s.last_value.abs() + RT_EPS;
-            let (left, right, threshold) = if forward {
-                (s.stats, c, s.last_value + gap)
-            } else {
-                (c, s.stats, s.last_value - gap)
-            };
-            let loss_chg = params.split_gain(left, right) - node.root_gain;
-            propose(s, loss_chg, fid, threshold, !forward, left, right);
-        }
+    let c = GradStats::difference(node.stats, s.stats);
+    if s.stats.hess >= mcw && c.hess >= mcw {
+        let gap = s.last_value.abs() + RT_EPS;
+        let (left, right, threshold) = if forward {
+            (s.stats, c, s.last_value + gap)
+        } else {
+            (c, s.stats, s.last_value - gap)
+        };
+        let loss_chg = params.split_gain(left, right) - node.root_gain;
+        propose(s, loss_chg, fid, threshold, !forward, left, right);
     }
 }
 

@@ -139,7 +139,17 @@ impl SplitParams {
     }
 
     /// The structure score of a node.
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)]
     pub fn gain(&self, s: GradStats) -> f32 {
+        if self.max_delta_step == 0.0 {
+            // The weight is not needed on this path (same value, one division fewer).
+            if s.hess <= 0.0 {
+                return 0.0;
+            }
+            let t = threshold_l1(s.grad, f64::from(self.reg_alpha));
+            return (t * t / (s.hess + f64::from(self.reg_lambda))) as f32;
+        }
         self.gain_given_weight(s, self.weight(s))
     }
 
@@ -191,7 +201,10 @@ impl SplitCandidate {
         } else if self.feature <= feature {
             loss_chg > self.loss_chg
         } else {
-            !(self.loss_chg > loss_chg)
+            // Not `<=`: a NaN current value must be replaced, as in XGBoost.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let keep = self.loss_chg > loss_chg;
+            !keep
         }
     }
 

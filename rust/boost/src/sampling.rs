@@ -57,6 +57,11 @@ impl ColumnSampler {
         self.tree_set = sample(&all, self.bytree, &mut self.rng);
     }
 
+    /// The tree's feature set (sorted).
+    pub fn tree_features(&self) -> &[usize] {
+        &self.tree_set
+    }
+
     /// Draws a level's feature set from the tree's.
     pub fn level_features(&mut self, _depth: u32) -> Vec<usize> {
         sample(&self.tree_set, self.bylevel, &mut self.rng)

@@ -345,7 +345,7 @@ impl BoostModel {
         let n = view.n_rows();
         let out = run_detached(py, n_jobs, || model.predict_leaf(&view, begin, end_of(end)))?
             .map_err(SapwoodError::from)?;
-        let nt = if n == 0 { 0 } else { out.len() / n };
+        let nt = out.len().checked_div(n).unwrap_or(0);
         PyArray1::from_vec(py, out).reshape([n, nt])
     }
 
