@@ -137,6 +137,8 @@ def _gpu() -> None:
             f"  int{bits} (group {group or 'row'}): {w.nbytes / q.nbytes:4.1f}x smaller, "
             f"relative error of W @ x {rel:.1e}"
         )
+
+
 def _boosting() -> None:
     """Gradient boosting (exact split finder) on scikit-learn's breast-cancer and diabetes data."""
     from sklearn.datasets import load_breast_cancer, load_diabetes
