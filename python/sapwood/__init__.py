@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sapwood import _native
 from sapwood._native import effective_n_jobs
-from sapwood.boost import GBTClassifier, GBTRegressor, load_model
+from sapwood.boost import GBTClassifier, GBTRegressor, RFClassifier, RFRegressor, load_model
 from sapwood.neighbors import (
     KDTree,
     KNeighborsClassifier,
@@ -34,6 +34,8 @@ __all__ = [
     "KNeighborsClassifier",
     "KNeighborsRegressor",
     "NearestNeighbors",
+    "RFClassifier",
+    "RFRegressor",
     "__version__",
     "effective_n_jobs",
     "load_model",

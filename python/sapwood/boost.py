@@ -31,13 +31,10 @@ from sapwood._validation import (
     seed_from_random_state,
 )
 
-__all__ = ["GBTClassifier", "GBTRegressor", "load_model"]
+__all__ = ["GBTClassifier", "GBTRegressor", "RFClassifier", "RFRegressor", "load_model"]
 
-_EXACT_ONLY = (
-    'tree_method={!r} is not available yet: this release implements tree_method="exact" '
-    "only (the histogram methods 'hist' and 'approx' come in a later release); pass "
-    'tree_method="exact" or leave it as None'
-)
+_TREE_METHODS = ("exact", "approx", "hist")
+_GROW_POLICIES = ("depthwise", "lossguide")
 _REGRESSION_OBJECTIVES = (
     "reg:squarederror",
     "reg:logistic",
@@ -83,6 +80,10 @@ class _GBTBase(BaseEstimator):
         scale_pos_weight: float = 1.0,
         base_score: float | None = None,
         tree_method: str | None = None,
+        max_bin: int = 256,
+        grow_policy: str = "depthwise",
+        max_leaves: int = 0,
+        num_parallel_tree: int = 1,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -106,6 +107,10 @@ class _GBTBase(BaseEstimator):
         self.scale_pos_weight = scale_pos_weight
         self.base_score = base_score
         self.tree_method = tree_method
+        self.max_bin = max_bin
+        self.grow_policy = grow_policy
+        self.max_leaves = max_leaves
+        self.num_parallel_tree = num_parallel_tree
         self.missing = missing
         self.objective = objective
         self.eval_metric = eval_metric
@@ -121,22 +126,51 @@ class _GBTBase(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def _forest_shape(self) -> tuple[int, int]:
+        """(boosting rounds, trees per round and output group)."""
+        npt = self.num_parallel_tree
+        if isinstance(npt, bool) or not isinstance(npt, numbers.Integral):
+            raise TypeError(f"num_parallel_tree must be an int, got {type(npt).__name__}")
+        if npt < 1:
+            raise ValueError(f"num_parallel_tree must be >= 1, got {npt}")
+        return int(self.n_estimators), int(npt)
+
     def _check_params(self) -> dict[str, Any]:
-        if self.tree_method not in (None, "exact"):
-            if self.tree_method in ("hist", "approx", "auto"):
-                raise ValueError(_EXACT_ONLY.format(self.tree_method))
+        method = "hist" if self.tree_method in (None, "auto") else self.tree_method
+        if method not in _TREE_METHODS:
             raise ValueError(
-                f"unknown tree_method {self.tree_method!r}; expected 'exact' "
-                "('hist' and 'approx' come in a later release)"
+                f"unknown tree_method {self.tree_method!r}; expected 'exact', 'approx', 'hist' "
+                "or None"
             )
+        if self.grow_policy not in _GROW_POLICIES:
+            raise ValueError(
+                f"unknown grow_policy {self.grow_policy!r}; expected 'depthwise' or 'lossguide'"
+            )
+        if method == "exact" and self.grow_policy == "lossguide":
+            raise ValueError("grow_policy='lossguide' needs tree_method='hist' or 'approx'")
         n_est = self.n_estimators
         if isinstance(n_est, bool) or not isinstance(n_est, numbers.Integral) or n_est < 1:
             raise ValueError(f"n_estimators must be an int >= 1, got {n_est!r}")
-        depth = self.max_depth
-        if isinstance(depth, bool) or not isinstance(depth, numbers.Integral):
-            raise TypeError(f"max_depth must be an int, got {type(depth).__name__}")
-        if not 1 <= depth <= 63:
+        ints = {
+            "max_depth": self.max_depth,
+            "max_bin": self.max_bin,
+            "max_leaves": self.max_leaves,
+        }
+        for name, value in ints.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        depth = int(self.max_depth)
+        if method == "exact" and not 1 <= depth <= 63:
             raise ValueError(f"max_depth must be in [1, 63] for tree_method='exact', got {depth}")
+        if not 0 <= depth <= 63:
+            raise ValueError(f"max_depth must be in [0, 63], got {depth}")
+        if not 0 <= self.max_leaves <= 2**31 - 1:
+            raise ValueError(f"max_leaves must be >= 0, got {self.max_leaves}")
+        if depth == 0 and self.max_leaves == 0:
+            raise ValueError("max_depth=0 (no depth limit) needs max_leaves > 0")
+        if not 2 <= self.max_bin <= 65535:
+            raise ValueError(f"max_bin must be in [2, 65535], got {self.max_bin}")
+        self._forest_shape()
         esr = self.early_stopping_rounds
         if esr is not None and (
             isinstance(esr, bool) or not isinstance(esr, numbers.Integral) or esr < 1
@@ -152,7 +186,12 @@ class _GBTBase(BaseEstimator):
             "learning_rate": _check_number(
                 "learning_rate", self.learning_rate, 0, inf, low_open=True
             ),
-            "max_depth": int(depth),
+            "max_depth": depth,
+            "max_leaves": int(self.max_leaves),
+            "max_bin": int(self.max_bin),
+            "tree_method": method,
+            "grow_policy": str(self.grow_policy),
+            "num_parallel_tree": self._forest_shape()[1],
             "min_child_weight": _check_number(
                 "min_child_weight", self.min_child_weight, 0, inf, low_open=False
             ),
@@ -278,7 +317,7 @@ class _GBTBase(BaseEstimator):
         stop_rounds = self.early_stopping_rounds
         if stop_rounds is not None and not evals:
             raise ValueError("early_stopping_rounds needs at least one dataset in eval_set")
-        for it in range(int(self.n_estimators)):
+        for it in range(self._forest_shape()[0]):
             if custom:
                 margin = trainer.margin()
                 pred = margin[:, 0] if margin.shape[1] == 1 else margin
@@ -560,8 +599,20 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         Weight multiplier of rows with label 1 (logistic objectives).
     base_score : float, optional
         Intercept in response space; estimated as XGBoost 3.x does when ``None``.
-    tree_method : {"exact"} or None, default=None
-        Split finder. Only ``"exact"`` is available in this release (``None`` selects it).
+    tree_method : {"hist", "approx", "exact"} or None, default=None
+        Split finder. ``"hist"`` (the default, also ``None`` and ``"auto"``) bins every feature
+        once into at most ``max_bin`` quantile bins; ``"approx"`` re-bins before every tree
+        with hessian-weighted quantiles; ``"exact"`` tries every distinct value.
+    max_bin : int, default=256
+        Largest number of bins per feature (``hist`` and ``approx``).
+    grow_policy : {"depthwise", "lossguide"}, default="depthwise"
+        Split a whole level at a time, or the leaf with the largest loss reduction first
+        (``hist`` and ``approx``).
+    max_leaves : int, default=0
+        Largest number of leaves per tree (0 = no limit).
+    num_parallel_tree : int, default=1
+        Trees grown per round and output group, their leaves scaled by its inverse (a
+        boosted random forest when above 1).
     missing : float, default=nan
         Value treated as missing (NaN always is).
     objective : str or callable, default="reg:squarederror"
@@ -713,8 +764,9 @@ class GBTClassifier(ClassifierMixin, _GBTBase):
     ----------
     n_estimators, learning_rate, max_depth, min_child_weight, gamma, reg_lambda, reg_alpha, \
 max_delta_step, subsample, colsample_bytree, colsample_bylevel, colsample_bynode, \
-scale_pos_weight, base_score, tree_method, missing, eval_metric, early_stopping_rounds, \
-importance_type, n_jobs, random_state
+scale_pos_weight, base_score, tree_method, max_bin, grow_policy, max_leaves, \
+num_parallel_tree, missing, eval_metric, early_stopping_rounds, importance_type, n_jobs, \
+random_state
         As in :class:`GBTRegressor`.
     objective : str or callable, optional
         ``binary:logistic``, ``multi:softprob`` or ``multi:softmax``; chosen from the number
@@ -885,6 +937,127 @@ importance_type, n_jobs, random_state
         return self.classes_[codes]
 
 
+_RF_DOC = """
+    Parameters
+    ----------
+    n_estimators : int, default=100
+        Number of trees, all grown in one round (XGBoost's ``num_parallel_tree``).
+    learning_rate : float, default=1
+        Shrinkage; the leaves of the round's trees are further scaled by ``1 / n_estimators``,
+        so predictions average the trees.
+    subsample : float, default=0.8
+        Fraction of rows drawn (without replacement) for each tree.
+    colsample_bynode : float, default=0.8
+        Fraction of columns drawn at each node.
+    reg_lambda : float, default=1e-5
+        L2 regularisation of leaf weights.
+    max_depth, min_child_weight, gamma, reg_alpha, max_delta_step, colsample_bytree, \\
+colsample_bylevel, scale_pos_weight, base_score, tree_method, max_bin, grow_policy, \\
+max_leaves, missing, objective, eval_metric, early_stopping_rounds, importance_type, n_jobs, \\
+random_state
+        As in the boosted estimators. ``early_stopping_rounds`` has no meaning for a single
+        round and must stay ``None``.
+
+    The model exports to XGBoost's JSON like the boosted ones (``num_parallel_tree`` =
+    ``n_estimators``, one iteration), and XGBoost predicts the same from it.
+"""
+
+
+class _RFMixin:
+    """A random forest as XGBoost grows it: one round of ``n_estimators`` parallel trees."""
+
+    n_estimators: int
+    early_stopping_rounds: int | None
+
+    def _forest_shape(self) -> tuple[int, int]:
+        if self.early_stopping_rounds is not None:
+            raise ValueError("early_stopping_rounds is not supported by random forests")
+        return 1, int(self.n_estimators)
+
+
+class RFRegressor(_RFMixin, GBTRegressor):
+    """Random forest for regression, grown by the boosting engine (XGBoost's random-forest
+    mode: ``XGBRFRegressor``)."""
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        learning_rate: float = 1.0,
+        max_depth: int = 6,
+        min_child_weight: float = 1.0,
+        gamma: float = 0.0,
+        reg_lambda: float = 1e-5,
+        reg_alpha: float = 0.0,
+        max_delta_step: float = 0.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 1.0,
+        colsample_bylevel: float = 1.0,
+        colsample_bynode: float = 0.8,
+        scale_pos_weight: float = 1.0,
+        base_score: float | None = None,
+        tree_method: str | None = None,
+        max_bin: int = 256,
+        grow_policy: str = "depthwise",
+        max_leaves: int = 0,
+        missing: float = np.nan,
+        objective: str | Callable | None = None,
+        eval_metric: str | Sequence[str] | None = None,
+        early_stopping_rounds: int | None = None,
+        importance_type: str = "gain",
+        n_jobs: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        _store_params(self, locals())
+
+
+class RFClassifier(_RFMixin, GBTClassifier):
+    """Random forest for classification, grown by the boosting engine (XGBoost's
+    random-forest mode: ``XGBRFClassifier``)."""
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        learning_rate: float = 1.0,
+        max_depth: int = 6,
+        min_child_weight: float = 1.0,
+        gamma: float = 0.0,
+        reg_lambda: float = 1e-5,
+        reg_alpha: float = 0.0,
+        max_delta_step: float = 0.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 1.0,
+        colsample_bylevel: float = 1.0,
+        colsample_bynode: float = 0.8,
+        scale_pos_weight: float = 1.0,
+        base_score: float | None = None,
+        tree_method: str | None = None,
+        max_bin: int = 256,
+        grow_policy: str = "depthwise",
+        max_leaves: int = 0,
+        missing: float = np.nan,
+        objective: str | Callable | None = None,
+        eval_metric: str | Sequence[str] | None = None,
+        early_stopping_rounds: int | None = None,
+        importance_type: str = "gain",
+        n_jobs: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        _store_params(self, locals())
+
+
+def _store_params(estimator: Any, params: dict[str, Any]) -> None:
+    """Store constructor arguments as same-named attributes (scikit-learn's contract)."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+RFRegressor.__doc__ = (RFRegressor.__doc__ or "") + _RF_DOC
+RFClassifier.__doc__ = (RFClassifier.__doc__ or "") + _RF_DOC
+
+
 # --------------------------------------------------------------------------------- tables
 _DEFAULT_METRIC = {
     "reg:squarederror": "rmse",
@@ -984,6 +1157,7 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
             }
         )
     n_trees = len(trees)
+    npt = int(doc.get("num_parallel_tree", 1))
     base = ",".join(repr(_f32(b)) for b in doc["base_score"])
     return {
         "version": [3, 2, 0],
@@ -1004,10 +1178,10 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
                 "model": {
                     "gbtree_model_param": {
                         "num_trees": str(n_trees),
-                        "num_parallel_tree": "1",
+                        "num_parallel_tree": str(npt),
                     },
                     "tree_info": [int(v) for v in doc["tree_info"]],
-                    "iteration_indptr": list(range(0, n_trees + 1, k)),
+                    "iteration_indptr": list(range(0, n_trees + 1, k * npt)),
                     "trees": trees,
                 },
             },
@@ -1045,8 +1219,9 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     if not objective.startswith("multi:"):
         num_class = 0
     k = max(num_class, 1)
-    if int(model["gbtree_model_param"].get("num_parallel_tree", "1")) != 1:
-        raise ValueError("models with num_parallel_tree > 1 are not supported yet")
+    npt = int(model["gbtree_model_param"].get("num_parallel_tree", "1"))
+    if npt < 1:
+        raise ValueError(f"num_parallel_tree must be >= 1, got {npt}")
     base = _parse_base_score(mparam.get("base_score", "0.5"))
     if objective.startswith("multi:"):
         if len(base) == 1:
@@ -1085,6 +1260,7 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "base_score": base,
         "trees": trees,
         "tree_info": [int(v) for v in model["tree_info"]],
+        "num_parallel_tree": npt,
         "objective_max_delta_step": float(mds) if objective == "count:poisson" else 0.0,
         "scale_pos_weight": float(spw),
         "attributes": {str(a): str(b) for a, b in learner.get("attributes", {}).items()},
@@ -1093,7 +1269,7 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     return json.dumps(out), {}, names
 
 
-def load_model(path: str | os.PathLike[str]) -> GBTRegressor | GBTClassifier:
+def load_model(path: str | os.PathLike[str]) -> _GBTBase:
     """Read a model written by ``save_model`` (either format) or by XGBoost (JSON, xgboost ≥ 2).
 
     Parameters
@@ -1103,7 +1279,7 @@ def load_model(path: str | os.PathLike[str]) -> GBTRegressor | GBTClassifier:
 
     Returns
     -------
-    estimator : GBTRegressor or GBTClassifier
+    estimator : GBTRegressor, GBTClassifier, RFRegressor or RFClassifier
         A fitted estimator. XGBoost classification models give a ``GBTClassifier`` with
         ``classes_ = [0, 1, ...]``.
 
@@ -1141,7 +1317,10 @@ def load_model(path: str | os.PathLike[str]) -> GBTRegressor | GBTClassifier:
         cls_name = (
             "GBTClassifier" if model.objective in _CLASSIFICATION_OBJECTIVES else "GBTRegressor"
         )
-    cls = GBTClassifier if cls_name == "GBTClassifier" else GBTRegressor
+    classes_by_name = {
+        c.__name__: c for c in (GBTRegressor, GBTClassifier, RFRegressor, RFClassifier)
+    }
+    cls = classes_by_name.get(cls_name, GBTRegressor)
     est = cls()
     params = info.get("params")
     if params:
@@ -1159,7 +1338,7 @@ def load_model(path: str | os.PathLike[str]) -> GBTRegressor | GBTClassifier:
     score = info.get("best_score", attrs.get("best_score"))
     est.best_score_ = float(score) if score is not None else float("nan")
     est.evals_result_ = {}
-    if cls is GBTClassifier:
+    if issubclass(cls, GBTClassifier):
         classes = _classes_from_json(info.get("classes"))
         if classes is None:
             classes = np.arange(max(model.num_class, 2))

@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{MatrixView, OwnedMatrix, SortedColumns};
+use crate::data::{MatrixView, OwnedMatrix};
 use crate::error::BoostError;
-use crate::exact::grow_tree;
 use crate::gain::SplitParams;
+use crate::hist::{GrowPolicy, TreeShape};
 use crate::metric::Metric;
 use crate::objective::{weighted_median, Objective};
 use crate::param::TreeParams;
 use crate::sampling::{sample_rows, ColumnSampler};
 use crate::tree::Tree;
+use crate::updater::{TreeMethod, Updater};
 
 /// The schema name written into sapwood's model JSON.
 pub const FORMAT_NAME: &str = "sapwood-boost";
@@ -41,6 +42,9 @@ pub struct Booster {
     pub trees: Vec<Tree>,
     /// Output group of each tree.
     pub tree_info: Vec<u32>,
+    /// Trees grown per output group in each iteration (random-forest mode when above 1).
+    #[serde(default = "one_tree")]
+    pub num_parallel_tree: usize,
     /// `max_delta_step` of the objective (Poisson), kept for export.
     #[serde(default)]
     pub objective_max_delta_step: f32,
@@ -56,15 +60,24 @@ fn one() -> f32 {
     1.0
 }
 
+fn one_tree() -> usize {
+    1
+}
+
 impl Booster {
     /// Number of output groups (classes for multi-class, else 1).
     pub fn n_groups(&self) -> usize {
         self.num_class.max(1)
     }
 
+    /// Trees per iteration: one per output group and parallel tree.
+    pub fn trees_per_iteration(&self) -> usize {
+        self.n_groups() * self.num_parallel_tree.max(1)
+    }
+
     /// Number of boosting iterations.
     pub fn n_iterations(&self) -> usize {
-        self.trees.len() / self.n_groups()
+        self.trees.len() / self.trees_per_iteration()
     }
 
     /// The margin every prediction starts from, per group.
@@ -102,8 +115,13 @@ impl Booster {
         if self.tree_info.len() != self.trees.len() {
             return bad("tree_info must hold one entry per tree".into());
         }
-        if self.trees.len() % self.n_groups() != 0 {
-            return bad("the number of trees is not a multiple of the number of classes".into());
+        if self.num_parallel_tree == 0 {
+            return bad("num_parallel_tree must be at least 1".into());
+        }
+        if self.trees.len() % self.trees_per_iteration() != 0 {
+            return bad(
+                "the number of trees is not a multiple of classes x num_parallel_tree".into(),
+            );
         }
         for (t, (tree, &g)) in self.trees.iter().zip(&self.tree_info).enumerate() {
             if g as usize >= self.n_groups() {
@@ -154,7 +172,7 @@ impl Booster {
                 "iteration_range ({begin}, {end}) is outside the model's {n_it} iterations"
             )));
         }
-        let k = self.n_groups();
+        let k = self.trees_per_iteration();
         Ok(begin * k..end * k)
     }
 
@@ -296,6 +314,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Metrics evaluated on each evaluation set after each round.
     pub metrics: Vec<Metric>,
+    /// How split candidates are enumerated.
+    pub tree_method: TreeMethod,
+    /// Growth order of the histogram methods.
+    pub grow_policy: GrowPolicy,
+    /// Trees per output group and round; leaves are scaled by its inverse (random forests).
+    pub num_parallel_tree: usize,
 }
 
 impl TrainConfig {
@@ -305,12 +329,31 @@ impl TrainConfig {
     /// [`BoostError::InvalidParameter`] naming the first problem.
     pub fn validate(&self) -> Result<(), BoostError> {
         self.tree.validate()?;
-        if self.tree.max_depth == 0 {
-            return Err(BoostError::parameter(
-                "max_depth",
-                "at least 1 for tree_method=\"exact\"",
-                0,
-            ));
+        if self.num_parallel_tree == 0 {
+            return Err(BoostError::parameter("num_parallel_tree", "at least 1", 0));
+        }
+        match self.tree_method {
+            TreeMethod::Exact => {
+                if self.tree.max_depth == 0 {
+                    return Err(BoostError::parameter(
+                        "max_depth",
+                        "at least 1 for tree_method=\"exact\"",
+                        0,
+                    ));
+                }
+                if self.grow_policy == GrowPolicy::Lossguide {
+                    return Err(BoostError::InvalidInput(
+                        "grow_policy=\"lossguide\" needs tree_method=\"hist\" or \"approx\"".into(),
+                    ));
+                }
+            }
+            TreeMethod::Hist | TreeMethod::Approx => {
+                if self.tree.max_depth == 0 && self.tree.max_leaves == 0 {
+                    return Err(BoostError::InvalidInput(
+                        "max_depth=0 (no depth limit) needs max_leaves > 0".into(),
+                    ));
+                }
+            }
         }
         if self.objective.is_multiclass() && self.num_class < 2 {
             return Err(BoostError::parameter(
@@ -357,7 +400,7 @@ pub struct Trainer {
     config: TrainConfig,
     split: SplitParams,
     data: OwnedMatrix,
-    cols: SortedColumns,
+    updater: Updater,
     labels: Vec<f32>,
     weights: Vec<f32>,
     margin: Vec<f32>,
@@ -455,6 +498,7 @@ impl Trainer {
             base_score,
             trees: Vec::new(),
             tree_info: Vec::new(),
+            num_parallel_tree: config.num_parallel_tree,
             objective_max_delta_step: if config.objective == Objective::Poisson {
                 split.max_delta_step
             } else {
@@ -465,7 +509,12 @@ impl Trainer {
         };
         let base = model.base_margin();
         let data = OwnedMatrix::from_view(x);
-        let cols = SortedColumns::build(&data.view())?;
+        let updater = Updater::new(
+            config.tree_method,
+            &data,
+            weights,
+            config.tree.max_bin as usize,
+        )?;
         let margin: Vec<f32> = (0..n).flat_map(|_| base.iter().copied()).collect();
         let evals = evals
             .iter()
@@ -482,7 +531,7 @@ impl Trainer {
             config,
             split,
             data,
-            cols,
+            updater,
             labels: labels.to_vec(),
             weights: weights.to_vec(),
             margin,
@@ -550,45 +599,60 @@ impl Trainer {
             }
         };
         let iteration = self.model.n_iterations() as u64;
-        let view = self.data.view();
-        let mut new_trees = Vec::with_capacity(k);
+        let n_cols = self.data.view().n_cols();
+        let npt = self.config.num_parallel_tree.max(1);
+        // A round of `npt` parallel trees shares the learning rate (XGBoost's forests).
+        let mut split = self.split;
+        split.learning_rate /= npt as f32;
+        let shape = TreeShape {
+            max_depth: self.config.tree.max_depth,
+            max_leaves: self.config.tree.max_leaves,
+            policy: self.config.grow_policy,
+        };
+        let mut new_trees = Vec::with_capacity(k * npt);
+        let mut new_groups = Vec::with_capacity(k * npt);
         let mut group_pairs = vec![(0.0_f32, 0.0_f32); n];
         for g in 0..k {
             for (i, p) in group_pairs.iter_mut().enumerate() {
                 *p = gpair[i * k + g];
             }
-            let seed = self
-                .config
-                .seed
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                .wrapping_add(iteration * 1_000_003 + g as u64);
-            let active = sample_rows(n, self.config.tree.subsample, seed);
-            let mut sampler = ColumnSampler::new(view.n_cols(), &self.config.tree, seed);
-            let tree = grow_tree(
-                &self.cols,
-                &view,
-                &group_pairs,
-                &active,
-                &self.split,
-                self.config.tree.max_depth,
-                &mut sampler,
-            );
-            // XGBoost's exact updater reports no row positions to the objective, so
-            // reg:absoluteerror keeps its Newton leaves here (the histogram finders refresh
-            // them with `refresh_leaves_to_median`).
-            new_trees.push(tree);
+            for t in 0..npt {
+                let seed = self
+                    .config
+                    .seed
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .wrapping_add(iteration * 1_000_003 + (g * npt + t) as u64);
+                let active = sample_rows(n, self.config.tree.subsample, seed);
+                let mut sampler = ColumnSampler::new(n_cols, &self.config.tree, seed);
+                let mut tree = self.updater.grow_tree(
+                    &self.data,
+                    &group_pairs,
+                    &active,
+                    &split,
+                    shape,
+                    &mut sampler,
+                )?;
+                // XGBoost's exact updater reports no row positions to the objective, so
+                // reg:absoluteerror keeps its Newton leaves there; the histogram methods
+                // refresh the leaves to the median residual.
+                if self.config.objective == Objective::AbsoluteError
+                    && self.config.tree_method != TreeMethod::Exact
+                {
+                    self.refresh_leaves_to_median(&mut tree, &active, split.learning_rate);
+                }
+                new_trees.push(tree);
+                new_groups.push(g as u32);
+            }
         }
         // Update margins in tree order.
         let data_view = self.data.view();
-        update_margins(&mut self.margin, &data_view, &new_trees, k);
+        update_margins(&mut self.margin, &data_view, &new_trees, &new_groups, k);
         for e in &mut self.evals {
             let v = e.data.view();
-            update_margins(&mut e.margin, &v, &new_trees, k);
+            update_margins(&mut e.margin, &v, &new_trees, &new_groups, k);
         }
-        for (g, t) in new_trees.into_iter().enumerate() {
-            self.model.trees.push(t);
-            self.model.tree_info.push(g as u32);
-        }
+        self.model.trees.extend(new_trees);
+        self.model.tree_info.extend(new_groups);
         let mut results = Vec::with_capacity(self.evals.len());
         for e in &self.evals {
             let mut p = e.margin.clone();
@@ -606,7 +670,7 @@ impl Trainer {
     /// median of the residuals `y - margin` of its (`active`) training rows, times the
     /// learning rate; leaves without rows keep their value.
     #[allow(clippy::cast_sign_loss)]
-    pub fn refresh_leaves_to_median(&self, tree: &mut Tree, active: &[bool]) {
+    pub fn refresh_leaves_to_median(&self, tree: &mut Tree, active: &[bool], learning_rate: f32) {
         let view = self.data.view();
         let n = self.labels.len();
         let mut buf = vec![0.0_f32; view.n_cols()];
@@ -622,13 +686,19 @@ impl Trainer {
         for (leaf, (res, w)) in per_leaf.iter().enumerate() {
             if tree.is_leaf(leaf) && !tree.is_deleted(leaf) && !res.is_empty() {
                 let q = weighted_median(res, w, unweighted);
-                tree.split_cond[leaf] = q * self.split.learning_rate;
+                tree.split_cond[leaf] = q * learning_rate;
             }
         }
     }
 }
 
-fn update_margins(margin: &mut [f32], x: &MatrixView<'_>, trees: &[Tree], k: usize) {
+fn update_margins(
+    margin: &mut [f32],
+    x: &MatrixView<'_>,
+    trees: &[Tree],
+    groups: &[u32],
+    k: usize,
+) {
     let n_cols = x.n_cols();
     margin
         .par_chunks_mut(ROW_CHUNK * k)
@@ -645,8 +715,8 @@ fn update_margins(margin: &mut [f32], x: &MatrixView<'_>, trees: &[Tree], k: usi
                             buf
                         }
                     };
-                    for (g, t) in trees.iter().enumerate() {
-                        o[g] += t.split_cond[t.leaf_of(row)];
+                    for (t, &g) in trees.iter().zip(groups) {
+                        o[g as usize] += t.split_cond[t.leaf_of(row)];
                     }
                 }
             },
@@ -666,7 +736,120 @@ mod tests {
             scale_pos_weight: 1.0,
             seed: 0,
             metrics: vec![Metric::Rmse],
+            tree_method: TreeMethod::Exact,
+            grow_policy: GrowPolicy::Depthwise,
+            num_parallel_tree: 1,
         }
+    }
+
+    fn regression_data(n: usize) -> (Vec<f64>, Vec<f32>) {
+        let x: Vec<f64> = (0..n * 3)
+            .map(|i| {
+                f64::from((i * 37 % 101) as u32)
+                    + if i % 17 == 0 && i % 3 != 1 {
+                        f64::NAN
+                    } else {
+                        0.0
+                    }
+            })
+            .collect();
+        let y: Vec<f32> = (0..n)
+            .map(|i| {
+                let a = if x[3 * i].is_nan() { 20.0 } else { x[3 * i] };
+                (a * 0.1 - x[3 * i + 1] * 0.05).sin() as f32
+            })
+            .collect();
+        (x, y)
+    }
+
+    #[test]
+    fn histogram_methods_never_increase_the_training_loss() {
+        let n = 500;
+        let (x, y) = regression_data(n);
+        let w = vec![1.0; n];
+        let view = MatrixView::DenseF64 {
+            data: &x,
+            n_rows: n,
+            n_cols: 3,
+        };
+        for (method, policy, max_depth, max_leaves) in [
+            (TreeMethod::Hist, GrowPolicy::Depthwise, 4, 0),
+            (TreeMethod::Hist, GrowPolicy::Lossguide, 0, 8),
+            (TreeMethod::Approx, GrowPolicy::Depthwise, 3, 0),
+            (TreeMethod::Approx, GrowPolicy::Lossguide, 5, 6),
+        ] {
+            let mut c = config(Objective::SquaredError);
+            c.tree_method = method;
+            c.grow_policy = policy;
+            c.tree.max_depth = max_depth;
+            c.tree.max_leaves = max_leaves;
+            c.tree.max_bin = 16;
+            let mut t = Trainer::new(c, &view, &y, &w, &[(view, &y, &w)]).unwrap();
+            let mut last = f64::INFINITY;
+            for _ in 0..15 {
+                let rmse = t.boost_round(None).unwrap()[0][0];
+                assert!(
+                    rmse <= last + 1e-6,
+                    "{method:?} {policy:?}: {rmse} after {last}"
+                );
+                last = rmse;
+            }
+            if max_leaves > 0 {
+                for tree in &t.model().trees {
+                    let leaves = (0..tree.n_nodes()).filter(|&i| tree.is_leaf(i)).count();
+                    assert!(leaves <= max_leaves as usize);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_trees_share_the_learning_rate() {
+        let n = 300;
+        let (x, y) = regression_data(n);
+        let w = vec![1.0; n];
+        let view = MatrixView::DenseF64 {
+            data: &x,
+            n_rows: n,
+            n_cols: 3,
+        };
+        let mut c = config(Objective::SquaredError);
+        c.tree_method = TreeMethod::Hist;
+        c.num_parallel_tree = 4;
+        c.tree.subsample = 0.8;
+        c.tree.colsample_bynode = 0.8;
+        c.tree.learning_rate = 1.0;
+        let mut t = Trainer::new(c, &view, &y, &w, &[]).unwrap();
+        t.boost_round(None).unwrap();
+        let model = t.model();
+        assert_eq!(model.trees.len(), 4);
+        assert_eq!(model.n_iterations(), 1);
+        // Each tree's leaves are a quarter of a full-step tree's: the prediction is the mean
+        // of the four trees, which must stay within the label range.
+        let pred = model.predict(&view, 0, 0).unwrap();
+        let (lo, hi) = y
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(pred.iter().all(|&p| p >= lo - 1e-4 && p <= hi + 1e-4));
+        // The trees differ (independent row and column draws).
+        assert_ne!(model.trees[0], model.trees[1]);
+        let back = Booster::from_json(&model.to_json().unwrap()).unwrap();
+        assert_eq!(back.num_parallel_tree, 4);
+    }
+
+    #[test]
+    fn invalid_method_combinations_are_errors() {
+        let mut c = config(Objective::SquaredError);
+        c.grow_policy = GrowPolicy::Lossguide;
+        assert!(c.validate().is_err());
+        let mut c = config(Objective::SquaredError);
+        c.tree_method = TreeMethod::Hist;
+        c.tree.max_depth = 0;
+        assert!(c.validate().is_err());
+        c.tree.max_leaves = 4;
+        assert!(c.validate().is_ok());
+        c.num_parallel_tree = 0;
+        assert!(c.validate().is_err());
     }
 
     #[test]
@@ -730,7 +913,7 @@ mod tests {
         let t = Trainer::new(cfg, &view, &y, &w, &[]).unwrap();
         let mut tree = Tree::with_root(0.0, 0.0, 6.0);
         tree.expand(0, 0, 5.0, true, 1.0, (0.0, 0.0, 3.0), (0.0, 0.0, 3.0));
-        t.refresh_leaves_to_median(&mut tree, &[true; 6]);
+        t.refresh_leaves_to_median(&mut tree, &[true; 6], 1.0);
         let base = t.margin()[0];
         assert!((tree.split_cond[1] - (2.0 - base)).abs() < 1e-6);
         assert!((tree.split_cond[2] - (6.0 - base)).abs() < 1e-6);

@@ -48,7 +48,12 @@ impl ColumnSegments {
     /// Splits every segment of a node that was expanded into its two children's segments
     /// (left rows first, order kept) and drops the rest. `position` gives each row's node id
     /// after routing; `children[slot]` the left child id of the level's node, if it split.
-    fn partition(&mut self, position: &[i32], children: &[Option<usize>], scratch: &mut Vec<Entry>) {
+    fn partition(
+        &mut self,
+        position: &[i32],
+        children: &[Option<usize>],
+        scratch: &mut Vec<Entry>,
+    ) {
         let mut out = Vec::with_capacity(self.segments.len() * 2);
         let mut w = 0usize;
         for (slot, &(a, b)) in self.segments.iter().enumerate() {
@@ -97,7 +102,13 @@ pub fn grow_tree(
     // position[row] = node id, or -1 when the row no longer takes part.
     let mut position: Vec<i32> = (0..n_rows)
         .into_par_iter()
-        .map(|r| if active[r] && gpair[r].1 >= 0.0 { 0 } else { -1 })
+        .map(|r| {
+            if active[r] && gpair[r].1 >= 0.0 {
+                0
+            } else {
+                -1
+            }
+        })
         .collect();
     let root = sum_stats(&position, gpair, 1)[0];
     let mut tree = Tree::with_root(0.0, 0.0, root.hess as f32);
@@ -140,7 +151,17 @@ pub fn grow_tree(
         let level_nodes: Vec<NodeEntry> = level.iter().map(|&nid| nodes[nid]).collect();
         let per_feature: Vec<Vec<SplitCandidate>> = level_features
             .par_iter()
-            .map(|&f| scan_feature(cols, &work[f], f, gpair, &level_nodes, &node_features, params))
+            .map(|&f| {
+                scan_feature(
+                    cols,
+                    &work[f],
+                    f,
+                    gpair,
+                    &level_nodes,
+                    &node_features,
+                    params,
+                )
+            })
             .collect();
         // Merge in feature order.
         let mut next = Vec::new();
@@ -160,8 +181,16 @@ pub fn grow_tree(
                     best.threshold,
                     best.default_left,
                     best.loss_chg,
-                    (lw.weight, lw.weight * params.learning_rate, best.left.hess as f32),
-                    (rw.weight, rw.weight * params.learning_rate, best.right.hess as f32),
+                    (
+                        lw.weight,
+                        lw.weight * params.learning_rate,
+                        best.left.hess as f32,
+                    ),
+                    (
+                        rw.weight,
+                        rw.weight * params.learning_rate,
+                        best.right.hess as f32,
+                    ),
                 );
                 next.push(l);
                 next.push(l + 1);

@@ -8,6 +8,8 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
+use sapwood_boost::hist::GrowPolicy;
+use sapwood_boost::updater::TreeMethod;
 use sapwood_boost::{
     BoostError, Booster, MatrixView, Metric, Objective, TrainConfig, Trainer, TreeParams,
 };
@@ -140,7 +142,7 @@ fn config_from(params: &Bound<'_, PyDict>) -> SapwoodResult<TrainConfig> {
     let tree = TreeParams {
         learning_rate: get(params, "learning_rate")?,
         max_depth: get(params, "max_depth")?,
-        max_leaves: 0,
+        max_leaves: get(params, "max_leaves")?,
         min_child_weight: get(params, "min_child_weight")?,
         gamma: get(params, "gamma")?,
         reg_lambda: get(params, "reg_lambda")?,
@@ -150,7 +152,7 @@ fn config_from(params: &Bound<'_, PyDict>) -> SapwoodResult<TrainConfig> {
         colsample_bytree: get(params, "colsample_bytree")?,
         colsample_bylevel: get(params, "colsample_bylevel")?,
         colsample_bynode: get(params, "colsample_bynode")?,
-        max_bin: 256,
+        max_bin: get(params, "max_bin")?,
     };
     let objective = Objective::from_name(&get::<String>(params, "objective")?)?;
     let metrics: Vec<String> = get(params, "metrics")?;
@@ -166,6 +168,9 @@ fn config_from(params: &Bound<'_, PyDict>) -> SapwoodResult<TrainConfig> {
         scale_pos_weight: get(params, "scale_pos_weight")?,
         seed: get(params, "seed")?,
         metrics,
+        tree_method: get::<String>(params, "tree_method")?.parse::<TreeMethod>()?,
+        grow_policy: get::<String>(params, "grow_policy")?.parse::<GrowPolicy>()?,
+        num_parallel_tree: get(params, "num_parallel_tree")?,
     })
 }
 
@@ -364,7 +369,7 @@ impl BoostModel {
     /// A copy holding only iterations ``[0, end)``.
     fn truncated(&self, end: usize) -> Self {
         let mut m = (*self.inner).clone();
-        let k = m.n_groups();
+        let k = m.trees_per_iteration();
         let keep = (end * k).min(m.trees.len());
         m.trees.truncate(keep);
         m.tree_info.truncate(keep);
@@ -390,6 +395,10 @@ impl BoostModel {
     #[getter]
     fn n_iterations(&self) -> usize {
         self.inner.n_iterations()
+    }
+    #[getter]
+    fn num_parallel_tree(&self) -> usize {
+        self.inner.num_parallel_tree
     }
     #[getter]
     fn n_trees(&self) -> usize {
