@@ -38,7 +38,10 @@ mod tests {
         let names: Vec<&str> = CUDA_SOURCES.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["common.cuh", "softmax.cu", "norm.cu", "gemv.cu"]);
         for (name, text) in &CUDA_SOURCES[1..] {
-            assert!(text.contains("#include \"common.cuh\""), "{name} lacks common.cuh");
+            assert!(
+                text.contains("#include \"common.cuh\""),
+                "{name} lacks common.cuh"
+            );
             assert!(text.contains("__global__"), "{name} has no kernel");
         }
     }
