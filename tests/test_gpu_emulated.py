@@ -318,6 +318,23 @@ def build_cases():
                 cases.append((case, want, tol, tol))
             else:
                 cases.append((case, want, tol, tol * 1e-3))
+    for cols, limits in ((40, None), (3000, NO_SMEM), (5000, None)):
+        x = np.zeros((4, cols), dtype=np.float32)
+        x[0, 5] = np.nan
+        x[1, 7] = np.inf
+        x[2] = -np.inf
+        x[2, 3] = np.nan
+        x[3, 1] = -np.inf  # an ordinary row with one -inf
+        for log in (False, True):
+            want = ref_softmax(x, log)
+            cases.append((row_case("softmax", x, cols, log=log, limits=limits), want, 3e-6, 3e-9))
+    big = float(np.finfo(np.float16).max)
+    x = np.array([[big, -big] * 20, [6e-8, 0] * 20, [big] * 40], dtype=np.float16)
+    for kind in ("rms_norm", "layer_norm"):
+        rms = kind == "rms_norm"
+        want = ref_norm(x, eps=1e-6 if rms else 1e-5, rms=rms)
+        case = row_case(kind, x, 40, eps=1e-6 if rms else 1e-5)
+        cases.append((case, want, 1.2e-3, 1.2e-3))
     norm_shapes = [
         (21, 7, f32, None),
         (37, 100, f32, None),
