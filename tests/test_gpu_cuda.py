@@ -109,6 +109,13 @@ def test_non_contiguous_inputs(dtype):
         got = host(gpu.layer_norm(xd, to_gpu(w), to_gpu(w)))
         want = ref_norm(xh, w, w)
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+    # strided weight and bias vectors
+    wide = np.linspace(0.5, 2, 2 * 300).astype(dtype)
+    xh = base[:8, :300]
+    got = host(gpu.layer_norm(to_gpu(xh), to_gpu(wide)[::2], to_gpu(wide)[1::2]))
+    want = ref_norm(xh, wide[::2], wide[1::2])
+    rtol, _ = TOL[dtype]
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
     x3 = base[:60].reshape(3, 20, 2051)
     check_softmax(x3, to_gpu(x3), dtype, axis=1)
 

@@ -293,6 +293,18 @@ def test_quantize_error_is_bounded(bits, group_size, in_features):
     np.testing.assert_array_equal(q.zero, np.rint(q.zero))
 
 
+def test_quantized_matrix_pickles_and_stays_on_the_host():
+    import pickle
+
+    q = gpu.quantize(np.random.default_rng(0).standard_normal((5, 40)).astype(np.float32), 4, 32)
+    back = pickle.loads(pickle.dumps(q))
+    np.testing.assert_array_equal(back.data, q.data)
+    assert (back.shape, back.bits, back.group_size) == ((5, 40), 4, 32)
+    assert not q.on_gpu
+    assert q.to_host().data is q.data
+    assert q.nbytes == q.data.nbytes + q.scale.nbytes + q.zero.nbytes
+
+
 def test_int4_packing_layout():
     w = np.arange(34, dtype=np.float32).reshape(1, 34)  # per row: scale 33/15
     q = gpu.quantize(w, bits=4)
@@ -349,6 +361,8 @@ def test_bad_input_errors():
         gpu.rms_norm(x, np.ones(4, np.float32))
     with pytest.raises(ValueError, match=r"bias must have shape \(3,\)"):
         gpu.layer_norm(x, None, np.ones((1, 3), np.float32))
+    with pytest.raises(TypeError, match="weight must be a floating-point array, got dtype int64"):
+        gpu.rms_norm(x, np.ones(3, np.int64))
     with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
         gpu.layer_norm(x, eps=-1.0)
     with pytest.raises(ValueError, match="eps must be a finite number >= 0"):

@@ -85,6 +85,9 @@ def row_op(kind: str, x: Any, log: bool, weight: Any, bias: Any, eps: float) -> 
         return out
     x2, ld = _rows_view(x)
     rows = x2.shape[0]
+    # the kernels read weight and bias as plain vectors
+    weight = None if weight is None else cp.ascontiguousarray(weight)
+    bias = None if bias is None else cp.ascontiguousarray(bias)
     y2 = out.reshape(rows, cols)
     addresses = [x2.data.ptr, y2.data.ptr]
     addresses += [p.data.ptr for p in (weight, bias) if p is not None]

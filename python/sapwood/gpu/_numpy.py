@@ -54,8 +54,12 @@ def norm_rows(
 
 
 def gemv(w: NDArray, x2: NDArray) -> NDArray:
-    """``x2 @ w.T`` for x2 of shape (b, in), accumulated in float32, in w's dtype."""
-    y = x2.astype(np.float32, copy=False) @ w.astype(np.float32, copy=False).T
+    """``x2 @ w.T`` for x2 of shape (b, in), accumulated in float32, in w's dtype.
+
+    x is first rounded to w's dtype, as the kernel receives it.
+    """
+    xf = x2.astype(w.dtype, copy=False).astype(np.float32, copy=False)
+    y = xf @ w.astype(np.float32, copy=False).T
     return y.astype(w.dtype, copy=False)
 
 
