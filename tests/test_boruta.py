@@ -246,10 +246,20 @@ def test_one_class_only():
 
 
 def test_nan_with_an_estimator_that_cannot_take_it():
+    from sklearn.ensemble import GradientBoostingClassifier
+
     X, y = _relevant_data(n_samples=50, n_features=6)
     X[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        BorutaSelector(max_iter=3).fit(X, y)
+        BorutaSelector(GradientBoostingClassifier(), max_iter=3).fit(X, y)
+
+
+def test_the_built_in_forest_takes_missing_values():
+    X, y = _relevant_data(n_samples=300, n_features=10)
+    X[::5, 0] = np.nan
+    selector = BorutaSelector(random_state=0, max_iter=30).fit(X, y)
+    assert selector.support_[:4].sum() >= 3
+    assert selector.estimator_ is None
 
 
 @parametrize_with_checks([BorutaSelector(max_iter=4, n_estimators=5, random_state=0)])

@@ -11,6 +11,7 @@ __all__ = [
     "benjamini_hochberg",
     "binomial_cdf",
     "binomial_sf",
+    "boruta_forest_select",
     "boruta_tests",
     "BorutaState",
     "KdTree",
@@ -116,6 +117,25 @@ def boruta_tests(
     decisions: list[int], hits: list[int], iteration: int, alpha: float, two_step: bool
 ) -> NDArray[np.int8]: ...
 def auto_tree_count(n_active_features: int, max_depth: int | None = None) -> int: ...
+def boruta_forest_select(
+    x: NDArray[np.float32],
+    y: NDArray[np.float32],
+    sample_weight: NDArray[np.float32],
+    objective: str,
+    num_class: int,
+    n_estimators: int | None,
+    max_depth: int,
+    subsample: float,
+    perc: float,
+    alpha: float,
+    two_step: bool,
+    max_iter: int,
+    early_stopping: bool,
+    n_iter_no_change: int,
+    seed: int,
+    verbose: bool = False,
+    n_jobs: int | None = None,
+) -> BorutaState: ...
 
 @final
 class BorutaState:

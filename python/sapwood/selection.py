@@ -31,13 +31,10 @@ __all__ = ["BorutaSelector"]
 _CODES = {1: "confirmed", 0: "tentative", -1: "rejected"}
 
 
-def _default_forest(n_jobs: int | None, classification: bool) -> BaseEstimator:
-    """A depth-5 random forest, balanced for classification (BorutaPy's recommended set-up)."""
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-    if classification:
-        return RandomForestClassifier(max_depth=5, class_weight="balanced", n_jobs=n_jobs)
-    return RandomForestRegressor(max_depth=5, n_jobs=n_jobs)
+# The built-in importance source: sapwood's random forest, as BorutaPy is usually run
+# (depth-5 trees, sqrt(p) features per node, class-balanced weights, rows subsampled per tree).
+_FOREST_DEPTH = 5
+_FOREST_SUBSAMPLE = 0.632
 
 
 class BorutaSelector(SelectorMixin, BaseEstimator):
@@ -47,8 +44,10 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
     ----------
     estimator : estimator or None, default=None
         Any scikit-learn estimator with ``feature_importances_`` after ``fit``. It is cloned,
-        never modified. ``None`` uses a random forest of depth 5 (class-balanced for
-        classification targets).
+        never modified. ``None`` uses sapwood's own random forest (depth 5, ``sqrt(p)``
+        features per node, class-balanced, rows subsampled per tree), and then the whole loop
+        (shadows, fits, importances, tests) runs in Rust with the GIL released; it accepts
+        missing values (NaN).
     n_estimators : int or "auto", default="auto"
         Trees per fit when the estimator has ``n_estimators``. ``"auto"`` follows BorutaPy:
         ``floor(100 * sqrt(2 * n_active) / max_depth)`` (depth 10 when unlimited).
@@ -96,8 +95,8 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         Decisions after each fit: 1 confirmed, 0 tentative, -1 rejected.
     n_iter_ : int
         Number of fits made.
-    estimator_ : estimator
-        The last fitted clone of the importance source.
+    estimator_ : estimator or None
+        The last fitted clone of the importance source (``None`` for the built-in forest).
 
     Examples
     --------
@@ -139,8 +138,9 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
-        if self.estimator is not None:
-            tags.input_tags.allow_nan = get_tags(self.estimator).input_tags.allow_nan
+        tags.input_tags.allow_nan = (
+            True if self.estimator is None else get_tags(self.estimator).input_tags.allow_nan
+        )
         return tags
 
     def _check_params(self) -> None:
@@ -162,11 +162,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
             )
         check_n_jobs(self.n_jobs)
 
-    def _importance_source(self, y: NDArray) -> tuple[BaseEstimator, bool]:
-        target = type_of_target(y)
-        classification = target in ("binary", "multiclass")
-        if self.estimator is None:
-            return _default_forest(self.n_jobs, classification), classification
+    def _importance_source(self) -> tuple[BaseEstimator, bool]:
         estimator = clone(self.estimator)
         if not hasattr(estimator, "fit"):
             raise TypeError(
@@ -190,7 +186,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         self : BorutaSelector
         """
         self._check_params()
-        allow_nan = self.estimator is not None and get_tags(self.estimator).input_tags.allow_nan
+        allow_nan = self.__sklearn_tags__().input_tags.allow_nan
         X, y = validate_data(
             self,
             X,
@@ -199,12 +195,66 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
             ensure_all_finite="allow-nan" if allow_nan else True,
             y_numeric=False,
         )
-        estimator, classification = self._importance_source(y)
+        seed = seed_from_random_state(self.random_state)
+        if self.estimator is None:
+            state = self._select_with_forest(X, y, seed)
+            self.estimator_ = None
+        else:
+            state = self._select_with_estimator(X, y, seed)
+        self._store_result(state)
+        return self
+
+    def _select_with_forest(self, X: NDArray, y: NDArray, seed: int) -> Any:
+        """The whole loop in Rust, over sapwood's random forest."""
+        from sklearn.preprocessing import LabelEncoder
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        target = type_of_target(y)
+        if target in ("binary", "multiclass"):
+            codes = LabelEncoder().fit_transform(y)
+            n_classes = int(codes.max()) + 1
+            if n_classes < 2:
+                raise ValueError(
+                    "y has only one class; feature relevance needs at least two classes"
+                )
+            objective = "binary:logistic" if n_classes == 2 else "multi:softprob"
+            num_class = 0 if n_classes == 2 else n_classes
+            labels = codes.astype(np.float32)
+            weights = compute_sample_weight("balanced", codes).astype(np.float32)
+        elif target == "continuous":
+            objective, num_class = "reg:squarederror", 0
+            labels = np.asarray(y, dtype=np.float32)
+            weights = np.ones(labels.shape[0], dtype=np.float32)
+        else:
+            raise ValueError(f"Unknown label type: BorutaSelector cannot use a {target!r} target")
+        return _native.boruta_forest_select(
+            np.ascontiguousarray(X, dtype=np.float32),
+            np.ascontiguousarray(labels),
+            np.ascontiguousarray(weights),
+            objective,
+            num_class,
+            None if self.n_estimators == "auto" else int(self.n_estimators),
+            _FOREST_DEPTH,
+            _FOREST_SUBSAMPLE,
+            float(self.perc),
+            float(self.alpha),
+            bool(self.two_step),
+            int(self.max_iter),
+            bool(self.early_stopping),
+            int(self.n_iter_no_change),
+            seed,
+            verbose=bool(self.verbose),
+            n_jobs=self.n_jobs,
+        )
+
+    def _select_with_estimator(self, X: NDArray, y: NDArray, seed: int) -> Any:
+        """A Python loop over a clone of the user's estimator; statistics in Rust."""
+        estimator, classification = self._importance_source()
         if classification and np.unique(y).size < 2:
             raise ValueError("y has only one class; feature relevance needs at least two classes")
         params = estimator.get_params()
         max_depth = params.get("max_depth")
-        rng = np.random.default_rng(seed_from_random_state(self.random_state))
+        rng = np.random.default_rng(seed)
         n_features = X.shape[1]
         state = _native.BorutaState(
             n_features,
@@ -248,10 +298,12 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
                 self._report(state, final=False)
         if self.verbose:
             self._report(state, final=True)
+        self.estimator_ = estimator
+        return state
 
+    def _store_result(self, state: Any) -> None:
         result = state.finish()
         codes = state.decisions()
-        self.estimator_ = estimator
         self.support_ = np.asarray(result["support"], dtype=bool)
         self.support_weak_ = np.asarray(result["support_weak"], dtype=bool)
         self.ranking_ = np.asarray(result["ranking"], dtype=np.int64)
@@ -262,7 +314,6 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         self.decision_history_ = state.decision_history()
         self.n_iter_ = state.iterations
         self._rough_fixed = state.rough_fixed_decisions()
-        return self
 
     def _report(self, state: Any, *, final: bool) -> None:
         codes = state.decisions()

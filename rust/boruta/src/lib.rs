@@ -8,10 +8,12 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod forest;
 pub mod run;
 pub mod selection;
 pub mod stats;
 
 pub use error::BorutaError;
+pub use forest::ForestImportance;
 pub use run::{run_selection, ImportanceSource, TreeBudget};
 pub use selection::{BorutaParams, BorutaResult, BorutaState, Decision};

@@ -3,13 +3,18 @@
 
 use std::sync::Mutex;
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use sapwood_boost::Objective;
 use sapwood_boruta::selection::test_decisions;
-use sapwood_boruta::{stats, BorutaError, BorutaParams, BorutaState, Decision};
+use sapwood_boruta::{
+    run_selection, stats, BorutaError, BorutaParams, BorutaState, Decision, ForestImportance,
+    TreeBudget,
+};
 
 use crate::error::{SapwoodError, SapwoodResult};
+use crate::threads::run_detached;
 
 fn decision_from_code(code: i8) -> SapwoodResult<Decision> {
     match code {
@@ -230,4 +235,110 @@ impl PyBorutaState {
         self.with(|s| codes(&s.rough_fixed_decisions()))
             .into_pyarray(py)
     }
+}
+
+/// Writes one progress line to Python's `sys.stderr` (so notebooks and redirections see it),
+/// taking the GIL only for the write.
+fn report_progress(s: &BorutaState) {
+    let count = |d| s.decisions().iter().filter(|&&x| x == d).count();
+    let mut line = format!(
+        "\rBoruta: iteration {}/{}  confirmed {}  tentative {}  rejected {}",
+        s.iterations(),
+        s.params().max_iter,
+        count(Decision::Confirmed),
+        count(Decision::Tentative),
+        count(Decision::Rejected)
+    );
+    if s.is_finished() {
+        line.push('\n');
+    }
+    Python::attach(|py| {
+        // Progress is best effort: a closed or replaced stderr must not stop the selection.
+        if let Ok(stderr) = py.import("sys").and_then(|sys| sys.getattr("stderr")) {
+            let _ = stderr.call_method1("write", (line,));
+            let _ = stderr.call_method0("flush");
+        }
+    });
+}
+
+/// boruta_forest_select(x, y, sample_weight, objective, num_class, n_estimators, max_depth, subsample, perc, alpha, two_step, max_iter, early_stopping, n_iter_no_change, seed, verbose=False, n_jobs=None)
+/// --
+///
+/// Runs the whole Boruta loop in Rust with sapwood's random forest as the importance source
+/// (shadows, forest fits, importances, tests), the GIL released. ``n_estimators=None`` is
+/// BorutaPy's ``"auto"``. Returns the final ``BorutaState``.
+#[pyfunction]
+#[pyo3(signature = (x, y, sample_weight, objective, num_class, n_estimators, max_depth, subsample, perc, alpha, two_step, max_iter, early_stopping, n_iter_no_change, seed, verbose=false, n_jobs=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn boruta_forest_select(
+    py: Python<'_>,
+    x: PyReadonlyArray2<'_, f32>,
+    y: PyReadonlyArray1<'_, f32>,
+    sample_weight: PyReadonlyArray1<'_, f32>,
+    objective: &str,
+    num_class: usize,
+    n_estimators: Option<usize>,
+    max_depth: u32,
+    subsample: f64,
+    perc: f64,
+    alpha: f64,
+    two_step: bool,
+    max_iter: usize,
+    early_stopping: bool,
+    n_iter_no_change: usize,
+    seed: u64,
+    verbose: bool,
+    n_jobs: Option<i64>,
+) -> PyResult<PyBorutaState> {
+    let objective = Objective::from_name(objective).map_err(SapwoodError::from)?;
+    let (n_rows, n_cols) = x.as_array().dim();
+    let xs = x
+        .as_slice()
+        .map_err(|_| SapwoodError::Type("X must be a C-contiguous float32 array".to_owned()))?;
+    let ys = y
+        .as_slice()
+        .map_err(|_| SapwoodError::Type("y must be a contiguous float32 array".to_owned()))?;
+    let weights = sample_weight.as_array().to_vec();
+    let params = BorutaParams {
+        perc,
+        alpha,
+        two_step,
+        max_iter,
+        early_stopping,
+        n_iter_no_change,
+    };
+    let budget = n_estimators.map_or(
+        TreeBudget::Auto {
+            max_depth: Some(max_depth),
+        },
+        TreeBudget::Fixed,
+    );
+    let mut source = ForestImportance {
+        objective,
+        num_class,
+        max_depth,
+        subsample,
+        weights,
+    };
+    let state = run_detached(py, n_jobs, || {
+        run_selection(
+            xs,
+            n_rows,
+            n_cols,
+            ys,
+            params,
+            budget,
+            seed,
+            &mut source,
+            |s: &BorutaState| {
+                if verbose {
+                    report_progress(s);
+                }
+            },
+        )
+    })?
+    .map_err(SapwoodError::from)?;
+    Ok(PyBorutaState {
+        inner: Mutex::new(state),
+    })
 }

@@ -21,7 +21,8 @@ mod _native {
     use super::boost::{validate_tree_params, BoostModel, BoostTrainer};
     #[pymodule_export]
     use super::boruta::{
-        auto_tree_count, benjamini_hochberg, binomial_cdf, binomial_sf, boruta_tests, PyBorutaState,
+        auto_tree_count, benjamini_hochberg, binomial_cdf, binomial_sf, boruta_forest_select,
+        boruta_tests, PyBorutaState,
     };
     #[pymodule_export]
     use super::cuda::cuda_sources;
