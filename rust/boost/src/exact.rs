@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use crate::data::{Entry, MatrixView, SortedColumns};
+use crate::data::{MatrixView, SortedColumns};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
@@ -33,43 +33,55 @@ struct ScanState {
     best: SplitCandidate,
 }
 
+/// A present value with its row's gradient pair, copied once per tree so that scans read
+/// memory sequentially.
+#[derive(Debug, Clone, Copy, Default)]
+struct WorkEntry {
+    row: u32,
+    value: f32,
+    grad: f32,
+    hess: f32,
+}
+
 /// One column's present values for the rows still growing, grouped by node: the entries of
 /// each open node form one contiguous segment, in ascending value order. After each level the
 /// segments are stably partitioned into the children's segments, so a node's scan is a
 /// sequential pass over its own rows (the global sort order, restricted to the node).
 #[derive(Debug, Clone, Default)]
 struct ColumnSegments {
-    entries: Vec<Entry>,
+    entries: Vec<WorkEntry>,
     /// `(start, end)` of each open node's segment, in level order.
     segments: Vec<(usize, usize)>,
 }
 
 impl ColumnSegments {
     /// Splits every segment of a node that was expanded into its two children's segments
-    /// (left rows first, order kept) and drops the rest. `position` gives each row's node id
-    /// after routing; `children[slot]` the left child id of the level's node, if it split.
-    fn partition(&mut self, position: &[i32], children: &[Option<usize>], scratch: &mut Vec<Entry>) {
+    /// (left rows first, order kept) and drops the rest. `side[row]` is 0 for a row that went
+    /// to its node's left child; `children[slot]` is set when the level's node split.
+    fn partition(&mut self, side: &[u8], children: &[Option<usize>], scratch: &mut Vec<WorkEntry>) {
         let mut out = Vec::with_capacity(self.segments.len() * 2);
         let mut w = 0usize;
         for (slot, &(a, b)) in self.segments.iter().enumerate() {
-            let Some(l) = children[slot] else { continue };
-            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-            let l = l as i32;
+            if children[slot].is_none() {
+                continue;
+            }
             scratch.clear();
+            scratch.resize(b - a, WorkEntry::default());
             let start = w;
+            let mut n_right = 0usize;
+            // Branch-free: every row of a node that split goes to one of its two children.
+            // Writing at `w` is safe because `w <= k` (left rows are compacted forwards).
             for k in a..b {
                 let e = self.entries[k];
-                let p = position[e.row as usize];
-                if p == l {
-                    self.entries[w] = e;
-                    w += 1;
-                } else if p == l + 1 {
-                    scratch.push(e);
-                }
+                let is_left = usize::from(side[e.row as usize] == 0);
+                self.entries[w] = e;
+                scratch[n_right] = e;
+                w += is_left;
+                n_right += 1 - is_left;
             }
             let mid = w;
-            self.entries[w..w + scratch.len()].copy_from_slice(scratch);
-            w += scratch.len();
+            self.entries[w..w + n_right].copy_from_slice(&scratch[..n_right]);
+            w += n_right;
             out.push((start, mid));
             out.push((mid, w));
         }
@@ -97,7 +109,13 @@ pub fn grow_tree(
     // position[row] = node id, or -1 when the row no longer takes part.
     let mut position: Vec<i32> = (0..n_rows)
         .into_par_iter()
-        .map(|r| if active[r] && gpair[r].1 >= 0.0 { 0 } else { -1 })
+        .map(|r| {
+            if active[r] && gpair[r].1 >= 0.0 {
+                0
+            } else {
+                -1
+            }
+        })
         .collect();
     let root = sum_stats(&position, gpair, 1)[0];
     let mut tree = Tree::with_root(0.0, 0.0, root.hess as f32);
@@ -122,7 +140,15 @@ pub fn grow_tree(
                 .column(j)
                 .iter()
                 .filter(|e| position[e.row as usize] >= 0)
-                .copied()
+                .map(|e| {
+                    let (grad, hess) = gpair[e.row as usize];
+                    WorkEntry {
+                        row: e.row,
+                        value: e.value,
+                        grad,
+                        hess,
+                    }
+                })
                 .collect();
             w.segments = vec![(0, w.entries.len())];
         });
@@ -140,7 +166,7 @@ pub fn grow_tree(
         let level_nodes: Vec<NodeEntry> = level.iter().map(|&nid| nodes[nid]).collect();
         let per_feature: Vec<Vec<SplitCandidate>> = level_features
             .par_iter()
-            .map(|&f| scan_feature(cols, &work[f], f, gpair, &level_nodes, &node_features, params))
+            .map(|&f| scan_feature(cols, &work[f], f, &level_nodes, &node_features, params))
             .collect();
         // Merge in feature order.
         let mut next = Vec::new();
@@ -160,8 +186,16 @@ pub fn grow_tree(
                     best.threshold,
                     best.default_left,
                     best.loss_chg,
-                    (lw.weight, lw.weight * params.learning_rate, best.left.hess as f32),
-                    (rw.weight, rw.weight * params.learning_rate, best.right.hess as f32),
+                    (
+                        lw.weight,
+                        lw.weight * params.learning_rate,
+                        best.left.hess as f32,
+                    ),
+                    (
+                        rw.weight,
+                        rw.weight * params.learning_rate,
+                        best.right.hess as f32,
+                    ),
                 );
                 next.push(l);
                 next.push(l + 1);
@@ -200,11 +234,15 @@ pub fn grow_tree(
             break;
         }
         {
-            let position = &position;
+            // One byte per row (cache-friendly): 0 = went left, 1 = right or gone.
+            let side: Vec<u8> = position
+                .par_iter()
+                .map(|&p| u8::from(p < 0 || p % 2 == 0))
+                .collect();
             let children = &children;
             work.par_iter_mut().for_each_init(Vec::new, |scratch, w| {
                 if !w.segments.is_empty() {
-                    w.partition(position, children, scratch);
+                    w.partition(&side, children, scratch);
                 }
             });
         }
@@ -304,7 +342,6 @@ fn scan_feature(
     cols: &SortedColumns,
     work: &ColumnSegments,
     feature: usize,
-    gpair: &[(f32, f32)],
     nodes: &[NodeEntry],
     node_features: &[Option<Vec<bool>>],
     params: &SplitParams,
@@ -324,9 +361,9 @@ fn scan_feature(
         let seg = &work.entries[a..b];
         let mut scan = ScanState::default();
         if forward {
-            enumerate(seg.iter(), true, fid, gpair, node, params, &mut scan);
+            enumerate(seg.iter(), true, fid, node, params, &mut scan);
         }
-        enumerate(seg.iter().rev(), false, fid, gpair, node, params, &mut scan);
+        enumerate(seg.iter().rev(), false, fid, node, params, &mut scan);
         out[slot] = scan.best;
     }
     out
@@ -335,10 +372,9 @@ fn scan_feature(
 /// One directional pass over a node's segment of a column (XGBoost's `EnumerateSplit`).
 #[inline]
 fn enumerate<'a>(
-    entries: impl Iterator<Item = &'a Entry>,
+    entries: impl Iterator<Item = &'a WorkEntry>,
     forward: bool,
     fid: u32,
-    gpair: &[(f32, f32)],
     node: &NodeEntry,
     params: &SplitParams,
     s: &mut ScanState,
@@ -346,7 +382,7 @@ fn enumerate<'a>(
     s.stats = GradStats::default();
     let mcw = f64::from(params.min_child_weight);
     for e in entries {
-        let (g, h) = gpair[e.row as usize];
+        let (g, h) = (e.grad, e.hess);
         let fvalue = e.value;
         if s.stats.is_empty() {
             s.stats.add_pair(g, h);
