@@ -13,7 +13,7 @@ use crate::metric::Metric;
 use crate::objective::{weighted_median, Objective};
 use crate::param::TreeParams;
 use crate::sampling::{sample_rows, ColumnSampler};
-use crate::tree::Tree;
+use crate::tree::{FlatForest, Tree};
 
 /// The schema name written into sapwood's model JSON.
 pub const FORMAT_NAME: &str = "sapwood-boost";
@@ -174,7 +174,7 @@ impl Booster {
         let k = self.n_groups();
         let base = self.base_margin();
         let mut out = vec![0.0_f32; x.n_rows() * k];
-        let trees = &self.trees[range.clone()];
+        let forest = FlatForest::new(&self.trees[range.clone()]);
         let info = &self.tree_info[range];
         out.par_chunks_mut(ROW_CHUNK * k).enumerate().for_each_init(
             || vec![0.0_f32; self.num_feature],
@@ -189,8 +189,8 @@ impl Booster {
                             buf
                         }
                     };
-                    for (tree, &g) in trees.iter().zip(info) {
-                        o[g as usize] += tree.split_cond[tree.leaf_of(row)];
+                    for (t, &g) in info.iter().enumerate() {
+                        o[g as usize] += forest.leaf_value(t, row);
                     }
                 }
             },
@@ -234,9 +234,9 @@ impl Booster {
     ) -> Result<Vec<i32>, BoostError> {
         self.check_width(x)?;
         let range = self.tree_range(begin, end)?;
-        let trees = &self.trees[range];
-        let nt = trees.len().max(1);
-        let mut out = vec![0_i32; x.n_rows() * trees.len()];
+        let forest = FlatForest::new(&self.trees[range]);
+        let nt = forest.n_trees().max(1);
+        let mut out = vec![0_i32; x.n_rows() * forest.n_trees()];
         out.par_chunks_mut(ROW_CHUNK * nt)
             .enumerate()
             .for_each_init(
@@ -251,8 +251,8 @@ impl Booster {
                                 buf
                             }
                         };
-                        for (t, tree) in trees.iter().enumerate() {
-                            o[t] = tree.leaf_of(row) as i32;
+                        for (t, o) in o.iter_mut().enumerate() {
+                            *o = forest.leaf_id(t, row) as i32;
                         }
                     }
                 },
@@ -630,6 +630,7 @@ impl Trainer {
 
 fn update_margins(margin: &mut [f32], x: &MatrixView<'_>, trees: &[Tree], k: usize) {
     let n_cols = x.n_cols();
+    let forest = FlatForest::new(trees);
     margin
         .par_chunks_mut(ROW_CHUNK * k)
         .enumerate()
@@ -645,8 +646,8 @@ fn update_margins(margin: &mut [f32], x: &MatrixView<'_>, trees: &[Tree], k: usi
                             buf
                         }
                     };
-                    for (g, t) in trees.iter().enumerate() {
-                        o[g] += t.split_cond[t.leaf_of(row)];
+                    for g in 0..forest.n_trees() {
+                        o[g] += forest.leaf_value(g, row);
                     }
                 }
             },
