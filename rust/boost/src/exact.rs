@@ -136,20 +136,21 @@ pub fn grow_tree(
             if !wanted[j] {
                 return;
             }
-            w.entries = cols
-                .column(j)
-                .iter()
-                .filter(|e| position[e.row as usize] >= 0)
-                .map(|e| {
-                    let (grad, hess) = gpair[e.row as usize];
-                    WorkEntry {
-                        row: e.row,
-                        value: e.value,
-                        grad,
-                        hess,
-                    }
-                })
-                .collect();
+            let col = cols.column(j);
+            w.entries = Vec::with_capacity(col.len());
+            w.entries.extend(
+                col.iter()
+                    .filter(|e| position[e.row as usize] >= 0)
+                    .map(|e| {
+                        let (grad, hess) = gpair[e.row as usize];
+                        WorkEntry {
+                            row: e.row,
+                            value: e.value,
+                            grad,
+                            hess,
+                        }
+                    }),
+            );
             w.segments = vec![(0, w.entries.len())];
         });
     }

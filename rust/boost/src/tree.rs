@@ -48,12 +48,25 @@ impl FlatForest {
             for i in 0..t.n_nodes() {
                 let leaf = t.left[i] < 0;
                 nodes.push(FlatNode {
-                    left: if leaf { FlatNode::LEAF } else { base + t.left[i] as u32 },
-                    right: if leaf { FlatNode::LEAF } else { base + t.right[i] as u32 },
+                    left: if leaf {
+                        FlatNode::LEAF
+                    } else {
+                        base + t.left[i] as u32
+                    },
+                    right: if leaf {
+                        FlatNode::LEAF
+                    } else {
+                        base + t.right[i] as u32
+                    },
                     feature: if leaf {
                         0
                     } else {
-                        t.split_index[i] | if t.default_left[i] { FlatNode::DEFAULT_LEFT } else { 0 }
+                        t.split_index[i]
+                            | if t.default_left[i] {
+                                FlatNode::DEFAULT_LEFT
+                            } else {
+                                0
+                            }
                     },
                     value: t.split_cond[i],
                 });
