@@ -646,8 +646,8 @@ fn update_margins(margin: &mut [f32], x: &MatrixView<'_>, trees: &[Tree], k: usi
                             buf
                         }
                     };
-                    for g in 0..forest.n_trees() {
-                        o[g] += forest.leaf_value(g, row);
+                    for (g, o) in o.iter_mut().enumerate().take(forest.n_trees()) {
+                        *o += forest.leaf_value(g, row);
                     }
                 }
             },
