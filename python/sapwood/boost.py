@@ -984,6 +984,7 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
             }
         )
     n_trees = len(trees)
+    npt = int(doc.get("num_parallel_tree", 1))
     base = ",".join(repr(_f32(b)) for b in doc["base_score"])
     return {
         "version": [3, 2, 0],
@@ -1004,10 +1005,10 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
                 "model": {
                     "gbtree_model_param": {
                         "num_trees": str(n_trees),
-                        "num_parallel_tree": "1",
+                        "num_parallel_tree": str(npt),
                     },
                     "tree_info": [int(v) for v in doc["tree_info"]],
-                    "iteration_indptr": list(range(0, n_trees + 1, k)),
+                    "iteration_indptr": list(range(0, n_trees + 1, k * npt)),
                     "trees": trees,
                 },
             },
@@ -1045,8 +1046,7 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     if not objective.startswith("multi:"):
         num_class = 0
     k = max(num_class, 1)
-    if int(model["gbtree_model_param"].get("num_parallel_tree", "1")) != 1:
-        raise ValueError("models with num_parallel_tree > 1 are not supported yet")
+    num_parallel_tree = int(model["gbtree_model_param"].get("num_parallel_tree", "1"))
     base = _parse_base_score(mparam.get("base_score", "0.5"))
     if objective.startswith("multi:"):
         if len(base) == 1:
@@ -1085,6 +1085,7 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "base_score": base,
         "trees": trees,
         "tree_info": [int(v) for v in model["tree_info"]],
+        "num_parallel_tree": num_parallel_tree,
         "objective_max_delta_step": float(mds) if objective == "count:poisson" else 0.0,
         "scale_pos_weight": float(spw),
         "attributes": {str(a): str(b) for a, b in learner.get("attributes", {}).items()},

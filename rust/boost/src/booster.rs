@@ -41,6 +41,10 @@ pub struct Booster {
     pub trees: Vec<Tree>,
     /// Output group of each tree.
     pub tree_info: Vec<u32>,
+    /// Trees grown per output group and iteration (XGBoost's random-forest mode); their
+    /// leaves already carry the `1 / num_parallel_tree` factor.
+    #[serde(default = "one_usize")]
+    pub num_parallel_tree: usize,
     /// `max_delta_step` of the objective (Poisson), kept for export.
     #[serde(default)]
     pub objective_max_delta_step: f32,
@@ -56,15 +60,24 @@ fn one() -> f32 {
     1.0
 }
 
+fn one_usize() -> usize {
+    1
+}
+
 impl Booster {
     /// Number of output groups (classes for multi-class, else 1).
     pub fn n_groups(&self) -> usize {
         self.num_class.max(1)
     }
 
+    /// Trees per boosting iteration.
+    pub fn trees_per_iteration(&self) -> usize {
+        self.n_groups() * self.num_parallel_tree.max(1)
+    }
+
     /// Number of boosting iterations.
     pub fn n_iterations(&self) -> usize {
-        self.trees.len() / self.n_groups()
+        self.trees.len() / self.trees_per_iteration()
     }
 
     /// The margin every prediction starts from, per group.
@@ -102,8 +115,13 @@ impl Booster {
         if self.tree_info.len() != self.trees.len() {
             return bad("tree_info must hold one entry per tree".into());
         }
-        if self.trees.len() % self.n_groups() != 0 {
-            return bad("the number of trees is not a multiple of the number of classes".into());
+        if self.num_parallel_tree == 0 {
+            return bad("num_parallel_tree must be at least 1".into());
+        }
+        if self.trees.len() % self.trees_per_iteration() != 0 {
+            return bad(
+                "the number of trees is not a multiple of num_class * num_parallel_tree".into(),
+            );
         }
         for (t, (tree, &g)) in self.trees.iter().zip(&self.tree_info).enumerate() {
             if g as usize >= self.n_groups() {
@@ -154,7 +172,7 @@ impl Booster {
                 "iteration_range ({begin}, {end}) is outside the model's {n_it} iterations"
             )));
         }
-        let k = self.n_groups();
+        let k = self.trees_per_iteration();
         Ok(begin * k..end * k)
     }
 
@@ -455,6 +473,7 @@ impl Trainer {
             base_score,
             trees: Vec::new(),
             tree_info: Vec::new(),
+            num_parallel_tree: 1,
             objective_max_delta_step: if config.objective == Objective::Poisson {
                 split.max_delta_step
             } else {

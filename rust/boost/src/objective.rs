@@ -308,7 +308,11 @@ impl Objective {
                 // Class frequencies, their logs and the mean log in f32, as XGBoost does.
                 let logs: Vec<f32> = freq
                     .iter()
-                    .map(|&f| ((f / total_w.max(f64::MIN_POSITIVE)) as f32).max(1e-16).ln())
+                    .map(|&f| {
+                        ((f / total_w.max(f64::MIN_POSITIVE)) as f32)
+                            .max(1e-16)
+                            .ln()
+                    })
                     .collect();
                 let mut sum = 0.0_f32;
                 for &l in &logs {

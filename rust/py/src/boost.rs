@@ -364,7 +364,7 @@ impl BoostModel {
     /// A copy holding only iterations ``[0, end)``.
     fn truncated(&self, end: usize) -> Self {
         let mut m = (*self.inner).clone();
-        let k = m.n_groups();
+        let k = m.trees_per_iteration();
         let keep = (end * k).min(m.trees.len());
         m.trees.truncate(keep);
         m.tree_info.truncate(keep);
