@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{MatrixView, OwnedMatrix, SortedColumns};
+use crate::data::{MatrixView, SortedColumns};
 use crate::error::BoostError;
 use crate::exact::grow_tree;
 use crate::gain::SplitParams;
@@ -363,18 +363,18 @@ impl TrainConfig {
 }
 
 struct EvalSet {
-    data: OwnedMatrix,
+    n_rows: usize,
     labels: Vec<f32>,
     weights: Vec<f32>,
     margin: Vec<f32>,
 }
 
 /// Trains a [`Booster`] one round at a time, keeping the presorted columns and the margins of
-/// the training and evaluation sets between rounds.
+/// the training and evaluation sets between rounds. The feature matrices themselves are not
+/// copied: the caller passes the same views to every [`Trainer::boost_round`].
 pub struct Trainer {
     config: TrainConfig,
     split: SplitParams,
-    data: OwnedMatrix,
     cols: SortedColumns,
     labels: Vec<f32>,
     weights: Vec<f32>,
@@ -410,7 +410,7 @@ fn check_rows(what: &str, n: usize, labels: &[f32], weights: &[f32]) -> Result<(
 }
 
 impl Trainer {
-    /// Prepares training: validates, copies the data, presorts the columns, sets the intercept.
+    /// Prepares training: validates, presorts the columns, sets the intercept.
     ///
     /// # Errors
     /// [`BoostError`] for invalid parameters or data.
@@ -483,13 +483,12 @@ impl Trainer {
             attributes: BTreeMap::new(),
         };
         let base = model.base_margin();
-        let data = OwnedMatrix::from_view(x);
-        let cols = SortedColumns::build(&data.view())?;
+        let cols = SortedColumns::build(x)?;
         let margin: Vec<f32> = (0..n).flat_map(|_| base.iter().copied()).collect();
         let evals = evals
             .iter()
             .map(|(ex, ey, ew)| EvalSet {
-                data: OwnedMatrix::from_view(ex),
+                n_rows: ex.n_rows(),
                 labels: ey.to_vec(),
                 weights: ew.to_vec(),
                 margin: (0..ex.n_rows())
@@ -500,7 +499,6 @@ impl Trainer {
         Ok(Self {
             config,
             split,
-            data,
             cols,
             labels: labels.to_vec(),
             weights: weights.to_vec(),
@@ -534,10 +532,27 @@ impl Trainer {
     #[allow(clippy::cast_possible_truncation)]
     pub fn boost_round(
         &mut self,
+        x: &MatrixView<'_>,
+        evals: &[MatrixView<'_>],
         custom: Option<&[(f32, f32)]>,
     ) -> Result<Vec<Vec<f64>>, BoostError> {
         let n = self.labels.len();
         let k = self.model.n_groups();
+        if x.n_rows() != n || x.n_cols() != self.model.num_feature {
+            return Err(BoostError::InvalidInput(
+                "the training matrix changed shape between boosting rounds".into(),
+            ));
+        }
+        if evals.len() != self.evals.len()
+            || evals
+                .iter()
+                .zip(&self.evals)
+                .any(|(v, e)| v.n_rows() != e.n_rows || v.n_cols() != self.model.num_feature)
+        {
+            return Err(BoostError::InvalidInput(
+                "the evaluation sets changed between boosting rounds".into(),
+            ));
+        }
         let gpair: Vec<(f32, f32)> = match custom {
             Some(g) => {
                 if g.len() != n * k {
@@ -569,7 +584,7 @@ impl Trainer {
             }
         };
         let iteration = self.model.n_iterations() as u64;
-        let view = self.data.view();
+        let view = *x;
         let mut new_trees = Vec::with_capacity(k);
         let mut group_pairs = vec![(0.0_f32, 0.0_f32); n];
         for g in 0..k {
@@ -598,11 +613,9 @@ impl Trainer {
             new_trees.push(tree);
         }
         // Update margins in tree order.
-        let data_view = self.data.view();
-        update_margins(&mut self.margin, &data_view, &new_trees, k);
-        for e in &mut self.evals {
-            let v = e.data.view();
-            update_margins(&mut e.margin, &v, &new_trees, k);
+        update_margins(&mut self.margin, x, &new_trees, k);
+        for (e, v) in self.evals.iter_mut().zip(evals) {
+            update_margins(&mut e.margin, v, &new_trees, k);
         }
         for (g, t) in new_trees.into_iter().enumerate() {
             self.model.trees.push(t);
@@ -625,8 +638,12 @@ impl Trainer {
     /// median of the residuals `y - margin` of its (`active`) training rows, times the
     /// learning rate; leaves without rows keep their value.
     #[allow(clippy::cast_sign_loss)]
-    pub fn refresh_leaves_to_median(&self, tree: &mut Tree, active: &[bool]) {
-        let view = self.data.view();
+    pub fn refresh_leaves_to_median(
+        &self,
+        view: &MatrixView<'_>,
+        tree: &mut Tree,
+        active: &[bool],
+    ) {
         let n = self.labels.len();
         let mut buf = vec![0.0_f32; view.n_cols()];
         let mut per_leaf: Vec<(Vec<f32>, Vec<f32>)> =
@@ -712,10 +729,10 @@ mod tests {
             &[(view, &y, &w)],
         )
         .unwrap();
-        let first = t.boost_round(None).unwrap()[0][0];
+        let first = t.boost_round(&view, &[view], None).unwrap()[0][0];
         let mut last = first;
         for _ in 0..10 {
-            last = t.boost_round(None).unwrap()[0][0];
+            last = t.boost_round(&view, &[view], None).unwrap()[0][0];
         }
         assert!(last < first * 0.5);
         let model = t.model().clone();
@@ -750,7 +767,7 @@ mod tests {
         let t = Trainer::new(cfg, &view, &y, &w, &[]).unwrap();
         let mut tree = Tree::with_root(0.0, 0.0, 6.0);
         tree.expand(0, 0, 5.0, true, 1.0, (0.0, 0.0, 3.0), (0.0, 0.0, 3.0));
-        t.refresh_leaves_to_median(&mut tree, &[true; 6]);
+        t.refresh_leaves_to_median(&view, &mut tree, &[true; 6]);
         let base = t.margin()[0];
         assert!((tree.split_cond[1] - (2.0 - base)).abs() < 1e-6);
         assert!((tree.split_cond[2] - (6.0 - base)).abs() < 1e-6);
