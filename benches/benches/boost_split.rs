@@ -2,7 +2,7 @@
 //! (the whole level-wise scan, partition and routing), and the presort it starts from.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sapwood_boost::exact::grow_tree;
+use sapwood_boost::exact::{grow_tree, ExactWorkspace};
 use sapwood_boost::sampling::ColumnSampler;
 use sapwood_boost::{MatrixView, SortedColumns, SplitParams, TreeParams};
 
@@ -45,10 +45,20 @@ fn bench_split(c: &mut Criterion) {
     group.bench_function("presort_100k_x28", |b| {
         b.iter(|| SortedColumns::build(&view).expect("valid data"));
     });
+    let mut workspace = ExactWorkspace::default();
     group.bench_function("grow_tree_depth6_100k_x28", |b| {
         b.iter(|| {
             let mut sampler = ColumnSampler::new(n_cols, &tp, 0);
-            grow_tree(&cols, &view, &gpair, &active, &params, 6, &mut sampler)
+            grow_tree(
+                &cols,
+                &view,
+                &gpair,
+                &active,
+                &params,
+                6,
+                &mut sampler,
+                &mut workspace,
+            )
         });
     });
     group.finish();

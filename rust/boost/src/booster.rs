@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{MatrixView, SortedColumns};
 use crate::error::BoostError;
-use crate::exact::grow_tree;
+use crate::exact::{grow_tree, ExactWorkspace};
 use crate::gain::SplitParams;
 use crate::metric::Metric;
 use crate::objective::{weighted_median, Objective};
@@ -381,6 +381,7 @@ pub struct Trainer {
     margin: Vec<f32>,
     evals: Vec<EvalSet>,
     model: Booster,
+    workspace: ExactWorkspace,
 }
 
 fn check_rows(what: &str, n: usize, labels: &[f32], weights: &[f32]) -> Result<(), BoostError> {
@@ -505,6 +506,7 @@ impl Trainer {
             margin,
             evals,
             model,
+            workspace: ExactWorkspace::default(),
         })
     }
 
@@ -606,6 +608,7 @@ impl Trainer {
                 &self.split,
                 self.config.tree.max_depth,
                 &mut sampler,
+                &mut self.workspace,
             );
             // XGBoost's exact updater reports no row positions to the objective, so
             // reg:absoluteerror keeps its Newton leaves here (the histogram finders refresh

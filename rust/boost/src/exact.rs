@@ -90,6 +90,13 @@ impl ColumnSegments {
     }
 }
 
+/// Buffers the exact finder reuses from tree to tree (one column copy per feature), so that
+/// boosting does not allocate and fault in fresh memory for every tree.
+#[derive(Debug, Clone, Default)]
+pub struct ExactWorkspace {
+    columns: Vec<ColumnSegments>,
+}
+
 /// Grows one tree on the rows whose `active` flag is set.
 ///
 /// `gpair` holds one gradient pair per row; `rows` is the training matrix (for routing),
@@ -103,6 +110,7 @@ pub fn grow_tree(
     params: &SplitParams,
     max_depth: u32,
     sampler: &mut ColumnSampler,
+    workspace: &mut ExactWorkspace,
 ) -> Tree {
     let n_rows = cols.n_rows;
     let n_cols = rows.n_cols();
@@ -125,7 +133,10 @@ pub fn grow_tree(
     sampler.new_tree();
     let tree_features = sampler.tree_features().to_vec();
     // Each column of the tree's feature set, restricted to the rows that take part.
-    let mut work: Vec<ColumnSegments> = (0..n_cols).map(|_| ColumnSegments::default()).collect();
+    workspace
+        .columns
+        .resize_with(n_cols, ColumnSegments::default);
+    let work = &mut workspace.columns;
     {
         let mut wanted = vec![false; n_cols];
         for &f in &tree_features {
@@ -133,11 +144,12 @@ pub fn grow_tree(
         }
         let position = &position;
         work.par_iter_mut().enumerate().for_each(|(j, w)| {
+            w.entries.clear();
+            w.segments.clear();
             if !wanted[j] {
                 return;
             }
             let col = cols.column(j);
-            w.entries = Vec::with_capacity(col.len());
             w.entries.extend(
                 col.iter()
                     .filter(|e| position[e.row as usize] >= 0)
@@ -465,6 +477,7 @@ mod tests {
             &p,
             tp.max_depth,
             &mut sampler,
+            &mut ExactWorkspace::default(),
         )
     }
 
