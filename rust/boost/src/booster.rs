@@ -776,6 +776,33 @@ mod tests {
         assert!((tree.split_cond[2] - (6.0 - base)).abs() < 1e-6);
     }
 
+    /// XGBoost's test_tree_regularization.py: one row, y = 1, base_score 0.5, eta 1.
+    #[test]
+    fn single_row_predictions_match_xgboost_closed_form() {
+        let x = [0.0_f32];
+        let view = MatrixView::DenseF32 {
+            data: &x,
+            n_rows: 1,
+            n_cols: 1,
+        };
+        for (alpha, lambda, want) in [(0.1, 0.0, 0.9), (0.0, 1.0, 0.75), (0.1, 1.0, 0.7)] {
+            let mut cfg = config(Objective::SquaredError);
+            cfg.base_score = Some(0.5);
+            cfg.tree.learning_rate = 1.0;
+            cfg.tree.reg_alpha = alpha;
+            cfg.tree.reg_lambda = lambda;
+            cfg.tree.min_child_weight = 0.0;
+            let mut t = Trainer::new(cfg, &view, &[1.0], &[1.0], &[]).unwrap();
+            t.boost_round(&view, &[], None).unwrap();
+            let p = t.model().predict(&view, 0, 0).unwrap();
+            assert!(
+                (p[0] - want).abs() < 1e-6,
+                "alpha {alpha} lambda {lambda}: {}",
+                p[0]
+            );
+        }
+    }
+
     #[test]
     fn garbage_models_are_rejected() {
         assert!(Booster::from_json("{").is_err());
