@@ -192,27 +192,11 @@ impl Booster {
         let k = self.n_groups();
         let base = self.base_margin();
         let mut out = vec![0.0_f32; x.n_rows() * k];
+        for o in out.chunks_mut(k) {
+            o.copy_from_slice(&base);
+        }
         let forest = FlatForest::new(&self.trees[range.clone()]);
-        let info = &self.tree_info[range];
-        out.par_chunks_mut(ROW_CHUNK * k).enumerate().for_each_init(
-            || vec![0.0_f32; self.num_feature],
-            |buf, (c, block)| {
-                for (j, o) in block.chunks_mut(k).enumerate() {
-                    let i = c * ROW_CHUNK + j;
-                    o.copy_from_slice(&base);
-                    let row: &[f32] = match x.row_slice(i) {
-                        Some(r) => r,
-                        None => {
-                            x.fill_row(i, buf);
-                            buf
-                        }
-                    };
-                    for (t, &g) in info.iter().enumerate() {
-                        o[g as usize] += forest.leaf_value(t, row);
-                    }
-                }
-            },
-        );
+        add_forest(&mut out, x, &forest, &self.tree_info[range], k);
         Ok(out)
     }
 
@@ -668,25 +652,41 @@ impl Trainer {
 }
 
 fn update_margins(margin: &mut [f32], x: &MatrixView<'_>, trees: &[Tree], k: usize) {
-    let n_cols = x.n_cols();
     let forest = FlatForest::new(trees);
-    margin
-        .par_chunks_mut(ROW_CHUNK * k)
+    #[allow(clippy::cast_possible_truncation)]
+    let groups: Vec<u32> = (0..trees.len() as u32).collect();
+    add_forest(margin, x, &forest, &groups, k);
+}
+
+/// Rows per block of [`add_forest`]: small enough for the rows to stay in L1, large enough
+/// for independent traversals to overlap.
+const PREDICT_BLOCK: usize = 64;
+
+/// Adds each tree's leaf value to its output group (`out` is `n_rows * k`, row-major). Rows
+/// go in parallel blocks; within a block, tree after tree, so each row still sums its trees
+/// in model order (the result does not depend on blocking or threads).
+fn add_forest(out: &mut [f32], x: &MatrixView<'_>, forest: &FlatForest, groups: &[u32], k: usize) {
+    let n_cols = x.n_cols();
+    let dense = matches!(x, MatrixView::DenseF32 { .. });
+    out.par_chunks_mut(PREDICT_BLOCK * k)
         .enumerate()
         .for_each_init(
-            || vec![0.0_f32; n_cols],
+            || vec![0.0_f32; if dense { 0 } else { PREDICT_BLOCK * n_cols }],
             |buf, (c, block)| {
-                for (j, o) in block.chunks_mut(k).enumerate() {
-                    let i = c * ROW_CHUNK + j;
-                    let row: &[f32] = match x.row_slice(i) {
-                        Some(r) => r,
-                        None => {
-                            x.fill_row(i, buf);
-                            buf
-                        }
-                    };
-                    for (g, o) in o.iter_mut().enumerate().take(forest.n_trees()) {
-                        *o += forest.leaf_value(g, row);
+                let first = c * PREDICT_BLOCK;
+                let rows = block.len() / k;
+                if !dense {
+                    for j in 0..rows {
+                        x.fill_row(first + j, &mut buf[j * n_cols..(j + 1) * n_cols]);
+                    }
+                }
+                for (t, &g) in groups.iter().enumerate() {
+                    for j in 0..rows {
+                        let row = match x.row_slice(first + j) {
+                            Some(r) => r,
+                            None => &buf[j * n_cols..(j + 1) * n_cols],
+                        };
+                        block[j * k + g as usize] += forest.leaf_value(t, row);
                     }
                 }
             },
