@@ -177,19 +177,26 @@ pub fn grow_tree(
             .map(|_| sampler.node_features(&level_features, n_cols))
             .collect();
         let level_nodes: Vec<NodeEntry> = level.iter().map(|&nid| nodes[nid]).collect();
-        let per_feature: Vec<Vec<SplitCandidate>> = level_features
-            .par_iter()
-            .map(|&f| scan_feature(cols, &work[f], f, &level_nodes, &node_features, params))
-            .collect();
-        // Merge in feature order.
+        // Scan features in parallel batches and merge each batch in feature order, so memory
+        // stays bounded on wide data and the result never depends on the thread count.
+        let mut bests = vec![SplitCandidate::default(); level.len()];
+        let batch = (rayon::current_num_threads() * 4).max(1);
+        for features in level_features.chunks(batch) {
+            let per_feature: Vec<Vec<SplitCandidate>> = features
+                .par_iter()
+                .map(|&f| scan_feature(cols, &work[f], f, &level_nodes, &node_features, params))
+                .collect();
+            for cands in &per_feature {
+                for (b, c) in bests.iter_mut().zip(cands) {
+                    b.update(c);
+                }
+            }
+        }
         let mut next = Vec::new();
         let mut split_of_node: Vec<Option<(u32, f32, bool, usize)>> = vec![None; tree.n_nodes()];
         let mut children: Vec<Option<usize>> = vec![None; level.len()];
         for (s, &nid) in level.iter().enumerate() {
-            let mut best = SplitCandidate::default();
-            for cands in &per_feature {
-                best.update(&cands[s]);
-            }
+            let best = bests[s];
             if best.loss_chg > RT_EPS {
                 let lw = node_entry(params, best.left);
                 let rw = node_entry(params, best.right);
