@@ -90,6 +90,13 @@ impl ColumnSegments {
     }
 }
 
+thread_local! {
+    /// Each worker thread's buffer for the right-hand rows of a partition, kept for the life
+    /// of the thread so that levels and trees do not allocate it again.
+    static PARTITION_SCRATCH: std::cell::RefCell<Vec<WorkEntry>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Buffers the exact finder reuses from tree to tree (one column copy per feature), so that
 /// boosting does not allocate and fault in fresh memory for every tree.
 #[derive(Debug, Clone, Default)]
@@ -260,9 +267,11 @@ pub fn grow_tree(
                 .map(|&p| u8::from(p < 0 || p % 2 == 0))
                 .collect();
             let children = &children;
-            work.par_iter_mut().for_each_init(Vec::new, |scratch, w| {
+            work.par_iter_mut().for_each(|w| {
                 if !w.segments.is_empty() {
-                    w.partition(&side, children, scratch);
+                    PARTITION_SCRATCH.with(|scratch| {
+                        w.partition(&side, children, &mut scratch.borrow_mut());
+                    });
                 }
             });
         }
