@@ -79,6 +79,11 @@ def test_xgboost_models_load_and_predict_the_same(tmp_path):
             xgb.XGBRegressor(n_estimators=5, objective="count:poisson"),
             np.random.default_rng(0).poisson(2.0, len(y)),
         ),
+        (xgb.XGBRFRegressor(n_estimators=4, max_depth=3), y),
+        (
+            xgb.XGBClassifier(n_estimators=3, num_parallel_tree=2, tree_method="exact"),
+            np.digitize(y, [-1.0, 0.5, 2.0]),
+        ),
     ]:
         est.fit(X, target)
         path = tmp_path / "xgb.json"
@@ -94,6 +99,17 @@ def test_xgboost_models_load_and_predict_the_same(tmp_path):
             np.testing.assert_allclose(
                 ours.predict_proba(X), est.predict_proba(X), rtol=1e-5, atol=1e-6
             )
+        # Round trip back into XGBoost, iteration ranges included.
+        back = tmp_path / "back.json"
+        ours.save_model(back, format="xgboost")
+        booster = xgb.Booster(model_file=str(back))
+        n_it = ours.n_iterations_
+        np.testing.assert_allclose(
+            booster.predict(xgb.DMatrix(X), output_margin=True, iteration_range=(0, n_it)),
+            ours.predict(X, output_margin=True, iteration_range=(0, n_it)),
+            rtol=1e-6,
+            atol=1e-6,
+        )
 
 
 def test_pickle_and_joblib_round_trip(tmp_path):

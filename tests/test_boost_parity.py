@@ -198,3 +198,39 @@ def test_thread_count_does_not_change_the_model():
     np.testing.assert_array_equal(a, b)
     c = GBTRegressor(n_jobs=2, **dict(kw, random_state=4)).fit(X, y).predict(X)
     assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_configurations_match_xgboost(seed):
+    """Random small problems (ties, NaNs, float32/float64, weights) and random parameters."""
+    rng = np.random.default_rng(1000 + seed)
+    n, p = int(rng.integers(20, 300)), int(rng.integers(1, 7))
+    X = rng.normal(size=(n, p))
+    if rng.random() < 0.5:
+        X = np.round(X * rng.integers(1, 4))
+    if rng.random() < 0.5:
+        X[rng.random(X.shape) < rng.random() * 0.5] = np.nan
+    if rng.random() < 0.3:
+        X = X.astype(np.float32)
+    y = np.nan_to_num(X[:, 0]) + rng.normal(0, 0.5, n)
+    params = dict(
+        tree_method="exact",
+        n_estimators=int(rng.integers(1, 15)),
+        max_depth=int(rng.integers(1, 8)),
+        learning_rate=float(rng.uniform(0.05, 1)),
+        gamma=float(rng.choice([0, rng.uniform(0, 2)])),
+        reg_alpha=float(rng.choice([0, rng.uniform(0, 1)])),
+        reg_lambda=float(rng.uniform(0, 3)),
+        min_child_weight=float(rng.uniform(0, 5)),
+        max_delta_step=float(rng.choice([0, rng.uniform(0.1, 2)])),
+    )
+    w = rng.uniform(0.1, 3, n) if rng.random() < 0.5 else None
+    n_classes = int(rng.integers(1, 4))
+    if n_classes == 1:
+        a = GBTRegressor(**params).fit(X, y, sample_weight=w).predict(X)
+        b = xgb.XGBRegressor(**params).fit(X, y, sample_weight=w).predict(X)
+    else:
+        yc = np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
+        a = GBTClassifier(**params).fit(X, yc, sample_weight=w).predict_proba(X)
+        b = xgb.XGBClassifier(**params).fit(X, yc, sample_weight=w).predict_proba(X)
+    _assert_close(a, b)

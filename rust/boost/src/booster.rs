@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{MatrixView, OwnedMatrix};
+use crate::data::MatrixView;
 use crate::error::BoostError;
 use crate::gain::SplitParams;
 use crate::hist::{GrowPolicy, TreeShape};
@@ -13,7 +13,7 @@ use crate::metric::Metric;
 use crate::objective::{weighted_median, Objective};
 use crate::param::TreeParams;
 use crate::sampling::{sample_rows, ColumnSampler};
-use crate::tree::Tree;
+use crate::tree::{FlatForest, Tree};
 use crate::updater::{TreeMethod, Updater};
 
 /// The schema name written into sapwood's model JSON.
@@ -42,8 +42,9 @@ pub struct Booster {
     pub trees: Vec<Tree>,
     /// Output group of each tree.
     pub tree_info: Vec<u32>,
-    /// Trees grown per output group in each iteration (random-forest mode when above 1).
-    #[serde(default = "one_tree")]
+    /// Trees grown per output group and iteration (XGBoost's random-forest mode); their
+    /// leaves already carry the `1 / num_parallel_tree` factor.
+    #[serde(default = "one_usize")]
     pub num_parallel_tree: usize,
     /// `max_delta_step` of the objective (Poisson), kept for export.
     #[serde(default)]
@@ -60,7 +61,7 @@ fn one() -> f32 {
     1.0
 }
 
-fn one_tree() -> usize {
+fn one_usize() -> usize {
     1
 }
 
@@ -70,7 +71,7 @@ impl Booster {
         self.num_class.max(1)
     }
 
-    /// Trees per iteration: one per output group and parallel tree.
+    /// Trees per boosting iteration.
     pub fn trees_per_iteration(&self) -> usize {
         self.n_groups() * self.num_parallel_tree.max(1)
     }
@@ -120,7 +121,7 @@ impl Booster {
         }
         if self.trees.len() % self.trees_per_iteration() != 0 {
             return bad(
-                "the number of trees is not a multiple of classes x num_parallel_tree".into(),
+                "the number of trees is not a multiple of num_class * num_parallel_tree".into(),
             );
         }
         for (t, (tree, &g)) in self.trees.iter().zip(&self.tree_info).enumerate() {
@@ -192,27 +193,11 @@ impl Booster {
         let k = self.n_groups();
         let base = self.base_margin();
         let mut out = vec![0.0_f32; x.n_rows() * k];
-        let trees = &self.trees[range.clone()];
-        let info = &self.tree_info[range];
-        out.par_chunks_mut(ROW_CHUNK * k).enumerate().for_each_init(
-            || vec![0.0_f32; self.num_feature],
-            |buf, (c, block)| {
-                for (j, o) in block.chunks_mut(k).enumerate() {
-                    let i = c * ROW_CHUNK + j;
-                    o.copy_from_slice(&base);
-                    let row: &[f32] = match x.row_slice(i) {
-                        Some(r) => r,
-                        None => {
-                            x.fill_row(i, buf);
-                            buf
-                        }
-                    };
-                    for (tree, &g) in trees.iter().zip(info) {
-                        o[g as usize] += tree.split_cond[tree.leaf_of(row)];
-                    }
-                }
-            },
-        );
+        for o in out.chunks_mut(k) {
+            o.copy_from_slice(&base);
+        }
+        let forest = FlatForest::new(&self.trees[range.clone()]);
+        add_forest(&mut out, x, &forest, &self.tree_info[range], k);
         Ok(out)
     }
 
@@ -252,9 +237,9 @@ impl Booster {
     ) -> Result<Vec<i32>, BoostError> {
         self.check_width(x)?;
         let range = self.tree_range(begin, end)?;
-        let trees = &self.trees[range];
-        let nt = trees.len().max(1);
-        let mut out = vec![0_i32; x.n_rows() * trees.len()];
+        let forest = FlatForest::new(&self.trees[range]);
+        let nt = forest.n_trees().max(1);
+        let mut out = vec![0_i32; x.n_rows() * forest.n_trees()];
         out.par_chunks_mut(ROW_CHUNK * nt)
             .enumerate()
             .for_each_init(
@@ -269,8 +254,8 @@ impl Booster {
                                 buf
                             }
                         };
-                        for (t, tree) in trees.iter().enumerate() {
-                            o[t] = tree.leaf_of(row) as i32;
+                        for (t, o) in o.iter_mut().enumerate() {
+                            *o = forest.leaf_id(t, row) as i32;
                         }
                     }
                 },
@@ -388,18 +373,18 @@ impl TrainConfig {
 }
 
 struct EvalSet {
-    data: OwnedMatrix,
+    n_rows: usize,
     labels: Vec<f32>,
     weights: Vec<f32>,
     margin: Vec<f32>,
 }
 
 /// Trains a [`Booster`] one round at a time, keeping the presorted columns and the margins of
-/// the training and evaluation sets between rounds.
+/// the training and evaluation sets between rounds. The feature matrices themselves are not
+/// copied: the caller passes the same views to every [`Trainer::boost_round`].
 pub struct Trainer {
     config: TrainConfig,
     split: SplitParams,
-    data: OwnedMatrix,
     updater: Updater,
     labels: Vec<f32>,
     weights: Vec<f32>,
@@ -435,7 +420,7 @@ fn check_rows(what: &str, n: usize, labels: &[f32], weights: &[f32]) -> Result<(
 }
 
 impl Trainer {
-    /// Prepares training: validates, copies the data, presorts the columns, sets the intercept.
+    /// Prepares training: validates, presorts the columns, sets the intercept.
     ///
     /// # Errors
     /// [`BoostError`] for invalid parameters or data.
@@ -508,18 +493,12 @@ impl Trainer {
             attributes: BTreeMap::new(),
         };
         let base = model.base_margin();
-        let data = OwnedMatrix::from_view(x);
-        let updater = Updater::new(
-            config.tree_method,
-            &data,
-            weights,
-            config.tree.max_bin as usize,
-        )?;
+        let updater = Updater::new(config.tree_method, x, weights, config.tree.max_bin as usize)?;
         let margin: Vec<f32> = (0..n).flat_map(|_| base.iter().copied()).collect();
         let evals = evals
             .iter()
             .map(|(ex, ey, ew)| EvalSet {
-                data: OwnedMatrix::from_view(ex),
+                n_rows: ex.n_rows(),
                 labels: ey.to_vec(),
                 weights: ew.to_vec(),
                 margin: (0..ex.n_rows())
@@ -530,7 +509,6 @@ impl Trainer {
         Ok(Self {
             config,
             split,
-            data,
             updater,
             labels: labels.to_vec(),
             weights: weights.to_vec(),
@@ -564,10 +542,27 @@ impl Trainer {
     #[allow(clippy::cast_possible_truncation)]
     pub fn boost_round(
         &mut self,
+        x: &MatrixView<'_>,
+        evals: &[MatrixView<'_>],
         custom: Option<&[(f32, f32)]>,
     ) -> Result<Vec<Vec<f64>>, BoostError> {
         let n = self.labels.len();
         let k = self.model.n_groups();
+        if x.n_rows() != n || x.n_cols() != self.model.num_feature {
+            return Err(BoostError::InvalidInput(
+                "the training matrix changed shape between boosting rounds".into(),
+            ));
+        }
+        if evals.len() != self.evals.len()
+            || evals
+                .iter()
+                .zip(&self.evals)
+                .any(|(v, e)| v.n_rows() != e.n_rows || v.n_cols() != self.model.num_feature)
+        {
+            return Err(BoostError::InvalidInput(
+                "the evaluation sets changed between boosting rounds".into(),
+            ));
+        }
         let gpair: Vec<(f32, f32)> = match custom {
             Some(g) => {
                 if g.len() != n * k {
@@ -599,7 +594,6 @@ impl Trainer {
             }
         };
         let iteration = self.model.n_iterations() as u64;
-        let n_cols = self.data.view().n_cols();
         let npt = self.config.num_parallel_tree.max(1);
         // A round of `npt` parallel trees shares the learning rate (XGBoost's forests).
         let mut split = self.split;
@@ -623,9 +617,9 @@ impl Trainer {
                     .wrapping_mul(0x9e37_79b9_7f4a_7c15)
                     .wrapping_add(iteration * 1_000_003 + (g * npt + t) as u64);
                 let active = sample_rows(n, self.config.tree.subsample, seed);
-                let mut sampler = ColumnSampler::new(n_cols, &self.config.tree, seed);
+                let mut sampler = ColumnSampler::new(x.n_cols(), &self.config.tree, seed);
                 let mut tree = self.updater.grow_tree(
-                    &self.data,
+                    x,
                     &group_pairs,
                     &active,
                     &split,
@@ -638,18 +632,16 @@ impl Trainer {
                 if self.config.objective == Objective::AbsoluteError
                     && self.config.tree_method != TreeMethod::Exact
                 {
-                    self.refresh_leaves_to_median(&mut tree, &active, split.learning_rate);
+                    self.refresh_leaves_to_median(x, &mut tree, &active, split.learning_rate);
                 }
                 new_trees.push(tree);
                 new_groups.push(g as u32);
             }
         }
         // Update margins in tree order.
-        let data_view = self.data.view();
-        update_margins(&mut self.margin, &data_view, &new_trees, &new_groups, k);
-        for e in &mut self.evals {
-            let v = e.data.view();
-            update_margins(&mut e.margin, &v, &new_trees, &new_groups, k);
+        update_margins(&mut self.margin, x, &new_trees, &new_groups, k);
+        for (e, v) in self.evals.iter_mut().zip(evals) {
+            update_margins(&mut e.margin, v, &new_trees, &new_groups, k);
         }
         self.model.trees.extend(new_trees);
         self.model.tree_info.extend(new_groups);
@@ -670,8 +662,13 @@ impl Trainer {
     /// median of the residuals `y - margin` of its (`active`) training rows, times the
     /// learning rate; leaves without rows keep their value.
     #[allow(clippy::cast_sign_loss)]
-    pub fn refresh_leaves_to_median(&self, tree: &mut Tree, active: &[bool], learning_rate: f32) {
-        let view = self.data.view();
+    pub fn refresh_leaves_to_median(
+        &self,
+        view: &MatrixView<'_>,
+        tree: &mut Tree,
+        active: &[bool],
+        learning_rate: f32,
+    ) {
         let n = self.labels.len();
         let mut buf = vec![0.0_f32; view.n_cols()];
         let mut per_leaf: Vec<(Vec<f32>, Vec<f32>)> =
@@ -699,24 +696,39 @@ fn update_margins(
     groups: &[u32],
     k: usize,
 ) {
+    let forest = FlatForest::new(trees);
+    add_forest(margin, x, &forest, groups, k);
+}
+
+/// Rows per block of [`add_forest`]: small enough for the rows to stay in L1, large enough
+/// for independent traversals to overlap.
+const PREDICT_BLOCK: usize = 64;
+
+/// Adds each tree's leaf value to its output group (`out` is `n_rows * k`, row-major). Rows
+/// go in parallel blocks; within a block, tree after tree, so each row still sums its trees
+/// in model order (the result does not depend on blocking or threads).
+fn add_forest(out: &mut [f32], x: &MatrixView<'_>, forest: &FlatForest, groups: &[u32], k: usize) {
     let n_cols = x.n_cols();
-    margin
-        .par_chunks_mut(ROW_CHUNK * k)
+    let dense = matches!(x, MatrixView::DenseF32 { .. });
+    out.par_chunks_mut(PREDICT_BLOCK * k)
         .enumerate()
         .for_each_init(
-            || vec![0.0_f32; n_cols],
+            || vec![0.0_f32; if dense { 0 } else { PREDICT_BLOCK * n_cols }],
             |buf, (c, block)| {
-                for (j, o) in block.chunks_mut(k).enumerate() {
-                    let i = c * ROW_CHUNK + j;
-                    let row: &[f32] = match x.row_slice(i) {
-                        Some(r) => r,
-                        None => {
-                            x.fill_row(i, buf);
-                            buf
-                        }
-                    };
-                    for (t, &g) in trees.iter().zip(groups) {
-                        o[g as usize] += t.split_cond[t.leaf_of(row)];
+                let first = c * PREDICT_BLOCK;
+                let rows = block.len() / k;
+                if !dense {
+                    for j in 0..rows {
+                        x.fill_row(first + j, &mut buf[j * n_cols..(j + 1) * n_cols]);
+                    }
+                }
+                for (t, &g) in groups.iter().enumerate() {
+                    for j in 0..rows {
+                        let row = match x.row_slice(first + j) {
+                            Some(r) => r,
+                            None => &buf[j * n_cols..(j + 1) * n_cols],
+                        };
+                        block[j * k + g as usize] += forest.leaf_value(t, row);
                     }
                 }
             },
@@ -745,12 +757,8 @@ mod tests {
     fn regression_data(n: usize) -> (Vec<f64>, Vec<f32>) {
         let x: Vec<f64> = (0..n * 3)
             .map(|i| {
-                f64::from((i * 37 % 101) as u32)
-                    + if i % 17 == 0 && i % 3 != 1 {
-                        f64::NAN
-                    } else {
-                        0.0
-                    }
+                let missing = i % 17 == 0 && i % 3 != 1;
+                f64::from((i * 37 % 101) as u32) + if missing { f64::NAN } else { 0.0 }
             })
             .collect();
         let y: Vec<f32> = (0..n)
@@ -787,7 +795,7 @@ mod tests {
             let mut t = Trainer::new(c, &view, &y, &w, &[(view, &y, &w)]).unwrap();
             let mut last = f64::INFINITY;
             for _ in 0..15 {
-                let rmse = t.boost_round(None).unwrap()[0][0];
+                let rmse = t.boost_round(&view, &[view], None).unwrap()[0][0];
                 assert!(
                     rmse <= last + 1e-6,
                     "{method:?} {policy:?}: {rmse} after {last}"
@@ -820,7 +828,7 @@ mod tests {
         c.tree.colsample_bynode = 0.8;
         c.tree.learning_rate = 1.0;
         let mut t = Trainer::new(c, &view, &y, &w, &[]).unwrap();
-        t.boost_round(None).unwrap();
+        t.boost_round(&view, &[], None).unwrap();
         let model = t.model();
         assert_eq!(model.trees.len(), 4);
         assert_eq!(model.n_iterations(), 1);
@@ -875,10 +883,10 @@ mod tests {
             &[(view, &y, &w)],
         )
         .unwrap();
-        let first = t.boost_round(None).unwrap()[0][0];
+        let first = t.boost_round(&view, &[view], None).unwrap()[0][0];
         let mut last = first;
         for _ in 0..10 {
-            last = t.boost_round(None).unwrap()[0][0];
+            last = t.boost_round(&view, &[view], None).unwrap()[0][0];
         }
         assert!(last < first * 0.5);
         let model = t.model().clone();
@@ -913,10 +921,37 @@ mod tests {
         let t = Trainer::new(cfg, &view, &y, &w, &[]).unwrap();
         let mut tree = Tree::with_root(0.0, 0.0, 6.0);
         tree.expand(0, 0, 5.0, true, 1.0, (0.0, 0.0, 3.0), (0.0, 0.0, 3.0));
-        t.refresh_leaves_to_median(&mut tree, &[true; 6], 1.0);
+        t.refresh_leaves_to_median(&view, &mut tree, &[true; 6], 1.0);
         let base = t.margin()[0];
         assert!((tree.split_cond[1] - (2.0 - base)).abs() < 1e-6);
         assert!((tree.split_cond[2] - (6.0 - base)).abs() < 1e-6);
+    }
+
+    /// XGBoost's test_tree_regularization.py: one row, y = 1, base_score 0.5, eta 1.
+    #[test]
+    fn single_row_predictions_match_xgboost_closed_form() {
+        let x = [0.0_f32];
+        let view = MatrixView::DenseF32 {
+            data: &x,
+            n_rows: 1,
+            n_cols: 1,
+        };
+        for (alpha, lambda, want) in [(0.1, 0.0, 0.9), (0.0, 1.0, 0.75), (0.1, 1.0, 0.7)] {
+            let mut cfg = config(Objective::SquaredError);
+            cfg.base_score = Some(0.5);
+            cfg.tree.learning_rate = 1.0;
+            cfg.tree.reg_alpha = alpha;
+            cfg.tree.reg_lambda = lambda;
+            cfg.tree.min_child_weight = 0.0;
+            let mut t = Trainer::new(cfg, &view, &[1.0], &[1.0], &[]).unwrap();
+            t.boost_round(&view, &[], None).unwrap();
+            let p = t.model().predict(&view, 0, 0).unwrap();
+            assert!(
+                (p[0] - want).abs() < 1e-6,
+                "alpha {alpha} lambda {lambda}: {}",
+                p[0]
+            );
+        }
     }
 
     #[test]

@@ -159,85 +159,14 @@ impl MatrixView<'_> {
     }
 }
 
-/// An owned copy of a matrix, in `f32`: what a trainer keeps between rounds.
-#[derive(Debug, Clone)]
-pub enum OwnedMatrix {
-    /// Row-major values, NaN = missing.
-    Dense {
-        data: Vec<f32>,
-        n_rows: usize,
-        n_cols: usize,
-    },
-    /// Compressed sparse rows.
-    Csr {
-        indptr: Vec<i64>,
-        indices: Vec<i32>,
-        data: Vec<f32>,
-        n_cols: usize,
-    },
-}
-
-impl OwnedMatrix {
-    /// Copies a view.
-    #[allow(clippy::cast_possible_truncation)]
-    pub fn from_view(view: &MatrixView<'_>) -> Self {
-        match *view {
-            MatrixView::DenseF32 {
-                data,
-                n_rows,
-                n_cols,
-            } => Self::Dense {
-                data: data.to_vec(),
-                n_rows,
-                n_cols,
-            },
-            MatrixView::DenseF64 {
-                data,
-                n_rows,
-                n_cols,
-            } => Self::Dense {
-                data: data.par_iter().map(|&v| v as f32).collect(),
-                n_rows,
-                n_cols,
-            },
-            MatrixView::Csr {
-                indptr,
-                indices,
-                data,
-                n_cols,
-            } => Self::Csr {
-                indptr: indptr.to_vec(),
-                indices: indices.to_vec(),
-                data: data.to_vec(),
-                n_cols,
-            },
-        }
-    }
-
-    /// A borrowed view.
-    pub fn view(&self) -> MatrixView<'_> {
-        match self {
-            Self::Dense {
-                data,
-                n_rows,
-                n_cols,
-            } => MatrixView::DenseF32 {
-                data,
-                n_rows: *n_rows,
-                n_cols: *n_cols,
-            },
-            Self::Csr {
-                indptr,
-                indices,
-                data,
-                n_cols,
-            } => MatrixView::Csr {
-                indptr,
-                indices,
-                data,
-                n_cols: *n_cols,
-            },
-        }
+/// Value `(i, j)` of a dense matrix as `f32` (NaN for sparse input, which has no dense form).
+#[inline]
+#[allow(clippy::cast_possible_truncation)]
+fn dense_value(view: &MatrixView<'_>, i: usize, j: usize) -> f32 {
+    match *view {
+        MatrixView::DenseF32 { data, n_cols, .. } => data[i * n_cols + j],
+        MatrixView::DenseF64 { data, n_cols, .. } => data[i * n_cols + j] as f32,
+        MatrixView::Csr { .. } => f32::NAN,
     }
 }
 
@@ -278,77 +207,92 @@ impl SortedColumns {
                 u32::MAX
             )));
         }
-        let columns: Vec<Vec<Entry>> = match *view {
-            MatrixView::Csr {
-                indptr,
-                indices,
-                data,
-                ..
-            } => {
+        // Count the present values of each column, then fill every column's slice of one
+        // buffer in place (no second copy), then sort each slice.
+        let counts: Vec<usize> = match *view {
+            MatrixView::Csr { indices, data, .. } => {
                 let mut counts = vec![0usize; n_cols];
                 for (&j, v) in indices.iter().zip(data) {
                     if !v.is_nan() {
                         counts[j as usize] += 1;
                     }
                 }
-                let mut cols: Vec<Vec<Entry>> =
-                    counts.iter().map(|&c| Vec::with_capacity(c)).collect();
-                for i in 0..n_rows {
-                    for k in indptr[i] as usize..indptr[i + 1] as usize {
-                        let v = data[k];
-                        if !v.is_nan() {
-                            cols[indices[k] as usize].push(Entry {
-                                row: i as u32,
-                                value: v,
-                            });
-                        }
-                    }
-                }
-                cols
+                counts
             }
             _ => (0..n_cols)
                 .into_par_iter()
                 .map(|j| {
-                    let mut col = Vec::with_capacity(n_rows);
-                    for i in 0..n_rows {
-                        let v = match *view {
-                            MatrixView::DenseF32 { data, .. } => data[i * n_cols + j],
-                            MatrixView::DenseF64 { data, .. } => data[i * n_cols + j] as f32,
-                            MatrixView::Csr { .. } => f32::NAN,
-                        };
-                        if !v.is_nan() {
-                            col.push(Entry {
-                                row: i as u32,
-                                value: v,
-                            });
-                        }
-                    }
-                    col
+                    (0..n_rows)
+                        .filter(|&i| !dense_value(view, i, j).is_nan())
+                        .count()
                 })
                 .collect(),
         };
-        let columns: Vec<Vec<Entry>> = columns
-            .into_par_iter()
-            .map(|mut c| {
-                c.sort_by(|a, b| a.value.total_cmp(&b.value).then(a.row.cmp(&b.row)));
-                c
-            })
-            .collect();
         let mut offsets = Vec::with_capacity(n_cols + 1);
         offsets.push(0);
-        let total: usize = columns.iter().map(Vec::len).sum();
-        let mut entries = Vec::with_capacity(total);
-        let mut density = Vec::with_capacity(n_cols);
-        for c in &columns {
-            entries.extend_from_slice(c);
-            offsets.push(entries.len());
-            let missing = (n_rows - c.len()) as f32;
-            density.push(if n_rows == 0 {
-                1.0
-            } else {
-                1.0 - missing / n_rows as f32
-            });
+        for &c in &counts {
+            offsets.push(offsets.last().copied().unwrap_or(0) + c);
         }
+        let total = offsets[n_cols];
+        let mut entries = vec![Entry { row: 0, value: 0.0 }; total];
+        let mut slices: Vec<&mut [Entry]> = Vec::with_capacity(n_cols);
+        let mut rest: &mut [Entry] = &mut entries;
+        for &c in &counts {
+            let (head, tail) = rest.split_at_mut(c);
+            slices.push(head);
+            rest = tail;
+        }
+        match *view {
+            MatrixView::Csr {
+                indptr,
+                indices,
+                data,
+                ..
+            } => {
+                let mut fill = vec![0usize; n_cols];
+                for i in 0..n_rows {
+                    for k in indptr[i] as usize..indptr[i + 1] as usize {
+                        let v = data[k];
+                        if !v.is_nan() {
+                            let j = indices[k] as usize;
+                            slices[j][fill[j]] = Entry {
+                                row: i as u32,
+                                value: v,
+                            };
+                            fill[j] += 1;
+                        }
+                    }
+                }
+            }
+            _ => slices.par_iter_mut().enumerate().for_each(|(j, col)| {
+                let mut k = 0;
+                for i in 0..n_rows {
+                    let v = dense_value(view, i, j);
+                    if !v.is_nan() {
+                        col[k] = Entry {
+                            row: i as u32,
+                            value: v,
+                        };
+                        k += 1;
+                    }
+                }
+            }),
+        }
+        slices.par_iter_mut().for_each(|c| {
+            c.sort_by(|a, b| a.value.total_cmp(&b.value).then(a.row.cmp(&b.row)));
+        });
+        drop(slices);
+        let density = counts
+            .iter()
+            .map(|&c| {
+                let missing = (n_rows - c) as f32;
+                if n_rows == 0 {
+                    1.0
+                } else {
+                    1.0 - missing / n_rows as f32
+                }
+            })
+            .collect();
         Ok(Self {
             offsets,
             entries,

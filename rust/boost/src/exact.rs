@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use crate::data::{Entry, MatrixView, SortedColumns};
+use crate::data::{MatrixView, SortedColumns};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
@@ -33,54 +33,75 @@ struct ScanState {
     best: SplitCandidate,
 }
 
+/// A present value with its row's gradient pair, copied once per tree so that scans read
+/// memory sequentially.
+#[derive(Debug, Clone, Copy, Default)]
+struct WorkEntry {
+    row: u32,
+    value: f32,
+    grad: f32,
+    hess: f32,
+}
+
 /// One column's present values for the rows still growing, grouped by node: the entries of
 /// each open node form one contiguous segment, in ascending value order. After each level the
 /// segments are stably partitioned into the children's segments, so a node's scan is a
 /// sequential pass over its own rows (the global sort order, restricted to the node).
 #[derive(Debug, Clone, Default)]
 struct ColumnSegments {
-    entries: Vec<Entry>,
+    entries: Vec<WorkEntry>,
     /// `(start, end)` of each open node's segment, in level order.
     segments: Vec<(usize, usize)>,
 }
 
 impl ColumnSegments {
     /// Splits every segment of a node that was expanded into its two children's segments
-    /// (left rows first, order kept) and drops the rest. `position` gives each row's node id
-    /// after routing; `children[slot]` the left child id of the level's node, if it split.
-    fn partition(
-        &mut self,
-        position: &[i32],
-        children: &[Option<usize>],
-        scratch: &mut Vec<Entry>,
-    ) {
+    /// (left rows first, order kept) and drops the rest. `side[row]` is 0 for a row that went
+    /// to its node's left child; `children[slot]` is set when the level's node split.
+    fn partition(&mut self, side: &[u8], children: &[Option<usize>], scratch: &mut Vec<WorkEntry>) {
         let mut out = Vec::with_capacity(self.segments.len() * 2);
         let mut w = 0usize;
         for (slot, &(a, b)) in self.segments.iter().enumerate() {
-            let Some(l) = children[slot] else { continue };
-            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-            let l = l as i32;
+            if children[slot].is_none() {
+                continue;
+            }
             scratch.clear();
+            scratch.resize(b - a, WorkEntry::default());
             let start = w;
+            let mut n_right = 0usize;
+            // Branch-free: every row of a node that split goes to one of its two children.
+            // Writing at `w` is safe because `w <= k` (left rows are compacted forwards).
             for k in a..b {
                 let e = self.entries[k];
-                let p = position[e.row as usize];
-                if p == l {
-                    self.entries[w] = e;
-                    w += 1;
-                } else if p == l + 1 {
-                    scratch.push(e);
-                }
+                let is_left = usize::from(side[e.row as usize] == 0);
+                self.entries[w] = e;
+                scratch[n_right] = e;
+                w += is_left;
+                n_right += 1 - is_left;
             }
             let mid = w;
-            self.entries[w..w + scratch.len()].copy_from_slice(scratch);
-            w += scratch.len();
+            self.entries[w..w + n_right].copy_from_slice(&scratch[..n_right]);
+            w += n_right;
             out.push((start, mid));
             out.push((mid, w));
         }
         self.entries.truncate(w);
         self.segments = out;
     }
+}
+
+thread_local! {
+    /// Each worker thread's buffer for the right-hand rows of a partition, kept for the life
+    /// of the thread so that levels and trees do not allocate it again.
+    static PARTITION_SCRATCH: std::cell::RefCell<Vec<WorkEntry>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Buffers the exact finder reuses from tree to tree (one column copy per feature), so that
+/// boosting does not allocate and fault in fresh memory for every tree.
+#[derive(Debug, Clone, Default)]
+pub struct ExactWorkspace {
+    columns: Vec<ColumnSegments>,
 }
 
 /// Grows one tree on the rows whose `active` flag is set.
@@ -96,6 +117,7 @@ pub fn grow_tree(
     params: &SplitParams,
     max_depth: u32,
     sampler: &mut ColumnSampler,
+    workspace: &mut ExactWorkspace,
 ) -> Tree {
     let n_rows = cols.n_rows;
     let n_cols = rows.n_cols();
@@ -118,7 +140,10 @@ pub fn grow_tree(
     sampler.new_tree();
     let tree_features = sampler.tree_features().to_vec();
     // Each column of the tree's feature set, restricted to the rows that take part.
-    let mut work: Vec<ColumnSegments> = (0..n_cols).map(|_| ColumnSegments::default()).collect();
+    workspace
+        .columns
+        .resize_with(n_cols, ColumnSegments::default);
+    let work = &mut workspace.columns;
     {
         let mut wanted = vec![false; n_cols];
         for &f in &tree_features {
@@ -126,15 +151,25 @@ pub fn grow_tree(
         }
         let position = &position;
         work.par_iter_mut().enumerate().for_each(|(j, w)| {
+            w.entries.clear();
+            w.segments.clear();
             if !wanted[j] {
                 return;
             }
-            w.entries = cols
-                .column(j)
-                .iter()
-                .filter(|e| position[e.row as usize] >= 0)
-                .copied()
-                .collect();
+            let col = cols.column(j);
+            w.entries.extend(
+                col.iter()
+                    .filter(|e| position[e.row as usize] >= 0)
+                    .map(|e| {
+                        let (grad, hess) = gpair[e.row as usize];
+                        WorkEntry {
+                            row: e.row,
+                            value: e.value,
+                            grad,
+                            hess,
+                        }
+                    }),
+            );
             w.segments = vec![(0, w.entries.len())];
         });
     }
@@ -149,29 +184,26 @@ pub fn grow_tree(
             .map(|_| sampler.node_features(&level_features, n_cols))
             .collect();
         let level_nodes: Vec<NodeEntry> = level.iter().map(|&nid| nodes[nid]).collect();
-        let per_feature: Vec<Vec<SplitCandidate>> = level_features
-            .par_iter()
-            .map(|&f| {
-                scan_feature(
-                    cols,
-                    &work[f],
-                    f,
-                    gpair,
-                    &level_nodes,
-                    &node_features,
-                    params,
-                )
-            })
-            .collect();
-        // Merge in feature order.
+        // Scan features in parallel batches and merge each batch in feature order, so memory
+        // stays bounded on wide data and the result never depends on the thread count.
+        let mut bests = vec![SplitCandidate::default(); level.len()];
+        let batch = (rayon::current_num_threads() * 4).max(1);
+        for features in level_features.chunks(batch) {
+            let per_feature: Vec<Vec<SplitCandidate>> = features
+                .par_iter()
+                .map(|&f| scan_feature(cols, &work[f], f, &level_nodes, &node_features, params))
+                .collect();
+            for cands in &per_feature {
+                for (b, c) in bests.iter_mut().zip(cands) {
+                    b.update(c);
+                }
+            }
+        }
         let mut next = Vec::new();
         let mut split_of_node: Vec<Option<(u32, f32, bool, usize)>> = vec![None; tree.n_nodes()];
         let mut children: Vec<Option<usize>> = vec![None; level.len()];
         for (s, &nid) in level.iter().enumerate() {
-            let mut best = SplitCandidate::default();
-            for cands in &per_feature {
-                best.update(&cands[s]);
-            }
+            let best = bests[s];
             if best.loss_chg > RT_EPS {
                 let lw = node_entry(params, best.left);
                 let rw = node_entry(params, best.right);
@@ -229,11 +261,17 @@ pub fn grow_tree(
             break;
         }
         {
-            let position = &position;
+            // One byte per row (cache-friendly): 0 = went left, 1 = right or gone.
+            let side: Vec<u8> = position
+                .par_iter()
+                .map(|&p| u8::from(p < 0 || p % 2 == 0))
+                .collect();
             let children = &children;
-            work.par_iter_mut().for_each_init(Vec::new, |scratch, w| {
+            work.par_iter_mut().for_each(|w| {
                 if !w.segments.is_empty() {
-                    w.partition(position, children, scratch);
+                    PARTITION_SCRATCH.with(|scratch| {
+                        w.partition(&side, children, &mut scratch.borrow_mut());
+                    });
                 }
             });
         }
@@ -333,7 +371,6 @@ fn scan_feature(
     cols: &SortedColumns,
     work: &ColumnSegments,
     feature: usize,
-    gpair: &[(f32, f32)],
     nodes: &[NodeEntry],
     node_features: &[Option<Vec<bool>>],
     params: &SplitParams,
@@ -353,9 +390,9 @@ fn scan_feature(
         let seg = &work.entries[a..b];
         let mut scan = ScanState::default();
         if forward {
-            enumerate(seg.iter(), true, fid, gpair, node, params, &mut scan);
+            enumerate(seg.iter(), true, fid, node, params, &mut scan);
         }
-        enumerate(seg.iter().rev(), false, fid, gpair, node, params, &mut scan);
+        enumerate(seg.iter().rev(), false, fid, node, params, &mut scan);
         out[slot] = scan.best;
     }
     out
@@ -364,10 +401,9 @@ fn scan_feature(
 /// One directional pass over a node's segment of a column (XGBoost's `EnumerateSplit`).
 #[inline]
 fn enumerate<'a>(
-    entries: impl Iterator<Item = &'a Entry>,
+    entries: impl Iterator<Item = &'a WorkEntry>,
     forward: bool,
     fid: u32,
-    gpair: &[(f32, f32)],
     node: &NodeEntry,
     params: &SplitParams,
     s: &mut ScanState,
@@ -375,7 +411,7 @@ fn enumerate<'a>(
     s.stats = GradStats::default();
     let mcw = f64::from(params.min_child_weight);
     for e in entries {
-        let (g, h) = gpair[e.row as usize];
+        let (g, h) = (e.grad, e.hess);
         let fvalue = e.value;
         if s.stats.is_empty() {
             s.stats.add_pair(g, h);
@@ -457,6 +493,7 @@ mod tests {
             &p,
             tp.max_depth,
             &mut sampler,
+            &mut ExactWorkspace::default(),
         )
     }
 

@@ -56,7 +56,7 @@ impl GradStats {
 }
 
 /// XGBoost's L1 soft threshold: `g - alpha` above `alpha`, `g + alpha` below `-alpha`, else 0.
-#[inline]
+#[inline(always)]
 pub fn threshold_l1(g: f64, alpha: f64) -> f64 {
     if g > alpha {
         g - alpha
@@ -139,7 +139,7 @@ impl SplitParams {
     }
 
     /// The structure score of a node.
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::cast_possible_truncation)]
     pub fn gain(&self, s: GradStats) -> f32 {
         if self.max_delta_step == 0.0 {
@@ -154,13 +154,14 @@ impl SplitParams {
     }
 
     /// Whether both children are heavy enough to exist.
-    #[inline]
+    #[inline(always)]
     pub fn is_valid_split(&self, left_hess: f64, right_hess: f64) -> bool {
         let mcw = f64::from(self.min_child_weight);
         left_hess > 0.0 && right_hess > 0.0 && left_hess >= mcw && right_hess >= mcw
     }
 
     /// `gain(left) + gain(right)`, or `-inf` for an invalid split.
+    #[inline(always)]
     pub fn split_gain(&self, left: GradStats, right: GradStats) -> f32 {
         if !self.is_valid_split(left.hess, right.hess) {
             return f32::NEG_INFINITY;

@@ -305,12 +305,21 @@ impl Objective {
                 for (&y, &w) in labels.iter().zip(weights) {
                     freq[y as usize] += f64::from(w);
                 }
-                let logs: Vec<f64> = freq
+                // Class frequencies, their logs and the mean log in f32, as XGBoost does.
+                let logs: Vec<f32> = freq
                     .iter()
-                    .map(|&f| (f / total_w.max(f64::MIN_POSITIVE)).max(1e-16).ln())
+                    .map(|&f| {
+                        ((f / total_w.max(f64::MIN_POSITIVE)) as f32)
+                            .max(1e-16)
+                            .ln()
+                    })
                     .collect();
-                let avg = logs.iter().sum::<f64>() / num_class as f64;
-                logs.iter().map(|&l| (l - avg) as f32).collect()
+                let mut sum = 0.0_f32;
+                for &l in &logs {
+                    sum += l;
+                }
+                let avg = sum / num_class as f32;
+                logs.iter().map(|&l| l - avg).collect()
             }
             Self::AbsoluteError => {
                 let values: Vec<f32> = labels.to_vec();

@@ -11,6 +11,107 @@ use crate::gain::SplitParams;
 /// The `split_indices` marker XGBoost writes for a deleted node.
 pub const DELETED_MARKER: u32 = (1 << 31) - 1;
 
+/// A node packed for prediction: 16 bytes, children as absolute indices into a forest's
+/// node array ([`FlatNode::LEAF`] at leaves), the default direction in the feature's top bit,
+/// and the threshold or leaf value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlatNode {
+    left: u32,
+    right: u32,
+    feature: u32,
+    value: f32,
+}
+
+impl FlatNode {
+    /// The `left` marker of a leaf.
+    pub const LEAF: u32 = u32::MAX;
+    const DEFAULT_LEFT: u32 = 1 << 31;
+}
+
+/// Trees packed into one node array for fast traversal.
+#[derive(Debug, Clone, Default)]
+pub struct FlatForest {
+    nodes: Vec<FlatNode>,
+    roots: Vec<u32>,
+}
+
+impl FlatForest {
+    /// Packs `trees`.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    pub fn new(trees: &[Tree]) -> Self {
+        let total: usize = trees.iter().map(Tree::n_nodes).sum();
+        let mut nodes = Vec::with_capacity(total);
+        let mut roots = Vec::with_capacity(trees.len());
+        for t in trees {
+            let base = nodes.len() as u32;
+            roots.push(base);
+            for i in 0..t.n_nodes() {
+                let leaf = t.left[i] < 0;
+                nodes.push(FlatNode {
+                    left: if leaf {
+                        FlatNode::LEAF
+                    } else {
+                        base + t.left[i] as u32
+                    },
+                    right: if leaf {
+                        FlatNode::LEAF
+                    } else {
+                        base + t.right[i] as u32
+                    },
+                    feature: if leaf {
+                        0
+                    } else {
+                        t.split_index[i]
+                            | if t.default_left[i] {
+                                FlatNode::DEFAULT_LEFT
+                            } else {
+                                0
+                            }
+                    },
+                    value: t.split_cond[i],
+                });
+            }
+        }
+        Self { nodes, roots }
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// The absolute index of the leaf row `row` reaches in tree `t`.
+    #[inline]
+    fn leaf_index(&self, t: usize, row: &[f32]) -> usize {
+        let mut i = self.roots[t] as usize;
+        loop {
+            let n = self.nodes[i];
+            if n.left == FlatNode::LEAF {
+                return i;
+            }
+            let v = row[(n.feature & !FlatNode::DEFAULT_LEFT) as usize];
+            let go_left = if v.is_nan() {
+                n.feature & FlatNode::DEFAULT_LEFT != 0
+            } else {
+                v < n.value
+            };
+            i = if go_left { n.left } else { n.right } as usize;
+        }
+    }
+
+    /// The leaf value row `row` gets from tree `t`.
+    #[inline]
+    pub fn leaf_value(&self, t: usize, row: &[f32]) -> f32 {
+        self.nodes[self.leaf_index(t, row)].value
+    }
+
+    /// The node id (within its tree) of the leaf row `row` reaches in tree `t`.
+    #[inline]
+    pub fn leaf_id(&self, t: usize, row: &[f32]) -> usize {
+        self.leaf_index(t, row) - self.roots[t] as usize
+    }
+}
+
 /// One tree.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tree {

@@ -8,9 +8,9 @@
 
 use std::str::FromStr;
 
-use crate::data::{OwnedMatrix, SortedColumns};
+use crate::data::{MatrixView, SortedColumns};
 use crate::error::BoostError;
-use crate::exact;
+use crate::exact::{self, ExactWorkspace};
 use crate::gain::SplitParams;
 use crate::hist::{BinnedMatrix, GrowPolicy, HistGrower, QuantileCuts, TreeShape};
 use crate::sampling::ColumnSampler;
@@ -75,27 +75,37 @@ pub struct Binned {
     pub matrix: BinnedMatrix,
 }
 
-/// Bins an owned matrix with cuts weighted by `weights` (one per row).
+/// Bins a matrix with cuts weighted by `weights` (one per row). Values are compared as
+/// `f32`, as in every split finder; `f64` input is rounded once here.
 ///
 /// # Errors
 /// [`BoostError`] for `max_bin` out of range or inconsistent shapes.
-#[allow(clippy::cast_sign_loss)]
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 pub fn bin_matrix(
-    data: &OwnedMatrix,
+    data: &MatrixView<'_>,
     weights: &[f64],
     max_bin: usize,
 ) -> Result<Binned, BoostError> {
-    match data {
-        OwnedMatrix::Dense {
+    let dense = |values: &[f32], n_rows: usize, n_cols: usize| -> Result<Binned, BoostError> {
+        let cuts = QuantileCuts::from_dense(values, n_rows, n_cols, Some(weights), max_bin)?;
+        let matrix = BinnedMatrix::from_dense(values, n_rows, n_cols, &cuts)?;
+        Ok(Binned { cuts, matrix })
+    };
+    match *data {
+        MatrixView::DenseF32 {
+            data,
+            n_rows,
+            n_cols,
+        } => dense(data, n_rows, n_cols),
+        MatrixView::DenseF64 {
             data,
             n_rows,
             n_cols,
         } => {
-            let cuts = QuantileCuts::from_dense(data, *n_rows, *n_cols, Some(weights), max_bin)?;
-            let matrix = BinnedMatrix::from_dense(data, *n_rows, *n_cols, &cuts)?;
-            Ok(Binned { cuts, matrix })
+            let rounded: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+            dense(&rounded, n_rows, n_cols)
         }
-        OwnedMatrix::Csr {
+        MatrixView::Csr {
             indptr,
             indices,
             data,
@@ -104,8 +114,8 @@ pub fn bin_matrix(
             let indptr: Vec<usize> = indptr.iter().map(|&p| p as usize).collect();
             let indices: Vec<usize> = indices.iter().map(|&c| c as usize).collect();
             let cuts =
-                QuantileCuts::from_csr(&indptr, &indices, data, *n_cols, Some(weights), max_bin)?;
-            let matrix = BinnedMatrix::from_csr(&indptr, &indices, data, *n_cols, &cuts)?;
+                QuantileCuts::from_csr(&indptr, &indices, data, n_cols, Some(weights), max_bin)?;
+            let matrix = BinnedMatrix::from_csr(&indptr, &indices, data, n_cols, &cuts)?;
             Ok(Binned { cuts, matrix })
         }
     }
@@ -114,8 +124,8 @@ pub fn bin_matrix(
 /// The per-fit state of the chosen split finder.
 #[derive(Debug, Clone)]
 pub enum Updater {
-    /// `exact`: the presorted columns.
-    Exact(SortedColumns),
+    /// `exact`: the presorted columns and the finder's scratch space.
+    Exact(SortedColumns, ExactWorkspace),
     /// `hist`: cuts and bins made once.
     Hist(Binned),
     /// `approx`: cuts and bins of the last tree, with the hessians they were made from.
@@ -136,12 +146,15 @@ impl Updater {
     /// [`BoostError`] from presorting or binning.
     pub fn new(
         method: TreeMethod,
-        data: &OwnedMatrix,
+        data: &MatrixView<'_>,
         weights: &[f32],
         max_bin: usize,
     ) -> Result<Self, BoostError> {
         match method {
-            TreeMethod::Exact => Ok(Self::Exact(SortedColumns::build(&data.view())?)),
+            TreeMethod::Exact => Ok(Self::Exact(
+                SortedColumns::build(data)?,
+                ExactWorkspace::default(),
+            )),
             TreeMethod::Hist => {
                 let w: Vec<f64> = weights.iter().map(|&w| f64::from(w)).collect();
                 Ok(Self::Hist(bin_matrix(data, &w, max_bin)?))
@@ -157,7 +170,7 @@ impl Updater {
     /// The cuts in use (none for `exact`).
     pub fn cuts(&self) -> Option<&QuantileCuts> {
         match self {
-            Self::Exact(_) => None,
+            Self::Exact(..) => None,
             Self::Hist(b) => Some(&b.cuts),
             Self::Approx { binned, .. } => binned.as_ref().map(|b| &b.cuts),
         }
@@ -169,7 +182,7 @@ impl Updater {
     /// [`BoostError`] when `approx` cannot bin the data.
     pub fn grow_tree(
         &mut self,
-        data: &OwnedMatrix,
+        data: &MatrixView<'_>,
         gpair: &[(f32, f32)],
         active: &[bool],
         split: &SplitParams,
@@ -177,14 +190,15 @@ impl Updater {
         sampler: &mut ColumnSampler,
     ) -> Result<Tree, BoostError> {
         match self {
-            Self::Exact(cols) => Ok(exact::grow_tree(
+            Self::Exact(cols, workspace) => Ok(exact::grow_tree(
                 cols,
-                &data.view(),
+                data,
                 gpair,
                 active,
                 split,
                 shape.max_depth,
                 sampler,
+                workspace,
             )),
             Self::Hist(b) => Ok(HistGrower {
                 matrix: &b.matrix,
@@ -233,7 +247,7 @@ mod tests {
     use super::*;
     use crate::param::TreeParams;
 
-    fn data() -> (OwnedMatrix, Vec<(f32, f32)>) {
+    fn data() -> (Vec<f32>, Vec<(f32, f32)>) {
         let n = 300;
         let x: Vec<f32> = (0..n * 2)
             .map(|k| {
@@ -252,19 +266,17 @@ mod tests {
                 )
             })
             .collect();
-        (
-            OwnedMatrix::Dense {
-                data: x,
-                n_rows: n,
-                n_cols: 2,
-            },
-            g,
-        )
+        (x, g)
     }
 
     #[test]
     fn every_method_grows_a_useful_tree() {
-        let (m, g) = data();
+        let (x, g) = data();
+        let m = MatrixView::DenseF32 {
+            data: &x,
+            n_rows: 300,
+            n_cols: 2,
+        };
         let tp = TreeParams::default();
         let split = SplitParams::from_tree_params(&tp, None);
         let shape = TreeShape {
@@ -287,7 +299,12 @@ mod tests {
     fn hist_and_exact_agree_when_every_value_has_its_own_bin() {
         // With few distinct values, hist thresholds are the next distinct value and exact's
         // the midpoint: the partitions, and so the leaf values, are the same.
-        let (m, g) = data();
+        let (x, g) = data();
+        let m = MatrixView::DenseF32 {
+            data: &x,
+            n_rows: 300,
+            n_cols: 2,
+        };
         let tp = TreeParams::default();
         let split = SplitParams::from_tree_params(&tp, None);
         let shape = TreeShape {

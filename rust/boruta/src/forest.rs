@@ -78,7 +78,7 @@ impl ImportanceSource for ForestImportance {
             &[],
         )
         .map_err(boost)?;
-        trainer.boost_round(None).map_err(boost)?;
+        trainer.boost_round(&view, &[], None).map_err(boost)?;
         let (_, gain, _) = trainer.model().importance();
         let total: f64 = gain.iter().sum();
         Ok(if total > 0.0 {

@@ -179,6 +179,10 @@ fn config_from(params: &Bound<'_, PyDict>) -> SapwoodResult<TrainConfig> {
 pub struct BoostTrainer {
     inner: Mutex<Trainer>,
     n_jobs: Option<i64>,
+    /// The training matrix and the evaluation matrices: kept alive here and passed to the
+    /// engine as views each round, never copied.
+    x: Py<PyAny>,
+    eval_x: Vec<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -222,6 +226,8 @@ impl BoostTrainer {
         Ok(Self {
             inner: Mutex::new(trainer),
             n_jobs,
+            x: x.clone().unbind(),
+            eval_x: evals.iter().map(|(e, _, _)| e.clone().unbind()).collect(),
         })
     }
 
@@ -250,10 +256,21 @@ impl BoostTrainer {
                 return Err(SapwoodError::Type("give both grad and hess, or neither".into()).into())
             }
         };
+        let x_arg = MatrixArg::extract(self.x.bind(py))?;
+        let x_view = x_arg.view()?;
+        let eval_args: Vec<MatrixArg<'_>> = self
+            .eval_x
+            .iter()
+            .map(|e| MatrixArg::extract(e.bind(py)))
+            .collect::<SapwoodResult<_>>()?;
+        let eval_views: Vec<MatrixView<'_>> = eval_args
+            .iter()
+            .map(MatrixArg::view)
+            .collect::<SapwoodResult<_>>()?;
         let inner = &self.inner;
         let out = run_detached(py, self.n_jobs, || {
             let mut t = inner.lock().unwrap_or_else(PoisonError::into_inner);
-            t.boost_round(custom.as_deref())
+            t.boost_round(&x_view, &eval_views, custom.as_deref())
         })?
         .map_err(SapwoodError::from)?;
         Ok(out)

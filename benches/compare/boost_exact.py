@@ -1,0 +1,105 @@
+"""sapwood vs xgboost, both with the exact split finder and 2 threads.
+
+Synthetic binary problem, 100 000 rows x 28 features (Higgs-sized), 50 trees of depth 6.
+Each library runs in its own process so that peak memory (max RSS) is its own. Prints fit
+time, predict time, test AUC and peak RSS, with the ratio sapwood / xgboost.
+
+    python benches/compare/boost_exact.py [--rows 100000] [--trees 50] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def make_data(n_rows: int, n_features: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_rows, n_features)).astype(np.float32)
+    # A few discretised columns, like the Higgs "jet b-tag" features.
+    X[:, -4:] = np.round(X[:, -4:] * 2) / 2
+    logit = (
+        X[:, 0] * X[:, 1]
+        + np.sin(2 * X[:, 2])
+        + 0.5 * X[:, 3] ** 2
+        - X[:, 4]
+        + 0.3 * X[:, 5:10].sum(axis=1)
+        + 0.5 * X[:, -1]
+    )
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(np.int32)
+    return X, y
+
+
+def worker(lib: str, args: argparse.Namespace) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    X, y = make_data(args.rows, args.features)
+    Xte, yte = make_data(args.rows // 4, args.features, seed=1)
+    params = dict(
+        n_estimators=args.trees, max_depth=6, learning_rate=0.1, tree_method="exact", n_jobs=2
+    )
+    if lib == "sapwood":
+        from sapwood import GBTClassifier as Model
+    else:
+        from xgboost import XGBClassifier as Model
+    fit_times, predict_times = [], []
+    for _ in range(args.repeat):
+        model = Model(**params)
+        t0 = time.perf_counter()
+        model.fit(X, y)
+        fit_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        proba = model.predict_proba(Xte)[:, 1]
+        predict_times.append(time.perf_counter() - t0)
+    return {
+        "fit_s": min(fit_times),
+        "predict_s": min(predict_times),
+        "auc": float(roc_auc_score(yte, proba)),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--features", type=int, default=28)
+    parser.add_argument("--trees", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--worker", choices=["sapwood", "xgboost"])
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args)))
+        return
+    results = {}
+    for lib in ("sapwood", "xgboost"):
+        cmd = [sys.executable, __file__, "--worker", lib]
+        cmd += ["--rows", str(args.rows), "--features", str(args.features)]
+        cmd += ["--trees", str(args.trees), "--repeat", str(args.repeat)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        results[lib] = json.loads(out.strip().splitlines()[-1])
+    s, x = results["sapwood"], results["xgboost"]
+    print(
+        f"exact GBDT, {args.rows} x {args.features}, {args.trees} trees depth 6, 2 threads; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+        f"(best of {args.repeat})"
+    )
+    print(f"{'':<16}{'sapwood':>12}{'xgboost':>12}{'ratio':>10}")
+    for key, label in [
+        ("fit_s", "fit (s)"),
+        ("predict_s", "predict (s)"),
+        ("auc", "test AUC"),
+        ("peak_rss_mb", "peak RSS (MB)"),
+    ]:
+        print(f"{label:<16}{s[key]:>12.4f}{x[key]:>12.4f}{s[key] / x[key]:>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
