@@ -36,7 +36,6 @@ impl ForestImportance {
                 learning_rate: 1.0,
                 max_depth: self.max_depth,
                 reg_lambda: 1e-5,
-                min_child_weight: 0.0,
                 subsample: self.subsample,
                 colsample_bynode: per_node.clamp(f64::MIN_POSITIVE, 1.0),
                 ..TreeParams::default()

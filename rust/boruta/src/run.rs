@@ -54,35 +54,43 @@ impl TreeBudget {
     }
 }
 
-/// Builds `[active columns | shuffled shadows]` row-major; shadows are the active columns,
-/// doubled until there are at least [`MIN_SHADOWS`], each shuffled on its own.
+/// Builds the fit's matrix, row-major: the active columns and their shuffled shadows (the
+/// active columns doubled until there are at least [`MIN_SHADOWS`], each permuted on its own),
+/// placed in a random column order. Returns the matrix, its width and `slot[c]`: the matrix
+/// column holding logical column `c` (actives first, then shadows).
+///
+/// The random placement matters: a learner that breaks exact gain ties by column index would
+/// otherwise always favour real features over their shadows.
 fn with_shadows(
     x: &[f32],
     n_rows: usize,
     n_cols: usize,
     active: &[usize],
     rng: &mut ChaCha8Rng,
-) -> (Vec<f32>, usize) {
+) -> (Vec<f32>, usize, Vec<usize>) {
     let mut shadow_sources: Vec<usize> = active.to_vec();
     while shadow_sources.len() < MIN_SHADOWS {
         shadow_sources.extend_from_within(..);
     }
     let width = active.len() + shadow_sources.len();
+    let mut slot: Vec<usize> = (0..width).collect();
+    slot.shuffle(rng);
     let mut out = vec![0.0_f32; n_rows * width];
     for (k, &j) in active.iter().enumerate() {
+        let col = slot[k];
         for r in 0..n_rows {
-            out[r * width + k] = x[r * n_cols + j];
+            out[r * width + col] = x[r * n_cols + j];
         }
     }
     let mut order: Vec<usize> = (0..n_rows).collect();
     for (s, &j) in shadow_sources.iter().enumerate() {
         order.shuffle(rng);
-        let col = active.len() + s;
+        let col = slot[active.len() + s];
         for (r, &src) in order.iter().enumerate() {
             out[r * width + col] = x[src * n_cols + j];
         }
     }
-    (out, width)
+    (out, width, slot)
 }
 
 /// Runs Boruta to the end over the row-major `x` (`n_rows` x `n_cols`) and target `y`.
@@ -120,7 +128,7 @@ pub fn run_selection<S: ImportanceSource>(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     while !state.is_finished() {
         let active = state.active();
-        let (matrix, width) = with_shadows(x, n_rows, n_cols, &active, &mut rng);
+        let (matrix, width, slot) = with_shadows(x, n_rows, n_cols, &active, &mut rng);
         let fit_seed = rand::Rng::random::<u64>(&mut rng);
         let imp = source.importances(
             &matrix,
@@ -136,7 +144,8 @@ pub fn run_selection<S: ImportanceSource>(
                 imp.len()
             )));
         }
-        state.record(&imp[..active.len()], &imp[active.len()..])?;
+        let logical: Vec<f64> = slot.iter().map(|&c| imp[c]).collect();
+        state.record(&logical[..active.len()], &logical[active.len()..])?;
         on_fit(&state);
     }
     Ok(state)
@@ -264,11 +273,19 @@ mod tests {
     fn shadows_are_permutations_of_their_columns() {
         let (x, _) = data(50, 2, 3);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (m, width) = with_shadows(&x, 50, 2, &[0, 1], &mut rng);
+        let (m, width, slot) = with_shadows(&x, 50, 2, &[0, 1], &mut rng);
         assert_eq!(width, 2 + 8); // two shadows doubled to 4, then to 8
+        let mut seen = slot.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..width).collect::<Vec<_>>());
+        for c in 0..2 {
+            let col: Vec<f32> = (0..50).map(|r| m[r * width + slot[c]]).collect();
+            let orig: Vec<f32> = (0..50).map(|r| x[r * 2 + c]).collect();
+            assert_eq!(col, orig);
+        }
         for s in 2..width {
             let source = (s - 2) % 2;
-            let mut a: Vec<f32> = (0..50).map(|r| m[r * width + s]).collect();
+            let mut a: Vec<f32> = (0..50).map(|r| m[r * width + slot[s]]).collect();
             let mut b: Vec<f32> = (0..50).map(|r| x[r * 2 + source]).collect();
             a.sort_by(f32::total_cmp);
             b.sort_by(f32::total_cmp);
