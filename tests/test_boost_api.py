@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sapwood import GBTClassifier, GBTRegressor
 from sklearn.metrics import log_loss, mean_absolute_error, roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sapwood import GBTClassifier, GBTRegressor
 
 
 def _data(n=120, seed=0):

@@ -10,11 +10,12 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sapwood import GBTClassifier, GBTRegressor, RFClassifier, RFRegressor, load_model
 from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import mean_squared_error, roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sapwood import GBTClassifier, GBTRegressor, RFClassifier, RFRegressor, load_model
 
 xgb = pytest.importorskip("xgboost")
 

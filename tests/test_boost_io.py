@@ -8,6 +8,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+
 import sapwood
 from sapwood import GBTClassifier, GBTRegressor
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from sapwood import GBTClassifier, GBTRegressor
 
 xgb = pytest.importorskip("xgboost")

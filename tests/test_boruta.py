@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sapwood import BorutaSelector, _native
 from scipy import stats
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sapwood import BorutaSelector, _native
 
 boruta = pytest.importorskip("boruta")
 

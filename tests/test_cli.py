@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 import sapwood
 from sapwood.cli import main
 

@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 import numpy as np
 import pytest
+
 import sapwood
 from sapwood import _native
 from sapwood._validation import check_n_jobs, check_sample_weight, seed_from_random_state

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sapwood import gpu
-from sapwood.gpu import _dispatch
 from test_gpu_numpy import (
     BF16,
     ROW_LENGTHS,
@@ -21,6 +19,9 @@ from test_gpu_numpy import (
     ref_norm,
     ref_softmax,
 )
+
+from sapwood import gpu
+from sapwood.gpu import _dispatch
 
 pytestmark = [
     pytest.mark.gpu,

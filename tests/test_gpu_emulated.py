@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_gpu_numpy import ref_norm, ref_softmax
+
 from sapwood import gpu
 from sapwood.gpu import _dispatch, _sources
-from test_gpu_numpy import ref_norm, ref_softmax
 
 CXX = shutil.which("g++") or shutil.which("clang++")
 pytestmark = pytest.mark.skipif(CXX is None, reason="needs a host C++ compiler")

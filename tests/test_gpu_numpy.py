@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sapwood import gpu
 from sapwood.gpu import _dispatch, _sources
 

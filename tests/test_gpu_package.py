@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from sapwood import _native
 from sapwood.gpu import _sources
 

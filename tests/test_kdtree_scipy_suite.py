@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 import sapwood
 
 _ORIGINAL_IMPORT = "from scipy.spatial import KDTree, Rectangle, distance_matrix, cKDTree"

@@ -7,12 +7,13 @@ import pickle
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sapwood import KDTree, KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 from scipy.spatial import cKDTree
 from sklearn import neighbors as skn
 from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_regression
 from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sapwood import KDTree, KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
 
 @parametrize_with_checks(

@@ -29,10 +29,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import sapwood
 from scipy.spatial import cKDTree
 from sklearn.neighbors import KDTree as SkKDTree
 from sklearn.neighbors import NearestNeighbors as SkNN
+
+import sapwood
 
 try:
     from pykdtree.kdtree import KDTree as PyKDTree
