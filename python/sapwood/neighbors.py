@@ -143,8 +143,6 @@ class KDTree:
                 "data must be of shape (n, m), where there are n points of dimension m, "
                 f"got shape {arr.shape}"
             )
-        if not np.isfinite(arr).all():
-            raise ValueError("data must be finite, check for nan or inf values")
         if isinstance(leafsize, bool) or not isinstance(leafsize, numbers.Integral):
             raise TypeError(f"leafsize must be an int, got {type(leafsize).__name__}")
         if leafsize < 1:
@@ -262,8 +260,6 @@ class KDTree:
             raise ValueError(
                 f"x must consist of vectors of length {m} but has shape {np.shape(arr)}"
             )
-        if not np.isfinite(arr).all():
-            raise ValueError("'x' must be finite, check for nan or inf values")
         dtype = np.dtype(self._tree.dtype)
         flat = np.ascontiguousarray(arr.reshape(-1, m), dtype=dtype)
         return flat, arr.shape[:-1]
