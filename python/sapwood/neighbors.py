@@ -83,9 +83,10 @@ class KDTree:
     Parameters
     ----------
     data : array_like of shape (n, m)
-        The points. float32 data is kept in float32 (distances come back as float32);
-        every other real dtype becomes float64. The array is not copied unless it must be
-        converted or ``copy_data`` is set; the tree keeps its own copy in leaf order.
+        The points. float32 data is kept in float32 (queries are cast to float32 and
+        distances come back as float32); every other real dtype becomes float64. The array
+        is not copied unless it must be converted or ``copy_data`` is set; the tree keeps
+        its own copy in leaf order.
     leafsize : int, default=16
         The largest number of points in a leaf (identical points always share one leaf).
     compact_nodes : bool, default=True

@@ -679,7 +679,7 @@ impl<F: Float> KdTree<F> {
                             .map(|_| KBest {
                                 k,
                                 upper,
-                                heap: Vec::with_capacity(k),
+                                heap: Vec::with_capacity(k.min(n + 1)),
                             })
                             .collect::<Vec<_>>(),
                     )
