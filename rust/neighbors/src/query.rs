@@ -259,8 +259,7 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
         }
     }
 
-    /// The leaf scan with the dimension known at compile time (same arithmetic, in the same
-    /// order, as [`point_rank`], so both give bit-identical ranks).
+    /// The leaf scan with the dimension known at compile time.
     #[inline(always)]
     fn scan_fixed<const D: usize, C: Candidates<F>>(
         &mut self,
@@ -273,12 +272,7 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
         let pts = &self.tree.points[start * D..end * D];
         let ids = &self.tree.indices[start..end];
         for (row, &i) in pts.chunks_exact(D).zip(ids) {
-            let mut acc = F::ZERO;
-            for k in 0..D {
-                acc = self
-                    .metric
-                    .combine(acc, self.metric.term(self.geom.diff(row[k], q[k], k)));
-            }
+            let acc = point_rank(self.metric, self.geom, row, &q);
             if acc <= cand.bound() {
                 cand.offer(acc, i);
             }
