@@ -8,6 +8,11 @@ use crate::float::Float;
 /// Marks a leaf in [`Node::dim`].
 pub(crate) const LEAF: u32 = u32::MAX;
 
+/// Nodes at least this large split at the median of a sample of their keys.
+const SAMPLED_MEDIAN_MIN: usize = 4096;
+/// Keys sampled to estimate a median.
+const MEDIAN_SAMPLE: usize = 255;
+
 /// Below this many points a subtree is built on the current thread.
 const PARALLEL_BUILD_MIN: usize = 1 << 15;
 
@@ -33,7 +38,9 @@ pub struct BuildParams {
     /// The largest number of points in a leaf (scipy's default is 16). Points that are all
     /// identical stay in one leaf whatever their number.
     pub leafsize: usize,
-    /// Split at the median (balanced, slower build) instead of the sliding midpoint.
+    /// Split at the median (balanced, slower build) instead of the sliding midpoint. Nodes of
+    /// 4096 points or more split at the median of 255 evenly spaced keys, and fall back to the
+    /// exact median when that leaves either side with less than a quarter of the points.
     pub balanced: bool,
     /// Choose each split from the tight bounding box of the node's points (instead of the
     /// cell inherited from the parent).
@@ -573,6 +580,20 @@ impl Builder {
             let (c, lower_box, upper_box) = rows.partition_below(k, a + (b - a) * F::from_f64(0.5));
             cut = c;
             boxes = Some((lower_box, upper_box));
+        } else if self.balanced && len >= SAMPLED_MEDIAN_MIN {
+            // The median of an evenly spaced sample, then one partition pass that also yields
+            // both children's boxes; an exact selection takes over if the halves come out
+            // lopsided (many ties, or an unlucky sample).
+            let step = len / MEDIAN_SAMPLE;
+            let mut keys: Vec<F> = (0..MEDIAN_SAMPLE)
+                .map(|i| rows.key(i * step + step / 2, k))
+                .collect();
+            keys.sort_unstable_by(F::total_cmp);
+            let (c, lower_box, upper_box) = rows.partition_below(k, keys[MEDIAN_SAMPLE / 2]);
+            if c >= len / 4 && c <= len - len / 4 {
+                cut = c;
+                boxes = Some((lower_box, upper_box));
+            }
         }
         if cut == 0 || cut == len {
             cut = len / 2;
