@@ -98,6 +98,26 @@ def test_float32_stays_float32_and_pickles():
     assert clone(nn).get_params() == nn.get_params()
 
 
+def test_native_tree_pickles_and_reports_its_shape():
+    rng = np.random.default_rng(10)
+    X = rng.random((1000, 4))
+    tree = KDTree(X, leafsize=8, boxsize=2.0)
+    native = pickle.loads(pickle.dumps(tree._tree))
+    assert (native.n, native.m, native.leafsize, native.dtype) == (1000, 4, 8, "float64")
+    assert_array_equal(native.data(), X)
+    q = np.ascontiguousarray(X[:20])
+    for a, b in zip(native.query(q, 3), tree._tree.query(q, 3), strict=True):
+        assert_array_equal(a, b)
+    assert tree.size == native.size
+    assert sorted(tree.indices.tolist()) == list(range(1000))
+
+
+def test_huge_k_is_a_memory_error_not_a_crash():
+    tree = KDTree(np.zeros((3, 2)))
+    with pytest.raises(MemoryError):
+        tree.query(np.zeros((4, 2)), k=2**61)
+
+
 def test_results_do_not_depend_on_threads():
     rng = np.random.default_rng(4)
     X = np.floor(rng.random((3000, 4)) * 5)  # many ties

@@ -83,9 +83,10 @@ class KDTree:
     Parameters
     ----------
     data : array_like of shape (n, m)
-        The points. float32 data is kept in float32 (distances come back as float32);
-        every other real dtype becomes float64. The array is not copied unless it must be
-        converted or ``copy_data`` is set; the tree keeps its own copy in leaf order.
+        The points. float32 data is kept in float32 (queries are cast to float32 and
+        distances come back as float32); every other real dtype becomes float64. The array
+        is not copied unless it must be converted or ``copy_data`` is set; the tree keeps
+        its own copy in leaf order.
     leafsize : int, default=16
         The largest number of points in a leaf (identical points always share one leaf).
     compact_nodes : bool, default=True
@@ -143,8 +144,6 @@ class KDTree:
                 "data must be of shape (n, m), where there are n points of dimension m, "
                 f"got shape {arr.shape}"
             )
-        if not np.isfinite(arr).all():
-            raise ValueError("data must be finite, check for nan or inf values")
         if isinstance(leafsize, bool) or not isinstance(leafsize, numbers.Integral):
             raise TypeError(f"leafsize must be an int, got {type(leafsize).__name__}")
         if leafsize < 1:
@@ -262,8 +261,6 @@ class KDTree:
             raise ValueError(
                 f"x must consist of vectors of length {m} but has shape {np.shape(arr)}"
             )
-        if not np.isfinite(arr).all():
-            raise ValueError("'x' must be finite, check for nan or inf values")
         dtype = np.dtype(self._tree.dtype)
         flat = np.ascontiguousarray(arr.reshape(-1, m), dtype=dtype)
         return flat, arr.shape[:-1]

@@ -259,8 +259,7 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
         }
     }
 
-    /// The leaf scan with the dimension known at compile time (same arithmetic, in the same
-    /// order, as [`point_rank`], so both give bit-identical ranks).
+    /// The leaf scan with the dimension known at compile time.
     #[inline(always)]
     fn scan_fixed<const D: usize, C: Candidates<F>>(
         &mut self,
@@ -273,12 +272,7 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
         let pts = &self.tree.points[start * D..end * D];
         let ids = &self.tree.indices[start..end];
         for (row, &i) in pts.chunks_exact(D).zip(ids) {
-            let mut acc = F::ZERO;
-            for k in 0..D {
-                acc = self
-                    .metric
-                    .combine(acc, self.metric.term(self.geom.diff(row[k], q[k], k)));
-            }
+            let acc = point_rank(self.metric, self.geom, row, &q);
             if acc <= cand.bound() {
                 cand.offer(acc, i);
             }
@@ -620,8 +614,9 @@ impl<F: Float> KdTree<F> {
         keyed.into_iter().map(|(_, j)| j).collect()
     }
 
-    /// Whether a tree search would scan so large a share of the points that scanning them all
-    /// in cache-friendly blocks is cheaper. Decided from a few evenly spread probe queries.
+    /// Whether a tree search would scan so large a share of the points (three quarters) that
+    /// scanning them all in cache-friendly blocks is cheaper. Decided from a few evenly spread
+    /// probe queries.
     fn tree_visits_most(&self, queries: &[F], nq: usize, params: &KnnParams) -> bool {
         if self.m < 8 || self.n < 2048 || nq < 256 || params.eps > 0.0 {
             return false;
@@ -647,7 +642,7 @@ impl<F: Float> KdTree<F> {
             }
             walker.scanned
         });
-        scanned * 4 > probes * self.n
+        scanned * 4 > probes * self.n * 3
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -679,7 +674,7 @@ impl<F: Float> KdTree<F> {
                             .map(|_| KBest {
                                 k,
                                 upper,
-                                heap: Vec::with_capacity(k),
+                                heap: Vec::with_capacity(k.min(n + 1)),
                             })
                             .collect::<Vec<_>>(),
                     )
@@ -754,13 +749,38 @@ impl<F: Float> KdTree<F> {
         for heap in heaps.iter_mut() {
             heap.reset(upper);
         }
+        // Each block is transposed (one column per axis), so that the inner loop runs over
+        // points and vectorises. Every point still accumulates its terms exactly as
+        // `point_rank` does (axis k into lane k % 4, lanes closed as (l0 + l1) + (l2 + l3)),
+        // so the ranks are bit-identical to the tree's.
+        let (metric, geom) = (walker.metric, walker.geom);
+        let mut columns = vec![F::ZERO; BRUTE_BLOCK * m];
+        let mut lanes = [F::ZERO; 4 * BRUTE_BLOCK];
         for (b, block) in self.points.chunks(BRUTE_BLOCK * m).enumerate() {
             let ids = &self.indices[b * BRUTE_BLOCK..];
+            let count = block.len() / m;
+            for (j, row) in block.chunks_exact(m).enumerate() {
+                for (d, &v) in row.iter().enumerate() {
+                    columns[d * count + j] = v;
+                }
+            }
             for (q, heap) in wrapped.chunks_exact(m).zip(heaps.iter_mut()) {
-                for (row, &i) in block.chunks_exact(m).zip(ids) {
-                    let r = point_rank(walker.metric, walker.geom, row, q);
+                lanes[..4 * count].fill(F::ZERO);
+                for (d, &qd) in q.iter().enumerate() {
+                    let lane = &mut lanes[(d % 4) * count..(d % 4 + 1) * count];
+                    let col = &columns[d * count..(d + 1) * count];
+                    for (acc, &x) in lane.iter_mut().zip(col) {
+                        *acc = metric.combine(*acc, metric.term(geom.diff(x, qd, d)));
+                    }
+                }
+                let (l0, rest) = lanes.split_at(count);
+                let (l1, rest) = rest.split_at(count);
+                let (l2, l3) = rest.split_at(count);
+                for j in 0..count {
+                    let r =
+                        metric.combine(metric.combine(l0[j], l1[j]), metric.combine(l2[j], l3[j]));
                     if r <= heap.bound() {
-                        heap.offer(r, i);
+                        heap.offer(r, ids[j]);
                     }
                 }
             }

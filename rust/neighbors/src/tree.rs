@@ -8,6 +8,11 @@ use crate::float::Float;
 /// Marks a leaf in [`Node::dim`].
 pub(crate) const LEAF: u32 = u32::MAX;
 
+/// Nodes at least this large split at the median of a sample of their keys.
+const SAMPLED_MEDIAN_MIN: usize = 4096;
+/// Keys sampled to estimate a median.
+const MEDIAN_SAMPLE: usize = 255;
+
 /// Below this many points a subtree is built on the current thread.
 const PARALLEL_BUILD_MIN: usize = 1 << 15;
 
@@ -33,7 +38,9 @@ pub struct BuildParams {
     /// The largest number of points in a leaf (scipy's default is 16). Points that are all
     /// identical stay in one leaf whatever their number.
     pub leafsize: usize,
-    /// Split at the median (balanced, slower build) instead of the sliding midpoint.
+    /// Split at the median (balanced, slower build) instead of the sliding midpoint. Nodes of
+    /// 4096 points or more split at the median of 255 evenly spaced keys, and fall back to the
+    /// exact median when that leaves either side with less than a quarter of the points.
     pub balanced: bool,
     /// Choose each split from the tight bounding box of the node's points (instead of the
     /// cell inherited from the parent).
@@ -155,6 +162,7 @@ impl<F: Float> KdTree<F> {
             };
             let mut lo = mins.clone();
             let mut hi = maxes.clone();
+            let mut nodes = Vec::with_capacity(2 * n / params.leafsize + 1);
             builder.build(
                 Rows {
                     pts: &mut points,
@@ -164,8 +172,11 @@ impl<F: Float> KdTree<F> {
                 0,
                 &mut lo,
                 &mut hi,
+                Some((mins.clone(), maxes.clone())),
                 0,
-            )
+                &mut nodes,
+            );
+            nodes
         };
         Ok(Self {
             n,
@@ -332,6 +343,26 @@ fn bounding_box<F: Float>(data: &[F], m: usize, n: usize) -> (Vec<F>, Vec<F>) {
         })
 }
 
+/// The lowest and highest coordinate along each axis.
+type BoxPair<F> = (Vec<F>, Vec<F>);
+
+fn empty_box<F: Float>(m: usize) -> BoxPair<F> {
+    (vec![F::INFINITY; m], vec![F::ZERO - F::INFINITY; m])
+}
+
+/// Widens a box to hold one (finite) row.
+#[inline(always)]
+fn grow<F: Float>(b: &mut BoxPair<F>, row: &[F]) {
+    for ((lo, hi), &v) in b.0.iter_mut().zip(b.1.iter_mut()).zip(row) {
+        if v < *lo {
+            *lo = v;
+        }
+        if v > *hi {
+            *hi = v;
+        }
+    }
+}
+
 /// A block of rows (coordinates and input indices) that moves together.
 struct Rows<'a, F> {
     pts: &'a mut [F],
@@ -379,17 +410,12 @@ impl<'a, F: Float> Rows<'a, F> {
         )
     }
 
-    fn tight_box(&self) -> (Vec<F>, Vec<F>) {
-        let m = self.m;
-        let mut lo = vec![F::INFINITY; m];
-        let mut hi = vec![F::ZERO - F::INFINITY; m];
-        for row in self.pts.chunks_exact(m) {
-            for k in 0..m {
-                lo[k] = lo[k].min(row[k]);
-                hi[k] = hi[k].max(row[k]);
-            }
+    fn tight_box(&self) -> BoxPair<F> {
+        let mut b = empty_box(self.m);
+        for row in self.pts.chunks_exact(self.m) {
+            grow(&mut b, row);
         }
-        (lo, hi)
+        b
     }
 
     /// Three-way partition of `[lo, hi)` around `pivot` along axis `k`: returns `(lt, gt)`
@@ -459,18 +485,31 @@ impl<'a, F: Float> Rows<'a, F> {
         self.ids[lo..hi].copy_from_slice(&ids);
     }
 
-    /// Rows with key `< cut` along `k` first; returns how many.
-    fn partition_below(&mut self, k: usize, cut: F) -> usize {
+    /// Rows with key `< cut` along `k` first (Hoare's two-pointer partition); returns how many,
+    /// and the tight boxes of the two sides, computed in the same pass.
+    fn partition_below(&mut self, k: usize, cut: F) -> (usize, BoxPair<F>, BoxPair<F>) {
+        let m = self.m;
+        let (mut lower, mut upper) = (empty_box(m), empty_box(m));
         let (mut a, mut b) = (0usize, self.len());
-        while a < b {
-            if self.key(a, k) < cut {
+        loop {
+            while a < b && self.key(a, k) < cut {
+                grow(&mut lower, &self.pts[a * m..(a + 1) * m]);
                 a += 1;
-            } else {
-                b -= 1;
-                self.swap(a, b);
             }
+            while a < b && self.key(b - 1, k) >= cut {
+                grow(&mut upper, &self.pts[(b - 1) * m..b * m]);
+                b -= 1;
+            }
+            if a >= b {
+                break;
+            }
+            self.swap(a, b - 1);
+            grow(&mut lower, &self.pts[a * m..(a + 1) * m]);
+            grow(&mut upper, &self.pts[(b - 1) * m..b * m]);
+            a += 1;
+            b -= 1;
         }
-        a
+        (a, lower, upper)
     }
 }
 
@@ -486,36 +525,41 @@ impl Builder {
         best
     }
 
-    fn leaf<F: Float>(start: usize, len: usize) -> Vec<Node<F>> {
-        vec![Node {
+    fn leaf<F: Float>(start: usize, len: usize) -> Node<F> {
+        Node {
             lower_max: F::ZERO,
             upper_min: F::ZERO,
             start: start as u32,
             end: (start + len) as u32,
             dim: LEAF,
             upper: 0,
-        }]
+        }
     }
 
     /// Builds the subtree over `rows` (whose first row sits at `start` in leaf order) inside
     /// the cell `[lo, hi]`; returns its nodes in pre-order.
+    #[allow(clippy::too_many_arguments)]
     fn build<F: Float>(
         &self,
         mut rows: Rows<'_, F>,
         start: usize,
         lo: &mut [F],
         hi: &mut [F],
+        tight: Option<BoxPair<F>>,
         depth: usize,
-    ) -> Vec<Node<F>> {
+        out: &mut Vec<Node<F>>,
+    ) {
         let len = rows.len();
         if len <= self.leafsize {
-            return Self::leaf(start, len);
+            out.push(Self::leaf(start, len));
+            return;
         }
-        let (tight_lo, tight_hi) = rows.tight_box();
+        let (tight_lo, tight_hi) = tight.unwrap_or_else(|| rows.tight_box());
         let (tight_k, tight_spread) = Self::widest(&tight_lo, &tight_hi);
         if tight_spread <= F::ZERO {
             // Every point is identical: no split can separate them.
-            return Self::leaf(start, len);
+            out.push(Self::leaf(start, len));
+            return;
         }
         let mut k = if self.compact {
             tight_k
@@ -526,56 +570,92 @@ impl Builder {
             k = tight_k;
         }
         let mut cut = 0;
+        let mut boxes: Option<(BoxPair<F>, BoxPair<F>)> = None;
         if !self.balanced && depth < self.depth_limit {
             let (a, b) = if self.compact {
                 (tight_lo[k], tight_hi[k])
             } else {
                 (lo[k], hi[k])
             };
-            cut = rows.partition_below(k, a + (b - a) * F::from_f64(0.5));
+            let (c, lower_box, upper_box) = rows.partition_below(k, a + (b - a) * F::from_f64(0.5));
+            cut = c;
+            boxes = Some((lower_box, upper_box));
+        } else if self.balanced && len >= SAMPLED_MEDIAN_MIN {
+            // The median of an evenly spaced sample, then one partition pass that also yields
+            // both children's boxes; an exact selection takes over if the halves come out
+            // lopsided (many ties, or an unlucky sample).
+            let step = len / MEDIAN_SAMPLE;
+            let mut keys: Vec<F> = (0..MEDIAN_SAMPLE)
+                .map(|i| rows.key(i * step + step / 2, k))
+                .collect();
+            keys.sort_unstable_by(F::total_cmp);
+            let (c, lower_box, upper_box) = rows.partition_below(k, keys[MEDIAN_SAMPLE / 2]);
+            if c >= len / 4 && c <= len - len / 4 {
+                cut = c;
+                boxes = Some((lower_box, upper_box));
+            }
         }
         if cut == 0 || cut == len {
             cut = len / 2;
             rows.select(cut, k);
+            boxes = None;
         }
-        let lower_max = (0..cut)
-            .map(|i| rows.key(i, k))
-            .fold(F::ZERO - F::INFINITY, F::max);
-        let upper_min = (cut..len).map(|i| rows.key(i, k)).fold(F::INFINITY, F::min);
         let (lower, upper) = rows.split_at(cut);
-
-        let (saved_lo, saved_hi) = (lo[k], hi[k]);
-        let (left, right) = if len >= PARALLEL_BUILD_MIN {
-            let mut lo2 = lo.to_vec();
-            let mut hi2 = hi.to_vec();
-            hi[k] = lower_max;
-            lo2[k] = upper_min;
-            rayon::join(
-                || self.build(lower, start, lo, hi, depth + 1),
-                || self.build(upper, start + cut, &mut lo2, &mut hi2, depth + 1),
-            )
-        } else {
-            hi[k] = lower_max;
-            let left = self.build(lower, start, lo, hi, depth + 1);
-            hi[k] = saved_hi;
-            lo[k] = upper_min;
-            let right = self.build(upper, start + cut, lo, hi, depth + 1);
-            (left, right)
+        let (lower_box, upper_box) = match boxes {
+            Some(pair) => pair,
+            None => (lower.tight_box(), upper.tight_box()),
         };
-        lo[k] = saved_lo;
-        hi[k] = saved_hi;
+        let (lower_max, upper_min) = (lower_box.1[k], upper_box.0[k]);
+        let (lower_tight, upper_tight) = (Some(lower_box), Some(upper_box));
 
-        let mut nodes = Vec::with_capacity(1 + left.len() + right.len());
-        nodes.push(Node {
+        let me = out.len();
+        out.push(Node {
             lower_max,
             upper_min,
             start: start as u32,
             end: (start + len) as u32,
             dim: k as u32,
-            upper: (1 + left.len()) as u32,
+            upper: 0,
         });
-        nodes.extend(left);
-        nodes.extend(right);
-        nodes
+        let (saved_lo, saved_hi) = (lo[k], hi[k]);
+        if len >= PARALLEL_BUILD_MIN {
+            let mut lo2 = lo.to_vec();
+            let mut hi2 = hi.to_vec();
+            hi[k] = lower_max;
+            lo2[k] = upper_min;
+            let (left, right) = rayon::join(
+                || {
+                    let mut nodes = Vec::new();
+                    self.build(lower, start, lo, hi, lower_tight, depth + 1, &mut nodes);
+                    nodes
+                },
+                || {
+                    let mut nodes = Vec::new();
+                    let (lo2, hi2) = (&mut lo2, &mut hi2);
+                    self.build(
+                        upper,
+                        start + cut,
+                        lo2,
+                        hi2,
+                        upper_tight,
+                        depth + 1,
+                        &mut nodes,
+                    );
+                    nodes
+                },
+            );
+            out[me].upper = (1 + left.len()) as u32;
+            out.extend(left);
+            out.extend(right);
+        } else {
+            hi[k] = lower_max;
+            self.build(lower, start, lo, hi, lower_tight, depth + 1, out);
+            out[me].upper = (out.len() - me) as u32;
+            hi[k] = saved_hi;
+            lo[k] = upper_min;
+            self.build(upper, start + cut, lo, hi, upper_tight, depth + 1, out);
+        }
+        lo[k] = saved_lo;
+        hi[k] = saved_hi;
     }
 }

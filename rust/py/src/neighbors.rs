@@ -6,7 +6,7 @@ use numpy::{Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUnt
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use sapwood_neighbors::{
-    BuildParams, Float, KdTree as Tree, KnnParams, Minkowski, RadiusOrder, Strategy,
+    BuildParams, Float, KdTree as Tree, KnnParams, Minkowski, NeighborsError, RadiusOrder, Strategy,
 };
 
 use crate::error::{SapwoodError, SapwoodResult};
@@ -111,14 +111,21 @@ fn query_typed<'py, F: Float + Element>(
         .checked_mul(params.k)
         .filter(|t| *t <= isize::MAX as usize / 16)
         .ok_or_else(|| {
-            SapwoodError::Neighbors(sapwood_neighbors::NeighborsError::OutOfMemory(format!(
+            SapwoodError::Neighbors(NeighborsError::OutOfMemory(format!(
                 "{nq} queries × {} neighbours",
                 params.k
             )))
         })?;
     let (d, i) = run_detached(py, n_jobs, || {
-        let mut d = vec![F::ZERO; total];
-        let mut i = vec![0usize; total];
+        let (mut d, mut i) = (Vec::new(), Vec::new());
+        if d.try_reserve_exact(total).is_err() || i.try_reserve_exact(total).is_err() {
+            return Err(NeighborsError::OutOfMemory(format!(
+                "{nq} queries × {} neighbours",
+                params.k
+            )));
+        }
+        d.resize(total, F::ZERO);
+        i.resize(total, 0usize);
         tree.knn(slice, &params, &mut d, &mut i).map(|()| (d, i))
     })?
     .map_err(SapwoodError::from)?;
