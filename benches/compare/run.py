@@ -2,13 +2,14 @@
 
 Usage: ``python benches/compare/run.py [NAME ...]`` where NAME is a benchmark module in this
 folder (``feature_selection``, ...); no NAME runs all of them. A module must not share its name
-with a package it imports. Each module has a ``main(argv)`` that prints its own table with
-ratios against the peers.
+with a package it imports. Each module has a ``main`` that prints its own table with ratios
+against the peers.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 from pathlib import Path
@@ -33,7 +34,12 @@ def main(argv: list[str]) -> int:
     print(f"machine: {machine()}\n")
     for name in names:
         module = importlib.import_module(name)
-        module.main([])
+        # Each benchmark parses its own command line: run it with its defaults.
+        sys.argv = [str(HERE / f"{name}.py")]
+        if inspect.signature(module.main).parameters:
+            module.main([])
+        else:
+            module.main()
     return 0
 
 
