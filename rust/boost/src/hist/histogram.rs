@@ -1,7 +1,7 @@
 //! Gradient histograms: per (feature, bin) sums of gradients and hessians over a node's rows.
 //!
-//! Rows are processed in fixed blocks whose partial histograms are added in block order, so the
-//! sums never depend on the thread count. A node's sibling comes from the parent by
+//! Rows are processed in blocks (sized by the row count alone) whose partial histograms are
+//! added in block order, so the sums never depend on the thread count. A node's sibling comes from the parent by
 //! subtraction, so only the smaller child is built from rows.
 
 use rayon::prelude::*;
@@ -10,8 +10,12 @@ use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
 use super::QuantileCuts;
 use crate::gain::GradStats;
 
-/// Rows per block: the unit of parallel work and of the fixed-order reduction.
+/// Fewest rows per block: smaller nodes are summed in one pass.
 pub const HIST_ROW_BLOCK: usize = 2048;
+
+/// Most blocks per node: each block fills a whole histogram, so more would cost more in
+/// zeroing and reduction than they gain in parallelism on the machines sapwood targets.
+pub const HIST_MAX_BLOCKS: usize = 16;
 
 /// A histogram over every bin of every feature (`cuts.total_bins()` entries, feature `f`'s
 /// bins starting at `cuts.offset(f)`).
@@ -122,7 +126,9 @@ impl Histogram {
         if rows.len() <= HIST_ROW_BLOCK {
             return Self { bins: block(rows) };
         }
-        let parts: Vec<Vec<GradStats>> = rows.par_chunks(HIST_ROW_BLOCK).map(block).collect();
+        // The block size depends on the row count only, so the sums never depend on threads.
+        let block_rows = rows.len().div_ceil(HIST_MAX_BLOCKS).max(HIST_ROW_BLOCK);
+        let parts: Vec<Vec<GradStats>> = rows.par_chunks(block_rows).map(block).collect();
         // Fixed-order reduction: block 0 + block 1 + ..., the same for any thread count.
         let mut bins = vec![GradStats::default(); n_bins];
         for part in &parts {
