@@ -5,6 +5,24 @@ use rayon::prelude::*;
 
 use crate::error::BoostError;
 
+/// Checks a dense buffer's length against its shape, then (lazily) that no value is infinite.
+fn check_dense(
+    len: usize,
+    n_rows: usize,
+    n_cols: usize,
+    has_infinity: impl FnOnce() -> bool,
+) -> Result<(), BoostError> {
+    if len != n_rows * n_cols {
+        return Err(BoostError::InvalidInput(
+            "X buffer has the wrong size".into(),
+        ));
+    }
+    if has_infinity() {
+        return Err(BoostError::InvalidInput("X contains infinity".into()));
+    }
+    Ok(())
+}
+
 /// A borrowed feature matrix. Values are compared as `f32`, as XGBoost does.
 #[derive(Debug, Clone, Copy)]
 pub enum MatrixView<'a> {
@@ -58,30 +76,16 @@ impl MatrixView<'_> {
                 data,
                 n_rows,
                 n_cols,
-            } => {
-                if data.len() != n_rows * n_cols {
-                    return Err(BoostError::InvalidInput(
-                        "X buffer has the wrong size".into(),
-                    ));
-                }
-                if data.par_iter().any(|v| v.is_infinite()) {
-                    return Err(bad_inf());
-                }
-            }
+            } => check_dense(data.len(), n_rows, n_cols, || {
+                data.par_iter().any(|v| v.is_infinite())
+            })?,
             Self::DenseF64 {
                 data,
                 n_rows,
                 n_cols,
-            } => {
-                if data.len() != n_rows * n_cols {
-                    return Err(BoostError::InvalidInput(
-                        "X buffer has the wrong size".into(),
-                    ));
-                }
-                if data.par_iter().any(|v| v.is_infinite()) {
-                    return Err(bad_inf());
-                }
-            }
+            } => check_dense(data.len(), n_rows, n_cols, || {
+                data.par_iter().any(|v| v.is_infinite())
+            })?,
             Self::Csr {
                 indptr,
                 indices,

@@ -42,16 +42,6 @@ impl FromStr for TreeMethod {
     }
 }
 
-impl GrowPolicy {
-    /// XGBoost's name of the policy.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Depthwise => "depthwise",
-            Self::Lossguide => "lossguide",
-        }
-    }
-}
-
 impl FromStr for GrowPolicy {
     type Err = BoostError;
 
@@ -164,15 +154,6 @@ impl Updater {
                 weights: Vec::new(),
                 max_bin,
             }),
-        }
-    }
-
-    /// The cuts in use (none for `exact`).
-    pub fn cuts(&self) -> Option<&QuantileCuts> {
-        match self {
-            Self::Exact(..) => None,
-            Self::Hist(b) => Some(&b.cuts),
-            Self::Approx { binned, .. } => binned.as_ref().map(|b| &b.cuts),
         }
     }
 

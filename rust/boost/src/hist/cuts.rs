@@ -126,11 +126,7 @@ impl QuantileCuts {
         let n_cols = indptr.len().checked_sub(1).ok_or_else(|| {
             BoostError::InvalidInput("a CSC matrix needs at least one indptr entry".to_owned())
         })?;
-        let well_formed = indices.len() == values.len()
-            && indptr.last() == Some(&values.len())
-            && indptr.windows(2).all(|w| w[0] <= w[1])
-            && indices.iter().all(|&r| r < n_rows);
-        if !well_formed {
+        if !super::compressed_is_well_formed(indptr, indices, values.len(), n_rows) {
             return Err(BoostError::InvalidInput(
                 "malformed CSC matrix: indptr, indices and data disagree".to_owned(),
             ));
@@ -157,11 +153,7 @@ impl QuantileCuts {
         let n_rows = indptr.len().checked_sub(1).ok_or_else(|| {
             BoostError::InvalidInput("a CSR matrix needs at least one indptr entry".to_owned())
         })?;
-        let well_formed = indices.len() == values.len()
-            && indptr.last() == Some(&values.len())
-            && indptr.windows(2).all(|w| w[0] <= w[1])
-            && indices.iter().all(|&c| c < n_cols);
-        if !well_formed {
+        if !super::compressed_is_well_formed(indptr, indices, values.len(), n_cols) {
             return Err(BoostError::InvalidInput(
                 "malformed CSR matrix: indptr, indices and data disagree".to_owned(),
             ));

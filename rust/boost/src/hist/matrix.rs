@@ -139,10 +139,7 @@ impl BinnedMatrix {
         let n_rows = indptr.len().checked_sub(1).ok_or_else(|| {
             BoostError::InvalidInput("a CSR matrix needs at least one indptr entry".to_owned())
         })?;
-        let well_formed = indices.len() == values.len()
-            && indptr.last() == Some(&values.len())
-            && indptr.windows(2).all(|w| w[0] <= w[1])
-            && indices.iter().all(|&c| c < n_cols)
+        let well_formed = super::compressed_is_well_formed(indptr, indices, values.len(), n_cols)
             && cuts.n_features() == n_cols;
         if !well_formed {
             return Err(BoostError::InvalidInput(
