@@ -610,28 +610,36 @@ impl Trainer {
             for (i, p) in group_pairs.iter_mut().enumerate() {
                 *p = gpair[i * k + g];
             }
-            for t in 0..npt {
-                let seed = self
-                    .config
+            let seed_of = |t: usize| {
+                self.config
                     .seed
                     .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                    .wrapping_add(iteration * 1_000_003 + (g * npt + t) as u64);
-                let active = sample_rows(n, self.config.tree.subsample, seed);
-                let mut sampler = ColumnSampler::new(x.n_cols(), &self.config.tree, seed);
-                let mut tree = self.updater.grow_tree(
-                    x,
-                    &group_pairs,
-                    &active,
-                    &split,
-                    shape,
-                    &mut sampler,
-                )?;
+                    .wrapping_add(iteration * 1_000_003 + (g * npt + t) as u64)
+            };
+            let (subsample, tree_params) = (self.config.tree.subsample, &self.config.tree);
+            let n_cols = x.n_cols();
+            let trees = self.updater.grow_trees(
+                x,
+                &group_pairs,
+                npt,
+                |t| {
+                    let seed = seed_of(t);
+                    (
+                        sample_rows(n, subsample, seed),
+                        ColumnSampler::new(n_cols, tree_params, seed),
+                    )
+                },
+                &split,
+                shape,
+            )?;
+            for (t, mut tree) in trees.into_iter().enumerate() {
                 // XGBoost's exact updater reports no row positions to the objective, so
                 // reg:absoluteerror keeps its Newton leaves there; the histogram methods
                 // refresh the leaves to the median residual.
                 if self.config.objective == Objective::AbsoluteError
                     && self.config.tree_method != TreeMethod::Exact
                 {
+                    let active = sample_rows(n, subsample, seed_of(t));
                     self.refresh_leaves_to_median(x, &mut tree, &active, split.learning_rate);
                 }
                 new_trees.push(tree);
@@ -716,20 +724,20 @@ fn add_forest(out: &mut [f32], x: &MatrixView<'_>, forest: &FlatForest, groups: 
             || vec![0.0_f32; if dense { 0 } else { PREDICT_BLOCK * n_cols }],
             |buf, (c, block)| {
                 let first = c * PREDICT_BLOCK;
-                let rows = block.len() / k;
+                let n_rows = block.len() / k;
                 if !dense {
-                    for j in 0..rows {
+                    for j in 0..n_rows {
                         x.fill_row(first + j, &mut buf[j * n_cols..(j + 1) * n_cols]);
                     }
                 }
+                let rows: Vec<&[f32]> = (0..n_rows)
+                    .map(|j| match x.row_slice(first + j) {
+                        Some(r) => r,
+                        None => &buf[j * n_cols..(j + 1) * n_cols],
+                    })
+                    .collect();
                 for (t, &g) in groups.iter().enumerate() {
-                    for j in 0..rows {
-                        let row = match x.row_slice(first + j) {
-                            Some(r) => r,
-                            None => &buf[j * n_cols..(j + 1) * n_cols],
-                        };
-                        block[j * k + g as usize] += forest.leaf_value(t, row);
-                    }
+                    forest.add_leaf_values(t, &rows, &mut block[g as usize..], k);
                 }
             },
         );

@@ -51,6 +51,11 @@ impl ColumnSampler {
         }
     }
 
+    /// The share of a level's features each node samples (`colsample_bynode`).
+    pub fn node_ratio(&self) -> f64 {
+        self.bynode
+    }
+
     /// Draws the tree's feature set.
     pub fn new_tree(&mut self) {
         let all: Vec<usize> = (0..self.n_features).collect();

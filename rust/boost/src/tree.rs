@@ -12,8 +12,10 @@ use crate::gain::SplitParams;
 pub const DELETED_MARKER: u32 = (1 << 31) - 1;
 
 /// A node packed for prediction: 16 bytes, children as absolute indices into a forest's
-/// node array ([`FlatNode::LEAF`] at leaves), the default direction in the feature's top bit,
-/// and the threshold or leaf value.
+/// node array, the default direction in the feature's top bit, and the threshold or leaf
+/// value. A leaf's children are the leaf itself, so a walk that takes more steps than the
+/// row needs stays where it ended: that lets several rows walk a tree in lock step, without
+/// a branch on whether each has arrived.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlatNode {
     left: u32,
@@ -23,16 +25,44 @@ pub struct FlatNode {
 }
 
 impl FlatNode {
-    /// The `left` marker of a leaf.
-    pub const LEAF: u32 = u32::MAX;
     const DEFAULT_LEFT: u32 = 1 << 31;
+
+    /// The next node for a row whose value of this node's feature is `v`.
+    #[inline(always)]
+    fn next(&self, v: f32) -> u32 {
+        let go_left = if v.is_nan() {
+            self.feature & Self::DEFAULT_LEFT != 0
+        } else {
+            v < self.value
+        };
+        if go_left {
+            self.left
+        } else {
+            self.right
+        }
+    }
+
+    #[inline(always)]
+    fn feature_index(&self) -> usize {
+        (self.feature & !Self::DEFAULT_LEFT) as usize
+    }
 }
+
+/// Rows that walk one tree together in [`FlatForest::add_leaf_values`]: enough independent
+/// walks to hide the latency of each step's loads.
+const LANES: usize = 8;
+
+/// Deepest tree walked in lock step; deeper (unbalanced, loss-guided) trees are walked one
+/// row at a time, so short paths do not pay for the longest one.
+const LOCK_STEP_MAX_DEPTH: u32 = 16;
 
 /// Trees packed into one node array for fast traversal.
 #[derive(Debug, Clone, Default)]
 pub struct FlatForest {
     nodes: Vec<FlatNode>,
     roots: Vec<u32>,
+    /// Length of each tree's longest root-to-leaf path, in splits.
+    depths: Vec<u32>,
 }
 
 impl FlatForest {
@@ -42,22 +72,16 @@ impl FlatForest {
         let total: usize = trees.iter().map(Tree::n_nodes).sum();
         let mut nodes = Vec::with_capacity(total);
         let mut roots = Vec::with_capacity(trees.len());
+        let mut depths = Vec::with_capacity(trees.len());
         for t in trees {
             let base = nodes.len() as u32;
             roots.push(base);
             for i in 0..t.n_nodes() {
+                let this = base + i as u32;
                 let leaf = t.left[i] < 0;
                 nodes.push(FlatNode {
-                    left: if leaf {
-                        FlatNode::LEAF
-                    } else {
-                        base + t.left[i] as u32
-                    },
-                    right: if leaf {
-                        FlatNode::LEAF
-                    } else {
-                        base + t.right[i] as u32
-                    },
+                    left: if leaf { this } else { base + t.left[i] as u32 },
+                    right: if leaf { this } else { base + t.right[i] as u32 },
                     feature: if leaf {
                         0
                     } else {
@@ -71,8 +95,13 @@ impl FlatForest {
                     value: t.split_cond[i],
                 });
             }
+            depths.push(t.max_depth() as u32);
         }
-        Self { nodes, roots }
+        Self {
+            nodes,
+            roots,
+            depths,
+        }
     }
 
     /// Number of trees.
@@ -85,17 +114,12 @@ impl FlatForest {
     fn leaf_index(&self, t: usize, row: &[f32]) -> usize {
         let mut i = self.roots[t] as usize;
         loop {
-            let n = self.nodes[i];
-            if n.left == FlatNode::LEAF {
+            let n = &self.nodes[i];
+            let next = n.next(row[n.feature_index()]) as usize;
+            if next == i {
                 return i;
             }
-            let v = row[(n.feature & !FlatNode::DEFAULT_LEFT) as usize];
-            let go_left = if v.is_nan() {
-                n.feature & FlatNode::DEFAULT_LEFT != 0
-            } else {
-                v < n.value
-            };
-            i = if go_left { n.left } else { n.right } as usize;
+            i = next;
         }
     }
 
@@ -109,6 +133,35 @@ impl FlatForest {
     #[inline]
     pub fn leaf_id(&self, t: usize, row: &[f32]) -> usize {
         self.leaf_index(t, row) - self.roots[t] as usize
+    }
+
+    /// Adds tree `t`'s leaf value for each of `rows` to `out[j * stride]`.
+    ///
+    /// Groups of [`LANES`] rows walk the tree in lock step for exactly the tree's depth, so
+    /// their loads overlap; the result is the same as [`FlatForest::leaf_value`] per row.
+    pub fn add_leaf_values(&self, t: usize, rows: &[&[f32]], out: &mut [f32], stride: usize) {
+        let depth = self.depths[t];
+        let root = self.roots[t];
+        let mut groups = rows.chunks_exact(LANES);
+        let mut first = 0;
+        if depth <= LOCK_STEP_MAX_DEPTH {
+            for group in groups.by_ref() {
+                let mut at = [root; LANES];
+                for _ in 0..depth {
+                    for (i, row) in at.iter_mut().zip(group) {
+                        let n = &self.nodes[*i as usize];
+                        *i = n.next(row[n.feature_index()]);
+                    }
+                }
+                for (j, &i) in at.iter().enumerate() {
+                    out[(first + j) * stride] += self.nodes[i as usize].value;
+                }
+                first += LANES;
+            }
+        }
+        for (j, row) in rows.iter().enumerate().skip(first) {
+            out[j * stride] += self.leaf_value(t, row);
+        }
     }
 }
 
@@ -333,6 +386,22 @@ impl Tree {
         Ok(())
     }
 
+    /// Length of the longest root-to-leaf path, in splits (0 for a single leaf).
+    #[allow(clippy::cast_sign_loss)]
+    pub fn max_depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(0_usize, 0_usize)];
+        while let Some((nid, d)) = stack.pop() {
+            if self.left[nid] < 0 {
+                deepest = deepest.max(d);
+            } else {
+                stack.push((self.left[nid] as usize, d + 1));
+                stack.push((self.right[nid] as usize, d + 1));
+            }
+        }
+        deepest
+    }
+
     /// Depth of node `nid` (root = 0).
     #[allow(clippy::cast_sign_loss)]
     pub fn depth(&self, mut nid: usize) -> usize {
@@ -385,5 +454,72 @@ mod tests {
         let mut t = stump();
         t.left[0] = 0;
         assert!(t.validate(1).is_err());
+    }
+
+    /// A tree grown by splitting random leaves (or, for a `chain`, always the newest one),
+    /// `n_splits` times, over `n_features` features.
+    fn random_tree(n_splits: usize, n_features: u32, seed: u64, chain: bool) -> Tree {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u32
+        };
+        let mut t = Tree::with_root(0.0, 0.5, 1.0);
+        for k in 0..n_splits {
+            let leaves: Vec<usize> = (0..t.n_nodes()).filter(|&i| t.is_leaf(i)).collect();
+            let pick = next() as usize % leaves.len();
+            let nid = if chain {
+                leaves[leaves.len() - 1]
+            } else {
+                leaves[pick]
+            };
+            let v = k as f32;
+            t.expand(
+                nid,
+                next() % n_features,
+                (next() % 100) as f32 / 10.0,
+                next() % 2 == 0,
+                1.0,
+                (0.0, v, 1.0),
+                (0.0, -v - 0.5, 1.0),
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn lock_step_walks_reach_the_same_leaves_as_single_walks() {
+        // Balanced-ish and very deep trees (the latter walked one row at a time).
+        let trees: Vec<Tree> = (0..6)
+            .map(|s| random_tree(if s % 3 == 2 { 30 } else { 25 }, 4, s, s % 3 == 2))
+            .collect();
+        let forest = FlatForest::new(&trees);
+        let n_rows = 37;
+        let data: Vec<f32> = (0..n_rows * 4)
+            .map(|k| {
+                if k % 7 == 3 {
+                    f32::NAN
+                } else {
+                    ((k * 37) % 101) as f32 / 10.0
+                }
+            })
+            .collect();
+        let rows: Vec<&[f32]> = data.chunks(4).collect();
+        for (t, tree) in trees.iter().enumerate() {
+            let mut out = vec![0.0_f32; 2 * n_rows];
+            forest.add_leaf_values(t, &rows, &mut out[1..], 2);
+            for (j, row) in rows.iter().enumerate() {
+                let leaf = tree.leaf_of(row);
+                assert_eq!(out[2 * j + 1], tree.split_cond[leaf]);
+                assert_eq!(out[2 * j], 0.0);
+                assert_eq!(forest.leaf_id(t, row), leaf);
+            }
+        }
+        assert!(trees
+            .iter()
+            .any(|t| t.max_depth() > LOCK_STEP_MAX_DEPTH as usize));
+        assert_eq!(stump().max_depth(), 1);
     }
 }

@@ -8,6 +8,8 @@
 
 use std::str::FromStr;
 
+use rayon::prelude::*;
+
 use crate::data::{MatrixView, SortedColumns};
 use crate::error::BoostError;
 use crate::exact::{self, ExactWorkspace};
@@ -220,6 +222,50 @@ impl Updater {
                 .grow(gpair, active, sampler))
             }
         }
+    }
+
+    /// Grows the `n_trees` trees of one forest round from one output group's gradient pairs;
+    /// `job(t)` gives tree `t`'s active rows and column sampler. `hist` grows the trees in
+    /// parallel (each tree's draws come from its own seed, so the forest does not depend on
+    /// the thread count); the other methods grow them one after another.
+    ///
+    /// # Errors
+    /// [`BoostError`] when `approx` cannot bin the data.
+    pub fn grow_trees<J>(
+        &mut self,
+        data: &MatrixView<'_>,
+        gpair: &[(f32, f32)],
+        n_trees: usize,
+        job: J,
+        split: &SplitParams,
+        shape: TreeShape,
+    ) -> Result<Vec<Tree>, BoostError>
+    where
+        J: Fn(usize) -> (Vec<bool>, ColumnSampler) + Sync,
+    {
+        if let Self::Hist(b) = self {
+            if n_trees > 1 {
+                let grower = HistGrower {
+                    matrix: &b.matrix,
+                    cuts: &b.cuts,
+                    params: split,
+                    shape,
+                };
+                return Ok((0..n_trees)
+                    .into_par_iter()
+                    .map(|t| {
+                        let (active, mut sampler) = job(t);
+                        grower.grow(gpair, &active, &mut sampler)
+                    })
+                    .collect());
+            }
+        }
+        (0..n_trees)
+            .map(|t| {
+                let (active, mut sampler) = job(t);
+                self.grow_tree(data, gpair, &active, split, shape, &mut sampler)
+            })
+            .collect()
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use super::cuts::QuantileCuts;
-use super::histogram::Histogram;
+use super::histogram::{FeatureHistogram, Histogram};
 use super::matrix::BinnedMatrix;
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::sampling::ColumnSampler;
@@ -58,6 +58,61 @@ fn lower_bound(min: f32) -> f32 {
     }
 }
 
+/// Bins scanned per step: the running sums of a chunk are laid out first, then the loss
+/// changes of the whole chunk are computed in one vectorisable loop.
+const SCAN_CHUNK: usize = 64;
+
+/// Loss changes of the splits whose one side has the running sums `(acc_g, acc_h)` (the other
+/// side holds the rest of `node`); `-inf` where a side is too light. Equal, bit for bit, to
+/// `params.split_gain(side, rest) - node_gain`.
+fn loss_changes(
+    acc_g: &[f64],
+    acc_h: &[f64],
+    node: GradStats,
+    node_gain: f32,
+    params: &SplitParams,
+    out: &mut [f32],
+) {
+    let mcw = f64::from(params.min_child_weight);
+    if params.reg_alpha == 0.0 && params.max_delta_step == 0.0 {
+        // Without L1 or a weight cap, the gain of a side is `G^2 / (H + lambda)`.
+        let lambda = f64::from(params.reg_lambda);
+        for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
+            let (rg, rh) = (node.grad - g, node.hess - h);
+            // Non-short-circuit `&` keeps the loop free of branches, so it vectorises.
+            let valid = (h > 0.0) & (rh > 0.0) & (h >= mcw) & (rh >= mcw);
+            #[allow(clippy::cast_possible_truncation)]
+            let loss = (g * g / (h + lambda)) as f32 + (rg * rg / (rh + lambda)) as f32 - node_gain;
+            *o = if valid { loss } else { f32::NEG_INFINITY };
+        }
+    } else {
+        for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
+            let side = GradStats { grad: g, hess: h };
+            let rest = GradStats::difference(node, side);
+            *o = if side.hess >= mcw && rest.hess >= mcw {
+                params.split_gain(side, rest) - node_gain
+            } else {
+                f32::NEG_INFINITY
+            };
+        }
+    }
+}
+
+/// The position in `order` of the first loss change strictly above `floor` and above every
+/// earlier one (XGBoost's replacement rule within a feature); infinite values never win.
+fn first_best(loss: &[f32], order: impl Iterator<Item = usize>, floor: f32) -> Option<usize> {
+    let mut top = floor;
+    let mut pick = None;
+    for j in order {
+        let l = loss[j];
+        if l > top && l != f32::INFINITY {
+            top = l;
+            pick = Some(j);
+        }
+    }
+    pick
+}
+
 /// The best split of one node on one feature.
 #[allow(
     clippy::cast_possible_truncation,
@@ -74,58 +129,121 @@ fn evaluate_feature(
     maybe_missing: bool,
     params: &SplitParams,
 ) -> BinSplit {
-    let mcw = f64::from(params.min_child_weight);
     let mut best = BinSplit::default();
-    let mut propose = |loss_chg: f32, threshold: f32, default_left: bool, left, right, lmb| {
-        if best.cand.needs_replace(loss_chg, feature) {
-            best = BinSplit {
-                cand: SplitCandidate {
-                    loss_chg,
-                    feature,
-                    threshold,
-                    default_left,
-                    left,
-                    right,
-                },
-                left_max_bin: lmb,
-            };
-        }
-    };
-    // Forward: left accumulates bins 0..=i, missing rows go right.
-    let mut left = GradStats::default();
-    for (i, b) in bins.iter().enumerate() {
-        left.add(*b);
-        if left.hess >= mcw {
-            let right = GradStats::difference(node, left);
-            if right.hess >= mcw {
-                let loss_chg = params.split_gain(left, right) - node_gain;
-                propose(loss_chg, cut_values[i], false, left, right, i as i32);
+    let propose =
+        |best: &mut BinSplit, loss_chg: f32, threshold, default_left, left, right, lmb| {
+            if best.cand.needs_replace(loss_chg, feature) {
+                *best = BinSplit {
+                    cand: SplitCandidate {
+                        loss_chg,
+                        feature,
+                        threshold,
+                        default_left,
+                        left,
+                        right,
+                    },
+                    left_max_bin: lmb,
+                };
             }
+        };
+    let n = bins.len();
+    // Running sums after each non-empty bin, a chunk at a time. An empty bin repeats the
+    // previous candidate with an equal loss change, which never replaces it, so only
+    // non-empty bins are candidates (small nodes have few).
+    let mut acc_g = [0.0_f64; SCAN_CHUNK];
+    let mut acc_h = [0.0_f64; SCAN_CHUNK];
+    let mut at = [0_usize; SCAN_CHUNK];
+    let mut loss = [0.0_f32; SCAN_CHUNK];
+    let empty = |b: &GradStats| b.hess == 0.0 && b.grad == 0.0;
+    // Forward: left accumulates bins 0..=i, missing rows go right, threshold cut[i].
+    let mut acc = GradStats::default();
+    let mut i = 0;
+    while i < n {
+        let mut m = 0;
+        while i < n && m < SCAN_CHUNK {
+            if !empty(&bins[i]) {
+                acc.add(bins[i]);
+                (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, i);
+                m += 1;
+            }
+            i += 1;
+        }
+        loss_changes(
+            &acc_g[..m],
+            &acc_h[..m],
+            node,
+            node_gain,
+            params,
+            &mut loss[..m],
+        );
+        if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
+            let left = GradStats {
+                grad: acc_g[j],
+                hess: acc_h[j],
+            };
+            let right = GradStats::difference(node, left);
+            let b = at[j];
+            propose(
+                &mut best,
+                loss[j],
+                cut_values[b],
+                false,
+                left,
+                right,
+                b as i32,
+            );
         }
     }
     if !maybe_missing {
         return best;
     }
-    let present_hess = left.hess;
     // A node has missing rows for this feature when the bins do not hold all its hessian.
-    if node.hess - present_hess <= 1e-9 * node.hess.abs().max(1.0) {
+    if node.hess - acc.hess <= 1e-9 * node.hess.abs().max(1.0) {
         return best;
     }
-    // Backward: right accumulates bins i..end, missing rows go left.
-    let mut right = GradStats::default();
-    for i in (0..bins.len()).rev() {
-        right.add(bins[i]);
-        if right.hess >= mcw {
-            let left = GradStats::difference(node, right);
-            if left.hess >= mcw {
-                let loss_chg = params.split_gain(left, right) - node_gain;
-                let threshold = if i == 0 {
-                    lower_bound(min_value)
-                } else {
-                    cut_values[i - 1]
-                };
-                propose(loss_chg, threshold, true, left, right, i as i32 - 1);
+    // Backward: right accumulates bins i..end, missing rows go left, threshold the lower
+    // bound of bin i.
+    let mut acc = GradStats::default();
+    let mut end = n;
+    while end > 0 {
+        let mut m = 0;
+        while end > 0 && m < SCAN_CHUNK {
+            end -= 1;
+            if !empty(&bins[end]) {
+                acc.add(bins[end]);
+                (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, end);
+                m += 1;
             }
+        }
+        loss_changes(
+            &acc_g[..m],
+            &acc_h[..m],
+            node,
+            node_gain,
+            params,
+            &mut loss[..m],
+        );
+        if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
+            let right = GradStats {
+                grad: acc_g[j],
+                hess: acc_h[j],
+            };
+            let left = GradStats::difference(node, right);
+            let b = at[j];
+            let threshold = if b == 0 {
+                lower_bound(min_value)
+            } else {
+                cut_values[b - 1]
+            };
+            propose(
+                &mut best,
+                loss[j],
+                threshold,
+                true,
+                left,
+                right,
+                b as i32 - 1,
+            );
         }
     }
     best
@@ -179,39 +297,66 @@ struct NodeRows {
     hist: Option<Histogram>,
 }
 
+/// Largest share of the features a node may sample for its histogram to be built from its
+/// rows over those features alone. Above it every node keeps a full histogram and the larger
+/// child comes from the parent by subtraction; below it (random forests with `sqrt(p)`
+/// columns per node) building a few features from rows costs less than keeping them all.
+pub const DIRECT_NODE_RATIO: f64 = 0.25;
+
 impl HistGrower<'_> {
     fn can_split_children(&self, depth: u32) -> bool {
         self.shape.max_depth == 0 || depth < self.shape.max_depth
     }
 
-    fn evaluate(&self, node: &NodeRows, features: &[usize], mask: Option<&[bool]>) -> BinSplit {
-        let hist = node
-            .hist
-            .as_ref()
-            .expect("a node is evaluated after its histogram is built");
+    fn evaluate(
+        &self,
+        node: &NodeRows,
+        features: &[usize],
+        mask: Option<&[bool]>,
+        gpair: &[(f32, f32)],
+    ) -> BinSplit {
         let node_gain = self.params.gain(node.stats);
         let maybe_missing = self.matrix.missing_marker().is_some()
             || !matches!(self.matrix.layout(), super::matrix::BinLayout::Dense);
-        let per_feature: Vec<BinSplit> = features
-            .par_iter()
-            .filter(|&&f| mask.is_none_or(|m| m[f]))
-            .map(|&f| {
-                evaluate_feature(
-                    hist.feature(self.cuts, f),
-                    self.cuts.feature(f),
-                    self.cuts.min_value(f),
-                    f as u32,
-                    node.stats,
-                    node_gain,
-                    maybe_missing,
-                    self.params,
-                )
-            })
-            .collect();
+        let split_on = |f: usize, bins: &[GradStats]| {
+            evaluate_feature(
+                bins,
+                self.cuts.feature(f),
+                self.cuts.min_value(f),
+                f as u32,
+                node.stats,
+                node_gain,
+                maybe_missing,
+                self.params,
+            )
+        };
         let mut best = BinSplit::default();
-        for s in &per_feature {
+        let mut keep_best = |s: &BinSplit| {
             if best.cand.needs_replace(s.cand.loss_chg, s.cand.feature) {
                 best = *s;
+            }
+        };
+        match &node.hist {
+            Some(hist) => {
+                let per_feature: Vec<BinSplit> = features
+                    .par_iter()
+                    .filter(|&&f| mask.is_none_or(|m| m[f]))
+                    .map(|&f| split_on(f, hist.feature(self.cuts, f)))
+                    .collect();
+                per_feature.iter().for_each(&mut keep_best);
+            }
+            None => {
+                // Direct mode: the histograms of the node's own features, from its rows.
+                let chosen: Vec<usize> = features
+                    .iter()
+                    .copied()
+                    .filter(|&f| mask.is_none_or(|m| m[f]))
+                    .collect();
+                let hist =
+                    FeatureHistogram::build(self.matrix, self.cuts, &chosen, &node.rows, gpair);
+                for (i, &f) in chosen.iter().enumerate() {
+                    keep_best(&split_on(f, hist.feature_bins(i)));
+                }
             }
         }
         best
@@ -234,6 +379,9 @@ impl HistGrower<'_> {
             Some(b) => (b as i32) <= split.left_max_bin,
         };
         const BLOCK: usize = 8192;
+        if rows.len() <= BLOCK {
+            return rows.iter().partition(|&&r| goes_left(r));
+        }
         let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
             .par_chunks(BLOCK)
             .map(|chunk| chunk.iter().partition(|&&r| goes_left(r)))
@@ -262,11 +410,13 @@ impl HistGrower<'_> {
         let root_weight = self.params.weight(root_stats);
         let mut tree = Tree::with_root(root_weight, root_weight * lr, root_stats.hess as f32);
         sampler.new_tree();
-        let hist = Histogram::build(self.matrix, self.cuts, &rows, gpair);
+        // Direct mode: each node builds the histograms of its sampled features from its rows.
+        let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
+        let hist = (!direct).then(|| Histogram::build(self.matrix, self.cuts, &rows, gpair));
         let mut nodes: Vec<Option<NodeRows>> = vec![Some(NodeRows {
             rows,
             stats: root_stats,
-            hist: Some(hist),
+            hist,
         })];
         let n_features = self.cuts.n_features();
         let mut level_features: Vec<Vec<usize>> = Vec::new();
@@ -285,6 +435,7 @@ impl HistGrower<'_> {
             nodes[0].as_ref().expect("root exists"),
             &root_features,
             root_mask.as_deref(),
+            gpair,
         );
         let mut queue = BinaryHeap::new();
         queue.push(Expandable {
@@ -332,7 +483,7 @@ impl HistGrower<'_> {
                 let need_hist = self.can_split_children(child_depth)
                     && (self.shape.max_leaves == 0 || n_leaves < self.shape.max_leaves);
                 let (mut lh, mut rh) = (None, None);
-                if need_hist {
+                if need_hist && !direct {
                     let parent_hist = parent.hist.expect("the parent's histogram was built");
                     if left_rows.len() <= right_rows.len() {
                         let small = Histogram::build(self.matrix, self.cuts, &left_rows, gpair);
@@ -366,7 +517,7 @@ impl HistGrower<'_> {
                 let feats = features_at(depth, sampler);
                 let mask = sampler.node_features(&feats, n_features);
                 let node = nodes[nid].as_ref().expect("a new child has its rows");
-                let split = self.evaluate(node, &feats, mask.as_deref());
+                let split = self.evaluate(node, &feats, mask.as_deref(), gpair);
                 queue.push(Expandable { nid, depth, split });
             }
         }
@@ -523,5 +674,89 @@ mod tests {
         let a = one.install(|| grow(&x, n_cols, &g, &tp, depthwise(6)));
         let b = three.install(|| grow(&x, n_cols, &g, &tp, depthwise(6)));
         assert_eq!(a, b);
+    }
+
+    /// The scan written one candidate at a time, as XGBoost's evaluator does.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+    fn reference_scan(bins: &[GradStats], node: GradStats, p: &SplitParams) -> (f32, i32, bool) {
+        let node_gain = p.gain(node);
+        let mcw = f64::from(p.min_child_weight);
+        let mut best = SplitCandidate::default();
+        let mut at = (-2, false);
+        let mut acc = GradStats::default();
+        for (i, b) in bins.iter().enumerate() {
+            acc.add(*b);
+            let rest = GradStats::difference(node, acc);
+            if acc.hess >= mcw && rest.hess >= mcw {
+                let l = p.split_gain(acc, rest) - node_gain;
+                if best.needs_replace(l, 3) {
+                    best.loss_chg = l;
+                    best.feature = 3;
+                    at = (i as i32, false);
+                }
+            }
+        }
+        if node.hess - acc.hess <= 1e-9 * node.hess.abs().max(1.0) {
+            return (best.loss_chg, at.0, at.1);
+        }
+        let mut acc = GradStats::default();
+        for i in (0..bins.len()).rev() {
+            acc.add(bins[i]);
+            let rest = GradStats::difference(node, acc);
+            if acc.hess >= mcw && rest.hess >= mcw {
+                let l = p.split_gain(rest, acc) - node_gain;
+                if best.needs_replace(l, 3) {
+                    best.loss_chg = l;
+                    best.feature = 3;
+                    at = (i as i32 - 1, true);
+                }
+            }
+        }
+        (best.loss_chg, at.0, at.1)
+    }
+
+    #[test]
+    fn chunked_scan_equals_the_candidate_by_candidate_scan() {
+        let mut state = 17_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 40) as f64 / f64::from(1u32 << 24)
+        };
+        for case in 0..200 {
+            let n_bins = 1 + (next() * 300.0) as usize;
+            let bins: Vec<GradStats> = (0..n_bins)
+                .map(|_| {
+                    if next() < 0.3 {
+                        GradStats::default()
+                    } else {
+                        GradStats::new(next() * 4.0 - 2.0, (next() * 3.0).floor())
+                    }
+                })
+                .collect();
+            let mut node = GradStats::default();
+            bins.iter().for_each(|b| node.add(*b));
+            // Missing rows: extra sums the bins do not hold.
+            node.add(GradStats::new(next() - 0.5, (next() * 4.0).floor()));
+            let tp = TreeParams {
+                reg_alpha: if case % 3 == 0 { 0.5 } else { 0.0 },
+                max_delta_step: if case % 5 == 0 { 0.7 } else { 0.0 },
+                min_child_weight: f64::from(case % 4),
+                reg_lambda: f64::from(case % 2),
+                ..TreeParams::default()
+            };
+            let p = SplitParams::from_tree_params(&tp, None);
+            let cuts: Vec<f32> = (0..n_bins).map(|i| i as f32).collect();
+            let got = evaluate_feature(&bins, &cuts, -1.0, 3, node, p.gain(node), true, &p);
+            let (loss, lmb, default_left) = reference_scan(&bins, node, &p);
+            assert_eq!(got.cand.loss_chg.to_bits(), loss.to_bits(), "case {case}");
+            if lmb != -2 {
+                assert_eq!(
+                    (got.left_max_bin, got.cand.default_left),
+                    (lmb, default_left)
+                );
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ pub mod matrix;
 
 pub use cuts::QuantileCuts;
 pub use grow::{GrowPolicy, HistGrower, TreeShape};
-pub use histogram::Histogram;
+pub use histogram::{FeatureHistogram, Histogram};
 pub use matrix::{BinLayout, BinStorage, BinnedMatrix};
 
 /// Whether compressed (CSR or CSC) arrays agree: `indptr` non-decreasing and ending at the
