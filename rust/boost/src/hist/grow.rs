@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use super::cuts::QuantileCuts;
 use super::histogram::{FeatureHistogram, Histogram};
 use super::matrix::BinnedMatrix;
+use super::prefetch::{prefetch, PREFETCH_DISTANCE};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
@@ -249,6 +250,33 @@ fn evaluate_feature(
     best
 }
 
+/// Splits `rows` into those where `goes_left` holds and the rest, keeping their order. Both
+/// outputs are written without a branch per row, as a row's side is hard to predict.
+/// `ahead(r)` is called for the row a few iterations ahead, to prefetch what `goes_left` will
+/// read.
+fn split_rows(
+    rows: &[u32],
+    goes_left: impl Fn(u32) -> bool,
+    ahead: impl Fn(u32),
+) -> (Vec<u32>, Vec<u32>) {
+    let mut left = vec![0_u32; rows.len()];
+    let mut right = vec![0_u32; rows.len()];
+    let (mut nl, mut nr) = (0, 0);
+    for (i, &r) in rows.iter().enumerate() {
+        if let Some(&next) = rows.get(i + PREFETCH_DISTANCE) {
+            ahead(next);
+        }
+        let l = usize::from(goes_left(r));
+        left[nl] = r;
+        right[nr] = r;
+        nl += l;
+        nr += 1 - l;
+    }
+    left.truncate(nl);
+    right.truncate(nr);
+    (left, right)
+}
+
 /// A node waiting to be split.
 #[derive(Debug, Clone, Copy)]
 struct Expandable {
@@ -372,19 +400,13 @@ impl HistGrower<'_> {
 
     /// Splits the rows of a node by the split's bins; the order within each side is kept.
     fn partition(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
-        let f = split.cand.feature as usize;
-        let goes_left = |r: u32| match self.matrix.bin(r as usize, f) {
-            None => split.cand.default_left,
-            #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
-            Some(b) => (b as i32) <= split.left_max_bin,
-        };
         const BLOCK: usize = 8192;
         if rows.len() <= BLOCK {
-            return rows.iter().partition(|&&r| goes_left(r));
+            return self.partition_block(rows, split);
         }
         let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
             .par_chunks(BLOCK)
-            .map(|chunk| chunk.iter().partition(|&&r| goes_left(r)))
+            .map(|chunk| self.partition_block(chunk, split))
             .collect();
         let mut left = Vec::with_capacity(rows.len());
         let mut right = Vec::with_capacity(rows.len());
@@ -393,6 +415,45 @@ impl HistGrower<'_> {
             right.extend(r);
         }
         (left, right)
+    }
+
+    /// [`HistGrower::partition`] of one block of rows, read straight from the bin storage.
+    fn partition_block(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
+        let f = split.cand.feature as usize;
+        let default_left = split.cand.default_left;
+        let missing = self.matrix.missing_marker();
+        #[allow(clippy::cast_sign_loss)]
+        let left_max = split.left_max_bin; // -1: no present row goes left
+        #[allow(clippy::cast_possible_wrap)]
+        let bin_left = |b: u16| -> bool {
+            if Some(b) == missing {
+                default_left
+            } else {
+                i32::from(b) <= left_max
+            }
+        };
+        let n_cols = self.matrix.n_cols();
+        match (self.matrix.layout(), self.matrix.storage()) {
+            (super::matrix::BinLayout::Dense, super::matrix::BinStorage::U8(bins)) => split_rows(
+                rows,
+                |r| bin_left(u16::from(bins[r as usize * n_cols + f])),
+                |r| prefetch(bins, r as usize * n_cols + f),
+            ),
+            (super::matrix::BinLayout::Dense, super::matrix::BinStorage::U16(bins)) => split_rows(
+                rows,
+                |r| bin_left(bins[r as usize * n_cols + f]),
+                |r| prefetch(bins, r as usize * n_cols + f),
+            ),
+            _ => split_rows(
+                rows,
+                |r| match self.matrix.bin(r as usize, f) {
+                    None => default_left,
+                    #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
+                    Some(b) => (b as i32) <= left_max,
+                },
+                |_| {},
+            ),
+        }
     }
 
     /// Grows one tree over the rows flagged in `active` (rows with a negative hessian are left

@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 
 use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
+use super::prefetch::{prefetch, PREFETCH_DISTANCE};
 use super::QuantileCuts;
 use crate::gain::GradStats;
 
@@ -34,7 +35,11 @@ fn accumulate_dense<B: Copy + Into<u16>>(
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
 ) {
-    for &r in rows {
+    for (i, &r) in rows.iter().enumerate() {
+        if let Some(&ahead) = rows.get(i + PREFETCH_DISTANCE) {
+            prefetch(bins, ahead as usize * n_cols);
+            prefetch(gpairs, ahead as usize);
+        }
         let r = r as usize;
         let pair = gpairs[r];
         let row = &bins[r * n_cols..(r + 1) * n_cols];
