@@ -730,14 +730,14 @@ fn add_forest(out: &mut [f32], x: &MatrixView<'_>, forest: &FlatForest, groups: 
                         x.fill_row(first + j, &mut buf[j * n_cols..(j + 1) * n_cols]);
                     }
                 }
-                let rows: Vec<&[f32]> = (0..n_rows)
-                    .map(|j| match x.row_slice(first + j) {
-                        Some(r) => r,
-                        None => &buf[j * n_cols..(j + 1) * n_cols],
-                    })
-                    .collect();
+                let rows: &[f32] = match x {
+                    MatrixView::DenseF32 { data, .. } => {
+                        &data[first * n_cols..(first + n_rows) * n_cols]
+                    }
+                    _ => &buf[..n_rows * n_cols],
+                };
                 for (t, &g) in groups.iter().enumerate() {
-                    forest.add_leaf_values(t, &rows, &mut block[g as usize..], k);
+                    forest.add_leaf_values(t, rows, (n_rows, n_cols), &mut block[g as usize..], k);
                 }
             },
         );

@@ -11,16 +11,16 @@ use crate::gain::SplitParams;
 /// The `split_indices` marker XGBoost writes for a deleted node.
 pub const DELETED_MARKER: u32 = (1 << 31) - 1;
 
-/// A node packed for prediction: 16 bytes, children as absolute indices into a forest's
-/// node array, the default direction in the feature's top bit, and the threshold or leaf
-/// value. A leaf's children are the leaf itself, so a walk that takes more steps than the
-/// row needs stays where it ended: that lets several rows walk a tree in lock step, without
-/// a branch on whether each has arrived.
+/// A node packed for prediction, 16 bytes. Nodes are renumbered so that the two children of
+/// a split are adjacent (`right = left + 1`): a step is `left + go_right`. A leaf's threshold
+/// is NaN (no value compares below it) and its `left` is itself minus one, so a walk that
+/// takes more steps than a row needs stays on its leaf: several rows can walk a tree in lock
+/// step without a branch on whether each has arrived.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlatNode {
     left: u32,
-    right: u32,
     feature: u32,
+    threshold: f32,
     value: f32,
 }
 
@@ -30,16 +30,15 @@ impl FlatNode {
     /// The next node for a row whose value of this node's feature is `v`.
     #[inline(always)]
     fn next(&self, v: f32) -> u32 {
-        let go_left = if v.is_nan() {
-            self.feature & Self::DEFAULT_LEFT != 0
+        let go_right = if v.is_nan() {
+            self.feature & Self::DEFAULT_LEFT == 0
         } else {
-            v < self.value
+            // Not `v >= threshold`: a leaf's NaN threshold must send every value "right".
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let right = !(v < self.threshold);
+            right
         };
-        if go_left {
-            self.left
-        } else {
-            self.right
-        }
+        self.left.wrapping_add(u32::from(go_right))
     }
 
     #[inline(always)]
@@ -60,6 +59,8 @@ const LOCK_STEP_MAX_DEPTH: u32 = 16;
 #[derive(Debug, Clone, Default)]
 pub struct FlatForest {
     nodes: Vec<FlatNode>,
+    /// The node id in its [`Tree`] of every packed node.
+    tree_ids: Vec<u32>,
     roots: Vec<u32>,
     /// Length of each tree's longest root-to-leaf path, in splits.
     depths: Vec<u32>,
@@ -71,34 +72,60 @@ impl FlatForest {
     pub fn new(trees: &[Tree]) -> Self {
         let total: usize = trees.iter().map(Tree::n_nodes).sum();
         let mut nodes = Vec::with_capacity(total);
+        let mut tree_ids = Vec::with_capacity(total);
         let mut roots = Vec::with_capacity(trees.len());
         let mut depths = Vec::with_capacity(trees.len());
         for t in trees {
-            let base = nodes.len() as u32;
-            roots.push(base);
-            for i in 0..t.n_nodes() {
-                let this = base + i as u32;
-                let leaf = t.left[i] < 0;
-                nodes.push(FlatNode {
-                    left: if leaf { this } else { base + t.left[i] as u32 },
-                    right: if leaf { this } else { base + t.right[i] as u32 },
-                    feature: if leaf {
-                        0
+            let root = nodes.len() as u32;
+            roots.push(root);
+            // Breadth first: a split's children take the next two free slots.
+            nodes.push(FlatNode {
+                left: 0,
+                feature: 0,
+                threshold: 0.0,
+                value: 0.0,
+            });
+            tree_ids.push(0);
+            let mut k = root as usize;
+            while k < nodes.len() {
+                let id = tree_ids[k] as usize;
+                nodes[k] = if t.is_leaf(id) {
+                    FlatNode {
+                        left: (k as u32).wrapping_sub(1),
+                        feature: 0,
+                        threshold: f32::NAN,
+                        value: t.split_cond[id],
+                    }
+                } else {
+                    let left = nodes.len() as u32;
+                    for child in [t.left[id], t.right[id]] {
+                        nodes.push(FlatNode {
+                            left: 0,
+                            feature: 0,
+                            threshold: 0.0,
+                            value: 0.0,
+                        });
+                        tree_ids.push(child as u32);
+                    }
+                    let dl = if t.default_left[id] {
+                        FlatNode::DEFAULT_LEFT
                     } else {
-                        t.split_index[i]
-                            | if t.default_left[i] {
-                                FlatNode::DEFAULT_LEFT
-                            } else {
-                                0
-                            }
-                    },
-                    value: t.split_cond[i],
-                });
+                        0
+                    };
+                    FlatNode {
+                        left,
+                        feature: t.split_index[id] | dl,
+                        threshold: t.split_cond[id],
+                        value: 0.0,
+                    }
+                };
+                k += 1;
             }
             depths.push(t.max_depth() as u32);
         }
         Self {
             nodes,
+            tree_ids,
             roots,
             depths,
         }
@@ -109,7 +136,7 @@ impl FlatForest {
         self.roots.len()
     }
 
-    /// The absolute index of the leaf row `row` reaches in tree `t`.
+    /// The packed index of the leaf row `row` reaches in tree `t`.
     #[inline]
     fn leaf_index(&self, t: usize, row: &[f32]) -> usize {
         let mut i = self.roots[t] as usize;
@@ -129,28 +156,35 @@ impl FlatForest {
         self.nodes[self.leaf_index(t, row)].value
     }
 
-    /// The node id (within its tree) of the leaf row `row` reaches in tree `t`.
+    /// The node id (in its [`Tree`]) of the leaf row `row` reaches in tree `t`.
     #[inline]
     pub fn leaf_id(&self, t: usize, row: &[f32]) -> usize {
-        self.leaf_index(t, row) - self.roots[t] as usize
+        self.tree_ids[self.leaf_index(t, row)] as usize
     }
 
-    /// Adds tree `t`'s leaf value for each of `rows` to `out[j * stride]`.
+    /// Adds tree `t`'s leaf value for each of the `n_rows` rows of `block` (`n_cols` values a
+    /// row, row-major) to `out[j * stride]`.
     ///
     /// Groups of [`LANES`] rows walk the tree in lock step for exactly the tree's depth, so
     /// their loads overlap; the result is the same as [`FlatForest::leaf_value`] per row.
-    pub fn add_leaf_values(&self, t: usize, rows: &[&[f32]], out: &mut [f32], stride: usize) {
+    pub fn add_leaf_values(
+        &self,
+        t: usize,
+        block: &[f32],
+        (n_rows, n_cols): (usize, usize),
+        out: &mut [f32],
+        stride: usize,
+    ) {
         let depth = self.depths[t];
         let root = self.roots[t];
-        let mut groups = rows.chunks_exact(LANES);
         let mut first = 0;
-        if depth <= LOCK_STEP_MAX_DEPTH {
-            for group in groups.by_ref() {
+        if depth <= LOCK_STEP_MAX_DEPTH && n_cols > 0 {
+            for group in block.chunks_exact(LANES * n_cols) {
                 let mut at = [root; LANES];
                 for _ in 0..depth {
-                    for (i, row) in at.iter_mut().zip(group) {
+                    for (j, i) in at.iter_mut().enumerate() {
                         let n = &self.nodes[*i as usize];
-                        *i = n.next(row[n.feature_index()]);
+                        *i = n.next(group[j * n_cols + n.feature_index()]);
                     }
                 }
                 for (j, &i) in at.iter().enumerate() {
@@ -159,8 +193,8 @@ impl FlatForest {
                 first += LANES;
             }
         }
-        for (j, row) in rows.iter().enumerate().skip(first) {
-            out[j * stride] += self.leaf_value(t, row);
+        for j in first..n_rows {
+            out[j * stride] += self.leaf_value(t, &block[j * n_cols..(j + 1) * n_cols]);
         }
     }
 }
@@ -509,7 +543,7 @@ mod tests {
         let rows: Vec<&[f32]> = data.chunks(4).collect();
         for (t, tree) in trees.iter().enumerate() {
             let mut out = vec![0.0_f32; 2 * n_rows];
-            forest.add_leaf_values(t, &rows, &mut out[1..], 2);
+            forest.add_leaf_values(t, &data, (n_rows, 4), &mut out[1..], 2);
             for (j, row) in rows.iter().enumerate() {
                 let leaf = tree.leaf_of(row);
                 assert_eq!(out[2 * j + 1], tree.split_cond[leaf]);
