@@ -277,6 +277,9 @@ fn split_rows(
     (left, right)
 }
 
+/// A new child before evaluation: its id, depth, the level's features and its node mask.
+type ChildDraw = (usize, u32, Vec<usize>, Option<Vec<bool>>);
+
 /// A node waiting to be split.
 #[derive(Debug, Clone, Copy)]
 struct Expandable {
@@ -515,7 +518,8 @@ impl HistGrower<'_> {
                     level
                 }
             };
-            let mut children: Vec<(usize, u32)> = Vec::new();
+            // Expand the batch in node order (the tree's ids and `max_leaves` depend on it).
+            let mut splits: Vec<(Expandable, usize, NodeRows)> = Vec::new();
             for e in batch {
                 if !self.is_expandable(&e, n_leaves) {
                     tree.loss_chg[e.nid] = e.split.cand.loss_chg.max(0.0);
@@ -538,49 +542,70 @@ impl HistGrower<'_> {
                 let parent = nodes[e.nid]
                     .take()
                     .expect("an expandable node has its rows");
-                let (left_rows, right_rows) = self.partition(&parent.rows, &e.split);
-                nodes.resize_with(tree.n_nodes(), || None);
-                let child_depth = e.depth + 1;
-                let need_hist = self.can_split_children(child_depth)
+                let need_hist = self.can_split_children(e.depth + 1)
                     && (self.shape.max_leaves == 0 || n_leaves < self.shape.max_leaves);
-                let (mut lh, mut rh) = (None, None);
-                if need_hist && !direct {
-                    let parent_hist = parent.hist.expect("the parent's histogram was built");
-                    if left_rows.len() <= right_rows.len() {
-                        let small = Histogram::build(self.matrix, self.cuts, &left_rows, gpair);
-                        rh = Some(small.sibling(&parent_hist));
-                        lh = Some(small);
-                    } else {
-                        let small = Histogram::build(self.matrix, self.cuts, &right_rows, gpair);
-                        lh = Some(small.sibling(&parent_hist));
-                        rh = Some(small);
-                    }
-                }
-                nodes[l] = Some(NodeRows {
-                    rows: left_rows,
-                    stats: c.left,
-                    hist: lh,
-                });
-                nodes[l + 1] = Some(NodeRows {
-                    rows: right_rows,
-                    stats: c.right,
-                    hist: rh,
-                });
+                // Children that can never split need neither rows nor histograms.
                 if need_hist {
-                    children.push((l, child_depth));
-                    children.push((l + 1, child_depth));
-                } else {
-                    nodes[l] = None;
-                    nodes[l + 1] = None;
+                    splits.push((e, l, parent));
                 }
             }
-            for (nid, depth) in children {
-                let feats = features_at(depth, sampler);
-                let mask = sampler.node_features(&feats, n_features);
-                let node = nodes[nid].as_ref().expect("a new child has its rows");
-                let split = self.evaluate(node, &feats, mask.as_deref(), gpair);
-                queue.push(Expandable { nid, depth, split });
+            nodes.resize_with(tree.n_nodes(), || None);
+            // Partition and build the children's histograms of every node at once: each
+            // node's result is fixed, so the order they finish in does not matter.
+            let built: Vec<(NodeRows, NodeRows)> = splits
+                .par_iter_mut()
+                .map(|(e, _, parent)| {
+                    let (left_rows, right_rows) = self.partition(&parent.rows, &e.split);
+                    let (mut lh, mut rh) = (None, None);
+                    if let Some(parent_hist) = parent.hist.take() {
+                        let small_left = left_rows.len() <= right_rows.len();
+                        let small_rows = if small_left { &left_rows } else { &right_rows };
+                        let small = Histogram::build(self.matrix, self.cuts, small_rows, gpair);
+                        let other = small.sibling(&parent_hist);
+                        (lh, rh) = if small_left {
+                            (Some(small), Some(other))
+                        } else {
+                            (Some(other), Some(small))
+                        };
+                    }
+                    let c = e.split.cand;
+                    (
+                        NodeRows {
+                            rows: left_rows,
+                            stats: c.left,
+                            hist: lh,
+                        },
+                        NodeRows {
+                            rows: right_rows,
+                            stats: c.right,
+                            hist: rh,
+                        },
+                    )
+                })
+                .collect();
+            // Draw the children's feature sets in node order, then evaluate them at once.
+            let mut children: Vec<ChildDraw> = Vec::new();
+            for ((e, l, _), (left, right)) in splits.iter().zip(built) {
+                nodes[*l] = Some(left);
+                nodes[*l + 1] = Some(right);
+                for nid in [*l, *l + 1] {
+                    let feats = features_at(e.depth + 1, sampler);
+                    let mask = sampler.node_features(&feats, n_features);
+                    children.push((nid, e.depth + 1, feats, mask));
+                }
             }
+            let evaluated: Vec<Expandable> = children
+                .par_iter()
+                .map(|(nid, depth, feats, mask)| {
+                    let node = nodes[*nid].as_ref().expect("a new child has its rows");
+                    Expandable {
+                        nid: *nid,
+                        depth: *depth,
+                        split: self.evaluate(node, feats, mask.as_deref(), gpair),
+                    }
+                })
+                .collect();
+            queue.extend(evaluated);
         }
         tree
     }
