@@ -463,6 +463,21 @@ impl HistGrower<'_> {
     /// out, as in XGBoost).
     #[allow(clippy::cast_possible_truncation)]
     pub fn grow(&self, gpair: &[(f32, f32)], active: &[bool], sampler: &mut ColumnSampler) -> Tree {
+        let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
+        self.grow_with(gpair, active, sampler, direct)
+    }
+
+    /// [`HistGrower::grow`] with the histogram mode chosen: `direct` builds each node's
+    /// histograms of its sampled features from its rows; otherwise every node keeps a full
+    /// histogram and siblings come by subtraction.
+    #[allow(clippy::cast_possible_truncation)]
+    fn grow_with(
+        &self,
+        gpair: &[(f32, f32)],
+        active: &[bool],
+        sampler: &mut ColumnSampler,
+        direct: bool,
+    ) -> Tree {
         let rows: Vec<u32> = (0..self.matrix.n_rows() as u32)
             .filter(|&r| active[r as usize] && gpair[r as usize].1 >= 0.0)
             .collect();
@@ -474,8 +489,6 @@ impl HistGrower<'_> {
         let root_weight = self.params.weight(root_stats);
         let mut tree = Tree::with_root(root_weight, root_weight * lr, root_stats.hess as f32);
         sampler.new_tree();
-        // Direct mode: each node builds the histograms of its sampled features from its rows.
-        let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
         let hist = (!direct).then(|| Histogram::build(self.matrix, self.cuts, &rows, gpair));
         let mut nodes: Vec<Option<NodeRows>> = vec![Some(NodeRows {
             rows,
@@ -843,6 +856,53 @@ mod tests {
                     (lmb, default_left)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn direct_histograms_grow_the_same_tree_as_subtraction() {
+        // Integer gradients keep every sum exact, so both modes see identical histograms.
+        let (n, n_cols) = (5000, 12);
+        let x: Vec<f32> = (0..n * n_cols)
+            .map(|k| {
+                if k % 29 == 0 {
+                    f32::NAN
+                } else {
+                    ((k * 7919) % 613) as f32
+                }
+            })
+            .collect();
+        let g: Vec<(f32, f32)> = (0..n)
+            .map(|r| (((r * 31) % 9) as f32 - 4.0, 1.0 + (r % 2) as f32))
+            .collect();
+        let tp = TreeParams {
+            colsample_bynode: 0.2,
+            max_bin: 64,
+            ..TreeParams::default()
+        };
+        let (cuts, m) = setup(&x, n_cols, 64);
+        let p = SplitParams::from_tree_params(&tp, None);
+        for policy in [GrowPolicy::Depthwise, GrowPolicy::Lossguide] {
+            let grower = HistGrower {
+                matrix: &m,
+                cuts: &cuts,
+                params: &p,
+                shape: TreeShape {
+                    max_depth: 6,
+                    max_leaves: 0,
+                    policy,
+                },
+            };
+            let active: Vec<bool> = (0..n).map(|r| r % 5 != 0).collect();
+            let mut a = ColumnSampler::new(n_cols, &tp, 3);
+            let mut b = ColumnSampler::new(n_cols, &tp, 3);
+            let direct = grower.grow_with(&g, &active, &mut a, true);
+            let full = grower.grow_with(&g, &active, &mut b, false);
+            assert!(direct.n_nodes() > 15);
+            assert_eq!(direct, full);
+            // The automatic choice takes the direct mode at this ratio.
+            let mut c = ColumnSampler::new(n_cols, &tp, 3);
+            assert_eq!(grower.grow(&g, &active, &mut c), direct);
         }
     }
 }
