@@ -207,7 +207,9 @@ impl QuantileCuts {
                     .filter(|(_, v)| !v.is_nan())
                     .map(|(r, v)| (v, weights.map_or(1.0, |w| w[r])))
                     .collect();
-                present.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // Equal values are ordered by weight, so the order (and every weight sum) is
+                // fully determined and an unstable sort is safe.
+                present.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
                 let min = present.first().map_or(f32::INFINITY, |p| p.0);
                 (feature_cuts(&present, max_bin), min)
             })
