@@ -52,10 +52,6 @@ test-rust: ## cargo test over the workspace
 test-python: ## pytest over tests/
 	$(PY) -m pytest tests
 
-.PHONY: test-slow
-test-slow: ## the slow tests (Madelon-like Boruta runs), minutes each
-	$(PY) -m pytest tests --run-slow -m slow
-
 .PHONY: test
 test: install lint-rust test-rust lint-python test-python ## what CI runs: install, lint, every test
 
