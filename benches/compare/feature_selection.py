@@ -6,10 +6,15 @@ Cases (the relevant columns come first because ``shuffle=False``):
 
 BorutaPy runs a scikit-learn RandomForest (``n_jobs=-1``, ``max_depth=5``,
 ``class_weight="balanced"``, ``n_estimators="auto"``); sapwood runs its default importance
-source and, for a like-for-like row, the same scikit-learn forest.
+source and, for a like-for-like row (first seed only), the same scikit-learn forest.
 
-Usage: ``python benches/compare/feature_selection.py [--quick]``; ``--quick`` runs the small
-case only.
+How long Boruta runs depends on the seed: a borderline feature can stay tentative until
+``max_iter`` for one seed and be decided early for another, in either library. Each case
+therefore runs several seeds (``random_state`` 0, 1, ...) and the summary compares the total
+time over them.
+
+Usage: ``python benches/compare/feature_selection.py [--quick] [--seeds N]``; ``--quick``
+runs the small case only; ``--seeds`` defaults to 3.
 """
 
 from __future__ import annotations
@@ -54,11 +59,11 @@ def _summary(support: np.ndarray, tentative: np.ndarray, relevant: int, n_iter: 
     }
 
 
-def job_boruta_py(case: str) -> dict:
+def job_boruta_py(case: str, seed: int) -> dict:
     from boruta import BorutaPy
 
     X, y, relevant = _data(case)
-    selector = BorutaPy(_forest(), n_estimators="auto", random_state=0)
+    selector = BorutaPy(_forest(), n_estimators="auto", random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         seconds, _ = timed(lambda: selector.fit(X, y))
@@ -69,12 +74,12 @@ def job_boruta_py(case: str) -> dict:
     return out
 
 
-def job_sapwood(case: str, estimator: str) -> dict:
+def job_sapwood(case: str, estimator: str, seed: int) -> dict:
     from sapwood import BorutaSelector
 
     X, y, relevant = _data(case)
     est = _forest() if estimator == "sklearn-forest" else None
-    selector = BorutaSelector(est, random_state=0, n_jobs=-1)
+    selector = BorutaSelector(est, random_state=seed, n_jobs=-1)
     seconds, _ = timed(lambda: selector.fit(X, y))
     out = _summary(selector.support_, selector.decision_ == "tentative", relevant, selector.n_iter_)
     out["fit_s"] = seconds
@@ -83,35 +88,39 @@ def job_sapwood(case: str, estimator: str) -> dict:
 
 def main(argv: list[str]) -> None:
     cases = ["small 1000x50"] if "--quick" in argv else list(CASES)
+    n_seeds = int(argv[argv.index("--seeds") + 1]) if "--seeds" in argv else 3
+    header = [
+        "library",
+        "seed",
+        "fit s",
+        "time ratio",
+        "iters",
+        "conf",
+        "tent",
+        "rej",
+        "recall",
+        "FP",
+        "peak MB",
+    ]
     for case in cases:
-        peer = run_isolated(functools.partial(job_boruta_py, case))
-        rows = [
-            ["BorutaPy (sklearn forest)", peer["fit_s"], 1.0, *_cols(peer), peer["peak_rss_mb"]]
-        ]
-        for est in ("default", "sklearn-forest"):
-            ours = run_isolated(functools.partial(job_sapwood, case, est))
-            rows.append(
-                [
-                    f"sapwood ({est})",
-                    ours["fit_s"],
-                    ratio(ours["fit_s"], peer["fit_s"]),
-                    *_cols(ours),
-                    ours["peak_rss_mb"],
-                ]
-            )
-        header = [
-            "library",
-            "fit s",
-            "time ratio",
-            "iters",
-            "conf",
-            "tent",
-            "rej",
-            "recall",
-            "FP",
-            "peak MB",
-        ]
+        rows, totals = [], {"BorutaPy": 0.0, "sapwood": 0.0}
+        for seed in range(n_seeds):
+            peer = run_isolated(functools.partial(job_boruta_py, case, seed))
+            totals["BorutaPy"] += peer["fit_s"]
+            rows.append(["BorutaPy (sklearn forest)", seed, peer["fit_s"], 1.0, *_cols(peer)])
+            estimators = ("default", "sklearn-forest") if seed == 0 else ("default",)
+            for est in estimators:
+                ours = run_isolated(functools.partial(job_sapwood, case, est, seed))
+                if est == "default":
+                    totals["sapwood"] += ours["fit_s"]
+                time_ratio = ratio(ours["fit_s"], peer["fit_s"])
+                rows.append([f"sapwood ({est})", seed, ours["fit_s"], time_ratio, *_cols(ours)])
         print(table(f"Boruta, {case}", rows, header))
+        print(
+            f"Total over {n_seeds} seeds: BorutaPy {totals['BorutaPy']:.1f} s, sapwood (default) "
+            f"{totals['sapwood']:.1f} s, ratio {ratio(totals['sapwood'], totals['BorutaPy']):.3f}"
+        )
+        print()
 
 
 def _cols(r: dict) -> list:
@@ -122,6 +131,7 @@ def _cols(r: dict) -> list:
         r["rejected"],
         r["recall"],
         r["false_pos"],
+        r["peak_rss_mb"],
     ]
 
 
