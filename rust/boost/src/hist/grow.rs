@@ -162,11 +162,10 @@ fn evaluate_feature(
     while i < n {
         let mut m = 0;
         while i < n && m < SCAN_CHUNK {
-            if !empty(&bins[i]) {
-                acc.add(bins[i]);
-                (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, i);
-                m += 1;
-            }
+            // Branch-free: an empty bin adds zero and its slot is overwritten by the next.
+            acc.add(bins[i]);
+            (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, i);
+            m += usize::from(!empty(&bins[i]));
             i += 1;
         }
         loss_changes(
@@ -210,11 +209,9 @@ fn evaluate_feature(
         let mut m = 0;
         while end > 0 && m < SCAN_CHUNK {
             end -= 1;
-            if !empty(&bins[end]) {
-                acc.add(bins[end]);
-                (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, end);
-                m += 1;
-            }
+            acc.add(bins[end]);
+            (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, end);
+            m += usize::from(!empty(&bins[end]));
         }
         loss_changes(
             &acc_g[..m],
