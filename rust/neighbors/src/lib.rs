@@ -1,7 +1,8 @@
 //! kd-tree nearest-neighbour search over `f32` and `f64` points.
 //!
 //! [`KdTree::build`] copies the points once into leaf order (contiguous rows, so a leaf is
-//! scanned without indirection) and stores compact nodes in pre-order. Splits follow the
+//! scanned without indirection) and stores only inner nodes, in pre-order (a leaf is the range
+//! of points its parent hands it, so nodes cost about one per leaf). Splits follow the
 //! sliding-midpoint rule or, with [`BuildParams::balanced`], the median; either way the depth is
 //! bounded (a median split takes over when the midpoint rule degenerates) and identical points
 //! share a leaf. Queries:

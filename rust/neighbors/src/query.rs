@@ -15,7 +15,7 @@ use crate::metric::{
     combine_terms, point_rank, Chebyshev, Euclidean, GeneralP, Geometry, Manhattan, Metric,
     Minkowski, Open, Periodic,
 };
-use crate::tree::{KdTree, LEAF};
+use crate::tree::{KdTree, Sub};
 
 /// Queries handled together by one task.
 const QUERY_CHUNK: usize = 64;
@@ -293,13 +293,14 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
         self.scanned += end - start;
     }
 
-    fn knn<C: Candidates<F>>(&mut self, node: usize, cand: &mut C) {
-        let nd = self.tree.nodes[node];
-        if nd.dim == LEAF {
-            self.scan(nd.start as usize, nd.end as usize, cand);
+    fn knn<C: Candidates<F>>(&mut self, sub: Sub, cand: &mut C) {
+        if sub.leaf {
+            self.scan(sub.start, sub.end, cand);
             return;
         }
-        let k = nd.dim as usize;
+        let nd = self.tree.nodes[sub.node];
+        let (lower_sub, upper_sub) = self.tree.children(sub);
+        let k = nd.dim();
         let (q, lo, hi, old) = (self.q[k], self.lo[k], self.hi[k], self.near[k]);
         let t_lower = self.metric.term(self.geom.gap(q, lo, nd.lower_max, k));
         let t_upper = self.metric.term(self.geom.gap(q, nd.upper_min, hi, k));
@@ -311,11 +312,11 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
             if d <= cand.bound() * self.epsfac {
                 if lower {
                     self.hi[k] = nd.lower_max;
-                    self.knn(node + 1, cand);
+                    self.knn(lower_sub, cand);
                     self.hi[k] = hi;
                 } else {
                     self.lo[k] = nd.upper_min;
-                    self.knn(node + nd.upper as usize, cand);
+                    self.knn(upper_sub, cand);
                     self.lo[k] = lo;
                 }
             }
@@ -347,40 +348,40 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
         }
     }
 
-    fn ball(&mut self, node: usize, r: F, with_dist: bool, out: &mut Vec<(u32, F)>) {
-        let nd = self.tree.nodes[node];
+    fn ball(&mut self, sub: Sub, r: F, with_dist: bool, out: &mut Vec<(u32, F)>) {
         let min_d = combine_terms(self.metric, &self.near);
         if min_d > r * self.epsfac {
             return;
         }
         let max_d = combine_terms(self.metric, &self.far);
         if max_d < r / self.epsfac {
-            self.push_all(nd.start as usize, nd.end as usize, with_dist, out);
+            self.push_all(sub.start, sub.end, with_dist, out);
             return;
         }
-        if nd.dim == LEAF {
+        if sub.leaf {
             let m = self.tree.m;
-            for pos in nd.start as usize..nd.end as usize {
+            for pos in sub.start..sub.end {
                 let row = &self.tree.points[pos * m..(pos + 1) * m];
                 let d = point_rank(self.metric, self.geom, row, &self.q);
                 if d <= r / self.epsfac {
                     out.push((self.tree.indices[pos], d));
                 }
             }
-            self.scanned += (nd.end - nd.start) as usize;
+            self.scanned += sub.end - sub.start;
             return;
         }
-        let k = nd.dim as usize;
+        let nd = self.tree.nodes[sub.node];
+        let (lower_sub, upper_sub) = self.tree.children(sub);
+        let k = nd.dim();
         let (lo, hi, near, far) = (self.lo[k], self.hi[k], self.near[k], self.far[k]);
         self.enter(k, lo, nd.lower_max);
-        self.ball(node + 1, r, with_dist, out);
+        self.ball(lower_sub, r, with_dist, out);
         self.enter(k, nd.upper_min, hi);
-        self.ball(node + nd.upper as usize, r, with_dist, out);
+        self.ball(upper_sub, r, with_dist, out);
         (self.lo[k], self.hi[k], self.near[k], self.far[k]) = (lo, hi, near, far);
     }
 
-    fn count(&mut self, node: usize, radii: &[F], weights: &Weights<'_>, w: f64, hist: &mut [f64]) {
-        let nd = self.tree.nodes[node];
+    fn count(&mut self, sub: Sub, radii: &[F], weights: &Weights<'_>, w: f64, hist: &mut [f64]) {
         let min_d = combine_terms(self.metric, &self.near);
         let a = radii.partition_point(|&r| r < min_d);
         if a == radii.len() {
@@ -389,12 +390,12 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
         let max_d = combine_terms(self.metric, &self.far);
         let b = radii.partition_point(|&r| r < max_d);
         if a == b {
-            hist[b] += w * weights.range(nd.start as usize, nd.end as usize);
+            hist[b] += w * weights.range(sub.start, sub.end);
             return;
         }
-        if nd.dim == LEAF {
+        if sub.leaf {
             let m = self.tree.m;
-            for pos in nd.start as usize..nd.end as usize {
+            for pos in sub.start..sub.end {
                 let row = &self.tree.points[pos * m..(pos + 1) * m];
                 let d = point_rank(self.metric, self.geom, row, &self.q);
                 let j = radii.partition_point(|&r| r < d);
@@ -404,12 +405,14 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
             }
             return;
         }
-        let k = nd.dim as usize;
+        let nd = self.tree.nodes[sub.node];
+        let (lower_sub, upper_sub) = self.tree.children(sub);
+        let k = nd.dim();
         let (lo, hi, near, far) = (self.lo[k], self.hi[k], self.near[k], self.far[k]);
         self.enter(k, lo, nd.lower_max);
-        self.count(node + 1, radii, weights, w, hist);
+        self.count(lower_sub, radii, weights, w, hist);
         self.enter(k, nd.upper_min, hi);
-        self.count(node + nd.upper as usize, radii, weights, w, hist);
+        self.count(upper_sub, radii, weights, w, hist);
         (self.lo[k], self.hi[k], self.near[k], self.far[k]) = (lo, hi, near, far);
     }
 }
@@ -635,9 +638,10 @@ impl<F: Float> KdTree<F> {
                 let qi = j * nq / probes;
                 let q = &queries[qi * m..(qi + 1) * m];
                 cand.reset(F::INFINITY);
-                let root = walker.start(q, false);
-                if root <= cand.bound() {
-                    walker.knn(0, &mut cand);
+                if let Some(root) = self.root() {
+                    if walker.start(q, false) <= cand.bound() {
+                        walker.knn(root, &mut cand);
+                    }
                 }
             }
             walker.scanned
@@ -689,10 +693,9 @@ impl<F: Float> KdTree<F> {
                                 best: (upper, u32::MAX),
                                 found: false,
                             };
-                            if !self.nodes.is_empty() {
-                                let root = walker.start(q, false);
-                                if root <= best.bound() * epsfac {
-                                    walker.knn(0, &mut best);
+                            if let Some(root) = self.root() {
+                                if walker.start(q, false) <= best.bound() * epsfac {
+                                    walker.knn(root, &mut best);
                                 }
                             }
                             if best.found {
@@ -707,10 +710,9 @@ impl<F: Float> KdTree<F> {
                     } else {
                         for (q, heap) in qs.chunks_exact(m).zip(heaps.iter_mut()) {
                             heap.reset(upper);
-                            if !self.nodes.is_empty() {
-                                let root = walker.start(q, false);
-                                if root <= heap.bound() * epsfac {
-                                    walker.knn(0, heap);
+                            if let Some(root) = self.root() {
+                                if walker.start(q, false) <= heap.bound() * epsfac {
+                                    walker.knn(root, heap);
                                 }
                             }
                         }
@@ -836,10 +838,10 @@ impl<F: Float> KdTree<F> {
                                 let qi = c * QUERY_CHUNK + j;
                                 let radius = if r.len() == 1 { r[0] } else { r[qi] };
                                 found.clear();
-                                if radius >= 0.0 && !self.nodes.is_empty() {
+                                if let Some(root) = self.root().filter(|_| radius >= 0.0) {
                                     let rr = p.rank_of(F::from_f64(radius));
                                     walker.start(q, true);
-                                    walker.ball(0, rr, with_distances, found);
+                                    walker.ball(root, rr, with_distances, found);
                                 }
                                 match order {
                                     RadiusOrder::Unsorted => {}
@@ -914,9 +916,9 @@ impl<F: Float> KdTree<F> {
         }
         let nr = radii.len();
         let mut hist = vec![0.0f64; nr];
-        if self.nodes.is_empty() || nr == 0 {
+        let Some(root) = self.root().filter(|_| nr > 0) else {
             return Ok(hist);
-        }
+        };
         let (leaf_w, prefix) = match tree_weights {
             None => (Vec::new(), Vec::new()),
             Some(w) => {
@@ -956,7 +958,7 @@ impl<F: Float> KdTree<F> {
                         for (j, q) in qs.chunks_exact(m).enumerate() {
                             let w = query_weights.map_or(1.0, |w| w[c * QUERY_CHUNK + j]);
                             walker.start(q, true);
-                            walker.count(0, &radii_rank, &weights, w, &mut h);
+                            walker.count(root, &radii_rank, &weights, w, &mut h);
                         }
                         h
                     },

@@ -156,6 +156,41 @@ fn duplicates_share_a_leaf_and_ties_go_to_the_smaller_index() {
 }
 
 #[test]
+fn float32_tree_stays_within_one_and_a_half_times_the_data() {
+    let data: Vec<f32> = lcg(7, 200_000 * 3).into_iter().map(|v| v as f32).collect();
+    for balanced in [false, true] {
+        let tree = KdTree::build(&data, 3, params(16, balanced)).unwrap();
+        let ratio = tree.memory_bytes() as f64 / size_of_val(data.as_slice()) as f64;
+        assert!(
+            ratio <= 1.5,
+            "balanced={balanced}: tree is {ratio:.3}x the data"
+        );
+    }
+}
+
+#[test]
+fn node_ranges_cover_every_point_in_pre_order() {
+    let data = lcg(11, 5000 * 2);
+    for balanced in [false, true] {
+        let tree = KdTree::build(&data, 2, params(4, balanced)).unwrap();
+        let ranges = tree.node_ranges();
+        assert_eq!(ranges.len(), tree.node_count());
+        assert_eq!(ranges[0], (0, 5000));
+        // Leaves (ranges not split further) tile 0..n in order.
+        let mut next = 0;
+        for (j, &(s, e)) in ranges.iter().enumerate() {
+            let is_leaf = ranges.get(j + 1).is_none_or(|&(s2, _)| s2 >= e || s2 != s);
+            if is_leaf {
+                assert_eq!(s, next);
+                assert!(e > s && e - s <= 4);
+                next = e;
+            }
+        }
+        assert_eq!(next, 5000);
+    }
+}
+
+#[test]
 fn geometric_spacing_keeps_the_tree_shallow() {
     // Sliding midpoint alone would peel off one point per level here.
     let data: Vec<f64> = (0..5000)

@@ -5,8 +5,11 @@ use rayon::prelude::*;
 use crate::error::NeighborsError;
 use crate::float::Float;
 
-/// Marks a leaf in [`Node::dim`].
-pub(crate) const LEAF: u32 = u32::MAX;
+/// Flag bits of [`Node::axis`]: the lower (upper) child is a leaf.
+const LOWER_LEAF: u32 = 1 << 31;
+const UPPER_LEAF: u32 = 1 << 30;
+/// The split axis occupies the bits below the flags.
+const AXIS_MASK: u32 = UPPER_LEAF - 1;
 
 /// Nodes at least this large split at the median of a sample of their keys.
 const SAMPLED_MEDIAN_MIN: usize = 4096;
@@ -16,20 +19,41 @@ const MEDIAN_SAMPLE: usize = 255;
 /// Below this many points a subtree is built on the current thread.
 const PARALLEL_BUILD_MIN: usize = 1 << 15;
 
-/// One node of the tree, 16 bytes plus two coordinates.
+/// One inner node of the tree: 12 bytes plus two coordinates.
 ///
-/// Nodes are stored in pre-order: the lower child of node `i` is `i + 1`, the upper child is
-/// `i + upper`. `lower_max` is the largest coordinate along `dim` in the lower child and
-/// `upper_min` the smallest in the upper child, so the gap between them bounds far-child
-/// distances tightly.
+/// Only inner nodes are stored, in pre-order; a leaf is the range of leaf-order positions its
+/// parent assigns to it, so the tree costs one node per leaf rather than two. The lower child
+/// of node `i` (when inner) is `i + 1`, the upper child (when inner) is `i + upper`. The node
+/// covers `[start, end)`, which its parent knows; the lower child covers `[start, mid)` and
+/// the upper child `[mid, end)`. `lower_max` is the largest coordinate along the split axis in
+/// the lower child and `upper_min` the smallest in the upper child, so the gap between them
+/// bounds far-child distances tightly.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node<F> {
     pub lower_max: F,
     pub upper_min: F,
-    pub start: u32,
-    pub end: u32,
-    pub dim: u32,
+    pub mid: u32,
     pub upper: u32,
+    /// Split axis, with the [`LOWER_LEAF`] and [`UPPER_LEAF`] flags.
+    pub axis: u32,
+}
+
+impl<F> Node<F> {
+    /// The split axis.
+    #[inline(always)]
+    pub fn dim(&self) -> usize {
+        (self.axis & AXIS_MASK) as usize
+    }
+}
+
+/// A subtree: an inner node or a leaf, and the leaf-order positions it covers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sub {
+    /// Index of the inner node (unused for a leaf).
+    pub node: usize,
+    pub start: usize,
+    pub end: usize,
+    pub leaf: bool,
 }
 
 /// How to build a tree.
@@ -105,6 +129,11 @@ impl<F: Float> KdTree<F> {
                 "data must have at least one column".into(),
             ));
         }
+        if m > AXIS_MASK as usize {
+            return Err(NeighborsError::InvalidInput(format!(
+                "a tree holds at most {AXIS_MASK} columns, got {m}"
+            )));
+        }
         if data.len() % m != 0 {
             return Err(NeighborsError::InvalidInput(format!(
                 "data has {} values, not a multiple of its {m} columns",
@@ -176,6 +205,7 @@ impl<F: Float> KdTree<F> {
                 0,
                 &mut nodes,
             );
+            nodes.shrink_to_fit();
             nodes
         };
         Ok(Self {
@@ -213,9 +243,45 @@ impl<F: Float> KdTree<F> {
         &self.params
     }
 
-    /// Number of nodes (leaves included).
+    /// Number of nodes, leaves included (a tree of `i` inner nodes has `i + 1` leaves).
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        if self.n == 0 {
+            0
+        } else {
+            2 * self.nodes.len() + 1
+        }
+    }
+
+    /// The whole tree as a subtree, `None` when it holds no points.
+    #[inline(always)]
+    pub(crate) fn root(&self) -> Option<Sub> {
+        (self.n > 0).then_some(Sub {
+            node: 0,
+            start: 0,
+            end: self.n,
+            leaf: self.nodes.is_empty(),
+        })
+    }
+
+    /// The lower and upper children of an inner subtree.
+    #[inline(always)]
+    pub(crate) fn children(&self, sub: Sub) -> (Sub, Sub) {
+        let nd = &self.nodes[sub.node];
+        let mid = nd.mid as usize;
+        (
+            Sub {
+                node: sub.node + 1,
+                start: sub.start,
+                end: mid,
+                leaf: nd.axis & LOWER_LEAF != 0,
+            },
+            Sub {
+                node: sub.node + nd.upper as usize,
+                start: mid,
+                end: sub.end,
+                leaf: nd.axis & UPPER_LEAF != 0,
+            },
+        )
     }
 
     /// Smallest coordinate along each axis.
@@ -257,30 +323,35 @@ impl<F: Float> KdTree<F> {
             + size_of::<F>() * 4 * self.m
     }
 
-    /// The `[start, end)` range of leaf-order positions of every node, in pre-order (a node,
-    /// then its lower subtree, then its upper subtree).
+    /// The `[start, end)` range of leaf-order positions of every node, leaves included, in
+    /// pre-order (a node, then its lower subtree, then its upper subtree).
     pub fn node_ranges(&self) -> Vec<(usize, usize)> {
-        self.nodes
-            .iter()
-            .map(|nd| (nd.start as usize, nd.end as usize))
-            .collect()
+        fn walk<F: Float>(tree: &KdTree<F>, sub: Sub, out: &mut Vec<(usize, usize)>) {
+            out.push((sub.start, sub.end));
+            if !sub.leaf {
+                let (lower, upper) = tree.children(sub);
+                walk(tree, lower, out);
+                walk(tree, upper, out);
+            }
+        }
+        let mut out = Vec::with_capacity(self.node_count());
+        if let Some(root) = self.root() {
+            walk(self, root, &mut out);
+        }
+        out
     }
 
     /// Depth of the deepest leaf (the root is depth 0).
     pub fn depth(&self) -> usize {
-        fn walk<F>(nodes: &[Node<F>], i: usize) -> usize {
-            let nd = &nodes[i];
-            if nd.dim == LEAF {
+        fn walk<F: Float>(tree: &KdTree<F>, sub: Sub) -> usize {
+            if sub.leaf {
                 0
             } else {
-                1 + walk(nodes, i + 1).max(walk(nodes, i + nd.upper as usize))
+                let (lower, upper) = tree.children(sub);
+                1 + walk(tree, lower).max(walk(tree, upper))
             }
         }
-        if self.nodes.is_empty() {
-            0
-        } else {
-            walk(&self.nodes, 0)
-        }
+        self.root().map_or(0, |root| walk(self, root))
     }
 
     /// Wraps a query row into the periodic box (no-op for an open space).
@@ -525,19 +596,9 @@ impl Builder {
         best
     }
 
-    fn leaf<F: Float>(start: usize, len: usize) -> Node<F> {
-        Node {
-            lower_max: F::ZERO,
-            upper_min: F::ZERO,
-            start: start as u32,
-            end: (start + len) as u32,
-            dim: LEAF,
-            upper: 0,
-        }
-    }
-
     /// Builds the subtree over `rows` (whose first row sits at `start` in leaf order) inside
-    /// the cell `[lo, hi]`; returns its nodes in pre-order.
+    /// the cell `[lo, hi]`; appends its inner nodes in pre-order and returns whether the
+    /// subtree is a single leaf (no node appended).
     #[allow(clippy::too_many_arguments)]
     fn build<F: Float>(
         &self,
@@ -548,18 +609,16 @@ impl Builder {
         tight: Option<BoxPair<F>>,
         depth: usize,
         out: &mut Vec<Node<F>>,
-    ) {
+    ) -> bool {
         let len = rows.len();
         if len <= self.leafsize {
-            out.push(Self::leaf(start, len));
-            return;
+            return true;
         }
         let (tight_lo, tight_hi) = tight.unwrap_or_else(|| rows.tight_box());
         let (tight_k, tight_spread) = Self::widest(&tight_lo, &tight_hi);
         if tight_spread <= F::ZERO {
             // Every point is identical: no split can separate them.
-            out.push(Self::leaf(start, len));
-            return;
+            return true;
         }
         let mut k = if self.compact {
             tight_k
@@ -612,10 +671,9 @@ impl Builder {
         out.push(Node {
             lower_max,
             upper_min,
-            start: start as u32,
-            end: (start + len) as u32,
-            dim: k as u32,
+            mid: (start + cut) as u32,
             upper: 0,
+            axis: k as u32,
         });
         let (saved_lo, saved_hi) = (lo[k], hi[k]);
         if len >= PARALLEL_BUILD_MIN {
@@ -623,16 +681,16 @@ impl Builder {
             let mut hi2 = hi.to_vec();
             hi[k] = lower_max;
             lo2[k] = upper_min;
-            let (left, right) = rayon::join(
+            let ((left, lower_leaf), (right, upper_leaf)) = rayon::join(
                 || {
                     let mut nodes = Vec::new();
-                    self.build(lower, start, lo, hi, lower_tight, depth + 1, &mut nodes);
-                    nodes
+                    let leaf = self.build(lower, start, lo, hi, lower_tight, depth + 1, &mut nodes);
+                    (nodes, leaf)
                 },
                 || {
                     let mut nodes = Vec::new();
                     let (lo2, hi2) = (&mut lo2, &mut hi2);
-                    self.build(
+                    let leaf = self.build(
                         upper,
                         start + cut,
                         lo2,
@@ -641,21 +699,29 @@ impl Builder {
                         depth + 1,
                         &mut nodes,
                     );
-                    nodes
+                    (nodes, leaf)
                 },
             );
             out[me].upper = (1 + left.len()) as u32;
+            out[me].axis |= leaf_flags(lower_leaf, upper_leaf);
             out.extend(left);
             out.extend(right);
         } else {
             hi[k] = lower_max;
-            self.build(lower, start, lo, hi, lower_tight, depth + 1, out);
+            let lower_leaf = self.build(lower, start, lo, hi, lower_tight, depth + 1, out);
             out[me].upper = (out.len() - me) as u32;
             hi[k] = saved_hi;
             lo[k] = upper_min;
-            self.build(upper, start + cut, lo, hi, upper_tight, depth + 1, out);
+            let upper_leaf = self.build(upper, start + cut, lo, hi, upper_tight, depth + 1, out);
+            out[me].axis |= leaf_flags(lower_leaf, upper_leaf);
         }
         lo[k] = saved_lo;
         hi[k] = saved_hi;
+        false
     }
+}
+
+/// The leaf flags of a node whose children are (or are not) leaves.
+fn leaf_flags(lower_leaf: bool, upper_leaf: bool) -> u32 {
+    (if lower_leaf { LOWER_LEAF } else { 0 }) | (if upper_leaf { UPPER_LEAF } else { 0 })
 }
