@@ -15,6 +15,8 @@ const AXIS_MASK: u32 = UPPER_LEAF - 1;
 const SAMPLED_MEDIAN_MIN: usize = 4096;
 /// Keys sampled to estimate a median.
 const MEDIAN_SAMPLE: usize = 255;
+/// Nodes up to this large find their exact median among a copy of their keys.
+const KEY_MEDIAN_MAX: usize = 4095;
 
 /// Below this many points a subtree is built on the current thread.
 const PARALLEL_BUILD_MIN: usize = 1 << 15;
@@ -482,11 +484,14 @@ impl<'a, F: Float> Rows<'a, F> {
     }
 
     fn tight_box(&self) -> BoxPair<F> {
-        let mut b = empty_box(self.m);
-        for row in self.pts.chunks_exact(self.m) {
-            grow(&mut b, row);
-        }
-        b
+        self.range_box(0, self.len())
+    }
+
+    /// The key of rank `len / 2` along axis `k`, selected among a copy of the keys.
+    fn key_median(&self, k: usize) -> F {
+        let len = self.len();
+        let mut keys: Vec<F> = (0..len).map(|i| self.key(i, k)).collect();
+        *keys.select_nth_unstable_by(len / 2, F::total_cmp).1
     }
 
     /// Three-way partition of `[lo, hi)` around `pivot` along axis `k`: returns `(lt, gt)`
@@ -556,31 +561,67 @@ impl<'a, F: Float> Rows<'a, F> {
         self.ids[lo..hi].copy_from_slice(&ids);
     }
 
-    /// Rows with key `< cut` along `k` first (Hoare's two-pointer partition); returns how many,
-    /// and the tight boxes of the two sides, computed in the same pass.
+    /// Rows with key `< cut` along `k` first; returns how many, and the tight boxes of the two
+    /// sides.
     fn partition_below(&mut self, k: usize, cut: F) -> (usize, BoxPair<F>, BoxPair<F>) {
-        let m = self.m;
-        let (mut lower, mut upper) = (empty_box(m), empty_box(m));
+        let c = match self.m {
+            2 => self.lomuto::<2>(k, cut),
+            3 => self.lomuto::<3>(k, cut),
+            4 => self.lomuto::<4>(k, cut),
+            _ => self.hoare(k, cut),
+        };
+        let (lower, upper) = (self.range_box(0, c), self.range_box(c, self.len()));
+        (c, lower, upper)
+    }
+
+    /// Lomuto's partition without a branch per row, for rows of `D` coordinates: the row at
+    /// `i` is swapped with the first row not below `cut` whatever its key (a swap of two
+    /// such rows keeps the invariant), and the boundary moves when the key is below.
+    fn lomuto<const D: usize>(&mut self, k: usize, cut: F) -> usize {
+        let pts = &mut self.pts[..];
+        let ids = &mut self.ids[..];
+        let mut j = 0;
+        for i in 0..ids.len() {
+            let mut a = [F::ZERO; D];
+            let mut b = [F::ZERO; D];
+            a.copy_from_slice(&pts[i * D..(i + 1) * D]);
+            b.copy_from_slice(&pts[j * D..(j + 1) * D]);
+            pts[j * D..(j + 1) * D].copy_from_slice(&a);
+            pts[i * D..(i + 1) * D].copy_from_slice(&b);
+            ids.swap(i, j);
+            j += usize::from(a[k] < cut);
+        }
+        j
+    }
+
+    /// Hoare's two-pointer partition, for rows of any width.
+    fn hoare(&mut self, k: usize, cut: F) -> usize {
         let (mut a, mut b) = (0usize, self.len());
         loop {
             while a < b && self.key(a, k) < cut {
-                grow(&mut lower, &self.pts[a * m..(a + 1) * m]);
                 a += 1;
             }
             while a < b && self.key(b - 1, k) >= cut {
-                grow(&mut upper, &self.pts[(b - 1) * m..b * m]);
                 b -= 1;
             }
             if a >= b {
                 break;
             }
             self.swap(a, b - 1);
-            grow(&mut lower, &self.pts[a * m..(a + 1) * m]);
-            grow(&mut upper, &self.pts[(b - 1) * m..b * m]);
             a += 1;
             b -= 1;
         }
-        (a, lower, upper)
+        a
+    }
+
+    /// The tight box of rows `[lo, hi)`.
+    fn range_box(&self, lo: usize, hi: usize) -> BoxPair<F> {
+        let m = self.m;
+        let mut b = empty_box(m);
+        for row in self.pts[lo * m..hi * m].chunks_exact(m) {
+            grow(&mut b, row);
+        }
+        b
     }
 }
 
@@ -650,6 +691,16 @@ impl Builder {
             keys.sort_unstable_by(F::total_cmp);
             let (c, lower_box, upper_box) = rows.partition_below(k, keys[MEDIAN_SAMPLE / 2]);
             if c >= len / 4 && c <= len - len / 4 {
+                cut = c;
+                boxes = Some((lower_box, upper_box));
+            }
+        }
+        if self.balanced && cut == 0 && len <= KEY_MEDIAN_MAX {
+            // The exact median among a copy of the keys (cheaper than moving whole rows
+            // around), then one partition pass that also yields both children's boxes; it
+            // must split exactly at `len / 2`, which only ties to the median can prevent.
+            let (c, lower_box, upper_box) = rows.partition_below(k, rows.key_median(k));
+            if c == len / 2 {
                 cut = c;
                 boxes = Some((lower_box, upper_box));
             }
