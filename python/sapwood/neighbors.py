@@ -931,8 +931,9 @@ class NearestNeighbors(_NeighborsBase):
     radius : float, default=1.0
         Radius used by :meth:`radius_neighbors` by default.
     algorithm : {'auto', 'kd_tree', 'brute'}, default='auto'
-        'auto' descends the tree unless it would visit most points (then scans all points,
-        with identical answers); 'kd_tree' and 'brute' force one path.
+        'auto' descends the tree unless a few probe queries show that scanning every point
+        is cheaper (high dimensions; the answers are identical); 'kd_tree' and 'brute' force
+        one path.
     leaf_size : int, default=30
         Leaf size of the tree.
     metric : str, default='minkowski'

@@ -25,6 +25,8 @@ pub trait Float:
     const INFINITY: Self;
     /// The name numpy gives this type.
     const NAME: &'static str;
+    /// The machine epsilon (the gap between 1 and the next larger number).
+    const EPSILON: Self;
     /// |x|.
     fn abs(self) -> Self;
     /// √x.
@@ -45,6 +47,8 @@ pub trait Float:
     fn to_f64(self) -> f64;
     /// IEEE total order.
     fn total_cmp(&self, other: &Self) -> Ordering;
+    /// `self * a + b` with one rounding (slow unless the code is compiled with FMA).
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 macro_rules! impl_float {
@@ -53,6 +57,7 @@ macro_rules! impl_float {
             const ZERO: Self = 0.0;
             const INFINITY: Self = <$t>::INFINITY;
             const NAME: &'static str = $name;
+            const EPSILON: Self = <$t>::EPSILON;
             #[inline(always)]
             fn abs(self) -> Self {
                 <$t>::abs(self)
@@ -93,6 +98,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn total_cmp(&self, other: &Self) -> Ordering {
                 <$t>::total_cmp(self, other)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
         }
     };

@@ -9,15 +9,18 @@
 //!
 //! * [`KdTree::knn`]: the k nearest neighbours, with approximation `eps`, any Minkowski `p`
 //!   and a distance upper bound; an exact blocked scan replaces the tree automatically where
-//!   the tree would visit most points (high dimensions), with identical answers;
+//!   the tree would visit a large share of the points (high dimensions), with identical
+//!   answers (Euclidean scans pre-filter points by inner products, see `brute`);
 //! * [`KdTree::within`]: every point within a radius, as flat arrays;
 //! * [`KdTree::count_within`]: (weighted) pair counts for many radii at once.
 //!
 //! Axes may be periodic ([`BuildParams::boxsize`]). Everything runs in parallel over query
 //! points on the current rayon pool, and answers do not depend on the number of threads.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
+mod brute;
 pub mod error;
 pub mod float;
 pub mod metric;

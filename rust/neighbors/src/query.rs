@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use crate::brute::Prepared;
 use crate::error::NeighborsError;
 use crate::float::Float;
 use crate::metric::{
@@ -24,6 +25,10 @@ const LOCALITY_MIN_QUERIES: usize = 4096;
 const LOCALITY_MIN_POINTS: usize = 1 << 15;
 /// Axes that enter the Morton code of a query.
 const MORTON_MAX_DIMS: usize = 8;
+/// Above this share of the points scanned by tree probes, brute force wins: with the
+/// inner-product pre-filter (Euclidean, open space), and without it.
+const PREFILTERED_SHARE: f64 = 0.14;
+const PLAIN_SHARE: f64 = 0.75;
 /// Points per block of the brute-force scan (kept in cache across a chunk of queries).
 const BRUTE_BLOCK: usize = 512;
 
@@ -93,7 +98,7 @@ pub struct RadiusNeighbours<F> {
 }
 
 /// The k best candidates seen so far.
-trait Candidates<F: Float> {
+pub(crate) trait Candidates<F: Float> {
     /// A point must have a rank `<=` this to be offered.
     fn bound(&self) -> F;
     /// Offers a point of rank `r` and input index `i`.
@@ -126,14 +131,14 @@ impl<F: Float> Candidates<F> for Nearest<F> {
 }
 
 /// A bounded max-heap of `(rank, index)`, reused across queries.
-struct KBest<F> {
+pub(crate) struct KBest<F> {
     k: usize,
     upper: F,
     heap: Vec<(F, u32)>,
 }
 
 impl<F: Float> KBest<F> {
-    fn reset(&mut self, upper: F) {
+    pub(crate) fn reset(&mut self, upper: F) {
         self.upper = upper;
         self.heap.clear();
     }
@@ -417,6 +422,32 @@ impl<'a, F: Float, M: Metric<F>, G: Geometry<F>> Walker<'a, F, M, G> {
     }
 }
 
+/// Writes each heap's neighbours, nearest first, as `k` distances and indices (`∞` and `n`
+/// where fewer than `k` were found).
+fn write_answers<F: Float>(
+    p: Minkowski,
+    n: usize,
+    k: usize,
+    heaps: &mut [KBest<F>],
+    ds: &mut [F],
+    is: &mut [usize],
+) {
+    for (j, heap) in heaps.iter_mut().enumerate() {
+        let row_d = &mut ds[j * k..(j + 1) * k];
+        let row_i = &mut is[j * k..(j + 1) * k];
+        let found = heap.sorted();
+        for c in 0..k {
+            if let Some(&(r, i)) = found.get(c) {
+                row_d[c] = p.distance_of(r);
+                row_i[c] = i as usize;
+            } else {
+                row_d[c] = F::INFINITY;
+                row_i[c] = n;
+            }
+        }
+    }
+}
+
 /// Weights of the tree's points in leaf order, with prefix sums for whole cells.
 struct Weights<'a> {
     leaf_order: Option<(&'a [f64], &'a [f64])>,
@@ -570,12 +601,55 @@ impl<F: Float> KdTree<F> {
             }
             return Ok(());
         }
+        if brute && params.p == Minkowski::L2 && self.boxsize.is_empty() {
+            if let Some(prep) = Prepared::new(self) {
+                self.knn_prefiltered(&prep, queries, k, upper, distances, indices);
+                return Ok(());
+            }
+        }
         with_metric!(self, params.p, |metric, geom| {
             self.knn_with(
                 metric, geom, params.p, queries, k, upper, epsfac, brute, distances, indices,
             )
         });
         Ok(())
+    }
+
+    /// Euclidean brute force through the inner-product pre-filter (exact, see [`Prepared`]).
+    fn knn_prefiltered(
+        &self,
+        prep: &Prepared<F>,
+        queries: &[F],
+        k: usize,
+        upper: F,
+        distances: &mut [F],
+        indices: &mut [usize],
+    ) {
+        let m = self.m;
+        let n = self.n;
+        queries
+            .par_chunks(QUERY_CHUNK * m)
+            .zip(distances.par_chunks_mut(QUERY_CHUNK * k))
+            .zip(indices.par_chunks_mut(QUERY_CHUNK * k))
+            .for_each_init(
+                || {
+                    (0..QUERY_CHUNK)
+                        .map(|_| KBest {
+                            k,
+                            upper,
+                            heap: Vec::with_capacity(k.min(n + 1)),
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |heaps, ((qs, ds), is)| {
+                    let count = qs.len() / m;
+                    for heap in &mut heaps[..count] {
+                        heap.reset(upper);
+                    }
+                    prep.scan(self, qs, &mut heaps[..count]);
+                    write_answers(Minkowski::L2, n, k, &mut heaps[..count], ds, is);
+                },
+            );
     }
 
     /// Query rows sorted by their Morton code inside the tree's bounding box.
@@ -617,9 +691,8 @@ impl<F: Float> KdTree<F> {
         keyed.into_iter().map(|(_, j)| j).collect()
     }
 
-    /// Whether a tree search would scan so large a share of the points (three quarters) that
-    /// scanning them all in cache-friendly blocks is cheaper. Decided from a few evenly spread
-    /// probe queries.
+    /// Whether a tree search would scan so large a share of the points that scanning them all
+    /// in cache-friendly blocks is cheaper. Decided from a few evenly spread probe queries.
     fn tree_visits_most(&self, queries: &[F], nq: usize, params: &KnnParams) -> bool {
         if self.m < 8 || self.n < 2048 || nq < 256 || params.eps > 0.0 {
             return false;
@@ -646,7 +719,15 @@ impl<F: Float> KdTree<F> {
             }
             walker.scanned
         });
-        scanned * 4 > probes * self.n * 3
+        let share = scanned as f64 / (probes * self.n) as f64;
+        // Ranking a point costs the tree's leaf scan (with its descent) about seven times what
+        // it costs the pre-filtered Euclidean scan, and about as much as the plain scan.
+        let threshold = if params.p == Minkowski::L2 && self.boxsize.is_empty() {
+            PREFILTERED_SHARE
+        } else {
+            PLAIN_SHARE
+        };
+        share > threshold
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -717,20 +798,7 @@ impl<F: Float> KdTree<F> {
                             }
                         }
                     }
-                    for (j, heap) in heaps[..count].iter_mut().enumerate() {
-                        let row_d = &mut ds[j * k..(j + 1) * k];
-                        let row_i = &mut is[j * k..(j + 1) * k];
-                        let found = heap.sorted();
-                        for c in 0..k {
-                            if let Some(&(r, i)) = found.get(c) {
-                                row_d[c] = p.distance_of(r);
-                                row_i[c] = i as usize;
-                            } else {
-                                row_d[c] = F::INFINITY;
-                                row_i[c] = n;
-                            }
-                        }
-                    }
+                    write_answers(p, n, k, &mut heaps[..count], ds, is);
                 },
             );
     }

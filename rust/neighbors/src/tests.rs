@@ -373,3 +373,60 @@ proptest! {
         }
     }
 }
+
+/// Brute force (through the inner-product pre-filter for Euclidean distances) and the tree
+/// agree exactly, also where the pre-filter's rounding matters most: points far from the
+/// origin with a tiny spread, many duplicates, a distance bound, and k above n.
+fn brute_matches_tree<F: crate::Float>(data: &[F], m: usize, queries: &[F]) {
+    let tree = KdTree::build(data, m, params(8, true)).unwrap();
+    let n = data.len() / m;
+    for p in [Minkowski::L2, Minkowski::L1] {
+        for (k, bound) in [
+            (1, f64::INFINITY),
+            (7, f64::INFINITY),
+            (n + 3, f64::INFINITY),
+            (4, 1e-3),
+        ] {
+            let answer = |strategy| {
+                let kp = KnnParams {
+                    k,
+                    p,
+                    distance_upper_bound: bound,
+                    strategy,
+                    ..KnnParams::new(k)
+                };
+                let nq = queries.len() / m;
+                let mut d = vec![F::ZERO; nq * k];
+                let mut i = vec![0; nq * k];
+                tree.knn(queries, &kp, &mut d, &mut i).unwrap();
+                (d.iter().map(|v| v.to_f64()).collect::<Vec<_>>(), i)
+            };
+            assert_eq!(
+                answer(Strategy::Tree),
+                answer(Strategy::Brute),
+                "k={k} p={p:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn brute_force_is_exact_on_offset_duplicated_and_float32_data() {
+    let m = 10;
+    let base = lcg(21, 1500 * m);
+    let q = lcg(22, 200 * m);
+    // Plain, far from the origin with a tiny spread, and with every point repeated.
+    brute_matches_tree(&base, m, &q);
+    let far = |v: &[f64], s: f64| v.iter().map(|x| 1e6 + x * s).collect::<Vec<_>>();
+    brute_matches_tree(&far(&base, 1e-4), m, &far(&q, 1e-4));
+    let mut dup = base[..500 * m].to_vec();
+    dup.extend_from_within(..);
+    dup.extend_from_within(..);
+    brute_matches_tree(&dup, m, &q);
+    let f32s = |v: &[f64], s: f64, o: f64| v.iter().map(|x| (o + x * s) as f32).collect::<Vec<_>>();
+    brute_matches_tree(&f32s(&base, 1.0, 0.0), m, &f32s(&q, 1.0, 0.0));
+    brute_matches_tree(&f32s(&base, 1e-2, 1e3), m, &f32s(&q, 1e-2, 1e3));
+    // Wide rows: 70 axes leave a tail that is not a whole register tile.
+    let wide = lcg(23, 700 * 70);
+    brute_matches_tree(&wide, 70, &lcg(24, 50 * 70));
+}
