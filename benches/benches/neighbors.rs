@@ -1,8 +1,9 @@
 //! Criterion benches of the kd-tree, one per query kind: build, k-NN (k = 1 and 10), radius
-//! search and pair counting, on 200,000 uniform 3-D points with 20,000 distinct queries.
+//! search and pair counting, on 200,000 uniform 3-D points with 20,000 distinct queries; and
+//! the exact brute-force k-NN (tree against scan) on 50,000 uniform 16-D points.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sapwood_neighbors::{BuildParams, KdTree, KnnParams, Minkowski, RadiusOrder};
+use sapwood_neighbors::{BuildParams, KdTree, KnnParams, Minkowski, RadiusOrder, Strategy};
 use std::hint::black_box;
 
 const N: usize = 200_000;
@@ -65,6 +66,30 @@ fn knn(c: &mut Criterion) {
     group.finish();
 }
 
+fn knn_high_dimensional(c: &mut Criterion) {
+    const M16: usize = 16;
+    const N16: usize = 50_000;
+    const Q16: usize = 2_000;
+    let data = uniform(3, N16 * M16);
+    let queries = uniform(4, Q16 * M16);
+    let tree = KdTree::build(&data, M16, params(true)).unwrap();
+    let mut group = c.benchmark_group("knn_16d");
+    group.sample_size(10);
+    for (name, strategy) in [("tree", Strategy::Tree), ("brute", Strategy::Brute)] {
+        let k = 10;
+        let mut d = vec![0.0; Q16 * k];
+        let mut i = vec![0usize; Q16 * k];
+        let kp = KnnParams {
+            strategy,
+            ..KnnParams::new(k)
+        };
+        group.bench_function(format!("k{k}_{name}"), |b| {
+            b.iter(|| tree.knn(black_box(&queries), &kp, &mut d, &mut i).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn radius(c: &mut Criterion) {
     let data = uniform(1, N * M);
     let queries = uniform(2, QUERIES * M);
@@ -103,5 +128,5 @@ fn count(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, build, knn, radius, count);
+criterion_group!(benches, build, knn, knn_high_dimensional, radius, count);
 criterion_main!(benches);
