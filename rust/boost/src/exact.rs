@@ -12,8 +12,12 @@
 
 use rayon::prelude::*;
 
-use crate::data::{MatrixView, SortedColumns};
+use crate::data::{Entry, MatrixView, SortedColumns};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
+use crate::hist::prefetch::prefetch;
+
+/// How many entries ahead of the current one a column scan prefetches.
+const PREFETCH_DISTANCE: usize = 64;
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
 
@@ -33,15 +37,11 @@ struct ScanState {
     best: SplitCandidate,
 }
 
-/// A present value with its row's gradient pair, copied once per tree so that scans read
-/// memory sequentially.
-#[derive(Debug, Clone, Copy, Default)]
-struct WorkEntry {
-    row: u32,
-    value: f32,
-    grad: f32,
-    hess: f32,
-}
+/// A present value, as its position in the presorted column (four bytes, so that the per-tree
+/// copy of every column costs half the presorted columns). Scans read the value and row from
+/// the column, in ascending order, and the row's gradient pair from the gradient array; both
+/// stay in cache.
+type WorkEntry = u32;
 
 /// One column's present values for the rows still growing, grouped by node: the entries of
 /// each open node form one contiguous segment, in ascending value order. After each level the
@@ -58,7 +58,13 @@ impl ColumnSegments {
     /// Splits every segment of a node that was expanded into its two children's segments
     /// (left rows first, order kept) and drops the rest. `side[row]` is 0 for a row that went
     /// to its node's left child; `children[slot]` is set when the level's node split.
-    fn partition(&mut self, side: &[u8], children: &[Option<usize>], scratch: &mut Vec<WorkEntry>) {
+    fn partition(
+        &mut self,
+        col: &[Entry],
+        side: &[u8],
+        children: &[Option<usize>],
+        scratch: &mut Vec<WorkEntry>,
+    ) {
         let mut out = Vec::with_capacity(self.segments.len() * 2);
         let mut w = 0usize;
         for (slot, &(a, b)) in self.segments.iter().enumerate() {
@@ -66,14 +72,14 @@ impl ColumnSegments {
                 continue;
             }
             scratch.clear();
-            scratch.resize(b - a, WorkEntry::default());
+            scratch.resize(b - a, 0);
             let start = w;
             let mut n_right = 0usize;
             // Branch-free: every row of a node that split goes to one of its two children.
             // Writing at `w` is safe because `w <= k` (left rows are compacted forwards).
             for k in a..b {
                 let e = self.entries[k];
-                let is_left = usize::from(side[e.row as usize] == 0);
+                let is_left = usize::from(side[col[e as usize].row as usize] == 0);
                 self.entries[w] = e;
                 scratch[n_right] = e;
                 w += is_left;
@@ -157,18 +163,14 @@ pub fn grow_tree(
                 return;
             }
             let col = cols.column(j);
+            // Reserve the column's length up front: growing by doubling would leave up to
+            // twice the memory behind for the whole fit.
+            w.entries.reserve_exact(col.len());
             w.entries.extend(
                 col.iter()
-                    .filter(|e| position[e.row as usize] >= 0)
-                    .map(|e| {
-                        let (grad, hess) = gpair[e.row as usize];
-                        WorkEntry {
-                            row: e.row,
-                            value: e.value,
-                            grad,
-                            hess,
-                        }
-                    }),
+                    .zip(0u32..)
+                    .filter(|(e, _)| position[e.row as usize] >= 0)
+                    .map(|(_, rank)| rank),
             );
             w.segments = vec![(0, w.entries.len())];
         });
@@ -191,7 +193,17 @@ pub fn grow_tree(
         for features in level_features.chunks(batch) {
             let per_feature: Vec<Vec<SplitCandidate>> = features
                 .par_iter()
-                .map(|&f| scan_feature(cols, &work[f], f, &level_nodes, &node_features, params))
+                .map(|&f| {
+                    scan_feature(
+                        cols,
+                        &work[f],
+                        gpair,
+                        f,
+                        &level_nodes,
+                        &node_features,
+                        params,
+                    )
+                })
                 .collect();
             for cands in &per_feature {
                 for (b, c) in bests.iter_mut().zip(cands) {
@@ -267,10 +279,10 @@ pub fn grow_tree(
                 .map(|&p| u8::from(p < 0 || p % 2 == 0))
                 .collect();
             let children = &children;
-            work.par_iter_mut().for_each(|w| {
+            work.par_iter_mut().enumerate().for_each(|(j, w)| {
                 if !w.segments.is_empty() {
                     PARTITION_SCRATCH.with(|scratch| {
-                        w.partition(&side, children, &mut scratch.borrow_mut());
+                        w.partition(cols.column(j), &side, children, &mut scratch.borrow_mut());
                     });
                 }
             });
@@ -370,6 +382,7 @@ fn sum_stats(position: &[i32], gpair: &[(f32, f32)], n_nodes: usize) -> Vec<Grad
 fn scan_feature(
     cols: &SortedColumns,
     work: &ColumnSegments,
+    gpair: &[(f32, f32)],
     feature: usize,
     nodes: &[NodeEntry],
     node_features: &[Option<Vec<bool>>],
@@ -390,18 +403,53 @@ fn scan_feature(
         let seg = &work.entries[a..b];
         let mut scan = ScanState::default();
         if forward {
-            enumerate(seg.iter(), true, fid, node, params, &mut scan);
+            let ahead = |i: usize| i + PREFETCH_DISTANCE;
+            let entries = (0..seg.len()).map(|i| fetch(seg, col, gpair, i, ahead));
+            enumerate(entries, gpair, true, fid, node, params, &mut scan);
         }
-        enumerate(seg.iter().rev(), false, fid, node, params, &mut scan);
+        let behind = |i: usize| i.wrapping_sub(PREFETCH_DISTANCE);
+        enumerate(
+            (0..seg.len())
+                .rev()
+                .map(|i| fetch(seg, col, gpair, i, behind)),
+            gpair,
+            false,
+            fid,
+            node,
+            params,
+            &mut scan,
+        );
         out[slot] = scan.best;
     }
     out
 }
 
+/// The column entry at position `i` of a segment, prefetching the column entry two prefetch
+/// distances ahead and the gradient pair of the row one distance ahead (`ahead(i)` is the
+/// position one distance further in the scan direction; out of range is ignored).
+#[inline(always)]
+fn fetch(
+    seg: &[WorkEntry],
+    col: &[Entry],
+    gpair: &[(f32, f32)],
+    i: usize,
+    ahead: impl Fn(usize) -> usize,
+) -> Entry {
+    let near = ahead(i);
+    if let Some(&r) = seg.get(ahead(near)) {
+        prefetch(col, r as usize);
+    }
+    if let Some(&r) = seg.get(near) {
+        prefetch(gpair, col[r as usize].row as usize);
+    }
+    col[seg[i] as usize]
+}
+
 /// One directional pass over a node's segment of a column (XGBoost's `EnumerateSplit`).
 #[inline]
-fn enumerate<'a>(
-    entries: impl Iterator<Item = &'a WorkEntry>,
+fn enumerate(
+    entries: impl Iterator<Item = Entry>,
+    gpair: &[(f32, f32)],
     forward: bool,
     fid: u32,
     node: &NodeEntry,
@@ -411,7 +459,7 @@ fn enumerate<'a>(
     s.stats = GradStats::default();
     let mcw = f64::from(params.min_child_weight);
     for e in entries {
-        let (g, h) = (e.grad, e.hess);
+        let (g, h) = gpair[e.row as usize];
         let fvalue = e.value;
         if s.stats.is_empty() {
             s.stats.add_pair(g, h);

@@ -4,7 +4,7 @@ pub mod cuts;
 pub mod grow;
 pub mod histogram;
 pub mod matrix;
-mod prefetch;
+pub(crate) mod prefetch;
 
 pub use cuts::QuantileCuts;
 pub use grow::{GrowPolicy, HistGrower, TreeShape};
