@@ -472,6 +472,11 @@ fn enumerate(
                 // Forward: accumulated = left, rest (incl. missing) = right.
                 // Backward: accumulated = right, rest (incl. missing) = left.
                 let (left, right) = if forward { (s.stats, c) } else { (c, s.stats) };
+                if !params.may_beat(left, right, node.root_gain, s.best.loss_chg) {
+                    s.stats.add_pair(g, h);
+                    s.last_value = fvalue;
+                    continue;
+                }
                 let loss_chg = params.split_gain(left, right) - node.root_gain;
                 if s.best.needs_replace(loss_chg, fid) {
                     let mid = (fvalue + s.last_value) * 0.5;
