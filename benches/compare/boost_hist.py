@@ -3,7 +3,9 @@
 A synthetic Higgs-like binary problem (informative, redundant and noise features, float32),
 ``max_depth`` 8 (lightgbm: ``num_leaves`` 255, ``max_depth`` 8), learning rate 0.1, 256 bins,
 2 threads. Each library fits in its own process, so peak RSS is its own. Reports fit and predict
-seconds, test AUC, peak RSS and ratios against the faster peer (fit) and xgboost (predict).
+seconds, test AUC, the memory the fit adds (peak RSS above what the process held before it,
+so the generated data is left out) and the whole process's peak RSS, and ratios against the
+faster peer (fit) and xgboost (predict, memory).
 
 Usage: ``python benches/compare/boost_hist.py [--quick] [--threads N]``. The full run is
 1,000,000 rows x 28 features and 200 trees; ``--quick`` runs 100,000 rows and 50 trees, and
@@ -16,7 +18,7 @@ import functools
 import sys
 
 import numpy as np
-from harness import ratio, run_isolated, table, timed
+from harness import peak_during, ratio, run_isolated, table, timed
 
 N_FEATURES = 28
 
@@ -81,9 +83,14 @@ def job(library: str, n_rows: int, n_trees: int, threads: int) -> dict:
             min_child_samples=1,
             min_child_weight=1.0,
         )
-    fit_s, _ = timed(lambda: model.fit(X, y))
+    fit_mb, (fit_s, _) = peak_during(lambda: timed(lambda: model.fit(X, y)))
     predict_s, proba = timed(lambda: model.predict_proba(Xt), repeat=3)
-    return {"fit_s": fit_s, "predict_s": predict_s, "auc": _auc(yt, proba[:, 1])}
+    return {
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "auc": _auc(yt, proba[:, 1]),
+        "fit_mb": fit_mb,
+    }
 
 
 def run_case(n_rows: int, n_trees: int, threads: int) -> None:
@@ -102,10 +109,22 @@ def run_case(n_rows: int, n_trees: int, threads: int) -> None:
                 r["predict_s"],
                 ratio(r["predict_s"], results["xgboost"]["predict_s"]),
                 r["auc"],
+                r["fit_mb"],
+                ratio(r["fit_mb"], results["xgboost"]["fit_mb"]),
                 r["peak_rss_mb"],
             ]
         )
-    header = ["library", "fit s", "fit / best peer", "predict s", "predict / xgb", "AUC", "peak MB"]
+    header = [
+        "library",
+        "fit s",
+        "fit / best peer",
+        "predict s",
+        "predict / xgb",
+        "AUC",
+        "fit MB",
+        "fit MB / xgb",
+        "process peak MB",
+    ]
     print(
         table(
             f"hist, {n_rows:,} x {N_FEATURES}, {n_trees} trees, depth 8, {threads} threads",
