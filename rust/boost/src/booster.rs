@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::MatrixView;
 use crate::error::BoostError;
 use crate::gain::SplitParams;
-use crate::hist::{GrowPolicy, TreeShape};
+use crate::hist::{GrowPolicy, LeafRows, TreeShape};
 use crate::metric::Metric;
 use crate::objective::{weighted_median, Objective};
 use crate::param::TreeParams;
@@ -605,6 +605,7 @@ impl Trainer {
         };
         let mut new_trees = Vec::with_capacity(k * npt);
         let mut new_groups = Vec::with_capacity(k * npt);
+        let mut new_leaves = Vec::with_capacity(k * npt);
         let mut group_pairs = vec![(0.0_f32, 0.0_f32); n];
         for g in 0..k {
             for (i, p) in group_pairs.iter_mut().enumerate() {
@@ -632,7 +633,7 @@ impl Trainer {
                 &split,
                 shape,
             )?;
-            for (t, mut tree) in trees.into_iter().enumerate() {
+            for (t, (mut tree, leaves)) in trees.into_iter().enumerate() {
                 // XGBoost's exact updater reports no row positions to the objective, so
                 // reg:absoluteerror keeps its Newton leaves there; the histogram methods
                 // refresh the leaves to the median residual.
@@ -644,10 +645,11 @@ impl Trainer {
                 }
                 new_trees.push(tree);
                 new_groups.push(g as u32);
+                new_leaves.push(leaves);
             }
         }
         // Update margins in tree order.
-        update_margins(&mut self.margin, x, &new_trees, &new_groups, k);
+        update_training_margins(&mut self.margin, x, &new_trees, &new_groups, &new_leaves, k);
         for (e, v) in self.evals.iter_mut().zip(evals) {
             update_margins(&mut e.margin, v, &new_trees, &new_groups, k);
         }
@@ -693,6 +695,45 @@ impl Trainer {
                 let q = weighted_median(res, w, unweighted);
                 tree.split_cond[leaf] = q * learning_rate;
             }
+        }
+    }
+}
+
+/// [`update_margins`] for the training rows: a tree whose growth placed every row in a leaf
+/// adds each leaf's value to its rows directly (XGBoost's prediction cache); other trees are
+/// walked. Each row still adds its trees in order, so the sums are the same.
+fn update_training_margins(
+    margin: &mut [f32],
+    x: &MatrixView<'_>,
+    trees: &[Tree],
+    groups: &[u32],
+    leaves: &[Option<LeafRows>],
+    k: usize,
+) {
+    let n_rows = x.n_rows();
+    for ((tree, &g), rows) in trees.iter().zip(groups).zip(leaves) {
+        let placed = rows.as_ref().filter(|rows| {
+            rows.iter().map(|(_, r)| r.len()).sum::<usize>() == n_rows
+                && rows
+                    .iter()
+                    .all(|&(nid, _)| tree.is_leaf(nid) && !tree.is_deleted(nid))
+        });
+        match placed {
+            Some(rows) => {
+                for (nid, rs) in rows {
+                    let value = tree.split_cond[*nid];
+                    for &r in rs {
+                        margin[r as usize * k + g as usize] += value;
+                    }
+                }
+            }
+            None => update_margins(
+                margin,
+                x,
+                std::slice::from_ref(tree),
+                std::slice::from_ref(&g),
+                k,
+            ),
         }
     }
 }

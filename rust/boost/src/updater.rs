@@ -14,7 +14,7 @@ use crate::data::{MatrixView, SortedColumns};
 use crate::error::BoostError;
 use crate::exact::{self, ExactWorkspace};
 use crate::gain::SplitParams;
-use crate::hist::{BinnedMatrix, GrowPolicy, HistGrower, QuantileCuts, TreeShape};
+use crate::hist::{BinnedMatrix, GrowPolicy, HistGrower, LeafRows, QuantileCuts, TreeShape};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
 
@@ -239,31 +239,33 @@ impl Updater {
         job: J,
         split: &SplitParams,
         shape: TreeShape,
-    ) -> Result<Vec<Tree>, BoostError>
+    ) -> Result<Vec<(Tree, Option<LeafRows>)>, BoostError>
     where
         J: Fn(usize) -> (Vec<bool>, ColumnSampler) + Sync,
     {
         if let Self::Hist(b) = self {
-            if n_trees > 1 {
-                let grower = HistGrower {
-                    matrix: &b.matrix,
-                    cuts: &b.cuts,
-                    params: split,
-                    shape,
-                };
-                return Ok((0..n_trees)
-                    .into_par_iter()
-                    .map(|t| {
-                        let (active, mut sampler) = job(t);
-                        grower.grow(gpair, &active, &mut sampler)
-                    })
-                    .collect());
-            }
+            let grower = HistGrower {
+                matrix: &b.matrix,
+                cuts: &b.cuts,
+                params: split,
+                shape,
+            };
+            let grow = |t: usize| {
+                let (active, mut sampler) = job(t);
+                let (tree, leaves) = grower.grow_with_leaves(gpair, &active, &mut sampler);
+                (tree, Some(leaves))
+            };
+            return Ok(if n_trees > 1 {
+                (0..n_trees).into_par_iter().map(grow).collect()
+            } else {
+                (0..n_trees).map(grow).collect()
+            });
         }
         (0..n_trees)
             .map(|t| {
                 let (active, mut sampler) = job(t);
-                self.grow_tree(data, gpair, &active, split, shape, &mut sampler)
+                let tree = self.grow_tree(data, gpair, &active, split, shape, &mut sampler)?;
+                Ok((tree, None))
             })
             .collect()
     }

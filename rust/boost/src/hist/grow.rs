@@ -319,6 +319,9 @@ pub struct HistGrower<'a> {
     pub shape: TreeShape,
 }
 
+/// The rows that ended in each leaf of a tree, as `(node id, rows)`.
+pub type LeafRows = Vec<(usize, Vec<u32>)>;
+
 struct NodeRows {
     rows: Vec<u32>,
     stats: GradStats,
@@ -461,7 +464,21 @@ impl HistGrower<'_> {
     #[allow(clippy::cast_possible_truncation)]
     pub fn grow(&self, gpair: &[(f32, f32)], active: &[bool], sampler: &mut ColumnSampler) -> Tree {
         let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
-        self.grow_with(gpair, active, sampler, direct)
+        self.grow_with(gpair, active, sampler, direct, None)
+    }
+
+    /// [`HistGrower::grow`], also returning the rows that ended in each leaf (the rows the
+    /// tree grew on), so that the caller can update its predictions without walking the tree.
+    pub fn grow_with_leaves(
+        &self,
+        gpair: &[(f32, f32)],
+        active: &[bool],
+        sampler: &mut ColumnSampler,
+    ) -> (Tree, LeafRows) {
+        let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
+        let mut leaves = Vec::new();
+        let tree = self.grow_with(gpair, active, sampler, direct, Some(&mut leaves));
+        (tree, leaves)
     }
 
     /// [`HistGrower::grow`] with the histogram mode chosen: `direct` builds each node's
@@ -474,6 +491,7 @@ impl HistGrower<'_> {
         active: &[bool],
         sampler: &mut ColumnSampler,
         direct: bool,
+        mut leaves: Option<&mut LeafRows>,
     ) -> Tree {
         let rows: Vec<u32> = (0..self.matrix.n_rows() as u32)
             .filter(|&r| active[r as usize] && gpair[r as usize].1 >= 0.0)
@@ -530,9 +548,14 @@ impl HistGrower<'_> {
             };
             // Expand the batch in node order (the tree's ids and `max_leaves` depend on it).
             let mut splits: Vec<(Expandable, usize, NodeRows)> = Vec::new();
+            // Nodes whose children are final leaves: partitioned only when leaves are wanted.
+            let mut last: Vec<(Expandable, usize, NodeRows)> = Vec::new();
             for e in batch {
                 if !self.is_expandable(&e, n_leaves) {
                     tree.loss_chg[e.nid] = e.split.cand.loss_chg.max(0.0);
+                    if let (Some(out), Some(node)) = (leaves.as_deref_mut(), nodes[e.nid].take()) {
+                        out.push((e.nid, node.rows));
+                    }
                     nodes[e.nid] = None;
                     continue;
                 }
@@ -557,6 +580,18 @@ impl HistGrower<'_> {
                 // Children that can never split need neither rows nor histograms.
                 if need_hist {
                     splits.push((e, l, parent));
+                } else if leaves.is_some() {
+                    last.push((e, l, parent));
+                }
+            }
+            if let Some(out) = leaves.as_deref_mut() {
+                let parts: Vec<(Vec<u32>, Vec<u32>)> = last
+                    .par_iter()
+                    .map(|(e, _, parent)| self.partition(&parent.rows, &e.split))
+                    .collect();
+                for ((_, l, _), (left, right)) in last.iter().zip(parts) {
+                    out.push((*l, left));
+                    out.push((*l + 1, right));
                 }
             }
             nodes.resize_with(tree.n_nodes(), || None);
@@ -644,6 +679,57 @@ mod tests {
         };
         let mut sampler = ColumnSampler::new(n_cols, tp, 0);
         grower.grow(g, &vec![true; g.len()], &mut sampler)
+    }
+
+    #[test]
+    fn leaf_rows_are_where_the_tree_sends_each_row() {
+        let n = 2000;
+        let x: Vec<f32> = (0..n * 3)
+            .map(|k| {
+                if k % 13 == 0 {
+                    f32::NAN
+                } else {
+                    ((k * 7919) % 1009) as f32 / 100.0
+                }
+            })
+            .collect();
+        let g: Vec<(f32, f32)> = (0..n)
+            .map(|r| (x[r * 3 + 1].sin() - 0.3 * x[r * 3].cos(), 1.0))
+            .collect();
+        let tp = TreeParams {
+            max_depth: 5,
+            ..TreeParams::default()
+        };
+        let (cuts, m) = setup(&x, 3, 64);
+        let p = SplitParams::from_tree_params(&tp, None);
+        for shape in [
+            depthwise(5),
+            TreeShape {
+                max_depth: 0,
+                max_leaves: 9,
+                policy: GrowPolicy::Lossguide,
+            },
+        ] {
+            let grower = HistGrower {
+                matrix: &m,
+                cuts: &cuts,
+                params: &p,
+                shape,
+            };
+            let mut sampler = ColumnSampler::new(3, &tp, 0);
+            let (tree, leaves) = grower.grow_with_leaves(&g, &vec![true; n], &mut sampler);
+            let mut seen = vec![false; n];
+            for (nid, rows) in &leaves {
+                assert!(tree.is_leaf(*nid));
+                for &r in rows {
+                    let r = r as usize;
+                    assert!(!seen[r]);
+                    seen[r] = true;
+                    assert_eq!(tree.leaf_of(&x[r * 3..r * 3 + 3]), *nid, "row {r}");
+                }
+            }
+            assert!(seen.iter().all(|&s| s));
+        }
     }
 
     fn depthwise(max_depth: u32) -> TreeShape {
@@ -893,8 +979,8 @@ mod tests {
             let active: Vec<bool> = (0..n).map(|r| r % 5 != 0).collect();
             let mut a = ColumnSampler::new(n_cols, &tp, 3);
             let mut b = ColumnSampler::new(n_cols, &tp, 3);
-            let direct = grower.grow_with(&g, &active, &mut a, true);
-            let full = grower.grow_with(&g, &active, &mut b, false);
+            let direct = grower.grow_with(&g, &active, &mut a, true, None);
+            let full = grower.grow_with(&g, &active, &mut b, false, None);
             assert!(direct.n_nodes() > 15);
             assert_eq!(direct, full);
             // The automatic choice takes the direct mode at this ratio.

@@ -7,7 +7,7 @@ pub mod matrix;
 pub(crate) mod prefetch;
 
 pub use cuts::QuantileCuts;
-pub use grow::{GrowPolicy, HistGrower, TreeShape};
+pub use grow::{GrowPolicy, HistGrower, LeafRows, TreeShape};
 pub use histogram::{FeatureHistogram, Histogram};
 pub use matrix::{BinLayout, BinStorage, BinnedMatrix};
 
