@@ -699,6 +699,9 @@ impl Trainer {
     }
 }
 
+/// Fewest rows per block when leaf values are added to the training margins.
+const MARGIN_BLOCK: usize = 16_384;
+
 /// [`update_margins`] for the training rows: a tree whose growth placed every row in a leaf
 /// adds each leaf's value to its rows directly (XGBoost's prediction cache); other trees are
 /// walked. Each row still adds its trees in order, so the sums are the same.
@@ -720,12 +723,25 @@ fn update_training_margins(
         });
         match placed {
             Some(rows) => {
-                for (nid, rs) in rows {
-                    let value = tree.split_cond[*nid];
-                    for &r in rs {
-                        margin[r as usize * k + g as usize] += value;
-                    }
-                }
+                // Rows in parallel blocks: a leaf's rows are in ascending order (partitions
+                // keep the order), so each block finds its share of every leaf by bisection.
+                let block = n_rows
+                    .div_ceil(rayon::current_num_threads() * 4)
+                    .max(MARGIN_BLOCK);
+                margin
+                    .par_chunks_mut(block * k)
+                    .enumerate()
+                    .for_each(|(c, out)| {
+                        let (lo, hi) = (c * block, c * block + out.len() / k);
+                        for (nid, rs) in rows {
+                            let value = tree.split_cond[*nid];
+                            let a = rs.partition_point(|&r| (r as usize) < lo);
+                            let b = rs.partition_point(|&r| (r as usize) < hi);
+                            for &r in &rs[a..b] {
+                                out[(r as usize - lo) * k + g as usize] += value;
+                            }
+                        }
+                    });
             }
             None => update_margins(
                 margin,

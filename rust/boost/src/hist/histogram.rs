@@ -11,8 +11,9 @@ use super::prefetch::{prefetch, PREFETCH_DISTANCE};
 use super::QuantileCuts;
 use crate::gain::GradStats;
 
-/// Fewest rows per block: smaller nodes are summed in one pass.
-pub const HIST_ROW_BLOCK: usize = 2048;
+/// Fewest rows per block: smaller nodes are summed in one pass (a block costs a whole zeroed
+/// histogram and its reduction, worth it only for a large share of rows).
+pub const HIST_ROW_BLOCK: usize = 16384;
 
 /// Most blocks per node: each block fills a whole histogram, so more would cost more in
 /// zeroing and reduction than they gain in parallelism on the machines sapwood targets.
