@@ -43,10 +43,72 @@ fn feature_cuts(sorted: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
             _ => distinct.push((v, w)),
         }
     }
+    cuts_of_distinct(&distinct, max, max_bin)
+}
+
+/// [`feature_cuts`] where every weight is one, from the values sorted as [`f32::total_cmp`]
+/// orders them.
+fn unweighted_feature_cuts(sorted: &[f32], max_bin: usize) -> Vec<f32> {
+    let Some(&max) = sorted.last() else {
+        return vec![1e-5];
+    };
+    let mut distinct: Vec<(f32, f64)> = Vec::new();
+    for &v in sorted {
+        match distinct.last_mut() {
+            Some((last, total)) if *last == v => *total += 1.0,
+            _ => distinct.push((v, 1.0)),
+        }
+    }
+    cuts_of_distinct(&distinct, max, max_bin)
+}
+
+/// Sorts finite or infinite (not NaN) values in [`f32::total_cmp`] order: a least-significant
+/// digit radix sort over the order-preserving integer image of each value, one byte per pass
+/// (a pass whose byte is the same everywhere is skipped).
+fn radix_sort_f32(values: &mut [f32]) {
+    let key = |v: f32| {
+        let b = v.to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b | 0x8000_0000
+        }
+    };
+    let mut keys: Vec<u32> = values.iter().map(|&v| key(v)).collect();
+    let mut spare = vec![0u32; keys.len()];
+    for shift in [0u32, 8, 16, 24] {
+        let mut counts = [0usize; 256];
+        for &k in &keys {
+            counts[((k >> shift) & 0xff) as usize] += 1;
+        }
+        if counts.contains(&keys.len()) {
+            continue;
+        }
+        let mut at = 0;
+        for c in &mut counts {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for &k in &keys {
+            let d = ((k >> shift) & 0xff) as usize;
+            spare[counts[d]] = k;
+            counts[d] += 1;
+        }
+        std::mem::swap(&mut keys, &mut spare);
+    }
+    for (v, &k) in values.iter_mut().zip(&keys) {
+        *v = f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k });
+    }
+}
+
+/// The cuts of a feature from its distinct values (ascending, with summed weights) and its
+/// largest value.
+fn cuts_of_distinct(distinct: &[(f32, f64)], max: f32, max_bin: usize) -> Vec<f32> {
     let mut cuts: Vec<f32> = if distinct.len() <= max_bin {
         distinct.iter().skip(1).map(|&(v, _)| v).collect()
     } else {
-        weighted_interior_cuts(&distinct, max_bin)
+        weighted_interior_cuts(distinct, max_bin)
     };
     let top = sentinel(max);
     if cuts.last().is_none_or(|&c| c < top) {
@@ -199,9 +261,20 @@ impl QuantileCuts {
                 )));
             }
         }
+        // Unit weights everywhere sketch as no weights (the same cuts, by a faster sort).
+        let weights = weights.filter(|w| w.par_iter().any(|&v| v != 1.0));
         let per_feature: Vec<(Vec<f32>, f32)> = (0..n_cols)
             .into_par_iter()
             .map(|f| {
+                if weights.is_none() {
+                    let mut present: Vec<f32> = column(f)
+                        .into_iter()
+                        .filter_map(|(_, v)| (!v.is_nan()).then_some(v))
+                        .collect();
+                    radix_sort_f32(&mut present);
+                    let min = present.first().copied().unwrap_or(f32::INFINITY);
+                    return (unweighted_feature_cuts(&present, max_bin), min);
+                }
                 let mut present: Vec<(f32, f64)> = column(f)
                     .into_iter()
                     .filter(|(_, v)| !v.is_nan())
@@ -279,6 +352,44 @@ impl QuantileCuts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn radix_sort_orders_as_total_cmp_and_unweighted_cuts_match() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut values: Vec<f32> = (0..50_000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                match i % 97 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f32::INFINITY,
+                    3 => f32::NEG_INFINITY,
+                    4 => 1.5,
+                    _ => {
+                        ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32
+                            * 10f32.powi(i % 7 - 3)
+                    }
+                }
+            })
+            .collect();
+        let mut want = values.clone();
+        want.sort_by(f32::total_cmp);
+        radix_sort_f32(&mut values);
+        assert_eq!(
+            values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        let finite: Vec<f32> = want.iter().copied().filter(|v| v.is_finite()).collect();
+        let pairs: Vec<(f32, f64)> = finite.iter().map(|&v| (v, 1.0)).collect();
+        for max_bin in [2, 16, 256, 100_000] {
+            assert_eq!(
+                unweighted_feature_cuts(&finite, max_bin),
+                feature_cuts(&pairs, max_bin)
+            );
+        }
+    }
 
     fn column_cuts(col: &[f32], max_bin: usize) -> Vec<f32> {
         QuantileCuts::from_dense(col, col.len(), 1, None, max_bin)
