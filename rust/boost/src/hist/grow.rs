@@ -405,14 +405,20 @@ impl HistGrower<'_> {
     fn partition(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
         const BLOCK: usize = 8192;
         if rows.len() <= BLOCK {
-            return self.partition_block(rows, split);
+            // Each side was allocated for every row: give the rest back (children's rows live
+            // until they split, leaves' until the tree is done).
+            let (mut left, mut right) = self.partition_block(rows, split);
+            left.shrink_to_fit();
+            right.shrink_to_fit();
+            return (left, right);
         }
         let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
             .par_chunks(BLOCK)
             .map(|chunk| self.partition_block(chunk, split))
             .collect();
-        let mut left = Vec::with_capacity(rows.len());
-        let mut right = Vec::with_capacity(rows.len());
+        let n_left: usize = parts.iter().map(|p| p.0.len()).sum();
+        let mut left = Vec::with_capacity(n_left);
+        let mut right = Vec::with_capacity(rows.len() - n_left);
         for (l, r) in parts {
             left.extend(l);
             right.extend(r);
