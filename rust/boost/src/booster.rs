@@ -606,11 +606,16 @@ impl Trainer {
         let mut new_trees = Vec::with_capacity(k * npt);
         let mut new_groups = Vec::with_capacity(k * npt);
         let mut new_leaves = Vec::with_capacity(k * npt);
-        let mut group_pairs = vec![(0.0_f32, 0.0_f32); n];
+        // One output group's pairs (the pairs themselves when there is one group).
+        let mut group_pairs = vec![(0.0_f32, 0.0_f32); if k == 1 { 0 } else { n }];
         for g in 0..k {
-            for (i, p) in group_pairs.iter_mut().enumerate() {
-                *p = gpair[i * k + g];
+            if k > 1 {
+                group_pairs
+                    .par_iter_mut()
+                    .enumerate()
+                    .for_each(|(i, p)| *p = gpair[i * k + g]);
             }
+            let group_pairs: &[(f32, f32)] = if k == 1 { &gpair } else { &group_pairs };
             let seed_of = |t: usize| {
                 self.config
                     .seed
@@ -621,7 +626,7 @@ impl Trainer {
             let n_cols = x.n_cols();
             let trees = self.updater.grow_trees(
                 x,
-                &group_pairs,
+                group_pairs,
                 npt,
                 |t| {
                     let seed = seed_of(t);

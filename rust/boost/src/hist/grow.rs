@@ -319,6 +319,9 @@ pub struct HistGrower<'a> {
     pub shape: TreeShape,
 }
 
+/// Rows per block when the root's gradient sums are added up.
+const ROOT_SUM_BLOCK: usize = 1 << 16;
+
 /// The rows that ended in each leaf of a tree, as `(node id, rows)`.
 pub type LeafRows = Vec<(usize, Vec<u32>)>;
 
@@ -500,11 +503,23 @@ impl HistGrower<'_> {
         mut leaves: Option<&mut LeafRows>,
     ) -> Tree {
         let rows: Vec<u32> = (0..self.matrix.n_rows() as u32)
+            .into_par_iter()
             .filter(|&r| active[r as usize] && gpair[r as usize].1 >= 0.0)
             .collect();
+        // Summed in fixed blocks, then the blocks in order: the same sums for any thread count.
+        let partial: Vec<GradStats> = rows
+            .par_chunks(ROOT_SUM_BLOCK)
+            .map(|block| {
+                let mut s = GradStats::default();
+                for &r in block {
+                    s.add_pair(gpair[r as usize].0, gpair[r as usize].1);
+                }
+                s
+            })
+            .collect();
         let mut root_stats = GradStats::default();
-        for &r in &rows {
-            root_stats.add_pair(gpair[r as usize].0, gpair[r as usize].1);
+        for p in partial {
+            root_stats.add(p);
         }
         let lr = self.params.learning_rate;
         let root_weight = self.params.weight(root_stats);
