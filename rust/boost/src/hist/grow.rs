@@ -627,7 +627,7 @@ impl HistGrower<'_> {
                         let small_left = left_rows.len() <= right_rows.len();
                         let small_rows = if small_left { &left_rows } else { &right_rows };
                         let small = Histogram::build(self.matrix, self.cuts, small_rows, gpair);
-                        let other = small.sibling(&parent_hist);
+                        let other = small.sibling_from(parent_hist);
                         (lh, rh) = if small_left {
                             (Some(small), Some(other))
                         } else {

@@ -154,6 +154,15 @@ impl Histogram {
         }
     }
 
+    /// `parent - self`, computed in the parent's own buffer (which it takes over): the
+    /// histogram of the sibling node, without allocating another.
+    pub fn sibling_from(&self, mut parent: Histogram) -> Histogram {
+        for (p, c) in parent.bins.iter_mut().zip(&self.bins) {
+            *p = GradStats::difference(*p, *c);
+        }
+        parent
+    }
+
     /// `parent - self`: the histogram of the sibling node.
     pub fn sibling(&self, parent: &Histogram) -> Histogram {
         Histogram {
@@ -360,6 +369,7 @@ mod tests {
         }
         assert_eq!(l.bins(), brute(&data, n_cols, &cuts, &left, &g).as_slice());
         assert_eq!(l.feature(&cuts, 1).len(), cuts.feature(1).len());
+        assert_eq!(l.sibling_from(parent.clone()).bins(), r.bins());
     }
 
     #[test]
