@@ -55,6 +55,8 @@ def _workers_to_n_jobs(workers: Any) -> int:
         raise TypeError(f"workers must be an int, got {type(workers).__name__}")
     workers = int(workers)
     if workers == -1:
+        # scipy's cKDTree raises exactly this when the CPU count is unknown, and its test
+        # suite (run against this class) checks for it.
         if os.cpu_count() is None:
             raise NotImplementedError("Cannot determine the number of cpus using os.cpu_count()")
         return -1

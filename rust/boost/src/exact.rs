@@ -15,11 +15,11 @@ use rayon::prelude::*;
 use crate::data::{Entry, MatrixView, SortedColumns};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::hist::prefetch::prefetch;
+use crate::sampling::ColumnSampler;
+use crate::tree::Tree;
 
 /// How many entries ahead of the current one a column scan prefetches.
 const PREFETCH_DISTANCE: usize = 64;
-use crate::sampling::ColumnSampler;
-use crate::tree::Tree;
 
 /// Per-node sums, structure score and weight.
 #[derive(Debug, Clone, Copy, Default)]
@@ -461,22 +461,14 @@ fn enumerate(
     for e in entries {
         let (g, h) = gpair[e.row as usize];
         let fvalue = e.value;
-        if s.stats.is_empty() {
-            s.stats.add_pair(g, h);
-            s.last_value = fvalue;
-            continue;
-        }
-        if fvalue != s.last_value && s.stats.hess >= mcw {
+        // A boundary between two distinct values, both sides heavy enough, is a candidate;
+        // its exact gain is computed only where it may beat the best so far.
+        if !s.stats.is_empty() && fvalue != s.last_value && s.stats.hess >= mcw {
             let c = GradStats::difference(node.stats, s.stats);
-            if c.hess >= mcw {
-                // Forward: accumulated = left, rest (incl. missing) = right.
-                // Backward: accumulated = right, rest (incl. missing) = left.
-                let (left, right) = if forward { (s.stats, c) } else { (c, s.stats) };
-                if !params.may_beat(left, right, node.root_gain, s.best.loss_chg) {
-                    s.stats.add_pair(g, h);
-                    s.last_value = fvalue;
-                    continue;
-                }
+            // Forward: accumulated = left, rest (incl. missing) = right.
+            // Backward: accumulated = right, rest (incl. missing) = left.
+            let (left, right) = if forward { (s.stats, c) } else { (c, s.stats) };
+            if c.hess >= mcw && params.may_beat(left, right, node.root_gain, s.best.loss_chg) {
                 let loss_chg = params.split_gain(left, right) - node.root_gain;
                 if s.best.needs_replace(loss_chg, fid) {
                     let mid = (fvalue + s.last_value) * 0.5;

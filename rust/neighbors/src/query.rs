@@ -625,30 +625,55 @@ impl<F: Float> KdTree<F> {
         distances: &mut [F],
         indices: &mut [usize],
     ) {
-        let m = self.m;
-        let n = self.n;
+        let (m, n) = (self.m, self.n);
+        self.for_query_chunks(
+            queries,
+            k,
+            upper,
+            (distances, indices),
+            || (),
+            |(), heaps, qs, ds, is| {
+                let heaps = &mut heaps[..qs.len() / m];
+                for heap in heaps.iter_mut() {
+                    heap.reset(upper);
+                }
+                prep.scan(self, qs, heaps);
+                write_answers(Minkowski::L2, n, k, heaps, ds, is);
+            },
+        );
+    }
+
+    /// Runs `body` over fixed chunks of `QUERY_CHUNK` queries in parallel, with each chunk's
+    /// rows of the `k`-wide outputs, per-thread state from `init` and `QUERY_CHUNK` reusable
+    /// heaps bounded by `upper`.
+    fn for_query_chunks<S, I, B>(
+        &self,
+        queries: &[F],
+        k: usize,
+        upper: F,
+        (distances, indices): (&mut [F], &mut [usize]),
+        init: I,
+        body: B,
+    ) where
+        I: Fn() -> S + Sync + Send,
+        B: Fn(&mut S, &mut [KBest<F>], &[F], &mut [F], &mut [usize]) + Sync + Send,
+    {
+        let heaps = || -> Vec<KBest<F>> {
+            (0..QUERY_CHUNK)
+                .map(|_| KBest {
+                    k,
+                    upper,
+                    heap: Vec::with_capacity(k.min(self.n + 1)),
+                })
+                .collect()
+        };
         queries
-            .par_chunks(QUERY_CHUNK * m)
+            .par_chunks(QUERY_CHUNK * self.m)
             .zip(distances.par_chunks_mut(QUERY_CHUNK * k))
             .zip(indices.par_chunks_mut(QUERY_CHUNK * k))
             .for_each_init(
-                || {
-                    (0..QUERY_CHUNK)
-                        .map(|_| KBest {
-                            k,
-                            upper,
-                            heap: Vec::with_capacity(k.min(n + 1)),
-                        })
-                        .collect::<Vec<_>>()
-                },
-                |heaps, ((qs, ds), is)| {
-                    let count = qs.len() / m;
-                    for heap in &mut heaps[..count] {
-                        heap.reset(upper);
-                    }
-                    prep.scan(self, qs, &mut heaps[..count]);
-                    write_answers(Minkowski::L2, n, k, &mut heaps[..count], ds, is);
-                },
+                || (init(), heaps()),
+                |(state, heaps), ((qs, ds), is)| body(state, heaps, qs, ds, is),
             );
     }
 
@@ -744,63 +769,50 @@ impl<F: Float> KdTree<F> {
         distances: &mut [F],
         indices: &mut [usize],
     ) {
-        let m = self.m;
-        let n = self.n;
-        let p_metric = metric;
-        queries
-            .par_chunks(QUERY_CHUNK * m)
-            .zip(distances.par_chunks_mut(QUERY_CHUNK * k))
-            .zip(indices.par_chunks_mut(QUERY_CHUNK * k))
-            .for_each_init(
-                || {
-                    (
-                        Walker::new(self, p_metric, geom, epsfac),
-                        (0..QUERY_CHUNK)
-                            .map(|_| KBest {
-                                k,
-                                upper,
-                                heap: Vec::with_capacity(k.min(n + 1)),
-                            })
-                            .collect::<Vec<_>>(),
-                    )
-                },
-                |(walker, heaps), ((qs, ds), is)| {
-                    let count = qs.len() / m;
-                    if brute {
-                        self.brute_chunk(walker, qs, &mut heaps[..count], upper);
-                    } else if k == 1 {
-                        for (j, q) in qs.chunks_exact(m).enumerate() {
-                            let mut best = Nearest {
-                                best: (upper, u32::MAX),
-                                found: false,
-                            };
-                            if let Some(root) = self.root() {
-                                if walker.start(q, false) <= best.bound() * epsfac {
-                                    walker.knn(root, &mut best);
-                                }
-                            }
-                            if best.found {
-                                ds[j] = p.distance_of(best.best.0);
-                                is[j] = best.best.1 as usize;
-                            } else {
-                                ds[j] = F::INFINITY;
-                                is[j] = n;
+        let (m, n) = (self.m, self.n);
+        self.for_query_chunks(
+            queries,
+            k,
+            upper,
+            (distances, indices),
+            || Walker::new(self, metric, geom, epsfac),
+            |walker, heaps, qs, ds, is| {
+                let count = qs.len() / m;
+                if brute {
+                    self.brute_chunk(walker, qs, &mut heaps[..count], upper);
+                } else if k == 1 {
+                    for (j, q) in qs.chunks_exact(m).enumerate() {
+                        let mut best = Nearest {
+                            best: (upper, u32::MAX),
+                            found: false,
+                        };
+                        if let Some(root) = self.root() {
+                            if walker.start(q, false) <= best.bound() * epsfac {
+                                walker.knn(root, &mut best);
                             }
                         }
-                        return;
-                    } else {
-                        for (q, heap) in qs.chunks_exact(m).zip(heaps.iter_mut()) {
-                            heap.reset(upper);
-                            if let Some(root) = self.root() {
-                                if walker.start(q, false) <= heap.bound() * epsfac {
-                                    walker.knn(root, heap);
-                                }
+                        if best.found {
+                            ds[j] = p.distance_of(best.best.0);
+                            is[j] = best.best.1 as usize;
+                        } else {
+                            ds[j] = F::INFINITY;
+                            is[j] = n;
+                        }
+                    }
+                    return;
+                } else {
+                    for (q, heap) in qs.chunks_exact(m).zip(heaps.iter_mut()) {
+                        heap.reset(upper);
+                        if let Some(root) = self.root() {
+                            if walker.start(q, false) <= heap.bound() * epsfac {
+                                walker.knn(root, heap);
                             }
                         }
                     }
-                    write_answers(p, n, k, &mut heaps[..count], ds, is);
-                },
-            );
+                }
+                write_answers(p, n, k, &mut heaps[..count], ds, is);
+            },
+        );
     }
 
     /// Scans every point for a chunk of queries, block by block.

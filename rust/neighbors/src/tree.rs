@@ -15,8 +15,6 @@ const AXIS_MASK: u32 = UPPER_LEAF - 1;
 const SAMPLED_MEDIAN_MIN: usize = 4096;
 /// Keys sampled to estimate a median.
 const MEDIAN_SAMPLE: usize = 255;
-/// Nodes up to this large find their exact median among a copy of their keys.
-const KEY_MEDIAN_MAX: usize = 4095;
 
 /// Below this many points a subtree is built on the current thread.
 const PARALLEL_BUILD_MIN: usize = 1 << 15;
@@ -680,27 +678,30 @@ impl Builder {
             let (c, lower_box, upper_box) = rows.partition_below(k, a + (b - a) * F::from_f64(0.5));
             cut = c;
             boxes = Some((lower_box, upper_box));
-        } else if self.balanced && len >= SAMPLED_MEDIAN_MIN {
-            // The median of an evenly spaced sample, then one partition pass that also yields
-            // both children's boxes; an exact selection takes over if the halves come out
-            // lopsided (many ties, or an unlucky sample).
-            let step = len / MEDIAN_SAMPLE;
-            let mut keys: Vec<F> = (0..MEDIAN_SAMPLE)
-                .map(|i| rows.key(i * step + step / 2, k))
-                .collect();
-            keys.sort_unstable_by(F::total_cmp);
-            let (c, lower_box, upper_box) = rows.partition_below(k, keys[MEDIAN_SAMPLE / 2]);
-            if c >= len / 4 && c <= len - len / 4 {
-                cut = c;
-                boxes = Some((lower_box, upper_box));
-            }
-        }
-        if self.balanced && cut == 0 && len <= KEY_MEDIAN_MAX {
-            // The exact median among a copy of the keys (cheaper than moving whole rows
-            // around), then one partition pass that also yields both children's boxes; it
-            // must split exactly at `len / 2`, which only ties to the median can prevent.
-            let (c, lower_box, upper_box) = rows.partition_below(k, rows.key_median(k));
-            if c == len / 2 {
+        } else if self.balanced {
+            // A large node takes the median of an evenly spaced sample of its keys and must
+            // split within its middle half; a smaller one the exact median among a copy of its
+            // keys (cheaper than moving whole rows around) and must split exactly at `len / 2`.
+            // Either way one partition pass also yields both children's boxes, and an exact
+            // selection takes over when the split misses (many ties, or an unlucky sample).
+            let sampled = len >= SAMPLED_MEDIAN_MIN;
+            let pivot = if sampled {
+                let step = len / MEDIAN_SAMPLE;
+                let mut keys: Vec<F> = (0..MEDIAN_SAMPLE)
+                    .map(|i| rows.key(i * step + step / 2, k))
+                    .collect();
+                keys.sort_unstable_by(F::total_cmp);
+                keys[MEDIAN_SAMPLE / 2]
+            } else {
+                rows.key_median(k)
+            };
+            let (c, lower_box, upper_box) = rows.partition_below(k, pivot);
+            let balanced = if sampled {
+                c >= len / 4 && c <= len - len / 4
+            } else {
+                c == len / 2
+            };
+            if balanced {
                 cut = c;
                 boxes = Some((lower_box, upper_box));
             }

@@ -163,16 +163,9 @@ impl Histogram {
         parent
     }
 
-    /// `parent - self`: the histogram of the sibling node.
+    /// `parent - self`: the histogram of the sibling node, in a new buffer.
     pub fn sibling(&self, parent: &Histogram) -> Histogram {
-        Histogram {
-            bins: parent
-                .bins
-                .iter()
-                .zip(&self.bins)
-                .map(|(p, c)| GradStats::difference(*p, *c))
-                .collect(),
-        }
+        self.sibling_from(parent.clone())
     }
 }
 
