@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::MatrixView;
 use crate::error::BoostError;
+use crate::forest::FlatForest;
 use crate::gain::SplitParams;
 use crate::hist::{GrowPolicy, LeafRows, TreeShape};
 use crate::metric::Metric;
 use crate::objective::{weighted_median, Objective};
 use crate::param::TreeParams;
 use crate::sampling::{sample_rows, ColumnSampler};
-use crate::tree::{FlatForest, Tree};
+use crate::tree::Tree;
 use crate::updater::{TreeMethod, Updater};
 
 /// The schema name written into sapwood's model JSON.
@@ -119,7 +120,7 @@ impl Booster {
         if self.num_parallel_tree == 0 {
             return bad("num_parallel_tree must be at least 1".into());
         }
-        if self.trees.len() % self.trees_per_iteration() != 0 {
+        if !self.trees.len().is_multiple_of(self.trees_per_iteration()) {
             return bad(
                 "the number of trees is not a multiple of num_class * num_parallel_tree".into(),
             );
@@ -798,9 +799,7 @@ fn add_forest(out: &mut [f32], x: &MatrixView<'_>, forest: &FlatForest, groups: 
                     }
                     _ => &buf[..n_rows * n_cols],
                 };
-                for (t, &g) in groups.iter().enumerate() {
-                    forest.add_leaf_values(t, rows, (n_rows, n_cols), &mut block[g as usize..], k);
-                }
+                forest.add_block(groups, rows, (n_rows, n_cols), block, k);
             },
         );
 }

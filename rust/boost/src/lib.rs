@@ -5,8 +5,9 @@
 //! in [`tree`]; the fitted model and the trainer in [`booster`]; metrics in [`metric`]. Every
 //! fallible entry point returns [`BoostError`].
 
-// One measured hot spot uses `unsafe`: the cache prefetch hint in `hist::prefetch` (histogram
-// building, row partitioning and the exact column scans call it).
+// Two measured hot spots use `unsafe`: the cache prefetch hint in `hist::prefetch` (histogram
+// building, row partitioning and the exact column scans call it) and the AVX-512 gathers that
+// walk trees at prediction in `forest`.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -14,6 +15,7 @@ pub mod booster;
 pub mod data;
 pub mod error;
 pub mod exact;
+pub mod forest;
 pub mod gain;
 pub mod hist;
 pub mod metric;

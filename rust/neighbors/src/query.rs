@@ -515,7 +515,7 @@ macro_rules! with_metric {
 impl<F: Float> KdTree<F> {
     fn check_queries(&self, queries: &[F]) -> Result<usize, NeighborsError> {
         let m = self.m;
-        if queries.len() % m != 0 {
+        if !queries.len().is_multiple_of(m) {
             return Err(NeighborsError::InvalidInput(format!(
                 "queries have {} values, not a multiple of the tree's {m} columns",
                 queries.len()

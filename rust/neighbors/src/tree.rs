@@ -134,7 +134,7 @@ impl<F: Float> KdTree<F> {
                 "a tree holds at most {AXIS_MASK} columns, got {m}"
             )));
         }
-        if data.len() % m != 0 {
+        if !data.len().is_multiple_of(m) {
             return Err(NeighborsError::InvalidInput(format!(
                 "data has {} values, not a multiple of its {m} columns",
                 data.len()
