@@ -47,25 +47,64 @@ fn feature_cuts(sorted: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
 }
 
 /// [`feature_cuts`] where every weight is one, from the values sorted as [`f32::total_cmp`]
-/// orders them.
+/// orders them. The weighted rules reduce to positions here: the cumulative weight up to the
+/// end of a run of equal values is the run's end, so the first run whose end passes rank `r`
+/// is the one holding position `floor(r)`. No list of distinct values is built.
 fn unweighted_feature_cuts(sorted: &[f32], max_bin: usize) -> Vec<f32> {
     let Some(&max) = sorted.last() else {
         return vec![1e-5];
     };
-    let mut distinct: Vec<(f32, f64)> = Vec::new();
-    for &v in sorted {
-        match distinct.last_mut() {
-            Some((last, total)) if *last == v => *total += 1.0,
-            _ => distinct.push((v, 1.0)),
+    // The first position of the run of values equal (as `f32`, so -0 and 0 together) to
+    // `sorted[p]`.
+    let run_start = |p: usize| sorted[..p].partition_point(|&x| x < sorted[p]);
+    let mut n_distinct = 1;
+    let mut capped: Vec<f32> = Vec::with_capacity(max_bin + 1);
+    for w in sorted.windows(2) {
+        if w[1] != w[0] {
+            n_distinct += 1;
+            if capped.len() < max_bin + 1 {
+                capped.push(w[1]);
+            }
         }
     }
-    cuts_of_distinct(&distinct, max, max_bin)
+    let mut cuts: Vec<f32> = if n_distinct <= max_bin {
+        // Every distinct value but the smallest (`capped` holds the first value of each
+        // later run).
+        capped
+    } else {
+        let n = sorted.len();
+        let total = n as f64;
+        let mut cuts = Vec::with_capacity(max_bin);
+        for k in 1..max_bin {
+            let rank = total * k as f64 / max_bin as f64;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let p = (rank as usize).min(n - 1);
+            let start = run_start(p);
+            // The smallest value never makes a cut: take the next distinct one.
+            let cut = if start == 0 { capped[0] } else { sorted[start] };
+            if cuts.last().is_none_or(|&last| last < cut) {
+                cuts.push(cut);
+            }
+        }
+        cuts
+    };
+    let top = sentinel(max);
+    if cuts.last().is_none_or(|&c| c < top) {
+        cuts.push(top);
+    }
+    cuts
 }
 
+/// Bits of the key sorted per radix pass: three passes cover 32 bits, and 2048 counters stay
+/// in L1.
+const RADIX_BITS: u32 = 11;
+
 /// Sorts finite or infinite (not NaN) values in [`f32::total_cmp`] order: a least-significant
-/// digit radix sort over the order-preserving integer image of each value, one byte per pass
-/// (a pass whose byte is the same everywhere is skipped).
+/// digit radix sort over the order-preserving integer image of each value, 11 bits per pass.
+/// One read counts every pass's digits; a pass whose digit is the same everywhere is skipped.
 fn radix_sort_f32(values: &mut [f32]) {
+    const RADIX: usize = 1 << RADIX_BITS;
+    const MASK: u32 = (1 << RADIX_BITS) - 1;
     let key = |v: f32| {
         let b = v.to_bits();
         if b >> 31 == 1 {
@@ -75,25 +114,28 @@ fn radix_sort_f32(values: &mut [f32]) {
         }
     };
     let mut keys: Vec<u32> = values.iter().map(|&v| key(v)).collect();
-    let mut spare = vec![0u32; keys.len()];
-    for shift in [0u32, 8, 16, 24] {
-        let mut counts = [0usize; 256];
-        for &k in &keys {
-            counts[((k >> shift) & 0xff) as usize] += 1;
+    let mut counts = vec![[0usize; RADIX]; 3];
+    for &k in &keys {
+        for (pass, c) in counts.iter_mut().enumerate() {
+            c[((k >> (RADIX_BITS * pass as u32)) & MASK) as usize] += 1;
         }
-        if counts.contains(&keys.len()) {
+    }
+    let mut spare = vec![0u32; keys.len()];
+    for (pass, c) in counts.iter_mut().enumerate() {
+        if c.contains(&keys.len()) {
             continue;
         }
+        let shift = RADIX_BITS * pass as u32;
         let mut at = 0;
-        for c in &mut counts {
-            let n = *c;
-            *c = at;
+        for slot in c.iter_mut() {
+            let n = *slot;
+            *slot = at;
             at += n;
         }
         for &k in &keys {
-            let d = ((k >> shift) & 0xff) as usize;
-            spare[counts[d]] = k;
-            counts[d] += 1;
+            let d = ((k >> shift) & MASK) as usize;
+            spare[c[d]] = k;
+            c[d] += 1;
         }
         std::mem::swap(&mut keys, &mut spare);
     }
@@ -146,6 +188,55 @@ fn weighted_interior_cuts(distinct: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
     cuts
 }
 
+/// Features whose columns one pass over a dense matrix gathers.
+const SKETCH_GROUP: usize = 4;
+
+/// Rows per block of that pass.
+const SKETCH_ROW_BLOCK: usize = 65_536;
+
+/// Each feature's cuts and smallest value for a dense row-major matrix without weights. The
+/// present values of [`SKETCH_GROUP`] features are gathered in one parallel pass over the
+/// rows (a column read alone would bring in every row's cache lines for four bytes), then
+/// those features are sorted and cut in parallel.
+fn dense_unweighted_cuts(data: &[f32], n_cols: usize, max_bin: usize) -> Vec<(Vec<f32>, f32)> {
+    let mut per_feature = Vec::with_capacity(n_cols);
+    for first in (0..n_cols).step_by(SKETCH_GROUP) {
+        let group = first..(first + SKETCH_GROUP).min(n_cols);
+        let blocks: Vec<Vec<Vec<f32>>> = data
+            .par_chunks(SKETCH_ROW_BLOCK * n_cols)
+            .map(|block| {
+                let mut columns: Vec<Vec<f32>> = group
+                    .clone()
+                    .map(|_| Vec::with_capacity(block.len() / n_cols))
+                    .collect();
+                for row in block.chunks_exact(n_cols) {
+                    for (column, &v) in columns.iter_mut().zip(&row[group.clone()]) {
+                        if !v.is_nan() {
+                            column.push(v);
+                        }
+                    }
+                }
+                columns
+            })
+            .collect();
+        let cut: Vec<(Vec<f32>, f32)> = (0..group.len())
+            .into_par_iter()
+            .map(|j| {
+                let mut present: Vec<f32> =
+                    Vec::with_capacity(blocks.iter().map(|b| b[j].len()).sum());
+                for b in &blocks {
+                    present.extend_from_slice(&b[j]);
+                }
+                radix_sort_f32(&mut present);
+                let min = present.first().copied().unwrap_or(f32::INFINITY);
+                (unweighted_feature_cuts(&present, max_bin), min)
+            })
+            .collect();
+        per_feature.extend(cut);
+    }
+    per_feature
+}
+
 impl QuantileCuts {
     /// Cuts for a dense row-major matrix (`NaN` = missing), with one weight per row
     /// (`None` = all ones). Features are sketched in parallel; the result does not depend on
@@ -167,6 +258,9 @@ impl QuantileCuts {
                 n_rows * n_cols,
                 data.len()
             )));
+        }
+        if Self::unit_weights(max_bin, weights, n_rows)? {
+            return Ok(Self::assemble(dense_unweighted_cuts(data, n_cols, max_bin)));
         }
         Self::from_columns(n_cols, max_bin, weights, n_rows, |f| {
             (0..n_rows).map(|r| (r, data[r * n_cols + f])).collect()
@@ -250,19 +344,9 @@ impl QuantileCuts {
         n_rows: usize,
         column: impl Fn(usize) -> Vec<(usize, f32)> + Sync,
     ) -> Result<Self, BoostError> {
-        if max_bin < 2 {
-            return Err(BoostError::parameter("max_bin", "at least 2", max_bin));
-        }
-        if let Some(w) = weights {
-            if w.len() != n_rows {
-                return Err(BoostError::InvalidInput(format!(
-                    "{} weights for {n_rows} rows",
-                    w.len()
-                )));
-            }
-        }
         // Unit weights everywhere sketch as no weights (the same cuts, by a faster sort).
-        let weights = weights.filter(|w| w.par_iter().any(|&v| v != 1.0));
+        let unit = Self::unit_weights(max_bin, weights, n_rows)?;
+        let weights = weights.filter(|_| !unit);
         let per_feature: Vec<(Vec<f32>, f32)> = (0..n_cols)
             .into_par_iter()
             .map(|f| {
@@ -287,20 +371,45 @@ impl QuantileCuts {
                 (feature_cuts(&present, max_bin), min)
             })
             .collect();
+        Ok(Self::assemble(per_feature))
+    }
+
+    /// Checks `max_bin` and the weights' length; tells whether every weight is one (or there
+    /// are none), so the features may be sketched unweighted.
+    fn unit_weights(
+        max_bin: usize,
+        weights: Option<&[f64]>,
+        n_rows: usize,
+    ) -> Result<bool, BoostError> {
+        if max_bin < 2 {
+            return Err(BoostError::parameter("max_bin", "at least 2", max_bin));
+        }
+        match weights {
+            Some(w) if w.len() != n_rows => Err(BoostError::InvalidInput(format!(
+                "{} weights for {n_rows} rows",
+                w.len()
+            ))),
+            Some(w) => Ok(w.par_iter().all(|&v| v == 1.0)),
+            None => Ok(true),
+        }
+    }
+
+    /// The cuts from each feature's cuts and smallest value, in feature order.
+    fn assemble(per_feature: Vec<(Vec<f32>, f32)>) -> Self {
         let mut values = Vec::new();
-        let mut offsets = Vec::with_capacity(n_cols + 1);
-        let mut min_values = Vec::with_capacity(n_cols);
+        let mut offsets = Vec::with_capacity(per_feature.len() + 1);
+        let mut min_values = Vec::with_capacity(per_feature.len());
         offsets.push(0);
         for (cuts, min) in per_feature {
             values.extend_from_slice(&cuts);
             offsets.push(values.len());
             min_values.push(min);
         }
-        Ok(Self {
+        Self {
             values,
             offsets,
             min_values,
-        })
+        }
     }
 
     /// Number of features.
@@ -383,11 +492,65 @@ mod tests {
         );
         let finite: Vec<f32> = want.iter().copied().filter(|v| v.is_finite()).collect();
         let pairs: Vec<(f32, f64)> = finite.iter().map(|&v| (v, 1.0)).collect();
+        let bits = |c: Vec<f32>| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         for max_bin in [2, 16, 256, 100_000] {
             assert_eq!(
-                unweighted_feature_cuts(&finite, max_bin),
-                feature_cuts(&pairs, max_bin)
+                bits(unweighted_feature_cuts(&finite, max_bin)),
+                bits(feature_cuts(&pairs, max_bin))
             );
+        }
+    }
+
+    #[test]
+    fn dense_sketch_without_weights_matches_the_weighted_rules() {
+        // Six columns: continuous, long runs (half the values the minimum), signed zeros,
+        // few distinct values, with NaNs, and all NaN; more rows than one gathering block.
+        let n_rows = 70_000;
+        let n_cols = 6;
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let data: Vec<f32> = (0..n_rows * n_cols)
+            .map(|k| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+                match k % n_cols {
+                    0 => (u * 1000.0 - 500.0) as f32,
+                    1 => (if u < 0.5 { -3.0 } else { (u * 40.0).floor() }) as f32,
+                    2 => match (u * 300.0) as u32 {
+                        0..=99 => -0.0,
+                        100..=199 => 0.0,
+                        v => v as f32 / 7.0,
+                    },
+                    3 => (u * 9.0).floor() as f32,
+                    4 if u < 0.3 => f32::NAN,
+                    4 => (u * u * 1e4) as f32,
+                    _ => f32::NAN,
+                }
+            })
+            .collect();
+        for max_bin in [2, 7, 64, 256] {
+            let cuts = QuantileCuts::from_dense(&data, n_rows, n_cols, None, max_bin).unwrap();
+            let unit = vec![1.0; n_rows];
+            let same = QuantileCuts::from_dense(&data, n_rows, n_cols, Some(&unit), max_bin);
+            assert_eq!(same.unwrap(), cuts);
+            for f in 0..n_cols {
+                let mut pairs: Vec<(f32, f64)> = (0..n_rows)
+                    .map(|r| data[r * n_cols + f])
+                    .filter(|v| !v.is_nan())
+                    .map(|v| (v, 1.0))
+                    .collect();
+                pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let want = feature_cuts(&pairs, max_bin);
+                let got = cuts.feature(f);
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "feature {f}, max_bin {max_bin}"
+                );
+                let min = pairs.first().map_or(f32::INFINITY, |p| p.0);
+                assert_eq!(cuts.min_value(f).to_bits(), min.to_bits());
+            }
         }
     }
 

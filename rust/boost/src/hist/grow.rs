@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::cuts::QuantileCuts;
 use super::histogram::{FeatureHistogram, Histogram};
 use super::matrix::BinnedMatrix;
-use super::prefetch::{prefetch, PREFETCH_DISTANCE};
+use super::prefetch::{prefetch, PARTITION_PREFETCH_DISTANCE};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
@@ -260,7 +260,7 @@ fn split_rows(
     let mut right = vec![0_u32; rows.len()];
     let (mut nl, mut nr) = (0, 0);
     for (i, &r) in rows.iter().enumerate() {
-        if let Some(&next) = rows.get(i + PREFETCH_DISTANCE) {
+        if let Some(&next) = rows.get(i + PARTITION_PREFETCH_DISTANCE) {
             ahead(next);
         }
         let l = usize::from(goes_left(r));

@@ -44,10 +44,10 @@ fn accumulate_dense<B: Copy + Into<u16>>(
         let r = r as usize;
         let pair = gpairs[r];
         let row = &bins[r * n_cols..(r + 1) * n_cols];
-        for (f, &b) in row.iter().enumerate() {
+        for (&offset, &b) in offsets.iter().zip(row) {
             let b: u16 = b.into();
             if Some(b) != missing {
-                out[offsets[f] + usize::from(b)].add_pair(pair.0, pair.1);
+                out[offset + usize::from(b)].add_pair(pair.0, pair.1);
             }
         }
     }

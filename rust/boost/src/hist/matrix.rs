@@ -80,6 +80,63 @@ fn bin_of(cuts: &QuantileCuts, f: usize, v: f32) -> Option<u16> {
     cuts.search_bin(f, v).map(|b| b as u16)
 }
 
+/// A bin index type.
+trait Bin: Copy + Send + Sync {
+    fn from_u16(b: u16) -> Self;
+}
+
+impl Bin for u8 {
+    #[allow(clippy::cast_possible_truncation)]
+    fn from_u16(b: u16) -> Self {
+        b as u8
+    }
+}
+
+impl Bin for u16 {
+    fn from_u16(b: u16) -> Self {
+        b
+    }
+}
+
+/// The first cut strictly greater than `v`, clamped to the last bin: [`QuantileCuts::search_bin`]
+/// for a present value, as a branch-free search whose steps depend only on `cuts.len()`, so
+/// the searches of neighbouring values overlap.
+#[inline(always)]
+fn upper_bin(cuts: &[f32], v: f32) -> usize {
+    let mut base = 0;
+    let mut size = cuts.len();
+    while size > 1 {
+        let half = size / 2;
+        base = std::hint::select_unpredictable(cuts[base + half] <= v, base + half, base);
+        size -= half;
+    }
+    (base + usize::from(cuts[base] <= v)).min(cuts.len() - 1)
+}
+
+/// Bins a dense row-major matrix into `B`s (missing entries get `marker`), in parallel row
+/// blocks; within a block, feature by feature, so one feature's cuts stay at hand.
+fn bin_dense<B: Bin>(data: &[f32], n_cols: usize, cuts: &QuantileCuts, marker: u16) -> Vec<B> {
+    let mut out = vec![B::from_u16(marker); data.len()];
+    let chunk = (ROW_BLOCK * n_cols).max(1);
+    out.par_chunks_mut(chunk)
+        .zip(data.par_chunks(chunk))
+        .for_each(|(out, block)| {
+            for f in 0..n_cols {
+                let c = cuts.feature(f);
+                let values = block[f..].iter().step_by(n_cols);
+                for (o, &v) in out[f..].iter_mut().step_by(n_cols).zip(values) {
+                    if !v.is_nan() {
+                        // Below the feature's bin count, which `narrow` bounded.
+                        #[allow(clippy::cast_possible_truncation)]
+                        let b = upper_bin(c, v) as u16;
+                        *o = B::from_u16(b);
+                    }
+                }
+            }
+        });
+    out
+}
+
 impl BinnedMatrix {
     /// Bins a dense row-major matrix (`NaN` = missing).
     ///
@@ -102,19 +159,10 @@ impl BinnedMatrix {
         let use_u8 = narrow(cuts.max_bins_per_feature(), has_missing)?;
         let marker = if use_u8 { u16::from(u8::MAX) } else { u16::MAX };
         let missing = has_missing.then_some(marker);
-        let bin_block = |block: &[f32]| -> Vec<u16> {
-            block
-                .iter()
-                .enumerate()
-                .map(|(k, &v)| bin_of(cuts, k % n_cols, v).unwrap_or(marker))
-                .collect()
-        };
-        let chunk = (ROW_BLOCK * n_cols).max(1);
-        let wide: Vec<Vec<u16>> = data.par_chunks(chunk).map(bin_block).collect();
         let bins = if use_u8 {
-            BinStorage::U8(wide.into_iter().flatten().map(|b| b as u8).collect())
+            BinStorage::U8(bin_dense(data, n_cols, cuts, marker))
         } else {
-            BinStorage::U16(wide.into_iter().flatten().collect())
+            BinStorage::U16(bin_dense(data, n_cols, cuts, marker))
         };
         Ok(Self {
             n_rows,
@@ -223,6 +271,31 @@ impl BinnedMatrix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branch_free_search_agrees_with_search_bin() {
+        for n_cuts in [1_usize, 2, 3, 7, 8, 9, 255, 256, 300] {
+            let values: Vec<f32> = (0..n_cuts * 20 + 7)
+                .map(|k| (k as f32 - 10.0) * 0.25)
+                .collect();
+            let col: Vec<f32> = (0..n_cuts).map(|k| k as f32 * 5.0 / 4.0 - 1.0).collect();
+            let cuts = QuantileCuts::from_dense(&col, n_cuts, 1, None, 512).unwrap();
+            let c = cuts.feature(0);
+            for v in values.iter().copied().chain(c.iter().copied()).chain([
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                -0.0,
+                0.0,
+                f32::MAX,
+            ]) {
+                assert_eq!(
+                    Some(upper_bin(c, v)),
+                    cuts.search_bin(0, v),
+                    "{n_cuts} cuts, {v}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn dense_bins_follow_the_cuts_and_mark_missing() {
