@@ -390,6 +390,8 @@ pub struct Trainer {
     labels: Vec<f32>,
     weights: Vec<f32>,
     margin: Vec<f32>,
+    /// The gradient pairs of the last round, kept so that each round refills the same buffer.
+    gpair: Vec<(f32, f32)>,
     evals: Vec<EvalSet>,
     model: Booster,
 }
@@ -514,6 +516,7 @@ impl Trainer {
             labels: labels.to_vec(),
             weights: weights.to_vec(),
             margin,
+            gpair: Vec::new(),
             evals,
             model,
         })
@@ -564,7 +567,8 @@ impl Trainer {
                 "the evaluation sets changed between boosting rounds".into(),
             ));
         }
-        let gpair: Vec<(f32, f32)> = match custom {
+        let mut gpair = std::mem::take(&mut self.gpair);
+        match custom {
             Some(g) => {
                 if g.len() != n * k {
                     return Err(BoostError::InvalidInput(format!(
@@ -578,10 +582,12 @@ impl Trainer {
                         "the custom objective returned NaN or infinite gradients".into(),
                     ));
                 }
-                g.to_vec()
+                gpair.clear();
+                gpair.extend_from_slice(g);
             }
             None => {
-                let mut out = vec![(0.0, 0.0); n * k];
+                // Every pair is overwritten: the buffer's old contents never matter.
+                gpair.resize(n * k, (0.0, 0.0));
                 self.config.objective.gradients(
                     &self.margin,
                     &self.labels,
@@ -589,11 +595,10 @@ impl Trainer {
                     k,
                     self.model.scale_pos_weight,
                     self.split.max_delta_step,
-                    &mut out,
+                    &mut gpair,
                 );
-                out
             }
-        };
+        }
         let iteration = self.model.n_iterations() as u64;
         let npt = self.config.num_parallel_tree.max(1);
         // A round of `npt` parallel trees shares the learning rate (XGBoost's forests).
@@ -654,6 +659,7 @@ impl Trainer {
                 new_leaves.push(leaves);
             }
         }
+        self.gpair = gpair;
         // Update margins in tree order.
         update_training_margins(&mut self.margin, x, &new_trees, &new_groups, &new_leaves, k);
         for (e, v) in self.evals.iter_mut().zip(evals) {

@@ -247,31 +247,42 @@ fn evaluate_feature(
     best
 }
 
+thread_local! {
+    /// Each thread's buffers for [`split_rows`]: both sides are written for every row, so
+    /// each needs room for all of them; kept between calls so that they are not allocated
+    /// and zeroed for every block.
+    static SPLIT_SCRATCH: std::cell::RefCell<(Vec<u32>, Vec<u32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 /// Splits `rows` into those where `goes_left` holds and the rest, keeping their order. Both
-/// outputs are written without a branch per row, as a row's side is hard to predict.
-/// `ahead(r)` is called for the row a few iterations ahead, to prefetch what `goes_left` will
-/// read.
+/// sides are written without a branch per row, as a row's side is hard to predict, into the
+/// thread's scratch buffers; the results are exact-size copies. `ahead(r)` is called for the
+/// row some iterations ahead, to prefetch what `goes_left` will read.
 fn split_rows(
     rows: &[u32],
     goes_left: impl Fn(u32) -> bool,
     ahead: impl Fn(u32),
 ) -> (Vec<u32>, Vec<u32>) {
-    let mut left = vec![0_u32; rows.len()];
-    let mut right = vec![0_u32; rows.len()];
-    let (mut nl, mut nr) = (0, 0);
-    for (i, &r) in rows.iter().enumerate() {
-        if let Some(&next) = rows.get(i + PARTITION_PREFETCH_DISTANCE) {
-            ahead(next);
+    SPLIT_SCRATCH.with_borrow_mut(|(left, right)| {
+        if left.len() < rows.len() {
+            left.resize(rows.len(), 0);
+            right.resize(rows.len(), 0);
         }
-        let l = usize::from(goes_left(r));
-        left[nl] = r;
-        right[nr] = r;
-        nl += l;
-        nr += 1 - l;
-    }
-    left.truncate(nl);
-    right.truncate(nr);
-    (left, right)
+        let (left, right) = (&mut left[..rows.len()], &mut right[..rows.len()]);
+        let (mut nl, mut nr) = (0, 0);
+        for (i, &r) in rows.iter().enumerate() {
+            if let Some(&next) = rows.get(i + PARTITION_PREFETCH_DISTANCE) {
+                ahead(next);
+            }
+            let l = usize::from(goes_left(r));
+            left[nl] = r;
+            right[nr] = r;
+            nl += l;
+            nr += 1 - l;
+        }
+        (left[..nl].to_vec(), right[..nr].to_vec())
+    })
 }
 
 /// A new child before evaluation: its id, depth, the level's features and its node mask.
@@ -408,12 +419,7 @@ impl HistGrower<'_> {
     fn partition(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
         const BLOCK: usize = 8192;
         if rows.len() <= BLOCK {
-            // Each side was allocated for every row: give the rest back (children's rows live
-            // until they split, leaves' until the tree is done).
-            let (mut left, mut right) = self.partition_block(rows, split);
-            left.shrink_to_fit();
-            right.shrink_to_fit();
-            return (left, right);
+            return self.partition_block(rows, split);
         }
         let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
             .par_chunks(BLOCK)
@@ -468,6 +474,51 @@ impl HistGrower<'_> {
         }
     }
 
+    /// The rows a tree grows on (flagged in `active`, without a negative hessian) and their
+    /// gradient sums over consecutive blocks of [`ROOT_SUM_BLOCK`] of them, to be added in
+    /// order: the same sums for any thread count. When every row takes part (the usual case,
+    /// found in the same pass that sums them) the rows are simply all of them.
+    #[allow(clippy::cast_possible_truncation)]
+    fn root_rows(&self, gpair: &[(f32, f32)], active: &[bool]) -> (Vec<u32>, Vec<GradStats>) {
+        let n = self.matrix.n_rows();
+        let kept = |r: usize| active[r] && gpair[r].1 >= 0.0;
+        let blocks: Vec<(bool, GradStats)> = (0..n.div_ceil(ROOT_SUM_BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let mut s = GradStats::default();
+                let mut all = true;
+                let range = b * ROOT_SUM_BLOCK..n.min((b + 1) * ROOT_SUM_BLOCK);
+                for (&(g, h), &a) in gpair[range.clone()].iter().zip(&active[range]) {
+                    if a && h >= 0.0 {
+                        s.add_pair(g, h);
+                    } else {
+                        all = false;
+                    }
+                }
+                (all, s)
+            })
+            .collect();
+        if blocks.iter().all(|&(all, _)| all) {
+            let rows: Vec<u32> = (0..n as u32).into_par_iter().collect();
+            return (rows, blocks.into_iter().map(|(_, s)| s).collect());
+        }
+        let rows: Vec<u32> = (0..n as u32)
+            .into_par_iter()
+            .filter(|&r| kept(r as usize))
+            .collect();
+        let partial = rows
+            .par_chunks(ROOT_SUM_BLOCK)
+            .map(|block| {
+                let mut s = GradStats::default();
+                for &r in block {
+                    s.add_pair(gpair[r as usize].0, gpair[r as usize].1);
+                }
+                s
+            })
+            .collect();
+        (rows, partial)
+    }
+
     /// Grows one tree over the rows flagged in `active` (rows with a negative hessian are left
     /// out, as in XGBoost).
     #[allow(clippy::cast_possible_truncation)]
@@ -502,21 +553,7 @@ impl HistGrower<'_> {
         direct: bool,
         mut leaves: Option<&mut LeafRows>,
     ) -> Tree {
-        let rows: Vec<u32> = (0..self.matrix.n_rows() as u32)
-            .into_par_iter()
-            .filter(|&r| active[r as usize] && gpair[r as usize].1 >= 0.0)
-            .collect();
-        // Summed in fixed blocks, then the blocks in order: the same sums for any thread count.
-        let partial: Vec<GradStats> = rows
-            .par_chunks(ROOT_SUM_BLOCK)
-            .map(|block| {
-                let mut s = GradStats::default();
-                for &r in block {
-                    s.add_pair(gpair[r as usize].0, gpair[r as usize].1);
-                }
-                s
-            })
-            .collect();
+        let (rows, partial) = self.root_rows(gpair, active);
         let mut root_stats = GradStats::default();
         for p in partial {
             root_stats.add(p);
@@ -525,7 +562,14 @@ impl HistGrower<'_> {
         let root_weight = self.params.weight(root_stats);
         let mut tree = Tree::with_root(root_weight, root_weight * lr, root_stats.hess as f32);
         sampler.new_tree();
-        let hist = (!direct).then(|| Histogram::build(self.matrix, self.cuts, &rows, gpair));
+        let hist = (!direct).then(|| {
+            if rows.len() == self.matrix.n_rows() {
+                // Every row, in order (`rows` is ascending and without repeats).
+                Histogram::build_all(self.matrix, self.cuts, gpair)
+            } else {
+                Histogram::build(self.matrix, self.cuts, &rows, gpair)
+            }
+        });
         let mut nodes: Vec<Option<NodeRows>> = vec![Some(NodeRows {
             rows,
             stats: root_stats,
