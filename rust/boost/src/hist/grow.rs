@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::cuts::QuantileCuts;
 use super::histogram::{FeatureHistogram, Histogram};
-use super::matrix::BinnedMatrix;
+use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
 use super::prefetch::{prefetch, PARTITION_PREFETCH_DISTANCE};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::sampling::ColumnSampler;
@@ -264,25 +264,42 @@ fn split_rows(
     goes_left: impl Fn(u32) -> bool,
     ahead: impl Fn(u32),
 ) -> (Vec<u32>, Vec<u32>) {
-    SPLIT_SCRATCH.with_borrow_mut(|(left, right)| {
-        if left.len() < rows.len() {
-            left.resize(rows.len(), 0);
-            right.resize(rows.len(), 0);
+    // Out of the cell for the loop: plain local buffers let the compiler keep everything the
+    // closures read in registers across the stores.
+    let (mut left, mut right) = SPLIT_SCRATCH.with_borrow_mut(std::mem::take);
+    if left.len() < rows.len() {
+        left.resize(rows.len(), 0);
+        right.resize(rows.len(), 0);
+    }
+    let (nl, nr) = split_into(rows, &goes_left, &ahead, &mut left, &mut right);
+    let out = (left[..nl].to_vec(), right[..nr].to_vec());
+    SPLIT_SCRATCH.set((left, right));
+    out
+}
+
+/// The loop of [`split_rows`]: writes the left rows to the front of `left` and the others to
+/// the front of `right` (each at least as long as `rows`); returns how many went each way.
+#[inline(always)]
+fn split_into(
+    rows: &[u32],
+    goes_left: &impl Fn(u32) -> bool,
+    ahead: &impl Fn(u32),
+    left: &mut [u32],
+    right: &mut [u32],
+) -> (usize, usize) {
+    let (left, right) = (&mut left[..rows.len()], &mut right[..rows.len()]);
+    let (mut nl, mut nr) = (0, 0);
+    for (i, &r) in rows.iter().enumerate() {
+        if let Some(&next) = rows.get(i + PARTITION_PREFETCH_DISTANCE) {
+            ahead(next);
         }
-        let (left, right) = (&mut left[..rows.len()], &mut right[..rows.len()]);
-        let (mut nl, mut nr) = (0, 0);
-        for (i, &r) in rows.iter().enumerate() {
-            if let Some(&next) = rows.get(i + PARTITION_PREFETCH_DISTANCE) {
-                ahead(next);
-            }
-            let l = usize::from(goes_left(r));
-            left[nl] = r;
-            right[nr] = r;
-            nl += l;
-            nr += 1 - l;
-        }
-        (left[..nl].to_vec(), right[..nr].to_vec())
-    })
+        let l = usize::from(goes_left(r));
+        left[nl] = r;
+        right[nr] = r;
+        nl += l;
+        nr += 1 - l;
+    }
+    (nl, nr)
 }
 
 /// A new child before evaluation: its id, depth, the level's features and its node mask.
@@ -362,7 +379,7 @@ impl HistGrower<'_> {
     ) -> BinSplit {
         let node_gain = self.params.gain(node.stats);
         let maybe_missing = self.matrix.missing_marker().is_some()
-            || !matches!(self.matrix.layout(), super::matrix::BinLayout::Dense);
+            || !matches!(self.matrix.layout(), BinLayout::Dense);
         let split_on = |f: usize, bins: &[GradStats]| {
             evaluate_feature(
                 bins,
@@ -452,12 +469,17 @@ impl HistGrower<'_> {
         };
         let n_cols = self.matrix.n_cols();
         match (self.matrix.layout(), self.matrix.storage()) {
-            (super::matrix::BinLayout::Dense, super::matrix::BinStorage::U8(bins)) => split_rows(
-                rows,
-                |r| bin_left(u16::from(bins[r as usize * n_cols + f])),
-                |r| prefetch(bins, r as usize * n_cols + f),
-            ),
-            (super::matrix::BinLayout::Dense, super::matrix::BinStorage::U16(bins)) => split_rows(
+            (BinLayout::Dense, BinStorage::U8(bins)) => {
+                // Each byte's side, looked up rather than worked out per row.
+                let side: [bool; 256] = std::array::from_fn(|b| bin_left(b as u16));
+                let column = &bins[f.min(bins.len())..];
+                split_rows(
+                    rows,
+                    |r| side[usize::from(column[r as usize * n_cols])],
+                    |r| prefetch(column, r as usize * n_cols),
+                )
+            }
+            (BinLayout::Dense, BinStorage::U16(bins)) => split_rows(
                 rows,
                 |r| bin_left(bins[r as usize * n_cols + f]),
                 |r| prefetch(bins, r as usize * n_cols + f),
