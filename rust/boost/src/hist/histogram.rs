@@ -19,11 +19,13 @@ pub const HIST_ROW_BLOCK: usize = 16384;
 /// zeroing and reduction than they gain in parallelism on the machines sapwood targets.
 pub const HIST_MAX_BLOCKS: usize = 16;
 
-/// A histogram over every bin of every feature (`cuts.total_bins()` entries, feature `f`'s
-/// bins starting at `cuts.offset(f)`).
+/// A histogram over every bin of every feature. Compact: `cuts.total_bins()` entries, feature
+/// `f`'s bins starting at `cuts.offset(f)`. Byte arrays (see [`byte_arrays`]): 256 entries a
+/// feature, feature `f`'s bins starting at `256 f`, the rest of its array unused.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
     bins: Vec<GradStats>,
+    byte_arrays: bool,
 }
 
 /// Adds the gradient pairs of `rows` into `out` (dense layout, bins of type `B`).
@@ -62,9 +64,9 @@ const FULL_GROUP_FEATURES: usize = 16;
 /// Rows per chunk of those passes.
 const FULL_GROUP_ROWS: usize = 2048;
 
-/// [`accumulate_dense`] where every feature has exactly 256 bins stored as bytes, none
-/// missing: each feature's part of `out` is an array indexed by the byte itself, so a bin
-/// needs neither its feature's offset nor a bounds check. Rows that lie close together (at
+/// [`accumulate_dense`] into byte arrays ([`byte_arrays`]): each feature's part of `out` is
+/// an array indexed by the stored byte itself, so a bin needs neither its feature's offset,
+/// nor a bounds check, nor a test for the missing marker. Rows that lie close together (at
 /// least one in eight of their span) are added in chunks, feature group by feature group;
 /// every bin still receives its rows in row order.
 fn accumulate_full_bytes(
@@ -174,16 +176,18 @@ fn accumulate_sparse<B: Copy + Into<u16>>(
     }
 }
 
-/// Whether every feature of a dense byte matrix has exactly 256 bins and no entry is missing:
-/// then [`accumulate_full_bytes`] applies.
-fn full_byte_bins(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> bool {
+/// Whether histograms over `matrix` take one 256-entry array per feature, indexed by the
+/// stored byte ([`accumulate_full_bytes`]): for dense byte matrices whose features fill at
+/// least half of those arrays (continuous data at the default `max_bin`), where dropping the
+/// per-bin offset and bounds check is worth the padding. A missing entry's byte (255) then
+/// adds into a slot that no feature with a missing marker uses.
+pub fn byte_arrays(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> bool {
     matches!(
         (matrix.layout(), matrix.storage()),
         (BinLayout::Dense, BinStorage::U8(_))
-    ) && matrix.missing_marker().is_none()
-        && matrix.n_cols() > 0
+    ) && matrix.n_cols() > 0
         && cuts.n_features() == matrix.n_cols()
-        && (0..cuts.n_features()).all(|f| cuts.feature(f).len() == 256)
+        && matrix.n_cols() * 256 <= 2 * cuts.total_bins()
 }
 
 /// Sums `rows` in blocks sized by the row count alone, each block by `block`, and adds the
@@ -228,21 +232,19 @@ fn add_in_order(parts: &[Vec<GradStats>], n_bins: usize) -> Vec<GradStats> {
 }
 
 impl Histogram {
-    /// An all-zero histogram for these cuts.
-    pub fn zeros(cuts: &QuantileCuts) -> Self {
-        Self {
-            bins: vec![GradStats::default(); cuts.total_bins()],
-        }
-    }
-
-    /// The sums of every bin.
+    /// The stored entries, in the histogram's layout (compact or byte arrays).
     pub fn bins(&self) -> &[GradStats] {
         &self.bins
     }
 
     /// Feature `f`'s bins.
     pub fn feature<'a>(&'a self, cuts: &QuantileCuts, f: usize) -> &'a [GradStats] {
-        &self.bins[cuts.offset(f)..cuts.offset(f) + cuts.feature(f).len()]
+        let start = if self.byte_arrays {
+            256 * f
+        } else {
+            cuts.offset(f)
+        };
+        &self.bins[start..start + cuts.feature(f).len()]
     }
 
     /// Builds the histogram of `rows` (indices into `matrix`) from per-row gradient pairs.
@@ -253,12 +255,16 @@ impl Histogram {
         gpairs: &[(f32, f32)],
     ) -> Self {
         let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
-        let n_bins = cuts.total_bins();
-        let full_bytes = full_byte_bins(matrix, cuts);
+        let arrays = byte_arrays(matrix, cuts);
+        let n_bins = if arrays {
+            256 * matrix.n_cols()
+        } else {
+            cuts.total_bins()
+        };
         let block = |chunk: &[u32]| -> Vec<GradStats> {
             let mut part = vec![GradStats::default(); n_bins];
             match (matrix.layout(), matrix.storage()) {
-                (BinLayout::Dense, BinStorage::U8(b)) if full_bytes => {
+                (BinLayout::Dense, BinStorage::U8(b)) if arrays => {
                     accumulate_full_bytes(b, matrix.n_cols(), chunk, gpairs, &mut part);
                 }
                 (BinLayout::Dense, BinStorage::U8(b)) => accumulate_dense(
@@ -290,6 +296,7 @@ impl Histogram {
         };
         Self {
             bins: sum_blocks(rows, n_bins, block),
+            byte_arrays: arrays,
         }
     }
 
@@ -298,18 +305,23 @@ impl Histogram {
     #[allow(clippy::cast_possible_truncation)]
     pub fn build_all(matrix: &BinnedMatrix, cuts: &QuantileCuts, gpairs: &[(f32, f32)]) -> Self {
         let n_rows = matrix.n_rows();
+        let (n_cols, missing) = (matrix.n_cols(), matrix.missing_marker());
+        let arrays = byte_arrays(matrix, cuts);
+        let n_bins = if arrays {
+            256 * n_cols
+        } else {
+            cuts.total_bins()
+        };
         let dense = |bins: &(dyn Fn(std::ops::Range<usize>, &mut [GradStats]) + Sync)| {
-            sum_range_blocks(n_rows, cuts.total_bins(), |range| {
-                let mut part = vec![GradStats::default(); cuts.total_bins()];
+            sum_range_blocks(n_rows, n_bins, |range| {
+                let mut part = vec![GradStats::default(); n_bins];
                 bins(range, &mut part);
                 part
             })
         };
         let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
-        let (n_cols, missing) = (matrix.n_cols(), matrix.missing_marker());
-        let full_bytes = full_byte_bins(matrix, cuts);
         let bins = match (matrix.layout(), matrix.storage()) {
-            (BinLayout::Dense, BinStorage::U8(b)) if full_bytes => dense(&|range, out| {
+            (BinLayout::Dense, BinStorage::U8(b)) if arrays => dense(&|range, out| {
                 accumulate_full_bytes_range(b, n_cols, range, gpairs, out);
             }),
             (BinLayout::Dense, BinStorage::U8(b)) => dense(&|range, out| {
@@ -323,7 +335,10 @@ impl Histogram {
                 return Self::build(matrix, cuts, &rows, gpairs);
             }
         };
-        Self { bins }
+        Self {
+            bins,
+            byte_arrays: arrays,
+        }
     }
 
     /// `parent - self`, computed in the parent's own buffer (which it takes over): the
@@ -482,6 +497,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn byte_arrays_leave_missing_entries_out() {
+        // 255 bins a feature and a missing marker: the marker's slot is outside every
+        // feature's bins. Two features of few values keep the padding under 2x.
+        let (n_rows, n_cols) = (3000, 6);
+        let data: Vec<f32> = (0..n_rows * n_cols)
+            .map(|k| match (k % n_cols, k % 17) {
+                (_, 3) => f32::NAN,
+                (0, _) => (k % 5) as f32,
+                _ => ((k * 7919) % 10_007) as f32,
+            })
+            .collect();
+        let cuts = QuantileCuts::from_dense(&data, n_rows, n_cols, None, 255).unwrap();
+        let m = BinnedMatrix::from_dense(&data, n_rows, n_cols, &cuts).unwrap();
+        assert_eq!(m.missing_marker(), Some(255));
+        assert!(byte_arrays(&m, &cuts));
+        let g: Vec<(f32, f32)> = (0..n_rows).map(|r| ((r % 7) as f32 - 2.5, 1.5)).collect();
+        let rows: Vec<u32> = (0..n_rows as u32).filter(|r| r % 4 != 1).collect();
+        let h = Histogram::build(&m, &cuts, &rows, &g);
+        for f in 0..n_cols {
+            let mut want = vec![GradStats::default(); cuts.feature(f).len()];
+            for &r in &rows {
+                if let Some(b) = m.bin(r as usize, f) {
+                    want[b].add_pair(g[r as usize].0, g[r as usize].1);
+                }
+            }
+            assert_eq!(h.feature(&cuts, f), &want[..], "feature {f}");
+        }
+    }
+
+    #[test]
     fn byte_arrays_and_feature_groups_give_the_plain_sums() {
         // 20 continuous features of 256 bins each (two feature groups), some rows close
         // together (grouped passes) and some far apart (one pass).
@@ -491,7 +536,12 @@ mod tests {
             .collect();
         let cuts = QuantileCuts::from_dense(&data, n_rows, n_cols, None, 256).unwrap();
         let m = BinnedMatrix::from_dense(&data, n_rows, n_cols, &cuts).unwrap();
-        assert!(full_byte_bins(&m, &cuts));
+        assert!(byte_arrays(&m, &cuts));
+        let per_feature = |h: &Histogram| -> Vec<GradStats> {
+            (0..n_cols)
+                .flat_map(|f| h.feature(&cuts, f).to_vec())
+                .collect()
+        };
         let g: Vec<(f32, f32)> = (0..n_rows)
             .map(|r| (((r * 31) % 17) as f32 - 8.3, 0.1 + (r % 5) as f32))
             .collect();
@@ -507,7 +557,7 @@ mod tests {
                 }
             }
             if rows.len() <= HIST_ROW_BLOCK {
-                assert_eq!(Histogram::build(&m, &cuts, rows, &g).bins(), &want[..]);
+                assert_eq!(per_feature(&Histogram::build(&m, &cuts, rows, &g)), want);
             }
         }
         // Blocks of several thousand rows: the same as the listed build of every row.
