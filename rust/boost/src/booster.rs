@@ -221,7 +221,17 @@ impl Booster {
     pub fn transform(&self, margins: &mut [f32]) {
         let k = self.n_groups();
         let obj = self.objective;
-        margins.par_chunks_mut(k).for_each(|r| obj.transform(r));
+        let per_row = matches!(obj, Objective::MultiSoftprob | Objective::MultiSoftmax);
+        margins
+            .par_chunks_mut(k * TRANSFORM_BLOCK)
+            .for_each(|block| {
+                if per_row {
+                    block.chunks_mut(k).for_each(|r| obj.transform(r));
+                } else {
+                    // Element by element: one call for the whole block.
+                    obj.transform(block);
+                }
+            });
     }
 
     /// The leaf index of every row in every tree of iterations `[begin, end)`
@@ -776,6 +786,9 @@ fn update_margins(
     let forest = FlatForest::new(trees);
     add_forest(margin, x, &forest, groups, k);
 }
+
+/// Rows per parallel task of [`Booster::transform`].
+const TRANSFORM_BLOCK: usize = 4096;
 
 /// Rows per block of [`add_forest`]: small enough for the rows to stay in L1, large enough
 /// for independent traversals to overlap.
