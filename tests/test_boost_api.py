@@ -128,6 +128,21 @@ def test_predict_before_fit_and_wrong_width():
         est.predict(np.full((2, 4), np.inf))
 
 
+def test_repeated_predictions_follow_the_iteration_range():
+    # The native model keeps the trees of the last range it predicted with, packed; every
+    # range must still get its own trees, one row or many.
+    X, y = _data()
+    est = GBTRegressor(n_estimators=12, max_depth=4).fit(X, y)
+    fresh = {
+        r: GBTRegressor(n_estimators=12, max_depth=4).fit(X, y).predict(X, iteration_range=r)
+        for r in [(0, 0), (0, 5), (3, 9)]
+    }
+    for r in [(0, 5), (0, 0), (0, 5), (3, 9), (3, 9), (0, 0)]:
+        np.testing.assert_array_equal(est.predict(X, iteration_range=r), fresh[r])
+        np.testing.assert_array_equal(est.predict(X[:1], iteration_range=r), fresh[r][:1])
+    assert not np.array_equal(fresh[(0, 5)], fresh[(0, 0)])
+
+
 def test_custom_objective_errors_are_clear():
     X, y = _data()
 

@@ -190,15 +190,49 @@ impl Booster {
         end: usize,
     ) -> Result<Vec<f32>, BoostError> {
         self.check_width(x)?;
+        let forest = self.pack(begin, end)?;
+        self.predict_margin_packed(x, &forest, begin, end)
+    }
+
+    /// The trees of iterations `[begin, end)` packed for prediction: what each call of
+    /// [`Self::predict_margin`] builds, for callers that keep it across calls (packing costs
+    /// about as much as predicting a few rows).
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for an invalid range.
+    pub fn pack(&self, begin: usize, end: usize) -> Result<FlatForest, BoostError> {
         let range = self.tree_range(begin, end)?;
+        Ok(FlatForest::new(&self.trees[range]))
+    }
+
+    /// [`Self::predict_margin`] through `forest`, which [`Self::pack`] built for the same
+    /// iterations.
+    ///
+    /// # Errors
+    /// As [`Self::predict_margin`], and when `forest` holds a different number of trees.
+    pub fn predict_margin_packed(
+        &self,
+        x: &MatrixView<'_>,
+        forest: &FlatForest,
+        begin: usize,
+        end: usize,
+    ) -> Result<Vec<f32>, BoostError> {
+        self.check_width(x)?;
+        let range = self.tree_range(begin, end)?;
+        if forest.n_trees() != range.len() {
+            return Err(BoostError::InvalidInput(format!(
+                "the packed forest holds {} trees, iterations ({begin}, {end}) have {}",
+                forest.n_trees(),
+                range.len()
+            )));
+        }
         let k = self.n_groups();
         let base = self.base_margin();
         let mut out = vec![0.0_f32; x.n_rows() * k];
         for o in out.chunks_mut(k) {
             o.copy_from_slice(&base);
         }
-        let forest = FlatForest::new(&self.trees[range.clone()]);
-        add_forest(&mut out, x, &forest, &self.tree_info[range], k);
+        add_forest(&mut out, x, forest, &self.tree_info[range], k);
         Ok(out)
     }
 
@@ -992,6 +1026,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("3 features"));
+        // A packed forest predicts as the per-call one, and only for its own range.
+        let packed = model.pack(2, 7).unwrap();
+        assert_eq!(
+            model.predict_margin_packed(&view, &packed, 2, 7).unwrap(),
+            model.predict_margin(&view, 2, 7).unwrap()
+        );
+        assert!(model
+            .predict_margin_packed(&view, &packed, 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("packed forest"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
+use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
 use sapwood_boost::updater::TreeMethod;
 use sapwood_boost::{
@@ -288,9 +289,7 @@ impl BoostTrainer {
     /// A snapshot of the model so far.
     fn model(&self) -> BoostModel {
         let t = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        BoostModel {
-            inner: Arc::new(t.model().clone()),
-        }
+        BoostModel::new(t.model().clone())
     }
 }
 
@@ -298,6 +297,32 @@ impl BoostTrainer {
 #[pyclass(frozen, module = "sapwood._native")]
 pub struct BoostModel {
     inner: Arc<Booster>,
+    /// The trees of the last iteration range predicted with, packed: packing costs about as
+    /// much as predicting a few rows, so repeated small predictions keep it.
+    packed: Mutex<Option<(usize, usize, Arc<FlatForest>)>>,
+}
+
+impl BoostModel {
+    fn new(booster: Booster) -> Self {
+        Self {
+            inner: Arc::new(booster),
+            packed: Mutex::new(None),
+        }
+    }
+
+    /// The trees of iterations `[begin, end)` packed for prediction, from the cache when the
+    /// last call used the same range (the model itself never changes).
+    fn packed(&self, begin: usize, end: usize) -> Result<Arc<FlatForest>, BoostError> {
+        let mut cache = self.packed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((b, e, forest)) = cache.as_ref() {
+            if (*b, *e) == (begin, end) {
+                return Ok(Arc::clone(forest));
+            }
+        }
+        let forest = Arc::new(self.inner.pack(begin, end)?);
+        *cache = Some((begin, end, Arc::clone(&forest)));
+        Ok(forest)
+    }
 }
 
 fn end_of(end: Option<usize>) -> usize {
@@ -309,9 +334,7 @@ impl BoostModel {
     /// Reads sapwood's model JSON; raises ``ValueError`` for anything malformed.
     #[staticmethod]
     fn from_json(text: &str) -> SapwoodResult<Self> {
-        Ok(Self {
-            inner: Arc::new(Booster::from_json(text)?),
-        })
+        Ok(Self::new(Booster::from_json(text)?))
     }
 
     /// sapwood's model JSON.
@@ -380,7 +403,7 @@ impl BoostModel {
     fn with_attributes(&self, attributes: BTreeMap<String, String>) -> Self {
         let mut m = (*self.inner).clone();
         m.attributes.extend(attributes);
-        Self { inner: Arc::new(m) }
+        Self::new(m)
     }
 
     /// A copy holding only iterations ``[0, end)``.
@@ -390,7 +413,7 @@ impl BoostModel {
         let keep = (end * k).min(m.trees.len());
         m.trees.truncate(keep);
         m.tree_info.truncate(keep);
-        Self { inner: Arc::new(m) }
+        Self::new(m)
     }
 
     #[getter]
@@ -448,12 +471,14 @@ impl BoostModel {
         let arg = MatrixArg::extract(x)?;
         let view = arg.view()?;
         let model = &self.inner;
+        let end = end_of(end);
         let out = run_detached(py, n_jobs, || {
+            let forest = self.packed(begin, end)?;
+            let mut out = model.predict_margin_packed(&view, &forest, begin, end)?;
             if transform {
-                model.predict(&view, begin, end_of(end))
-            } else {
-                model.predict_margin(&view, begin, end_of(end))
+                model.transform(&mut out);
             }
+            Ok::<_, BoostError>(out)
         })?
         .map_err(SapwoodError::from)?;
         let k = model.n_groups();
