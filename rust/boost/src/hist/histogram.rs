@@ -20,12 +20,14 @@ pub const HIST_ROW_BLOCK: usize = 16384;
 pub const HIST_MAX_BLOCKS: usize = 16;
 
 /// A histogram over every bin of every feature. Compact: `cuts.total_bins()` entries, feature
-/// `f`'s bins starting at `cuts.offset(f)`. Byte arrays (see [`byte_arrays`]): 256 entries a
-/// feature, feature `f`'s bins starting at `256 f`, the rest of its array unused.
+/// `f`'s bins starting at `cuts.offset(f)`. Byte arrays (see [`array_stride`]): `stride`
+/// entries a feature, feature `f`'s bins starting at `stride * f`, the rest of its array
+/// unused.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
     bins: Vec<GradStats>,
-    byte_arrays: bool,
+    /// Entries per feature with byte arrays; 0 when compact.
+    stride: usize,
 }
 
 /// Adds the gradient pairs of `rows` into `out` (dense layout, bins of type `B`).
@@ -55,83 +57,90 @@ fn accumulate_dense<B: Copy + Into<u16>>(
     }
 }
 
-/// Features whose bins one pass over a chunk of rows adds when a node's rows lie close
-/// together: with half of 28 features a pass, the bins being updated stay closer to L1 and the
-/// chunk's rows are still cached for the next pass (the root histogram of 1M × 28 builds about
-/// 25% faster than in one pass).
-const FULL_GROUP_FEATURES: usize = 16;
+/// Bytes of histogram that one pass over a chunk of rows updates when a node's rows lie close
+/// together: 16 features of 256 bins, so that with 28 such features a pass updates about half
+/// the histogram, which stays closer to L1, while the chunk's rows are still cached for the
+/// next pass (the root histogram of 1M × 28 builds about 25% faster than in one pass).
+const GROUP_BYTES: usize = 16 * 256 * size_of::<GradStats>();
 
 /// Rows per chunk of those passes.
-const FULL_GROUP_ROWS: usize = 2048;
+const GROUP_ROWS: usize = 2048;
 
-/// [`accumulate_dense`] into byte arrays ([`byte_arrays`]): each feature's part of `out` is
-/// an array indexed by the stored byte itself, so a bin needs neither its feature's offset,
-/// nor a bounds check, nor a test for the missing marker. Rows that lie close together (at
-/// least one in eight of their span) are added in chunks, feature group by feature group;
-/// every bin still receives its rows in row order.
-fn accumulate_full_bytes(
+/// Features per group of [`GROUP_BYTES`] with `S` entries a feature.
+const fn group_features<const S: usize>() -> usize {
+    GROUP_BYTES / (S * size_of::<GradStats>())
+}
+
+/// [`accumulate_dense`] into byte arrays of `S` entries a feature ([`array_stride`]): each
+/// feature's part of `out` is an array indexed by the stored byte itself (masked to the
+/// array, which changes no real bin), so a bin needs neither its feature's offset, nor a
+/// bounds check, nor a test for the missing marker. Rows that lie close together (at least
+/// one in eight of their span) are added in chunks, feature group by feature group; every bin
+/// still receives its rows in row order.
+fn accumulate_arrays<const S: usize>(
     bins: &[u8],
     n_cols: usize,
     rows: &[u32],
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
 ) {
-    let (hists, _) = out.as_chunks_mut::<256>();
+    let (hists, _) = out.as_chunks_mut::<S>();
     let span = match (rows.first(), rows.last()) {
         (Some(&a), Some(&b)) => b.abs_diff(a) as usize + 1,
         _ => 0,
     };
     let group = if rows.len() * 8 >= span {
-        FULL_GROUP_FEATURES
+        group_features::<S>()
     } else {
         n_cols
     };
-    for (c, chunk) in rows.chunks(FULL_GROUP_ROWS).enumerate() {
+    for (c, chunk) in rows.chunks(GROUP_ROWS).enumerate() {
         for (g, first) in (0..n_cols).step_by(group.max(1)).enumerate() {
             let features = first..n_cols.min(first + group);
             let hists = &mut hists[features.clone()];
             for (i, &r) in chunk.iter().enumerate() {
                 // The first group's pass brings each row in; later passes find it cached.
                 if g == 0 {
-                    if let Some(&ahead) = rows.get(c * FULL_GROUP_ROWS + i + PREFETCH_DISTANCE) {
+                    if let Some(&ahead) = rows.get(c * GROUP_ROWS + i + PREFETCH_DISTANCE) {
                         prefetch(bins, ahead as usize * n_cols);
                         prefetch(gpairs, ahead as usize);
                     }
                 }
                 let r = r as usize;
                 let row = &bins[r * n_cols + features.start..r * n_cols + features.end];
-                add_full_row(hists, row, gpairs[r]);
+                add_array_row(hists, row, gpairs[r]);
             }
         }
     }
 }
 
-/// [`accumulate_full_bytes`] for the consecutive rows `range`.
-fn accumulate_full_bytes_range(
+/// [`accumulate_arrays`] for the consecutive rows `range`.
+fn accumulate_arrays_range<const S: usize>(
     bins: &[u8],
     n_cols: usize,
     range: std::ops::Range<usize>,
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
 ) {
-    let (hists, _) = out.as_chunks_mut::<256>();
-    for start in range.clone().step_by(FULL_GROUP_ROWS) {
-        let end = range.end.min(start + FULL_GROUP_ROWS);
+    let (hists, _) = out.as_chunks_mut::<S>();
+    let group = group_features::<S>();
+    for start in range.clone().step_by(GROUP_ROWS) {
+        let end = range.end.min(start + GROUP_ROWS);
         let rows = &bins[start * n_cols..end * n_cols];
-        for first in (0..n_cols).step_by(FULL_GROUP_FEATURES) {
-            let features = first..n_cols.min(first + FULL_GROUP_FEATURES);
+        for first in (0..n_cols).step_by(group) {
+            let features = first..n_cols.min(first + group);
             let hists = &mut hists[features.clone()];
             for (row, &pair) in rows.chunks_exact(n_cols.max(1)).zip(&gpairs[start..end]) {
-                add_full_row(hists, &row[features.clone()], pair);
+                add_array_row(hists, &row[features.clone()], pair);
             }
         }
     }
 }
 
 #[inline(always)]
-fn add_full_row(hists: &mut [[GradStats; 256]], row: &[u8], pair: (f32, f32)) {
+fn add_array_row<const S: usize>(hists: &mut [[GradStats; S]], row: &[u8], pair: (f32, f32)) {
     for (h, &b) in hists.iter_mut().zip(row) {
-        h[usize::from(b)].add_pair(pair.0, pair.1);
+        h[usize::from(b) & (S - 1)].add_pair(pair.0, pair.1);
     }
 }
 
@@ -176,19 +185,52 @@ fn accumulate_sparse<B: Copy + Into<u16>>(
     }
 }
 
-/// Whether histograms over `matrix` take one 256-entry array per feature, indexed by the
-/// stored byte ([`accumulate_full_bytes`]): for dense byte matrices whose features fill four
-/// fifths of those arrays on average (continuous data at the default `max_bin`), where
+/// The entries per feature when histograms over `matrix` take one array per feature, indexed
+/// by the stored byte ([`accumulate_arrays`]); `None` for the compact layout. The arrays are
+/// the smallest power of two (16 to 256) that holds every feature's bins, and one more slot
+/// when entries are missing, whose marker byte (255) then lands, masked, in a slot no bin
+/// uses. They are taken for dense byte matrices whose features fill four fifths of them on
+/// average (continuous data at the default `max_bin`, with or without missing values), where
 /// dropping the per-bin offset and bounds check is worth the padding, which then costs at
-/// most a quarter more histogram memory. A missing entry's byte (255) adds into a slot that
-/// no feature with a missing marker uses.
-pub fn byte_arrays(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> bool {
-    matches!(
+/// most a quarter more histogram memory.
+pub fn array_stride(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Option<usize> {
+    let n_cols = matrix.n_cols();
+    let dense_bytes = matches!(
         (matrix.layout(), matrix.storage()),
         (BinLayout::Dense, BinStorage::U8(_))
-    ) && matrix.n_cols() > 0
-        && cuts.n_features() == matrix.n_cols()
-        && 4 * matrix.n_cols() * 256 <= 5 * cuts.total_bins()
+    );
+    if !dense_bytes || n_cols == 0 || cuts.n_features() != n_cols {
+        return None;
+    }
+    let slots = cuts.max_bins_per_feature() + usize::from(matrix.missing_marker().is_some());
+    let stride = slots.next_power_of_two().max(16);
+    (stride <= 256 && 4 * n_cols * stride <= 5 * cuts.total_bins()).then_some(stride)
+}
+
+/// Adds `rows` (a list, or every row in order) into `out` through byte arrays of `stride`
+/// entries a feature.
+fn accumulate_stride(
+    stride: usize,
+    bins: &[u8],
+    n_cols: usize,
+    rows: Result<&[u32], std::ops::Range<usize>>,
+    gpairs: &[(f32, f32)],
+    out: &mut [GradStats],
+) {
+    macro_rules! by_stride {
+        ($($s:literal)*) => {
+            match (stride, rows) {
+                $(
+                    ($s, Ok(list)) => accumulate_arrays::<$s>(bins, n_cols, list, gpairs, out),
+                    ($s, Err(range)) => {
+                        accumulate_arrays_range::<$s>(bins, n_cols, range, gpairs, out);
+                    }
+                )*
+                _ => unreachable!("array strides are powers of two from 16 to 256"),
+            }
+        };
+    }
+    by_stride!(16 32 64 128 256);
 }
 
 /// Sums `rows` in blocks sized by the row count alone, each block by `block`, and adds the
@@ -240,8 +282,8 @@ impl Histogram {
 
     /// Feature `f`'s bins.
     pub fn feature<'a>(&'a self, cuts: &QuantileCuts, f: usize) -> &'a [GradStats] {
-        let start = if self.byte_arrays {
-            256 * f
+        let start = if self.stride > 0 {
+            self.stride * f
         } else {
             cuts.offset(f)
         };
@@ -256,17 +298,14 @@ impl Histogram {
         gpairs: &[(f32, f32)],
     ) -> Self {
         let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
-        let arrays = byte_arrays(matrix, cuts);
-        let n_bins = if arrays {
-            256 * matrix.n_cols()
-        } else {
-            cuts.total_bins()
-        };
+        let stride = array_stride(matrix, cuts);
+        let n_bins = stride.map_or(cuts.total_bins(), |s| s * matrix.n_cols());
         let block = |chunk: &[u32]| -> Vec<GradStats> {
             let mut part = vec![GradStats::default(); n_bins];
             match (matrix.layout(), matrix.storage()) {
-                (BinLayout::Dense, BinStorage::U8(b)) if arrays => {
-                    accumulate_full_bytes(b, matrix.n_cols(), chunk, gpairs, &mut part);
+                (BinLayout::Dense, BinStorage::U8(b)) if stride.is_some() => {
+                    let (s, n_cols) = (stride.unwrap_or(256), matrix.n_cols());
+                    accumulate_stride(s, b, n_cols, Ok(chunk), gpairs, &mut part);
                 }
                 (BinLayout::Dense, BinStorage::U8(b)) => accumulate_dense(
                     b,
@@ -297,7 +336,7 @@ impl Histogram {
         };
         Self {
             bins: sum_blocks(rows, n_bins, block),
-            byte_arrays: arrays,
+            stride: stride.unwrap_or(0),
         }
     }
 
@@ -307,12 +346,8 @@ impl Histogram {
     pub fn build_all(matrix: &BinnedMatrix, cuts: &QuantileCuts, gpairs: &[(f32, f32)]) -> Self {
         let n_rows = matrix.n_rows();
         let (n_cols, missing) = (matrix.n_cols(), matrix.missing_marker());
-        let arrays = byte_arrays(matrix, cuts);
-        let n_bins = if arrays {
-            256 * n_cols
-        } else {
-            cuts.total_bins()
-        };
+        let stride = array_stride(matrix, cuts);
+        let n_bins = stride.map_or(cuts.total_bins(), |s| s * n_cols);
         let dense = |bins: &(dyn Fn(std::ops::Range<usize>, &mut [GradStats]) + Sync)| {
             sum_range_blocks(n_rows, n_bins, |range| {
                 let mut part = vec![GradStats::default(); n_bins];
@@ -322,8 +357,8 @@ impl Histogram {
         };
         let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
         let bins = match (matrix.layout(), matrix.storage()) {
-            (BinLayout::Dense, BinStorage::U8(b)) if arrays => dense(&|range, out| {
-                accumulate_full_bytes_range(b, n_cols, range, gpairs, out);
+            (BinLayout::Dense, BinStorage::U8(b)) if stride.is_some() => dense(&|range, out| {
+                accumulate_stride(stride.unwrap_or(256), b, n_cols, Err(range), gpairs, out);
             }),
             (BinLayout::Dense, BinStorage::U8(b)) => dense(&|range, out| {
                 accumulate_dense_range(b, n_cols, &offsets, missing, range, gpairs, out);
@@ -338,7 +373,7 @@ impl Histogram {
         };
         Self {
             bins,
-            byte_arrays: arrays,
+            stride: stride.unwrap_or(0),
         }
     }
 
@@ -498,6 +533,58 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_array_stride_gives_the_plain_sums() {
+        // (max_bin, missing values) -> the stride chosen, or compact.
+        let (n_rows, n_cols) = (4000, 5);
+        for (max_bin, missing, stride) in [
+            (16, false, Some(16)),
+            (63, true, Some(64)),
+            (64, false, Some(64)),
+            (64, true, None),
+            (100, false, None),
+            (128, false, Some(128)),
+            (256, true, Some(256)),
+        ] {
+            let data: Vec<f32> = (0..n_rows * n_cols)
+                .map(|k| {
+                    if missing && k % 11 == 4 {
+                        f32::NAN
+                    } else {
+                        ((k * 7919 + k / 7) % 10_007) as f32
+                    }
+                })
+                .collect();
+            let max_bin = if missing && max_bin == 256 {
+                255
+            } else {
+                max_bin
+            };
+            let cuts = QuantileCuts::from_dense(&data, n_rows, n_cols, None, max_bin).unwrap();
+            let m = BinnedMatrix::from_dense(&data, n_rows, n_cols, &cuts).unwrap();
+            assert_eq!(
+                array_stride(&m, &cuts),
+                stride,
+                "max_bin {max_bin}, missing {missing}"
+            );
+            let g: Vec<(f32, f32)> = (0..n_rows).map(|r| ((r % 9) as f32 - 4.1, 0.5)).collect();
+            let near: Vec<u32> = (0..n_rows as u32).filter(|r| r % 5 != 2).collect();
+            let scattered: Vec<u32> = (0..n_rows as u32).step_by(13).collect();
+            for rows in [&near, &scattered] {
+                let h = Histogram::build(&m, &cuts, rows, &g);
+                for f in 0..n_cols {
+                    let mut want = vec![GradStats::default(); cuts.feature(f).len()];
+                    for &r in rows.iter() {
+                        if let Some(b) = m.bin(r as usize, f) {
+                            want[b].add_pair(g[r as usize].0, g[r as usize].1);
+                        }
+                    }
+                    assert_eq!(h.feature(&cuts, f), &want[..], "max_bin {max_bin}, f {f}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn byte_arrays_leave_missing_entries_out() {
         // 255 bins a feature and a missing marker: the marker's slot is outside every
         // feature's bins. One feature of few values keeps the padding under 1.25x.
@@ -512,7 +599,7 @@ mod tests {
         let cuts = QuantileCuts::from_dense(&data, n_rows, n_cols, None, 255).unwrap();
         let m = BinnedMatrix::from_dense(&data, n_rows, n_cols, &cuts).unwrap();
         assert_eq!(m.missing_marker(), Some(255));
-        assert!(byte_arrays(&m, &cuts));
+        assert_eq!(array_stride(&m, &cuts), Some(256));
         let g: Vec<(f32, f32)> = (0..n_rows).map(|r| ((r % 7) as f32 - 2.5, 1.5)).collect();
         let rows: Vec<u32> = (0..n_rows as u32).filter(|r| r % 4 != 1).collect();
         let h = Histogram::build(&m, &cuts, &rows, &g);
@@ -537,7 +624,7 @@ mod tests {
             .collect();
         let cuts = QuantileCuts::from_dense(&data, n_rows, n_cols, None, 256).unwrap();
         let m = BinnedMatrix::from_dense(&data, n_rows, n_cols, &cuts).unwrap();
-        assert!(byte_arrays(&m, &cuts));
+        assert_eq!(array_stride(&m, &cuts), Some(256));
         let per_feature = |h: &Histogram| -> Vec<GradStats> {
             (0..n_cols)
                 .flat_map(|f| h.feature(&cuts, f).to_vec())
