@@ -3,25 +3,12 @@
 //! rows (one in 64), and growing one depth-8 tree.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use sapwood_benches::lcg_values;
 use sapwood_boost::hist::{
     BinnedMatrix, GrowPolicy, HistGrower, Histogram, QuantileCuts, TreeShape,
 };
 use sapwood_boost::sampling::ColumnSampler;
 use sapwood_boost::{SplitParams, TreeParams};
-
-/// Deterministic pseudo-random values in [-1, 1) (no RNG dependency needed).
-fn lcg_values(n: usize, mut state: u64) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            #[allow(clippy::cast_precision_loss)]
-            let u = (state >> 40) as f32 / (1u64 << 24) as f32;
-            2.0 * u - 1.0
-        })
-        .collect()
-}
 
 #[allow(clippy::cast_possible_truncation)]
 fn bench_hist(c: &mut Criterion) {

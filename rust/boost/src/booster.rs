@@ -189,7 +189,6 @@ impl Booster {
         begin: usize,
         end: usize,
     ) -> Result<Vec<f32>, BoostError> {
-        self.check_width(x)?;
         let forest = self.pack(begin, end)?;
         self.predict_margin_packed(x, &forest, begin, end)
     }

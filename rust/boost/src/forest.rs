@@ -291,10 +291,10 @@ impl FlatForest {
         out: &mut [f32],
         k: usize,
     ) {
-        self.add_block_with(groups, block, shape, out, k, simd::available());
+        self.add_block_with(groups, block, shape, out, k, true);
     }
 
-    /// [`Self::add_block`], with the vector walk allowed or not.
+    /// [`Self::add_block`], with the vector walk allowed (where the processor has it) or not.
     fn add_block_with(
         &self,
         groups: &[u32],
@@ -359,18 +359,6 @@ impl FlatForest {
 mod simd {
     use super::FullTree;
 
-    /// Whether the vector walk can run on this processor.
-    pub(super) fn available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    }
-
     /// Adds `tree`'s value for the leading rows of `block` that fill whole vectors to
     /// `out[j * k]`; returns how many rows it did (the caller does the rest). Walks nothing
     /// when the processor lacks AVX-512 or the block is too large for 32-bit offsets.
@@ -382,13 +370,10 @@ mod simd {
         k: usize,
     ) -> usize {
         #[cfg(target_arch = "x86_64")]
-        {
-            let fits = i32::try_from(n_rows * n_cols).is_ok();
-            if fits && tree.max_feature < n_cols && std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the processor has AVX-512F (checked just above).
-                #[allow(unsafe_code)]
-                return unsafe { x86::add_rows(tree, block, (n_rows, n_cols), out, k) };
-            }
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has AVX-512F (checked just above).
+            #[allow(unsafe_code)]
+            return unsafe { x86::add_rows(tree, block, (n_rows, n_cols), out, k) };
         }
         let _ = (tree, block, n_rows, n_cols, out, k);
         0

@@ -225,39 +225,25 @@ impl Objective {
                         },
                     );
             }
-            _ => match self {
-                Self::SquaredError | Self::Custom => {
-                    per_row(out, margin, labels, weights, |m, y, w| ((m - y) * w, w))
-                }
-                Self::RegLogistic | Self::BinaryLogistic if scale_pos_weight == 1.0 => {
-                    per_row(out, margin, labels, weights, |m, y, w| {
-                        let p = sigmoid(m);
-                        ((p - y) * w, (p * (1.0 - p)).max(EPS) * w)
-                    });
-                }
-                Self::RegLogistic | Self::BinaryLogistic => {
-                    out.par_iter_mut().enumerate().for_each(|(i, o)| {
-                        let (m, y) = (margin[i], labels[i]);
-                        let w = if y == 1.0 {
-                            weights[i] * scale_pos_weight
-                        } else {
-                            weights[i]
-                        };
-                        let p = sigmoid(m);
-                        *o = ((p - y) * w, (p * (1.0 - p)).max(EPS) * w);
-                    });
-                }
-                Self::Poisson => out.par_iter_mut().enumerate().for_each(|(i, o)| {
-                    let (m, y, w) = (margin[i], labels[i], weights[i]);
-                    *o = ((m.exp() - y) * w, (m + max_delta_step).exp() * w);
-                }),
-                Self::AbsoluteError => per_row(out, margin, labels, weights, |m, y, w| {
-                    let d = m - y;
-                    let s = f32::from(u8::from(d > 0.0)) - f32::from(u8::from(d < 0.0));
-                    (s * w, w)
-                }),
-                Self::MultiSoftprob | Self::MultiSoftmax => unreachable!(),
-            },
+            Self::SquaredError | Self::Custom => {
+                per_row(out, margin, labels, weights, |m, y, w| ((m - y) * w, w));
+            }
+            Self::RegLogistic | Self::BinaryLogistic => {
+                per_row(out, margin, labels, weights, |m, y, w| {
+                    // Labels are 0 or 1 in no predictable order: select, do not branch.
+                    let w = std::hint::select_unpredictable(y == 1.0, w * scale_pos_weight, w);
+                    let p = sigmoid(m);
+                    ((p - y) * w, (p * (1.0 - p)).max(EPS) * w)
+                });
+            }
+            Self::Poisson => per_row(out, margin, labels, weights, |m, y, w| {
+                ((m.exp() - y) * w, (m + max_delta_step).exp() * w)
+            }),
+            Self::AbsoluteError => per_row(out, margin, labels, weights, |m, y, w| {
+                let d = m - y;
+                let s = f32::from(u8::from(d > 0.0)) - f32::from(u8::from(d < 0.0));
+                (s * w, w)
+            }),
         }
     }
 

@@ -601,7 +601,7 @@ impl<F: Float> KdTree<F> {
             }
             return Ok(());
         }
-        if brute && params.p == Minkowski::L2 && self.boxsize.is_empty() {
+        if brute && self.prefilters(params.p) {
             if let Some(prep) = Prepared::new(self) {
                 self.knn_prefiltered(&prep, queries, k, upper, distances, indices);
                 return Ok(());
@@ -613,6 +613,12 @@ impl<F: Float> KdTree<F> {
             )
         });
         Ok(())
+    }
+
+    /// Whether a brute-force scan under metric `p` goes through the inner-product pre-filter
+    /// ([`Prepared`]): Euclidean distance in an open space.
+    fn prefilters(&self, p: Minkowski) -> bool {
+        p == Minkowski::L2 && self.boxsize.is_empty()
     }
 
     /// Euclidean brute force through the inner-product pre-filter (exact, see [`Prepared`]).
@@ -747,7 +753,7 @@ impl<F: Float> KdTree<F> {
         let share = scanned as f64 / (probes * self.n) as f64;
         // Ranking a point costs the tree's leaf scan (with its descent) about seven times what
         // it costs the pre-filtered Euclidean scan, and about as much as the plain scan.
-        let threshold = if params.p == Minkowski::L2 && self.boxsize.is_empty() {
+        let threshold = if self.prefilters(params.p) {
             PREFILTERED_SHARE
         } else {
             PLAIN_SHARE

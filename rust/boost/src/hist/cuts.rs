@@ -449,13 +449,23 @@ impl QuantileCuts {
     /// The bin of `value` within feature `f`: the first cut strictly greater than it, clamped
     /// to the last bin. `None` for NaN (missing).
     pub fn search_bin(&self, f: usize, value: f32) -> Option<usize> {
-        if value.is_nan() {
-            return None;
-        }
-        let cuts = self.feature(f);
-        let bin = cuts.partition_point(|&c| c <= value);
-        Some(bin.min(cuts.len() - 1))
+        (!value.is_nan()).then(|| upper_bin(self.feature(f), value))
     }
+}
+
+/// The first of `cuts` (ascending, not empty) strictly greater than `v`, clamped to the last
+/// one: a branch-free binary search whose steps depend only on `cuts.len()`, so the searches
+/// of neighbouring values overlap.
+#[inline(always)]
+pub(crate) fn upper_bin(cuts: &[f32], v: f32) -> usize {
+    let mut base = 0;
+    let mut size = cuts.len();
+    while size > 1 {
+        let half = size / 2;
+        base = std::hint::select_unpredictable(cuts[base + half] <= v, base + half, base);
+        size -= half;
+    }
+    (base + usize::from(cuts[base] <= v)).min(cuts.len() - 1)
 }
 
 #[cfg(test)]

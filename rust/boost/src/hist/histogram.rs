@@ -71,7 +71,7 @@ const fn group_features<const S: usize>() -> usize {
     GROUP_BYTES / (S * size_of::<GradStats>())
 }
 
-/// [`accumulate_dense`] into byte arrays of `S` entries a feature ([`array_stride`]): each
+/// [`accumulate_dense`] into byte arrays of `S` entries a feature ([`Arrays`]): each
 /// feature's part of `out` is an array indexed by the stored byte itself (masked to the
 /// array, which changes no real bin), so a bin needs neither its feature's offset, nor a
 /// bounds check, nor a test for the missing marker. Rows that lie close together (at least
@@ -185,52 +185,67 @@ fn accumulate_sparse<B: Copy + Into<u16>>(
     }
 }
 
-/// The entries per feature when histograms over `matrix` take one array per feature, indexed
-/// by the stored byte ([`accumulate_arrays`]); `None` for the compact layout. The arrays are
-/// the smallest power of two (16 to 256) that holds every feature's bins, and one more slot
-/// when entries are missing, whose marker byte (255) then lands, masked, in a slot no bin
-/// uses. They are taken for dense byte matrices whose features fill four fifths of them on
-/// average (continuous data at the default `max_bin`, with or without missing values), where
-/// dropping the per-bin offset and bounds check is worth the padding, which then costs at
-/// most a quarter more histogram memory.
-pub fn array_stride(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Option<usize> {
-    let n_cols = matrix.n_cols();
-    let dense_bytes = matches!(
-        (matrix.layout(), matrix.storage()),
-        (BinLayout::Dense, BinStorage::U8(_))
-    );
-    if !dense_bytes || n_cols == 0 || cuts.n_features() != n_cols {
-        return None;
-    }
-    let slots = cuts.max_bins_per_feature() + usize::from(matrix.missing_marker().is_some());
-    let stride = slots.next_power_of_two().max(16);
-    (stride <= 256 && 4 * n_cols * stride <= 5 * cuts.total_bins()).then_some(stride)
+/// The byte-array layout at one width: entries per feature, and the adders of a row list and
+/// of consecutive rows at that width.
+#[derive(Clone, Copy)]
+struct Arrays {
+    stride: usize,
+    add_rows: AddList,
+    add_range: AddRange,
 }
 
-/// Adds `rows` (a list, or every row in order) into `out` through byte arrays of `stride`
-/// entries a feature.
-fn accumulate_stride(
-    stride: usize,
-    bins: &[u8],
-    n_cols: usize,
-    rows: Result<&[u32], std::ops::Range<usize>>,
-    gpairs: &[(f32, f32)],
-    out: &mut [GradStats],
-) {
-    macro_rules! by_stride {
-        ($($s:literal)*) => {
-            match (stride, rows) {
-                $(
-                    ($s, Ok(list)) => accumulate_arrays::<$s>(bins, n_cols, list, gpairs, out),
-                    ($s, Err(range)) => {
-                        accumulate_arrays_range::<$s>(bins, n_cols, range, gpairs, out);
-                    }
-                )*
-                _ => unreachable!("array strides are powers of two from 16 to 256"),
-            }
-        };
+/// Adds listed rows of a byte matrix (`n_cols` a row) into a histogram.
+type AddList = fn(&[u8], usize, &[u32], &[(f32, f32)], &mut [GradStats]);
+
+/// Adds consecutive rows of a byte matrix (`n_cols` a row) into a histogram.
+type AddRange = fn(&[u8], usize, std::ops::Range<usize>, &[(f32, f32)], &mut [GradStats]);
+
+impl Arrays {
+    /// The layout at width `S`.
+    fn of<const S: usize>() -> Self {
+        Self {
+            stride: S,
+            add_rows: accumulate_arrays::<S>,
+            add_range: accumulate_arrays_range::<S>,
+        }
     }
-    by_stride!(16 32 64 128 256);
+
+    /// The layout of histograms over `matrix`, or `None` for the compact one. The arrays are
+    /// the smallest power of two (16 to 256) that holds every feature's bins, and one more
+    /// slot when entries are missing, whose marker byte (255) then lands, masked, in a slot
+    /// no bin uses. They are taken for dense byte matrices whose features fill four fifths of
+    /// them on average (continuous data at the default `max_bin`, with or without missing
+    /// values), where dropping the per-bin offset and bounds check is worth the padding,
+    /// which then costs at most a quarter more histogram memory.
+    fn over(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Option<Self> {
+        let n_cols = matrix.n_cols();
+        let dense_bytes = matches!(
+            (matrix.layout(), matrix.storage()),
+            (BinLayout::Dense, BinStorage::U8(_))
+        );
+        if !dense_bytes || n_cols == 0 || cuts.n_features() != n_cols {
+            return None;
+        }
+        let slots = cuts.max_bins_per_feature() + usize::from(matrix.missing_marker().is_some());
+        let stride = slots.next_power_of_two().max(16);
+        if 4 * n_cols * stride > 5 * cuts.total_bins() {
+            return None;
+        }
+        match stride {
+            16 => Some(Self::of::<16>()),
+            32 => Some(Self::of::<32>()),
+            64 => Some(Self::of::<64>()),
+            128 => Some(Self::of::<128>()),
+            256 => Some(Self::of::<256>()),
+            _ => None,
+        }
+    }
+}
+
+/// The entries per feature when histograms over `matrix` take one array per feature, indexed
+/// by the stored byte ([`accumulate_arrays`]); `None` for the compact layout.
+pub fn array_stride(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Option<usize> {
+    Arrays::over(matrix, cuts).map(|a| a.stride)
 }
 
 /// Sums `rows` in blocks sized by the row count alone, each block by `block`, and adds the
@@ -298,16 +313,15 @@ impl Histogram {
         gpairs: &[(f32, f32)],
     ) -> Self {
         let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
-        let stride = array_stride(matrix, cuts);
-        let n_bins = stride.map_or(cuts.total_bins(), |s| s * matrix.n_cols());
+        let arrays = Arrays::over(matrix, cuts);
+        let n_bins = arrays.map_or(cuts.total_bins(), |a| a.stride * matrix.n_cols());
         let block = |chunk: &[u32]| -> Vec<GradStats> {
             let mut part = vec![GradStats::default(); n_bins];
-            match (matrix.layout(), matrix.storage()) {
-                (BinLayout::Dense, BinStorage::U8(b)) if stride.is_some() => {
-                    let (s, n_cols) = (stride.unwrap_or(256), matrix.n_cols());
-                    accumulate_stride(s, b, n_cols, Ok(chunk), gpairs, &mut part);
+            match (arrays, matrix.layout(), matrix.storage()) {
+                (Some(a), BinLayout::Dense, BinStorage::U8(b)) => {
+                    (a.add_rows)(b, matrix.n_cols(), chunk, gpairs, &mut part);
                 }
-                (BinLayout::Dense, BinStorage::U8(b)) => accumulate_dense(
+                (_, BinLayout::Dense, BinStorage::U8(b)) => accumulate_dense(
                     b,
                     matrix.n_cols(),
                     &offsets,
@@ -316,7 +330,7 @@ impl Histogram {
                     gpairs,
                     &mut part,
                 ),
-                (BinLayout::Dense, BinStorage::U16(b)) => accumulate_dense(
+                (_, BinLayout::Dense, BinStorage::U16(b)) => accumulate_dense(
                     b,
                     matrix.n_cols(),
                     &offsets,
@@ -325,10 +339,10 @@ impl Histogram {
                     gpairs,
                     &mut part,
                 ),
-                (BinLayout::Sparse { indptr, features }, BinStorage::U8(b)) => {
+                (_, BinLayout::Sparse { indptr, features }, BinStorage::U8(b)) => {
                     accumulate_sparse(b, indptr, features, &offsets, chunk, gpairs, &mut part)
                 }
-                (BinLayout::Sparse { indptr, features }, BinStorage::U16(b)) => {
+                (_, BinLayout::Sparse { indptr, features }, BinStorage::U16(b)) => {
                     accumulate_sparse(b, indptr, features, &offsets, chunk, gpairs, &mut part)
                 }
             }
@@ -336,7 +350,7 @@ impl Histogram {
         };
         Self {
             bins: sum_blocks(rows, n_bins, block),
-            stride: stride.unwrap_or(0),
+            stride: arrays.map_or(0, |a| a.stride),
         }
     }
 
@@ -346,8 +360,8 @@ impl Histogram {
     pub fn build_all(matrix: &BinnedMatrix, cuts: &QuantileCuts, gpairs: &[(f32, f32)]) -> Self {
         let n_rows = matrix.n_rows();
         let (n_cols, missing) = (matrix.n_cols(), matrix.missing_marker());
-        let stride = array_stride(matrix, cuts);
-        let n_bins = stride.map_or(cuts.total_bins(), |s| s * n_cols);
+        let arrays = Arrays::over(matrix, cuts);
+        let n_bins = arrays.map_or(cuts.total_bins(), |a| a.stride * n_cols);
         let dense = |bins: &(dyn Fn(std::ops::Range<usize>, &mut [GradStats]) + Sync)| {
             sum_range_blocks(n_rows, n_bins, |range| {
                 let mut part = vec![GradStats::default(); n_bins];
@@ -356,24 +370,24 @@ impl Histogram {
             })
         };
         let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
-        let bins = match (matrix.layout(), matrix.storage()) {
-            (BinLayout::Dense, BinStorage::U8(b)) if stride.is_some() => dense(&|range, out| {
-                accumulate_stride(stride.unwrap_or(256), b, n_cols, Err(range), gpairs, out);
+        let bins = match (arrays, matrix.layout(), matrix.storage()) {
+            (Some(a), BinLayout::Dense, BinStorage::U8(b)) => dense(&|range, out| {
+                (a.add_range)(b, n_cols, range, gpairs, out);
             }),
-            (BinLayout::Dense, BinStorage::U8(b)) => dense(&|range, out| {
+            (_, BinLayout::Dense, BinStorage::U8(b)) => dense(&|range, out| {
                 accumulate_dense_range(b, n_cols, &offsets, missing, range, gpairs, out);
             }),
-            (BinLayout::Dense, BinStorage::U16(b)) => dense(&|range, out| {
+            (_, BinLayout::Dense, BinStorage::U16(b)) => dense(&|range, out| {
                 accumulate_dense_range(b, n_cols, &offsets, missing, range, gpairs, out);
             }),
-            (BinLayout::Sparse { .. }, _) => {
+            (_, BinLayout::Sparse { .. }, _) => {
                 let rows: Vec<u32> = (0..n_rows as u32).collect();
                 return Self::build(matrix, cuts, &rows, gpairs);
             }
         };
         Self {
             bins,
-            stride: stride.unwrap_or(0),
+            stride: arrays.map_or(0, |a| a.stride),
         }
     }
 
