@@ -18,3 +18,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# Optional peers are asked for by the tests that compare against them, so a missing peer skips
+# only those tests and everything else in the file still runs.
+@pytest.fixture(scope="session")
+def xgb():
+    """The xgboost module (the test is skipped where it is not installed)."""
+    return pytest.importorskip("xgboost")
+
+
+@pytest.fixture(scope="session")
+def boruta():
+    """BorutaPy's ``boruta`` module (the test is skipped where it is not installed)."""
+    return pytest.importorskip("boruta")

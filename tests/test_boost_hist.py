@@ -17,8 +17,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sapwood import GBTClassifier, GBTRegressor, RFClassifier, RFRegressor, load_model
 
-xgb = pytest.importorskip("xgboost")
-
 RTOL = 1e-5
 
 
@@ -43,7 +41,7 @@ SHAPES = [
 
 @pytest.mark.parametrize(("method", "policy", "max_depth", "max_leaves"), SHAPES)
 def test_same_predictions_as_xgboost_when_values_fit_in_the_bins(
-    digits, method, policy, max_depth, max_leaves
+    xgb, digits, method, policy, max_depth, max_leaves
 ):
     X, y = digits
     kw = dict(
@@ -64,7 +62,7 @@ def test_same_predictions_as_xgboost_when_values_fit_in_the_bins(
 
 
 @pytest.mark.parametrize("method", ["hist", "approx"])
-def test_parity_with_missing_values_weights_and_regularisation(digits, method):
+def test_parity_with_missing_values_weights_and_regularisation(xgb, digits, method):
     X, y = digits
     X = X.copy()
     rng = np.random.default_rng(0)
@@ -85,7 +83,7 @@ def test_parity_with_missing_values_weights_and_regularisation(digits, method):
     assert _rel(ours, theirs) <= RTOL
 
 
-def test_absolute_error_refreshes_leaves_like_xgboost(digits):
+def test_absolute_error_refreshes_leaves_like_xgboost(xgb, digits):
     X, y = digits
     kw = dict(n_estimators=5, tree_method="hist", objective="reg:absoluteerror", max_depth=4)
     ours = GBTRegressor(**kw).fit(X, y.astype(float)).predict(X)
@@ -94,7 +92,7 @@ def test_absolute_error_refreshes_leaves_like_xgboost(digits):
 
 
 @pytest.mark.parametrize("method", ["hist", "approx"])
-def test_continuous_data_matches_xgboost_quality(method):
+def test_continuous_data_matches_xgboost_quality(xgb, method):
     # Cut points differ from XGBoost's sketch on continuous data, which moves a single split's
     # score by about 2% either way; averaged over six fixed data sets the two must agree within
     # 0.5%.
@@ -206,7 +204,7 @@ def test_rf_accuracy_is_comparable_to_scikit_learn(forest_data):
     assert ours.score(X[te], y[te]) >= theirs.score(X[te], y[te]) - 0.02
 
 
-def test_rf_exports_to_xgboost_and_back(forest_data, tmp_path):
+def test_rf_exports_to_xgboost_and_back(xgb, forest_data, tmp_path):
     X, y = forest_data
     rf = RFClassifier(n_estimators=20, max_depth=6, random_state=1).fit(X, y)
     path = tmp_path / "rf.json"
@@ -227,7 +225,7 @@ def test_rf_exports_to_xgboost_and_back(forest_data, tmp_path):
     )
 
 
-def test_xgboost_random_forest_loads_and_predicts_the_same(forest_data, tmp_path):
+def test_xgboost_random_forest_loads_and_predicts_the_same(xgb, forest_data, tmp_path):
     X, y = forest_data
     theirs = xgb.XGBRFRegressor(n_estimators=15, max_depth=5, random_state=0).fit(X, y)
     path = tmp_path / "xgb-rf.json"

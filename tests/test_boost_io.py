@@ -12,8 +12,6 @@ import pytest
 import sapwood
 from sapwood import GBTClassifier, GBTRegressor
 
-xgb = pytest.importorskip("xgboost")
-
 
 def _data(seed=0, n=200):
     rng = np.random.default_rng(seed)
@@ -53,7 +51,7 @@ def test_save_and_load_give_identical_predictions(tmp_path, fmt):
             np.testing.assert_array_equal(a[1], b[1])
 
 
-def test_exported_model_predicts_the_same_in_xgboost(tmp_path):
+def test_exported_model_predicts_the_same_in_xgboost(xgb, tmp_path):
     X, models = _fitted()
     for i, est in enumerate(models):
         path = tmp_path / f"x{i}.json"
@@ -66,7 +64,7 @@ def test_exported_model_predicts_the_same_in_xgboost(tmp_path):
         np.testing.assert_array_equal(booster.predict(dm, pred_leaf=True), est.apply(X))
 
 
-def test_xgboost_models_load_and_predict_the_same(tmp_path):
+def test_xgboost_models_load_and_predict_the_same(xgb, tmp_path):
     X, y = _data(1)
     for est, target in [
         (xgb.XGBRegressor(n_estimators=10, tree_method="hist", max_depth=4), y),
@@ -124,7 +122,7 @@ def test_pickle_and_joblib_round_trip(tmp_path):
         np.testing.assert_array_equal(_outputs(est, X)[0], _outputs(back, X)[0])
 
 
-def test_pandas_feature_names_travel_with_the_model(tmp_path):
+def test_pandas_feature_names_travel_with_the_model(xgb, tmp_path):
     pd = pytest.importorskip("pandas")
     X, y = _data(2)
     df = pd.DataFrame(X, columns=[f"col_{c}" for c in "abcde"])

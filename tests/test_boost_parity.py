@@ -11,8 +11,6 @@ import scipy.sparse as sp
 
 from sapwood import GBTClassifier, GBTRegressor
 
-xgb = pytest.importorskip("xgboost")
-
 RTOL, ATOL = 1e-5, 1e-6
 
 
@@ -49,7 +47,7 @@ PARAMS = [
 
 
 @pytest.mark.parametrize("params", PARAMS)
-def test_regression_matches_xgboost(params):
+def test_regression_matches_xgboost(xgb, params):
     X, y = _regression()
     s, x = _pair(GBTRegressor, xgb.XGBRegressor, **params)
     s.fit(X, y)
@@ -58,7 +56,7 @@ def test_regression_matches_xgboost(params):
 
 
 @pytest.mark.parametrize("nan_frac", [0.1, 0.4])
-def test_missing_values_match_xgboost(nan_frac):
+def test_missing_values_match_xgboost(xgb, nan_frac):
     X, y = _regression(nan_frac=nan_frac, seed=1)
     s, x = _pair(GBTRegressor, xgb.XGBRegressor, max_depth=4)
     s.fit(X, y)
@@ -70,7 +68,7 @@ def test_missing_values_match_xgboost(nan_frac):
     np.testing.assert_array_equal(s.apply(X), x.apply(X))
 
 
-def test_dense_columns_send_missing_left_like_xgboost():
+def test_dense_columns_send_missing_left_like_xgboost(xgb):
     X, y = _regression(seed=2)
     s, x = _pair(GBTRegressor, xgb.XGBRegressor)
     s.fit(X, y)
@@ -81,7 +79,7 @@ def test_dense_columns_send_missing_left_like_xgboost():
     _assert_close(s.predict(Xq), x.predict(Xq))
 
 
-def test_sample_weights_match_xgboost():
+def test_sample_weights_match_xgboost(xgb):
     X, y = _regression(seed=3)
     w = np.random.default_rng(3).uniform(0.1, 3.0, len(y))
     s, x = _pair(GBTRegressor, xgb.XGBRegressor, min_child_weight=2.0)
@@ -93,7 +91,7 @@ def test_sample_weights_match_xgboost():
 @pytest.mark.parametrize(
     "params", [{}, {"gamma": 0.3, "reg_alpha": 0.1}, {"scale_pos_weight": 3.0}]
 )
-def test_binary_matches_xgboost(params):
+def test_binary_matches_xgboost(xgb, params):
     X, y = _regression(seed=4, nan_frac=0.05)
     yb = (y > 0.3).astype(int)
     w = np.random.default_rng(4).uniform(0.5, 2.0, len(y))
@@ -105,7 +103,7 @@ def test_binary_matches_xgboost(params):
 
 
 @pytest.mark.parametrize("objective", ["multi:softprob", "multi:softmax"])
-def test_multiclass_matches_xgboost(objective):
+def test_multiclass_matches_xgboost(xgb, objective):
     X, y = _regression(seed=5, nan_frac=0.05)
     yc = np.digitize(y, np.quantile(y, [0.3, 0.6, 0.85]))
     s, x = _pair(GBTClassifier, xgb.XGBClassifier, objective=objective, max_depth=4)
@@ -118,7 +116,7 @@ def test_multiclass_matches_xgboost(objective):
 
 
 @pytest.mark.parametrize("objective", ["reg:logistic", "count:poisson", "reg:absoluteerror"])
-def test_other_objectives_match_xgboost(objective):
+def test_other_objectives_match_xgboost(xgb, objective):
     X, y = _regression(seed=6)
     if objective == "reg:logistic":
         y = (y - y.min()) / (y.max() - y.min())
@@ -130,7 +128,7 @@ def test_other_objectives_match_xgboost(objective):
     _assert_close(s.predict(X), x.predict(X))
 
 
-def test_sparse_input_matches_xgboost():
+def test_sparse_input_matches_xgboost(xgb):
     rng = np.random.default_rng(7)
     dense = rng.normal(size=(300, 8)).astype(np.float32)
     dense[rng.random(dense.shape) < 0.6] = 0.0
@@ -143,7 +141,7 @@ def test_sparse_input_matches_xgboost():
     _assert_close(s.predict(X.tocsc()), x.predict(X))
 
 
-def test_custom_objective_matches_xgboost():
+def test_custom_objective_matches_xgboost(xgb):
     X, y = _regression(seed=8)
 
     def squared(y_true, y_pred):
@@ -155,7 +153,7 @@ def test_custom_objective_matches_xgboost():
     _assert_close(s.predict(X), x.predict(X))
 
 
-def test_early_stopping_matches_xgboost():
+def test_early_stopping_matches_xgboost(xgb):
     X, y = _regression(n=400, seed=9)
     Xt, yt, Xv, yv = X[:300], y[:300], X[300:], y[300:]
     common = dict(tree_method="exact", n_estimators=200, learning_rate=0.5, max_depth=6)
@@ -170,7 +168,7 @@ def test_early_stopping_matches_xgboost():
     _assert_close(s.predict(Xv), x.predict(Xv))
 
 
-def test_importances_match_xgboost():
+def test_importances_match_xgboost(xgb):
     X, y = _regression(seed=10)
     s, x = _pair(GBTRegressor, xgb.XGBRegressor)
     s.fit(X, y)
@@ -202,7 +200,7 @@ def test_thread_count_does_not_change_the_model():
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_random_configurations_match_xgboost(seed):
+def test_random_configurations_match_xgboost(xgb, seed):
     """Random small problems (ties, NaNs, float32/float64, weights) and random parameters."""
     rng = np.random.default_rng(1000 + seed)
     n, p = int(rng.integers(20, 300)), int(rng.integers(1, 7))
