@@ -13,9 +13,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sapwood import BorutaSelector, _native
 
-boruta = pytest.importorskip("boruta")
-
-
 # --- statistics -------------------------------------------------------------------------------
 
 
@@ -36,25 +33,25 @@ def test_binomial_rejects_bad_probability():
         _native.binomial_sf(1, 3, 1.5)
 
 
-def _boruta_py(alpha, two_step):
+def _boruta_py(boruta, alpha, two_step):
     return boruta.BorutaPy(RandomForestClassifier(), alpha=alpha, two_step=two_step)
 
 
 @pytest.mark.parametrize("m", [1, 3, 10, 57])
-def test_benjamini_hochberg_matches_boruta_py(m):
+def test_benjamini_hochberg_matches_boruta_py(boruta, m):
     rng = np.random.default_rng(m)
     for alpha in (0.01, 0.05, 0.2):
         p = rng.uniform(0, 0.1, size=m) ** 2
         p[rng.integers(0, m, size=m // 3)] = p[0]  # ties
-        expected = _boruta_py(alpha, True)._fdrcorrection(p, alpha=alpha)[0]
+        expected = _boruta_py(boruta, alpha, True)._fdrcorrection(p, alpha=alpha)[0]
         np.testing.assert_array_equal(_native.benjamini_hochberg(p, alpha), expected)
 
 
 @pytest.mark.parametrize("two_step", [True, False])
 @pytest.mark.parametrize("alpha", [0.01, 0.05, 0.3])
-def test_decisions_match_boruta_py_do_tests_on_fixed_hit_histories(two_step, alpha):
+def test_decisions_match_boruta_py_do_tests_on_fixed_hit_histories(boruta, two_step, alpha):
     rng = np.random.default_rng(7)
-    reference = _boruta_py(alpha, two_step)
+    reference = _boruta_py(boruta, alpha, two_step)
     n_features = 40
     for trial in range(25):
         iteration = int(rng.integers(1, 120))
@@ -65,7 +62,7 @@ def test_decisions_match_boruta_py_do_tests_on_fixed_hit_histories(two_step, alp
         np.testing.assert_array_equal(got, expected, err_msg=f"trial {trial}")
 
 
-def test_auto_tree_count_matches_boruta_py():
+def test_auto_tree_count_matches_boruta_py(boruta):
     reference = boruta.BorutaPy(RandomForestClassifier(max_depth=5))
     for n in (1, 10, 21, 50, 500):
         assert _native.auto_tree_count(n, 5) == reference._get_tree_num(n)
@@ -117,7 +114,9 @@ def test_fitted_attributes_are_consistent(fitted):
     assert np.all(means <= maxes)
     # Rejected features are NaN in every fit after their rejection.
     last = selector.decision_history_[-1]
-    for j in np.flatnonzero(last == -1):
+    rejected = np.flatnonzero(last == -1)
+    assert rejected.size > 0  # otherwise the loop below checks nothing
+    for j in rejected:
         rejected_at = np.flatnonzero(selector.decision_history_[:, j] == -1)[0]
         assert np.isnan(selector.importance_history_[rejected_at + 1 :, j]).all()
     np.testing.assert_array_equal(selector.ranking_[selector.support_], 1)
@@ -179,11 +178,18 @@ def test_regression_target():
 def test_tentative_rough_fix_leaves_nothing_tentative():
     X, y = _relevant_data(n_samples=150, n_features=12, seed=4)
     selector = BorutaSelector(random_state=0, max_iter=9).fit(X, y)
+    tentative = selector.decision_ == "tentative"
+    assert tentative.any(), "nine fits should leave something to fix"
+    decision, support = selector.decision_.copy(), selector.support_.copy()
     fixed = selector.tentative_rough_fix()
     assert not (fixed.decision_ == "tentative").any()
-    assert fixed.support_.sum() >= selector.support_.sum()
+    # Only tentative features change, and confirmed ones stay confirmed.
+    np.testing.assert_array_equal(fixed.decision_[~tentative], decision[~tentative])
+    assert fixed.support_[support].all()
+    assert fixed.n_features_ == int(fixed.support_.sum())
     # The original is untouched.
-    assert selector.decision_ is not fixed.decision_
+    np.testing.assert_array_equal(selector.decision_, decision)
+    np.testing.assert_array_equal(selector.support_, support)
 
 
 def test_early_stopping_stops_before_max_iter():
