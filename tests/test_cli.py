@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,34 @@ from sapwood.cli import main
 
 def test_info_lists_versions_threads_and_gpu(capsys):
     assert main(["info"]) == 0
-    out = capsys.readouterr().out
-    for key in ("sapwood", "python", "numpy", "rustc", "cores", "cpu_features", "cupy"):
-        assert key in out
-    assert sapwood.__version__ in out
+    lines = capsys.readouterr().out.splitlines()
+    keys = {line.split()[0] for line in lines if line.strip()}
+    expected = {"sapwood", "python", "numpy", "rustc", "cores", "threads_default", "cupy"}
+    expected |= {"cpu_features_compiled", "cpu_features_runtime", "simd_paths"}
+    assert expected <= keys
+    assert any(line.split()[1:] == [sapwood.__version__] for line in lines if line.strip())
+
+
+def test_info_reports_the_simd_paths_chosen_at_run_time(capsys):
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    compiled, runtime = info["cpu_features_compiled"], info["cpu_features_runtime"]
+    paths = info["simd_paths"]
+    assert set(paths) == {"boost_tree_walk", "knn_brute_scan"}
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        # A feature the build assumes must be there at run time; the converse is the point.
+        assert set(compiled) <= set(runtime)
+        assert "sse2" in runtime
+        avx512 = "avx512f" in runtime
+        assert paths["boost_tree_walk"] == ("avx512f" if avx512 else "portable")
+        if avx512 and "fma" in runtime:
+            assert paths["knn_brute_scan"] == "avx512f+fma"
+        elif "avx2" in runtime and "fma" in runtime:
+            assert paths["knn_brute_scan"] == "avx2+fma"
+        else:
+            assert paths["knn_brute_scan"] == "portable"
+    else:
+        assert paths == {"boost_tree_walk": "portable", "knn_brute_scan": "portable"}
 
 
 def test_info_json_is_machine_readable(capsys):

@@ -66,7 +66,9 @@ def test_build_info_reports_the_toolchain():
     info = _native.build_info()
     assert info["rustc"].startswith("rustc ")
     assert info["version"] == sapwood.__version__
-    assert isinstance(info["cpu_features"], list)
+    assert isinstance(info["cpu_features_compiled"], list)
+    assert isinstance(info["cpu_features_runtime"], list)
+    assert isinstance(info["simd_paths"], dict)
     assert info["cores"] >= 1
 
 

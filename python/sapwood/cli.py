@@ -53,7 +53,11 @@ def collect_info() -> dict[str, object]:
         "rustc": build["rustc"],
         "target": build["target"],
         "build_profile": build["profile"],
-        "cpu_features": build["cpu_features"],
+        # What the build assumes every machine has, what this processor has, and the vector
+        # path each engine takes here: the engines choose from the run-time features.
+        "cpu_features_compiled": build["cpu_features_compiled"],
+        "cpu_features_runtime": build["cpu_features_runtime"],
+        "simd_paths": build["simd_paths"],
         "cores": build["cores"],
         "threads_default": _native.effective_n_jobs(None),
     }
@@ -70,6 +74,8 @@ def _print_info(as_json: bool) -> int:
     for key, value in info.items():
         if isinstance(value, list):
             value = " ".join(map(str, value)) or "(baseline only)"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items())
         elif value is None:
             value = "not installed" if key in ("cupy", "scikit-learn", "scipy") else "none"
         print(f"{key:<{width}}  {value}")

@@ -355,6 +355,17 @@ impl FlatForest {
     }
 }
 
+/// The walk prediction takes through full trees on this processor, chosen at run time:
+/// `"avx512f"` (16 rows per vector, gathers) where the processor has AVX-512F, `"portable"`
+/// (rows in groups, scalar code) elsewhere. Both give identical predictions.
+pub fn tree_walk_kernel() -> &'static str {
+    if simd::available() {
+        "avx512f"
+    } else {
+        "portable"
+    }
+}
+
 /// The AVX-512 walk of full trees, or a stand-in that walks nothing where it is unavailable.
 mod simd {
     use super::FullTree;
@@ -370,13 +381,25 @@ mod simd {
         k: usize,
     ) -> usize {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor has AVX-512F (checked just above).
+        if available() {
+            // SAFETY: the processor has AVX-512F (`available` checked it just above).
             #[allow(unsafe_code)]
             return unsafe { x86::add_rows(tree, block, (n_rows, n_cols), out, k) };
         }
         let _ = (tree, block, n_rows, n_cols, out, k);
         0
+    }
+
+    /// Whether this processor has what the vector walk needs (AVX-512F), asked at run time.
+    pub(super) fn available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -19,6 +19,44 @@ pub(crate) const BLOCK: usize = 128;
 const TILE_Q: usize = 4;
 const TILE_P: usize = 8;
 
+/// The instruction sets the blocked scan's inner products run on: chosen at run time from
+/// what the processor has, not from what the build was compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanKernel {
+    /// 512-bit vectors with fused multiply-adds (x86-64 with AVX-512F and FMA).
+    Avx512Fma,
+    /// 256-bit vectors with fused multiply-adds (x86-64 with AVX2 and FMA).
+    Avx2Fma,
+    /// Whatever the compiler makes of the portable loop for the build's target.
+    Portable,
+}
+
+impl ScanKernel {
+    /// The kernel [`KdTree::knn`]'s blocked scan uses on this processor.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma = std::is_x86_feature_detected!("fma");
+            if fma && std::is_x86_feature_detected!("avx512f") {
+                return Self::Avx512Fma;
+            }
+            if fma && std::is_x86_feature_detected!("avx2") {
+                return Self::Avx2Fma;
+            }
+        }
+        Self::Portable
+    }
+
+    /// A short name: `"avx512f+fma"`, `"avx2+fma"` or `"portable"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Avx512Fma => "avx512f+fma",
+            Self::Avx2Fma => "avx2+fma",
+            Self::Portable => "portable",
+        }
+    }
+}
+
 /// The points centred and transposed block by block, with their squared norms.
 pub(crate) struct Prepared<F> {
     m: usize,
@@ -75,17 +113,12 @@ impl<F: Float> Prepared<F> {
     #[allow(unsafe_code)]
     pub(crate) fn scan(&self, tree: &KdTree<F>, qs: &[F], heaps: &mut [KBest<F>]) {
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports AVX-512F and FMA, checked just above.
-                unsafe { self.scan_avx512(tree, qs, heaps) };
-                return;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-                unsafe { self.scan_avx2(tree, qs, heaps) };
-                return;
-            }
+        match ScanKernel::detect() {
+            // SAFETY: `detect` answers `Avx512Fma` only where the CPU has AVX-512F and FMA.
+            ScanKernel::Avx512Fma => return unsafe { self.scan_avx512(tree, qs, heaps) },
+            // SAFETY: `detect` answers `Avx2Fma` only where the CPU has AVX2 and FMA.
+            ScanKernel::Avx2Fma => return unsafe { self.scan_avx2(tree, qs, heaps) },
+            ScanKernel::Portable => {}
         }
         self.scan_with::<false>(tree, qs, heaps);
     }

@@ -27,6 +27,7 @@ pub mod metric;
 pub mod query;
 pub mod tree;
 
+pub use brute::ScanKernel;
 pub use error::NeighborsError;
 pub use float::Float;
 pub use metric::Minkowski;
