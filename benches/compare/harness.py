@@ -10,9 +10,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import platform
+import queue as queue_module
 import resource
-import statistics
+import sys
+import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,42 +32,134 @@ class Result:
     peak_rss_mb: float = float("nan")
 
 
-def _child(job: Callable[[], dict[str, Any]], queue: Any) -> None:
+def _child(job: Callable[[], dict[str, Any]], queue: Any, stderr_path: str) -> None:
+    # The parent reads this file back when the child dies, so that a crash arrives with the
+    # child's own last words rather than as a silent missing result.
+    fd = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 2)
+    os.close(fd)
     # scikit-learn warns once per tree when a forest runs inside a spawned process; the
     # message says nothing about the measurement.
     warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
     try:
         out = job()
-        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        out.setdefault("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
         queue.put(("ok", out))
-    except BaseException as exc:  # report the failure instead of hanging the parent
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+    except BaseException:  # report the failure instead of hanging the parent
+        queue.put(("error", traceback.format_exc().rstrip()))
 
 
-def run_isolated(job: Callable[[], dict[str, Any]], timeout: float = 3600.0) -> dict[str, Any]:
+class ChildFailed(RuntimeError):
+    """A measurement's child process raised, died or ran out of time."""
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        with open(path, errors="replace") as fh:
+            text = fh.read().rstrip()
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run_isolated(
+    job: Callable[[], dict[str, Any]], timeout: float | None = None, poll: float = 0.2
+) -> dict[str, Any]:
     """Run ``job`` (a picklable, module-level function returning a dict) in a new process.
 
-    The dict may hold timings (``"fit_s"``, ...) and metrics; ``peak_rss_mb`` is added.
+    The dict may hold timings (``"fit_s"``, ...) and metrics; ``peak_rss_mb`` (the child's
+    peak resident memory) is added unless the job reports its own.
+
+    The parent watches the child while it waits: a child that dies without a result (a
+    segfault, the out-of-memory killer, ``os._exit``) raises :class:`ChildFailed` at once with
+    its exit code and the end of its standard error, and a child still running after
+    ``timeout`` seconds (default: ``$SAPWOOD_BENCH_TIMEOUT`` or 3600) is killed and reported
+    the same way.
     """
+    if timeout is None:
+        timeout = float(os.environ.get("SAPWOOD_BENCH_TIMEOUT", "3600"))
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(job, queue))
-    proc.start()
-    status, payload = queue.get(timeout=timeout)
-    proc.join()
-    if status != "ok":
-        raise RuntimeError(payload)
+    with tempfile.NamedTemporaryFile("w", prefix="sapwood-bench-", suffix=".err") as err:
+        proc = ctx.Process(target=_child, args=(job, queue, err.name), daemon=True)
+        proc.start()
+        deadline = time.monotonic() + timeout
+        result = None
+        try:
+            while result is None:
+                try:
+                    result = queue.get(timeout=poll)
+                except queue_module.Empty:
+                    if not proc.is_alive():
+                        # Its last put may still be in the pipe: one short look before
+                        # calling it a crash.
+                        try:
+                            result = queue.get(timeout=1.0)
+                        except queue_module.Empty:
+                            raise ChildFailed(
+                                f"{_name(job)}: child exited with code {proc.exitcode} "
+                                f"and no result{_stderr_note(err.name)}"
+                            ) from None
+                    elif time.monotonic() > deadline:
+                        proc.kill()
+                        raise ChildFailed(
+                            f"{_name(job)}: no result after {timeout:.0f} s, child killed"
+                            f"{_stderr_note(err.name)}"
+                        ) from None
+        finally:
+            if proc.is_alive():
+                proc.join(timeout=5.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        status, payload = result
+        if status != "ok":
+            raise ChildFailed(f"{_name(job)} raised in the child:\n{payload}")
+        # Whatever the child wrote to standard error (warnings, progress) still reaches the
+        # person running the benchmark.
+        leftover = _tail(err.name, lines=10_000)
+        if leftover:
+            sys.stderr.write(leftover + "\n")
     return payload
 
 
-def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
-    """Median wall time of ``repeat`` calls of ``fn`` and the last result."""
+def _name(job: Callable[..., Any]) -> str:
+    func = getattr(job, "func", job)
+    args = getattr(job, "args", ())
+    name = getattr(func, "__name__", repr(func))
+    return f"{name}{args!r}" if args else name
+
+
+def _stderr_note(path: str) -> str:
+    tail = _tail(path)
+    # A child that fails while it starts (before the job runs) writes to the parent's stderr.
+    return f"; its stderr ends:\n{tail}" if tail else " (its stderr from the job is empty)"
+
+
+def best_of(
+    fn: Callable[[], Any],
+    repeat: int = 3,
+    warmup: Callable[[], Any] | None = None,
+    enough_after: float = float("inf"),
+) -> tuple[float, Any]:
+    """Best wall time of ``repeat`` calls of ``fn``, after one untimed call of ``warmup``
+    (``fn`` itself when None), and the last result.
+
+    The warm-up pays for what only the first call pays (imports, thread pools starting, code
+    and data paged in); the best of the timed calls is the least disturbed by the rest of the
+    machine. A cheap warm-up (the same call on a slice of the data) serves where one more full
+    call would cost too much. A call that takes longer than ``enough_after`` seconds ends the
+    repeats: noise is small next to it.
+    """
+    (warmup or fn)()
     times, out = [], None
-    for _ in range(repeat):
+    for _ in range(max(1, repeat)):
         start = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), out
+        if times[-1] > enough_after:
+            break
+    return min(times), out
 
 
 def _status_mb(key: str) -> float:
