@@ -5,16 +5,19 @@ Cases (the relevant columns come first because ``shuffle=False``):
 - small: ``make_classification(1000, 50, n_informative=5, n_redundant=5)``.
 
 BorutaPy runs a scikit-learn RandomForest (``n_jobs=-1``, ``max_depth=5``,
-``class_weight="balanced"``, ``n_estimators="auto"``); sapwood runs its default importance
-source and, for a like-for-like row (first seed only), the same scikit-learn forest.
+``class_weight="balanced"``, ``n_estimators="auto"``). sapwood runs twice: with that same
+scikit-learn forest, which is the like-for-like comparison and the headline total, and with its
+own native forest (the default, the whole loop in Rust), reported on its own rows and its own
+total because its forest does different work.
 
 How long Boruta runs depends on the seed: a borderline feature can stay tentative until
 ``max_iter`` for one seed and be decided early for another, in either library. Each case
 therefore runs several seeds (``random_state`` 0, 1, ...) and the summary compares the total
-time over them.
+time over them. Each fit is timed as the best of ``--repeat`` runs (a fixed seed gives the same
+run every time) after an untimed warm-up run on 200 rows.
 
-Usage: ``python benches/compare/feature_selection.py [--quick] [--seeds N]``; ``--quick``
-runs the small case only; ``--seeds`` defaults to 3.
+Usage: ``python benches/compare/feature_selection.py [--quick] [--seeds N] [--repeat N]``;
+``--quick`` runs the small case only; ``--seeds`` defaults to 3 and ``--repeat`` to 2.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import sys
 import warnings
 
 import numpy as np
-from harness import ratio, run_isolated, table, timed
+from harness import best_of, ratio, run_isolated, table
+
+SKLEARN_FOREST, NATIVE_FOREST = "sklearn-forest", "native"
 
 CASES = {
     "madelon-like 2000x500": dict(n_samples=2000, n_features=500, n_informative=5, n_redundant=15),
@@ -59,14 +64,27 @@ def _summary(support: np.ndarray, tentative: np.ndarray, relevant: int, n_iter: 
     }
 
 
-def job_boruta_py(case: str, seed: int) -> dict:
+def _warm_slice(X, y):
+    # A short run on a slice of the rows: imports, thread pools and code paths warm up for a
+    # fraction of a full run's cost.
+    return X[:200], y[:200]
+
+
+def job_boruta_py(case: str, seed: int, repeat: int) -> dict:
     from boruta import BorutaPy
 
     X, y, relevant = _data(case)
+    Xw, yw = _warm_slice(X, y)
     selector = BorutaPy(_forest(), n_estimators="auto", random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seconds, _ = timed(lambda: selector.fit(X, y))
+        seconds, _ = best_of(
+            lambda: selector.fit(X, y),
+            repeat,
+            warmup=lambda: BorutaPy(
+                _forest(), n_estimators="auto", max_iter=5, random_state=seed
+            ).fit(Xw, yw),
+        )
     n_iter = selector.importance_history_.shape[0] - 1
     tentative = selector.support_weak_ & ~selector.support_
     out = _summary(selector.support_, tentative, relevant, n_iter)
@@ -74,13 +92,19 @@ def job_boruta_py(case: str, seed: int) -> dict:
     return out
 
 
-def job_sapwood(case: str, estimator: str, seed: int) -> dict:
+def job_sapwood(case: str, estimator: str, seed: int, repeat: int) -> dict:
     from sapwood import BorutaSelector
 
+    def make(**params) -> BorutaSelector:
+        est = _forest() if estimator == SKLEARN_FOREST else None
+        return BorutaSelector(est, random_state=seed, n_jobs=-1, **params)
+
     X, y, relevant = _data(case)
-    est = _forest() if estimator == "sklearn-forest" else None
-    selector = BorutaSelector(est, random_state=seed, n_jobs=-1)
-    seconds, _ = timed(lambda: selector.fit(X, y))
+    Xw, yw = _warm_slice(X, y)
+    selector = make()
+    seconds, _ = best_of(
+        lambda: selector.fit(X, y), repeat, warmup=lambda: make(max_iter=5).fit(Xw, yw)
+    )
     out = _summary(selector.support_, selector.decision_ == "tentative", relevant, selector.n_iter_)
     out["fit_s"] = seconds
     return out
@@ -89,12 +113,14 @@ def job_sapwood(case: str, estimator: str, seed: int) -> dict:
 def main(argv: list[str]) -> None:
     cases = ["small 1000x50"] if "--quick" in argv else list(CASES)
     n_seeds = int(argv[argv.index("--seeds") + 1]) if "--seeds" in argv else 3
+    repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 2
     header = [
         "library",
         "seed",
         "fit s",
-        "time ratio",
+        "time / BorutaPy",
         "iters",
+        "s / iter",
         "conf",
         "tent",
         "rej",
@@ -102,30 +128,44 @@ def main(argv: list[str]) -> None:
         "FP",
         "peak MB",
     ]
+    runs = [
+        ("BorutaPy (sklearn forest)", job_boruta_py, ()),
+        ("sapwood (sklearn forest)", job_sapwood, (SKLEARN_FOREST,)),
+        ("sapwood (native forest)", job_sapwood, (NATIVE_FOREST,)),
+    ]
     for case in cases:
-        rows, totals = [], {"BorutaPy": 0.0, "sapwood": 0.0}
+        rows: list[list] = []
+        totals = dict.fromkeys((label for label, _, _ in runs), 0.0)
         for seed in range(n_seeds):
-            peer = run_isolated(functools.partial(job_boruta_py, case, seed))
-            totals["BorutaPy"] += peer["fit_s"]
-            rows.append(["BorutaPy (sklearn forest)", seed, peer["fit_s"], 1.0, *_cols(peer)])
-            estimators = ("default", "sklearn-forest") if seed == 0 else ("default",)
-            for est in estimators:
-                ours = run_isolated(functools.partial(job_sapwood, case, est, seed))
-                if est == "default":
-                    totals["sapwood"] += ours["fit_s"]
-                time_ratio = ratio(ours["fit_s"], peer["fit_s"])
-                rows.append([f"sapwood ({est})", seed, ours["fit_s"], time_ratio, *_cols(ours)])
-        print(table(f"Boruta, {case}", rows, header))
+            peer_s = None
+            for label, job, extra in runs:
+                result = run_isolated(functools.partial(job, case, *extra, seed, repeat))
+                totals[label] += result["fit_s"]
+                peer_s = result["fit_s"] if peer_s is None else peer_s
+                rows.append(
+                    [label, seed, result["fit_s"], ratio(result["fit_s"], peer_s), *_cols(result)]
+                )
+        print(table(f"Boruta, {case}, best of {repeat} after a warm-up", rows, header))
+        peer = totals["BorutaPy (sklearn forest)"]
+        same = totals["sapwood (sklearn forest)"]
+        native = totals["sapwood (native forest)"]
         print(
-            f"Total over {n_seeds} seeds: BorutaPy {totals['BorutaPy']:.1f} s, sapwood (default) "
-            f"{totals['sapwood']:.1f} s, ratio {ratio(totals['sapwood'], totals['BorutaPy']):.3f}"
+            f"Total over {n_seeds} seeds, same forest (scikit-learn's) on both sides: "
+            f"BorutaPy {peer:.1f} s, sapwood {same:.1f} s, ratio {ratio(same, peer):.3f}"
+        )
+        print(
+            f"sapwood's own forest (a different forest, so a different workload): "
+            f"{native:.1f} s, ratio to BorutaPy {ratio(native, peer):.3f}"
         )
         print()
 
 
 def _cols(r: dict) -> list:
+    # Seconds per iteration compare the work of one round where the seeds make the two
+    # libraries stop after different numbers of rounds.
     return [
         r["iterations"],
+        r["fit_s"] / max(1, r["iterations"]),
         r["confirmed"],
         r["tentative"],
         r["rejected"],
