@@ -3,21 +3,44 @@
 There is no GPU in CI, so the kernel sources are also compiled with the host C++ compiler
 against a shim that plays the CUDA execution model: one OS thread per CUDA thread, a barrier per
 block for ``__syncthreads``, a barrier and an exchange buffer per warp for ``__shfl_xor_sync``,
-static storage for ``__shared__`` (blocks run one after another), and fp16/bf16 types with
-round-to-nearest-even conversions. The launch shapes come from the real dispatcher, with grids
-cut to one to three blocks so that every grid-stride loop runs. This checks the kernels' index
-arithmetic, padding, packing, reductions and edge rows; it says nothing about speed, and it is
-not a substitute for ``test_gpu_cuda.py`` on a real GPU.
+and fp16/bf16 types with round-to-nearest-even conversions. The launch shapes come from the real
+dispatcher, with grids cut to at most three blocks so that every grid-stride loop runs.
+
+Out-of-bounds accesses must fail here rather than land in padding, so the harness is strict:
+
+* every global buffer sits between guard bytes holding a pattern that reads as NaN in fp32,
+  fp16 and bf16 (an out-of-bounds read poisons the result); the guards are checked after each
+  launch (an out-of-bounds write fails the launch), inputs must come back unchanged, and output
+  elements nobody wrote stay NaN. Where the compiler has AddressSanitizer the guards are also
+  poisoned for it, so any access to them aborts on the spot;
+* vector loads and stores check their alignment, and inputs are also placed at misaligned
+  addresses so that the planner's scalar-load paths run;
+* shared memory (static and dynamic) is re-poisoned with NaN before every block, with guard
+  words around each array that are checked after every block;
+* a launch asking for more than 48 KiB of shared memory (static plus dynamic) fails unless the
+  host opted in as the CuPy path does, and the kernels' static shared memory must be what the
+  dispatcher assumes.
+
+This checks the kernels' index arithmetic, padding, packing, reductions and edge rows; it says
+nothing about speed or real concurrency (blocks run one after another), and it is not a
+substitute for ``test_gpu_cuda.py`` on a real GPU.
+
+The kernels execute nowhere else in CI, so when the environment variable ``CI`` is set a missing
+host compiler, or one without the C++20 features the shim needs, fails the run; elsewhere these
+tests skip.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import pytest
 from test_gpu_numpy import ref_norm, ref_softmax
@@ -26,7 +49,19 @@ from sapwood import gpu
 from sapwood.gpu import _dispatch, _sources
 
 CXX = shutil.which("g++") or shutil.which("clang++")
-pytestmark = pytest.mark.skipif(CXX is None, reason="needs a host C++ compiler")
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's (``CI`` set to anything but empty, ``0`` or ``false``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a developer machine; fail in CI, where this file is the kernels' only run."""
+    if in_ci():
+        pytest.fail(f"{reason}; CI must run the emulated kernels", pytrace=False)
+    pytest.skip(reason)
+
 
 SHIM_FP16 = """
 #pragma once
@@ -58,6 +93,7 @@ EMU = """
 #pragma once
 #include <barrier>
 #include <cmath>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -67,14 +103,169 @@ EMU = """
 #include <iterator>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 #include <math.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define EMU_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define EMU_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define EMU_POISON(p, n) ((void)(p), (void)(n))
+#define EMU_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 struct dim3 { unsigned x = 1, y = 1, z = 1; };
-struct uint4 { unsigned x, y, z, w; };
+struct alignas(16) uint4 { unsigned x, y, z, w; };
 inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
 
 namespace emu {
+
+[[noreturn]] inline void fail(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    std::fputc('\\n', stderr);
+    std::fflush(stderr);
+    std::_Exit(4);
+}
+
+// ---- global memory: each buffer between guard bytes
+
+constexpr size_t GUARD = 256;
+// Bytes A5 FF repeated: the 16-bit word 0xFFA5 is a NaN in fp16 and in bf16, and 0xFFA5FFA5 a
+// NaN in fp32, so whatever reads a guard gets NaN into its result.
+inline unsigned char pattern_at(size_t i) { return (i & 1) ? 0xFF : 0xA5; }
+
+struct Buffer {
+    const char* name;
+    size_t n, total;
+    unsigned char* base;
+    unsigned char* data;
+    std::vector<unsigned char> original;  // an input's bytes, to check it is left unchanged
+
+    Buffer(const char* name_, size_t n_, size_t offset) : name(name_), n(n_) {
+        total = (2 * GUARD + offset + n + 255) / 256 * 256;
+        base = static_cast<unsigned char*>(std::aligned_alloc(256, total));
+        for (size_t i = 0; i < total; ++i) base[i] = pattern_at(i);
+        data = base + GUARD + offset;  // data, not written yet, reads as NaN too
+        EMU_POISON(base, data - base);
+        EMU_POISON(data + n, base + total - (data + n));
+    }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() {
+        EMU_UNPOISON(base, total);
+        std::free(base);
+    }
+    void load(const char* path) {
+        std::ifstream in(path, std::ios::binary);
+        std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+        if (bytes.size() != n) fail("%s: file has %zu bytes, expected %zu", name, bytes.size(), n);
+        std::memcpy(data, bytes.data(), n);
+        original.assign(data, data + n);
+    }
+    void check() const {
+        EMU_UNPOISON(base, total);
+        for (size_t i = 0; i < total; ++i) {
+            const unsigned char* p = base + i;
+            if (p >= data && p < data + n) continue;
+            if (*p != pattern_at(i)) {
+                fail("%s: out-of-bounds write at byte %lld of a %zu-byte buffer", name,
+                     (long long)(p - data), n);
+            }
+        }
+        if (!original.empty() && std::memcmp(data, original.data(), n) != 0) {
+            fail("%s: an input buffer was modified", name);
+        }
+    }
+    void save(const char* path) const {
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(data), n);
+    }
+};
+
+// Vector loads and stores must be aligned to their size, as on the GPU.
+template <typename P, typename Q> inline P aligned_cast(Q* p) {
+    constexpr size_t align = alignof(std::remove_pointer_t<P>);
+    if (reinterpret_cast<uintptr_t>(p) % align) {
+        fail("misaligned %zu-byte vector access at %p", align, (const void*)p);
+    }
+    return reinterpret_cast<P>(p);
+}
+
+// ---- shared memory: fresh NaN for every block, guard words around every array
+
+constexpr size_t SMEM_GUARD = 32;  // words
+constexpr uint32_t SMEM_POISON = 0x7FA5A5A5u;  // a NaN
+constexpr size_t STATIC_WORDS = 4096;
+
+struct Alloc { size_t off, words; };
+inline std::vector<float> dyn_arena, static_arena(STATIC_WORDS);
+inline std::vector<Alloc> static_allocs;  // recorded by thread 0 of the block
+inline size_t dyn_words = 0;
+inline thread_local size_t static_off;
+inline thread_local bool leader;
+
+inline void fill_poison(std::vector<float>& a) {
+    EMU_UNPOISON(a.data(), a.size() * 4);
+    float f;
+    std::memcpy(&f, &SMEM_POISON, 4);
+    std::fill(a.begin(), a.end(), f);
+}
+inline bool poisoned(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u == SMEM_POISON;
+}
+inline float* dynamic_smem() { return dyn_arena.data() + SMEM_GUARD; }
+inline float* static_smem(size_t words) {
+    float* p = static_arena.data() + static_off;
+    if (leader) {
+        static_allocs.push_back({static_off, words});
+        EMU_POISON(p + words, SMEM_GUARD * 4);
+    }
+    static_off += words + SMEM_GUARD;
+    if (static_off > STATIC_WORDS) fail("more static shared memory than the emulator holds");
+    return p;
+}
+inline void arm_smem() {
+    fill_poison(dyn_arena);
+    fill_poison(static_arena);
+    static_allocs.clear();
+    EMU_POISON(dyn_arena.data(), SMEM_GUARD * 4);
+    EMU_POISON(dyn_arena.data() + SMEM_GUARD + dyn_words, SMEM_GUARD * 4);
+    EMU_POISON(static_arena.data(), SMEM_GUARD * 4);
+}
+inline void check_smem(unsigned block) {
+    EMU_UNPOISON(dyn_arena.data(), dyn_arena.size() * 4);
+    EMU_UNPOISON(static_arena.data(), static_arena.size() * 4);
+    for (size_t i = 0; i < dyn_arena.size(); ++i) {
+        const bool inside = i >= SMEM_GUARD && i < SMEM_GUARD + dyn_words;
+        if (!inside && !poisoned(dyn_arena[i])) {
+            fail("block %u: out-of-bounds write to dynamic shared memory at word %lld", block,
+                 (long long)i - (long long)SMEM_GUARD);
+        }
+    }
+    size_t next = 0;
+    for (const Alloc& a : static_allocs) {
+        for (size_t i = next; i < a.off; ++i) {
+            if (!poisoned(static_arena[i])) {
+                fail("block %u: out-of-bounds write next to a static shared array", block);
+            }
+        }
+        next = a.off + a.words;
+    }
+    for (size_t i = next; i < next + SMEM_GUARD && i < STATIC_WORDS; ++i) {
+        if (!poisoned(static_arena[i])) {
+            fail("block %u: out-of-bounds write past a static shared array", block);
+        }
+    }
+}
+
+// ---- threads, warps, blocks
+
 struct Warp {
     explicit Warp() : bar(32) {}
     std::barrier<> bar;
@@ -85,31 +276,60 @@ inline thread_local int lane, warp;
 inline dim3 bdim, gdim;
 inline std::barrier<>* block_bar = nullptr;
 inline std::vector<std::unique_ptr<Warp>> warps;
-inline std::vector<float> dyn_smem;
 
-inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void()>& body) {
+// Without an opt-in a block may use 48 KiB of shared memory, static and dynamic together;
+// `optin` is the dynamic size the host opted in to (0: none), `optin_max` the device's limit.
+constexpr size_t DEFAULT_SMEM = 48 * 1024;
+
+inline void launch(dim3 grid, dim3 block, size_t smem, size_t optin, size_t optin_max,
+                   const std::function<void()>& body) {
     gdim = grid;
     bdim = block;
     const int n = block.x * block.y * block.z;
-    if (n % 32) { std::fprintf(stderr, "block of %d threads\\n", n); std::exit(3); }
-    dyn_smem.assign(smem / 4 + 1, NAN);
+    if (n == 0 || n % 32 || n > 1024) fail("block of %d threads", n);
+    if (grid.x == 0) fail("empty grid");
+    if (optin && smem > optin) {
+        fail("%zu B of dynamic shared memory, opted in to %zu B", smem, optin);
+    }
+    dyn_words = (smem + 3) / 4;
+    dyn_arena.assign(dyn_words + 2 * SMEM_GUARD, 0.0f);
     std::barrier<> bar(n);
     block_bar = &bar;
     warps.clear();
     for (int w = 0; w < n / 32; ++w) warps.emplace_back(new Warp());
     for (unsigned b = 0; b < grid.x; ++b) {
+        arm_smem();
         std::vector<std::thread> threads;
         for (int t = 0; t < n; ++t) {
             threads.emplace_back([=, &body] {
                 bid = dim3{b, 0, 0};
-                tid = dim3{(unsigned)(t % block.x), (unsigned)(t / block.x), 0};
+                tid = dim3{(unsigned)(t % block.x), (unsigned)(t / block.x % block.y),
+                           (unsigned)(t / (block.x * block.y))};
                 lane = t % 32;
                 warp = t / 32;
+                static_off = SMEM_GUARD;
+                leader = t == 0;
                 body();
             });
         }
         for (auto& th : threads) th.join();
+        check_smem(b);
+        if (b == 0) {
+            size_t static_bytes = 0;
+            for (const Alloc& a : static_allocs) static_bytes += a.words * 4;
+            std::printf("static_smem=%zu\\n", static_bytes);
+            if (!optin && static_bytes + smem > DEFAULT_SMEM) {
+                fail("%zu B dynamic + %zu B static shared memory without an opt-in: "
+                     "the launch fails on a GPU", smem, static_bytes);
+            }
+            if (optin && static_bytes + optin > optin_max) {
+                fail("opt-in to %zu B dynamic + %zu B static shared memory exceeds the "
+                     "device's %zu B", optin, static_bytes, optin_max);
+            }
+        }
     }
+    EMU_UNPOISON(dyn_arena.data(), dyn_arena.size() * 4);
+    EMU_UNPOISON(static_arena.data(), static_arena.size() * 4);
 }
 }  // namespace emu
 
@@ -121,7 +341,6 @@ inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void(
 #define __device__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static
 #define __restrict__ __restrict
 
 inline void __syncthreads() { emu::block_bar->arrive_and_wait(); }
@@ -137,50 +356,56 @@ inline float __shfl_xor_sync(unsigned, float v, int mask, int width = 32) {
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline float __uint_as_float(unsigned i) { float f; std::memcpy(&f, &i, 4); return f; }
-
-inline std::vector<char> read_file(const char* path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    data.resize(data.size() + 64);  // never empty, room for padding reads
-    return data;
-}
-inline void write_file(const char* path, const std::vector<char>& data, size_t n) {
-    std::ofstream(path, std::ios::binary).write(data.data(), n);
-}
 """
 
 CTYPE = {"float32": "float", "float16": "__half", "bfloat16": "__nv_bfloat16"}
+BF16 = np.dtype(ml_dtypes.bfloat16)
+#: The device the emulated launches are planned for (an H100, the dispatcher's default).
+H100 = _dispatch.DeviceLimits()
 
 
 @dataclass
 class Case:
-    """One launch: the kernel call (C++), its inputs and the output size in bytes."""
+    """One launch: the kernel call (C++), its inputs (each at a byte offset from a 256-byte
+    boundary) and the output size in bytes."""
 
     file: str
+    strategy: str
     call: str
     grid: int
     block: tuple[int, int, int]
     smem: int
+    optin: int
     inputs: list[np.ndarray]
     out_bytes: int
+    offsets: list[int] = field(default_factory=list)
+    optin_max: int = H100.smem_per_block_optin
+
+    def __post_init__(self) -> None:
+        self.offsets = self.offsets + [0] * (len(self.inputs) - len(self.offsets))
 
 
 def _program(cases: list[Case]) -> str:
     parts = ['#include "emu.h"'] + [f'#include "{file}"' for file in _sources.PROGRAM_FILES]
     body = []
     for i, case in enumerate(cases):
-        ins = "\n".join(f"auto in{j} = read_file(argv[{2 + j}]);" for j in range(len(case.inputs)))
+        bufs = "\n".join(
+            f'emu::Buffer in{j}("in{j}", {arr.nbytes}, {off}); in{j}.load(argv[{2 + j}]);'
+            for j, (arr, off) in enumerate(zip(case.inputs, case.offsets, strict=True))
+        )
+        checks = " ".join(f"in{j}.check();" for j in range(len(case.inputs)))
         out_arg = 2 + len(case.inputs)
         bx, by, bz = case.block
         body.append(
             textwrap.dedent(
                 f"""
                 case {i}: {{
-                    {ins}
-                    std::vector<char> out({case.out_bytes} + 64);
+                    {bufs}
+                    emu::Buffer out("out", {case.out_bytes}, 0);
                     emu::launch(dim3{{{case.grid}, 1, 1}}, dim3{{{bx}, {by}, {bz}}}, {case.smem},
-                                [&] {{ {case.call}; }});
-                    write_file(argv[{out_arg}], out, {case.out_bytes});
+                                {case.optin}, {case.optin_max}, [&] {{ {case.call}; }});
+                    {checks} out.check();
+                    out.save(argv[{out_arg}]);
                     break;
                 }}"""
             )
@@ -194,27 +419,32 @@ def _program(cases: list[Case]) -> str:
 
 
 def _ptr(j: int, ctype: str) -> str:
-    return f"reinterpret_cast<const {ctype}*>(in{j}.data())"
+    return f"reinterpret_cast<const {ctype}*>(in{j}.data)"
 
 
 def _out(ctype: str) -> str:
-    return f"reinterpret_cast<{ctype}*>(out.data())"
+    return f"reinterpret_cast<{ctype}*>(out.data)"
 
 
 NO_SMEM = _dispatch.DeviceLimits(smem_per_block_optin=0, smem_per_sm=0)
+#: Blocks per emulated grid at most: more than two, fewer than the rows of most cases, so that
+#: every grid-stride loop runs and each block's shared memory starts poisoned again.
+MAX_BLOCKS = 3
 
 
 def _grid(planned: int) -> int:
-    return min(planned, 2)  # few blocks: the grid-stride loops run
+    return min(planned, MAX_BLOCKS)
 
 
-def row_case(kind, xfull, cols, w=None, b=None, log=False, eps=1e-5, limits=None) -> Case:
+def row_case(kind, xfull, cols, w=None, b=None, log=False, eps=1e-5, limits=None, offset=0) -> Case:
     """A row op on xfull[:, :cols] (rows ``xfull.shape[1]`` elements apart), planned as the
-    facade plans it."""
+    facade plans it; ``offset`` elements of misalignment move x off its 256-byte boundary."""
     dtype = np.dtype(xfull.dtype).name
     ctype = CTYPE[dtype]
     rows, ld = xfull.shape
-    pack = _dispatch.choose_pack(dtype, cols, (ld,), (0,))
+    limits = limits or H100
+    item = xfull.itemsize
+    pack = _dispatch.choose_pack(dtype, cols, (ld,), (offset * item, 0))
     plan = _dispatch.plan_rows(kind, dtype, rows, cols, pack, limits)
     inputs = [xfull]
     if kind == "softmax":
@@ -232,53 +462,73 @@ def row_case(kind, xfull, cols, w=None, b=None, log=False, eps=1e-5, limits=None
             f"{plan.name}({_ptr(0, ctype)}, {ptrs[0]}, {ptrs[1]}, {_out(ctype)}, {rows}LL, "
             f"{cols}, {ld}LL, {float(eps)!r}f, {rms})"
         )
-    out_bytes = rows * cols * xfull.itemsize
     return Case(
-        plan.file, call, _grid(plan.grid[0]), plan.block, plan.shared_mem, inputs, out_bytes
+        plan.file,
+        plan.strategy,
+        call,
+        _grid(plan.grid[0]),
+        plan.block,
+        plan.shared_mem,
+        _dispatch.smem_optin(plan),
+        inputs,
+        rows * cols * item,
+        offsets=[offset * item],
+        optin_max=limits.smem_per_block_optin,
     )
 
 
-def gemv_case(w: np.ndarray, x2: np.ndarray, in_features: int) -> Case:
+def gemv_case(w: np.ndarray, x2: np.ndarray, in_features: int, x_offset: int = 0) -> Case:
     dtype = np.dtype(w.dtype).name
     ctype = CTYPE[dtype]
     out, ldw = w.shape
-    vec = _dispatch.choose_gemv_vec(dtype, in_features, ldw, (0,))
+    x_addr = x_offset * x2.itemsize
+    vec = _dispatch.choose_gemv_vec(dtype, in_features, ldw, (0, x_addr))
     plan = _dispatch.plan_gemv(dtype, out, x2.shape[0], vec)
     args = f"{_ptr(0, ctype)}, {_ptr(1, ctype)}, {_out(ctype)}, {out}, {in_features}, {ldw}LL"
-    call = f"{plan.name}({args})"
+    out_bytes = x2.shape[0] * out * w.itemsize
     return Case(
-        plan.file, call, _grid(plan.grid[0]), plan.block, 0, [w, x2], x2.shape[0] * out * w.itemsize
+        plan.file,
+        plan.strategy,
+        f"{plan.name}({args})",
+        _grid(plan.grid[0]),
+        plan.block,
+        0,
+        0,
+        [w, x2],
+        out_bytes,
+        offsets=[0, x_addr],
     )
 
 
-def quant_case(q: gpu.QuantizedMatrix, x2: np.ndarray) -> Case:
+def quant_case(q: gpu.QuantizedMatrix, x2: np.ndarray, x_offset: int = 0) -> Case:
     dtype = np.dtype(x2.dtype).name
     ctype = CTYPE[dtype]
     out, in_features = q.shape
     plan = _dispatch.plan_gemv_quantized(q.bits, dtype, out, x2.shape[0])
-    x_vec = int(in_features % (16 // x2.itemsize) == 0)
+    x_addr = x_offset * x2.itemsize
+    x_vec = int(in_features % (16 // x2.itemsize) == 0 and x_addr % 16 == 0)
     call = (
-        f"{plan.name}(reinterpret_cast<const unsigned char*>(in0.data()), "
-        f"reinterpret_cast<const float*>(in1.data()), reinterpret_cast<const float*>(in2.data()), "
+        f"{plan.name}(reinterpret_cast<const unsigned char*>(in0.data), "
+        f"reinterpret_cast<const float*>(in1.data), reinterpret_cast<const float*>(in2.data), "
         f"{_ptr(3, ctype)}, {_out(ctype)}, {out}, {in_features}, {q.data.shape[1]}, "
         f"{q.effective_group_size}, {q.n_groups}, {x_vec})"
     )
     inputs = [q.data, q.scale, q.zero, x2]
     return Case(
-        plan.file, call, _grid(plan.grid[0]), plan.block, 0, inputs, x2.shape[0] * out * x2.itemsize
+        plan.file,
+        plan.strategy,
+        call,
+        _grid(plan.grid[0]),
+        plan.block,
+        0,
+        0,
+        inputs,
+        x2.shape[0] * out * x2.itemsize,
+        offsets=[0, 0, 0, x_addr],
     )
 
 
 # ------------------------------------------------------------------------------------- cases
-
-
-def _bf16():
-    try:
-        import ml_dtypes
-
-        return np.dtype(ml_dtypes.bfloat16)
-    except ImportError:  # pragma: no cover
-        return None
 
 
 def _rows(rows, cols, dtype, seed, ld=None):
@@ -290,35 +540,40 @@ def _rows(rows, cols, dtype, seed, ld=None):
     return x.astype(dtype)
 
 
+F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
+TOL = {"float32": 3e-6, "float16": 1.2e-3, "bfloat16": 8e-3}
+
+
 def build_cases():
     """(case, expected float64 output, rtol, atol) for every emulated launch."""
-    bf16 = _bf16()
-    f32, f16 = np.dtype(np.float32), np.dtype(np.float16)
     cases = []
+    # (rows, cols, dtype, row stride, device, misalignment of x in elements)
     softmax_shapes = [
-        (5, 1, f32, None, None),
-        (21, 7, f32, None, None),  # sub-warp groups of 8, a partial block of rows
-        (37, 33, f32, None, None),  # scalar packs, 2 per lane, grid-stride over rows
-        (9, 1000, f32, None, None),  # 4-wide packs
-        (6, 1024, f16, None, None),  # 8-wide packs
-        (5, 1024, f32, 1032, None),  # strided rows
-        (4, 1025, f32, None, None),  # shared memory, scalar packs
-        (4, 4096, bf16 or f16, None, None),  # shared memory, 8-wide packs
-        (3, 8193, f32, None, None),
-        (3, 3000, f16, None, NO_SMEM),  # streaming
-        (3, 70001, f32, None, None),  # streaming, odd length
+        (5, 1, F32, None, None, 0),
+        (21, 7, F32, None, None, 0),  # sub-warp groups of 8, a partial block of rows
+        (37, 33, F32, None, None, 0),  # scalar packs, 2 per lane, grid-stride over rows
+        (9, 1000, F32, None, None, 0),  # 4-wide packs
+        (6, 1024, F16, None, None, 0),  # 8-wide packs
+        (9, 1000, BF16, None, None, 0),  # bf16 in registers
+        (5, 1024, F32, 1032, None, 0),  # strided rows
+        (5, 1024, F32, 1032, None, 1),  # strided rows, misaligned start: scalar loads
+        (4, 1025, F32, None, None, 0),  # shared memory, scalar packs
+        (5, 4096, BF16, None, None, 0),  # shared memory, 8-wide packs
+        (5, 4096, F16, None, None, 3),  # shared memory, misaligned: scalar loads
+        (4, 8193, F32, None, None, 0),
+        (4, 3000, F16, None, NO_SMEM, 0),  # streaming
+        (4, 3000, BF16, None, NO_SMEM, 0),  # streaming bf16
+        (4, 70001, F32, None, None, 0),  # streaming, odd length
+        (4, 40000, F32, None, None, 1),  # streaming, misaligned
     ]
-    for rows, cols, dtype, ld, limits in softmax_shapes:
+    for rows, cols, dtype, ld, limits, offset in softmax_shapes:
         xfull = _rows(rows, cols, dtype, cols, ld)
         x = xfull[:, :cols]
-        tol = {"float32": 3e-6, "float16": 1.2e-3, "bfloat16": 8e-3}[dtype.name]
+        tol = TOL[dtype.name]
         for log in (False, True):
-            case = row_case("softmax", xfull, cols, log=log, limits=limits)
+            case = row_case("softmax", xfull, cols, log=log, limits=limits, offset=offset)
             want = ref_softmax(x, log)
-            if log:
-                cases.append((case, want, tol, tol))
-            else:
-                cases.append((case, want, tol, tol * 1e-3))
+            cases.append((case, want, tol, tol if log else tol * 1e-3))
     for cols, limits in ((40, None), (3000, NO_SMEM), (5000, None)):
         x = np.zeros((4, cols), dtype=np.float32)
         x[0, 5] = np.nan
@@ -336,84 +591,133 @@ def build_cases():
         want = ref_norm(x, eps=1e-6 if rms else 1e-5, rms=rms)
         case = row_case(kind, x, 40, eps=1e-6 if rms else 1e-5)
         cases.append((case, want, 1.2e-3, 1.2e-3))
+    # (rows, cols, dtype, device, misalignment of x in elements)
     norm_shapes = [
-        (21, 7, f32, None),
-        (37, 100, f32, None),
-        (6, 1024, f16, None),
-        (4, 2000, bf16 or f16, None),
-        (3, 3000, f32, NO_SMEM),
-        (3, 4104, f16, NO_SMEM),
+        (21, 7, F32, None, 0),
+        (37, 100, F32, None, 0),
+        (6, 1024, F16, None, 0),
+        (6, 1024, F16, None, 1),  # registers, scalar loads
+        (5, 2000, BF16, None, 0),
+        (5, 2000, F32, None, 2),  # shared memory, 2-wide packs off a 16-byte boundary
+        (4, 3000, F32, NO_SMEM, 0),
+        (4, 4104, F16, NO_SMEM, 0),
+        (4, 4104, BF16, NO_SMEM, 5),  # streaming bf16, scalar loads
     ]
-    for rows, cols, dtype, limits in norm_shapes:
+    for rows, cols, dtype, limits, offset in norm_shapes:
         rng = np.random.default_rng(cols)
         x = (rng.standard_normal((rows, cols)) * 2 + 5).astype(dtype)
         x[1] = 0
         wv = rng.standard_normal(cols).astype(dtype)
         bv = rng.standard_normal(cols).astype(dtype)
-        tol = {"float32": 1e-5, "float16": 1.2e-3, "bfloat16": 8e-3}[dtype.name]
+        tol = TOL[dtype.name] * (1 if dtype == BF16 else 3)
         for kind in ("rms_norm", "layer_norm"):
             rms = kind == "rms_norm"
             eps = 1e-6 if rms else 1e-5
             for w, b in ((wv, None if rms else bv), (None, None)):
-                case = row_case(kind, x, cols, w, b, eps=eps, limits=limits)
+                case = row_case(kind, x, cols, w, b, eps=eps, limits=limits, offset=offset)
                 want = ref_norm(x, w, b, eps=eps, rms=rms)
                 cases.append((case, want, tol, tol * np.abs(want).max()))
     rng = np.random.default_rng(0)
-    for out, inn, ldw, batch, dtype in [
-        (33, 70, 70, 3, f32),
-        (64, 256, 256, 1, f16),
-        (65, 256, 256, 8, f16),
-        (40, 64, 72, 2, f32),
+    # (out, in, row stride of W, batch, dtype, misalignment of x in elements)
+    for out, inn, ldw, batch, dtype, x_offset in [
+        (33, 70, 70, 3, F32, 0),
+        (64, 256, 256, 1, F16, 0),
+        (65, 256, 256, 8, F16, 0),
+        (65, 256, 256, 2, F16, 1),  # x misaligned: scalar loads
+        (40, 64, 72, 2, F32, 0),
     ]:
         wfull = rng.standard_normal((out, ldw)).astype(dtype)
         x2 = rng.standard_normal((batch, inn)).astype(dtype)
         want = x2.astype(np.float64) @ wfull[:, :inn].astype(np.float64).T
-        tol = 1e-5 if dtype == f32 else 2e-3
-        cases.append((gemv_case(wfull, x2, inn), want, tol, tol * np.sqrt(inn)))
-    for out, inn, bits, group, batch, dtype in [
-        (50, 100, 8, None, 1, f32),
-        (50, 257, 4, 32, 3, f16),
-        (9, 1024, 4, 128, 8, f32),
-        (70, 320, 8, 64, 2, f16),
-        (33, 31, 4, None, 5, f32),
+        tol = 1e-5 if dtype == F32 else 2e-3
+        case = gemv_case(wfull, x2, inn, x_offset)
+        cases.append((case, want, tol, tol * np.sqrt(inn)))
+    # (out, in, bits, group size, batch, dtype of x, misalignment of x in elements)
+    for out, inn, bits, group, batch, dtype, x_offset in [
+        (50, 100, 8, None, 1, F32, 0),
+        (50, 257, 4, 32, 3, F16, 0),
+        (9, 1024, 4, 128, 8, F32, 0),
+        (9, 1024, 4, 64, 2, F32, 1),  # x misaligned: the scalar x path on whole chunks
+        (70, 320, 8, 64, 2, F16, 0),
+        (33, 31, 4, None, 5, F32, 0),
     ]:
         w = rng.standard_normal((out, inn)).astype(np.float32)
         q = gpu.quantize(w, bits=bits, group_size=group)
         x2 = rng.standard_normal((batch, inn)).astype(dtype)
         want = x2.astype(np.float64) @ q.dequantize().astype(np.float64).T
-        tol = 1e-5 if dtype == f32 else 2e-3
-        cases.append((quant_case(q, x2), want, tol, tol * np.sqrt(inn) * 4))
+        tol = 1e-5 if dtype == F32 else 2e-3
+        cases.append((quant_case(q, x2, x_offset), want, tol, tol * np.sqrt(inn) * 4))
     return cases
 
 
 CASES = build_cases()
 
 
+def _compile(root: Path, exe: Path, sanitize: bool) -> subprocess.CompletedProcess:
+    flags = ["-fsanitize=address", "-fno-omit-frame-pointer"] if sanitize else []
+    cmd = [CXX, "-std=c++20", "-O1", "-pthread", "-w", *flags, f"-I{root}", "kernels.cpp"]
+    return subprocess.run(
+        [*cmd, "-o", str(exe)], cwd=root, capture_output=True, text=True, check=False
+    )
+
+
+def _asan_works(root: Path) -> bool:
+    """Whether the compiler can build and run an AddressSanitizer program here."""
+    probe = root / "probe.cpp"
+    probe.write_text("int main() { return 0; }\n")
+    exe = root / "probe"
+    cmd = [CXX, "-fsanitize=address", str(probe), "-o", str(exe)]
+    if subprocess.run(cmd, capture_output=True, check=False).returncode != 0:
+        return False
+    return subprocess.run([str(exe)], capture_output=True, check=False).returncode == 0
+
+
+#: Substitutions that turn the CUDA sources into host C++ for the shim: dynamic and static
+#: shared memory come from the emulator's per-block arenas, and vector accesses are checked for
+#: alignment. Each pattern must match (a kernel change that dodges one fails here).
+_REWRITES = [
+    (r"extern __shared__ float (\w+)\[\];", r"float* \1 = emu::dynamic_smem();"),
+    (r"__shared__ float (\w+)\[(\d+)\];", r"float* \1 = emu::static_smem(\2);"),
+    (r"reinterpret_cast<((?:const )?(?:Pack<T, N>|uint4))\*>", r"emu::aligned_cast<\1*>"),
+]
+
+
+def host_source(text: str) -> str:
+    for pattern, repl in _REWRITES:
+        text = re.sub(pattern, repl, text)
+    if "__shared__" in text:
+        raise AssertionError("a __shared__ declaration the emulator does not model")
+    return text
+
+
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory) -> Path:
+    if CXX is None:
+        unavailable("needs a host C++ compiler (g++ or clang++)")
     root = tmp_path_factory.mktemp("cuda_emulation")
     (root / "cuda_fp16.h").write_text(SHIM_FP16)
     (root / "cuda_bf16.h").write_text(SHIM_BF16)
     (root / "emu.h").write_text(EMU)
-    for name, text in _sources.raw_sources().items():
-        dynamic = "float* cache = emu::dyn_smem.data();"  # blocks run one at a time
-        (root / name).write_text(text.replace("extern __shared__ float cache[];", dynamic))
+    sources = _sources.raw_sources()
+    for name, text in sources.items():
+        (root / name).write_text(host_source(text))
     (root / "kernels.cpp").write_text(_program([c for c, *_ in CASES]))
     exe = root / "kernels"
-    cmd = [CXX, "-std=c++20", "-O1", "-pthread", "-w", f"-I{root}", "kernels.cpp", "-o", str(exe)]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    proc = _compile(root, exe, sanitize=_asan_works(root))
     if proc.returncode != 0:
-        if "barrier" in proc.stderr and "No such file" in proc.stderr:
-            pytest.skip("the host C++ compiler lacks <barrier> (C++20)")
-        if "_Float16" in proc.stderr:
-            pytest.skip("the host C++ compiler has no _Float16 on this target")
-        raise AssertionError(f"host compile of the kernels failed:\n{proc.stderr[-4000:]}")
+        err = proc.stderr
+        if "barrier" in err and ("No such file" in err or "not found" in err):
+            unavailable("the host C++ compiler lacks <barrier> (C++20)")
+        if "c++20" in err and ("unrecognized" in err or "invalid value" in err):
+            unavailable("the host C++ compiler does not know -std=c++20")
+        if "_Float16" in err:
+            unavailable("the host C++ compiler has no _Float16 on this target")
+        raise AssertionError(f"host compile of the kernels failed:\n{err[-4000:]}")
     return exe
 
 
-@pytest.mark.parametrize("index", range(len(CASES)), ids=lambda i: CASES[i][0].call.split("(")[0])
-def test_kernel_on_emulated_gpu(emulator, index, tmp_path):
-    case, want, rtol, atol = CASES[index]
+def run_case(emulator: Path, index: int, case: Case, tmp_path: Path) -> tuple[np.ndarray, str]:
+    """Run one emulated launch; the raw output array and the emulator's stdout."""
     paths = []
     for j, arr in enumerate(case.inputs):
         path = tmp_path / f"in{j}.bin"
@@ -427,9 +731,16 @@ def test_kernel_on_emulated_gpu(emulator, index, tmp_path):
         timeout=120,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, f"{case.call}:\n{proc.stderr[-4000:]}"
     dtype = case.inputs[-1].dtype if case.file == "gemv.cu" else case.inputs[0].dtype
-    got = np.fromfile(out_path, dtype=dtype).astype(np.float64).reshape(want.shape)
+    return np.fromfile(out_path, dtype=dtype), proc.stdout
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=lambda i: CASES[i][0].call.split("(")[0])
+def test_kernel_on_emulated_gpu(emulator, index, tmp_path):
+    case, want, rtol, atol = CASES[index]
+    raw, _ = run_case(emulator, index, case, tmp_path)
+    got = raw.astype(np.float64).reshape(want.shape)
     assert np.array_equal(np.isnan(got), np.isnan(want))
     assert np.array_equal(np.isneginf(got), np.isneginf(want))
     finite = np.isfinite(want)
@@ -437,3 +748,27 @@ def test_kernel_on_emulated_gpu(emulator, index, tmp_path):
     err = np.abs(got[finite] - want[finite]) / scale
     bound = atol + rtol * np.abs(want[finite]) if np.isscalar(scale) else 2 * rtol
     assert np.all(err <= bound), (case.call, float(np.max(err - bound)))
+
+
+def test_missing_compiler_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run"):
+        unavailable("needs a host C++ compiler")
+    for value in ("", "0", "false"):
+        monkeypatch.setenv("CI", value)
+        with pytest.raises(pytest.skip.Exception):
+            unavailable("needs a host C++ compiler")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        unavailable("needs a host C++ compiler")
+
+
+def test_host_rewrites_cover_every_shared_array_and_vector_access():
+    for name, text in _sources.raw_sources().items():
+        out = host_source(text)
+        assert "reinterpret_cast<const Pack" not in out, name
+        assert "reinterpret_cast<Pack" not in out, name
+        assert "reinterpret_cast<const uint4" not in out, name
+    assert host_source("__shared__ float s[7];") == "float* s = emu::static_smem(7);"
+    with pytest.raises(AssertionError, match="does not model"):
+        host_source("__shared__ double s[7];")

@@ -56,8 +56,9 @@ def _kernel(file: str, name: str, device_id: int) -> Any:
 def launch(plan: _dispatch.Launch, args: tuple[Any, ...]) -> None:
     """Run one planned launch on the current device and stream."""
     kernel = _kernel(plan.file, plan.name, _cupy().cuda.Device().id)
-    if plan.shared_mem > 48 * 1024 and kernel.max_dynamic_shared_size_bytes < plan.shared_mem:
-        kernel.max_dynamic_shared_size_bytes = plan.shared_mem
+    optin = _dispatch.smem_optin(plan)
+    if optin and kernel.max_dynamic_shared_size_bytes < optin:
+        kernel.max_dynamic_shared_size_bytes = optin
     kernel(plan.grid, plan.block, args, shared_mem=plan.shared_mem)
 
 

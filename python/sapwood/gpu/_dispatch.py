@@ -120,6 +120,15 @@ def smem_fits(cols: int, limits: DeviceLimits) -> bool:
     return cols * 4 <= budget
 
 
+#: Shared memory a block may use without opting in (static and dynamic together).
+DEFAULT_SMEM_PER_BLOCK = 48 * 1024
+
+
+def smem_optin(plan: Launch) -> int:
+    """The dynamic shared memory to opt in to before ``plan`` launches; 0 when none is needed."""
+    return plan.shared_mem if plan.shared_mem > DEFAULT_SMEM_PER_BLOCK else 0
+
+
 def plan_rows(
     kind: str,
     dtype: str,
