@@ -137,10 +137,17 @@ def test_approximate_search_keeps_its_guarantee(data, eps):
     Q = Q.astype(np.float64)
     tree = KDTree(X)
     k = min(3, len(X))
-    d, _ = tree.query(Q, k=k, eps=eps)
+    d, i = tree.query(Q, k=k, eps=eps)
     d = d.reshape(len(Q), -1)
-    ref = np.sort(brute_distances(X, Q, 2.0), axis=1)[:, :k]
+    i = i.reshape(len(Q), -1)
+    every = brute_distances(X, Q, 2.0)
+    ref = np.sort(every, axis=1)[:, :k]
     assert np.all(d <= ref * (1 + eps) * (1 + 1e-12) + 1e-12)
+    # The bound alone would hold for any too-small answer (zeros, say): the answer must be k
+    # distinct real points at their real distances, so no closer than the exact neighbours.
+    np.testing.assert_allclose(d, every[np.arange(len(Q))[:, None], i], rtol=1e-9, atol=1e-12)
+    assert all(len(set(row)) == k for row in i.tolist())
+    assert np.all(d >= ref * (1 - 1e-12) - 1e-12)
 
 
 @SETTINGS
