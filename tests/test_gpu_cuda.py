@@ -144,6 +144,15 @@ def test_norms_match_float64(cols, dtype, rms):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
 
 
+@pytest.mark.parametrize("cols", [12256, 12257, 12288, 16384])
+def test_shared_memory_rows_around_48_kib(cols):
+    """The cached row plus the reductions' static scratch crosses the 48 KiB default here."""
+    x = make_rows(cols, "float32")
+    check_softmax(x, to_gpu(x), "float32")
+    got = host(gpu.layer_norm(to_gpu(x[:2])))
+    np.testing.assert_allclose(got, ref_norm(x[:2]), rtol=1e-5, atol=1e-5)
+
+
 def test_fp16_extremes():
     big = float(np.finfo(np.float16).max)
     x = np.array(

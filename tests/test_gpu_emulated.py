@@ -561,6 +561,10 @@ def build_cases():
         (5, 4096, BF16, None, None, 0),  # shared memory, 8-wide packs
         (5, 4096, F16, None, None, 3),  # shared memory, misaligned: scalar loads
         (4, 8193, F32, None, None, 0),
+        # 48 KiB and more of shared memory: static scratch + cached row need the opt-in
+        (4, 12257, F32, None, None, 0),
+        (4, 12288, F32, None, None, 0),
+        (4, 16384, BF16, None, None, 0),
         (4, 3000, F16, None, NO_SMEM, 0),  # streaming
         (4, 3000, BF16, None, NO_SMEM, 0),  # streaming bf16
         (4, 70001, F32, None, None, 0),  # streaming, odd length
@@ -599,6 +603,8 @@ def build_cases():
         (6, 1024, F16, None, 1),  # registers, scalar loads
         (5, 2000, BF16, None, 0),
         (5, 2000, F32, None, 2),  # shared memory, 2-wide packs off a 16-byte boundary
+        (4, 12288, F32, None, 0),  # shared memory past 48 KiB with the static scratch
+        (4, 16384, BF16, None, 0),  # 64 KiB of shared memory
         (4, 3000, F32, NO_SMEM, 0),
         (4, 4104, F16, NO_SMEM, 0),
         (4, 4104, BF16, NO_SMEM, 5),  # streaming bf16, scalar loads
@@ -739,7 +745,9 @@ def run_case(emulator: Path, index: int, case: Case, tmp_path: Path) -> tuple[np
 @pytest.mark.parametrize("index", range(len(CASES)), ids=lambda i: CASES[i][0].call.split("(")[0])
 def test_kernel_on_emulated_gpu(emulator, index, tmp_path):
     case, want, rtol, atol = CASES[index]
-    raw, _ = run_case(emulator, index, case, tmp_path)
+    raw, stdout = run_case(emulator, index, case, tmp_path)
+    # the host decides the shared-memory opt-in from this table
+    assert f"static_smem={_dispatch.STATIC_SMEM[case.strategy]}\n" in stdout
     got = raw.astype(np.float64).reshape(want.shape)
     assert np.array_equal(np.isnan(got), np.isnan(want))
     assert np.array_equal(np.isneginf(got), np.isneginf(want))

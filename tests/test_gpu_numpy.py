@@ -422,6 +422,21 @@ def test_dispatch_picks_strategy_by_row_length():
     assert big.shared_mem == 4096 * 4
 
 
+@pytest.mark.parametrize("kind", ["softmax", "rms_norm", "layer_norm"])
+def test_smem_optin_counts_the_static_scratch(kind):
+    """The default 48 KiB covers static and dynamic shared memory together: a cached row of
+    12,257 to 12,288 fp32 values (12,288 is a common hidden size) plus the block reductions'
+    128-byte scratch is over it, so the launch must opt in or it fails on the GPU."""
+    for cols in (12257, 12288, 16384):
+        plan = _dispatch.plan_rows(kind, "float32", 8, cols, 1)
+        assert plan.strategy.endswith("_smem")
+        assert _dispatch.smem_optin(plan) == plan.shared_mem, cols
+    plan = _dispatch.plan_rows(kind, "float32", 8, 12256, 1)  # 49,024 + 128 B: exactly 48 KiB
+    assert _dispatch.smem_optin(plan) == 0
+    assert _dispatch.smem_optin(plan, static_bytes=132) == plan.shared_mem
+    assert _dispatch.smem_optin(_dispatch.plan_rows(kind, "float32", 8, 1000, 1)) == 0
+
+
 def test_dispatch_pack_respects_alignment_and_strides():
     assert _dispatch.choose_pack("float16", 1024, (1024,), (0, 256)) == 8
     assert _dispatch.choose_pack("float32", 1024, (1024,), (0, 256)) == 4

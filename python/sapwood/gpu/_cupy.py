@@ -53,12 +53,21 @@ def _kernel(file: str, name: str, device_id: int) -> Any:
         return module.get_function(name)
 
 
+#: The dynamic shared memory each compiled kernel has opted in to, by (file, name, device).
+_OPTED_IN: dict[tuple[str, str, int], int] = {}
+
+
 def launch(plan: _dispatch.Launch, args: tuple[Any, ...]) -> None:
     """Run one planned launch on the current device and stream."""
-    kernel = _kernel(plan.file, plan.name, _cupy().cuda.Device().id)
-    optin = _dispatch.smem_optin(plan)
-    if optin and kernel.max_dynamic_shared_size_bytes < optin:
+    key = (plan.file, plan.name, _cupy().cuda.Device().id)
+    kernel = _kernel(*key)
+    # Set the attribute explicitly rather than compare with its default, whose value (48 KiB,
+    # or 48 KiB less the static shared memory) is what the opt-in is about.
+    static = int(kernel.shared_size_bytes) if plan.shared_mem else 0
+    optin = _dispatch.smem_optin(plan, static)
+    if optin > _OPTED_IN.get(key, 0):
         kernel.max_dynamic_shared_size_bytes = optin
+        _OPTED_IN[key] = optin
     kernel(plan.grid, plan.block, args, shared_mem=plan.shared_mem)
 
 

@@ -120,13 +120,33 @@ def smem_fits(cols: int, limits: DeviceLimits) -> bool:
     return cols * 4 <= budget
 
 
-#: Shared memory a block may use without opting in (static and dynamic together).
+#: Shared memory a block may use without opting in, static and dynamic together.
 DEFAULT_SMEM_PER_BLOCK = 48 * 1024
+#: Static shared memory of each kernel family, in bytes: the ``scratch`` arrays of the block
+#: reductions (the emulated tests check these against the kernels).
+STATIC_SMEM = {
+    "softmax_warp": 0,
+    "softmax_smem": 32 * 4,
+    "softmax_online": 64 * 4,
+    "norm_warp": 0,
+    "norm_smem": 32 * 4,
+    "norm_online": 96 * 4,
+    "gemv_dense": 0,
+    "gemv_quant": 0,
+}
 
 
-def smem_optin(plan: Launch) -> int:
-    """The dynamic shared memory to opt in to before ``plan`` launches; 0 when none is needed."""
-    return plan.shared_mem if plan.shared_mem > DEFAULT_SMEM_PER_BLOCK else 0
+def smem_optin(plan: Launch, static_bytes: int | None = None) -> int:
+    """The dynamic shared memory ``plan`` must opt in to before it launches, or 0.
+
+    Without an opt-in a block gets 48 KiB of shared memory for its static and dynamic shared
+    memory together, so a dynamic size under 48 KiB can still need one. ``static_bytes`` is the
+    compiled kernel's static shared memory; :data:`STATIC_SMEM` when omitted.
+    """
+    static = STATIC_SMEM[plan.strategy] if static_bytes is None else static_bytes
+    if plan.shared_mem and plan.shared_mem + static > DEFAULT_SMEM_PER_BLOCK:
+        return plan.shared_mem
+    return 0
 
 
 def plan_rows(
