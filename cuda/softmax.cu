@@ -15,14 +15,15 @@
 namespace sapwood {
 
 // Write one pack of results from the (shift, sum) of its row: exp(x - shift) / sum or
-// x - shift - log(sum). `vals` holds x (log) or exp(x - shift) (softmax).
+// (x - shift) - log(sum). `vals` holds x (log) or exp(x - shift) (softmax).
 template <int N>
 __device__ __forceinline__ void finish_pack(float (&vals)[N], float shift, float sum, int log_out,
                                             bool exps_ready) {
     if (log_out) {
-        const float off = shift + logf(sum);
+        // Not x - (shift + log(sum)): against a large shift (1e7) the O(1) log term rounds away.
+        const float lse = logf(sum);
 #pragma unroll
-        for (int i = 0; i < N; ++i) vals[i] = sum == 0.0f ? neg_inf() : vals[i] - off;
+        for (int i = 0; i < N; ++i) vals[i] = sum == 0.0f ? neg_inf() : (vals[i] - shift) - lse;
     } else {
         const float inv = 1.0f / sum;
 #pragma unroll

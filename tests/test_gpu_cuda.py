@@ -153,6 +153,14 @@ def test_shared_memory_rows_around_48_kib(cols):
     np.testing.assert_allclose(got, ref_norm(x[:2]), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("cols", [2, 1000, 5000, 70000])
+def test_log_softmax_with_large_row_maxima(cols):
+    rng = np.random.default_rng(cols)
+    x = np.stack([peak - 2.0 * rng.integers(0, 4, cols) for peak in (1e3, 1e5, 1e7, 3e7)])
+    x = x.astype(np.float32)
+    check_softmax(x, to_gpu(x), "float32")
+
+
 def test_fp16_extremes():
     big = float(np.finfo(np.float16).max)
     x = np.array(

@@ -540,6 +540,22 @@ def _rows(rows, cols, dtype, seed, ld=None):
     return x.astype(dtype)
 
 
+def large_max_rows(cols: int, dtype: np.dtype) -> np.ndarray:
+    """Rows whose maxima are 1e3 to 3e7, the other values a few representable steps below."""
+    rng = np.random.default_rng(cols)
+    rows = []
+    for peak in (1e3, 1e5, 1e7, 3e7):
+        top = float(np.array(peak, dtype=dtype))
+        if dtype == BF16:  # 8 significant bits
+            step = 2.0 ** (np.floor(np.log2(top)) - 7)
+        else:
+            step = max(float(np.spacing(np.float32(top))), 0.25)
+        row = top - step * rng.integers(0, 4, cols)
+        row[0] = top
+        rows.append(row)
+    return np.array(rows).astype(dtype)
+
+
 F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
 TOL = {"float32": 3e-6, "float16": 1.2e-3, "bfloat16": 8e-3}
 
@@ -577,6 +593,21 @@ def build_cases():
         for log in (False, True):
             case = row_case("softmax", xfull, cols, log=log, limits=limits, offset=offset)
             want = ref_softmax(x, log)
+            cases.append((case, want, tol, tol if log else tol * 1e-3))
+    # Rows whose maximum is large: the log term must not round away against the maximum.
+    for cols, dtype, limits in (
+        (2, F32, None),
+        (1000, F32, None),
+        (5000, F32, None),
+        (3000, F32, NO_SMEM),
+        (1000, BF16, None),
+        (3000, BF16, NO_SMEM),
+    ):
+        x = large_max_rows(cols, dtype)
+        for log in (False, True):
+            want = ref_softmax(x, log)
+            tol = TOL[dtype.name]
+            case = row_case("softmax", x, cols, log=log, limits=limits)
             cases.append((case, want, tol, tol if log else tol * 1e-3))
     for cols, limits in ((40, None), (3000, NO_SMEM), (5000, None)):
         x = np.zeros((4, cols), dtype=np.float32)

@@ -123,6 +123,16 @@ def test_log_softmax_matches_float64(cols, dtype):
     assert err.max() <= rtol * 2
 
 
+@pytest.mark.parametrize("peak", [1e3, 1e5, 1e7, 3e7])
+def test_log_softmax_with_large_row_maxima(peak):
+    """The log term is computed after the shift is taken off, so it does not round away
+    against a large maximum (fp32 ``[1e7, 1e7]`` is ``log(1/2)``, not -1 or 0)."""
+    x = np.array([[peak, peak], [peak, peak - 4]], dtype=np.float32)
+    got = gpu.log_softmax(x).astype(np.float64)
+    np.testing.assert_allclose(got, ref_softmax(x, log=True), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got[0], np.log(0.5), rtol=1e-6)
+
+
 def test_softmax_nan_and_posinf_rows_are_nan():
     x = np.zeros((3, 40), dtype=np.float32)
     x[0, 5] = np.nan
