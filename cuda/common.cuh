@@ -106,8 +106,12 @@ struct Welford {
 
 // Chan et al.'s merge of two partial (count, mean, M2) summaries.
 __device__ __forceinline__ Welford welford_merge(Welford a, Welford b) {
+    // An empty side adds nothing. Returning the other side also keeps delta^2 * 0 out of the
+    // sum: with an empty side at mean 0, delta is the other mean, and once |delta| > 1.8e19
+    // delta^2 overflows to inf and inf * 0 is NaN.
+    if (b.count == 0.0f) return a;
+    if (a.count == 0.0f) return b;
     const float n = a.count + b.count;
-    if (n == 0.0f) return a;
     const float delta = b.mean - a.mean;
     const float wb = b.count / n;
     Welford r;

@@ -161,6 +161,17 @@ def test_log_softmax_with_large_row_maxima(cols):
     check_softmax(x, to_gpu(x), "float32")
 
 
+@pytest.mark.parametrize("cols", [3000, 40000])
+def test_layer_norm_of_rows_around_2e19(cols, monkeypatch):
+    if cols < 10_000:  # the streaming kernel at a shorter length too
+        monkeypatch.setattr(_dispatch, "smem_fits", lambda cols, limits: False)
+    rng = np.random.default_rng(cols)
+    x = (2e19 * (1 + 1e-3 * rng.standard_normal((4, cols)))).astype(np.float32)
+    got = host(gpu.layer_norm(to_gpu(x)))
+    want = ref_norm(x)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+
+
 def test_fp16_extremes():
     big = float(np.finfo(np.float16).max)
     x = np.array(

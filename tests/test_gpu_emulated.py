@@ -556,6 +556,12 @@ def large_max_rows(cols: int, dtype: np.dtype) -> np.ndarray:
     return np.array(rows).astype(dtype)
 
 
+def huge_rows(cols: int) -> np.ndarray:
+    """fp32 rows around 2e19 with a spread of 2e16 (the variance sum stays finite)."""
+    rng = np.random.default_rng(cols)
+    return (2e19 * (1 + 1e-3 * rng.standard_normal((3, cols)))).astype(np.float32)
+
+
 F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
 TOL = {"float32": 3e-6, "float16": 1.2e-3, "bfloat16": 8e-3}
 
@@ -654,6 +660,13 @@ def build_cases():
                 case = row_case(kind, x, cols, w, b, eps=eps, limits=limits, offset=offset)
                 want = ref_norm(x, w, b, eps=eps, rms=rms)
                 cases.append((case, want, tol, tol * np.abs(want).max()))
+    # Rows around 2e19: the squared distance of such a mean from an empty summary's 0
+    # overflows fp32, so the streaming Welford merges must not form it.
+    for cols, limits in ((40000, None), (3000, NO_SMEM)):
+        x = huge_rows(cols)
+        want = ref_norm(x)
+        case = row_case("layer_norm", x, cols, limits=limits)
+        cases.append((case, want, 1e-3, 1e-3 * np.abs(want).max()))
     rng = np.random.default_rng(0)
     # (out, in, row stride of W, batch, dtype, misalignment of x in elements)
     for out, inn, ldw, batch, dtype, x_offset in [

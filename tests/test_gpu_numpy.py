@@ -229,6 +229,14 @@ def test_layer_norm_has_no_cancellation():
     np.testing.assert_allclose(gpu.layer_norm(x), ref_norm(x), atol=2e-3)
 
 
+def test_layer_norm_of_rows_around_2e19():
+    rng = np.random.default_rng(0)
+    x = (2e19 * (1 + 1e-3 * rng.standard_normal((2, 40000)))).astype(np.float32)
+    got = gpu.layer_norm(x).astype(np.float64)
+    want = ref_norm(x)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+
+
 def test_norms_fp16_extremes():
     big = float(np.finfo(np.float16).max)
     x = np.array([[big, -big, big, -big], [6e-8, 0, -6e-8, 0], [big, big, big, big]], np.float16)
