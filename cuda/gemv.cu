@@ -125,7 +125,9 @@ __global__ void __launch_bounds__(128, 4)
         }
         for (int ch = lane; ch < chunks; ch += 32) {
             const int c0 = ch * EPC;
-            const int g = c0 / group_size;  // a chunk never straddles a group (host checks)
+            // A chunk never straddles a group: group sizes are whole chunks (check_group_size
+            // in python/sapwood/gpu/_quant.py), and a per-row group holds every chunk.
+            const int g = c0 / group_size;
             uint4 raw[R];
 #pragma unroll
             for (int r = 0; r < R; ++r) {

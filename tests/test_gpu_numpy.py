@@ -324,6 +324,39 @@ def test_quantized_matrix_pickles_and_stays_on_the_host():
     assert q.nbytes == q.data.nbytes + q.scale.nbytes + q.zero.nbytes
 
 
+@pytest.mark.parametrize("bits", [8, 4])
+def test_quantized_matrix_refuses_zero_points_the_kernel_would_round(bits):
+    """The GPU adds the zero point to 2**23, which rounds a fractional one; the host would not.
+    A zero point outside the codes' range is refused as well (the documented contract)."""
+    q = gpu.quantize(np.random.default_rng(0).standard_normal((3, 64)).astype(np.float32), bits)
+    for bad in (q.zero + np.float32(0.5), np.full_like(q.zero, -1), np.full_like(q.zero, 2**bits)):
+        with pytest.raises(ValueError, match="zero"):
+            gpu.QuantizedMatrix(q.data, q.scale, bad, q.shape, q.bits, q.group_size)
+    nan = q.zero.copy()
+    nan[1, 0] = np.nan
+    with pytest.raises(ValueError, match="zero"):
+        gpu.QuantizedMatrix(q.data, q.scale, nan, q.shape, q.bits, q.group_size)
+    top = np.full_like(q.zero, 2**bits - 1)  # integers in range stay accepted
+    gpu.QuantizedMatrix(q.data, q.scale, top, q.shape, q.bits, q.group_size)
+
+
+def test_group_size_must_not_split_a_kernel_chunk(monkeypatch):
+    """gemv_quant reads 16-byte chunks (16 int8 or 32 int4 weights) and takes one group's
+    scale per chunk, so a group size that is not a multiple of a chunk is refused even if the
+    list of group sizes grows."""
+    from sapwood.gpu import _quant
+
+    monkeypatch.setattr(_quant, "GROUP_SIZES", (16, 32, 64, 128))
+    w = np.random.default_rng(0).standard_normal((3, 64)).astype(np.float32)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        gpu.quantize(w, bits=4, group_size=16)
+    q8 = gpu.quantize(w, bits=8, group_size=16)  # 16 int8 weights fill one chunk exactly
+    assert q8.n_groups == 4
+    data4 = np.ascontiguousarray(q8.data[:, :32])
+    with pytest.raises(ValueError, match="multiple of 32"):
+        gpu.QuantizedMatrix(data4, q8.scale, q8.zero, q8.shape, 4, 16)
+
+
 def test_int4_packing_layout():
     w = np.arange(34, dtype=np.float32).reshape(1, 34)  # per row: scale 33/15
     q = gpu.quantize(w, bits=4)

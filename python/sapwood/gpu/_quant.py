@@ -39,6 +39,22 @@ def _xp(a: Any) -> Any:
     return np
 
 
+def check_group_size(group_size: Any, bits: int) -> None:
+    """A ValueError unless ``group_size`` is None or an accepted size that ``gemv_quant`` can
+    read: the kernel takes one group's scale and zero point per 16-byte chunk of a row (16 int8
+    or 32 int4 weights), so a group must be a whole number of chunks."""
+    if group_size is None:
+        return
+    if isinstance(group_size, bool) or group_size not in GROUP_SIZES:
+        raise ValueError(f"group_size must be None or one of {GROUP_SIZES}, got {group_size!r}")
+    per_chunk = _ROW_ALIGN * 8 // bits
+    if group_size % per_chunk:
+        raise ValueError(
+            f"group_size must be a multiple of {per_chunk} for {bits}-bit weights (the GPU "
+            f"kernel reads {per_chunk} weights at a time, within one group), got {group_size}"
+        )
+
+
 def row_bytes_for(in_features: int, bits: int) -> int:
     """Bytes per stored row: the packed weights rounded up to a multiple of 16."""
     packed = in_features if bits == 8 else (in_features + 1) // 2
@@ -80,8 +96,7 @@ class QuantizedMatrix:
         out, in_features = self.shape
         if out < 1 or in_features < 1:
             raise ValueError(f"shape must be positive, got {self.shape}")
-        if self.group_size is not None and self.group_size not in GROUP_SIZES:
-            raise ValueError(f"group_size must be None or one of {GROUP_SIZES}")
+        check_group_size(self.group_size, self.bits)
         kinds = {is_cupy(self.data), is_cupy(self.scale), is_cupy(self.zero)}
         if len(kinds) != 1:
             raise TypeError("data, scale and zero must all be NumPy arrays or all CuPy arrays")
@@ -98,6 +113,14 @@ class QuantizedMatrix:
         for name in ("data", "scale", "zero"):
             if not getattr(self, name).flags.c_contiguous:
                 raise ValueError(f"{name} must be C-contiguous")
+        # The GPU forms the zero point as 2**23 + zero in fp32, which rounds a fractional one
+        # (the host would not) and is exact only for integers; the codes span [0, 2**bits - 1].
+        xp = _xp(self.zero)
+        qmax = 2**self.bits - 1
+        zero = self.zero
+        valid = (zero == xp.rint(zero)) & (zero >= 0) & (zero <= qmax)
+        if not bool(valid.all()):
+            raise ValueError(f"zero must hold integers in [0, {qmax}] for {self.bits}-bit weights")
 
     @property
     def in_features(self) -> int:
@@ -203,8 +226,7 @@ def quantize(w: Any, bits: int = 8, group_size: int | None = None) -> QuantizedM
     """
     if isinstance(bits, bool) or bits not in (4, 8):
         raise ValueError(f"bits must be 4 or 8, got {bits!r}")
-    if group_size is not None and (isinstance(group_size, bool) or group_size not in GROUP_SIZES):
-        raise ValueError(f"group_size must be None or one of {GROUP_SIZES}, got {group_size!r}")
+    check_group_size(group_size, bits)
     w = as_array(w, "w")
     xp = _xp(w)
     if w.ndim != 2:
