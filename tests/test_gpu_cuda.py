@@ -4,9 +4,26 @@ Marked ``gpu``; skipped when CuPy or a CUDA device is missing. Shapes, dtypes an
 those of ``test_gpu_numpy.py``; in addition the GPU results are compared with the NumPy path, and
 the launches are exercised with strided, offset and transposed inputs and with grids too small
 for the row count (so that every kernel's grid-stride loop runs).
+
+Under NVIDIA's compute-sanitizer. Where ``compute-sanitizer`` is on the PATH,
+``test_clean_under_compute_sanitizer`` reruns a selection of this file under its memcheck,
+racecheck and synccheck tools. To run the whole file under one tool::
+
+    SAPWOOD_GPU_SANITIZE=1 compute-sanitizer --tool memcheck --error-exitcode 86 \
+        python -m pytest tests/test_gpu_cuda.py -q
+
+``SAPWOOD_GPU_SANITIZE=1`` turns CuPy's memory pool off, so that every array is an allocation
+of its own and an access past its end is reported instead of landing in a neighbour from the
+same pool.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +46,11 @@ pytestmark = [
 ]
 
 cp = pytest.importorskip("cupy") if gpu.is_available() else None
+
+#: Set when this process runs under compute-sanitizer (see the module documentation).
+SANITIZE = os.environ.get("SAPWOOD_GPU_SANITIZE", "") == "1"
+if cp is not None and SANITIZE:
+    cp.cuda.set_allocator(None)  # no pool: the sanitizer sees each array's own bounds
 
 
 def _bf16_on_gpu() -> bool:
@@ -271,3 +293,46 @@ def test_mixed_devices_are_rejected():
         gpu.gemv_quantized(q, to_gpu(np.ones(4, np.float32)))
     with pytest.raises(TypeError, match="x must be a CuPy"):
         gpu.gemv_quantized(q.to_gpu(), np.ones(4, np.float32))
+
+
+#: What each compute-sanitizer tool reruns: every strategy, dtype and misaligned or strided
+#: layout for memcheck; the block-wide kernels (shared memory, barriers) for the others.
+SANITIZER_RUNS = {
+    "memcheck": (
+        "non_contiguous or grid_stride or shared_memory_rows or large_row_maxima or 2e19 "
+        "or (softmax_matches and (1025 or 8193 or 65536)) or (norms_match and 33) "
+        "or (gemv_matches and shape2) or (gemv_quantized and 257)"
+    ),
+    "racecheck": "shared_memory_rows or grid_stride",
+    "synccheck": "shared_memory_rows or grid_stride",
+}
+
+
+@pytest.mark.skipif(SANITIZE, reason="already running under compute-sanitizer")
+@pytest.mark.skipif(shutil.which("compute-sanitizer") is None, reason="needs compute-sanitizer")
+@pytest.mark.parametrize("tool", list(SANITIZER_RUNS))
+def test_clean_under_compute_sanitizer(tool):
+    cmd = [
+        shutil.which("compute-sanitizer"),
+        "--tool",
+        tool,
+        "--error-exitcode",
+        "86",
+        sys.executable,
+        "-m",
+        "pytest",
+        str(Path(__file__)),
+        "-q",
+        "-x",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        f"not sanitizer and ({SANITIZER_RUNS[tool]})",
+    ]
+    env = dict(os.environ, SAPWOOD_GPU_SANITIZE="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3000, check=False)
+    tail = (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0, (
+        f"compute-sanitizer --tool {tool} exited {proc.returncode}:\n{tail}"
+    )
+    assert " passed" in proc.stdout, tail  # the selection ran something

@@ -20,6 +20,15 @@ Method (see the module docstrings of the ops for the byte counts):
   CuPy's composite implementation, PyTorch's fused op when PyTorch is installed, and for GEMV
   cuBLAS (``cupy.matmul``) on fp16 weights.
 
+Under NVIDIA's compute-sanitizer (memcheck by default; ``--tool racecheck`` etc. likewise):
+
+    SAPWOOD_GPU_SANITIZE=1 compute-sanitizer --error-exitcode 86 python benches/gpu/run.py --quick
+
+``--quick`` runs a few small cases (rows on each side of the shared-memory limits, a small
+GEMV), once each, compares every sapwood result with the NumPy path and exits non-zero on a
+mismatch; its timings mean nothing. ``SAPWOOD_GPU_SANITIZE=1`` turns CuPy's memory pool off so
+that the sanitizer sees each array's own bounds.
+
 The goals printed at the end: softmax, log_softmax and the norms at >= 90 % of the copy
 bandwidth for rows of 1024 columns and more and faster than PyTorch at every size; int4 GEMV
 >= 2.5x and int8 GEMV >= 1.6x the speed of fp16 cuBLAS at 8192 x 8192.
@@ -30,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -40,6 +50,9 @@ import numpy as np
 
 ROW_OPS = ("softmax", "log_softmax", "rms_norm", "layer_norm")
 DEFAULT_COLS = (128, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144)
+#: --quick: each row strategy, the 48 KiB shared-memory boundary, and an odd streaming length.
+QUICK_COLS = (1000, 1025, 12288, 16384, 40001)
+SANITIZE = os.environ.get("SAPWOOD_GPU_SANITIZE", "") == "1"
 
 
 def _require_gpu() -> Any:
@@ -51,7 +64,24 @@ def _require_gpu() -> Any:
 
     if not gpu.is_available():
         sys.exit("benches/gpu needs a CUDA GPU; none was found")
+    if SANITIZE:
+        cupy.cuda.set_allocator(None)  # each array its own allocation, for the sanitizer
     return cupy
+
+
+class Mismatch(Exception):
+    """A sapwood GPU result that disagrees with the NumPy path (--quick)."""
+
+
+def check_close(what: str, got: Any, want: np.ndarray, rtol: float, atol: float) -> None:
+    """Raise Mismatch unless the device result ``got`` matches the host result ``want``."""
+    g = got.get().astype(np.float64)
+    w = np.asarray(want, dtype=np.float64)
+    same_nan = np.array_equal(np.isnan(g), np.isnan(w))
+    ok = same_nan and np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
+    if not ok:
+        worst = float(np.nanmax(np.abs(g - w))) if same_nan else float("nan")
+        raise Mismatch(f"{what}: GPU and NumPy paths differ (max abs difference {worst:g})")
 
 
 def _torch() -> Any | None:
@@ -210,12 +240,20 @@ def _ours(op: str) -> Callable[..., Any]:
 
 
 def _bench_row_case(
-    cp: Any, timer: Timer, ops: list[str], dtype_name: str, cols: int, mbytes: int, copy_gbs: float
+    cp: Any,
+    timer: Timer,
+    ops: list[str],
+    dtype_name: str,
+    cols: int,
+    mbytes: int,
+    copy_gbs: float,
+    quick: bool = False,
 ) -> list[dict]:
-    """Every row op on one (rows, cols) matrix of ``mbytes`` MB."""
-    torch = _torch()
+    """Every row op on one (rows, cols) matrix of ``mbytes`` MB (``quick``: a few rows, each
+    result checked against the NumPy path)."""
+    torch = None if quick else _torch()
     dtype = _dtype(cp, dtype_name)
-    rows = max(1, mbytes * 10**6 // (cols * dtype.itemsize))
+    rows = 5 if quick else max(1, mbytes * 10**6 // (cols * dtype.itemsize))
     x = cp.asarray(np.random.default_rng(0).standard_normal((rows, cols)), dtype=dtype)
     w = cp.ones(cols, dtype=dtype)
     b = cp.zeros(cols, dtype=dtype)
@@ -231,6 +269,10 @@ def _bench_row_case(
         nbytes = 2 * x.nbytes + weights * w.nbytes
         row: dict[str, Any] = {"op": op, "dtype": dtype_name, "rows": rows, "cols": cols}
         ours, composite = _ours(op), _composite(cp, op)
+        if quick:
+            tol = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 1.6e-2}[dtype_name]
+            host = [a.get() for a in (x, w, b)]
+            check_close(f"{op} {dtype_name} {rows}x{cols}", ours(x, w, b), ours(*host), tol, tol)
         t = timer(lambda i, f=ours: f(x, w, b))
         row["sapwood_gbs"] = nbytes / t / 1e9
         row["sapwood_us"] = t * 1e6
@@ -251,7 +293,9 @@ def bench_rows(cp: Any, timer: Timer, args: argparse.Namespace, copy_gbs: float)
     results = []
     for dtype_name in args.dtypes:
         for cols in args.cols:
-            results += _bench_row_case(cp, timer, ops, dtype_name, cols, args.mbytes, copy_gbs)
+            results += _bench_row_case(
+                cp, timer, ops, dtype_name, cols, args.mbytes, copy_gbs, args.quick
+            )
             cp.get_default_memory_pool().free_all_blocks()
     return results
 
@@ -270,16 +314,23 @@ def bench_gemv(cp: Any, timer: Timer, args: argparse.Namespace, l2: int) -> list
 
     results = []
     rng = np.random.default_rng(0)
+    # The calls allocate their outputs: without the pool (SANITIZE) each is a cudaMalloc,
+    # which a stream capture does not allow, so graphs are only used with the pool.
+    graph = not SANITIZE
     for out, inn in args.gemv_shapes:
         w_host = (rng.standard_normal((out, inn)) / math.sqrt(inn)).astype(np.float32)
         w16 = cp.asarray(w_host, dtype=cp.float16)
-        copies = max(1, math.ceil(4 * l2 / w16.nbytes))  # rotate through > 4x L2 of weights
+        # rotate through > 4x L2 of weights (--quick: one copy)
+        copies = 1 if args.quick else max(1, math.ceil(4 * l2 / w16.nbytes))
         for batch in args.batches:
             x16 = cp.asarray(rng.standard_normal((batch, inn)), dtype=cp.float16)
             xt = x16.T.copy()  # (in, batch) for cuBLAS: y^T = W x^T
+            if args.quick:
+                what = f"gemv {out}x{inn} b={batch}"
+                check_close(what, gpu.gemv(w16, x16), gpu.gemv(w16.get(), x16.get()), 2e-3, 2e-3)
             ws = [w16] + [w16.copy() for _ in range(copies - 1)]
-            t_cublas = timer(lambda i, ws=ws, xt=xt: cp.matmul(ws[i % len(ws)], xt), graph=True)
-            t_dense = timer(lambda i, ws=ws, x16=x16: gpu.gemv(ws[i % len(ws)], x16), graph=True)
+            t_cublas = timer(lambda i, ws=ws, xt=xt: cp.matmul(ws[i % len(ws)], xt), graph=graph)
+            t_dense = timer(lambda i, ws=ws, x16=x16: gpu.gemv(ws[i % len(ws)], x16), graph=graph)
             base = {"out": out, "in": inn, "batch": batch}
             weight_bytes = w16.nbytes
             results.append(
@@ -297,10 +348,14 @@ def bench_gemv(cp: Any, timer: Timer, args: argparse.Namespace, l2: int) -> list
             del ws
             for bits, group in ((8, None), (8, 128), (4, None), (4, 128)):
                 q0 = gpu.quantize(w16, bits=bits, group_size=group)
-                n = max(1, math.ceil(4 * l2 / q0.nbytes))
+                if args.quick:
+                    want = gpu.gemv_quantized(q0.to_host(), x16.get())
+                    what = f"gemv int{bits} g{group} {out}x{inn} b={batch}"
+                    check_close(what, gpu.gemv_quantized(q0, x16), want, 2e-3, 2e-3)
+                n = 1 if args.quick else max(1, math.ceil(4 * l2 / q0.nbytes))
                 qs = [q0] + [gpu.quantize(w16, bits=bits, group_size=group) for _ in range(n - 1)]
                 t = timer(
-                    lambda i, qs=qs, x16=x16: gpu.gemv_quantized(qs[i % len(qs)], x16), graph=True
+                    lambda i, qs=qs, x16=x16: gpu.gemv_quantized(qs[i % len(qs)], x16), graph=graph
                 )
                 results.append(
                     dict(
@@ -371,7 +426,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few small cases, run once and checked against NumPy (for compute-sanitizer)",
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.cols, args.mbytes, args.warmup, args.reps = list(QUICK_COLS), 4, 1, 1
+        args.gemv_shapes, args.batches = ["300x4096"], [1, 3]
     args.gemv_shapes = [tuple(int(v) for v in s.split("x")) for s in args.gemv_shapes]
     cp = _require_gpu()
     if "bfloat16" in args.dtypes:
@@ -391,11 +454,18 @@ def main(argv: list[str] | None = None) -> int:
         f"device-to-device copy of {args.mbytes} MB: kernel {copy['copy_kernel']:.0f} GB/s, "
         f"memcpy {copy['memcpy']:.0f} GB/s (read + write)"
     )
-    rows = bench_rows(cp, timer, args, copy_gbs) if set(args.ops) & set(ROW_OPS) else []
-    gemvs = bench_gemv(cp, timer, args, facts["l2_bytes"]) if "gemv" in args.ops else []
+    try:
+        rows = bench_rows(cp, timer, args, copy_gbs) if set(args.ops) & set(ROW_OPS) else []
+        gemvs = bench_gemv(cp, timer, args, facts["l2_bytes"]) if "gemv" in args.ops else []
+    except Mismatch as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
     print()
-    for line in goals(rows, gemvs):
-        print(line)
+    if args.quick:
+        print("--quick: every GPU result matched the NumPy path (timings are not meaningful)")
+    else:
+        for line in goals(rows, gemvs):
+            print(line)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"device": facts, "copy": copy, "rows": rows, "gemv": gemvs}, fh, indent=1)
