@@ -703,20 +703,20 @@ def build_cases():
 CASES = build_cases()
 
 
-def _compile(root: Path, exe: Path, sanitize: bool) -> subprocess.CompletedProcess:
+def _compile(cxx: str, root: Path, exe: Path, sanitize: bool) -> subprocess.CompletedProcess:
     flags = ["-fsanitize=address", "-fno-omit-frame-pointer"] if sanitize else []
-    cmd = [CXX, "-std=c++20", "-O1", "-pthread", "-w", *flags, f"-I{root}", "kernels.cpp"]
+    cmd = [cxx, "-std=c++20", "-O1", "-pthread", "-w", *flags, f"-I{root}", "kernels.cpp"]
     return subprocess.run(
         [*cmd, "-o", str(exe)], cwd=root, capture_output=True, text=True, check=False
     )
 
 
-def _asan_works(root: Path) -> bool:
+def _asan_works(cxx: str, root: Path) -> bool:
     """Whether the compiler can build and run an AddressSanitizer program here."""
     probe = root / "probe.cpp"
     probe.write_text("int main() { return 0; }\n")
     exe = root / "probe"
-    cmd = [CXX, "-fsanitize=address", str(probe), "-o", str(exe)]
+    cmd = [cxx, "-fsanitize=address", str(probe), "-o", str(exe)]
     if subprocess.run(cmd, capture_output=True, check=False).returncode != 0:
         return False
     return subprocess.run([str(exe)], capture_output=True, check=False).returncode == 0
@@ -740,20 +740,19 @@ def host_source(text: str) -> str:
     return text
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> Path:
-    if CXX is None:
+def build_emulator(root: Path, cxx: str | None) -> Path:
+    """Compile every case into one host program under ``root``; skip, or in CI fail, when the
+    compiler is missing or lacks what the shim needs."""
+    if cxx is None:
         unavailable("needs a host C++ compiler (g++ or clang++)")
-    root = tmp_path_factory.mktemp("cuda_emulation")
     (root / "cuda_fp16.h").write_text(SHIM_FP16)
     (root / "cuda_bf16.h").write_text(SHIM_BF16)
     (root / "emu.h").write_text(EMU)
-    sources = _sources.raw_sources()
-    for name, text in sources.items():
+    for name, text in _sources.raw_sources().items():
         (root / name).write_text(host_source(text))
     (root / "kernels.cpp").write_text(_program([c for c, *_ in CASES]))
     exe = root / "kernels"
-    proc = _compile(root, exe, sanitize=_asan_works(root))
+    proc = _compile(cxx, root, exe, sanitize=_asan_works(cxx, root))
     if proc.returncode != 0:
         err = proc.stderr
         if "barrier" in err and ("No such file" in err or "not found" in err):
@@ -764,6 +763,11 @@ def emulator(tmp_path_factory) -> Path:
             unavailable("the host C++ compiler has no _Float16 on this target")
         raise AssertionError(f"host compile of the kernels failed:\n{err[-4000:]}")
     return exe
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory) -> Path:
+    return build_emulator(tmp_path_factory.mktemp("cuda_emulation"), CXX)
 
 
 def run_case(emulator: Path, index: int, case: Case, tmp_path: Path) -> tuple[np.ndarray, str]:
@@ -813,6 +817,28 @@ def test_missing_compiler_fails_in_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         unavailable("needs a host C++ compiler")
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "kernels.cpp:2: fatal error: barrier: No such file or directory",
+        "g++: error: unrecognized command-line option '-std=c++20'",
+        "emu.h:1: error: '_Float16' does not name a type",
+    ],
+)
+def test_compiler_without_the_needed_features_fails_in_ci(stderr, tmp_path, monkeypatch):
+    fake = tmp_path / "old-g++"
+    fake.write_text(f'#!/bin/sh\necho "{stderr}" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run"):
+        build_emulator(tmp_path, str(fake))
+    with pytest.raises(pytest.fail.Exception, match="CI must run"):
+        build_emulator(tmp_path, None)
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        build_emulator(tmp_path, str(fake))
 
 
 def test_host_rewrites_cover_every_shared_array_and_vector_access():
