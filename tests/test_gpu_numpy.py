@@ -485,6 +485,23 @@ def test_smem_optin_counts_the_static_scratch(kind):
     assert _dispatch.smem_optin(_dispatch.plan_rows(kind, "float32", 8, 1000, 1)) == 0
 
 
+def test_shared_memory_rows_leave_room_for_two_blocks_per_sm():
+    """A block's shared memory is its cached row, its static scratch and the 1 KiB the driver
+    reserves per block; the longest row the shared-memory strategy takes must fit twice."""
+    small = _dispatch.DeviceLimits(sm_count=80, smem_per_block_optin=101376, smem_per_sm=102400)
+    for limits in (_dispatch.DeviceLimits(), small):
+        longest = max(c for c in range(1025, 60000) if _dispatch.smem_fits(c, limits))
+        for kind in ("softmax", "rms_norm", "layer_norm"):
+            plan = _dispatch.plan_rows(kind, "float32", 4, longest, 1, limits)
+            per_block = plan.shared_mem + _dispatch.STATIC_SMEM[plan.strategy] + 1024
+            assert 2 * per_block <= limits.smem_per_sm, (kind, longest)
+            assert plan.shared_mem + _dispatch.STATIC_SMEM[plan.strategy] <= (
+                limits.smem_per_block_optin
+            )
+        next_plan = _dispatch.plan_rows("softmax", "float32", 4, longest + 1, 1, limits)
+        assert next_plan.strategy == "softmax_online"
+
+
 def test_dispatch_pack_respects_alignment_and_strides():
     assert _dispatch.choose_pack("float16", 1024, (1024,), (0, 256)) == 8
     assert _dispatch.choose_pack("float32", 1024, (1024,), (0, 256)) == 4

@@ -114,12 +114,6 @@ def warp_shape(cols: int, pack: int) -> tuple[int, int, int]:
     return pack, packs, 32
 
 
-def smem_fits(cols: int, limits: DeviceLimits) -> bool:
-    """Whether a cached fp32 row fits, leaving room for two blocks per SM."""
-    budget = min(limits.smem_per_block_optin, limits.smem_per_sm // 2) - 1024
-    return cols * 4 <= budget
-
-
 #: Shared memory a block may use without opting in, static and dynamic together.
 DEFAULT_SMEM_PER_BLOCK = 48 * 1024
 #: Static shared memory of each kernel family, in bytes: the ``scratch`` arrays of the block
@@ -134,6 +128,19 @@ STATIC_SMEM = {
     "gemv_dense": 0,
     "gemv_quant": 0,
 }
+#: Shared memory the driver reserves for each resident block (compute capability 8.0 and later).
+RESERVED_SMEM_PER_BLOCK = 1024
+
+
+def smem_fits(cols: int, limits: DeviceLimits) -> bool:
+    """Whether a cached fp32 row fits, leaving room for two blocks per SM.
+
+    A block's shared memory is the cached row, the kernels' static scratch and the driver's
+    per-block reserve.
+    """
+    per_block = cols * 4 + max(STATIC_SMEM["softmax_smem"], STATIC_SMEM["norm_smem"])
+    two = 2 * (per_block + RESERVED_SMEM_PER_BLOCK)
+    return per_block <= limits.smem_per_block_optin and two <= limits.smem_per_sm
 
 
 def smem_optin(plan: Launch, static_bytes: int | None = None) -> int:
