@@ -1,6 +1,6 @@
 """Type stubs of the compiled extension ``sapwood._native`` (checked by ``mypy.stubtest``)."""
 
-from typing import Any, final
+from typing import Any, ClassVar, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -186,6 +186,9 @@ class BoostTrainer:
 
 @final
 class BoostModel:
+    MAX_NUM_FEATURE: ClassVar[int]
+    MAX_NUM_CLASS: ClassVar[int]
+    MAX_NUM_PARALLEL_TREE: ClassVar[int]
     @staticmethod
     def from_json(text: str) -> BoostModel: ...
     def to_json(self) -> str: ...
@@ -199,7 +202,11 @@ class BoostModel:
     def predict_leaf(
         self, x: Any, begin: int = 0, end: int | None = None, n_jobs: int | None = None
     ) -> NDArray[np.int32]: ...
-    def importance(self) -> tuple[list[float], list[float], list[float]]: ...
+    def importance(
+        self,
+    ) -> tuple[
+        NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+    ]: ...
     def with_attributes(self, attributes: dict[str, str]) -> BoostModel: ...
     def truncated(self, end: int) -> BoostModel: ...
     @property

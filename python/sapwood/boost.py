@@ -407,33 +407,37 @@ class _GBTBase(BaseEstimator):
     def feature_importances_(self) -> NDArray:
         """Importances normalised to sum to 1, by ``importance_type`` (float32)."""
         check_is_fitted(self, "_model")
-        scores = self._scores(self.importance_type)
+        features, scores = self._scores(self.importance_type)
         total = scores.sum()
-        out = scores / total if total > 0 else scores
-        return out.astype(np.float32)
+        # Zero-filled pages cost nothing until written, and only the used features are.
+        out = np.zeros(self._model.num_feature, dtype=np.float32)
+        out[features] = scores / total if total > 0 else scores
+        return out
 
-    def _scores(self, importance_type: str) -> NDArray:
+    def _scores(self, importance_type: str) -> tuple[NDArray, NDArray]:
+        """The features used in at least one split (ascending) and their scores: sparse, as a
+        model may declare far more features than it splits on."""
         if importance_type not in _IMPORTANCE_TYPES:
             raise ValueError(
                 f"unknown importance_type {importance_type!r}; expected one of "
                 f"{', '.join(_IMPORTANCE_TYPES)}"
             )
-        weight, gain, cover = (np.asarray(a) for a in self._model.importance())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            table = {
-                "weight": weight,
-                "total_gain": gain,
-                "total_cover": cover,
-                "gain": np.where(weight > 0, gain / np.maximum(weight, 1), 0.0),
-                "cover": np.where(weight > 0, cover / np.maximum(weight, 1), 0.0),
-            }
-        return table[importance_type]
+        features, weight, gain, cover = self._model.importance()
+        # Every listed feature has at least one split, so the averages are defined.
+        table = {
+            "weight": weight,
+            "total_gain": gain,
+            "total_cover": cover,
+            "gain": gain / weight,
+            "cover": cover / weight,
+        }
+        return features, table[importance_type]
 
-    def _feature_names(self) -> list[str]:
+    def _feature_names(self, features: Any) -> list[str]:
         names = getattr(self, "feature_names_in_", None)
         if names is not None:
-            return [str(n) for n in names]
-        return [f"f{i}" for i in range(self._model.num_feature)]
+            return [str(names[i]) for i in features]
+        return [f"f{i}" for i in features]
 
     def get_score(self, importance_type: str = "weight") -> dict[str, float]:
         """Per-feature importance as XGBoost's ``Booster.get_score``.
@@ -450,10 +454,9 @@ class _GBTBase(BaseEstimator):
             Feature name to score, for features used in at least one split.
         """
         check_is_fitted(self, "_model")
-        scores = self._scores(importance_type)
-        weight = self._scores("weight")
-        names = self._feature_names()
-        return {name: float(s) for name, s, w in zip(names, scores, weight, strict=True) if w > 0}
+        features, scores = self._scores(importance_type)
+        names = self._feature_names(features)
+        return {name: float(s) for name, s in zip(names, scores, strict=True)}
 
     @property
     def n_iterations_(self) -> int:
@@ -474,7 +477,15 @@ class _GBTBase(BaseEstimator):
 
         check_is_fitted(self, "_model")
         doc = json.loads(self._model.to_json())
-        names = self._feature_names()
+        used = sorted(
+            {
+                f
+                for t in doc["trees"]
+                for f, left in zip(t["split_index"], t["left"], strict=True)
+                if left >= 0
+            }
+        )
+        names = dict(zip(used, self._feature_names(used), strict=True))
         rows = []
         for t, tree in enumerate(doc["trees"]):
             for i in range(len(tree["left"])):

@@ -22,6 +22,18 @@ pub const FORMAT_NAME: &str = "sapwood-boost";
 /// The schema version written into sapwood's model JSON.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Largest `num_feature` a model file may declare. XGBoost stores split features as 31-bit
+/// indices (2^31 - 1 marks a deleted node) and packed trees keep the default direction in the
+/// top bit, so no real model goes past it; sparse models with a few hundred million features
+/// stay well inside. Anything sized by `num_feature` (importances) is still allocated
+/// fallibly: this bound is about the format, not about the memory of the machine.
+pub const MAX_NUM_FEATURE: usize = (1 << 31) - 1;
+/// Largest `num_class` a model file may declare (2^24): predictions hold one value per class
+/// and row, and a model needs a tree per class and iteration.
+pub const MAX_NUM_CLASS: usize = 1 << 24;
+/// Largest `num_parallel_tree` a model file may declare (2^24), for the same reason.
+pub const MAX_NUM_PARALLEL_TREE: usize = 1 << 24;
+
 const ROW_CHUNK: usize = 512;
 
 /// A fitted gradient-boosted tree ensemble.
@@ -91,10 +103,12 @@ impl Booster {
         }
     }
 
-    /// Checks internal consistency (after reading a file).
+    /// Checks internal consistency (after reading a file): every count and index against the
+    /// others and against [`MAX_NUM_FEATURE`], [`MAX_NUM_CLASS`] and
+    /// [`MAX_NUM_PARALLEL_TREE`], before anything is sized by them.
     ///
     /// # Errors
-    /// [`BoostError::InvalidModel`] naming the problem.
+    /// [`BoostError::InvalidModel`] naming the field at fault.
     pub fn validate(&self) -> Result<(), BoostError> {
         let bad = |m: String| Err(BoostError::InvalidModel(m));
         if self.format != FORMAT_NAME {
@@ -106,31 +120,90 @@ impl Booster {
                 self.version, FORMAT_VERSION
             ));
         }
-        if self.objective.is_multiclass() != (self.num_class > 1) {
-            return bad("num_class does not match the objective".into());
+        if self.num_feature > MAX_NUM_FEATURE {
+            return bad(format!(
+                "num_feature = {} exceeds the limit of {MAX_NUM_FEATURE} (2^31 - 1, the \
+                 largest split index the model format stores)",
+                self.num_feature
+            ));
         }
-        if self.base_score.len() != self.n_groups()
-            || self.base_score.iter().any(|b| !b.is_finite())
+        if self.num_class > MAX_NUM_CLASS {
+            return bad(format!(
+                "num_class = {} exceeds the limit of {MAX_NUM_CLASS} (2^24)",
+                self.num_class
+            ));
+        }
+        if self.num_parallel_tree == 0 || self.num_parallel_tree > MAX_NUM_PARALLEL_TREE {
+            return bad(format!(
+                "num_parallel_tree = {} is outside 1..={MAX_NUM_PARALLEL_TREE}",
+                self.num_parallel_tree
+            ));
+        }
+        if self.objective.is_multiclass() != (self.num_class > 1) {
+            return bad(format!(
+                "num_class = {} does not match the objective {} (multi-class objectives need \
+                 at least 2, the others 0 or 1)",
+                self.num_class,
+                self.objective.name()
+            ));
+        }
+        if self.base_score.len() != self.n_groups() {
+            return bad(format!(
+                "base_score has {} values, but the model has {} output groups",
+                self.base_score.len(),
+                self.n_groups()
+            ));
+        }
+        if let Some((i, b)) = self
+            .base_score
+            .iter()
+            .enumerate()
+            .find(|(_, b)| !b.is_finite())
         {
-            return bad("base_score must hold one finite value per output group".into());
+            return bad(format!("base_score[{i}] = {b} is not a finite number"));
+        }
+        for (name, v) in [
+            ("objective_max_delta_step", self.objective_max_delta_step),
+            ("scale_pos_weight", self.scale_pos_weight),
+        ] {
+            if !v.is_finite() {
+                return bad(format!("{name} = {v} is not a finite number"));
+            }
         }
         if self.tree_info.len() != self.trees.len() {
-            return bad("tree_info must hold one entry per tree".into());
+            return bad(format!(
+                "tree_info has {} entries, but there are {} trees",
+                self.tree_info.len(),
+                self.trees.len()
+            ));
         }
-        if self.num_parallel_tree == 0 {
-            return bad("num_parallel_tree must be at least 1".into());
-        }
-        if !self.trees.len().is_multiple_of(self.trees_per_iteration()) {
-            return bad(
-                "the number of trees is not a multiple of num_class * num_parallel_tree".into(),
-            );
+        // Both factors are bounded above, so the product cannot overflow.
+        let per_iteration = self.trees_per_iteration();
+        if !self.trees.len().is_multiple_of(per_iteration) {
+            return bad(format!(
+                "there are {} trees, not a multiple of num_class * num_parallel_tree = \
+                 {per_iteration}",
+                self.trees.len()
+            ));
         }
         for (t, (tree, &g)) in self.trees.iter().zip(&self.tree_info).enumerate() {
             if g as usize >= self.n_groups() {
-                return bad(format!("tree {t} has output group {g} out of range"));
+                return bad(format!(
+                    "tree_info[{t}] = {g} is not below the number of output groups, {}",
+                    self.n_groups()
+                ));
             }
-            tree.validate(self.num_feature)
-                .map_err(|e| BoostError::InvalidModel(format!("tree {t}: {e}")))?;
+            // XGBoost orders the trees of an iteration by group, parallel trees together.
+            let expected = (t % per_iteration) / self.num_parallel_tree;
+            if g as usize != expected {
+                return bad(format!(
+                    "tree_info[{t}] = {g}, but tree {t} belongs to output group {expected}"
+                ));
+            }
+            tree.validate(self.num_feature).map_err(|e| match e {
+                BoostError::InvalidModel(m) => BoostError::InvalidModel(format!("trees[{t}].{m}")),
+                other => other,
+            })?;
         }
         Ok(())
     }
@@ -143,13 +216,14 @@ impl Booster {
         serde_json::to_string(self).map_err(|e| BoostError::InvalidModel(e.to_string()))
     }
 
-    /// Reads sapwood's JSON and validates it.
+    /// Reads sapwood's JSON and validates it. Fields this schema does not know (the
+    /// estimator block the Python package adds) are skipped.
     ///
     /// # Errors
-    /// [`BoostError::InvalidModel`] for malformed or inconsistent input.
+    /// [`BoostError::InvalidModel`] for malformed or inconsistent input, naming the field.
     pub fn from_json(text: &str) -> Result<Self, BoostError> {
-        let model: Self =
-            serde_json::from_str(text).map_err(|e| BoostError::InvalidModel(e.to_string()))?;
+        let model: Self = serde_json::from_str(text)
+            .map_err(|e| BoostError::InvalidModel(describe_json_error(text, &e)))?;
         model.validate()?;
         Ok(model)
     }
@@ -307,22 +381,151 @@ impl Booster {
         Ok(out)
     }
 
-    /// Per-feature split count, total gain and total cover over all trees.
-    pub fn importance(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let n = self.num_feature;
-        let (mut w, mut g, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    /// Split count, total gain and total cover of every feature used in at least one split,
+    /// by ascending feature. Only used features are listed: a model file may declare up to
+    /// [`MAX_NUM_FEATURE`] features, and vectors of that length are the caller's choice to
+    /// make (and to allocate fallibly), not a side effect of asking for importances.
+    pub fn importance(&self) -> Vec<FeatureImportance> {
+        let mut by_feature: BTreeMap<u32, FeatureImportance> = BTreeMap::new();
         for tree in &self.trees {
             for i in 0..tree.n_nodes() {
                 if tree.is_leaf(i) || tree.is_deleted(i) {
                     continue;
                 }
-                let f = tree.split_index[i] as usize;
-                w[f] += 1.0;
-                g[f] += f64::from(tree.loss_chg[i]);
-                c[f] += f64::from(tree.sum_hess[i]);
+                let f = tree.split_index[i];
+                let e = by_feature.entry(f).or_insert(FeatureImportance {
+                    feature: f as usize,
+                    weight: 0.0,
+                    gain: 0.0,
+                    cover: 0.0,
+                });
+                e.weight += 1.0;
+                e.gain += f64::from(tree.loss_chg[i]);
+                e.cover += f64::from(tree.sum_hess[i]);
             }
         }
-        (w, g, c)
+        by_feature.into_values().collect()
+    }
+}
+
+/// What [`Booster::importance`] reports for one feature.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureImportance {
+    /// The feature's index.
+    pub feature: usize,
+    /// Number of splits on the feature.
+    pub weight: f64,
+    /// Sum of the loss changes of those splits.
+    pub gain: f64,
+    /// Sum of the hessians (covers) of the split nodes.
+    pub cover: f64,
+}
+
+/// Says where in a model document a parse error is. serde_json reports a value of the wrong
+/// type or range by line and column only, which points nowhere useful in a one-line file;
+/// this re-reads the document loosely (only after a failure, so loading stays one pass) and
+/// names the first field that does not fit the schema.
+fn describe_json_error(text: &str, err: &serde_json::Error) -> String {
+    if !err.is_data() {
+        return format!("not valid JSON: {err}");
+    }
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else {
+        return err.to_string();
+    };
+    first_bad_field(&doc).unwrap_or_else(|| err.to_string())
+}
+
+/// The first field of a loosely parsed model document whose value does not deserialise, as
+/// `"path: reason"`; `None` when each field on its own is fine.
+fn first_bad_field(doc: &serde_json::Value) -> Option<String> {
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+
+    type Check = fn(&Value) -> Result<(), (String, String)>;
+    fn one<T: DeserializeOwned>(v: &Value) -> Result<(), (String, String)> {
+        T::deserialize(v)
+            .map(drop)
+            .map_err(|e| (String::new(), e.to_string()))
+    }
+    fn each<T: DeserializeOwned>(v: &Value) -> Result<(), (String, String)> {
+        let Value::Array(items) = v else {
+            return one::<Vec<T>>(v);
+        };
+        items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| one::<T>(item).map_err(|(_, e)| (format!("[{i}]"), e)))
+    }
+    let Value::Object(obj) = doc else {
+        return Some("the document is not a JSON object".into());
+    };
+    let top: [(&str, Check); 11] = [
+        ("format", one::<String>),
+        ("version", one::<u32>),
+        ("objective", one::<Objective>),
+        ("num_class", one::<usize>),
+        ("num_feature", one::<usize>),
+        ("base_score", each::<f32>),
+        ("tree_info", each::<u32>),
+        ("num_parallel_tree", one::<usize>),
+        ("objective_max_delta_step", one::<f32>),
+        ("scale_pos_weight", one::<f32>),
+        ("attributes", one::<BTreeMap<String, String>>),
+    ];
+    let tree_fields: [(&str, Check); 9] = [
+        ("left", each::<i32>),
+        ("right", each::<i32>),
+        ("parent", each::<i32>),
+        ("split_index", each::<u32>),
+        ("split_cond", each::<f32>),
+        ("default_left", each::<bool>),
+        ("base_weight", each::<f32>),
+        ("loss_chg", each::<f32>),
+        ("sum_hess", each::<f32>),
+    ];
+    for (name, check) in &top {
+        if let Some(v) = obj.get(*name) {
+            if let Err((at, e)) = check(v) {
+                return Some(format!("{name}{at}: {e}"));
+            }
+        }
+    }
+    let trees = obj.get("trees")?;
+    let Value::Array(trees) = trees else {
+        return Some(format!(
+            "trees: expected a list of trees, got {}",
+            kind(trees)
+        ));
+    };
+    for (t, tree) in trees.iter().enumerate() {
+        let Value::Object(tree) = tree else {
+            return Some(format!(
+                "trees[{t}]: expected an object, got {}",
+                kind(tree)
+            ));
+        };
+        for (name, check) in &tree_fields {
+            match tree.get(*name) {
+                None => return Some(format!("trees[{t}].{name} is missing")),
+                Some(v) => {
+                    if let Err((at, e)) = check(v) {
+                        return Some(format!("trees[{t}].{name}{at}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -1090,5 +1293,119 @@ mod tests {
     fn garbage_models_are_rejected() {
         assert!(Booster::from_json("{").is_err());
         assert!(Booster::from_json("{\"format\": \"x\"}").is_err());
+    }
+
+    /// A two-class model of two iterations of stumps over three features.
+    fn stumps() -> Booster {
+        let mut tree = Tree::with_root(0.0, 0.0, 4.0);
+        tree.expand(0, 2, 0.5, true, 3.0, (-1.0, -0.1, 2.0), (1.0, 0.1, 2.0));
+        Booster {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            objective: Objective::MultiSoftprob,
+            num_class: 2,
+            num_feature: 3,
+            base_score: vec![0.0, 0.0],
+            trees: vec![tree; 4],
+            tree_info: vec![0, 1, 0, 1],
+            num_parallel_tree: 1,
+            objective_max_delta_step: 0.0,
+            scale_pos_weight: 1.0,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    fn rejection(model: &Booster) -> String {
+        let text = model.to_json().unwrap();
+        Booster::from_json(&text).unwrap_err().to_string()
+    }
+
+    fn rejection_of_text(edit: impl Fn(&mut serde_json::Value)) -> String {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&stumps().to_json().unwrap()).unwrap();
+        edit(&mut doc);
+        Booster::from_json(&doc.to_string())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn counts_are_checked_against_limits_before_use() {
+        let mut m = stumps();
+        m.num_feature = 1_000_000_000_000_000;
+        assert!(rejection(&m)
+            .contains("num_feature = 1000000000000000 exceeds the limit of 2147483647"));
+        m.num_feature = MAX_NUM_FEATURE;
+        assert!(Booster::from_json(&m.to_json().unwrap()).is_ok());
+        let mut m = stumps();
+        m.num_class = MAX_NUM_CLASS + 1;
+        assert!(rejection(&m).contains("num_class"));
+        let mut m = stumps();
+        m.num_parallel_tree = usize::MAX;
+        assert!(rejection(&m).contains("num_parallel_tree"));
+        let mut m = stumps();
+        m.base_score.push(0.5);
+        assert!(rejection(&m).contains("base_score has 3 values"));
+        let mut m = stumps();
+        m.tree_info = vec![0, 1, 1, 0];
+        assert!(rejection(&m).contains("tree_info[2] = 1"));
+        let mut m = stumps();
+        m.tree_info[3] = 7;
+        assert!(rejection(&m).contains("tree_info[3] = 7"));
+        let mut m = stumps();
+        m.trees.pop();
+        assert!(rejection(&m).contains("tree_info has 4 entries, but there are 3 trees"));
+        let mut m = stumps();
+        m.trees[1].split_index[0] = 3;
+        assert!(rejection(&m).contains("trees[1].split_index[0] = 3 is not below num_feature = 3"));
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let err = rejection_of_text(|d| d["num_feature"] = serde_json::json!(1e15));
+        assert!(
+            err.contains("num_feature: invalid type: floating point"),
+            "{err}"
+        );
+        let err = rejection_of_text(|d| d["trees"][1]["left"][2] = serde_json::Value::Null);
+        assert!(
+            err.contains("trees[1].left[2]: invalid type: null"),
+            "{err}"
+        );
+        let err = rejection_of_text(|d| d["tree_info"][0] = serde_json::json!(-1));
+        assert!(
+            err.contains("tree_info[0]: invalid value: integer `-1`"),
+            "{err}"
+        );
+        let err = rejection_of_text(|d| d["trees"][0] = serde_json::json!([]));
+        assert!(
+            err.contains("trees[0]: expected an object, got a list"),
+            "{err}"
+        );
+        let err = rejection_of_text(|d| d["objective"] = serde_json::json!("reg:nope"));
+        assert!(
+            err.starts_with("cannot read model: objective: unknown variant"),
+            "{err}"
+        );
+        let err = Booster::from_json("{\"format\": 1e309}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn importance_lists_only_the_features_split_on() {
+        let mut m = stumps();
+        m.num_feature = MAX_NUM_FEATURE;
+        let imp = m.importance();
+        assert_eq!(
+            imp,
+            vec![FeatureImportance {
+                feature: 2,
+                weight: 4.0,
+                gain: 12.0,
+                cover: 16.0
+            }]
+        );
     }
 }

@@ -173,61 +173,122 @@ impl Tree {
         removed
     }
 
-    /// Checks that the arrays describe a tree over `n_features` features: equal lengths,
-    /// children in range, every node reached at most once from the root.
+    /// Checks that the arrays describe a tree over `n_features` features, for a model read
+    /// from a file: equal lengths; at every node both children absent or both in range, the
+    /// parent absent or in range, a split feature below `n_features` and finite numbers; every
+    /// node reached at most once from the root, through a parent link that points back.
+    /// Nodes the root does not reach (XGBoost's deleted ones) are checked too, since
+    /// importances and exports read every node.
     ///
     /// # Errors
-    /// [`BoostError::InvalidModel`] naming the inconsistency.
-    #[allow(clippy::cast_sign_loss)]
+    /// [`BoostError::InvalidModel`] naming the field and node at fault (as `left[5]`).
+    #[allow(
+        clippy::cast_sign_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap
+    )]
     pub fn validate(&self, n_features: usize) -> Result<(), BoostError> {
         let n = self.n_nodes();
-        let bad = |m: &str| Err(BoostError::InvalidModel(m.to_string()));
+        let bad = |m: String| Err(BoostError::InvalidModel(m));
         if n == 0 {
-            return bad("a tree has no nodes");
+            return bad("left is empty: a tree needs at least its root".into());
         }
-        if [
-            self.right.len(),
-            self.parent.len(),
-            self.split_index.len(),
-            self.split_cond.len(),
-            self.default_left.len(),
-            self.base_weight.len(),
-            self.loss_chg.len(),
-            self.sum_hess.len(),
-        ]
-        .iter()
-        .any(|&len| len != n)
-        {
-            return bad("the node arrays of a tree have different lengths");
+        for (name, len) in [
+            ("right", self.right.len()),
+            ("parent", self.parent.len()),
+            ("split_index", self.split_index.len()),
+            ("split_cond", self.split_cond.len()),
+            ("default_left", self.default_left.len()),
+            ("base_weight", self.base_weight.len()),
+            ("loss_chg", self.loss_chg.len()),
+            ("sum_hess", self.sum_hess.len()),
+        ] {
+            if len != n {
+                return bad(format!("{name} has {len} entries, but left has {n}"));
+            }
         }
+        let in_range = |v: i32| v >= 0 && (v as usize) < n;
+        for i in 0..n {
+            let (l, r, p) = (self.left[i], self.right[i], self.parent[i]);
+            if l != -1 && !in_range(l) {
+                return bad(format!(
+                    "left[{i}] = {l} is not -1 or a node of this tree ({n} nodes)"
+                ));
+            }
+            if r != -1 && !in_range(r) {
+                return bad(format!(
+                    "right[{i}] = {r} is not -1 or a node of this tree ({n} nodes)"
+                ));
+            }
+            if (l == -1) != (r == -1) {
+                return bad(format!(
+                    "left[{i}] = {l} and right[{i}] = {r}: a node has both children or none"
+                ));
+            }
+            if p != -1 && !in_range(p) {
+                return bad(format!(
+                    "parent[{i}] = {p} is not -1 or a node of this tree ({n} nodes)"
+                ));
+            }
+            if l >= 0 {
+                let f = self.split_index[i];
+                if f == DELETED_MARKER {
+                    return bad(format!(
+                        "split_index[{i}] marks a deleted node that has children"
+                    ));
+                }
+                if f as usize >= n_features {
+                    return bad(format!(
+                        "split_index[{i}] = {f} is not below num_feature = {n_features}"
+                    ));
+                }
+            }
+            for (name, v) in [
+                ("split_cond", self.split_cond[i]),
+                ("base_weight", self.base_weight[i]),
+                ("loss_chg", self.loss_chg[i]),
+                ("sum_hess", self.sum_hess[i]),
+            ] {
+                if !v.is_finite() {
+                    return bad(format!("{name}[{i}] = {v} is not a finite number"));
+                }
+            }
+        }
+        if self.parent[0] != -1 {
+            return bad(format!(
+                "parent[0] = {} but node 0 is the root",
+                self.parent[0]
+            ));
+        }
+        // Children are in range, so the walk below only has to rule out cycles and shared
+        // children: then every route from the root ends at a leaf.
         let mut seen = vec![false; n];
         let mut stack = vec![0usize];
         while let Some(i) = stack.pop() {
             if seen[i] {
-                return bad("a tree's nodes form a cycle or share children");
+                return bad(format!(
+                    "node {i} is reached twice from the root (a cycle or a shared child)"
+                ));
             }
             seen[i] = true;
             let (l, r) = (self.left[i], self.right[i]);
             if l < 0 {
-                if r >= 0 {
-                    return bad("a node has a right child but no left child");
-                }
-                if !self.split_cond[i].is_finite() {
-                    return bad("a leaf value is not finite");
-                }
                 continue;
             }
-            if r < 0 || l as usize >= n || r as usize >= n {
-                return bad("a child index is out of range");
+            for c in [l, r] {
+                if seen[c as usize] {
+                    return bad(format!(
+                        "node {c} is reached twice from the root (a cycle or a shared child)"
+                    ));
+                }
+                if self.parent[c as usize] != i as i32 {
+                    return bad(format!(
+                        "parent[{c}] = {}, but node {c} is a child of node {i}",
+                        self.parent[c as usize]
+                    ));
+                }
+                stack.push(c as usize);
             }
-            if self.split_index[i] as usize >= n_features {
-                return bad("a split feature index is out of range");
-            }
-            if self.split_cond[i].is_nan() {
-                return bad("a split threshold is NaN");
-            }
-            stack.push(l as usize);
-            stack.push(r as usize);
         }
         Ok(())
     }
@@ -300,5 +361,59 @@ mod tests {
         let mut t = stump();
         t.left[0] = 0;
         assert!(t.validate(1).is_err());
+    }
+
+    fn rejection(t: &Tree) -> String {
+        t.validate(1).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn every_index_is_checked_and_named() {
+        let mut t = stump();
+        t.right[0] = 3;
+        assert!(rejection(&t).contains("right[0] = 3 is not -1 or a node"));
+        let mut t = stump();
+        t.left[1] = -2;
+        assert!(rejection(&t).contains("left[1] = -2"));
+        let mut t = stump();
+        t.right[0] = -1;
+        assert!(rejection(&t).contains("both children or none"));
+        let mut t = stump();
+        t.parent[2] = 1;
+        assert!(rejection(&t).contains("parent[2] = 1, but node 2 is a child of node 0"));
+        let mut t = stump();
+        t.parent[0] = 2;
+        assert!(rejection(&t).contains("parent[0] = 2"));
+        let mut t = stump();
+        t.parent[1] = 7;
+        assert!(rejection(&t).contains("parent[1] = 7"));
+        let mut t = stump();
+        t.right[0] = 1;
+        assert!(rejection(&t).contains("reached twice"));
+        let mut t = stump();
+        t.split_index[0] = DELETED_MARKER;
+        assert!(rejection(&t).contains("deleted node that has children"));
+        let mut t = stump();
+        t.sum_hess[2] = f32::INFINITY;
+        assert!(rejection(&t).contains("sum_hess[2] = inf"));
+        let mut t = stump();
+        t.loss_chg.pop();
+        assert!(rejection(&t).contains("loss_chg has 2 entries, but left has 3"));
+        assert!(rejection(&Tree::default()).contains("left is empty"));
+    }
+
+    #[test]
+    fn unreached_nodes_are_checked_too() {
+        // Importances read every node, not only those the root reaches.
+        let mut t = stump();
+        t.expand(1, 0, 1.0, false, 1.0, (0.0, 0.0, 1.0), (0.0, 0.0, 1.0));
+        t.left[0] = 3;
+        t.parent[3] = 0;
+        t.right[0] = 4;
+        t.parent[4] = 0;
+        t.split_index[1] = 5;
+        assert!(rejection(&t).contains("split_index[1] = 5"));
+        t.split_index[1] = 0;
+        t.validate(1).unwrap();
     }
 }

@@ -78,7 +78,10 @@ impl ImportanceSource for ForestImportance {
         )
         .map_err(boost)?;
         trainer.boost_round(&view, &[], None).map_err(boost)?;
-        let (_, gain, _) = trainer.model().importance();
+        let mut gain = vec![0.0; n_cols];
+        for f in trainer.model().importance() {
+            gain[f.feature] = f.gain;
+        }
         let total: f64 = gain.iter().sum();
         Ok(if total > 0.0 {
             gain.iter().map(|g| g / total).collect()

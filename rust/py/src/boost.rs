@@ -8,6 +8,7 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
+use sapwood_boost::booster::FeatureImportance;
 use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
 use sapwood_boost::updater::TreeMethod;
@@ -331,6 +332,16 @@ fn end_of(end: Option<usize>) -> usize {
 
 #[pymethods]
 impl BoostModel {
+    /// Largest ``num_feature`` a model file may declare.
+    #[classattr]
+    const MAX_NUM_FEATURE: usize = sapwood_boost::booster::MAX_NUM_FEATURE;
+    /// Largest ``num_class`` a model file may declare.
+    #[classattr]
+    const MAX_NUM_CLASS: usize = sapwood_boost::booster::MAX_NUM_CLASS;
+    /// Largest ``num_parallel_tree`` a model file may declare.
+    #[classattr]
+    const MAX_NUM_PARALLEL_TREE: usize = sapwood_boost::booster::MAX_NUM_PARALLEL_TREE;
+
     /// Reads sapwood's model JSON; raises ``ValueError`` for anything malformed.
     #[staticmethod]
     fn from_json(text: &str) -> SapwoodResult<Self> {
@@ -394,9 +405,27 @@ impl BoostModel {
         PyArray1::from_vec(py, out).reshape([n, nt])
     }
 
-    /// ``(weight, total_gain, total_cover)`` per feature.
-    fn importance(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        self.inner.importance()
+    /// ``(features, weight, total_gain, total_cover)`` of the features used in at least one
+    /// split, by ascending feature: sparse, since a model may declare far more features than
+    /// it splits on.
+    #[allow(clippy::type_complexity, clippy::cast_possible_wrap)]
+    fn importance<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+    ) {
+        let used = self.inner.importance();
+        let column = |f: fn(&FeatureImportance) -> f64| used.iter().map(f).collect::<Vec<_>>();
+        (
+            PyArray1::from_vec(py, used.iter().map(|f| f.feature as i64).collect()),
+            PyArray1::from_vec(py, column(|f| f.weight)),
+            PyArray1::from_vec(py, column(|f| f.gain)),
+            PyArray1::from_vec(py, column(|f| f.cover)),
+        )
     }
 
     /// A copy with the given string attributes set.
