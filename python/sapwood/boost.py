@@ -12,6 +12,7 @@ import json
 import math
 import numbers
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -574,10 +575,32 @@ class _GBTBase(BaseEstimator):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickles are as untrusted as model files: the model is validated by the native
+        # reader, and what sits around it must agree with it.
+        if not isinstance(state, dict):
+            raise ValueError(f"cannot unpickle {type(self).__name__}: the state is not a dict")
+        state = dict(state)
         text = state.pop("_model_json", None)
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"cannot unpickle {type(self).__name__}: the model is not a string")
+        fitted = sorted(k for k in state if k.endswith("_") and not k.startswith("_"))
+        if text is None and fitted:
+            raise ValueError(
+                f"cannot unpickle {type(self).__name__}: fitted attributes ({', '.join(fitted)}) "
+                "but no model"
+            )
         self.__dict__.update(state)
         if text is not None:
             self._model = _native.BoostModel.from_json(text)
+            try:
+                self._check_params()
+                _check_fitted_state(self)
+            except AttributeError as exc:
+                raise ValueError(
+                    f"cannot unpickle {type(self).__name__}: missing attribute ({exc})"
+                ) from None
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"cannot unpickle {type(self).__name__}: {exc}") from None
 
 
 class GBTRegressor(RegressorMixin, _GBTBase):
@@ -1086,6 +1109,138 @@ _IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
 
 
 # --------------------------------------------------------------------------------- model I/O
+# Model files and pickles are untrusted input. Every field read below is checked for its
+# type and range (counts and indices against each other happen in the native validator),
+# and each failure is a ValueError naming the field: a corrupt file must never surface as an
+# OverflowError, KeyError or TypeError from deep inside the loader, nor allocate memory in
+# proportion to a number it declares before that number is known to be plausible.
+_MISSING = object()
+_F32_MAX = float(np.finfo(np.float32).max)
+_I32_MAX = 2**31 - 1
+_U32_MAX = 2**32 - 1
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _field(obj: Any, path: str, key: str, default: Any = _MISSING) -> Any:
+    """``obj[key]`` where ``obj`` (found at ``path``) must be a JSON object."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path or 'the document'} must be an object, got {_kind(obj)}")
+    if key in obj:
+        return obj[key]
+    if default is _MISSING:
+        raise ValueError(f"{_join(path, key)} is missing")
+    return default
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _as_list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"{path} must be a list, got {_kind(value)}")
+    return value
+
+
+def _as_str(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{path} must be a string, got {_kind(value)}")
+    return value
+
+
+def _as_int(value: Any, path: str, low: int, high: int) -> int:
+    """An integer field, written as a JSON number or (as XGBoost writes parameters) a string."""
+    v: int | None = None
+    if isinstance(value, bool):
+        v = None
+    elif isinstance(value, int):
+        v = value
+    elif isinstance(value, float) and value.is_integer():
+        v = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if _INT_TEXT.fullmatch(text):
+            v = int(text)
+        else:
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if number.is_integer():
+                v = int(number)
+    if v is None:
+        raise ValueError(f"{path} must be an integer, got {value!r:.40}")
+    if not low <= v <= high:
+        raise ValueError(f"{path} = {v} is outside the valid range [{low}, {high}]")
+    return v
+
+
+def _as_float(value: Any, path: str, *, allow_nan: bool = False) -> float:
+    """A finite number (float32 range), written as a JSON number or a string."""
+    v = math.nan
+    ok = False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            v, ok = float(value), True
+        except OverflowError:
+            ok = False
+    elif isinstance(value, str):
+        try:
+            v, ok = float(value.strip()), True
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ValueError(f"{path} must be a number, got {value!r:.40}")
+    if math.isnan(v) and allow_nan:
+        return v
+    if not (math.isfinite(v) and abs(v) <= _F32_MAX):
+        raise ValueError(f"{path} = {value!r:.40} is not a finite float32 number")
+    return v
+
+
+def _int_list(value: Any, path: str, low: int, high: int) -> list[int]:
+    items = _as_list(value, path)
+    # The common case, plain in-range integers, in one pass at C speed.
+    if all(type(v) is int for v in items) and (
+        not items or (low <= min(items) and max(items) <= high)
+    ):
+        return items
+    return [_as_int(v, f"{path}[{i}]", low, high) for i, v in enumerate(items)]
+
+
+def _float_list(value: Any, path: str) -> list[float]:
+    items = _as_list(value, path)
+    if all(type(v) is float for v in items):
+        arr = np.asarray(items, dtype=np.float64)
+        if arr.size == 0 or (np.isfinite(arr).all() and np.abs(arr).max() <= _F32_MAX):
+            return items
+    return [_as_float(v, f"{path}[{i}]") for i, v in enumerate(items)]
+
+
+def _bool_list(value: Any, path: str) -> list[bool]:
+    items = _as_list(value, path)
+    out = []
+    for i, v in enumerate(items):
+        if type(v) is bool or (type(v) is int and v in (0, 1)):
+            out.append(bool(v))
+        else:
+            raise ValueError(f"{path}[{i}] must be 0, 1, true or false, got {v!r:.40}")
+    return out
+
+
 def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in params.items():
@@ -1102,13 +1257,26 @@ def _classes_to_json(classes: Any) -> Any:
     return {"dtype": str(classes.dtype), "values": classes.tolist()}
 
 
-def _classes_from_json(doc: Any) -> Any:
+def _classes_from_json(doc: Any, path: str = "estimator.classes") -> Any:
     if doc is None:
         return None
-    dtype = doc["dtype"]
+    dtype = _as_str(_field(doc, path, "dtype"), f"{path}.dtype")
+    values = _as_list(_field(doc, path, "values"), f"{path}.values")
+    for i, v in enumerate(values):
+        if v is None or isinstance(v, (list, dict)):
+            raise ValueError(f"{path}.values[{i}] must be a label, got {_kind(v)}")
     if dtype.startswith("<U") or dtype.startswith("|S") or dtype == "object":
-        return np.asarray(doc["values"], dtype=object if dtype == "object" else None)
-    return np.asarray(doc["values"], dtype=dtype)
+        return np.asarray(values, dtype=object if dtype == "object" else None)
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError as exc:
+        raise ValueError(f"{path}.dtype = {dtype!r:.40} is not a NumPy dtype") from exc
+    if kind not in "biuf":
+        raise ValueError(f"{path}.dtype = {dtype!r:.40} is not a label dtype")
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{path}.values do not fit dtype {dtype}: {exc}") from exc
 
 
 def _f32(v: float) -> float:
@@ -1200,88 +1368,367 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
     }
 
 
-def _parse_base_score(text: Any) -> list[float]:
-    s = str(text).strip()
+def _parse_base_score(
+    text: Any, path: str = "learner.learner_model_param.base_score"
+) -> list[float]:
+    """XGBoost's intercept: ``"5E-1"``, ``"[5E-1,2E-1]"`` (XGBoost 3) or plain numbers."""
+    if isinstance(text, list):
+        return [_as_float(v, f"{path}[{i}]") for i, v in enumerate(text)]
+    if not isinstance(text, str):
+        return [_as_float(text, path)]
+    s = text.strip()
     if s.startswith("[") and s.endswith("]"):
         s = s[1:-1]
-    return [float(v) for v in s.split(",") if v.strip()]
+    return [_as_float(v, f"{path}[{i}]") for i, v in enumerate(s.split(",")) if v.strip()]
+
+
+def _xgboost_tree(tree: Any, path: str, t: int) -> dict[str, Any]:
+    """One XGBoost tree -> sapwood's node arrays (indices checked by the native validator)."""
+    if _field(tree, path, "id", t) != t:
+        raise ValueError(f"{path}.id = {tree['id']!r:.40}, expected {t}")
+    tparam = _field(tree, path, "tree_param")
+    tp_path = f"{path}.tree_param"
+    if (
+        _as_int(
+            _field(tparam, tp_path, "size_leaf_vector", "1"),
+            f"{tp_path}.size_leaf_vector",
+            0,
+            _I32_MAX,
+        )
+        > 1
+    ):
+        raise ValueError(f"{tp_path}.size_leaf_vector > 1: vector-leaf trees are not supported")
+    left = _int_list(_field(tree, path, "left_children"), f"{path}.left_children", -1, _I32_MAX)
+    n = len(left)
+    n_nodes = _as_int(_field(tparam, tp_path, "num_nodes"), f"{tp_path}.num_nodes", 1, _I32_MAX)
+    if n_nodes != n:
+        raise ValueError(f"{tp_path}.num_nodes = {n_nodes}, but left_children has {n} entries")
+    for i, v in enumerate(
+        _int_list(_field(tree, path, "split_type", []), f"{path}.split_type", 0, 255)
+    ):
+        if v != 0:
+            raise ValueError(
+                f"{path}.split_type[{i}] = {v}: categorical splits in XGBoost models are not "
+                "supported"
+            )
+    for key in ("categories", "categories_nodes", "categories_segments", "categories_sizes"):
+        if _as_list(_field(tree, path, key, []), f"{path}.{key}"):
+            raise ValueError(
+                f"{path}.{key} is not empty: categorical splits in XGBoost models are not supported"
+            )
+    split_index = _int_list(
+        _field(tree, path, "split_indices"), f"{path}.split_indices", 0, _U32_MAX
+    )
+    n_deleted = _as_int(_field(tparam, tp_path, "num_deleted", "0"), f"{tp_path}.num_deleted", 0, n)
+    marked = sum(1 for s in split_index if s == _XGB_DELETED)
+    if n_deleted != marked:
+        raise ValueError(
+            f"{tp_path}.num_deleted = {n_deleted}, but split_indices marks {marked} deleted nodes"
+        )
+    parents = _int_list(_field(tree, path, "parents"), f"{path}.parents", -1, _I32_MAX)
+    return {
+        "left": left,
+        "right": _int_list(
+            _field(tree, path, "right_children"), f"{path}.right_children", -1, _I32_MAX
+        ),
+        # XGBoost marks the root's parent with its deleted-node marker.
+        "parent": [-1 if p == _XGB_DELETED else p for p in parents],
+        "split_index": split_index,
+        "split_cond": _float_list(
+            _field(tree, path, "split_conditions"), f"{path}.split_conditions"
+        ),
+        "default_left": _bool_list(_field(tree, path, "default_left"), f"{path}.default_left"),
+        "base_weight": _float_list(_field(tree, path, "base_weights"), f"{path}.base_weights"),
+        "loss_chg": _float_list(_field(tree, path, "loss_changes"), f"{path}.loss_changes"),
+        "sum_hess": _float_list(_field(tree, path, "sum_hessian"), f"{path}.sum_hessian"),
+    }
+
+
+# sapwood's node array names, as the native validator reports them, and XGBoost's.
+_XGB_TREE_FIELDS = {
+    "left": "left_children",
+    "right": "right_children",
+    "parent": "parents",
+    "split_index": "split_indices",
+    "split_cond": "split_conditions",
+    "base_weight": "base_weights",
+    "loss_chg": "loss_changes",
+    "sum_hess": "sum_hessian",
+}
 
 
 def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     """XGBoost JSON document -> (sapwood model JSON, estimator info, feature names)."""
-    learner = doc["learner"]
-    booster = learner["gradient_booster"]
-    if booster.get("name") != "gbtree":
-        raise ValueError(
-            f"only gbtree boosters can be loaded, this file holds {booster.get('name')!r}"
-        )
-    model = booster["model"]
-    objective = learner["objective"]["name"]
+    learner = _field(doc, "", "learner")
+    booster = _field(learner, "learner", "gradient_booster")
+    name = _field(booster, "learner.gradient_booster", "name", None)
+    if name != "gbtree":
+        raise ValueError(f"only gbtree boosters can be loaded, this file holds {name!r:.40}")
+    mpath = "learner.gradient_booster.model"
+    model = _field(booster, "learner.gradient_booster", "model")
+    objective_block = _field(learner, "learner", "objective")
+    objective = _field(objective_block, "learner.objective", "name")
     supported = _REGRESSION_OBJECTIVES + _CLASSIFICATION_OBJECTIVES
     if objective not in supported:
         raise ValueError(
-            f"XGBoost objective {objective!r} is not supported; sapwood reads "
-            f"{', '.join(supported)}"
+            f"learner.objective.name: XGBoost objective {objective!r:.40} is not supported; "
+            f"sapwood reads {', '.join(supported)}"
         )
-    mparam = learner["learner_model_param"]
-    num_class = int(mparam.get("num_class", "0"))
-    if objective.startswith("multi:") and num_class < 2:
-        raise ValueError("a multi-class XGBoost model must have num_class >= 2")
-    if not objective.startswith("multi:"):
+    ppath = "learner.learner_model_param"
+    mparam = _field(learner, "learner", "learner_model_param")
+    limits = _native.BoostModel
+    num_class = _as_int(
+        _field(mparam, ppath, "num_class", "0"), f"{ppath}.num_class", 0, limits.MAX_NUM_CLASS
+    )
+    multi = objective.startswith("multi:")
+    if multi and num_class < 2:
+        raise ValueError(f"{ppath}.num_class = {num_class}: a multi-class model needs >= 2")
+    if not multi:
         num_class = 0
+    num_feature = _as_int(
+        _field(mparam, ppath, "num_feature"), f"{ppath}.num_feature", 0, limits.MAX_NUM_FEATURE
+    )
+    if _as_int(_field(mparam, ppath, "num_target", "1"), f"{ppath}.num_target", 0, _I32_MAX) > 1:
+        raise ValueError(f"{ppath}.num_target > 1: multi-target models are not supported")
     k = max(num_class, 1)
-    npt = int(model["gbtree_model_param"].get("num_parallel_tree", "1"))
-    if npt < 1:
-        raise ValueError(f"num_parallel_tree must be >= 1, got {npt}")
-    base = _parse_base_score(mparam.get("base_score", "0.5"))
-    if objective.startswith("multi:"):
-        if len(base) == 1:
-            base = base * k
-    else:
-        base = base[:1]
-    trees = []
-    for tree in model["trees"]:
-        if any(int(v) != 0 for v in tree.get("split_type", [])):
-            raise ValueError("categorical splits in XGBoost models are not supported")
-        if int(tree["tree_param"].get("size_leaf_vector", "1")) > 1:
-            raise ValueError("vector-leaf XGBoost trees are not supported")
-        parents = [-1 if int(p) in (_XGB_DELETED, -1) else int(p) for p in tree["parents"]]
-        trees.append(
-            {
-                "left": [int(v) for v in tree["left_children"]],
-                "right": [int(v) for v in tree["right_children"]],
-                "parent": parents,
-                "split_index": [int(v) for v in tree["split_indices"]],
-                "split_cond": [float(v) for v in tree["split_conditions"]],
-                "default_left": [bool(int(v)) for v in tree["default_left"]],
-                "base_weight": [float(v) for v in tree["base_weights"]],
-                "loss_chg": [float(v) for v in tree["loss_changes"]],
-                "sum_hess": [float(v) for v in tree["sum_hessian"]],
-            }
+    gparam = _field(model, mpath, "gbtree_model_param")
+    gpath = f"{mpath}.gbtree_model_param"
+    npt = _as_int(
+        _field(gparam, gpath, "num_parallel_tree", "1"),
+        f"{gpath}.num_parallel_tree",
+        1,
+        limits.MAX_NUM_PARALLEL_TREE,
+    )
+    base = _parse_base_score(_field(mparam, ppath, "base_score", "0.5"))
+    if multi and len(base) == 1:
+        base = base * k
+    if len(base) != k:
+        raise ValueError(
+            f"{ppath}.base_score has {len(base)} values, expected "
+            + (f"1 or num_class = {k}" if multi else "1")
         )
-    objective_block = learner["objective"]
-    mds = objective_block.get("poisson_regression_param", {}).get("max_delta_step", "0.7")
-    spw = objective_block.get("reg_loss_param", {}).get("scale_pos_weight", "1")
+    raw_trees = _as_list(_field(model, mpath, "trees"), f"{mpath}.trees")
+    n_trees = len(raw_trees)
+    declared = _as_int(
+        _field(gparam, gpath, "num_trees", str(n_trees)), f"{gpath}.num_trees", 0, _I32_MAX
+    )
+    if declared != n_trees:
+        raise ValueError(f"{gpath}.num_trees = {declared}, but {mpath}.trees holds {n_trees}")
+    tree_info = _int_list(_field(model, mpath, "tree_info"), f"{mpath}.tree_info", 0, _U32_MAX)
+    indptr = _field(model, mpath, "iteration_indptr", None)
+    if indptr is not None:
+        per = k * npt
+        got = _int_list(indptr, f"{mpath}.iteration_indptr", 0, _I32_MAX)
+        if n_trees % per or got != list(range(0, n_trees + 1, per)):
+            raise ValueError(
+                f"{mpath}.iteration_indptr does not split the {n_trees} trees into iterations "
+                f"of num_class * num_parallel_tree = {per}"
+            )
+    trees = [_xgboost_tree(t, f"{mpath}.trees[{i}]", i) for i, t in enumerate(raw_trees)]
+    mds = spw = None
+    if objective == "count:poisson":
+        block = _field(objective_block, "learner.objective", "poisson_regression_param", {})
+        mds = _as_float(
+            _field(block, "learner.objective.poisson_regression_param", "max_delta_step", "0.7"),
+            "learner.objective.poisson_regression_param.max_delta_step",
+        )
+    block = _field(objective_block, "learner.objective", "reg_loss_param", {})
+    spw = _as_float(
+        _field(block, "learner.objective.reg_loss_param", "scale_pos_weight", "1"),
+        "learner.objective.reg_loss_param.scale_pos_weight",
+    )
+    attributes = _field(learner, "learner", "attributes", {})
+    if not isinstance(attributes, dict):
+        raise ValueError(f"learner.attributes must be an object, got {_kind(attributes)}")
+    for key, value in attributes.items():
+        if value is None or isinstance(value, (list, dict)):
+            raise ValueError(f"learner.attributes.{key} must be a string, got {_kind(value)}")
+    names = [
+        _as_str(v, f"learner.feature_names[{i}]")
+        for i, v in enumerate(
+            _as_list(_field(learner, "learner", "feature_names", []), "learner.feature_names")
+        )
+    ]
+    if names and len(names) != num_feature:
+        raise ValueError(
+            f"learner.feature_names has {len(names)} names, but num_feature = {num_feature}"
+        )
     out = {
         "format": _SAPWOOD_FORMAT,
         "version": 1,
         "objective": objective,
         "num_class": num_class,
-        "num_feature": int(mparam["num_feature"]),
+        "num_feature": num_feature,
         "base_score": base,
         "trees": trees,
-        "tree_info": [int(v) for v in model["tree_info"]],
+        "tree_info": tree_info,
         "num_parallel_tree": npt,
-        "objective_max_delta_step": float(mds) if objective == "count:poisson" else 0.0,
-        "scale_pos_weight": float(spw),
-        "attributes": {str(a): str(b) for a, b in learner.get("attributes", {}).items()},
+        "objective_max_delta_step": mds if mds is not None else 0.0,
+        "scale_pos_weight": spw,
+        "attributes": {str(a): str(b) for a, b in attributes.items()},
     }
-    names = [str(n) for n in learner.get("feature_names", [])]
-    return json.dumps(out), {}, names
+    info: dict[str, Any] = {}
+    for key, parse in (("best_iteration", _as_int), ("best_score", _as_float)):
+        if key in attributes:
+            path = f"learner.attributes.{key}"
+            info[key] = (
+                _as_int(attributes[key], path, -1, _I32_MAX)
+                if parse is _as_int
+                else _as_float(attributes[key], path, allow_nan=True)
+            )
+    return json.dumps(out), info, names
+
+
+def _native_model(text: str, *, xgboost: bool) -> Any:
+    """The native model of a sapwood JSON document; the validator's field names are
+    translated back to XGBoost's when the document was converted from an XGBoost file."""
+    try:
+        return _native.BoostModel.from_json(text)
+    except ValueError as exc:
+        message = str(exc).removeprefix("cannot read model: ")
+        if xgboost:
+            message = re.sub(
+                r"\btrees\[(\d+)\]\.(\w+)",
+                lambda m: (
+                    "learner.gradient_booster.model.trees"
+                    f"[{m[1]}].{_XGB_TREE_FIELDS.get(m[2], m[2])}"
+                ),
+                message,
+            )
+            message = re.sub(
+                r"\b(tree_info)\b", "learner.gradient_booster.model.tree_info", message
+            )
+        raise ValueError(message) from None
+
+
+def _first_non_finite(value: Any, path: str) -> str:
+    """The path of the first NaN or infinity in a parsed JSON document."""
+    items: Any = ()
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        items = ((_join(path, str(k)), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    for sub_path, sub in items:
+        found = _first_non_finite(sub, sub_path)
+        if found:
+            return found
+    return ""
+
+
+_ESTIMATORS = ("GBTRegressor", "GBTClassifier", "RFRegressor", "RFClassifier")
+
+
+def _estimator_from_info(info: Any, model: Any, names: list[str]) -> _GBTBase:
+    """A fitted estimator around ``model`` from the ``estimator`` block of a sapwood file
+    (or what was read from an XGBoost file), every field checked."""
+    if not isinstance(info, dict):
+        raise ValueError(f"estimator must be an object, got {_kind(info)}")
+    cls_name = info.get("class")
+    if cls_name is None:
+        cls_name = (
+            "GBTClassifier" if model.objective in _CLASSIFICATION_OBJECTIVES else "GBTRegressor"
+        )
+    if cls_name not in _ESTIMATORS:
+        raise ValueError(
+            f"estimator.class = {cls_name!r:.40} is not one of {', '.join(_ESTIMATORS)}"
+        )
+    cls = {c.__name__: c for c in (GBTRegressor, GBTClassifier, RFRegressor, RFClassifier)}[
+        cls_name
+    ]
+    est = cls()
+    params = info.get("params")
+    if params is not None:
+        if not isinstance(params, dict):
+            raise ValueError(f"estimator.params must be an object, got {_kind(params)}")
+        valid = est.get_params()
+        est.set_params(**{k: v for k, v in params.items() if k in valid})
+        if "missing" in params and params["missing"] is None:
+            est.set_params(missing=np.nan)
+        try:
+            est._check_params()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"estimator.params: {exc}") from None
+    est._model = model
+    est.n_features_in_ = model.num_feature
+    if names:
+        est.feature_names_in_ = np.asarray(names, dtype=object)
+    attrs = model.attributes
+    best = info.get("best_iteration", attrs.get("best_iteration"))
+    est.best_iteration_ = (
+        model.n_iterations - 1
+        if best is None
+        else _as_int(best, "estimator.best_iteration", -1, _I32_MAX)
+    )
+    score = info.get("best_score", attrs.get("best_score"))
+    est.best_score_ = (
+        float("nan") if score is None else _as_float(score, "estimator.best_score", allow_nan=True)
+    )
+    est.evals_result_ = {}
+    if issubclass(cls, GBTClassifier):
+        classes = _classes_from_json(info.get("classes"))
+        if classes is None:
+            classes = np.arange(max(model.num_class, 2))
+        est.classes_ = classes
+        est.n_classes_ = len(classes)
+    _check_fitted_state(est)
+    return est
+
+
+def _check_fitted_state(est: _GBTBase) -> None:
+    """Checks that what a model file or pickle restored around the native model agrees with
+    it, so that predicting, importances and saving work or say why they cannot."""
+    model = est._model
+    missing = est.missing
+    if missing is not None and (
+        isinstance(missing, bool) or not isinstance(missing, (numbers.Real, np.floating))
+    ):
+        raise ValueError(f"the parameter missing must be a number, got {_kind(missing)}")
+    n_features = getattr(est, "n_features_in_", model.num_feature)
+    if isinstance(n_features, bool) or not isinstance(n_features, numbers.Integral):
+        raise ValueError(f"n_features_in_ must be an integer, got {_kind(n_features)}")
+    if n_features != model.num_feature:
+        raise ValueError(
+            f"n_features_in_ = {n_features}, but the model has num_feature = {model.num_feature}"
+        )
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None and (
+        not isinstance(names, np.ndarray) or names.ndim != 1 or len(names) != model.num_feature
+    ):
+        raise ValueError(f"feature_names_in_ must hold one name per feature ({model.num_feature})")
+    best = getattr(est, "best_iteration_", None)
+    if (
+        isinstance(best, bool)
+        or not isinstance(best, numbers.Integral)
+        or not -1 <= best < model.n_iterations
+    ):
+        raise ValueError(
+            f"best_iteration = {best!r:.40} is outside the model's {model.n_iterations} iterations"
+        )
+    if isinstance(est, GBTClassifier):
+        classes = getattr(est, "classes_", None)
+        expected = max(model.num_class, 2)
+        if not isinstance(classes, np.ndarray) or classes.ndim != 1 or len(classes) != expected:
+            raise ValueError(
+                f"classes must hold {expected} labels, one per class of the model "
+                f"(num_class = {model.num_class})"
+            )
+        if getattr(est, "n_classes_", expected) != expected:
+            raise ValueError(f"n_classes_ must be {expected}")
+        if model.objective not in _CLASSIFICATION_OBJECTIVES and model.objective != "custom":
+            raise ValueError(
+                f"a {type(est).__name__} needs a classification objective, the model has "
+                f"{model.objective}"
+            )
 
 
 def load_model(path: str | os.PathLike[str]) -> _GBTBase:
     """Read a model written by ``save_model`` (either format) or by XGBoost (JSON, xgboost ≥ 2).
+
+    Model files are treated as untrusted: every count and index is checked against the
+    others and against the limits of the format (``num_feature`` at most 2^31 - 1,
+    ``num_class`` and ``num_parallel_tree`` at most 2^24) before anything is sized by it.
 
     Parameters
     ----------
@@ -1297,62 +1744,49 @@ def load_model(path: str | os.PathLike[str]) -> _GBTBase:
     Raises
     ------
     ValueError
-        If the file is not a readable model.
+        If the file is not a readable model; the message names the field at fault.
     """
+    where = os.fspath(path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read model {os.fspath(path)!r}: not a JSON model file") from exc
+        text = raw.decode("utf-8")
+        doc = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"cannot read model {where!r}: not a JSON model file") from exc
     if not isinstance(doc, dict):
-        raise ValueError(f"cannot read model {os.fspath(path)!r}: not a JSON model file")
+        raise ValueError(f"cannot read model {where!r}: not a JSON model file")
     try:
         if doc.get("format") == _SAPWOOD_FORMAT:
-            info = doc.pop("estimator", None) or {}
-            text = json.dumps(doc)
-            names = info.get("feature_names", [])
+            info = doc.get("estimator") or {}
+            # The estimator block is Python's (its best_score may be NaN, which strict JSON
+            # readers refuse); the native reader gets the rest.
+            model_doc = {k: v for k, v in doc.items() if k != "estimator"}
+            try:
+                text = json.dumps(model_doc, allow_nan=False)
+            except ValueError:
+                raise ValueError(
+                    f"{_first_non_finite(model_doc, '')} is not a finite number"
+                ) from None
+            model = _native_model(text, xgboost=False)
+            names = [
+                _as_str(v, f"estimator.feature_names[{i}]")
+                for i, v in enumerate(
+                    _as_list(
+                        _field(info, "estimator", "feature_names", []), "estimator.feature_names"
+                    )
+                )
+            ]
         elif "learner" in doc:
-            text, info, names = _from_xgboost(doc)
+            converted, info, names = _from_xgboost(doc)
+            model = _native_model(converted, xgboost=True)
         else:
             raise ValueError("neither a sapwood nor an XGBoost model")
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise ValueError(
-            f"cannot read model {os.fspath(path)!r}: missing or bad field {exc}"
-        ) from exc
+        return _estimator_from_info(info, model, names)
     except ValueError as exc:
-        raise ValueError(f"cannot read model {os.fspath(path)!r}: {exc}") from exc
-    model = _native.BoostModel.from_json(text)
-    cls_name = info.get("class")
-    if cls_name is None:
-        cls_name = (
-            "GBTClassifier" if model.objective in _CLASSIFICATION_OBJECTIVES else "GBTRegressor"
-        )
-    classes_by_name = {
-        c.__name__: c for c in (GBTRegressor, GBTClassifier, RFRegressor, RFClassifier)
-    }
-    cls = classes_by_name.get(cls_name, GBTRegressor)
-    est = cls()
-    params = info.get("params")
-    if params:
-        valid = est.get_params()
-        est.set_params(**{k: v for k, v in params.items() if k in valid})
-        if "missing" in params and params["missing"] is None:
-            est.set_params(missing=np.nan)
-    est._model = model
-    est.n_features_in_ = model.num_feature
-    if names:
-        est.feature_names_in_ = np.asarray(names, dtype=object)
-    attrs = model.attributes
-    best = info.get("best_iteration", attrs.get("best_iteration"))
-    est.best_iteration_ = int(best) if best is not None else model.n_iterations - 1
-    score = info.get("best_score", attrs.get("best_score"))
-    est.best_score_ = float(score) if score is not None else float("nan")
-    est.evals_result_ = {}
-    if issubclass(cls, GBTClassifier):
-        classes = _classes_from_json(info.get("classes"))
-        if classes is None:
-            classes = np.arange(max(model.num_class, 2))
-        est.classes_ = classes
-        est.n_classes_ = len(classes)
-    return est
+        raise ValueError(f"cannot read model {where!r}: {exc}") from None
+    except (KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+        # Every field above is checked explicitly; this keeps any case missed a ValueError.
+        raise ValueError(
+            f"cannot read model {where!r}: bad field ({type(exc).__name__}: {exc})"
+        ) from exc
