@@ -1,4 +1,4 @@
-"""Model files and pickles as untrusted input.
+"""Model files and pickles as untrusted input, and atomic saves.
 
 Every count and index in a model file is checked before use, and every violation is a
 ``ValueError`` naming the field. The fuzz test at the end mutates valid files (both formats and
@@ -28,6 +28,7 @@ import pytest
 
 import sapwood
 from sapwood import GBTClassifier, GBTRegressor, RFClassifier
+from sapwood import boost as boost_module
 
 N_FEATURES = 5
 
@@ -317,6 +318,74 @@ def test_unpickling_validates_the_model_and_its_surroundings(models):
         unpickle(_model_json=None)
     with pytest.raises(ValueError, match="missing attribute"):
         unpickle(drop="max_bin")
+
+
+# ----------------------------------------------------------------------------- atomic saves
+def _listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize("fmt", ["json", "xgboost"])
+def test_a_save_that_fails_midway_keeps_the_old_file_and_leaves_no_temp_file(
+    models, tmp_path, monkeypatch, fmt
+):
+    path = tmp_path / "model.json"
+    models["reg"].save_model(path, format=fmt)
+    before = path.read_bytes()
+    real_fdopen = os.fdopen
+
+    class HalfWriter(io.TextIOWrapper):
+        def write(self, text: str) -> int:
+            super().write(text[: len(text) // 2])
+            self.flush()
+            raise OSError(28, "No space left on device")
+
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+        raw = real_fdopen(fd, "wb")
+        return HalfWriter(raw, encoding="utf-8")
+
+    monkeypatch.setattr(boost_module.os, "fdopen", fdopen)
+    with pytest.raises(OSError, match="No space left"):
+        models["multi"].save_model(path, format=fmt)
+    assert path.read_bytes() == before
+    assert _listing(tmp_path) == ["model.json"]
+    monkeypatch.undo()
+    assert sapwood.load_model(path).n_features_in_ == N_FEATURES
+
+
+def test_an_interrupted_fsync_keeps_the_old_file(models, tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    models["reg"].save_model(path)
+    before = path.read_bytes()
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(boost_module.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        models["multi"].save_model(path)
+    assert path.read_bytes() == before
+    assert _listing(tmp_path) == ["model.json"]
+
+
+def test_a_save_replaces_the_file_with_ordinary_permissions(models, tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    path.write_text("an older, different file")
+    calls: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(boost_module.os, "fsync", lambda fd: calls.append(fd) or real_fsync(fd))
+    models["multi"].save_model(path)
+    assert calls, "the data was not flushed to disk before the rename"
+    assert _listing(tmp_path) == ["model.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    back = sapwood.load_model(path)
+    np.testing.assert_array_equal(back.classes_, models["multi"].classes_)
+    # A relative path in the working directory has an empty dirname.
+    monkeypatch.chdir(tmp_path)
+    models["reg"].save_model("relative.json")
+    assert _listing(tmp_path) == ["model.json", "relative.json"]
 
 
 # ----------------------------------------------------------------------------- fuzzing

@@ -8,11 +8,13 @@ and converts models to and from XGBoost's JSON format.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
 import os
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -548,8 +550,7 @@ class _GBTBase(BaseEstimator):
             text = json.dumps(_to_xgboost(self._model, self._feature_names_for_export()))
         else:
             raise ValueError(f"unknown model format {format!r}; expected 'json' or 'xgboost'")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        _write_atomically(path, text)
 
     def _feature_names_for_export(self) -> list[str]:
         names = getattr(self, "feature_names_in_", None)
@@ -1239,6 +1240,38 @@ def _bool_list(value: Any, path: str) -> list[bool]:
         else:
             raise ValueError(f"{path}[{i}] must be 0, 1, true or false, got {v!r:.40}")
     return out
+
+
+def _write_atomically(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory, flushed to
+    disk and renamed over the target, so that an interrupted save leaves either the old file
+    or the new one, never a truncated model; the temporary file is removed on failure."""
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp creates the file readable by its owner only; give it the permissions an
+        # ordinary open() would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if hasattr(os, "O_DIRECTORY"):
+        # The rename itself is durable only once the directory is flushed too.
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
 
 def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
