@@ -636,9 +636,11 @@ def build_cases():
     norm_shapes = [
         (21, 7, F32, None, 0),
         (37, 100, F32, None, 0),
+        (37, 100, BF16, None, 0),  # registers, bf16, three blocks striding over the rows
         (6, 1024, F16, None, 0),
         (6, 1024, F16, None, 1),  # registers, scalar loads
         (5, 2000, BF16, None, 0),
+        (5, 2000, F16, None, 0),
         (5, 2000, F32, None, 2),  # shared memory, 2-wide packs off a 16-byte boundary
         (4, 12288, F32, None, 0),  # shared memory past 48 KiB with the static scratch
         (4, 16384, BF16, None, 0),  # 64 KiB of shared memory
