@@ -1417,28 +1417,22 @@ def _parse_base_score(
 
 def _xgboost_tree(tree: Any, path: str, t: int) -> dict[str, Any]:
     """One XGBoost tree -> sapwood's node arrays (indices checked by the native validator)."""
-    if _field(tree, path, "id", t) != t:
-        raise ValueError(f"{path}.id = {tree['id']!r:.40}, expected {t}")
+    # XGBoost places each tree at the position its id names.
+    tree_id = _as_int(_field(tree, path, "id", t), f"{path}.id", 0, _I32_MAX)
+    if tree_id != t:
+        raise ValueError(f"{path}.id = {tree_id}, expected {t}")
     tparam = _field(tree, path, "tree_param")
     tp_path = f"{path}.tree_param"
-    if (
-        _as_int(
-            _field(tparam, tp_path, "size_leaf_vector", "1"),
-            f"{tp_path}.size_leaf_vector",
-            0,
-            _I32_MAX,
-        )
-        > 1
-    ):
+    leaf_size = _field(tparam, tp_path, "size_leaf_vector", "1")
+    if _as_int(leaf_size, f"{tp_path}.size_leaf_vector", 0, _I32_MAX) > 1:
         raise ValueError(f"{tp_path}.size_leaf_vector > 1: vector-leaf trees are not supported")
     left = _int_list(_field(tree, path, "left_children"), f"{path}.left_children", -1, _I32_MAX)
     n = len(left)
     n_nodes = _as_int(_field(tparam, tp_path, "num_nodes"), f"{tp_path}.num_nodes", 1, _I32_MAX)
     if n_nodes != n:
         raise ValueError(f"{tp_path}.num_nodes = {n_nodes}, but left_children has {n} entries")
-    for i, v in enumerate(
-        _int_list(_field(tree, path, "split_type", []), f"{path}.split_type", 0, 255)
-    ):
+    split_type = _int_list(_field(tree, path, "split_type", []), f"{path}.split_type", 0, 255)
+    for i, v in enumerate(split_type):
         if v != 0:
             raise ValueError(
                 f"{path}.split_type[{i}] = {v}: categorical splits in XGBoost models are not "
@@ -1558,7 +1552,7 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
                 f"of num_class * num_parallel_tree = {per}"
             )
     trees = [_xgboost_tree(t, f"{mpath}.trees[{i}]", i) for i, t in enumerate(raw_trees)]
-    mds = spw = None
+    mds = None
     if objective == "count:poisson":
         block = _field(objective_block, "learner.objective", "poisson_regression_param", {})
         mds = _as_float(
@@ -1601,15 +1595,15 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "attributes": {str(a): str(b) for a, b in attributes.items()},
     }
     info: dict[str, Any] = {}
-    for key, parse in (("best_iteration", _as_int), ("best_score", _as_float)):
-        if key in attributes:
-            path = f"learner.attributes.{key}"
-            info[key] = (
-                _as_int(attributes[key], path, -1, _I32_MAX)
-                if parse is _as_int
-                else _as_float(attributes[key], path, allow_nan=True)
-            )
-    return json.dumps(out), info, names
+    if "best_iteration" in attributes:
+        info["best_iteration"] = _as_int(
+            attributes["best_iteration"], "learner.attributes.best_iteration", -1, _I32_MAX
+        )
+    if "best_score" in attributes:
+        info["best_score"] = _as_float(
+            attributes["best_score"], "learner.attributes.best_score", allow_nan=True
+        )
+    return json.dumps(out, allow_nan=False), info, names
 
 
 def _native_model(text: str, *, xgboost: bool) -> Any:
