@@ -25,8 +25,9 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Largest `num_feature` a model file may declare. XGBoost stores split features as 31-bit
 /// indices (2^31 - 1 marks a deleted node) and packed trees keep the default direction in the
 /// top bit, so no real model goes past it; sparse models with a few hundred million features
-/// stay well inside. Anything sized by `num_feature` (importances) is still allocated
-/// fallibly: this bound is about the format, not about the memory of the machine.
+/// stay well inside. The bound is about the format, not the machine's memory: reading a
+/// model allocates nothing in proportion to `num_feature`, and neither do importances
+/// ([`Booster::importance`] lists only the features split on).
 pub const MAX_NUM_FEATURE: usize = (1 << 31) - 1;
 /// Largest `num_class` a model file may declare (2^24): predictions hold one value per class
 /// and row, and a model needs a tree per class and iteration.
