@@ -2,7 +2,14 @@
 
 Estimators call these helpers (and scikit-learn's ``validate_data``); they never re-implement
 the checks. Floating-point arrays keep float32 as float32; everything else becomes float64.
-Arrays come out C-contiguous, so the Rust core sees plain slices.
+
+Whatever users pass -- NumPy arrays in any layout (Fortran order, strided views, read-only,
+memmaps, big-endian, or C-contiguous but unaligned, as pickle-5 buffers from Dask workers and
+views into shared memory or Arrow buffers are), pandas frames (nullable ``Float64``/``Int64``
+columns with ``pd.NA`` as missing), polars and pyarrow tables, SciPy sparse matrices -- leaves
+here as what the Rust core reads in place: a C-contiguous, aligned, native-byte-order buffer
+(:func:`native_array`). An array that already is one passes through without a copy; anything
+else is copied once.
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.floa
     """Validate per-row weights: 1-D, one per row, finite and non-negative; ``None`` gives ones."""
     if sample_weight is None:
         return np.ones(n_samples, dtype=dtype)
-    weights = np.ascontiguousarray(sample_weight, dtype=dtype)
+    weights = native_array(sample_weight, dtype=dtype)
     if weights.ndim == 0:
         return np.full(n_samples, float(weights), dtype=dtype)
     if weights.ndim != 1:
@@ -76,6 +83,110 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.floa
     return weights
 
 
+def is_native_layout(arr: NDArray) -> bool:
+    """Whether the core can read ``arr``'s buffer as it is: C-contiguous, aligned, native order."""
+    flags = arr.flags
+    return bool(flags.c_contiguous and flags.aligned and arr.dtype.isnative)
+
+
+def native_array(a: Any, dtype: Any = None) -> NDArray:
+    """``a`` as an ndarray that the Rust core reads in place, copying only when it must.
+
+    The result is C-contiguous, aligned and in native byte order, of ``dtype`` when one is
+    given. An array that already has that layout and dtype is returned as it is (the same
+    object, never a copy); an unaligned, strided, Fortran-ordered or byte-swapped one is
+    copied once. Read-only arrays and memmaps are read in place.
+    """
+    arr = np.asarray(a) if dtype is None else np.asarray(a, dtype=dtype)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if not is_native_layout(arr):
+        # A fresh copy is always C-contiguous and aligned.
+        arr = np.array(arr, order="C", copy=True)
+    return arr
+
+
+def densify(X: Any) -> Any:
+    """A SciPy sparse matrix or array as a dense ndarray (absent entries are zeros).
+
+    For the engines that index dense coordinates (kd-trees, Boruta's forest); other input is
+    returned unchanged.
+    """
+    if sp.issparse(X):
+        return X.toarray()
+    return X
+
+
+def to_numeric_array(x: Any, what: str) -> NDArray:
+    """Any array-like as a numeric ndarray, keeping its shape.
+
+    NumPy input is taken as it is; pandas frames and series (missing values of nullable
+    columns, ``pd.NA``, become NaN), polars frames and series, pyarrow tables and arrays and
+    SciPy sparse matrices (densified) are converted. Complex data is a ``TypeError``; a
+    non-numeric dtype that cannot be read as float64 is a ``TypeError`` naming ``what``.
+    """
+    if isinstance(x, np.ndarray):
+        arr = x
+    elif sp.issparse(x):
+        arr = x.toarray()
+    elif _is_dataframe_like(x):
+        arr = _frame_to_numpy(x)
+    else:
+        arr = np.asarray(x)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{what} must be real-valued; complex data is not supported")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}") from exc
+    return arr
+
+
+def _is_dataframe_like(x: Any) -> bool:
+    module = type(x).__module__.split(".")[0]
+    return module in ("pandas", "polars", "pyarrow")
+
+
+def _frame_to_numpy(x: Any) -> NDArray:
+    """A pandas/polars/pyarrow table, series or array as a float ndarray (missing = NaN)."""
+    module = type(x).__module__.split(".")[0]
+    if module == "pyarrow":
+        if hasattr(x, "columns"):  # Table / RecordBatch: one column at a time
+            columns = [_arrow_to_numpy(c) for c in x.columns]
+            if not columns:
+                return np.empty((x.num_rows, 0))
+            return np.column_stack(columns)
+        return _arrow_to_numpy(x)
+    if module == "pandas":
+        dtypes = [x.dtype] if x.ndim == 1 else list(x.dtypes)
+        dtype = np.float32 if dtypes and all(d == np.float32 for d in dtypes) else np.float64
+        try:
+            return x.to_numpy(dtype=dtype, na_value=np.nan)
+        except (TypeError, ValueError):
+            return x.to_numpy()
+    return np.asarray(x.to_numpy())
+
+
+def _arrow_to_numpy(column: Any) -> NDArray:
+    import pyarrow as pa
+
+    if column.null_count and pa.types.is_integer(column.type):
+        column = column.cast(pa.float64())
+    values = column.to_numpy(zero_copy_only=False)
+    if column.null_count and values.dtype.kind == "f":
+        values = np.where(_arrow_valid(column), values, np.nan)
+    return np.asarray(values)
+
+
+def _arrow_valid(column: Any) -> NDArray:
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def float_dtype_of(X: Any) -> type:
     """float32 for float32 input, float64 for everything else."""
     dtype = getattr(X, "dtype", None)
@@ -85,17 +196,18 @@ def float_dtype_of(X: Any) -> type:
 def as_native_matrix(X: Any) -> Any:
     """Hand a validated 2-D matrix to the Rust core without copying when possible.
 
-    Dense float32/float64 arrays pass as C-contiguous arrays (NaN = missing). Sparse
+    Dense float32/float64 arrays pass as C-contiguous, aligned arrays (NaN = missing), the
+    input itself when it already is one. Sparse
     matrices pass as a CSR tuple ``(indptr int64, indices int32, data float32, n_cols)``,
     where absent entries are missing values.
     """
     if sp.issparse(X):
         csr = X.tocsr()
         return (
-            np.ascontiguousarray(csr.indptr, dtype=np.int64),
-            np.ascontiguousarray(csr.indices, dtype=np.int32),
-            np.ascontiguousarray(csr.data, dtype=np.float32),
+            native_array(csr.indptr, dtype=np.int64),
+            native_array(csr.indices, dtype=np.int32),
+            native_array(csr.data, dtype=np.float32),
             int(csr.shape[1]),
         )
     dtype = np.float32 if X.dtype == np.float32 else np.float64
-    return np.ascontiguousarray(X, dtype=dtype)
+    return native_array(X, dtype=dtype)

@@ -31,6 +31,7 @@ from sapwood._validation import (
     as_native_matrix,
     check_n_jobs,
     check_sample_weight,
+    native_array,
     seed_from_random_state,
 )
 
@@ -325,8 +326,8 @@ class _GBTBase(BaseEstimator):
                 margin = trainer.margin()
                 pred = margin[:, 0] if margin.shape[1] == 1 else margin
                 grad, hess = objective(y, pred)  # type: ignore[operator]
-                grad = np.ascontiguousarray(grad, dtype=np.float32).reshape(-1)
-                hess = np.ascontiguousarray(hess, dtype=np.float32).reshape(-1)
+                grad = native_array(grad, dtype=np.float32).reshape(-1)
+                hess = native_array(hess, dtype=np.float32).reshape(-1)
                 results = trainer.boost_round(grad, hess)
             else:
                 results = trainer.boost_round()
@@ -745,7 +746,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
             arr = np.asarray(v, dtype=np.float64).reshape(-1)
             if not np.all(np.isfinite(arr)):
                 raise ValueError("eval_set y contains NaN or infinity")
-            return np.ascontiguousarray(arr, dtype=np.float32)
+            return native_array(arr, dtype=np.float32)
 
         self._fit(
             X,
@@ -907,11 +908,11 @@ random_state
                 raise ValueError(
                     f"eval_set y has labels not seen in y: {np.unique(arr[unknown])[:5]!r}"
                 )
-            return np.ascontiguousarray(encoder.transform(arr), dtype=np.float32)
+            return native_array(encoder.transform(arr), dtype=np.float32)
 
         self._fit(
             X,
-            np.ascontiguousarray(codes, dtype=np.float32),
+            native_array(codes, dtype=np.float32),
             objective,
             num_class,
             sample_weight,

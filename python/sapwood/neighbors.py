@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sapwood import _native
-from sapwood._validation import check_n_jobs
+from sapwood._validation import check_n_jobs, densify, native_array, to_numeric_array
 
 __all__ = ["KDTree", "KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors"]
 
@@ -34,14 +34,7 @@ _SPARSE_OUTPUTS = ("dok_matrix", "coo_matrix", "dok_array", "coo_array", "dict",
 
 def _as_float_array(x: Any, what: str) -> NDArray:
     """float32 stays float32, everything else becomes float64; complex is a TypeError."""
-    arr = np.asarray(x)
-    if arr.dtype.kind == "c":
-        raise TypeError(f"KDTree does not work with complex data ({what})")
-    if arr.dtype.kind not in "biuf":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}") from exc
+    arr = to_numeric_array(x, what)
     if arr.dtype != np.float32:
         arr = arr.astype(np.float64, copy=False)
     return arr
@@ -152,7 +145,7 @@ class KDTree:
             raise ValueError(f"leafsize must be at least 1, got {leafsize}")
         if copy_data:
             arr = arr.copy()
-        contiguous = np.ascontiguousarray(arr)
+        contiguous = native_array(arr)
         if contiguous is not data:
             contiguous = contiguous.view()
             contiguous.flags.writeable = False
@@ -264,7 +257,7 @@ class KDTree:
                 f"x must consist of vectors of length {m} but has shape {np.shape(arr)}"
             )
         dtype = np.dtype(self._tree.dtype)
-        flat = np.ascontiguousarray(arr.reshape(-1, m), dtype=dtype)
+        flat = native_array(arr.reshape(-1, m), dtype=dtype)
         return flat, arr.shape[:-1]
 
     def _other_points(self, other: KDTree, caller: str) -> NDArray:
@@ -272,7 +265,7 @@ class KDTree:
             raise TypeError(f"other must be a sapwood KDTree, got {type(other).__name__}")
         if other.m != self.m:
             raise ValueError(f"Trees passed to {caller} have different dimensionality")
-        return np.ascontiguousarray(self._data, dtype=np.dtype(other._tree.dtype))
+        return native_array(self._data, dtype=np.dtype(other._tree.dtype))
 
     def _knn(
         self,
@@ -534,7 +527,7 @@ class KDTree:
             raise ValueError("Invalid output type")
         p = _check_p(p)
         eps = _check_eps(eps)
-        points = np.ascontiguousarray(self._data, dtype=np.dtype(self._tree.dtype))
+        points = native_array(self._data, dtype=np.dtype(self._tree.dtype))
         # Approximate pairs may be anything between the exact answers for r / (1 + eps) and
         # r * (1 + eps); the latter is returned, which makes the answer symmetric in i, j.
         idx, _, off = self._tree.query_radius(
@@ -603,7 +596,7 @@ class KDTree:
         self_w = self._check_weights(self_w, self.n)
         other_w = self._check_weights(other_w, other.n)
         # The tree is ``self``; the queries are the points of ``other``.
-        queries = np.ascontiguousarray(other._data, dtype=np.dtype(self._tree.dtype))
+        queries = native_array(other._data, dtype=np.dtype(self._tree.dtype))
         del points
         counts = self._tree.count_within(queries, uniq.tolist(), other_w, self_w, p, None)
         if not cumulative:
@@ -631,7 +624,7 @@ class KDTree:
     def _check_weights(w: Any, n: int) -> NDArray | None:
         if w is None:
             return None
-        w = np.ascontiguousarray(w, dtype=np.float64)
+        w = native_array(w, dtype=np.float64)
         if w.ndim != 1 or w.shape[0] != n:
             raise ValueError("Number of weights differ from the number of data points")
         return w
@@ -729,7 +722,16 @@ def _get_weights(dist: NDArray, weights: Any) -> NDArray | None:
 
 
 class _NeighborsBase(BaseEstimator):
-    """Shared fitting and queries of the k-NN estimators."""
+    """Shared fitting and queries of the k-NN estimators.
+
+    Sparse input is densified: a kd-tree indexes dense coordinates, and absent entries are
+    zeros, so the neighbours are those of ``X.toarray()``.
+    """
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _check_params(self) -> float:
         if isinstance(self.leaf_size, bool) or not isinstance(self.leaf_size, numbers.Integral):
@@ -760,10 +762,12 @@ class _NeighborsBase(BaseEstimator):
     def _fit_tree(self, X: Any, y: Any = None, supervised: bool = False) -> Any:
         p = self._check_params()
         dtypes = [np.float64, np.float32]
+        sparse = ["csr", "csc", "coo"]
         if not supervised:
-            X = validate_data(self, X, dtype=dtypes, order="C")
+            X = validate_data(self, X, dtype=dtypes, accept_sparse=sparse)
         else:
-            X, y = validate_data(self, X, y, dtype=dtypes, order="C", multi_output=True)
+            X, y = validate_data(self, X, y, dtype=dtypes, accept_sparse=sparse, multi_output=True)
+        X = native_array(densify(X))
         self._p = p
         # Sliding-midpoint splits: faster to build and to query than median splits.
         self._tree = KDTree(X, leafsize=self.leaf_size, balanced_tree=False)
@@ -774,7 +778,14 @@ class _NeighborsBase(BaseEstimator):
         return y
 
     def _query_rows(self, X: Any) -> NDArray:
-        return validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            accept_sparse=["csr", "csc", "coo"],
+            reset=False,
+        )
+        return native_array(densify(X))
 
     def kneighbors(
         self, X: Any = None, n_neighbors: int | None = None, return_distance: bool = True
@@ -808,7 +819,7 @@ class _NeighborsBase(BaseEstimator):
             raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
         query_is_train = X is None
         if query_is_train:
-            X = np.ascontiguousarray(self._fit_X)
+            X = native_array(self._fit_X)
             n_neighbors += 1
         else:
             X = self._query_rows(X)
@@ -820,7 +831,7 @@ class _NeighborsBase(BaseEstimator):
                 f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {n_neighbors}, "
                 f"n_samples_fit = {n_fit}, n_samples = {X.shape[0]}"
             )
-        X = np.ascontiguousarray(X, dtype=np.dtype(self._tree._tree.dtype))
+        X = native_array(X, dtype=np.dtype(self._tree._tree.dtype))
         dist, ind = self._tree._knn(
             X,
             int(n_neighbors),
@@ -864,8 +875,8 @@ class _NeighborsBase(BaseEstimator):
         if radius is None:
             radius = self.radius
         query_is_train = X is None
-        X = np.ascontiguousarray(self._fit_X) if query_is_train else self._query_rows(X)
-        X = np.ascontiguousarray(X, dtype=np.dtype(self._tree._tree.dtype))
+        X = native_array(self._fit_X) if query_is_train else self._query_rows(X)
+        X = native_array(X, dtype=np.dtype(self._tree._tree.dtype))
         idx, dist, off = self._tree._tree.query_radius(
             X,
             [float(radius)],

@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sapwood import _native
-from sapwood._validation import check_n_jobs, seed_from_random_state
+from sapwood._validation import check_n_jobs, densify, native_array, seed_from_random_state
 
 __all__ = ["BorutaSelector"]
 
@@ -138,6 +138,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        tags.input_tags.sparse = True
         tags.input_tags.allow_nan = (
             True if self.estimator is None else get_tags(self.estimator).input_tags.allow_nan
         )
@@ -192,9 +193,12 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
             X,
             y,
             dtype=[np.float64, np.float32],
+            accept_sparse=["csr", "csc", "coo"],
             ensure_all_finite="allow-nan" if allow_nan else True,
             y_numeric=False,
         )
+        # Shadow features are column permutations of dense columns; absent entries are zeros.
+        X = densify(X)
         seed = seed_from_random_state(self.random_state)
         if self.estimator is None:
             state = self._select_with_forest(X, y, seed)
@@ -228,9 +232,9 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         else:
             raise ValueError(f"Unknown label type: BorutaSelector cannot use a {target!r} target")
         return _native.boruta_forest_select(
-            np.ascontiguousarray(X, dtype=np.float32),
-            np.ascontiguousarray(labels),
-            np.ascontiguousarray(weights),
+            native_array(X, dtype=np.float32),
+            native_array(labels),
+            native_array(weights),
             objective,
             num_class,
             None if self.n_estimators == "auto" else int(self.n_estimators),
@@ -291,9 +295,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
                 )
             importances = np.asarray(importances, dtype=np.float64)
             k = active.size
-            state.record(
-                np.ascontiguousarray(importances[:k]), np.ascontiguousarray(importances[k:])
-            )
+            state.record(native_array(importances[:k]), native_array(importances[k:]))
             if self.verbose:
                 self._report(state, final=False)
         if self.verbose:
