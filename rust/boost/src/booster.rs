@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
+use sapwood_mem::{len_of, try_reserve, try_to_vec, try_vec, try_with_capacity};
 use serde::{Deserialize, Serialize};
 
 use crate::data::MatrixView;
@@ -302,10 +303,12 @@ impl Booster {
         }
         let k = self.n_groups();
         let base = self.base_margin();
-        let mut out = vec![0.0_f32; x.n_rows() * k];
+        let what = "the prediction output";
+        let mut out = try_vec(len_of(x.n_rows(), k, what)?, 0.0_f32, what)?;
         for o in out.chunks_mut(k) {
             o.copy_from_slice(&base);
         }
+        reserve_row_buffers(x, predict_block_rows(x))?;
         add_forest(&mut out, x, forest, &self.tree_info[range], k);
         Ok(out)
     }
@@ -358,7 +361,10 @@ impl Booster {
         let range = self.tree_range(begin, end)?;
         let forest = FlatForest::new(&self.trees[range]);
         let nt = forest.n_trees().max(1);
-        let mut out = vec![0_i32; x.n_rows() * forest.n_trees()];
+        let what = "the leaf index output";
+        let mut out = try_vec(len_of(x.n_rows(), forest.n_trees(), what)?, 0_i32, what)?;
+        // Each thread densifies one row at a time into a buffer of `num_feature` values.
+        drop(try_with_capacity::<f32>(self.num_feature, "a row buffer")?);
         out.par_chunks_mut(ROW_CHUNK * nt)
             .enumerate()
             .for_each_init(
@@ -643,6 +649,15 @@ pub struct Trainer {
     model: Booster,
 }
 
+/// `n` rows of the base margin `base`, allocated fallibly.
+fn repeated_margin(base: &[f32], n: usize, what: &str) -> Result<Vec<f32>, BoostError> {
+    let mut margin = try_with_capacity(len_of(n, base.len(), what)?, what)?;
+    for _ in 0..n {
+        margin.extend_from_slice(base);
+    }
+    Ok(margin)
+}
+
 fn check_rows(what: &str, n: usize, labels: &[f32], weights: &[f32]) -> Result<(), BoostError> {
     if labels.len() != n {
         return Err(BoostError::InvalidInput(format!(
@@ -744,24 +759,24 @@ impl Trainer {
         };
         let base = model.base_margin();
         let updater = Updater::new(config.tree_method, x, weights, config.tree.max_bin as usize)?;
-        let margin: Vec<f32> = (0..n).flat_map(|_| base.iter().copied()).collect();
+        let margin = repeated_margin(&base, n, "the training margins")?;
         let evals = evals
             .iter()
-            .map(|(ex, ey, ew)| EvalSet {
-                n_rows: ex.n_rows(),
-                labels: ey.to_vec(),
-                weights: ew.to_vec(),
-                margin: (0..ex.n_rows())
-                    .flat_map(|_| base.iter().copied())
-                    .collect(),
+            .map(|(ex, ey, ew)| {
+                Ok(EvalSet {
+                    n_rows: ex.n_rows(),
+                    labels: try_to_vec(ey, "the evaluation labels")?,
+                    weights: try_to_vec(ew, "the evaluation weights")?,
+                    margin: repeated_margin(&base, ex.n_rows(), "the evaluation margins")?,
+                })
             })
-            .collect();
+            .collect::<Result<_, BoostError>>()?;
         Ok(Self {
             config,
             split,
             updater,
-            labels: labels.to_vec(),
-            weights: weights.to_vec(),
+            labels: try_to_vec(labels, "the training labels")?,
+            weights: try_to_vec(weights, "the training weights")?,
             margin,
             gpair: Vec::new(),
             evals,
@@ -834,7 +849,10 @@ impl Trainer {
             }
             None => {
                 // Every pair is overwritten: the buffer's old contents never matter.
-                gpair.resize(n * k, (0.0, 0.0));
+                let len = len_of(n, k, "the gradient pairs")?;
+                let more = len.saturating_sub(gpair.len());
+                try_reserve(&mut gpair, more, "the gradient pairs")?;
+                gpair.resize(len, (0.0, 0.0));
                 self.config.objective.gradients(
                     &self.margin,
                     &self.labels,
@@ -860,7 +878,11 @@ impl Trainer {
         let mut new_groups = Vec::with_capacity(k * npt);
         let mut new_leaves = Vec::with_capacity(k * npt);
         // One output group's pairs (the pairs themselves when there is one group).
-        let mut group_pairs = vec![(0.0_f32, 0.0_f32); if k == 1 { 0 } else { n }];
+        let mut group_pairs = try_vec(
+            if k == 1 { 0 } else { n },
+            (0.0_f32, 0.0_f32),
+            "one output group's gradient pairs",
+        )?;
         for g in 0..k {
             if k > 1 {
                 group_pairs
@@ -906,6 +928,9 @@ impl Trainer {
                 new_leaves.push(leaves);
             }
         }
+        // Growth allocates node by node; if that drew on the allocator's reserve, stop here,
+        // before the round touches the margins or the model.
+        sapwood_mem::checkpoint("a boosting round")?;
         self.gpair = gpair;
         // Update margins in tree order.
         update_training_margins(&mut self.margin, x, &new_trees, &new_groups, &new_leaves, k);
@@ -1031,18 +1056,44 @@ const TRANSFORM_BLOCK: usize = 4096;
 /// for independent traversals to overlap.
 const PREDICT_BLOCK: usize = 64;
 
+/// The most values a thread's buffer of densified rows holds when predicting from sparse or
+/// float64 input (4 MiB): very wide matrices go fewer rows to a block, down to one.
+const PREDICT_BUFFER_VALUES: usize = 1 << 20;
+
+/// Rows per block of [`add_forest`] for `x`.
+fn predict_block_rows(x: &MatrixView<'_>) -> usize {
+    match x {
+        MatrixView::DenseF32 { .. } => PREDICT_BLOCK,
+        _ => (PREDICT_BUFFER_VALUES / x.n_cols().max(1)).clamp(1, PREDICT_BLOCK),
+    }
+}
+
+/// Checks that a buffer of densified rows can be had before a prediction starts, so that a
+/// model of very many features fails with an error rather than inside a worker thread.
+fn reserve_row_buffers(x: &MatrixView<'_>, rows: usize) -> Result<(), BoostError> {
+    if !matches!(x, MatrixView::DenseF32 { .. }) {
+        let what = "a buffer of densified rows";
+        drop(try_with_capacity::<f32>(
+            len_of(rows, x.n_cols(), what)?,
+            what,
+        )?);
+    }
+    Ok(())
+}
+
 /// Adds each tree's leaf value to its output group (`out` is `n_rows * k`, row-major). Rows
 /// go in parallel blocks; within a block, tree after tree, so each row still sums its trees
 /// in model order (the result does not depend on blocking or threads).
 fn add_forest(out: &mut [f32], x: &MatrixView<'_>, forest: &FlatForest, groups: &[u32], k: usize) {
     let n_cols = x.n_cols();
     let dense = matches!(x, MatrixView::DenseF32 { .. });
-    out.par_chunks_mut(PREDICT_BLOCK * k)
+    let block_rows = predict_block_rows(x);
+    out.par_chunks_mut(block_rows * k)
         .enumerate()
         .for_each_init(
-            || vec![0.0_f32; if dense { 0 } else { PREDICT_BLOCK * n_cols }],
+            || vec![0.0_f32; if dense { 0 } else { block_rows * n_cols }],
             |buf, (c, block)| {
-                let first = c * PREDICT_BLOCK;
+                let first = c * block_rows;
                 let n_rows = block.len() / k;
                 if !dense {
                     for j in 0..n_rows {

@@ -2,6 +2,7 @@
 //! missing), and the presorted columns the exact split finder scans.
 
 use rayon::prelude::*;
+use sapwood_mem::try_vec;
 
 use crate::error::BoostError;
 
@@ -238,7 +239,7 @@ impl SortedColumns {
             offsets.push(offsets.last().copied().unwrap_or(0) + c);
         }
         let total = offsets[n_cols];
-        let mut entries = vec![Entry { row: 0, value: 0.0 }; total];
+        let mut entries = try_vec(total, Entry { row: 0, value: 0.0 }, "the presorted columns")?;
         let mut slices: Vec<&mut [Entry]> = Vec::with_capacity(n_cols);
         let mut rest: &mut [Entry] = &mut entries;
         for &c in &counts {

@@ -39,3 +39,9 @@ impl BoostError {
         }
     }
 }
+
+impl From<sapwood_mem::AllocError> for BoostError {
+    fn from(err: sapwood_mem::AllocError) -> Self {
+        Self::OutOfMemory(err.to_string())
+    }
+}

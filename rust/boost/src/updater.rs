@@ -9,6 +9,7 @@
 use std::str::FromStr;
 
 use rayon::prelude::*;
+use sapwood_mem::try_with_capacity;
 
 use crate::data::{MatrixView, SortedColumns};
 use crate::error::BoostError;
@@ -80,6 +81,8 @@ pub fn bin_matrix(
 ) -> Result<Binned, BoostError> {
     let dense = |values: &[f32], n_rows: usize, n_cols: usize| -> Result<Binned, BoostError> {
         let cuts = QuantileCuts::from_dense(values, n_rows, n_cols, Some(weights), max_bin)?;
+        // The sketch allocates per feature; stop if that drew on the allocator's reserve.
+        sapwood_mem::checkpoint("the quantile sketch")?;
         let matrix = BinnedMatrix::from_dense(values, n_rows, n_cols, &cuts)?;
         Ok(Binned { cuts, matrix })
     };
@@ -94,7 +97,8 @@ pub fn bin_matrix(
             n_rows,
             n_cols,
         } => {
-            let rounded: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+            let mut rounded = try_with_capacity(data.len(), "a float32 copy of the data")?;
+            rounded.par_extend(data.par_iter().map(|&v| v as f32));
             dense(&rounded, n_rows, n_cols)
         }
         MatrixView::Csr {
@@ -103,10 +107,14 @@ pub fn bin_matrix(
             data,
             n_cols,
         } => {
-            let indptr: Vec<usize> = indptr.iter().map(|&p| p as usize).collect();
-            let indices: Vec<usize> = indices.iter().map(|&c| c as usize).collect();
+            let mut wide_indptr = try_with_capacity(indptr.len(), "the sparse row pointers")?;
+            wide_indptr.extend(indptr.iter().map(|&p| p as usize));
+            let mut wide_indices = try_with_capacity(indices.len(), "the sparse column indices")?;
+            wide_indices.extend(indices.iter().map(|&c| c as usize));
+            let (indptr, indices) = (wide_indptr, wide_indices);
             let cuts =
                 QuantileCuts::from_csr(&indptr, &indices, data, n_cols, Some(weights), max_bin)?;
+            sapwood_mem::checkpoint("the quantile sketch")?;
             let matrix = BinnedMatrix::from_csr(&indptr, &indices, data, n_cols, &cuts)?;
             Ok(Binned { cuts, matrix })
         }
@@ -251,18 +259,21 @@ impl Updater {
                 shape,
             };
             let grow = |t: usize| {
+                // A forest round grows many trees; stop once memory has run out.
+                sapwood_mem::checkpoint("a tree")?;
                 let (active, mut sampler) = job(t);
                 let (tree, leaves) = grower.grow_with_leaves(gpair, &active, &mut sampler);
-                (tree, Some(leaves))
+                Ok((tree, Some(leaves)))
             };
-            return Ok(if n_trees > 1 {
+            return if n_trees > 1 {
                 (0..n_trees).into_par_iter().map(grow).collect()
             } else {
                 (0..n_trees).map(grow).collect()
-            });
+            };
         }
         (0..n_trees)
             .map(|t| {
+                sapwood_mem::checkpoint("a tree")?;
                 let (active, mut sampler) = job(t);
                 let tree = self.grow_tree(data, gpair, &active, split, shape, &mut sampler)?;
                 Ok((tree, None))

@@ -11,4 +11,13 @@ pub enum BorutaError {
     /// The data or importances are unusable.
     #[error("{0}")]
     InvalidInput(String),
+    /// A buffer larger than the machine can hold was requested.
+    #[error("cannot allocate {0}")]
+    OutOfMemory(String),
+}
+
+impl From<sapwood_mem::AllocError> for BorutaError {
+    fn from(err: sapwood_mem::AllocError) -> Self {
+        Self::OutOfMemory(err.to_string())
+    }
 }

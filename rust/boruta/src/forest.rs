@@ -68,7 +68,11 @@ impl ImportanceSource for ForestImportance {
             n_rows,
             n_cols,
         };
-        let boost = |e: sapwood_boost::BoostError| BorutaError::InvalidInput(e.to_string());
+        let boost = |e: sapwood_boost::BoostError| match e {
+            // Keep running out of memory a MemoryError; the rest is bad input.
+            sapwood_boost::BoostError::OutOfMemory(what) => BorutaError::OutOfMemory(what),
+            other => BorutaError::InvalidInput(other.to_string()),
+        };
         let mut trainer = Trainer::new(
             self.config(n_cols, n_trees, seed),
             &view,

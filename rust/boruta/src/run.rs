@@ -6,6 +6,7 @@
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use sapwood_mem::{len_of, try_vec};
 
 use crate::error::BorutaError;
 use crate::selection::{BorutaParams, BorutaState};
@@ -67,7 +68,7 @@ fn with_shadows(
     n_cols: usize,
     active: &[usize],
     rng: &mut ChaCha8Rng,
-) -> (Vec<f32>, usize, Vec<usize>) {
+) -> Result<(Vec<f32>, usize, Vec<usize>), BorutaError> {
     let mut shadow_sources: Vec<usize> = active.to_vec();
     while shadow_sources.len() < MIN_SHADOWS {
         shadow_sources.extend_from_within(..);
@@ -75,7 +76,8 @@ fn with_shadows(
     let width = active.len() + shadow_sources.len();
     let mut slot: Vec<usize> = (0..width).collect();
     slot.shuffle(rng);
-    let mut out = vec![0.0_f32; n_rows * width];
+    let what = "the matrix of features and their shadows";
+    let mut out = try_vec(len_of(n_rows, width, what)?, 0.0_f32, what)?;
     for (k, &j) in active.iter().enumerate() {
         let col = slot[k];
         for r in 0..n_rows {
@@ -90,7 +92,7 @@ fn with_shadows(
             out[r * width + col] = x[src * n_cols + j];
         }
     }
-    (out, width, slot)
+    Ok((out, width, slot))
 }
 
 /// Runs Boruta to the end over the row-major `x` (`n_rows` x `n_cols`) and target `y`.
@@ -128,7 +130,7 @@ pub fn run_selection<S: ImportanceSource>(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     while !state.is_finished() {
         let active = state.active();
-        let (matrix, width, slot) = with_shadows(x, n_rows, n_cols, &active, &mut rng);
+        let (matrix, width, slot) = with_shadows(x, n_rows, n_cols, &active, &mut rng)?;
         let fit_seed = rand::Rng::random::<u64>(&mut rng);
         let imp = source.importances(
             &matrix,
@@ -144,6 +146,8 @@ pub fn run_selection<S: ImportanceSource>(
                 imp.len()
             )));
         }
+        // The fit allocates tree by tree; stop if that drew on the allocator's reserve.
+        sapwood_mem::checkpoint("a Boruta round")?;
         let logical: Vec<f64> = slot.iter().map(|&c| imp[c]).collect();
         state.record(&logical[..active.len()], &logical[active.len()..])?;
         on_fit(&state);
@@ -273,7 +277,7 @@ mod tests {
     fn shadows_are_permutations_of_their_columns() {
         let (x, _) = data(50, 2, 3);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (m, width, slot) = with_shadows(&x, 50, 2, &[0, 1], &mut rng);
+        let (m, width, slot) = with_shadows(&x, 50, 2, &[0, 1], &mut rng).unwrap();
         assert_eq!(width, 2 + 8); // two shadows doubled to 4, then to 8
         let mut seen = slot.clone();
         seen.sort_unstable();

@@ -15,3 +15,9 @@ pub enum NeighborsError {
     #[error("cannot allocate {0}")]
     OutOfMemory(String),
 }
+
+impl From<sapwood_mem::AllocError> for NeighborsError {
+    fn from(err: sapwood_mem::AllocError) -> Self {
+        Self::OutOfMemory(err.to_string())
+    }
+}

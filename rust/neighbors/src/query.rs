@@ -8,6 +8,7 @@
 //! answer unique: the tree and the brute-force path return identical results.
 
 use rayon::prelude::*;
+use sapwood_mem::{try_vec, try_with_capacity};
 
 use crate::brute::Prepared;
 use crate::error::NeighborsError;
@@ -583,13 +584,13 @@ impl<F: Float> KdTree<F> {
             // part of the tree, then put the answers back in the caller's order.
             let order = self.morton_order(queries, nq);
             let m = self.m;
-            let mut sorted = vec![F::ZERO; nq * m];
+            let mut sorted = try_vec(nq * m, F::ZERO, "the reordered queries")?;
             sorted
                 .par_chunks_mut(m)
                 .zip(order.par_iter())
                 .for_each(|(row, &j)| row.copy_from_slice(&queries[j * m..(j + 1) * m]));
-            let mut d = vec![F::ZERO; total];
-            let mut i = vec![0usize; total];
+            let mut d = try_vec(total, F::ZERO, "the k-NN distances")?;
+            let mut i = try_vec(total, 0usize, "the k-NN indices")?;
             with_metric!(self, params.p, |metric, geom| {
                 self.knn_with(
                     metric, geom, params.p, &sorted, k, upper, epsfac, false, &mut d, &mut i,
@@ -921,6 +922,11 @@ impl<F: Float> KdTree<F> {
                             let mut ids = Vec::new();
                             let mut dists = Vec::new();
                             for (j, q) in qs.chunks_exact(m).enumerate() {
+                                if sapwood_mem::memory_low() {
+                                    // The lists below grow without limit; once memory has
+                                    // run out, stop (the checkpoint after the loop reports it).
+                                    break;
+                                }
                                 let qi = c * QUERY_CHUNK + j;
                                 let radius = if r.len() == 1 { r[0] } else { r[qi] };
                                 found.clear();
@@ -947,10 +953,15 @@ impl<F: Float> KdTree<F> {
                     )
                     .collect()
             });
+        // Each chunk's lists grew as neighbours were found; stop if that drew on the reserve.
+        sapwood_mem::checkpoint("the radius neighbours")?;
         let total: usize = chunks.iter().map(|c| c.1.len()).sum();
-        let mut offsets = Vec::with_capacity(nq + 1);
-        let mut indices = Vec::with_capacity(total);
-        let mut distances = Vec::with_capacity(if with_distances { total } else { 0 });
+        let mut offsets = try_with_capacity(nq + 1, "the radius neighbour offsets")?;
+        let mut indices = try_with_capacity(total, "the radius neighbour indices")?;
+        let mut distances = try_with_capacity(
+            if with_distances { total } else { 0 },
+            "the radius neighbour distances",
+        )?;
         offsets.push(0);
         for (counts, ids, dists) in chunks {
             for c in counts {

@@ -1,6 +1,7 @@
 //! The kd-tree: points copied once into leaf order, compact nodes in pre-order.
 
 use rayon::prelude::*;
+use sapwood_mem::{try_to_vec, try_with_capacity};
 
 use crate::error::NeighborsError;
 use crate::float::Float;
@@ -176,9 +177,10 @@ impl<F: Float> KdTree<F> {
             }
         };
         let (mins, maxes) = bounding_box(data, m, n);
-        let mut idx: Vec<u32> = (0..n as u32).collect();
+        let mut idx: Vec<u32> = try_with_capacity(n, "the tree's point indices")?;
+        idx.extend(0..n as u32);
         // The build partitions a copy of the rows in place: at the end they are in leaf order.
-        let mut points = data.to_vec();
+        let mut points = try_to_vec(data, "the tree's copy of the points")?;
         let nodes = if n == 0 {
             Vec::new()
         } else {
@@ -191,7 +193,7 @@ impl<F: Float> KdTree<F> {
             };
             let mut lo = mins.clone();
             let mut hi = maxes.clone();
-            let mut nodes = Vec::with_capacity(2 * n / params.leafsize + 1);
+            let mut nodes = try_with_capacity(2 * n / params.leafsize + 1, "the tree's nodes")?;
             builder.build(
                 Rows {
                     pts: &mut points,
@@ -208,6 +210,8 @@ impl<F: Float> KdTree<F> {
             nodes.shrink_to_fit();
             nodes
         };
+        // The build's recursion allocates as it goes; stop if that drew on the reserve.
+        sapwood_mem::checkpoint("the kd-tree")?;
         Ok(Self {
             n,
             m,

@@ -100,22 +100,31 @@ impl<'py> MatrixArg<'py> {
     }
 
     fn view(&self) -> SapwoodResult<MatrixView<'_>> {
-        let not_contiguous = || SapwoodError::Type("X must be C-contiguous".into());
         Ok(match self {
             Self::F32(a) => MatrixView::DenseF32 {
-                data: a.as_slice().map_err(|_| not_contiguous())?,
+                data: a
+                    .as_slice()
+                    .map_err(|_| SapwoodError::layout("X", "float32"))?,
                 n_rows: a.shape()[0],
                 n_cols: a.shape()[1],
             },
             Self::F64(a) => MatrixView::DenseF64 {
-                data: a.as_slice().map_err(|_| not_contiguous())?,
+                data: a
+                    .as_slice()
+                    .map_err(|_| SapwoodError::layout("X", "float64"))?,
                 n_rows: a.shape()[0],
                 n_cols: a.shape()[1],
             },
             Self::Csr(p, i, d, n) => MatrixView::Csr {
-                indptr: p.as_slice().map_err(|_| not_contiguous())?,
-                indices: i.as_slice().map_err(|_| not_contiguous())?,
-                data: d.as_slice().map_err(|_| not_contiguous())?,
+                indptr: p
+                    .as_slice()
+                    .map_err(|_| SapwoodError::layout("indptr", "int64"))?,
+                indices: i
+                    .as_slice()
+                    .map_err(|_| SapwoodError::layout("indices", "int32"))?,
+                data: d
+                    .as_slice()
+                    .map_err(|_| SapwoodError::layout("data", "float32"))?,
                 n_cols: *n,
             },
         })
@@ -124,7 +133,7 @@ impl<'py> MatrixArg<'py> {
 
 fn slice<'a>(a: &'a PyReadonlyArray1<'_, f32>, what: &str) -> SapwoodResult<&'a [f32]> {
     a.as_slice()
-        .map_err(|_| SapwoodError::Type(format!("{what} must be a contiguous float32 array")))
+        .map_err(|_| SapwoodError::layout(what, "float32"))
 }
 
 fn get<'py, T: for<'a> FromPyObject<'a, 'py>>(

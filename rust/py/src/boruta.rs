@@ -294,10 +294,10 @@ pub fn boruta_forest_select(
     let (n_rows, n_cols) = x.as_array().dim();
     let xs = x
         .as_slice()
-        .map_err(|_| SapwoodError::Type("X must be a C-contiguous float32 array".to_owned()))?;
+        .map_err(|_| SapwoodError::layout("X", "float32"))?;
     let ys = y
         .as_slice()
-        .map_err(|_| SapwoodError::Type("y must be a contiguous float32 array".to_owned()))?;
+        .map_err(|_| SapwoodError::layout("y", "float32"))?;
     let weights = sample_weight.as_array().to_vec();
     let params = BorutaParams {
         perc,

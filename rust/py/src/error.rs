@@ -29,6 +29,17 @@ pub enum SapwoodError {
     Type(String),
 }
 
+impl SapwoodError {
+    /// An array argument whose buffer the core cannot read in place. The facade
+    /// (`sapwood._validation.native_array`) copies such arrays before they get here, so this
+    /// reaches only direct callers of the native module.
+    pub fn layout(what: &str, dtype: &str) -> Self {
+        Self::Type(format!(
+            "{what} must be a C-contiguous, aligned {dtype} array in native byte order"
+        ))
+    }
+}
+
 /// The result type of every binding function.
 pub type SapwoodResult<T> = Result<T, SapwoodError>;
 
@@ -61,6 +72,9 @@ impl From<SapwoodError> for PyErr {
                 PyMemoryError::new_err(e.to_string())
             }
             SapwoodError::Neighbors(e) => PyValueError::new_err(e.to_string()),
+            SapwoodError::Boruta(e @ BorutaError::OutOfMemory(_)) => {
+                PyMemoryError::new_err(e.to_string())
+            }
             SapwoodError::Boruta(e) => PyValueError::new_err(e.to_string()),
             SapwoodError::Type(msg) => PyTypeError::new_err(msg),
         }

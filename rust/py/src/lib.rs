@@ -14,6 +14,11 @@ pub mod threads;
 
 use pyo3::prelude::*;
 
+/// The system allocator with a reserve, so that running out of memory inside the engines ends
+/// as a `MemoryError` instead of an abort (see `sapwood_mem`).
+#[global_allocator]
+static ALLOCATOR: sapwood_mem::ReserveAllocator = sapwood_mem::ReserveAllocator;
+
 /// The compiled core of sapwood. Use the `sapwood` package, not this module, directly.
 #[pymodule]
 mod _native {
@@ -37,6 +42,7 @@ mod _native {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        sapwood_mem::arm();
         m.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }

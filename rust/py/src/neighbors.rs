@@ -38,8 +38,8 @@ fn rows<'py, F: Element + Copy>(
         )))
     })?;
     let ro = arr.readonly();
-    if !ro.is_c_contiguous() {
-        return Err(SapwoodError::Type(format!("{what} must be C-contiguous")).into());
+    if !ro.is_c_contiguous() || ro.as_slice().is_err() {
+        return Err(SapwoodError::layout(what, std::any::type_name::<F>()).into());
     }
     Ok(ro)
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -50,7 +50,10 @@ fn pool_of(threads: usize) -> PyResult<Arc<ThreadPool>> {
         .num_threads(threads)
         .thread_name(|i| format!("sapwood-{i}"))
         .build()
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start {threads} threads: {e}")))?;
+        .map_err(|e| {
+            // Threads fail to start when their stacks cannot be mapped: that is memory.
+            PyMemoryError::new_err(format!("cannot start {threads} threads: {e}"))
+        })?;
     let pool = Arc::new(pool);
     pools.insert(threads, Arc::clone(&pool));
     Ok(pool)
@@ -59,14 +62,20 @@ fn pool_of(threads: usize) -> PyResult<Arc<ThreadPool>> {
 /// Runs `work` with the GIL released, inside a rayon pool sized by `n_jobs`.
 ///
 /// # Errors
-/// `ValueError` for `n_jobs == 0`; `RuntimeError` if the pool cannot start.
+/// `ValueError` for `n_jobs == 0`; `MemoryError` if the pool's threads cannot start.
+///
+/// The allocator's reserve (`sapwood_mem::arm`) is taken before the work and again after it,
+/// so each call starts with the reserve held when memory allows it.
 pub fn run_detached<T, F>(py: Python<'_>, n_jobs: Option<i64>, work: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> T + Send,
 {
     let pool = pool_of(resolve_n_jobs(n_jobs)?)?;
-    Ok(py.detach(|| pool.install(work)))
+    sapwood_mem::arm();
+    let out = py.detach(|| pool.install(work));
+    sapwood_mem::arm();
+    Ok(out)
 }
 
 /// effective_n_jobs(n_jobs=None)

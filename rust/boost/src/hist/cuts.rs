@@ -12,6 +12,7 @@
 //! as in every split). Missing values (NaN) belong to no bin.
 
 use rayon::prelude::*;
+use sapwood_mem::try_vec;
 
 use crate::error::BoostError;
 
@@ -324,8 +325,9 @@ impl QuantileCuts {
         }
         let col_ptr = counts.clone();
         let mut next = counts;
-        let mut rows = vec![0usize; values.len()];
-        let mut vals = vec![0.0f32; values.len()];
+        let what = "the transposed sparse matrix";
+        let mut rows = try_vec(values.len(), 0usize, what)?;
+        let mut vals = try_vec(values.len(), 0.0f32, what)?;
         for r in 0..n_rows {
             for k in indptr[r]..indptr[r + 1] {
                 let c = indices[k];

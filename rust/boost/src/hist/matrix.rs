@@ -5,6 +5,7 @@
 //! stored row-major; sparse (CSR) input stays sparse, its absent entries missing.
 
 use rayon::prelude::*;
+use sapwood_mem::{try_vec, try_with_capacity};
 
 use super::cuts::{upper_bin, QuantileCuts};
 use crate::error::BoostError;
@@ -100,8 +101,13 @@ impl Bin for u16 {
 
 /// Bins a dense row-major matrix into `B`s (missing entries get `marker`), in parallel row
 /// blocks; within a block, feature by feature, so one feature's cuts stay at hand.
-fn bin_dense<B: Bin>(data: &[f32], n_cols: usize, cuts: &QuantileCuts, marker: u16) -> Vec<B> {
-    let mut out = vec![B::from_u16(marker); data.len()];
+fn bin_dense<B: Bin>(
+    data: &[f32],
+    n_cols: usize,
+    cuts: &QuantileCuts,
+    marker: u16,
+) -> Result<Vec<B>, BoostError> {
+    let mut out = try_vec(data.len(), B::from_u16(marker), "the binned matrix")?;
     let chunk = (ROW_BLOCK * n_cols).max(1);
     out.par_chunks_mut(chunk)
         .zip(data.par_chunks(chunk))
@@ -119,7 +125,7 @@ fn bin_dense<B: Bin>(data: &[f32], n_cols: usize, cuts: &QuantileCuts, marker: u
                 }
             }
         });
-    out
+    Ok(out)
 }
 
 impl BinnedMatrix {
@@ -145,9 +151,9 @@ impl BinnedMatrix {
         let marker = if use_u8 { u16::from(u8::MAX) } else { u16::MAX };
         let missing = has_missing.then_some(marker);
         let bins = if use_u8 {
-            BinStorage::U8(bin_dense(data, n_cols, cuts, marker))
+            BinStorage::U8(bin_dense(data, n_cols, cuts, marker)?)
         } else {
-            BinStorage::U16(bin_dense(data, n_cols, cuts, marker))
+            BinStorage::U16(bin_dense(data, n_cols, cuts, marker)?)
         };
         Ok(Self {
             n_rows,
@@ -181,9 +187,10 @@ impl BinnedMatrix {
             ));
         }
         let use_u8 = narrow(cuts.max_bins_per_feature(), false)?;
-        let mut new_indptr = Vec::with_capacity(indptr.len());
-        let mut features = Vec::with_capacity(values.len());
-        let mut wide = Vec::with_capacity(values.len());
+        let what = "the binned sparse matrix";
+        let mut new_indptr = try_with_capacity(indptr.len(), what)?;
+        let mut features = try_with_capacity(values.len(), what)?;
+        let mut wide: Vec<u16> = try_with_capacity(values.len(), what)?;
         new_indptr.push(0);
         for r in 0..n_rows {
             for k in indptr[r]..indptr[r + 1] {
@@ -195,7 +202,9 @@ impl BinnedMatrix {
             new_indptr.push(features.len());
         }
         let bins = if use_u8 {
-            BinStorage::U8(wide.into_iter().map(|b| b as u8).collect())
+            let mut narrow = try_with_capacity(wide.len(), what)?;
+            narrow.extend(wide.iter().map(|&b| b as u8));
+            BinStorage::U8(narrow)
         } else {
             BinStorage::U16(wide)
         };
