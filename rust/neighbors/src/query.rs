@@ -1073,3 +1073,46 @@ impl<F: Float> KdTree<F> {
         Ok(hist)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::BuildParams;
+
+    /// Uniform points in `[0, 1)^m` from a fixed generator.
+    fn uniform(seed: u64, n: usize, m: usize) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..n * m)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (s >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .collect()
+    }
+
+    #[test]
+    fn auto_walks_the_tree_in_low_dimensions_and_scans_in_high() {
+        let (n, nq) = (4096, 512);
+        let kp = KnnParams::new(5);
+        // 8-D clustered along one axis: the tree prunes almost everything.
+        let mut low = uniform(1, n, 8);
+        for (i, v) in low.iter_mut().enumerate() {
+            if i % 8 != 0 {
+                *v *= 1e-3;
+            }
+        }
+        let tree = KdTree::build(&low, 8, BuildParams::default()).unwrap();
+        assert!(!tree.tree_visits_most(&low[..nq * 8], nq, &kp));
+        // 48-D uniform: every query's ball reaches most leaves.
+        let high = uniform(2, n, 48);
+        let tree = KdTree::build(&high, 48, BuildParams::default()).unwrap();
+        assert!(tree.tree_visits_most(&uniform(3, nq, 48), nq, &kp));
+        // The guards: few queries, few points, low dimension or approximate search walk the
+        // tree whatever the data.
+        assert!(!tree.tree_visits_most(&uniform(3, 100, 48), 100, &kp));
+        let approx = KnnParams { eps: 0.5, ..kp };
+        assert!(!tree.tree_visits_most(&uniform(3, nq, 48), nq, &approx));
+    }
+}
