@@ -329,3 +329,35 @@ def test_native_layer_names_the_layout_it_needs() -> None:
     X, _ = data(missing=False)
     with pytest.raises(TypeError, match="C-contiguous, aligned"):
         _native.KdTree(unaligned(X), 16, False, True, None, None)
+
+
+@pytest.mark.parametrize("kind", ["unaligned", "strided", "bigendian", "pandas", "polars", "list"])
+def test_targets_and_weights_every_kind(kind: str) -> None:
+    """``y`` and ``sample_weight`` come in the same kinds as ``X``."""
+    X, y = data()
+    w = np.linspace(0.5, 2.0, y.shape[0])
+
+    def as_kind(v: np.ndarray) -> Any:
+        if kind == "unaligned":
+            return unaligned(v)
+        if kind == "strided":
+            return np.repeat(v, 2)[::2]
+        if kind == "bigendian":
+            return bigendian(v)
+        if kind == "pandas":
+            return pd.Series(v)
+        if kind == "polars":
+            return pytest.importorskip("polars").Series(v)
+        return v.tolist()
+
+    for make in (BOOSTERS["GBTRegressor"], BOOSTERS["GBTClassifier"], BOOSTERS["RFClassifier"]):
+        want = make().fit(X, y, sample_weight=w).predict(X)
+        got = make().fit(X, as_kind(y.astype(np.float64)), sample_weight=as_kind(w)).predict(X)
+        np.testing.assert_array_equal(got, want)
+    for make in NEIGHBOURS.values():
+        if make is NEIGHBOURS["NearestNeighbors"]:
+            continue
+        assert_same(
+            make().fit(X[:, [0, 2]], as_kind(y)).predict(X[:, [0, 2]]),
+            make().fit(X[:, [0, 2]], y).predict(X[:, [0, 2]]),
+        )

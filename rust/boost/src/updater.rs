@@ -9,12 +9,13 @@
 use std::str::FromStr;
 
 use rayon::prelude::*;
-use sapwood_mem::try_with_capacity;
+use sapwood_mem::{len_of, try_with_capacity};
 
 use crate::data::{MatrixView, SortedColumns};
 use crate::error::BoostError;
 use crate::exact::{self, ExactWorkspace};
-use crate::gain::SplitParams;
+use crate::gain::{GradStats, SplitParams};
+use crate::hist::histogram::HIST_MAX_BLOCKS;
 use crate::hist::{BinnedMatrix, GrowPolicy, HistGrower, LeafRows, QuantileCuts, TreeShape};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
@@ -75,6 +76,28 @@ pub struct Binned {
 /// [`BoostError`] for `max_bin` out of range or inconsistent shapes.
 #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 pub fn bin_matrix(
+    data: &MatrixView<'_>,
+    weights: &[f64],
+    max_bin: usize,
+) -> Result<Binned, BoostError> {
+    let binned = bin_matrix_unchecked(data, weights, max_bin)?;
+    reserve_histograms(&binned.cuts)?;
+    Ok(binned)
+}
+
+/// Growth keeps a histogram of every bin for each open node, and a node's histogram is summed
+/// from up to [`HIST_MAX_BLOCKS`] partial ones. Checks that the working set of one such build
+/// can be had before the first tree, so that data with very many bins fails at once with an
+/// error naming the histograms, not partway through a tree.
+fn reserve_histograms(cuts: &QuantileCuts) -> Result<(), BoostError> {
+    let what = "the histograms";
+    let len = len_of(cuts.total_bins(), HIST_MAX_BLOCKS + 2, what)?;
+    drop(try_with_capacity::<GradStats>(len, what)?);
+    Ok(())
+}
+
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+fn bin_matrix_unchecked(
     data: &MatrixView<'_>,
     weights: &[f64],
     max_bin: usize,
