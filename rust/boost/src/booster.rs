@@ -12,7 +12,7 @@ use crate::forest::FlatForest;
 use crate::gain::SplitParams;
 use crate::hist::{GrowPolicy, LeafRows, TreeShape};
 use crate::metric::Metric;
-use crate::objective::{weighted_median, Objective};
+use crate::objective::{weighted_median, GradientInputs, Objective};
 use crate::param::TreeParams;
 use crate::sampling::{sample_rows, ColumnSampler};
 use crate::tree::Tree;
@@ -853,15 +853,15 @@ impl Trainer {
                 let more = len.saturating_sub(gpair.len());
                 try_reserve(&mut gpair, more, "the gradient pairs")?;
                 gpair.resize(len, (0.0, 0.0));
-                self.config.objective.gradients(
-                    &self.margin,
-                    &self.labels,
-                    &self.weights,
-                    k,
-                    self.model.scale_pos_weight,
-                    self.split.max_delta_step,
-                    &mut gpair,
-                );
+                let input = GradientInputs {
+                    margin: &self.margin,
+                    labels: &self.labels,
+                    weights: &self.weights,
+                    n_groups: k,
+                    scale_pos_weight: self.model.scale_pos_weight,
+                    max_delta_step: self.split.max_delta_step,
+                };
+                self.config.objective.gradients(&input, &mut gpair);
             }
         }
         let iteration = self.model.n_iterations() as u64;

@@ -35,6 +35,24 @@ pub enum Objective {
     Custom,
 }
 
+/// What [`Objective::gradients`] reads: the training rows at the current margins, and the two
+/// objective parameters that enter a gradient pair.
+#[derive(Debug, Clone, Copy)]
+pub struct GradientInputs<'a> {
+    /// Current margins, `n_rows * n_groups`, row-major.
+    pub margin: &'a [f32],
+    /// One label per row.
+    pub labels: &'a [f32],
+    /// One sample weight per row.
+    pub weights: &'a [f32],
+    /// Output groups (classes for multi-class objectives, else 1).
+    pub n_groups: usize,
+    /// Weight multiplier of positive rows (logistic objectives).
+    pub scale_pos_weight: f32,
+    /// Added to the margin inside the Poisson hessian's exponent.
+    pub max_delta_step: f32,
+}
+
 /// The clip XGBoost applies to hessians and probabilities.
 const EPS: f32 = 1e-16;
 
@@ -190,20 +208,17 @@ impl Objective {
         Ok(())
     }
 
-    /// Gradient pairs of every row (and every class, class-minor) at `margin`.
-    ///
-    /// `margin` and `out` have `n_rows * n_groups` entries; `weights` has `n_rows`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn gradients(
-        self,
-        margin: &[f32],
-        labels: &[f32],
-        weights: &[f32],
-        n_groups: usize,
-        scale_pos_weight: f32,
-        max_delta_step: f32,
-        out: &mut [(f32, f32)],
-    ) {
+    /// Gradient pairs of every row (and every class, class-minor) at `input.margin`, into
+    /// `out` (`n_rows * n_groups` entries).
+    pub fn gradients(self, input: &GradientInputs<'_>, out: &mut [(f32, f32)]) {
+        let GradientInputs {
+            margin,
+            labels,
+            weights,
+            n_groups,
+            scale_pos_weight,
+            max_delta_step,
+        } = *input;
         match self {
             Self::MultiSoftprob | Self::MultiSoftmax => {
                 out.par_chunks_mut(n_groups)
@@ -409,7 +424,15 @@ mod tests {
     #[test]
     fn multiclass_hessian_has_the_factor_two() {
         let mut out = vec![(0.0, 0.0); 2];
-        Objective::MultiSoftprob.gradients(&[0.0, 0.0], &[1.0], &[1.0], 2, 1.0, 0.0, &mut out);
+        let input = GradientInputs {
+            margin: &[0.0, 0.0],
+            labels: &[1.0],
+            weights: &[1.0],
+            n_groups: 2,
+            scale_pos_weight: 1.0,
+            max_delta_step: 0.0,
+        };
+        Objective::MultiSoftprob.gradients(&input, &mut out);
         assert_eq!(out[0], (0.5, 0.5));
         assert_eq!(out[1], (-0.5, 0.5));
     }
@@ -417,7 +440,15 @@ mod tests {
     #[test]
     fn poisson_hessian_uses_max_delta_step() {
         let mut out = vec![(0.0, 0.0); 1];
-        Objective::Poisson.gradients(&[0.0], &[2.0], &[1.0], 1, 1.0, 0.7, &mut out);
+        let input = GradientInputs {
+            margin: &[0.0],
+            labels: &[2.0],
+            weights: &[1.0],
+            n_groups: 1,
+            scale_pos_weight: 1.0,
+            max_delta_step: 0.7,
+        };
+        Objective::Poisson.gradients(&input, &mut out);
         assert!((out[0].0 + 1.0).abs() < 1e-6);
         assert!((out[0].1 - 0.7_f32.exp()).abs() < 1e-6);
     }
