@@ -2,7 +2,8 @@
 //!
 //! The crate is pure Rust: it knows nothing of Python. The regularised gain and leaf weight
 //! live in [`gain`]; objectives in [`objective`]; the exact split finder in [`exact`]; trees
-//! in [`tree`]; the fitted model and the trainer in [`booster`]; metrics in [`metric`]. Every
+//! in [`tree`]; the fitted model (prediction, JSON) in [`model`]; the boosting round in
+//! [`train`], which builds a model and is never imported by it; metrics in [`metric`]. Every
 //! fallible entry point returns [`BoostError`].
 
 // Two measured hot spots use `unsafe`: the cache prefetch hint in `hist::prefetch` (histogram
@@ -11,7 +12,6 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod booster;
 pub mod data;
 pub mod error;
 pub mod exact;
@@ -19,17 +19,20 @@ pub mod forest;
 pub mod gain;
 pub mod hist;
 pub mod metric;
+pub mod model;
 pub mod objective;
 pub mod param;
 pub mod sampling;
+pub mod train;
 pub mod tree;
 pub mod updater;
 
-pub use booster::{Booster, TrainConfig, Trainer};
 pub use data::{MatrixView, SortedColumns};
 pub use error::BoostError;
 pub use gain::{GradStats, SplitCandidate, SplitParams};
 pub use metric::Metric;
+pub use model::{Booster, FeatureImportance};
 pub use objective::Objective;
 pub use param::TreeParams;
+pub use train::{TrainConfig, Trainer};
 pub use tree::Tree;

@@ -8,7 +8,7 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use sapwood_boost::booster::FeatureImportance;
+use sapwood_boost::model::FeatureImportance;
 use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
 use sapwood_boost::updater::TreeMethod;
@@ -343,13 +343,13 @@ fn end_of(end: Option<usize>) -> usize {
 impl BoostModel {
     /// Largest ``num_feature`` a model file may declare.
     #[classattr]
-    const MAX_NUM_FEATURE: usize = sapwood_boost::booster::MAX_NUM_FEATURE;
+    const MAX_NUM_FEATURE: usize = sapwood_boost::model::MAX_NUM_FEATURE;
     /// Largest ``num_class`` a model file may declare.
     #[classattr]
-    const MAX_NUM_CLASS: usize = sapwood_boost::booster::MAX_NUM_CLASS;
+    const MAX_NUM_CLASS: usize = sapwood_boost::model::MAX_NUM_CLASS;
     /// Largest ``num_parallel_tree`` a model file may declare.
     #[classattr]
-    const MAX_NUM_PARALLEL_TREE: usize = sapwood_boost::booster::MAX_NUM_PARALLEL_TREE;
+    const MAX_NUM_PARALLEL_TREE: usize = sapwood_boost::model::MAX_NUM_PARALLEL_TREE;
 
     /// Reads sapwood's model JSON; raises ``ValueError`` for anything malformed.
     #[staticmethod]
