@@ -8,9 +8,9 @@
 //! answer, and only those are ranked exactly, by the same arithmetic as the tree's leaf scan.
 //! Answers are therefore identical to the tree's, bit for bit.
 
+use crate::candidates::{Candidates, KBest};
 use crate::float::Float;
 use crate::metric::{point_rank, Euclidean, Open};
-use crate::query::{Candidates, KBest};
 use crate::tree::KdTree;
 
 /// Points per block (their columns stay in L1 across a chunk of queries).

@@ -21,17 +21,21 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod brute;
+mod candidates;
 pub mod error;
 pub mod float;
+pub mod knn;
 pub mod metric;
 pub mod query;
+pub mod radius;
 pub mod tree;
 
 pub use brute::ScanKernel;
 pub use error::NeighborsError;
 pub use float::Float;
+pub use knn::{KnnParams, Strategy};
 pub use metric::Minkowski;
-pub use query::{KnnParams, RadiusNeighbours, RadiusOrder, Strategy};
+pub use radius::{RadiusNeighbours, RadiusOrder};
 pub use tree::{BuildParams, KdTree};
 
 #[cfg(test)]
