@@ -194,19 +194,17 @@ impl<F: Float> KdTree<F> {
             let mut lo = mins.clone();
             let mut hi = maxes.clone();
             let mut nodes = try_with_capacity(2 * n / params.leafsize + 1, "the tree's nodes")?;
-            builder.build(
-                Rows {
+            let whole = SubtreeRows {
+                rows: Rows {
                     pts: &mut points,
                     ids: &mut idx,
                     m,
                 },
-                0,
-                &mut lo,
-                &mut hi,
-                Some((mins.clone(), maxes.clone())),
-                0,
-                &mut nodes,
-            );
+                start: 0,
+                depth: 0,
+                tight: Some((mins.clone(), maxes.clone())),
+            };
+            builder.build(whole, &mut lo, &mut hi, &mut nodes);
             nodes.shrink_to_fit();
             nodes
         };
@@ -627,6 +625,15 @@ impl<'a, F: Float> Rows<'a, F> {
     }
 }
 
+/// The rows of one subtree still to be built: where they start in leaf order, how deep the
+/// subtree sits, and the rows' tight box when the parent's partition already measured it.
+struct SubtreeRows<'a, F> {
+    rows: Rows<'a, F>,
+    start: usize,
+    depth: usize,
+    tight: Option<BoxPair<F>>,
+}
+
 impl Builder {
     fn widest<F: Float>(lo: &[F], hi: &[F]) -> (usize, F) {
         let mut best = (0, F::ZERO - F::INFINITY);
@@ -639,20 +646,21 @@ impl Builder {
         best
     }
 
-    /// Builds the subtree over `rows` (whose first row sits at `start` in leaf order) inside
-    /// the cell `[lo, hi]`; appends its inner nodes in pre-order and returns whether the
-    /// subtree is a single leaf (no node appended).
-    #[allow(clippy::too_many_arguments)]
+    /// Builds the subtree over `sub.rows` inside the cell `[lo, hi]`; appends its inner nodes
+    /// in pre-order and returns whether the subtree is a single leaf (no node appended).
     fn build<F: Float>(
         &self,
-        mut rows: Rows<'_, F>,
-        start: usize,
+        sub: SubtreeRows<'_, F>,
         lo: &mut [F],
         hi: &mut [F],
-        tight: Option<BoxPair<F>>,
-        depth: usize,
         out: &mut Vec<Node<F>>,
     ) -> bool {
+        let SubtreeRows {
+            mut rows,
+            start,
+            depth,
+            tight,
+        } = sub;
         let len = rows.len();
         if len <= self.leafsize {
             return true;
@@ -721,7 +729,18 @@ impl Builder {
             None => (lower.tight_box(), upper.tight_box()),
         };
         let (lower_max, upper_min) = (lower_box.1[k], upper_box.0[k]);
-        let (lower_tight, upper_tight) = (Some(lower_box), Some(upper_box));
+        let lower = SubtreeRows {
+            rows: lower,
+            start,
+            depth: depth + 1,
+            tight: Some(lower_box),
+        };
+        let upper = SubtreeRows {
+            rows: upper,
+            start: start + cut,
+            depth: depth + 1,
+            tight: Some(upper_box),
+        };
 
         let me = out.len();
         out.push(Node {
@@ -740,21 +759,12 @@ impl Builder {
             let ((left, lower_leaf), (right, upper_leaf)) = rayon::join(
                 || {
                     let mut nodes = Vec::new();
-                    let leaf = self.build(lower, start, lo, hi, lower_tight, depth + 1, &mut nodes);
+                    let leaf = self.build(lower, lo, hi, &mut nodes);
                     (nodes, leaf)
                 },
                 || {
                     let mut nodes = Vec::new();
-                    let (lo2, hi2) = (&mut lo2, &mut hi2);
-                    let leaf = self.build(
-                        upper,
-                        start + cut,
-                        lo2,
-                        hi2,
-                        upper_tight,
-                        depth + 1,
-                        &mut nodes,
-                    );
+                    let leaf = self.build(upper, &mut lo2, &mut hi2, &mut nodes);
                     (nodes, leaf)
                 },
             );
@@ -764,11 +774,11 @@ impl Builder {
             out.extend(right);
         } else {
             hi[k] = lower_max;
-            let lower_leaf = self.build(lower, start, lo, hi, lower_tight, depth + 1, out);
+            let lower_leaf = self.build(lower, lo, hi, out);
             out[me].upper = (out.len() - me) as u32;
             hi[k] = saved_hi;
             lo[k] = upper_min;
-            let upper_leaf = self.build(upper, start + cut, lo, hi, upper_tight, depth + 1, out);
+            let upper_leaf = self.build(upper, lo, hi, out);
             out[me].axis |= leaf_flags(lower_leaf, upper_leaf);
         }
         lo[k] = saved_lo;
