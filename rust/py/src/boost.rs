@@ -8,9 +8,9 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use sapwood_boost::model::FeatureImportance;
 use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
+use sapwood_boost::model::FeatureImportance;
 use sapwood_boost::updater::TreeMethod;
 use sapwood_boost::{
     BoostError, Booster, MatrixView, Metric, Objective, TrainConfig, Trainer, TreeParams,
