@@ -319,12 +319,22 @@ impl Trainer {
             for (t, (mut tree, leaves)) in trees.into_iter().enumerate() {
                 // XGBoost's exact updater reports no row positions to the objective, so
                 // reg:absoluteerror keeps its Newton leaves there; the histogram methods
-                // refresh the leaves to the median residual.
+                // refresh the leaves to the median residual, from the rows growth placed in
+                // each leaf where it lists them (as XGBoost takes them from its partitioner).
                 if self.config.objective == Objective::AbsoluteError
                     && self.config.tree_method != TreeMethod::Exact
                 {
-                    let active = sample_rows(n, subsample, seed_of(t));
-                    self.refresh_leaves_to_median(x, &mut tree, &active, split.learning_rate);
+                    let lr = split.learning_rate;
+                    match leaves
+                        .as_ref()
+                        .filter(|rows| median::leaf_rows_are_complete(&tree, rows, group_pairs))
+                    {
+                        Some(rows) => self.refresh_leaves_to_median_from_rows(&mut tree, rows, lr),
+                        None => {
+                            let active = sample_rows(n, subsample, seed_of(t));
+                            self.refresh_leaves_to_median(x, &mut tree, &active, lr);
+                        }
+                    }
                 }
                 new_trees.push(tree);
                 new_groups.push(g as u32);
