@@ -11,7 +11,7 @@ use sapwood_boost::updater::TreeMethod;
 use sapwood_boost::{MatrixView, Objective, TrainConfig, Trainer, TreeParams};
 
 use crate::error::BorutaError;
-use crate::run::ImportanceSource;
+use crate::run::{ImportanceSource, TrainingSet};
 
 /// A random forest of sapwood-boost histogram trees.
 #[derive(Debug, Clone)]
@@ -56,13 +56,16 @@ impl ForestImportance {
 impl ImportanceSource for ForestImportance {
     fn importances(
         &mut self,
-        x: &[f32],
-        n_rows: usize,
-        n_cols: usize,
-        y: &[f32],
+        data: TrainingSet<'_>,
         n_trees: usize,
         seed: u64,
     ) -> Result<Vec<f64>, BorutaError> {
+        let TrainingSet {
+            x,
+            n_rows,
+            n_cols,
+            y,
+        } = data;
         let view = MatrixView::DenseF32 {
             data: x,
             n_rows,
@@ -120,11 +123,14 @@ mod tests {
             subsample: 0.632,
             weights: vec![1.0; n_rows],
         };
-        let state = run_selection(
-            &x,
+        let data = TrainingSet {
+            x: &x,
             n_rows,
             n_cols,
-            &y,
+            y: &y,
+        };
+        let state = run_selection(
+            data,
             BorutaParams {
                 max_iter: 40,
                 ..BorutaParams::default()

@@ -15,5 +15,5 @@ pub mod stats;
 
 pub use error::BorutaError;
 pub use forest::ForestImportance;
-pub use run::{run_selection, ImportanceSource, TreeBudget};
+pub use run::{run_selection, ImportanceSource, TrainingSet, TreeBudget};
 pub use selection::{BorutaParams, BorutaResult, BorutaState, Decision};

@@ -15,20 +15,30 @@ use crate::stats::auto_tree_count;
 /// Fewest shadow columns per fit (BorutaPy doubles the shadows until there are five).
 pub const MIN_SHADOWS: usize = 5;
 
+/// A row-major feature matrix and its target: what a selection runs over, and what each fit
+/// of the importance source sees (there with the shadow columns added).
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingSet<'a> {
+    /// Values, row-major, `n_rows × n_cols`.
+    pub x: &'a [f32],
+    /// Number of rows (samples).
+    pub n_rows: usize,
+    /// Number of columns (features).
+    pub n_cols: usize,
+    /// The target, one value per row.
+    pub y: &'a [f32],
+}
+
 /// Something that scores the columns of a matrix by importance.
 pub trait ImportanceSource {
-    /// Importances of the `n_cols` columns of the row-major `x` (`n_rows` rows) for target `y`.
-    /// `n_trees` is the tree budget for ensemble sources (ignored by others); `seed` makes the
-    /// fit reproducible.
+    /// Importances of the columns of `data.x` for its target. `n_trees` is the tree budget for
+    /// ensemble sources (ignored by others); `seed` makes the fit reproducible.
     ///
     /// # Errors
     /// Whatever the source cannot do, as a [`BorutaError`].
     fn importances(
         &mut self,
-        x: &[f32],
-        n_rows: usize,
-        n_cols: usize,
-        y: &[f32],
+        data: TrainingSet<'_>,
         n_trees: usize,
         seed: u64,
     ) -> Result<Vec<f64>, BorutaError>;
@@ -63,12 +73,13 @@ impl TreeBudget {
 /// The random placement matters: a learner that breaks exact gain ties by column index would
 /// otherwise always favour real features over their shadows.
 fn with_shadows(
-    x: &[f32],
-    n_rows: usize,
-    n_cols: usize,
+    data: TrainingSet<'_>,
     active: &[usize],
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<f32>, usize, Vec<usize>), BorutaError> {
+    let TrainingSet {
+        x, n_rows, n_cols, ..
+    } = data;
     let mut shadow_sources: Vec<usize> = active.to_vec();
     while shadow_sources.len() < MIN_SHADOWS {
         shadow_sources.extend_from_within(..);
@@ -95,25 +106,27 @@ fn with_shadows(
     Ok((out, width, slot))
 }
 
-/// Runs Boruta to the end over the row-major `x` (`n_rows` x `n_cols`) and target `y`.
+/// Runs Boruta to the end over `data`.
 ///
 /// Calls `on_fit` after every fit with the state, so a caller can show progress. The same
 /// inputs and `seed` give the same result.
 ///
 /// # Errors
 /// Invalid parameters or shapes, or an error of the importance source.
-#[allow(clippy::too_many_arguments)]
 pub fn run_selection<S: ImportanceSource>(
-    x: &[f32],
-    n_rows: usize,
-    n_cols: usize,
-    y: &[f32],
+    data: TrainingSet<'_>,
     params: BorutaParams,
     budget: TreeBudget,
     seed: u64,
     source: &mut S,
     mut on_fit: impl FnMut(&BorutaState),
 ) -> Result<BorutaState, BorutaError> {
+    let TrainingSet {
+        x,
+        n_rows,
+        n_cols,
+        y,
+    } = data;
     if x.len() != n_rows * n_cols || y.len() != n_rows {
         return Err(BorutaError::InvalidInput(format!(
             "X has {} values for {n_rows} x {n_cols}, y has {} for {n_rows} rows",
@@ -130,16 +143,15 @@ pub fn run_selection<S: ImportanceSource>(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     while !state.is_finished() {
         let active = state.active();
-        let (matrix, width, slot) = with_shadows(x, n_rows, n_cols, &active, &mut rng)?;
+        let (matrix, width, slot) = with_shadows(data, &active, &mut rng)?;
         let fit_seed = rand::Rng::random::<u64>(&mut rng);
-        let imp = source.importances(
-            &matrix,
+        let fit = TrainingSet {
+            x: &matrix,
             n_rows,
-            width,
+            n_cols: width,
             y,
-            budget.trees(active.len()),
-            fit_seed,
-        )?;
+        };
+        let imp = source.importances(fit, budget.trees(active.len()), fit_seed)?;
         if imp.len() != width {
             return Err(BorutaError::InvalidInput(format!(
                 "the importance source returned {} importances for {width} columns",
@@ -167,13 +179,16 @@ mod tests {
     impl ImportanceSource for Correlation {
         fn importances(
             &mut self,
-            x: &[f32],
-            n_rows: usize,
-            n_cols: usize,
-            y: &[f32],
+            data: TrainingSet<'_>,
             _n_trees: usize,
             seed: u64,
         ) -> Result<Vec<f64>, BorutaError> {
+            let TrainingSet {
+                x,
+                n_rows,
+                n_cols,
+                y,
+            } = data;
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let rows: Vec<usize> = (0..n_rows)
                 .map(|_| rand::Rng::random_range(&mut rng, 0..n_rows))
@@ -219,10 +234,12 @@ mod tests {
         };
         let mut fits = 0;
         let state = run_selection(
-            &x,
-            1000,
-            8,
-            &y,
+            TrainingSet {
+                x: &x,
+                n_rows: 1000,
+                n_cols: 8,
+                y: &y,
+            },
             params,
             TreeBudget::Fixed(10),
             7,
@@ -247,10 +264,12 @@ mod tests {
         let (x, y) = data(120, 5, 2);
         let run = |seed| {
             run_selection(
-                &x,
-                120,
-                5,
-                &y,
+                TrainingSet {
+                    x: &x,
+                    n_rows: 120,
+                    n_cols: 5,
+                    y: &y,
+                },
                 BorutaParams {
                     max_iter: 12,
                     ..BorutaParams::default()
@@ -277,7 +296,13 @@ mod tests {
     fn shadows_are_permutations_of_their_columns() {
         let (x, _) = data(50, 2, 3);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (m, width, slot) = with_shadows(&x, 50, 2, &[0, 1], &mut rng).unwrap();
+        let data = TrainingSet {
+            x: &x,
+            n_rows: 50,
+            n_cols: 2,
+            y: &[],
+        };
+        let (m, width, slot) = with_shadows(data, &[0, 1], &mut rng).unwrap();
         assert_eq!(width, 2 + 8); // two shadows doubled to 4, then to 8
         let mut seen = slot.clone();
         seen.sort_unstable();
@@ -300,10 +325,12 @@ mod tests {
     #[test]
     fn bad_shapes_are_errors() {
         let r = run_selection(
-            &[1.0, 2.0, 3.0],
-            2,
-            2,
-            &[1.0, 2.0],
+            TrainingSet {
+                x: &[1.0, 2.0, 3.0],
+                n_rows: 2,
+                n_cols: 2,
+                y: &[1.0, 2.0],
+            },
             BorutaParams::default(),
             TreeBudget::Fixed(1),
             0,

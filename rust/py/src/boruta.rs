@@ -10,7 +10,7 @@ use sapwood_boost::Objective;
 use sapwood_boruta::selection::test_decisions;
 use sapwood_boruta::{
     run_selection, stats, BorutaError, BorutaParams, BorutaState, Decision, ForestImportance,
-    TreeBudget,
+    TrainingSet, TreeBudget,
 };
 
 use crate::error::{SapwoodError, SapwoodResult};
@@ -322,10 +322,12 @@ pub fn boruta_forest_select(
     };
     let state = run_detached(py, n_jobs, || {
         run_selection(
-            xs,
-            n_rows,
-            n_cols,
-            ys,
+            TrainingSet {
+                x: xs,
+                n_rows,
+                n_cols,
+                y: ys,
+            },
             params,
             budget,
             seed,
