@@ -1,6 +1,6 @@
 """Type stubs of the compiled extension ``sapwood._native`` (checked by ``mypy.stubtest``)."""
 
-from typing import Any, ClassVar, final
+from typing import Any, ClassVar, TypedDict, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -118,21 +118,28 @@ def boruta_tests(
 ) -> NDArray[np.int8]: ...
 def auto_tree_count(n_active_features: int, max_depth: int | None = None) -> int: ...
 def boruta_forest_select(
+
+class _ForestBorutaParams(TypedDict):
+    """What ``boruta_forest_select`` reads from its ``params`` dict, item by item: the forest
+    that scores importances, the tests (as ``BorutaState`` takes them) and the seed."""
+
+    objective: str
+    num_class: int
+    n_estimators: int | None
+    max_depth: int
+    subsample: float
+    perc: float
+    alpha: float
+    two_step: bool
+    max_iter: int
+    early_stopping: bool
+    n_iter_no_change: int
+    seed: int
+
     x: NDArray[np.float32],
     y: NDArray[np.float32],
     sample_weight: NDArray[np.float32],
-    objective: str,
-    num_class: int,
-    n_estimators: int | None,
-    max_depth: int,
-    subsample: float,
-    perc: float,
-    alpha: float,
-    two_step: bool,
-    max_iter: int,
-    early_stopping: bool,
-    n_iter_no_change: int,
-    seed: int,
+    params: _ForestBorutaParams,
     verbose: bool = False,
     n_jobs: int | None = None,
 ) -> BorutaState: ...

@@ -261,36 +261,73 @@ fn report_progress(s: &BorutaState) {
     });
 }
 
-/// boruta_forest_select(x, y, sample_weight, objective, num_class, n_estimators, max_depth, subsample, perc, alpha, two_step, max_iter, early_stopping, n_iter_no_change, seed, verbose=False, n_jobs=None)
-/// --
-///
-/// Runs the whole Boruta loop in Rust with sapwood's random forest as the importance source
-/// (shadows, forest fits, importances, tests), the GIL released. ``n_estimators=None`` is
-/// BorutaPy's ``"auto"``. Returns the final ``BorutaState``.
-#[pyfunction]
-#[pyo3(signature = (x, y, sample_weight, objective, num_class, n_estimators, max_depth, subsample, perc, alpha, two_step, max_iter, early_stopping, n_iter_no_change, seed, verbose=false, n_jobs=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn boruta_forest_select(
-    py: Python<'_>,
-    x: PyReadonlyArray2<'_, f32>,
-    y: PyReadonlyArray1<'_, f32>,
-    sample_weight: PyReadonlyArray1<'_, f32>,
-    objective: &str,
+/// What a selection over sapwood's forest needs besides the data, as `BorutaSelector` passes
+/// it: one dict whose keys are these field names.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct ForestBorutaParams {
+    /// `binary:logistic`, `multi:softprob` or `reg:squarederror`.
+    objective: String,
+    /// Number of classes for `multi:softprob`, else 0.
     num_class: usize,
+    /// Trees per fit; `None` is BorutaPy's `"auto"`.
     n_estimators: Option<usize>,
+    /// Depth of every tree.
     max_depth: u32,
+    /// Fraction of rows drawn for each tree.
     subsample: f64,
+    /// The tests, as [`BorutaParams`].
     perc: f64,
     alpha: f64,
     two_step: bool,
     max_iter: usize,
     early_stopping: bool,
     n_iter_no_change: usize,
+    /// Seed of the shadows and of every fit.
     seed: u64,
+}
+
+impl ForestBorutaParams {
+    fn tests(&self) -> BorutaParams {
+        BorutaParams {
+            perc: self.perc,
+            alpha: self.alpha,
+            two_step: self.two_step,
+            max_iter: self.max_iter,
+            early_stopping: self.early_stopping,
+            n_iter_no_change: self.n_iter_no_change,
+        }
+    }
+
+    fn budget(&self) -> TreeBudget {
+        self.n_estimators.map_or(
+            TreeBudget::Auto {
+                max_depth: Some(self.max_depth),
+            },
+            TreeBudget::Fixed,
+        )
+    }
+}
+
+/// boruta_forest_select(x, y, sample_weight, params, verbose=False, n_jobs=None)
+/// --
+///
+/// Runs the whole Boruta loop in Rust with sapwood's random forest as the importance source
+/// (shadows, forest fits, importances, tests), the GIL released. ``params`` is a dict of the
+/// forest's and the tests' settings and the seed (the stub's ``_ForestBorutaParams``);
+/// ``n_estimators=None`` there is BorutaPy's ``"auto"``. Returns the final ``BorutaState``.
+#[pyfunction]
+#[pyo3(signature = (x, y, sample_weight, params, verbose=false, n_jobs=None))]
+pub fn boruta_forest_select(
+    py: Python<'_>,
+    x: PyReadonlyArray2<'_, f32>,
+    y: PyReadonlyArray1<'_, f32>,
+    sample_weight: PyReadonlyArray1<'_, f32>,
+    params: ForestBorutaParams,
     verbose: bool,
     n_jobs: Option<i64>,
 ) -> PyResult<PyBorutaState> {
-    let objective = Objective::from_name(objective).map_err(SapwoodError::from)?;
+    let objective = Objective::from_name(&params.objective).map_err(SapwoodError::from)?;
     let (n_rows, n_cols) = x.as_array().dim();
     let xs = x
         .as_slice()
@@ -298,39 +335,25 @@ pub fn boruta_forest_select(
     let ys = y
         .as_slice()
         .map_err(|_| SapwoodError::layout("y", "float32"))?;
-    let weights = sample_weight.as_array().to_vec();
-    let params = BorutaParams {
-        perc,
-        alpha,
-        two_step,
-        max_iter,
-        early_stopping,
-        n_iter_no_change,
+    let data = TrainingSet {
+        x: xs,
+        n_rows,
+        n_cols,
+        y: ys,
     };
-    let budget = n_estimators.map_or(
-        TreeBudget::Auto {
-            max_depth: Some(max_depth),
-        },
-        TreeBudget::Fixed,
-    );
     let mut source = ForestImportance {
         objective,
-        num_class,
-        max_depth,
-        subsample,
-        weights,
+        num_class: params.num_class,
+        max_depth: params.max_depth,
+        subsample: params.subsample,
+        weights: sample_weight.as_array().to_vec(),
     };
     let state = run_detached(py, n_jobs, || {
         run_selection(
-            TrainingSet {
-                x: xs,
-                n_rows,
-                n_cols,
-                y: ys,
-            },
-            params,
-            budget,
-            seed,
+            data,
+            params.tests(),
+            params.budget(),
+            params.seed,
             &mut source,
             |s: &BorutaState| {
                 if verbose {
