@@ -94,7 +94,6 @@ fn build_typed<F: Float + Element>(
 
 type Knn<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray2<isize>>);
 
-#[allow(clippy::too_many_arguments)]
 fn query_typed<'py, F: Float + Element>(
     py: Python<'py>,
     tree: &Tree<F>,
@@ -140,16 +139,21 @@ type Flat<'py> = (
     Bound<'py, PyArray1<isize>>,
 );
 
-#[allow(clippy::too_many_arguments)]
-fn within_typed<'py, F: Float + Element>(
-    py: Python<'py>,
-    tree: &Tree<F>,
-    x: &Bound<'py, PyAny>,
+/// A radius search as `KdTree.query_radius` receives it, its names resolved.
+struct RadiusQuery {
+    /// One radius, or one per query row.
     r: Vec<f64>,
     p: Minkowski,
     eps: f64,
     with_distances: bool,
     order: RadiusOrder,
+}
+
+fn within_typed<'py, F: Float + Element>(
+    py: Python<'py>,
+    tree: &Tree<F>,
+    x: &Bound<'py, PyAny>,
+    query: &RadiusQuery,
     n_jobs: Option<i64>,
 ) -> PyResult<Flat<'py>> {
     let arr = rows::<F>(x, "x")?;
@@ -157,7 +161,14 @@ fn within_typed<'py, F: Float + Element>(
         .as_slice()
         .map_err(|e| SapwoodError::Type(e.to_string()))?;
     let res = run_detached(py, n_jobs, || {
-        tree.within(slice, &r, p, eps, with_distances, order)
+        tree.within(
+            slice,
+            &query.r,
+            query.p,
+            query.eps,
+            query.with_distances,
+            query.order,
+        )
     })?
     .map_err(SapwoodError::from)?;
     let idx = PyArray1::from_vec(py, to_intp(res.indices));
@@ -170,15 +181,22 @@ fn weights_of(w: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<f64>>> {
     w.map(|w| w.extract::<Vec<f64>>()).transpose()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A pair count as `KdTree.count_within` receives it, weights read into vectors.
+struct PairCount {
+    /// Non-decreasing radii.
+    radii: Vec<f64>,
+    /// One weight per query row (`None`: all 1).
+    x_weights: Option<Vec<f64>>,
+    /// One weight per tree point (`None`: all 1).
+    tree_weights: Option<Vec<f64>>,
+    p: Minkowski,
+}
+
 fn count_typed<'py, F: Float + Element>(
     py: Python<'py>,
     tree: &Tree<F>,
     x: &Bound<'py, PyAny>,
-    x_weights: Option<Vec<f64>>,
-    tree_weights: Option<Vec<f64>>,
-    radii: Vec<f64>,
-    p: Minkowski,
+    count: &PairCount,
     n_jobs: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let arr = rows::<F>(x, "x")?;
@@ -188,10 +206,10 @@ fn count_typed<'py, F: Float + Element>(
     let counts = run_detached(py, n_jobs, || {
         tree.count_within(
             slice,
-            x_weights.as_deref(),
-            tree_weights.as_deref(),
-            &radii,
-            p,
+            count.x_weights.as_deref(),
+            count.tree_weights.as_deref(),
+            &count.radii,
+            count.p,
         )
     })?
     .map_err(SapwoodError::from)?;
@@ -240,7 +258,9 @@ impl PyKdTree {
     /// The ``k`` nearest neighbours of each row of ``x`` (same dtype as the tree):
     /// ``(distances, indices)``, each ``(len(x), k)``; missing ones are ``inf`` and ``n``.
     #[pyo3(signature = (x, k, eps=0.0, p=2.0, distance_upper_bound=f64::INFINITY, strategy="auto", n_jobs=None))]
-    #[allow(clippy::too_many_arguments)]
+    // `sapwood.KDTree` calls this positionally, so the Rust function keeps one parameter per
+    // Python one; they become one struct right after extraction.
+    #[expect(clippy::too_many_arguments, reason = "the Python signature is the API")]
     fn query<'py>(
         &self,
         py: Python<'py>,
@@ -268,7 +288,9 @@ impl PyKdTree {
     /// Every point within ``r`` (one radius, or one per row) of each row of ``x``, as flat
     /// arrays ``(indices, distances or None, offsets)``.
     #[pyo3(signature = (x, r, p=2.0, eps=0.0, return_distance=true, sort="none", n_jobs=None))]
-    #[allow(clippy::too_many_arguments)]
+    // `sapwood.KDTree` calls this positionally, so the Rust function keeps one parameter per
+    // Python one; they become one struct right after extraction.
+    #[expect(clippy::too_many_arguments, reason = "the Python signature is the API")]
     fn query_radius<'py>(
         &self,
         py: Python<'py>,
@@ -280,19 +302,14 @@ impl PyKdTree {
         sort: &str,
         n_jobs: Option<i64>,
     ) -> PyResult<Flat<'py>> {
-        let p = metric(p)?;
-        let sort = order(sort)?;
-        on_tree!(self, |t| within_typed(
-            py,
-            t,
-            x,
+        let query = RadiusQuery {
             r,
-            p,
+            p: metric(p)?,
             eps,
-            return_distance,
-            sort,
-            n_jobs
-        ))
+            with_distances: return_distance,
+            order: order(sort)?,
+        };
+        on_tree!(self, |t| within_typed(py, t, x, &query, n_jobs))
     }
 
     /// count_within(x, radii, x_weights=None, tree_weights=None, p=2.0, n_jobs=None)
@@ -301,10 +318,8 @@ impl PyKdTree {
     /// Cumulative (weighted) counts of pairs (row of ``x``, tree point) within each of the
     /// non-decreasing ``radii``.
     #[pyo3(signature = (x, radii, x_weights=None, tree_weights=None, p=2.0, n_jobs=None))]
-    #[allow(clippy::too_many_arguments)]
     fn count_within<'py>(
         &self,
-        py: Python<'py>,
         x: &Bound<'py, PyAny>,
         radii: Vec<f64>,
         x_weights: Option<&Bound<'py, PyAny>>,
@@ -312,10 +327,14 @@ impl PyKdTree {
         p: f64,
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let p = metric(p)?;
-        let xw = weights_of(x_weights)?;
-        let tw = weights_of(tree_weights)?;
-        on_tree!(self, |t| count_typed(py, t, x, xw, tw, radii, p, n_jobs))
+        // Fields in the order they were always checked: the metric, then each weight vector.
+        let count = PairCount {
+            p: metric(p)?,
+            x_weights: weights_of(x_weights)?,
+            tree_weights: weights_of(tree_weights)?,
+            radii,
+        };
+        on_tree!(self, |t| count_typed(x.py(), t, x, &count, n_jobs))
     }
 
     /// The points in their input order (a new array).
