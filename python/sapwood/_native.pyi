@@ -174,6 +174,33 @@ class BorutaState:
     def finish(self) -> dict[str, NDArray]: ...
     def rough_fixed_decisions(self) -> NDArray[np.int8]: ...
 
+class _TrainParams(TypedDict):
+    """What ``BoostTrainer`` reads from its ``params`` dict, item by item: each value of its
+    type (the names are parsed and the ranges checked by the core)."""
+
+    learning_rate: float
+    max_depth: int
+    max_leaves: int
+    min_child_weight: float
+    gamma: float
+    reg_lambda: float
+    reg_alpha: float
+    max_delta_step: float
+    subsample: float
+    colsample_bytree: float
+    colsample_bylevel: float
+    colsample_bynode: float
+    max_bin: int
+    objective: str
+    num_class: int
+    base_score: float | None
+    scale_pos_weight: float
+    seed: int
+    metrics: list[str]
+    tree_method: str
+    grow_policy: str
+    num_parallel_tree: int
+
 @final
 class BoostTrainer:
     def __new__(
@@ -181,7 +208,7 @@ class BoostTrainer:
         x: Any,
         y: NDArray[np.float32],
         sample_weight: NDArray[np.float32],
-        params: dict[str, Any],
+        params: _TrainParams,
         evals: list[tuple[Any, NDArray[np.float32], NDArray[np.float32]]],
         n_jobs: int | None = None,
     ) -> BoostTrainer: ...

@@ -7,13 +7,13 @@ use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::PyTuple;
 use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
-use sapwood_boost::model::FeatureImportance;
 use sapwood_boost::updater::TreeMethod;
 use sapwood_boost::{
-    BoostError, Booster, MatrixView, Metric, Objective, TrainConfig, Trainer, TreeParams,
+    BoostError, Booster, FeatureImportance, MatrixView, Metric, Objective, TrainConfig, Trainer,
+    TreeParams,
 };
 
 use crate::error::{SapwoodError, SapwoodResult};
@@ -136,53 +136,72 @@ fn slice<'a>(a: &'a PyReadonlyArray1<'_, f32>, what: &str) -> SapwoodResult<&'a 
         .map_err(|_| SapwoodError::layout(what, "float32"))
 }
 
-fn get<'py, T: for<'a> FromPyObject<'a, 'py>>(
-    d: &Bound<'py, PyDict>,
-    key: &str,
-) -> SapwoodResult<T> {
-    let v = d
-        .get_item(key)
-        .ok()
-        .flatten()
-        .ok_or_else(|| SapwoodError::Type(format!("missing training parameter {key}")))?;
-    v.extract::<T>()
-        .map_err(|_| SapwoodError::Type(format!("training parameter {key} has the wrong type")))
+/// The training parameters as the estimators send them: a dict with one item per field, each
+/// of the field's type. PyO3 reads the items by name (a missing or ill-typed one is a
+/// `TypeError` naming the field); the names of objectives, metrics, split finders and growth
+/// policies are parsed by the core, and every range is checked by the core's `validate()` when
+/// the trainer is built. Python states and checks each parameter's range once, before this.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct TrainParams {
+    learning_rate: f64,
+    max_depth: u32,
+    max_leaves: u32,
+    min_child_weight: f64,
+    gamma: f64,
+    reg_lambda: f64,
+    reg_alpha: f64,
+    max_delta_step: f64,
+    subsample: f64,
+    colsample_bytree: f64,
+    colsample_bylevel: f64,
+    colsample_bynode: f64,
+    max_bin: u32,
+    objective: String,
+    num_class: usize,
+    base_score: Option<f64>,
+    scale_pos_weight: f64,
+    seed: u64,
+    metrics: Vec<String>,
+    tree_method: String,
+    grow_policy: String,
+    num_parallel_tree: usize,
 }
 
-fn config_from(params: &Bound<'_, PyDict>) -> SapwoodResult<TrainConfig> {
-    let tree = TreeParams {
-        learning_rate: get(params, "learning_rate")?,
-        max_depth: get(params, "max_depth")?,
-        max_leaves: get(params, "max_leaves")?,
-        min_child_weight: get(params, "min_child_weight")?,
-        gamma: get(params, "gamma")?,
-        reg_lambda: get(params, "reg_lambda")?,
-        reg_alpha: get(params, "reg_alpha")?,
-        max_delta_step: get(params, "max_delta_step")?,
-        subsample: get(params, "subsample")?,
-        colsample_bytree: get(params, "colsample_bytree")?,
-        colsample_bylevel: get(params, "colsample_bylevel")?,
-        colsample_bynode: get(params, "colsample_bynode")?,
-        max_bin: get(params, "max_bin")?,
-    };
-    let objective = Objective::from_name(&get::<String>(params, "objective")?)?;
-    let metrics: Vec<String> = get(params, "metrics")?;
-    let metrics = metrics
-        .iter()
-        .map(|m| Metric::from_name(m))
-        .collect::<Result<Vec<_>, BoostError>>()?;
-    Ok(TrainConfig {
-        tree,
-        objective,
-        num_class: get(params, "num_class")?,
-        base_score: get(params, "base_score")?,
-        scale_pos_weight: get(params, "scale_pos_weight")?,
-        seed: get(params, "seed")?,
-        metrics,
-        tree_method: get::<String>(params, "tree_method")?.parse::<TreeMethod>()?,
-        grow_policy: get::<String>(params, "grow_policy")?.parse::<GrowPolicy>()?,
-        num_parallel_tree: get(params, "num_parallel_tree")?,
-    })
+impl TrainParams {
+    fn into_config(self) -> Result<TrainConfig, BoostError> {
+        let tree = TreeParams {
+            learning_rate: self.learning_rate,
+            max_depth: self.max_depth,
+            max_leaves: self.max_leaves,
+            min_child_weight: self.min_child_weight,
+            gamma: self.gamma,
+            reg_lambda: self.reg_lambda,
+            reg_alpha: self.reg_alpha,
+            max_delta_step: self.max_delta_step,
+            subsample: self.subsample,
+            colsample_bytree: self.colsample_bytree,
+            colsample_bylevel: self.colsample_bylevel,
+            colsample_bynode: self.colsample_bynode,
+            max_bin: self.max_bin,
+        };
+        Ok(TrainConfig {
+            tree,
+            objective: Objective::from_name(&self.objective)?,
+            num_class: self.num_class,
+            base_score: self.base_score,
+            scale_pos_weight: self.scale_pos_weight,
+            seed: self.seed,
+            metrics: self
+                .metrics
+                .iter()
+                .map(|m| Metric::from_name(m))
+                .collect::<Result<_, _>>()?,
+            tree_method: self.tree_method.parse::<TreeMethod>()?,
+            grow_policy: self.grow_policy.parse::<GrowPolicy>()?,
+            num_parallel_tree: self.num_parallel_tree,
+        })
+    }
 }
 
 /// Trains a boosted ensemble one round at a time (the estimators drive it).
@@ -205,7 +224,7 @@ impl BoostTrainer {
         x: &Bound<'py, PyAny>,
         y: PyReadonlyArray1<'py, f32>,
         sample_weight: PyReadonlyArray1<'py, f32>,
-        params: &Bound<'py, PyDict>,
+        params: TrainParams,
         evals: Vec<(
             Bound<'py, PyAny>,
             PyReadonlyArray1<'py, f32>,
@@ -213,7 +232,7 @@ impl BoostTrainer {
         )>,
         n_jobs: Option<i64>,
     ) -> PyResult<Self> {
-        let config = config_from(params)?;
+        let config = params.into_config().map_err(SapwoodError::from)?;
         let xa = MatrixArg::extract(x)?;
         let xv = xa.view()?;
         let ys = slice(&y, "y")?;
