@@ -38,16 +38,12 @@ fn bench_hist(c: &mut Criterion) {
     });
     let tp = TreeParams::default();
     let params = SplitParams::from_tree_params(&tp, None);
-    let grower = HistGrower {
-        matrix: &matrix,
-        cuts: &cuts,
-        params: &params,
-        shape: TreeShape {
-            max_depth: 8,
-            max_leaves: 0,
-            policy: GrowPolicy::Depthwise,
-        },
+    let shape = TreeShape {
+        max_depth: 8,
+        max_leaves: 0,
+        policy: GrowPolicy::Depthwise,
     };
+    let grower = HistGrower::new(&matrix, &cuts, &params, shape);
     let active = vec![true; n_rows];
     group.bench_function("grow_tree_depth8_250k_x28", |b| {
         b.iter(|| {

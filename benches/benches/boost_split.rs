@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sapwood_benches::lcg_values;
-use sapwood_boost::exact::{grow_tree, ExactWorkspace};
+use sapwood_boost::exact::{ExactGrower, ExactWorkspace};
 use sapwood_boost::sampling::ColumnSampler;
 use sapwood_boost::{MatrixView, SortedColumns, SplitParams, TreeParams};
 
@@ -36,16 +36,13 @@ fn bench_split(c: &mut Criterion) {
     group.bench_function("grow_tree_depth6_100k_x28", |b| {
         b.iter(|| {
             let mut sampler = ColumnSampler::new(n_cols, &tp, 0);
-            grow_tree(
-                &cols,
-                &view,
-                &gpair,
-                &active,
-                &params,
-                6,
-                &mut sampler,
-                &mut workspace,
-            )
+            let grower = ExactGrower {
+                cols: &cols,
+                rows: &view,
+                params: &params,
+                max_depth: 6,
+            };
+            grower.grow(&gpair, &active, &mut sampler, &mut workspace)
         });
     });
     group.finish();

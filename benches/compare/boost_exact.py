@@ -8,6 +8,8 @@ adds (peak RSS above what the process held before it, so the data is left out) a
 process's peak RSS through its first fit and predictions, with the ratio sapwood / xgboost.
 
     python benches/compare/boost_exact.py [--rows 100000] [--trees 50] [--repeat 3]
+
+With ``SAPWOOD_PROFILE=1`` a table of sapwood's phases per fit follows.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import resource
 import time
 
 import numpy as np
-from harness import best_of, peak_during, run_isolated
+from harness import best_of, peak_during, profile_read, profile_reset, profile_table, run_isolated
 
 
 def make_data(n_rows: int, n_features: int, seed: int = 0):
@@ -55,6 +57,8 @@ def worker(lib: str, args: argparse.Namespace) -> dict:
 
     # Untimed warm-up on a slice: imports, thread pools and code paths.
     Model(**dict(params, n_estimators=min(args.trees, 5))).fit(X[:5000], y[:5000])
+    if lib == "sapwood":
+        profile_reset()
     fit_times, predict_times, fit_mb = [], [], []
     for _ in range(args.repeat):
         model = Model(**params)
@@ -70,6 +74,7 @@ def worker(lib: str, args: argparse.Namespace) -> dict:
             # from earlier ones, in whatever arena each thread happens to take.
             first_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
+        "profile": profile_read(len(fit_times)) if lib == "sapwood" else None,
         "fit_s": min(fit_times),
         "predict_s": min(predict_times),
         "fit_mb": max(fit_mb),
@@ -105,6 +110,7 @@ def main() -> None:
         ("peak_rss_mb", "peak RSS, 1 fit (MB)"),
     ]:
         print(f"{label:<22}{s[key]:>12.4f}{x[key]:>12.4f}{s[key] / x[key]:>10.3f}")
+    print(profile_table(f"exact, {args.rows:,} rows", s.get("profile")))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ Every fit is timed as the best of ``--repeat`` fits (default 3) of a fresh model
 untimed warm-up fit on 5,000 rows; predictions as the best of three after a warm-up call.
 
 Usage: ``python benches/compare/boost_hist.py [--quick] [--threads N] [--repeat N] [--rows N]``.
+With ``SAPWOOD_PROFILE=1`` in the environment, a table of sapwood's phases per fit follows
+(sketch and binning, histograms, partitions, split evaluation).
 The full run is 1,000,000 rows x 28 features and 200 trees; ``--quick`` runs 100,000 rows and
 50 trees, and also a 10,000-row case for the small-data overhead; ``--rows N`` runs one case of
 N rows and 50 trees.
@@ -24,7 +26,16 @@ import sys
 import time
 
 import numpy as np
-from harness import best_of, peak_during, ratio, run_isolated, table
+from harness import (
+    best_of,
+    peak_during,
+    profile_read,
+    profile_reset,
+    profile_table,
+    ratio,
+    run_isolated,
+    table,
+)
 
 N_FEATURES = 28
 
@@ -93,6 +104,8 @@ def job(library: str, n_rows: int, n_trees: int, threads: int, repeat: int) -> d
     X, y, Xt, yt = _data(n_rows)
     # Untimed warm-up on a slice: imports, thread pools and code paths, for a few seconds.
     _model(library, min(n_trees, 10), threads).fit(X[:5000], y[:5000])
+    if library == "sapwood":
+        profile_reset()
     fit_times, fit_mb, first_peak = [], float("nan"), float("nan")
     for i in range(max(1, repeat)):
         model = _model(library, n_trees, threads)
@@ -104,8 +117,10 @@ def job(library: str, n_rows: int, n_trees: int, threads: int, repeat: int) -> d
             # Memory of the first full fit: later fits reuse what the allocator kept.
             fit_mb = mb
             first_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    profile = profile_read(len(fit_times)) if library == "sapwood" else None
     predict_s, proba = best_of(lambda: model.predict_proba(Xt), repeat=3)
     return {
+        "profile": profile,
         "fit_s": min(fit_times),
         "predict_s": predict_s,
         "auc": _auc(yt, proba[:, 1]),
@@ -154,6 +169,7 @@ def run_case(n_rows: int, n_trees: int, threads: int, repeat: int) -> None:
             header,
         )
     )
+    print(profile_table(f"hist, {n_rows:,} rows", results["sapwood"].get("profile")))
 
 
 def main(argv: list[str]) -> None:

@@ -222,3 +222,38 @@ def table(title: str, rows: Sequence[Sequence[Any]], header: Sequence[str]) -> s
 def ratio(ours: float, theirs: float) -> float:
     """ours / theirs (below 1 means sapwood is faster or smaller)."""
     return ours / theirs if theirs else float("nan")
+
+
+def profiling() -> bool:
+    """Whether ``SAPWOOD_PROFILE`` asks for sapwood's per-phase timers."""
+    return os.environ.get("SAPWOOD_PROFILE", "") not in ("", "0")
+
+
+def profile_reset() -> None:
+    """Start sapwood's per-phase timers from zero (after a warm-up, say)."""
+    if profiling():
+        from sapwood import _native
+
+        _native.grow_profile(reset=True)
+
+
+def profile_read(n_fits: int) -> dict[str, float] | None:
+    """sapwood's per-phase seconds (summed over threads) per fit since the last reset, or
+    None when not profiling."""
+    if not profiling():
+        return None
+    from sapwood import _native
+
+    report = _native.grow_profile(reset=True)
+    return {k: float(v) / max(1, n_fits) for k, v in report.items() if k != "enabled"}
+
+
+def profile_table(title: str, profile: dict[str, float] | None) -> str:
+    """A table of one fit's phases, or an empty string when not profiling."""
+    if not profile:
+        return ""
+    total = sum(profile.values()) or 1.0
+    rows = [[phase, secs, f"{100 * secs / total:.0f}%"] for phase, secs in profile.items()]
+    return table(
+        f"{title}: sapwood's phases per fit (thread-seconds)", rows, ["phase", "s", "share"]
+    )

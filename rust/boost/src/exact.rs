@@ -9,14 +9,19 @@
 //! midpoint of the two values (or the smaller one when the midpoint rounds onto the larger).
 //! The result does not depend on the thread count: each column's best split per node is
 //! computed alone, then columns are merged in index order with XGBoost's tie rule.
+//!
+//! The gain, weight and `min_child_weight` rules are [`crate::gain`]'s, the same that the
+//! histogram finders' [`crate::hist::evaluate`] applies to summed bins; only the enumeration
+//! of candidates differs (every boundary between distinct values here, bin boundaries there).
 
 use rayon::prelude::*;
 
 use crate::data::{Entry, MatrixView, SortedColumns};
 use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::hist::prefetch::prefetch;
+use crate::profile::{self, Phase};
 use crate::sampling::ColumnSampler;
-use crate::tree::Tree;
+use crate::tree::{Tree, TreeSplit};
 
 /// How many entries ahead of the current one a column scan prefetches.
 const PREFETCH_DISTANCE: usize = 64;
@@ -110,21 +115,48 @@ pub struct ExactWorkspace {
     columns: Vec<ColumnSegments>,
 }
 
-/// Grows one tree on the rows whose `active` flag is set.
-///
-/// `gpair` holds one gradient pair per row; `rows` is the training matrix (for routing),
-/// `cols` its presorted columns. Rows with a negative hessian are left out, as in XGBoost.
-#[allow(clippy::too_many_arguments, clippy::cast_possible_truncation)]
-pub fn grow_tree(
-    cols: &SortedColumns,
-    rows: &MatrixView<'_>,
+/// Everything the exact finder's trees read: the training matrix (for routing rows), its
+/// presorted columns, the gain rules and the depth limit.
+pub struct ExactGrower<'a> {
+    /// The presorted columns of `rows`.
+    pub cols: &'a SortedColumns,
+    /// The training matrix.
+    pub rows: &'a MatrixView<'a>,
+    /// Gain and weight parameters (shared with the histogram finders: [`crate::gain`]).
+    pub params: &'a SplitParams,
+    /// Largest depth.
+    pub max_depth: u32,
+}
+
+impl ExactGrower<'_> {
+    /// Grows one tree on the rows whose `active` flag is set, from one gradient pair per row;
+    /// rows with a negative hessian are left out, as in XGBoost. `workspace` keeps buffers
+    /// from tree to tree.
+    pub fn grow(
+        &self,
+        gpair: &[(f32, f32)],
+        active: &[bool],
+        sampler: &mut ColumnSampler,
+        workspace: &mut ExactWorkspace,
+    ) -> Tree {
+        grow_tree(self, gpair, active, sampler, workspace)
+    }
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn grow_tree(
+    grower: &ExactGrower<'_>,
     gpair: &[(f32, f32)],
     active: &[bool],
-    params: &SplitParams,
-    max_depth: u32,
     sampler: &mut ColumnSampler,
     workspace: &mut ExactWorkspace,
 ) -> Tree {
+    let ExactGrower {
+        cols,
+        rows,
+        params,
+        max_depth,
+    } = *grower;
     let n_rows = cols.n_rows;
     let n_cols = rows.n_cols();
     // position[row] = node id, or -1 when the row no longer takes part.
@@ -190,6 +222,7 @@ pub fn grow_tree(
         // stays bounded on wide data and the result never depends on the thread count.
         let mut bests = vec![SplitCandidate::default(); level.len()];
         let batch = (rayon::current_num_threads() * 4).max(1);
+        let scan_start = profile::enabled().then(std::time::Instant::now);
         for features in level_features.chunks(batch) {
             let per_feature: Vec<Vec<SplitCandidate>> = features
                 .par_iter()
@@ -211,6 +244,9 @@ pub fn grow_tree(
                 }
             }
         }
+        if let Some(start) = scan_start {
+            profile::add(Phase::Evaluate, start.elapsed());
+        }
         let mut next = Vec::new();
         let mut split_of_node: Vec<Option<(u32, f32, bool, usize)>> = vec![None; tree.n_nodes()];
         let mut children: Vec<Option<usize>> = vec![None; level.len()];
@@ -219,12 +255,15 @@ pub fn grow_tree(
             if best.loss_chg > RT_EPS {
                 let lw = node_entry(params, best.left);
                 let rw = node_entry(params, best.right);
-                let l = tree.expand(
+                let split = TreeSplit {
+                    feature: best.feature,
+                    threshold: best.threshold,
+                    default_left: best.default_left,
+                    loss_chg: best.loss_chg,
+                };
+                let l = tree.expand_split(
                     nid,
-                    best.feature,
-                    best.threshold,
-                    best.default_left,
-                    best.loss_chg,
+                    &split,
                     (
                         lw.weight,
                         lw.weight * params.learning_rate,
@@ -246,6 +285,7 @@ pub fn grow_tree(
             }
         }
         // Route rows to children.
+        let route_start = profile::enabled().then(std::time::Instant::now);
         position
             .par_chunks_mut(4096)
             .enumerate()
@@ -265,6 +305,9 @@ pub fn grow_tree(
                     }
                 }
             });
+        if let Some(start) = route_start {
+            profile::add(Phase::Partition, start.elapsed());
+        }
         if next.is_empty() || depth + 1 == max_depth {
             level = next;
             if !level.is_empty() {
@@ -279,12 +322,14 @@ pub fn grow_tree(
                 .map(|&p| u8::from(p < 0 || p % 2 == 0))
                 .collect();
             let children = &children;
-            work.par_iter_mut().enumerate().for_each(|(j, w)| {
-                if !w.segments.is_empty() {
-                    PARTITION_SCRATCH.with(|scratch| {
-                        w.partition(cols.column(j), &side, children, &mut scratch.borrow_mut());
-                    });
-                }
+            profile::time(Phase::Partition, || {
+                work.par_iter_mut().enumerate().for_each(|(j, w)| {
+                    if !w.segments.is_empty() {
+                        PARTITION_SCRATCH.with(|scratch| {
+                            w.partition(cols.column(j), &side, children, &mut scratch.borrow_mut());
+                        });
+                    }
+                });
             });
         }
         refresh_children(&mut tree, &mut nodes, &next, &position, gpair, params);
@@ -530,13 +575,15 @@ mod tests {
         let cols = SortedColumns::build(&view).unwrap();
         let p = SplitParams::from_tree_params(tp, None);
         let mut sampler = ColumnSampler::new(n_cols, tp, 0);
-        grow_tree(
-            &cols,
-            &view,
+        let grower = ExactGrower {
+            cols: &cols,
+            rows: &view,
+            params: &p,
+            max_depth: tp.max_depth,
+        };
+        grower.grow(
             g,
             &vec![true; g.len()],
-            &p,
-            tp.max_depth,
             &mut sampler,
             &mut ExactWorkspace::default(),
         )

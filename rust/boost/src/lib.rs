@@ -22,6 +22,7 @@ pub mod metric;
 pub mod model;
 pub mod objective;
 pub mod param;
+pub mod profile;
 pub mod sampling;
 pub mod train;
 pub mod tree;

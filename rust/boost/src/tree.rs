@@ -34,6 +34,19 @@ pub struct Tree {
     pub sum_hess: Vec<f32>,
 }
 
+/// A node's split as a tree records it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TreeSplit {
+    /// The feature compared.
+    pub feature: u32,
+    /// Rows whose value is below it go left.
+    pub threshold: f32,
+    /// Where rows missing the feature go.
+    pub default_left: bool,
+    /// The split's loss reduction.
+    pub loss_chg: f32,
+}
+
 impl Tree {
     /// A tree with a single leaf.
     pub fn with_root(weight: f32, value: f32, sum_hess: f32) -> Self {
@@ -71,13 +84,8 @@ impl Tree {
         (0..self.n_nodes()).filter(|&i| self.is_deleted(i)).count()
     }
 
-    /// Turns leaf-or-internal node `nid` into a split with two new leaf children; returns the
-    /// left child's id.
-    #[allow(
-        clippy::too_many_arguments,
-        clippy::cast_possible_truncation,
-        clippy::cast_possible_wrap
-    )]
+    /// [`Tree::expand_split`] with the split's fields given one by one.
+    #[allow(clippy::too_many_arguments)]
     pub fn expand(
         &mut self,
         nid: usize,
@@ -88,6 +96,31 @@ impl Tree {
         left: (f32, f32, f32),
         right: (f32, f32, f32),
     ) -> usize {
+        let split = TreeSplit {
+            feature,
+            threshold,
+            default_left,
+            loss_chg,
+        };
+        self.expand_split(nid, &split, left, right)
+    }
+
+    /// Turns leaf-or-internal node `nid` into `split` with two new leaf children, each given
+    /// as `(base weight, leaf value, hessian sum)`; returns the left child's id.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+    pub fn expand_split(
+        &mut self,
+        nid: usize,
+        split: &TreeSplit,
+        left: (f32, f32, f32),
+        right: (f32, f32, f32),
+    ) -> usize {
+        let TreeSplit {
+            feature,
+            threshold,
+            default_left,
+            loss_chg,
+        } = *split;
         let l = self.n_nodes();
         for (w, v, h) in [left, right] {
             self.left.push(-1);

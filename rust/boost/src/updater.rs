@@ -17,6 +17,7 @@ use crate::exact::{self, ExactWorkspace};
 use crate::gain::{GradStats, SplitParams};
 use crate::hist::histogram::HIST_MAX_BLOCKS;
 use crate::hist::{BinnedMatrix, GrowPolicy, HistGrower, LeafRows, QuantileCuts, TreeShape};
+use crate::profile::{self, Phase};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
 
@@ -80,7 +81,9 @@ pub fn bin_matrix(
     weights: &[f64],
     max_bin: usize,
 ) -> Result<Binned, BoostError> {
-    let binned = bin_matrix_unchecked(data, weights, max_bin)?;
+    let binned = profile::time(Phase::Setup, || {
+        bin_matrix_unchecked(data, weights, max_bin)
+    })?;
     reserve_histograms(&binned.cuts)?;
     Ok(binned)
 }
@@ -175,7 +178,7 @@ impl Updater {
     ) -> Result<Self, BoostError> {
         match method {
             TreeMethod::Exact => Ok(Self::Exact(
-                SortedColumns::build(data)?,
+                profile::time(Phase::Setup, || SortedColumns::build(data))?,
                 ExactWorkspace::default(),
             )),
             TreeMethod::Hist => {
@@ -204,23 +207,18 @@ impl Updater {
         sampler: &mut ColumnSampler,
     ) -> Result<Tree, BoostError> {
         match self {
-            Self::Exact(cols, workspace) => Ok(exact::grow_tree(
-                cols,
-                data,
-                gpair,
-                active,
-                split,
-                shape.max_depth,
-                sampler,
-                workspace,
-            )),
-            Self::Hist(b) => Ok(HistGrower {
-                matrix: &b.matrix,
-                cuts: &b.cuts,
-                params: split,
-                shape,
+            Self::Exact(cols, workspace) => {
+                let grower = exact::ExactGrower {
+                    cols,
+                    rows: data,
+                    params: split,
+                    max_depth: shape.max_depth,
+                };
+                Ok(grower.grow(gpair, active, sampler, workspace))
             }
-            .grow(gpair, active, sampler)),
+            Self::Hist(b) => {
+                Ok(HistGrower::new(&b.matrix, &b.cuts, split, shape).grow(gpair, active, sampler))
+            }
             Self::Approx {
                 binned,
                 weights,
@@ -244,13 +242,7 @@ impl Updater {
                     *weights = hess;
                 }
                 let b = binned.as_ref().expect("binned above");
-                Ok(HistGrower {
-                    matrix: &b.matrix,
-                    cuts: &b.cuts,
-                    params: split,
-                    shape,
-                }
-                .grow(gpair, active, sampler))
+                Ok(HistGrower::new(&b.matrix, &b.cuts, split, shape).grow(gpair, active, sampler))
             }
         }
     }
@@ -275,12 +267,7 @@ impl Updater {
         J: Fn(usize) -> (Vec<bool>, ColumnSampler) + Sync,
     {
         if let Self::Hist(b) = self {
-            let grower = HistGrower {
-                matrix: &b.matrix,
-                cuts: &b.cuts,
-                params: split,
-                shape,
-            };
+            let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape);
             let grow = |t: usize| {
                 // A forest round grows many trees; stop once memory has run out.
                 sapwood_mem::checkpoint("a tree")?;

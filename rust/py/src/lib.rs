@@ -10,6 +10,7 @@ pub mod cuda;
 pub mod error;
 pub mod info;
 pub mod neighbors;
+pub mod profile;
 pub mod threads;
 
 use pyo3::prelude::*;
@@ -35,6 +36,8 @@ mod _native {
     use super::info::build_info;
     #[pymodule_export]
     use super::neighbors::PyKdTree;
+    #[pymodule_export]
+    use super::profile::grow_profile;
     #[pymodule_export]
     use super::threads::effective_n_jobs;
 

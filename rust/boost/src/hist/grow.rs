@@ -1,358 +1,39 @@
-//! Growing one tree from gradient histograms (XGBoost's `hist` and `approx` updaters).
+//! Growing one tree from gradient histograms (XGBoost's `hist` and `approx` updaters): the
+//! loop over the phases of growth.
 //!
-//! Split evaluation follows XGBoost's scan rules: for every sampled feature a forward scan over
-//! the bins (left = bins up to `i`, missing rows go right, threshold `cut[i]`), and, only when
-//! the node has rows missing that feature, a backward scan (missing rows go left, threshold the
-//! lower bound of bin `i`). Candidates are compared with [`SplitCandidate::needs_replace`], per
-//! feature and then across features in index order, so the result never depends on the thread
-//! count. Growth is depth-wise (a level at a time) or loss-guided (the best leaf first, ties to
-//! the smaller node id); `gamma`, the 1e-6 rule, `max_depth` and `max_leaves` are applied as the
-//! tree grows. Only the smaller child's histogram is built from rows; its sibling comes from the
-//! parent by subtraction.
-
-use std::collections::BinaryHeap;
+//! Each round the [`Driver`] hands over a batch of nodes (a level, or the best leaf); each is
+//! split in the tree; the [`RowPartitioner`] divides its rows between the children; the
+//! smaller child's histogram is built from its rows, made global at the [`HistSync`] seam, and
+//! its sibling's derived from the parent by subtraction; the [`SplitEvaluator`] finds each
+//! child's best split from those summed histograms; the children go back to the driver.
+//! `gamma`, the 1e-6 rule, `max_depth` and `max_leaves` are applied as the tree grows, and
+//! nothing depends on the thread count. With `SAPWOOD_PROFILE=1` each phase is timed
+//! ([`crate::profile`]).
 
 use rayon::prelude::*;
 
 use super::cuts::QuantileCuts;
-use super::histogram::{FeatureHistogram, Histogram};
-use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
-use super::prefetch::{prefetch, PARTITION_PREFETCH_DISTANCE};
-use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
+use super::driver::{Driver, TreeShape};
+use super::evaluate::{BinSplit, NodeHistogram, SplitEvaluator};
+use super::expand::ExpandEntry;
+use super::histogram::{FeatureHistogram, HistLayout, Histogram};
+use super::matrix::BinnedMatrix;
+use super::partition::RowPartitioner;
+use super::sync::{HistSync, LocalSync};
+use crate::gain::{GradStats, SplitParams};
+use crate::profile::{self, Phase};
 use crate::sampling::ColumnSampler;
-use crate::tree::Tree;
+use crate::tree::{Tree, TreeSplit};
 
-/// How the tree grows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrowPolicy {
-    /// Split every expandable node of a level before the next level.
-    Depthwise,
-    /// Split the leaf with the largest loss reduction first.
-    Lossguide,
-}
-
-/// Shape limits of a histogram-grown tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TreeShape {
-    /// Largest depth (0 = unlimited, only with [`GrowPolicy::Lossguide`]).
-    pub max_depth: u32,
-    /// Largest number of leaves (0 = unlimited).
-    pub max_leaves: u32,
-    /// Growth order.
-    pub policy: GrowPolicy,
-}
-
-/// A split found from a histogram: the candidate and the bins that go left.
-#[derive(Debug, Clone, Copy, Default)]
-struct BinSplit {
-    cand: SplitCandidate,
-    /// Present rows whose bin is at most this go left (-1: none do).
-    left_max_bin: i32,
-}
-
-/// The lower bound XGBoost records below a feature's smallest value.
-fn lower_bound(min: f32) -> f32 {
-    if min.is_finite() {
-        min - (min.abs() + 1e-5)
-    } else {
-        f32::MIN
-    }
-}
-
-/// Bins scanned per step: the running sums of a chunk are laid out first, then the loss
-/// changes of the whole chunk are computed in one vectorisable loop.
-const SCAN_CHUNK: usize = 64;
-
-/// Loss changes of the splits whose one side has the running sums `(acc_g, acc_h)` (the other
-/// side holds the rest of `node`); `-inf` where a side is too light. Equal, bit for bit, to
-/// `params.split_gain(side, rest) - node_gain`.
-fn loss_changes(
-    acc_g: &[f64],
-    acc_h: &[f64],
-    node: GradStats,
-    node_gain: f32,
-    params: &SplitParams,
-    out: &mut [f32],
-) {
-    let mcw = f64::from(params.min_child_weight);
-    if params.reg_alpha == 0.0 && params.max_delta_step == 0.0 {
-        // Without L1 or a weight cap, the gain of a side is `G^2 / (H + lambda)`.
-        let lambda = f64::from(params.reg_lambda);
-        for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
-            let (rg, rh) = (node.grad - g, node.hess - h);
-            // Non-short-circuit `&` keeps the loop free of branches, so it vectorises.
-            let valid = (h > 0.0) & (rh > 0.0) & (h >= mcw) & (rh >= mcw);
-            #[allow(clippy::cast_possible_truncation)]
-            let loss = (g * g / (h + lambda)) as f32 + (rg * rg / (rh + lambda)) as f32 - node_gain;
-            *o = if valid { loss } else { f32::NEG_INFINITY };
-        }
-    } else {
-        for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
-            let side = GradStats { grad: g, hess: h };
-            let rest = GradStats::difference(node, side);
-            *o = if side.hess >= mcw && rest.hess >= mcw {
-                params.split_gain(side, rest) - node_gain
-            } else {
-                f32::NEG_INFINITY
-            };
-        }
-    }
-}
-
-/// The position in `order` of the first loss change strictly above `floor` and above every
-/// earlier one (XGBoost's replacement rule within a feature); infinite values never win.
-fn first_best(loss: &[f32], order: impl Iterator<Item = usize>, floor: f32) -> Option<usize> {
-    let mut top = floor;
-    let mut pick = None;
-    for j in order {
-        let l = loss[j];
-        if l > top && l != f32::INFINITY {
-            top = l;
-            pick = Some(j);
-        }
-    }
-    pick
-}
-
-/// The best split of one node on one feature.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::too_many_arguments
-)]
-fn evaluate_feature(
-    bins: &[GradStats],
-    cut_values: &[f32],
-    min_value: f32,
-    feature: u32,
-    node: GradStats,
-    node_gain: f32,
-    maybe_missing: bool,
-    params: &SplitParams,
-) -> BinSplit {
-    let mut best = BinSplit::default();
-    let propose =
-        |best: &mut BinSplit, loss_chg: f32, threshold, default_left, left, right, lmb| {
-            if best.cand.needs_replace(loss_chg, feature) {
-                *best = BinSplit {
-                    cand: SplitCandidate {
-                        loss_chg,
-                        feature,
-                        threshold,
-                        default_left,
-                        left,
-                        right,
-                    },
-                    left_max_bin: lmb,
-                };
-            }
-        };
-    let n = bins.len();
-    // Running sums after each non-empty bin, a chunk at a time. An empty bin repeats the
-    // previous candidate with an equal loss change, which never replaces it, so only
-    // non-empty bins are candidates (small nodes have few).
-    let mut acc_g = [0.0_f64; SCAN_CHUNK];
-    let mut acc_h = [0.0_f64; SCAN_CHUNK];
-    let mut at = [0_usize; SCAN_CHUNK];
-    let mut loss = [0.0_f32; SCAN_CHUNK];
-    let empty = |b: &GradStats| b.hess == 0.0 && b.grad == 0.0;
-    // Forward: left accumulates bins 0..=i, missing rows go right, threshold cut[i].
-    let mut acc = GradStats::default();
-    let mut i = 0;
-    while i < n {
-        let mut m = 0;
-        while i < n && m < SCAN_CHUNK {
-            // Branch-free: an empty bin adds zero and its slot is overwritten by the next.
-            acc.add(bins[i]);
-            (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, i);
-            m += usize::from(!empty(&bins[i]));
-            i += 1;
-        }
-        loss_changes(
-            &acc_g[..m],
-            &acc_h[..m],
-            node,
-            node_gain,
-            params,
-            &mut loss[..m],
-        );
-        if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
-            let left = GradStats {
-                grad: acc_g[j],
-                hess: acc_h[j],
-            };
-            let right = GradStats::difference(node, left);
-            let b = at[j];
-            propose(
-                &mut best,
-                loss[j],
-                cut_values[b],
-                false,
-                left,
-                right,
-                b as i32,
-            );
-        }
-    }
-    if !maybe_missing {
-        return best;
-    }
-    // A node has missing rows for this feature when the bins do not hold all its hessian.
-    if node.hess - acc.hess <= 1e-9 * node.hess.abs().max(1.0) {
-        return best;
-    }
-    // Backward: right accumulates bins i..end, missing rows go left, threshold the lower
-    // bound of bin i.
-    let mut acc = GradStats::default();
-    let mut end = n;
-    while end > 0 {
-        let mut m = 0;
-        while end > 0 && m < SCAN_CHUNK {
-            end -= 1;
-            acc.add(bins[end]);
-            (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, end);
-            m += usize::from(!empty(&bins[end]));
-        }
-        loss_changes(
-            &acc_g[..m],
-            &acc_h[..m],
-            node,
-            node_gain,
-            params,
-            &mut loss[..m],
-        );
-        if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
-            let right = GradStats {
-                grad: acc_g[j],
-                hess: acc_h[j],
-            };
-            let left = GradStats::difference(node, right);
-            let b = at[j];
-            let threshold = if b == 0 {
-                lower_bound(min_value)
-            } else {
-                cut_values[b - 1]
-            };
-            propose(
-                &mut best,
-                loss[j],
-                threshold,
-                true,
-                left,
-                right,
-                b as i32 - 1,
-            );
-        }
-    }
-    best
-}
-
-thread_local! {
-    /// Each thread's buffers for [`split_rows`]: both sides are written for every row, so
-    /// each needs room for all of them; kept between calls so that they are not allocated
-    /// and zeroed for every block.
-    static SPLIT_SCRATCH: std::cell::RefCell<(Vec<u32>, Vec<u32>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// Splits `rows` into those where `goes_left` holds and the rest, keeping their order. Both
-/// sides are written without a branch per row, as a row's side is hard to predict, into the
-/// thread's scratch buffers; the results are exact-size copies. `ahead(r)` is called for the
-/// row some iterations ahead, to prefetch what `goes_left` will read.
-fn split_rows(
-    rows: &[u32],
-    goes_left: impl Fn(u32) -> bool,
-    ahead: impl Fn(u32),
-) -> (Vec<u32>, Vec<u32>) {
-    // Out of the cell for the loop: plain local buffers let the compiler keep everything the
-    // closures read in registers across the stores.
-    let (mut left, mut right) = SPLIT_SCRATCH.with_borrow_mut(std::mem::take);
-    if left.len() < rows.len() {
-        left.resize(rows.len(), 0);
-        right.resize(rows.len(), 0);
-    }
-    let (nl, nr) = split_into(rows, &goes_left, &ahead, &mut left, &mut right);
-    let out = (left[..nl].to_vec(), right[..nr].to_vec());
-    SPLIT_SCRATCH.set((left, right));
-    out
-}
-
-/// The loop of [`split_rows`]: writes the left rows to the front of `left` and the others to
-/// the front of `right` (each at least as long as `rows`); returns how many went each way.
-#[inline(always)]
-fn split_into(
-    rows: &[u32],
-    goes_left: &impl Fn(u32) -> bool,
-    ahead: &impl Fn(u32),
-    left: &mut [u32],
-    right: &mut [u32],
-) -> (usize, usize) {
-    let (left, right) = (&mut left[..rows.len()], &mut right[..rows.len()]);
-    let (mut nl, mut nr) = (0, 0);
-    for (i, &r) in rows.iter().enumerate() {
-        if let Some(&next) = rows.get(i + PARTITION_PREFETCH_DISTANCE) {
-            ahead(next);
-        }
-        let l = usize::from(goes_left(r));
-        left[nl] = r;
-        right[nr] = r;
-        nl += l;
-        nr += 1 - l;
-    }
-    (nl, nr)
-}
+pub use super::driver::GrowPolicy;
 
 /// A new child before evaluation: its id, depth, the level's features and its node mask.
 type ChildDraw = (usize, u32, Vec<usize>, Option<Vec<bool>>);
 
-/// A node waiting to be split.
-#[derive(Debug, Clone, Copy)]
-struct Expandable {
-    nid: usize,
-    depth: u32,
-    split: BinSplit,
-}
-
-impl PartialEq for Expandable {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-impl Eq for Expandable {}
-impl PartialOrd for Expandable {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Expandable {
-    /// Larger loss change first; ties to the smaller node id (XGBoost's driver).
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.split
-            .cand
-            .loss_chg
-            .total_cmp(&other.split.cand.loss_chg)
-            .then_with(|| other.nid.cmp(&self.nid))
-    }
-}
-
-/// Everything one tree's growth reads.
-pub struct HistGrower<'a> {
-    /// The binned training matrix.
-    pub matrix: &'a BinnedMatrix,
-    /// Its cuts.
-    pub cuts: &'a QuantileCuts,
-    /// Gain and weight parameters.
-    pub params: &'a SplitParams,
-    /// Shape limits.
-    pub shape: TreeShape,
-}
-
-/// Rows per block when the root's gradient sums are added up.
-const ROOT_SUM_BLOCK: usize = 1 << 16;
-
 /// The rows that ended in each leaf of a tree, as `(node id, rows)`.
 pub type LeafRows = Vec<(usize, Vec<u32>)>;
 
+/// A node's rows, its gradient sums and (when kept) its full histogram.
 struct NodeRows {
     rows: Vec<u32>,
     stats: GradStats,
@@ -365,185 +46,129 @@ struct NodeRows {
 /// columns per node) building a few features from rows costs less than keeping them all.
 pub const DIRECT_NODE_RATIO: f64 = 0.25;
 
-impl HistGrower<'_> {
-    fn can_split_children(&self, depth: u32) -> bool {
-        self.shape.max_depth == 0 || depth < self.shape.max_depth
+/// Everything one tree's growth reads: the binned rows it sees, the fit's cuts and histogram
+/// layout, the gain rules, the tree's limits, and the seam `S` where local sums become global.
+pub struct HistGrower<'a, S: HistSync = LocalSync> {
+    matrix: &'a BinnedMatrix,
+    cuts: &'a QuantileCuts,
+    params: &'a SplitParams,
+    shape: TreeShape,
+    layout: HistLayout,
+    sync: S,
+}
+
+impl<'a> HistGrower<'a, LocalSync> {
+    /// A grower over all of the data, on one machine.
+    pub fn new(
+        matrix: &'a BinnedMatrix,
+        cuts: &'a QuantileCuts,
+        params: &'a SplitParams,
+        shape: TreeShape,
+    ) -> Self {
+        let layout = HistLayout::of(matrix, cuts);
+        Self::with_sync(matrix, cuts, params, shape, layout, LocalSync)
+    }
+}
+
+impl<'a, S: HistSync> HistGrower<'a, S> {
+    /// A grower over `matrix`, one part of the data, whose sums become global through `sync`;
+    /// `layout` must be the same for every part (it comes from the global cuts).
+    pub fn with_sync(
+        matrix: &'a BinnedMatrix,
+        cuts: &'a QuantileCuts,
+        params: &'a SplitParams,
+        shape: TreeShape,
+        layout: HistLayout,
+        sync: S,
+    ) -> Self {
+        Self {
+            matrix,
+            cuts,
+            params,
+            shape,
+            layout,
+            sync,
+        }
     }
 
+    /// The best split of `node` over the level's `features` that its `mask` keeps. A node
+    /// with a full histogram is evaluated from it; otherwise the histograms of the chosen
+    /// features are built from its rows first (the direct mode).
     fn evaluate(
         &self,
+        evaluator: &SplitEvaluator<'_>,
         node: &NodeRows,
         features: &[usize],
         mask: Option<&[bool]>,
         gpair: &[(f32, f32)],
     ) -> BinSplit {
-        let node_gain = self.params.gain(node.stats);
-        let maybe_missing = self.matrix.missing_marker().is_some()
-            || !matches!(self.matrix.layout(), BinLayout::Dense);
-        let split_on = |f: usize, bins: &[GradStats]| {
-            evaluate_feature(
-                bins,
-                self.cuts.feature(f),
-                self.cuts.min_value(f),
-                f as u32,
-                node.stats,
-                node_gain,
-                maybe_missing,
-                self.params,
-            )
-        };
-        let mut best = BinSplit::default();
-        let mut keep_best = |s: &BinSplit| {
-            if best.cand.needs_replace(s.cand.loss_chg, s.cand.feature) {
-                best = *s;
-            }
-        };
+        let chosen: Vec<usize> = features
+            .iter()
+            .copied()
+            .filter(|&f| mask.is_none_or(|m| m[f]))
+            .collect();
         match &node.hist {
-            Some(hist) => {
-                let per_feature: Vec<BinSplit> = features
-                    .par_iter()
-                    .filter(|&&f| mask.is_none_or(|m| m[f]))
-                    .map(|&f| split_on(f, hist.feature(self.cuts, f)))
-                    .collect();
-                per_feature.iter().for_each(&mut keep_best);
-            }
+            Some(hist) => profile::time(Phase::Evaluate, || {
+                evaluator.best_split(node.stats, &chosen, NodeHistogram::Full(hist))
+            }),
             None => {
-                // Direct mode: the histograms of the node's own features, from its rows.
-                let chosen: Vec<usize> = features
-                    .iter()
-                    .copied()
-                    .filter(|&f| mask.is_none_or(|m| m[f]))
-                    .collect();
-                let hist =
-                    FeatureHistogram::build(self.matrix, self.cuts, &chosen, &node.rows, gpair);
-                for (i, &f) in chosen.iter().enumerate() {
-                    keep_best(&split_on(f, hist.feature_bins(i)));
-                }
+                let hist = profile::time(Phase::Histogram, || {
+                    let local =
+                        FeatureHistogram::build(self.matrix, self.cuts, &chosen, &node.rows, gpair);
+                    self.sync.feature_histogram(local)
+                });
+                profile::time(Phase::Evaluate, || {
+                    evaluator.best_split(node.stats, &chosen, NodeHistogram::Features(&hist))
+                })
             }
         }
-        best
     }
 
-    fn is_expandable(&self, e: &Expandable, n_leaves: u32) -> bool {
-        let loss = e.split.cand.loss_chg;
-        !(loss <= RT_EPS
-            || loss < self.params.gamma
-            || (self.shape.max_depth > 0 && e.depth >= self.shape.max_depth)
-            || (self.shape.max_leaves > 0 && n_leaves >= self.shape.max_leaves))
-    }
-
-    /// Splits the rows of a node by the split's bins; the order within each side is kept.
-    fn partition(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
-        const BLOCK: usize = 8192;
-        if rows.len() <= BLOCK {
-            return self.partition_block(rows, split);
-        }
-        let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
-            .par_chunks(BLOCK)
-            .map(|chunk| self.partition_block(chunk, split))
-            .collect();
-        let n_left: usize = parts.iter().map(|p| p.0.len()).sum();
-        let mut left = Vec::with_capacity(n_left);
-        let mut right = Vec::with_capacity(rows.len() - n_left);
-        for (l, r) in parts {
-            left.extend(l);
-            right.extend(r);
-        }
-        (left, right)
-    }
-
-    /// [`HistGrower::partition`] of one block of rows, read straight from the bin storage.
-    fn partition_block(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
-        let f = split.cand.feature as usize;
-        let default_left = split.cand.default_left;
-        let missing = self.matrix.missing_marker();
-        #[allow(clippy::cast_sign_loss)]
-        let left_max = split.left_max_bin; // -1: no present row goes left
-        #[allow(clippy::cast_possible_wrap)]
-        let bin_left = |b: u16| -> bool {
-            if Some(b) == missing {
-                default_left
-            } else {
-                i32::from(b) <= left_max
-            }
-        };
-        let n_cols = self.matrix.n_cols();
-        match (self.matrix.layout(), self.matrix.storage()) {
-            (BinLayout::Dense, BinStorage::U8(bins)) => {
-                // Each byte's side, looked up rather than worked out per row.
-                let side: [bool; 256] = std::array::from_fn(|b| bin_left(b as u16));
-                let column = &bins[f.min(bins.len())..];
-                split_rows(
-                    rows,
-                    |r| side[usize::from(column[r as usize * n_cols])],
-                    |r| prefetch(column, r as usize * n_cols),
-                )
-            }
-            (BinLayout::Dense, BinStorage::U16(bins)) => split_rows(
-                rows,
-                |r| bin_left(bins[r as usize * n_cols + f]),
-                |r| prefetch(bins, r as usize * n_cols + f),
-            ),
-            _ => split_rows(
-                rows,
-                |r| match self.matrix.bin(r as usize, f) {
-                    None => default_left,
-                    #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
-                    Some(b) => (b as i32) <= left_max,
-                },
-                |_| {},
-            ),
-        }
-    }
-
-    /// The rows a tree grows on (flagged in `active`, without a negative hessian) and their
-    /// gradient sums over consecutive blocks of [`ROOT_SUM_BLOCK`] of them, to be added in
-    /// order: the same sums for any thread count. When every row takes part (the usual case,
-    /// found in the same pass that sums them) the rows are simply all of them.
-    #[allow(clippy::cast_possible_truncation)]
-    fn root_rows(&self, gpair: &[(f32, f32)], active: &[bool]) -> (Vec<u32>, Vec<GradStats>) {
-        let n = self.matrix.n_rows();
-        let kept = |r: usize| active[r] && gpair[r].1 >= 0.0;
-        let blocks: Vec<(bool, GradStats)> = (0..n.div_ceil(ROOT_SUM_BLOCK))
-            .into_par_iter()
-            .map(|b| {
-                let mut s = GradStats::default();
-                let mut all = true;
-                let range = b * ROOT_SUM_BLOCK..n.min((b + 1) * ROOT_SUM_BLOCK);
-                for (&(g, h), &a) in gpair[range.clone()].iter().zip(&active[range]) {
-                    if a && h >= 0.0 {
-                        s.add_pair(g, h);
-                    } else {
-                        all = false;
-                    }
+    /// The children of a split node: their rows, sums and (unless in direct mode) histograms,
+    /// the smaller one's built from its rows and the other's derived from the parent's.
+    fn split_node(
+        &self,
+        partitioner: &RowPartitioner<'_>,
+        parent: &mut NodeRows,
+        split: &BinSplit,
+        gpair: &[(f32, f32)],
+    ) -> (NodeRows, NodeRows) {
+        let (left_rows, right_rows) =
+            profile::time(Phase::Partition, || partitioner.split(&parent.rows, split));
+        let (mut lh, mut rh) = (None, None);
+        if let Some(parent_hist) = parent.hist.take() {
+            (lh, rh) = profile::time(Phase::Histogram, || {
+                let (n_left, n_right) = self.sync.child_rows(left_rows.len(), right_rows.len());
+                let small_left = n_left <= n_right;
+                let small_rows = if small_left { &left_rows } else { &right_rows };
+                let local =
+                    Histogram::build_in(&self.layout, self.matrix, self.cuts, small_rows, gpair);
+                let small = self.sync.histogram(local);
+                let other = small.sibling_from(parent_hist);
+                if small_left {
+                    (Some(small), Some(other))
+                } else {
+                    (Some(other), Some(small))
                 }
-                (all, s)
-            })
-            .collect();
-        if blocks.iter().all(|&(all, _)| all) {
-            let rows: Vec<u32> = (0..n as u32).into_par_iter().collect();
-            return (rows, blocks.into_iter().map(|(_, s)| s).collect());
+            });
         }
-        let rows: Vec<u32> = (0..n as u32)
-            .into_par_iter()
-            .filter(|&r| kept(r as usize))
-            .collect();
-        let partial = rows
-            .par_chunks(ROOT_SUM_BLOCK)
-            .map(|block| {
-                let mut s = GradStats::default();
-                for &r in block {
-                    s.add_pair(gpair[r as usize].0, gpair[r as usize].1);
-                }
-                s
-            })
-            .collect();
-        (rows, partial)
+        let c = split.cand;
+        (
+            NodeRows {
+                rows: left_rows,
+                stats: c.left,
+                hist: lh,
+            },
+            NodeRows {
+                rows: right_rows,
+                stats: c.right,
+                hist: rh,
+            },
+        )
     }
 
     /// Grows one tree over the rows flagged in `active` (rows with a negative hessian are left
     /// out, as in XGBoost).
-    #[allow(clippy::cast_possible_truncation)]
     pub fn grow(&self, gpair: &[(f32, f32)], active: &[bool], sampler: &mut ColumnSampler) -> Tree {
         let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
         self.grow_with(gpair, active, sampler, direct, None)
@@ -575,22 +200,29 @@ impl HistGrower<'_> {
         direct: bool,
         mut leaves: Option<&mut LeafRows>,
     ) -> Tree {
-        let (rows, partial) = self.root_rows(gpair, active);
-        let mut root_stats = GradStats::default();
+        let partitioner = RowPartitioner::new(self.matrix);
+        let evaluator = SplitEvaluator::new(self.cuts, self.params, self.layout.any_missing());
+        let (rows, partial) =
+            profile::time(Phase::Partition, || partitioner.root_rows(gpair, active));
+        let mut local_sums = GradStats::default();
         for p in partial {
-            root_stats.add(p);
+            local_sums.add(p);
         }
+        let root_stats = self.sync.root_sums(local_sums);
         let lr = self.params.learning_rate;
         let root_weight = self.params.weight(root_stats);
         let mut tree = Tree::with_root(root_weight, root_weight * lr, root_stats.hess as f32);
         sampler.new_tree();
         let hist = (!direct).then(|| {
-            if rows.len() == self.matrix.n_rows() {
-                // Every row, in order (`rows` is ascending and without repeats).
-                Histogram::build_all(self.matrix, self.cuts, gpair)
-            } else {
-                Histogram::build(self.matrix, self.cuts, &rows, gpair)
-            }
+            profile::time(Phase::Histogram, || {
+                let local = if rows.len() == self.matrix.n_rows() {
+                    // Every row, in order (`rows` is ascending and without repeats).
+                    Histogram::build_all_in(&self.layout, self.matrix, self.cuts, gpair)
+                } else {
+                    Histogram::build_in(&self.layout, self.matrix, self.cuts, &rows, gpair)
+                };
+                self.sync.histogram(local)
+            })
         });
         let mut nodes: Vec<Option<NodeRows>> = vec![Some(NodeRows {
             rows,
@@ -611,35 +243,27 @@ impl HistGrower<'_> {
         let root_features = features_at(0, sampler);
         let root_mask = sampler.node_features(&root_features, n_features);
         let root_split = self.evaluate(
+            &evaluator,
             nodes[0].as_ref().expect("root exists"),
             &root_features,
             root_mask.as_deref(),
             gpair,
         );
-        let mut queue = BinaryHeap::new();
-        queue.push(Expandable {
+        let mut driver = Driver::new(self.shape, self.params.gamma);
+        driver.push([ExpandEntry {
             nid: 0,
             depth: 0,
             split: root_split,
-        });
+        }]);
 
-        while !queue.is_empty() {
-            // Depth-wise growth pops a whole level; loss-guided growth one node.
-            let batch: Vec<Expandable> = match self.shape.policy {
-                GrowPolicy::Lossguide => queue.pop().into_iter().collect(),
-                GrowPolicy::Depthwise => {
-                    let mut level: Vec<Expandable> = queue.drain().collect();
-                    level.sort_by_key(|e| e.nid);
-                    level
-                }
-            };
+        while !driver.is_empty() {
             // Expand the batch in node order (the tree's ids and `max_leaves` depend on it).
-            let mut splits: Vec<(Expandable, usize, NodeRows)> = Vec::new();
+            let mut splits: Vec<(ExpandEntry, usize, NodeRows)> = Vec::new();
             // Nodes whose children are final leaves: partitioned only when leaves are wanted.
-            let mut last: Vec<(Expandable, usize, NodeRows)> = Vec::new();
-            for e in batch {
-                if !self.is_expandable(&e, n_leaves) {
-                    tree.loss_chg[e.nid] = e.split.cand.loss_chg.max(0.0);
+            let mut last: Vec<(ExpandEntry, usize, NodeRows)> = Vec::new();
+            for e in driver.pop_batch() {
+                if !driver.is_expandable(&e, n_leaves) {
+                    tree.loss_chg[e.nid] = e.loss_chg().max(0.0);
                     if let (Some(out), Some(node)) = (leaves.as_deref_mut(), nodes[e.nid].take()) {
                         out.push((e.nid, node.rows));
                     }
@@ -649,12 +273,14 @@ impl HistGrower<'_> {
                 let c = e.split.cand;
                 let lw = self.params.weight(c.left);
                 let rw = self.params.weight(c.right);
-                let l = tree.expand(
+                let l = tree.expand_split(
                     e.nid,
-                    c.feature,
-                    c.threshold,
-                    c.default_left,
-                    c.loss_chg,
+                    &TreeSplit {
+                        feature: c.feature,
+                        threshold: c.threshold,
+                        default_left: c.default_left,
+                        loss_chg: c.loss_chg,
+                    },
                     (lw, lw * lr, c.left.hess as f32),
                     (rw, rw * lr, c.right.hess as f32),
                 );
@@ -662,20 +288,19 @@ impl HistGrower<'_> {
                 let parent = nodes[e.nid]
                     .take()
                     .expect("an expandable node has its rows");
-                let need_hist = self.can_split_children(e.depth + 1)
-                    && (self.shape.max_leaves == 0 || n_leaves < self.shape.max_leaves);
                 // Children that can never split need neither rows nor histograms.
-                if need_hist {
+                if driver.children_may_split(e.depth, n_leaves) {
                     splits.push((e, l, parent));
                 } else if leaves.is_some() {
                     last.push((e, l, parent));
                 }
             }
             if let Some(out) = leaves.as_deref_mut() {
-                let parts: Vec<(Vec<u32>, Vec<u32>)> = last
-                    .par_iter()
-                    .map(|(e, _, parent)| self.partition(&parent.rows, &e.split))
-                    .collect();
+                let parts: Vec<(Vec<u32>, Vec<u32>)> = profile::time(Phase::Partition, || {
+                    last.par_iter()
+                        .map(|(e, _, parent)| partitioner.split(&parent.rows, &e.split))
+                        .collect()
+                });
                 for ((_, l, _), (left, right)) in last.iter().zip(parts) {
                     out.push((*l, left));
                     out.push((*l + 1, right));
@@ -686,34 +311,7 @@ impl HistGrower<'_> {
             // node's result is fixed, so the order they finish in does not matter.
             let built: Vec<(NodeRows, NodeRows)> = splits
                 .par_iter_mut()
-                .map(|(e, _, parent)| {
-                    let (left_rows, right_rows) = self.partition(&parent.rows, &e.split);
-                    let (mut lh, mut rh) = (None, None);
-                    if let Some(parent_hist) = parent.hist.take() {
-                        let small_left = left_rows.len() <= right_rows.len();
-                        let small_rows = if small_left { &left_rows } else { &right_rows };
-                        let small = Histogram::build(self.matrix, self.cuts, small_rows, gpair);
-                        let other = small.sibling_from(parent_hist);
-                        (lh, rh) = if small_left {
-                            (Some(small), Some(other))
-                        } else {
-                            (Some(other), Some(small))
-                        };
-                    }
-                    let c = e.split.cand;
-                    (
-                        NodeRows {
-                            rows: left_rows,
-                            stats: c.left,
-                            hist: lh,
-                        },
-                        NodeRows {
-                            rows: right_rows,
-                            stats: c.right,
-                            hist: rh,
-                        },
-                    )
-                })
+                .map(|(e, _, parent)| self.split_node(&partitioner, parent, &e.split, gpair))
                 .collect();
             // Draw the children's feature sets in node order, then evaluate them at once.
             let mut children: Vec<ChildDraw> = Vec::new();
@@ -726,18 +324,18 @@ impl HistGrower<'_> {
                     children.push((nid, e.depth + 1, feats, mask));
                 }
             }
-            let evaluated: Vec<Expandable> = children
+            let evaluated: Vec<ExpandEntry> = children
                 .par_iter()
                 .map(|(nid, depth, feats, mask)| {
                     let node = nodes[*nid].as_ref().expect("a new child has its rows");
-                    Expandable {
+                    ExpandEntry {
                         nid: *nid,
                         depth: *depth,
-                        split: self.evaluate(node, feats, mask.as_deref(), gpair),
+                        split: self.evaluate(&evaluator, node, feats, mask.as_deref(), gpair),
                     }
                 })
                 .collect();
-            queue.extend(evaluated);
+            driver.push(evaluated);
         }
         tree
     }
@@ -758,12 +356,7 @@ mod tests {
     fn grow(x: &[f32], n_cols: usize, g: &[(f32, f32)], tp: &TreeParams, shape: TreeShape) -> Tree {
         let (cuts, m) = setup(x, n_cols, tp.max_bin as usize);
         let p = SplitParams::from_tree_params(tp, None);
-        let grower = HistGrower {
-            matrix: &m,
-            cuts: &cuts,
-            params: &p,
-            shape,
-        };
+        let grower = HistGrower::new(&m, &cuts, &p, shape);
         let mut sampler = ColumnSampler::new(n_cols, tp, 0);
         grower.grow(g, &vec![true; g.len()], &mut sampler)
     }
@@ -797,12 +390,7 @@ mod tests {
                 policy: GrowPolicy::Lossguide,
             },
         ] {
-            let grower = HistGrower {
-                matrix: &m,
-                cuts: &cuts,
-                params: &p,
-                shape,
-            };
+            let grower = HistGrower::new(&m, &cuts, &p, shape);
             let mut sampler = ColumnSampler::new(3, &tp, 0);
             let (tree, leaves) = grower.grow_with_leaves(&g, &vec![true; n], &mut sampler);
             let mut seen = vec![false; n];
@@ -947,88 +535,6 @@ mod tests {
 
     /// The scan written one candidate at a time, as XGBoost's evaluator does.
     #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-    fn reference_scan(bins: &[GradStats], node: GradStats, p: &SplitParams) -> (f32, i32, bool) {
-        let node_gain = p.gain(node);
-        let mcw = f64::from(p.min_child_weight);
-        let mut best = SplitCandidate::default();
-        let mut at = (-2, false);
-        let mut acc = GradStats::default();
-        for (i, b) in bins.iter().enumerate() {
-            acc.add(*b);
-            let rest = GradStats::difference(node, acc);
-            if acc.hess >= mcw && rest.hess >= mcw {
-                let l = p.split_gain(acc, rest) - node_gain;
-                if best.needs_replace(l, 3) {
-                    best.loss_chg = l;
-                    best.feature = 3;
-                    at = (i as i32, false);
-                }
-            }
-        }
-        if node.hess - acc.hess <= 1e-9 * node.hess.abs().max(1.0) {
-            return (best.loss_chg, at.0, at.1);
-        }
-        let mut acc = GradStats::default();
-        for i in (0..bins.len()).rev() {
-            acc.add(bins[i]);
-            let rest = GradStats::difference(node, acc);
-            if acc.hess >= mcw && rest.hess >= mcw {
-                let l = p.split_gain(rest, acc) - node_gain;
-                if best.needs_replace(l, 3) {
-                    best.loss_chg = l;
-                    best.feature = 3;
-                    at = (i as i32 - 1, true);
-                }
-            }
-        }
-        (best.loss_chg, at.0, at.1)
-    }
-
-    #[test]
-    fn chunked_scan_equals_the_candidate_by_candidate_scan() {
-        let mut state = 17_u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 40) as f64 / f64::from(1u32 << 24)
-        };
-        for case in 0..200 {
-            let n_bins = 1 + (next() * 300.0) as usize;
-            let bins: Vec<GradStats> = (0..n_bins)
-                .map(|_| {
-                    if next() < 0.3 {
-                        GradStats::default()
-                    } else {
-                        GradStats::new(next() * 4.0 - 2.0, (next() * 3.0).floor())
-                    }
-                })
-                .collect();
-            let mut node = GradStats::default();
-            bins.iter().for_each(|b| node.add(*b));
-            // Missing rows: extra sums the bins do not hold.
-            node.add(GradStats::new(next() - 0.5, (next() * 4.0).floor()));
-            let tp = TreeParams {
-                reg_alpha: if case % 3 == 0 { 0.5 } else { 0.0 },
-                max_delta_step: if case % 5 == 0 { 0.7 } else { 0.0 },
-                min_child_weight: f64::from(case % 4),
-                reg_lambda: f64::from(case % 2),
-                ..TreeParams::default()
-            };
-            let p = SplitParams::from_tree_params(&tp, None);
-            let cuts: Vec<f32> = (0..n_bins).map(|i| i as f32).collect();
-            let got = evaluate_feature(&bins, &cuts, -1.0, 3, node, p.gain(node), true, &p);
-            let (loss, lmb, default_left) = reference_scan(&bins, node, &p);
-            assert_eq!(got.cand.loss_chg.to_bits(), loss.to_bits(), "case {case}");
-            if lmb != -2 {
-                assert_eq!(
-                    (got.left_max_bin, got.cand.default_left),
-                    (lmb, default_left)
-                );
-            }
-        }
-    }
-
     #[test]
     fn direct_histograms_grow_the_same_tree_as_subtraction() {
         // Integer gradients keep every sum exact, so both modes see identical histograms.
@@ -1053,16 +559,16 @@ mod tests {
         let (cuts, m) = setup(&x, n_cols, 64);
         let p = SplitParams::from_tree_params(&tp, None);
         for policy in [GrowPolicy::Depthwise, GrowPolicy::Lossguide] {
-            let grower = HistGrower {
-                matrix: &m,
-                cuts: &cuts,
-                params: &p,
-                shape: TreeShape {
+            let grower = HistGrower::new(
+                &m,
+                &cuts,
+                &p,
+                TreeShape {
                     max_depth: 6,
                     max_leaves: 0,
                     policy,
                 },
-            };
+            );
             let active: Vec<bool> = (0..n).map(|r| r % 5 != 0).collect();
             let mut a = ColumnSampler::new(n_cols, &tp, 3);
             let mut b = ColumnSampler::new(n_cols, &tp, 3);

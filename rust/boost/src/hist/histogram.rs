@@ -210,23 +210,19 @@ impl Arrays {
         }
     }
 
-    /// The layout of histograms over `matrix`, or `None` for the compact one. The arrays are
+    /// The layout of histograms over `cuts`, or `None` for the compact one. The arrays are
     /// the smallest power of two (16 to 256) that holds every feature's bins, and one more
     /// slot when entries are missing, whose marker byte (255) then lands, masked, in a slot
     /// no bin uses. They are taken for dense byte matrices whose features fill four fifths of
     /// them on average (continuous data at the default `max_bin`, with or without missing
     /// values), where dropping the per-bin offset and bounds check is worth the padding,
     /// which then costs at most a quarter more histogram memory.
-    fn over(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Option<Self> {
-        let n_cols = matrix.n_cols();
-        let dense_bytes = matches!(
-            (matrix.layout(), matrix.storage()),
-            (BinLayout::Dense, BinStorage::U8(_))
-        );
-        if !dense_bytes || n_cols == 0 || cuts.n_features() != n_cols {
+    fn for_cuts(cuts: &QuantileCuts, dense_bytes: bool, any_missing: bool) -> Option<Self> {
+        let n_cols = cuts.n_features();
+        if !dense_bytes || n_cols == 0 {
             return None;
         }
-        let slots = cuts.max_bins_per_feature() + usize::from(matrix.missing_marker().is_some());
+        let slots = cuts.max_bins_per_feature() + usize::from(any_missing);
         let stride = slots.next_power_of_two().max(16);
         if 4 * n_cols * stride > 5 * cuts.total_bins() {
             return None;
@@ -242,10 +238,85 @@ impl Arrays {
     }
 }
 
+/// How a fit's histograms are laid out: compact (`cuts.total_bins()` entries, feature `f`'s
+/// bins from `cuts.offset(f)`) or one byte-indexed array per feature.
+///
+/// It derives from the cuts, which are global, and from two facts about the data as a whole
+/// (whether all of it is stored as dense bytes, whether any value is missing), never from one
+/// part's storage alone: every part of a distributed fit then lays its histograms out alike,
+/// and they add entry by entry.
+#[derive(Clone, Copy)]
+pub struct HistLayout {
+    arrays: Option<Arrays>,
+    n_bins: usize,
+    any_missing: bool,
+}
+
+impl std::fmt::Debug for HistLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistLayout")
+            .field("stride", &self.stride())
+            .field("n_bins", &self.n_bins)
+            .field("any_missing", &self.any_missing)
+            .finish()
+    }
+}
+
+impl HistLayout {
+    /// The layout for histograms over `cuts` when all of the data is stored as dense bytes
+    /// (`dense_bytes`) and when any row may lack a feature (`any_missing`: a missing value,
+    /// or an entry absent from sparse storage).
+    pub fn new(cuts: &QuantileCuts, dense_bytes: bool, any_missing: bool) -> Self {
+        let arrays = Arrays::for_cuts(cuts, dense_bytes, any_missing);
+        let n_bins = arrays.map_or(cuts.total_bins(), |a| a.stride * cuts.n_features());
+        Self {
+            arrays,
+            n_bins,
+            any_missing,
+        }
+    }
+
+    /// The layout when `matrix` is all of the data (one machine).
+    pub fn of(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Self {
+        let dense = matches!(matrix.layout(), BinLayout::Dense);
+        let dense_bytes = dense
+            && matches!(matrix.storage(), BinStorage::U8(_))
+            && cuts.n_features() == matrix.n_cols();
+        Self::new(
+            cuts,
+            dense_bytes,
+            !dense || matrix.missing_marker().is_some(),
+        )
+    }
+
+    /// Whether any row may lack a feature: then split search also tries sending the rows
+    /// that lack it left.
+    pub fn any_missing(&self) -> bool {
+        self.any_missing
+    }
+
+    /// Entries in a histogram of this layout.
+    pub fn n_bins(&self) -> usize {
+        self.n_bins
+    }
+
+    /// Entries per feature with byte arrays; `None` when compact.
+    pub fn stride(&self) -> Option<usize> {
+        self.arrays.map(|a| a.stride)
+    }
+
+    /// Where each feature's bins start.
+    fn offsets(&self, cuts: &QuantileCuts) -> Vec<usize> {
+        (0..cuts.n_features())
+            .map(|f| self.arrays.map_or(cuts.offset(f), |a| a.stride * f))
+            .collect()
+    }
+}
+
 /// The entries per feature when histograms over `matrix` take one array per feature, indexed
 /// by the stored byte ([`accumulate_arrays`]); `None` for the compact layout.
 pub fn array_stride(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Option<usize> {
-    Arrays::over(matrix, cuts).map(|a| a.stride)
+    HistLayout::of(matrix, cuts).stride()
 }
 
 /// Sums `rows` in blocks sized by the row count alone, each block by `block`, and adds the
@@ -305,16 +376,29 @@ impl Histogram {
         &self.bins[start..start + cuts.feature(f).len()]
     }
 
-    /// Builds the histogram of `rows` (indices into `matrix`) from per-row gradient pairs.
+    /// Builds the histogram of `rows` (indices into `matrix`) from per-row gradient pairs, in
+    /// the layout of `matrix` alone ([`HistLayout::of`]).
     pub fn build(
         matrix: &BinnedMatrix,
         cuts: &QuantileCuts,
         rows: &[u32],
         gpairs: &[(f32, f32)],
     ) -> Self {
-        let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
-        let arrays = Arrays::over(matrix, cuts);
-        let n_bins = arrays.map_or(cuts.total_bins(), |a| a.stride * matrix.n_cols());
+        Self::build_in(&HistLayout::of(matrix, cuts), matrix, cuts, rows, gpairs)
+    }
+
+    /// Builds the histogram of `rows` (indices into `matrix`) from per-row gradient pairs, in
+    /// the fit's `layout`.
+    pub fn build_in(
+        layout: &HistLayout,
+        matrix: &BinnedMatrix,
+        cuts: &QuantileCuts,
+        rows: &[u32],
+        gpairs: &[(f32, f32)],
+    ) -> Self {
+        let offsets = layout.offsets(cuts);
+        let arrays = layout.arrays;
+        let n_bins = layout.n_bins;
         let block = |chunk: &[u32]| -> Vec<GradStats> {
             let mut part = vec![GradStats::default(); n_bins];
             match (arrays, matrix.layout(), matrix.storage()) {
@@ -358,10 +442,21 @@ impl Histogram {
     /// read straight through the matrix. Sparse matrices go through the row list.
     #[allow(clippy::cast_possible_truncation)]
     pub fn build_all(matrix: &BinnedMatrix, cuts: &QuantileCuts, gpairs: &[(f32, f32)]) -> Self {
+        Self::build_all_in(&HistLayout::of(matrix, cuts), matrix, cuts, gpairs)
+    }
+
+    /// [`Histogram::build_all`] in the fit's `layout`.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn build_all_in(
+        layout: &HistLayout,
+        matrix: &BinnedMatrix,
+        cuts: &QuantileCuts,
+        gpairs: &[(f32, f32)],
+    ) -> Self {
         let n_rows = matrix.n_rows();
         let (n_cols, missing) = (matrix.n_cols(), matrix.missing_marker());
-        let arrays = Arrays::over(matrix, cuts);
-        let n_bins = arrays.map_or(cuts.total_bins(), |a| a.stride * n_cols);
+        let arrays = layout.arrays;
+        let n_bins = layout.n_bins;
         let dense = |bins: &(dyn Fn(std::ops::Range<usize>, &mut [GradStats]) + Sync)| {
             sum_range_blocks(n_rows, n_bins, |range| {
                 let mut part = vec![GradStats::default(); n_bins];
@@ -369,7 +464,7 @@ impl Histogram {
                 part
             })
         };
-        let offsets: Vec<usize> = (0..cuts.n_features()).map(|f| cuts.offset(f)).collect();
+        let offsets = layout.offsets(cuts);
         let bins = match (arrays, matrix.layout(), matrix.storage()) {
             (Some(a), BinLayout::Dense, BinStorage::U8(b)) => dense(&|range, out| {
                 (a.add_range)(b, n_cols, range, gpairs, out);
@@ -382,7 +477,7 @@ impl Histogram {
             }),
             (_, BinLayout::Sparse { .. }, _) => {
                 let rows: Vec<u32> = (0..n_rows as u32).collect();
-                return Self::build(matrix, cuts, &rows, gpairs);
+                return Self::build_in(layout, matrix, cuts, &rows, gpairs);
             }
         };
         Self {

@@ -1,15 +1,33 @@
-//! Histogram split finding (`hist` and `approx`): quantile cuts, the binned matrix and gradient histograms.
+//! Histogram split finding (`hist` and `approx`): quantile cuts, the binned matrix, gradient
+//! histograms, and tree growth as named phases.
+//!
+//! | module | phase |
+//! |---|---|
+//! | [`cuts`], [`matrix`] | setup: quantile cuts and the binned matrix |
+//! | [`partition`] | the root's rows and sums; each split's division of a node's rows |
+//! | [`histogram`] | gradient histograms from rows, in the fit's [`HistLayout`] |
+//! | [`sync`] | the seam where local sums and histograms become global |
+//! | [`evaluate`] | the best split of a node from its summed histograms and sums |
+//! | [`expand`], [`driver`] | nodes waiting to be split, their order, the tree's limits |
+//! | [`grow`] | the loop over those phases |
 
 pub mod cuts;
+pub mod driver;
+pub mod evaluate;
+pub mod expand;
 pub mod grow;
 pub mod histogram;
 pub mod matrix;
+pub mod partition;
 pub(crate) mod prefetch;
+pub mod sync;
 
 pub use cuts::QuantileCuts;
-pub use grow::{GrowPolicy, HistGrower, LeafRows, TreeShape};
-pub use histogram::{FeatureHistogram, Histogram};
+pub use driver::{GrowPolicy, TreeShape};
+pub use grow::{HistGrower, LeafRows};
+pub use histogram::{FeatureHistogram, HistLayout, Histogram};
 pub use matrix::{BinLayout, BinStorage, BinnedMatrix};
+pub use sync::{HistSync, LocalSync};
 
 /// Whether compressed (CSR or CSC) arrays agree: `indptr` non-decreasing and ending at the
 /// number of stored values, one index per value, every index below `n_minor`.

@@ -1,0 +1,192 @@
+//! Row partitioning: the rows a tree grows on and their gradient sums, and each split's
+//! division of a node's rows between its children.
+//!
+//! Rows are local to the data a grower sees (one machine's, or one partition's); sums and
+//! histograms built from them become global at the seam in [`super::sync`].
+
+use rayon::prelude::*;
+
+use super::evaluate::BinSplit;
+use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
+use super::prefetch::{prefetch, PARTITION_PREFETCH_DISTANCE};
+use crate::gain::GradStats;
+
+/// Rows per block when the root's gradient sums are added up.
+const ROOT_SUM_BLOCK: usize = 1 << 16;
+
+thread_local! {
+    /// Each thread's buffers for [`split_rows`]: both sides are written for every row, so
+    /// each needs room for all of them; kept between calls so that they are not allocated
+    /// and zeroed for every block.
+    static SPLIT_SCRATCH: std::cell::RefCell<(Vec<u32>, Vec<u32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Splits `rows` into those where `goes_left` holds and the rest, keeping their order. Both
+/// sides are written without a branch per row, as a row's side is hard to predict, into the
+/// thread's scratch buffers; the results are exact-size copies. `ahead(r)` is called for the
+/// row some iterations ahead, to prefetch what `goes_left` will read.
+fn split_rows(
+    rows: &[u32],
+    goes_left: impl Fn(u32) -> bool,
+    ahead: impl Fn(u32),
+) -> (Vec<u32>, Vec<u32>) {
+    // Out of the cell for the loop: plain local buffers let the compiler keep everything the
+    // closures read in registers across the stores.
+    let (mut left, mut right) = SPLIT_SCRATCH.with_borrow_mut(std::mem::take);
+    if left.len() < rows.len() {
+        left.resize(rows.len(), 0);
+        right.resize(rows.len(), 0);
+    }
+    let (nl, nr) = split_into(rows, &goes_left, &ahead, &mut left, &mut right);
+    let out = (left[..nl].to_vec(), right[..nr].to_vec());
+    SPLIT_SCRATCH.set((left, right));
+    out
+}
+
+/// The loop of [`split_rows`]: writes the left rows to the front of `left` and the others to
+/// the front of `right` (each at least as long as `rows`); returns how many went each way.
+#[inline(always)]
+fn split_into(
+    rows: &[u32],
+    goes_left: &impl Fn(u32) -> bool,
+    ahead: &impl Fn(u32),
+    left: &mut [u32],
+    right: &mut [u32],
+) -> (usize, usize) {
+    let (left, right) = (&mut left[..rows.len()], &mut right[..rows.len()]);
+    let (mut nl, mut nr) = (0, 0);
+    for (i, &r) in rows.iter().enumerate() {
+        if let Some(&next) = rows.get(i + PARTITION_PREFETCH_DISTANCE) {
+            ahead(next);
+        }
+        let l = usize::from(goes_left(r));
+        left[nl] = r;
+        right[nr] = r;
+        nl += l;
+        nr += 1 - l;
+    }
+    (nl, nr)
+}
+
+/// Divides a node's rows between its children, reading the split feature's bins straight
+/// from the binned matrix.
+pub(crate) struct RowPartitioner<'a> {
+    matrix: &'a BinnedMatrix,
+}
+
+impl<'a> RowPartitioner<'a> {
+    /// A partitioner over the rows of `matrix`.
+    pub fn new(matrix: &'a BinnedMatrix) -> Self {
+        Self { matrix }
+    }
+
+    /// Splits the rows of a node by the split's bins; the order within each side is kept.
+    pub fn split(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
+        const BLOCK: usize = 8192;
+        if rows.len() <= BLOCK {
+            return self.split_block(rows, split);
+        }
+        let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+            .par_chunks(BLOCK)
+            .map(|chunk| self.split_block(chunk, split))
+            .collect();
+        let n_left: usize = parts.iter().map(|p| p.0.len()).sum();
+        let mut left = Vec::with_capacity(n_left);
+        let mut right = Vec::with_capacity(rows.len() - n_left);
+        for (l, r) in parts {
+            left.extend(l);
+            right.extend(r);
+        }
+        (left, right)
+    }
+
+    /// [`RowPartitioner::split`] of one block of rows, read straight from the bin storage.
+    fn split_block(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
+        let f = split.cand.feature as usize;
+        let default_left = split.cand.default_left;
+        let missing = self.matrix.missing_marker();
+        #[allow(clippy::cast_sign_loss)]
+        let left_max = split.left_max_bin; // -1: no present row goes left
+        #[allow(clippy::cast_possible_wrap)]
+        let bin_left = |b: u16| -> bool {
+            if Some(b) == missing {
+                default_left
+            } else {
+                i32::from(b) <= left_max
+            }
+        };
+        let n_cols = self.matrix.n_cols();
+        match (self.matrix.layout(), self.matrix.storage()) {
+            (BinLayout::Dense, BinStorage::U8(bins)) => {
+                // Each byte's side, looked up rather than worked out per row.
+                let side: [bool; 256] = std::array::from_fn(|b| bin_left(b as u16));
+                let column = &bins[f.min(bins.len())..];
+                split_rows(
+                    rows,
+                    |r| side[usize::from(column[r as usize * n_cols])],
+                    |r| prefetch(column, r as usize * n_cols),
+                )
+            }
+            (BinLayout::Dense, BinStorage::U16(bins)) => split_rows(
+                rows,
+                |r| bin_left(bins[r as usize * n_cols + f]),
+                |r| prefetch(bins, r as usize * n_cols + f),
+            ),
+            _ => split_rows(
+                rows,
+                |r| match self.matrix.bin(r as usize, f) {
+                    None => default_left,
+                    #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
+                    Some(b) => (b as i32) <= left_max,
+                },
+                |_| {},
+            ),
+        }
+    }
+
+    /// The rows a tree grows on (flagged in `active`, without a negative hessian) and their
+    /// gradient sums over consecutive blocks of [`ROOT_SUM_BLOCK`] of them, to be added in
+    /// order: the same sums for any thread count. When every row takes part (the usual case,
+    /// found in the same pass that sums them) the rows are simply all of them.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn root_rows(&self, gpair: &[(f32, f32)], active: &[bool]) -> (Vec<u32>, Vec<GradStats>) {
+        let n = self.matrix.n_rows();
+        let kept = |r: usize| active[r] && gpair[r].1 >= 0.0;
+        let blocks: Vec<(bool, GradStats)> = (0..n.div_ceil(ROOT_SUM_BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let mut s = GradStats::default();
+                let mut all = true;
+                let range = b * ROOT_SUM_BLOCK..n.min((b + 1) * ROOT_SUM_BLOCK);
+                for (&(g, h), &a) in gpair[range.clone()].iter().zip(&active[range]) {
+                    if a && h >= 0.0 {
+                        s.add_pair(g, h);
+                    } else {
+                        all = false;
+                    }
+                }
+                (all, s)
+            })
+            .collect();
+        if blocks.iter().all(|&(all, _)| all) {
+            let rows: Vec<u32> = (0..n as u32).into_par_iter().collect();
+            return (rows, blocks.into_iter().map(|(_, s)| s).collect());
+        }
+        let rows: Vec<u32> = (0..n as u32)
+            .into_par_iter()
+            .filter(|&r| kept(r as usize))
+            .collect();
+        let partial = rows
+            .par_chunks(ROOT_SUM_BLOCK)
+            .map(|block| {
+                let mut s = GradStats::default();
+                for &r in block {
+                    s.add_pair(gpair[r as usize].0, gpair[r as usize].1);
+                }
+                s
+            })
+            .collect();
+        (rows, partial)
+    }
+}
