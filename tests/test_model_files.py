@@ -27,8 +27,7 @@ import numpy as np
 import pytest
 
 import sapwood
-from sapwood import GBTClassifier, GBTRegressor, RFClassifier
-from sapwood import boost as boost_module
+from sapwood import GBTClassifier, GBTRegressor, RFClassifier, _model_json
 
 N_FEATURES = 5
 
@@ -344,7 +343,7 @@ def test_a_save_that_fails_midway_keeps_the_old_file_and_leaves_no_temp_file(
         raw = real_fdopen(fd, "wb")
         return HalfWriter(raw, encoding="utf-8")
 
-    monkeypatch.setattr(boost_module.os, "fdopen", fdopen)
+    monkeypatch.setattr(_model_json.os, "fdopen", fdopen)
     with pytest.raises(OSError, match="No space left"):
         models["multi"].save_model(path, format=fmt)
     assert path.read_bytes() == before
@@ -361,7 +360,7 @@ def test_an_interrupted_fsync_keeps_the_old_file(models, tmp_path, monkeypatch):
     def interrupted(fd: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(boost_module.os, "fsync", interrupted)
+    monkeypatch.setattr(_model_json.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         models["multi"].save_model(path)
     assert path.read_bytes() == before
@@ -373,7 +372,7 @@ def test_a_save_replaces_the_file_with_ordinary_permissions(models, tmp_path, mo
     path.write_text("an older, different file")
     calls: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(boost_module.os, "fsync", lambda fd: calls.append(fd) or real_fsync(fd))
+    monkeypatch.setattr(_model_json.os, "fsync", lambda fd: calls.append(fd) or real_fsync(fd))
     models["multi"].save_model(path)
     assert calls, "the data was not flushed to disk before the rename"
     assert _listing(tmp_path) == ["model.json"]

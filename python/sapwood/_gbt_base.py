@@ -1,0 +1,649 @@
+"""What the boosting estimators share: their parameters, the training loop that drives the
+native trainer round by round (evaluation sets, early stopping, custom objectives), and access
+to the fitted model (predictions, importances, trees, saving and pickling).
+
+The public estimators built on :class:`_GBTBase` live in :mod:`sapwood.boost`; model files are
+read and written by :mod:`sapwood._model_json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sapwood import _native
+from sapwood._model_json import (
+    _CLASSIFICATION_OBJECTIVES,
+    _REGRESSION_OBJECTIVES,
+    _XGB_DELETED,
+    _classes_to_json,
+    _jsonable_params,
+    _kind,
+    _to_xgboost,
+    _write_atomically,
+)
+from sapwood._validation import (
+    as_native_matrix,
+    check_n_jobs,
+    check_sample_weight,
+    native_array,
+    seed_from_random_state,
+)
+
+_DEFAULT_METRIC = {
+    "reg:squarederror": "rmse",
+    "reg:logistic": "rmse",
+    "binary:logistic": "logloss",
+    "multi:softprob": "mlogloss",
+    "multi:softmax": "mlogloss",
+    "count:poisson": "poisson-nloglik",
+    "reg:absoluteerror": "mae",
+    "custom": "rmse",
+}
+_METRICS = ("rmse", "mae", "logloss", "error", "auc", "mlogloss", "merror", "poisson-nloglik")
+_MAXIMIZE = ("auc",)
+_IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
+
+
+_TREE_METHODS = ("exact", "approx", "hist")
+_GROW_POLICIES = ("depthwise", "lossguide")
+
+
+def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    v = float(value)
+    ok = math.isfinite(v) and (v > low if low_open else v >= low) and v <= high
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
+    return v
+
+
+class _GBTBase(BaseEstimator):
+    """Parameters, training loop and model access shared by both estimators."""
+
+    _default_objective = "reg:squarederror"
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        learning_rate: float = 0.3,
+        max_depth: int = 6,
+        min_child_weight: float = 1.0,
+        gamma: float = 0.0,
+        reg_lambda: float = 1.0,
+        reg_alpha: float = 0.0,
+        max_delta_step: float = 0.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        colsample_bylevel: float = 1.0,
+        colsample_bynode: float = 1.0,
+        scale_pos_weight: float = 1.0,
+        base_score: float | None = None,
+        tree_method: str | None = None,
+        max_bin: int = 256,
+        grow_policy: str = "depthwise",
+        max_leaves: int = 0,
+        num_parallel_tree: int = 1,
+        missing: float = np.nan,
+        objective: str | Callable | None = None,
+        eval_metric: str | Sequence[str] | None = None,
+        early_stopping_rounds: int | None = None,
+        importance_type: str = "gain",
+        n_jobs: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.gamma = gamma
+        self.reg_lambda = reg_lambda
+        self.reg_alpha = reg_alpha
+        self.max_delta_step = max_delta_step
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.colsample_bylevel = colsample_bylevel
+        self.colsample_bynode = colsample_bynode
+        self.scale_pos_weight = scale_pos_weight
+        self.base_score = base_score
+        self.tree_method = tree_method
+        self.max_bin = max_bin
+        self.grow_policy = grow_policy
+        self.max_leaves = max_leaves
+        self.num_parallel_tree = num_parallel_tree
+        self.missing = missing
+        self.objective = objective
+        self.eval_metric = eval_metric
+        self.early_stopping_rounds = early_stopping_rounds
+        self.importance_type = importance_type
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------------------- checks
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
+        return tags
+
+    def _forest_shape(self) -> tuple[int, int]:
+        """(boosting rounds, trees per round and output group)."""
+        npt = self.num_parallel_tree
+        if isinstance(npt, bool) or not isinstance(npt, numbers.Integral):
+            raise TypeError(f"num_parallel_tree must be an int, got {type(npt).__name__}")
+        if npt < 1:
+            raise ValueError(f"num_parallel_tree must be >= 1, got {npt}")
+        return int(self.n_estimators), int(npt)
+
+    def _check_params(self) -> dict[str, Any]:
+        method = "hist" if self.tree_method in (None, "auto") else self.tree_method
+        if method not in _TREE_METHODS:
+            raise ValueError(
+                f"unknown tree_method {self.tree_method!r}; expected 'exact', 'approx', 'hist' "
+                "or None"
+            )
+        if self.grow_policy not in _GROW_POLICIES:
+            raise ValueError(
+                f"unknown grow_policy {self.grow_policy!r}; expected 'depthwise' or 'lossguide'"
+            )
+        if method == "exact" and self.grow_policy == "lossguide":
+            raise ValueError("grow_policy='lossguide' needs tree_method='hist' or 'approx'")
+        n_est = self.n_estimators
+        if isinstance(n_est, bool) or not isinstance(n_est, numbers.Integral) or n_est < 1:
+            raise ValueError(f"n_estimators must be an int >= 1, got {n_est!r}")
+        ints = {
+            "max_depth": self.max_depth,
+            "max_bin": self.max_bin,
+            "max_leaves": self.max_leaves,
+        }
+        for name, value in ints.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        depth = int(self.max_depth)
+        if method == "exact" and not 1 <= depth <= 63:
+            raise ValueError(f"max_depth must be in [1, 63] for tree_method='exact', got {depth}")
+        if not 0 <= depth <= 63:
+            raise ValueError(f"max_depth must be in [0, 63], got {depth}")
+        if not 0 <= self.max_leaves <= 2**31 - 1:
+            raise ValueError(f"max_leaves must be >= 0, got {self.max_leaves}")
+        if depth == 0 and self.max_leaves == 0:
+            raise ValueError("max_depth=0 (no depth limit) needs max_leaves > 0")
+        if not 2 <= self.max_bin <= 65535:
+            raise ValueError(f"max_bin must be in [2, 65535], got {self.max_bin}")
+        self._forest_shape()
+        esr = self.early_stopping_rounds
+        if esr is not None and (
+            isinstance(esr, bool) or not isinstance(esr, numbers.Integral) or esr < 1
+        ):
+            raise ValueError(f"early_stopping_rounds must be None or an int >= 1, got {esr!r}")
+        if self.importance_type not in _IMPORTANCE_TYPES:
+            raise ValueError(
+                f"unknown importance_type {self.importance_type!r}; expected one of "
+                f"{', '.join(_IMPORTANCE_TYPES)}"
+            )
+        inf = math.inf
+        params = {
+            "learning_rate": _check_number(
+                "learning_rate", self.learning_rate, 0, inf, low_open=True
+            ),
+            "max_depth": depth,
+            "max_leaves": int(self.max_leaves),
+            "max_bin": int(self.max_bin),
+            "tree_method": method,
+            "grow_policy": str(self.grow_policy),
+            "num_parallel_tree": self._forest_shape()[1],
+            "min_child_weight": _check_number(
+                "min_child_weight", self.min_child_weight, 0, inf, low_open=False
+            ),
+            "gamma": _check_number("gamma", self.gamma, 0, inf, low_open=False),
+            "reg_lambda": _check_number("reg_lambda", self.reg_lambda, 0, inf, low_open=False),
+            "reg_alpha": _check_number("reg_alpha", self.reg_alpha, 0, inf, low_open=False),
+            "max_delta_step": _check_number(
+                "max_delta_step", self.max_delta_step, 0, inf, low_open=False
+            ),
+            "subsample": _check_number("subsample", self.subsample, 0, 1, low_open=True),
+            "colsample_bytree": _check_number(
+                "colsample_bytree", self.colsample_bytree, 0, 1, low_open=True
+            ),
+            "colsample_bylevel": _check_number(
+                "colsample_bylevel", self.colsample_bylevel, 0, 1, low_open=True
+            ),
+            "colsample_bynode": _check_number(
+                "colsample_bynode", self.colsample_bynode, 0, 1, low_open=True
+            ),
+            "scale_pos_weight": _check_number(
+                "scale_pos_weight", self.scale_pos_weight, 0, inf, low_open=True
+            ),
+            "base_score": None
+            if self.base_score is None
+            else _check_number("base_score", self.base_score, -inf, inf, low_open=True),
+            "seed": seed_from_random_state(self.random_state),
+        }
+        check_n_jobs(self.n_jobs)
+        return params
+
+    def _metrics(self, objective: str) -> list[str]:
+        metric = self.eval_metric
+        if metric is None:
+            return [_DEFAULT_METRIC[objective]]
+        if isinstance(metric, str):
+            metric = [metric]
+        if callable(metric) or not all(isinstance(m, str) for m in metric):
+            raise TypeError("eval_metric must be None, a metric name or a list of metric names")
+        for m in metric:
+            if m not in _METRICS:
+                raise ValueError(
+                    f"unknown eval_metric {m!r}; expected one of {', '.join(_METRICS)}"
+                )
+        return list(metric)
+
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=1,
+        )
+        return self._replace_missing(X)
+
+    def _replace_missing(self, X: Any) -> Any:
+        missing = self.missing
+        if missing is None or (isinstance(missing, float) and math.isnan(missing)):
+            return X
+        if sp.issparse(X):
+            X = X.copy()
+            X.data[X.data == missing] = np.nan
+            return X
+        return np.where(missing == X, np.nan, X)
+
+    # ----------------------------------------------------------------------------- fitting
+    def _fit(
+        self,
+        X: Any,
+        y: NDArray,
+        objective: str | Callable,
+        num_class: int,
+        sample_weight: Any,
+        eval_set: Sequence[tuple[Any, Any]] | None,
+        sample_weight_eval_set: Sequence[Any] | None,
+        verbose: bool | int,
+        encode_y: Callable[[Any], NDArray],
+    ) -> None:
+        params = self._check_params()
+        custom = callable(objective)
+        obj_name = "custom" if custom else str(objective)
+        if not custom and obj_name not in _DEFAULT_METRIC:
+            raise ValueError(
+                f"unknown objective {obj_name!r}; expected one of "
+                f"{', '.join(_REGRESSION_OBJECTIVES + _CLASSIFICATION_OBJECTIVES)} or a callable"
+            )
+        metrics = self._metrics(obj_name)
+        n = X.shape[0]
+        weights = check_sample_weight(sample_weight, n, dtype=np.float32)
+        evals = []
+        if eval_set is not None:
+            if sample_weight_eval_set is not None and len(sample_weight_eval_set) != len(eval_set):
+                raise ValueError("sample_weight_eval_set must have one entry per eval_set entry")
+            for i, pair in enumerate(eval_set):
+                if len(pair) != 2:
+                    raise ValueError("eval_set must be a list of (X, y) pairs")
+                ex = self._validate_X(pair[0], reset=False)
+                ey = encode_y(pair[1])
+                if ey.shape[0] != ex.shape[0]:
+                    raise ValueError(
+                        f"eval_set[{i}]: y has {ey.shape[0]} entries, but X has {ex.shape[0]} rows"
+                    )
+                ew_raw = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
+                ew = check_sample_weight(ew_raw, ex.shape[0], dtype=np.float32)
+                evals.append((as_native_matrix(ex), ey, ew))
+        native_params = dict(
+            params,
+            objective=obj_name,
+            num_class=num_class,
+            metrics=metrics,
+        )
+        trainer = _native.BoostTrainer(
+            as_native_matrix(X), y, weights, native_params, evals, self.n_jobs
+        )
+        maximize = metrics[-1] in _MAXIMIZE
+        history: dict[str, dict[str, list[float]]] = {
+            f"validation_{i}": {m: [] for m in metrics} for i in range(len(evals))
+        }
+        best_score = None
+        best_iteration = None
+        stop_rounds = self.early_stopping_rounds
+        if stop_rounds is not None and not evals:
+            raise ValueError("early_stopping_rounds needs at least one dataset in eval_set")
+        for it in range(self._forest_shape()[0]):
+            if custom:
+                margin = trainer.margin()
+                pred = margin[:, 0] if margin.shape[1] == 1 else margin
+                grad, hess = objective(y, pred)  # type: ignore[operator]
+                grad = native_array(grad, dtype=np.float32).reshape(-1)
+                hess = native_array(hess, dtype=np.float32).reshape(-1)
+                results = trainer.boost_round(grad, hess)
+            else:
+                results = trainer.boost_round()
+            for i, row in enumerate(results):
+                for m, v in zip(metrics, row, strict=False):
+                    history[f"validation_{i}"][m].append(float(v))
+            if verbose and results:
+                every = 1 if verbose is True else int(verbose)
+                if it % every == 0:
+                    text = "\t".join(
+                        f"validation_{i}-{m}:{v:.5f}"
+                        for i, row in enumerate(results)
+                        for m, v in zip(metrics, row, strict=False)
+                    )
+                    print(f"[{it}]\t{text}")
+            if stop_rounds is not None:
+                score = results[-1][-1]
+                better = best_score is None or (
+                    score > best_score if maximize else score < best_score
+                )
+                if better:
+                    best_score, best_iteration = score, it
+                elif it - int(best_iteration) >= stop_rounds:  # type: ignore[arg-type]
+                    break
+        model = trainer.model()
+        if best_iteration is None:
+            best_iteration = model.n_iterations - 1
+            self.best_score_ = float(results[-1][-1]) if evals else float("nan")
+        else:
+            self.best_score_ = float(best_score)  # type: ignore[arg-type]
+        self.best_iteration_ = int(best_iteration)
+        attrs = {}
+        if stop_rounds is not None:
+            attrs = {"best_iteration": str(self.best_iteration_), "best_score": repr(best_score)}
+        self._model = model.with_attributes(attrs) if attrs else model
+        self.evals_result_ = history
+        self.n_features_in_ = X.shape[1]
+
+    # ----------------------------------------------------------------------------- predicting
+    def _range(self, iteration_range: tuple[int, int] | None) -> tuple[int, int | None]:
+        check_is_fitted(self, "_model")
+        if iteration_range is None:
+            return 0, self.best_iteration_ + 1
+        begin, end = iteration_range
+        if end == 0:
+            return int(begin), None
+        return int(begin), int(end)
+
+    def _native_X(self, X: Any) -> Any:
+        check_is_fitted(self, "_model")
+        return as_native_matrix(self._validate_X(X, reset=False))
+
+    def _margin(self, X: Any, iteration_range: tuple[int, int] | None) -> NDArray:
+        begin, end = self._range(iteration_range)
+        return self._model.predict_margin(self._native_X(X), begin, end, self.n_jobs)
+
+    def _response(self, X: Any, iteration_range: tuple[int, int] | None) -> NDArray:
+        begin, end = self._range(iteration_range)
+        return self._model.predict(self._native_X(X), begin, end, self.n_jobs)
+
+    def apply(self, X: Any, iteration_range: tuple[int, int] | None = None) -> NDArray:
+        """Leaf index of every sample in every tree.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Input samples; NaN (or absent sparse entries) are missing values.
+        iteration_range : tuple of int, optional
+            Boosting rounds ``[begin, end)`` to use; by default up to the best iteration.
+
+        Returns
+        -------
+        leaves : ndarray of shape (n_samples, n_trees), dtype int32
+            Node ids in XGBoost's numbering.
+        """
+        begin, end = self._range(iteration_range)
+        return self._model.predict_leaf(self._native_X(X), begin, end, self.n_jobs)
+
+    # ----------------------------------------------------------------------------- inspection
+    @property
+    def feature_importances_(self) -> NDArray:
+        """Importances normalised to sum to 1, by ``importance_type`` (float32)."""
+        check_is_fitted(self, "_model")
+        features, scores = self._scores(self.importance_type)
+        total = scores.sum()
+        # Zero-filled pages cost nothing until written, and only the used features are.
+        out = np.zeros(self._model.num_feature, dtype=np.float32)
+        out[features] = scores / total if total > 0 else scores
+        return out
+
+    def _scores(self, importance_type: str) -> tuple[NDArray, NDArray]:
+        """The features used in at least one split (ascending) and their scores: sparse, as a
+        model may declare far more features than it splits on."""
+        if importance_type not in _IMPORTANCE_TYPES:
+            raise ValueError(
+                f"unknown importance_type {importance_type!r}; expected one of "
+                f"{', '.join(_IMPORTANCE_TYPES)}"
+            )
+        features, weight, gain, cover = self._model.importance()
+        # Every listed feature has at least one split, so the averages are defined.
+        table = {
+            "weight": weight,
+            "total_gain": gain,
+            "total_cover": cover,
+            "gain": gain / weight,
+            "cover": cover / weight,
+        }
+        return features, table[importance_type]
+
+    def _feature_names(self, features: Any) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return [str(names[i]) for i in features]
+        return [f"f{i}" for i in features]
+
+    def get_score(self, importance_type: str = "weight") -> dict[str, float]:
+        """Per-feature importance as XGBoost's ``Booster.get_score``.
+
+        Parameters
+        ----------
+        importance_type : {"weight", "gain", "total_gain", "cover", "total_cover"}
+            ``weight`` counts splits; ``gain``/``cover`` are averages per split, the
+            ``total_`` variants sums.
+
+        Returns
+        -------
+        scores : dict
+            Feature name to score, for features used in at least one split.
+        """
+        check_is_fitted(self, "_model")
+        features, scores = self._scores(importance_type)
+        names = self._feature_names(features)
+        return {name: float(s) for name, s in zip(names, scores, strict=True)}
+
+    @property
+    def n_iterations_(self) -> int:
+        """Number of boosting rounds in the model (early stopping keeps the extra ones)."""
+        check_is_fitted(self, "_model")
+        return int(self._model.n_iterations)
+
+    def trees_to_dataframe(self) -> Any:
+        """The trees as a pandas DataFrame, one row per node (XGBoost's layout).
+
+        Returns
+        -------
+        df : pandas.DataFrame
+            Columns ``Tree, Node, ID, Feature, Split, Yes, No, Missing, Gain, Cover``;
+            ``Gain`` holds the leaf value at leaves.
+        """
+        import pandas as pd
+
+        check_is_fitted(self, "_model")
+        doc = json.loads(self._model.to_json())
+        used = sorted(
+            {
+                f
+                for t in doc["trees"]
+                for f, left in zip(t["split_index"], t["left"], strict=True)
+                if left >= 0
+            }
+        )
+        names = dict(zip(used, self._feature_names(used), strict=True))
+        rows = []
+        for t, tree in enumerate(doc["trees"]):
+            for i in range(len(tree["left"])):
+                if tree["split_index"][i] == _XGB_DELETED:
+                    continue
+                leaf = tree["left"][i] < 0
+                node_id = f"{t}-{i}"
+                if leaf:
+                    rows.append(
+                        (
+                            t,
+                            i,
+                            node_id,
+                            "Leaf",
+                            np.nan,
+                            None,
+                            None,
+                            None,
+                            tree["split_cond"][i],
+                            tree["sum_hess"][i],
+                        )
+                    )
+                else:
+                    left, right = tree["left"][i], tree["right"][i]
+                    rows.append(
+                        (
+                            t,
+                            i,
+                            node_id,
+                            names[tree["split_index"][i]],
+                            tree["split_cond"][i],
+                            f"{t}-{left}",
+                            f"{t}-{right}",
+                            f"{t}-{left if tree['default_left'][i] else right}",
+                            tree["loss_chg"][i],
+                            tree["sum_hess"][i],
+                        )
+                    )
+        cols = ["Tree", "Node", "ID", "Feature", "Split", "Yes", "No", "Missing", "Gain", "Cover"]
+        return pd.DataFrame(rows, columns=cols)
+
+    # ----------------------------------------------------------------------------- model files
+    def save_model(self, path: str | os.PathLike[str], format: str = "json") -> None:
+        """Write the fitted model to ``path``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
+        format : {"json", "xgboost"}
+            ``"json"``: sapwood's versioned JSON (keeps the estimator type, classes and
+            feature names). ``"xgboost"``: XGBoost's JSON model format, readable by
+            ``xgboost.Booster(model_file=path)``.
+        """
+        check_is_fitted(self, "_model")
+        if format == "json":
+            text = self._sapwood_document()
+        elif format == "xgboost":
+            text = json.dumps(_to_xgboost(self._model, self._feature_names_for_export()))
+        else:
+            raise ValueError(f"unknown model format {format!r}; expected 'json' or 'xgboost'")
+        _write_atomically(path, text)
+
+    def _feature_names_for_export(self) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        return [] if names is None else [str(n) for n in names]
+
+    def _sapwood_document(self) -> str:
+        doc = json.loads(self._model.to_json())
+        doc["estimator"] = {
+            "class": type(self).__name__,
+            "params": _jsonable_params(self.get_params()),
+            "feature_names": self._feature_names_for_export(),
+            "classes": _classes_to_json(getattr(self, "classes_", None)),
+            "best_iteration": self.best_iteration_,
+            "best_score": self.best_score_,
+        }
+        return json.dumps(doc)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        model = state.pop("_model", None)
+        if model is not None:
+            state["_model_json"] = model.to_json()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickles are as untrusted as model files: the model is validated by the native
+        # reader, and what sits around it must agree with it.
+        if not isinstance(state, dict):
+            raise ValueError(f"cannot unpickle {type(self).__name__}: the state is not a dict")
+        state = dict(state)
+        text = state.pop("_model_json", None)
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"cannot unpickle {type(self).__name__}: the model is not a string")
+        fitted = sorted(k for k in state if k.endswith("_") and not k.startswith("_"))
+        if text is None and fitted:
+            raise ValueError(
+                f"cannot unpickle {type(self).__name__}: fitted attributes ({', '.join(fitted)}) "
+                "but no model"
+            )
+        self.__dict__.update(state)
+        if text is not None:
+            self._model = _native.BoostModel.from_json(text)
+            try:
+                self._check_params()
+                self._check_fitted_state()
+            except AttributeError as exc:
+                raise ValueError(
+                    f"cannot unpickle {type(self).__name__}: missing attribute ({exc})"
+                ) from None
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"cannot unpickle {type(self).__name__}: {exc}") from None
+
+    def _check_fitted_state(self) -> None:
+        """Checks that what a model file or pickle restored around the native model agrees
+        with it, so that predicting, importances and saving work or say why they cannot."""
+        model = self._model
+        missing = self.missing
+        if missing is not None and (
+            isinstance(missing, bool) or not isinstance(missing, (numbers.Real, np.floating))
+        ):
+            raise ValueError(f"the parameter missing must be a number, got {_kind(missing)}")
+        n_features = getattr(self, "n_features_in_", model.num_feature)
+        if isinstance(n_features, bool) or not isinstance(n_features, numbers.Integral):
+            raise ValueError(f"n_features_in_ must be an integer, got {_kind(n_features)}")
+        if n_features != model.num_feature:
+            raise ValueError(
+                f"n_features_in_ = {n_features}, but the model has num_feature = "
+                f"{model.num_feature}"
+            )
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and (
+            not isinstance(names, np.ndarray) or names.ndim != 1 or len(names) != model.num_feature
+        ):
+            raise ValueError(
+                f"feature_names_in_ must hold one name per feature ({model.num_feature})"
+            )
+        best = getattr(self, "best_iteration_", None)
+        if (
+            isinstance(best, bool)
+            or not isinstance(best, numbers.Integral)
+            or not -1 <= best < model.n_iterations
+        ):
+            raise ValueError(
+                f"best_iteration = {best!r:.40} is outside the model's {model.n_iterations} "
+                "iterations"
+            )
