@@ -147,6 +147,16 @@ fn bin_matrix_unchecked(
     }
 }
 
+/// What one tree grows from: one output group's gradient pairs, the rows taking part, the
+/// gain rules and the shape limits.
+#[derive(Clone, Copy)]
+struct TreeJob<'a> {
+    gpair: &'a [(f32, f32)],
+    active: &'a [bool],
+    split: &'a SplitParams,
+    shape: TreeShape,
+}
+
 /// The per-fit state of the chosen split finder.
 #[derive(Debug, Clone)]
 pub enum Updater {
@@ -206,6 +216,29 @@ impl Updater {
         shape: TreeShape,
         sampler: &mut ColumnSampler,
     ) -> Result<Tree, BoostError> {
+        let job = TreeJob {
+            gpair,
+            active,
+            split,
+            shape,
+        };
+        self.grow_one(data, &job, sampler).map(|(tree, _)| tree)
+    }
+
+    /// [`Updater::grow_tree`], also returning the rows that ended in each leaf where the
+    /// finder knows them (`hist` and `approx`; `exact` does not keep row lists).
+    fn grow_one(
+        &mut self,
+        data: &MatrixView<'_>,
+        job: &TreeJob<'_>,
+        sampler: &mut ColumnSampler,
+    ) -> Result<(Tree, Option<LeafRows>), BoostError> {
+        let TreeJob {
+            gpair,
+            active,
+            split,
+            shape,
+        } = *job;
         match self {
             Self::Exact(cols, workspace) => {
                 let grower = exact::ExactGrower {
@@ -214,10 +247,12 @@ impl Updater {
                     params: split,
                     max_depth: shape.max_depth,
                 };
-                Ok(grower.grow(gpair, active, sampler, workspace))
+                Ok((grower.grow(gpair, active, sampler, workspace), None))
             }
             Self::Hist(b) => {
-                Ok(HistGrower::new(&b.matrix, &b.cuts, split, shape).grow(gpair, active, sampler))
+                let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape);
+                let (tree, leaves) = grower.grow_with_leaves(gpair, active, sampler);
+                Ok((tree, Some(leaves)))
             }
             Self::Approx {
                 binned,
@@ -242,7 +277,9 @@ impl Updater {
                     *weights = hess;
                 }
                 let b = binned.as_ref().expect("binned above");
-                Ok(HistGrower::new(&b.matrix, &b.cuts, split, shape).grow(gpair, active, sampler))
+                let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape);
+                let (tree, leaves) = grower.grow_with_leaves(gpair, active, sampler);
+                Ok((tree, Some(leaves)))
             }
         }
     }
@@ -250,7 +287,8 @@ impl Updater {
     /// Grows the `n_trees` trees of one forest round from one output group's gradient pairs;
     /// `job(t)` gives tree `t`'s active rows and column sampler. `hist` grows the trees in
     /// parallel (each tree's draws come from its own seed, so the forest does not depend on
-    /// the thread count); the other methods grow them one after another.
+    /// the thread count); the other methods grow them one after another. `hist` and `approx`
+    /// also return each leaf's rows (see [`LeafRows`]); `exact` returns `None`.
     ///
     /// # Errors
     /// [`BoostError`] when `approx` cannot bin the data.
@@ -285,8 +323,13 @@ impl Updater {
             .map(|t| {
                 sapwood_mem::checkpoint("a tree")?;
                 let (active, mut sampler) = job(t);
-                let tree = self.grow_tree(data, gpair, &active, split, shape, &mut sampler)?;
-                Ok((tree, None))
+                let one = TreeJob {
+                    gpair,
+                    active: &active,
+                    split,
+                    shape,
+                };
+                self.grow_one(data, &one, &mut sampler)
             })
             .collect()
     }

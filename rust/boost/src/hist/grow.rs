@@ -30,7 +30,10 @@ pub use super::driver::GrowPolicy;
 /// A new child before evaluation: its id, depth, the level's features and its node mask.
 type ChildDraw = (usize, u32, Vec<usize>, Option<Vec<bool>>);
 
-/// The rows that ended in each leaf of a tree, as `(node id, rows)`.
+/// The rows that ended in each leaf of a tree, as `(node id, rows)`: every row the tree grew
+/// on (active, without a negative hessian) in exactly one leaf, each leaf's rows in ascending
+/// order (the partition keeps the order of its input, and the root's rows ascend). Training
+/// relies on both when it updates margins and refreshes leaves from these lists.
 pub type LeafRows = Vec<(usize, Vec<u32>)>;
 
 /// A node's rows, its gradient sums and (when kept) its full histogram.
