@@ -1,4 +1,5 @@
-"""Modules split by concept keep their public paths.
+"""Modules split by concept keep their public paths, and each estimator declares every
+parameter once.
 
 The pickles below were written before ``KDTree`` moved to ``sapwood.kdtree`` and the boosting
 base and model-file code left ``sapwood.boost`` (they name ``sapwood.neighbors.KDTree``,
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 import sapwood
-from sapwood import boost, kdtree, neighbors
+from sapwood import boost, kdtree, neighbors, selection
 
 _OLD_KDTREE = (
     "gASVDwEAAAAAAACMEXNhcHdvb2QubmVpZ2hib3JzlIwGS0RUcmVllJOUKYGUfZQojAd2ZXJzaW9ulEsBjARkYXRh"
@@ -92,3 +93,23 @@ def test_estimators_pickled_before_the_split_load():
     assert isinstance(gbt, sapwood.GBTRegressor)
     X = np.array([[0.0], [1.0], [2.0], [3.0]])
     np.testing.assert_allclose(gbt.predict(X), [0.4, 0.4, 0.6, 0.6], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        boost.GBTRegressor(),
+        boost.GBTClassifier(),
+        boost.RFRegressor(),
+        boost.RFClassifier(),
+        neighbors.NearestNeighbors(),
+        neighbors.KNeighborsClassifier(),
+        neighbors.KNeighborsRegressor(),
+        selection.BorutaSelector(),
+    ],
+    ids=lambda est: type(est).__name__,
+)
+def test_every_parameter_is_declared_once(estimator):
+    # The table names exactly the constructor's parameters: a new parameter cannot go
+    # unchecked by omission, and no entry outlives a removed one.
+    assert set(type(estimator)._constraints) == set(estimator.get_params(deep=False))

@@ -12,8 +12,8 @@ import json
 import math
 import numbers
 import os
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sapwood import _native
 from sapwood._model_json import (
     _CLASSIFICATION_OBJECTIVES,
+    _I32_MAX,
     _REGRESSION_OBJECTIVES,
     _XGB_DELETED,
     _classes_to_json,
@@ -33,8 +34,15 @@ from sapwood._model_json import (
     _write_atomically,
 )
 from sapwood._validation import (
+    Checked,
+    Constraint,
+    Dependent,
+    Integer,
+    Options,
+    Real,
     as_native_matrix,
     check_n_jobs,
+    check_params,
     check_sample_weight,
     native_array,
     seed_from_random_state,
@@ -57,23 +65,62 @@ _IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
 
 _TREE_METHODS = ("exact", "approx", "hist")
 _GROW_POLICIES = ("depthwise", "lossguide")
+_DEPTH = Integer(0, 63)
+_EXACT_DEPTH = Integer(1, 63, shown="in [1, 63] for tree_method='exact'")
+_IMPORTANCE_TYPE = Options(
+    _IMPORTANCE_TYPES,
+    message=f"unknown {{name}} {{value!r}}; expected one of {', '.join(_IMPORTANCE_TYPES)}",
+)
+_INF = math.inf
+_NON_NEGATIVE = Real(0, _INF)
+_FRACTION = Real(0, 1, low_open=True)
 
-
-def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
-    ok = math.isfinite(v) and (v > low if low_open else v >= low) and v <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
-    return v
+# Every parameter of the boosting estimators and what it accepts, checked in this order at fit
+# (and when a pickle or model file restores the parameters). ``objective`` and
+# ``eval_metric`` are checked in fit, where the estimator's kind and the objective are known;
+# ``missing`` may be any value X is compared with.
+_GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
+    "tree_method": Options(
+        (None, "auto", *_TREE_METHODS),
+        message="unknown {name} {value!r}; expected 'exact', 'approx', 'hist' or None",
+    ),
+    "grow_policy": Options(
+        _GROW_POLICIES, message="unknown {name} {value!r}; expected 'depthwise' or 'lossguide'"
+    ),
+    "n_estimators": Integer(1, message="{name} must be an int >= 1, got {value!r}"),
+    "max_depth": lambda p: _EXACT_DEPTH if p["tree_method"] == "exact" else _DEPTH,
+    "max_leaves": Integer(0, _I32_MAX, shown=">= 0"),
+    "max_bin": Integer(2, 65535),
+    "num_parallel_tree": Integer(1),
+    "early_stopping_rounds": Integer(
+        1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
+    ),
+    "importance_type": _IMPORTANCE_TYPE,
+    "learning_rate": Real(0, _INF, low_open=True),
+    "min_child_weight": _NON_NEGATIVE,
+    "gamma": _NON_NEGATIVE,
+    "reg_lambda": _NON_NEGATIVE,
+    "reg_alpha": _NON_NEGATIVE,
+    "max_delta_step": _NON_NEGATIVE,
+    "subsample": _FRACTION,
+    "colsample_bytree": _FRACTION,
+    "colsample_bylevel": _FRACTION,
+    "colsample_bynode": _FRACTION,
+    "scale_pos_weight": Real(0, _INF, low_open=True),
+    "base_score": Real(-_INF, _INF, low_open=True, also=(None,)),
+    "random_state": Checked(seed_from_random_state),
+    "n_jobs": Checked(check_n_jobs),
+    "missing": None,
+    "objective": None,
+    "eval_metric": None,
+}
 
 
 class _GBTBase(BaseEstimator):
     """Parameters, training loop and model access shared by both estimators."""
 
     _default_objective = "reg:squarederror"
+    _constraints: ClassVar[Mapping[str, Any]] = _GBT_CONSTRAINTS
 
     def __init__(
         self,
@@ -140,100 +187,42 @@ class _GBTBase(BaseEstimator):
         return tags
 
     def _forest_shape(self) -> tuple[int, int]:
-        """(boosting rounds, trees per round and output group)."""
-        npt = self.num_parallel_tree
-        if isinstance(npt, bool) or not isinstance(npt, numbers.Integral):
-            raise TypeError(f"num_parallel_tree must be an int, got {type(npt).__name__}")
-        if npt < 1:
-            raise ValueError(f"num_parallel_tree must be >= 1, got {npt}")
-        return int(self.n_estimators), int(npt)
+        """(boosting rounds, trees per round and output group), of checked parameters."""
+        return int(self.n_estimators), int(self.num_parallel_tree)
 
     def _check_params(self) -> dict[str, Any]:
-        method = "hist" if self.tree_method in (None, "auto") else self.tree_method
-        if method not in _TREE_METHODS:
-            raise ValueError(
-                f"unknown tree_method {self.tree_method!r}; expected 'exact', 'approx', 'hist' "
-                "or None"
-            )
-        if self.grow_policy not in _GROW_POLICIES:
-            raise ValueError(
-                f"unknown grow_policy {self.grow_policy!r}; expected 'depthwise' or 'lossguide'"
-            )
-        if method == "exact" and self.grow_policy == "lossguide":
+        """Check the parameters (the class's ``_constraints``, then the rules that tie
+        several together); return the training parameters the native trainer takes."""
+        p = check_params(self)
+        method = "hist" if p["tree_method"] in (None, "auto") else p["tree_method"]
+        if method == "exact" and p["grow_policy"] == "lossguide":
             raise ValueError("grow_policy='lossguide' needs tree_method='hist' or 'approx'")
-        n_est = self.n_estimators
-        if isinstance(n_est, bool) or not isinstance(n_est, numbers.Integral) or n_est < 1:
-            raise ValueError(f"n_estimators must be an int >= 1, got {n_est!r}")
-        ints = {
-            "max_depth": self.max_depth,
-            "max_bin": self.max_bin,
-            "max_leaves": self.max_leaves,
-        }
-        for name, value in ints.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        depth = int(self.max_depth)
-        if method == "exact" and not 1 <= depth <= 63:
-            raise ValueError(f"max_depth must be in [1, 63] for tree_method='exact', got {depth}")
-        if not 0 <= depth <= 63:
-            raise ValueError(f"max_depth must be in [0, 63], got {depth}")
-        if not 0 <= self.max_leaves <= 2**31 - 1:
-            raise ValueError(f"max_leaves must be >= 0, got {self.max_leaves}")
-        if depth == 0 and self.max_leaves == 0:
+        if p["max_depth"] == 0 and p["max_leaves"] == 0:
             raise ValueError("max_depth=0 (no depth limit) needs max_leaves > 0")
-        if not 2 <= self.max_bin <= 65535:
-            raise ValueError(f"max_bin must be in [2, 65535], got {self.max_bin}")
-        self._forest_shape()
-        esr = self.early_stopping_rounds
-        if esr is not None and (
-            isinstance(esr, bool) or not isinstance(esr, numbers.Integral) or esr < 1
-        ):
-            raise ValueError(f"early_stopping_rounds must be None or an int >= 1, got {esr!r}")
-        if self.importance_type not in _IMPORTANCE_TYPES:
-            raise ValueError(
-                f"unknown importance_type {self.importance_type!r}; expected one of "
-                f"{', '.join(_IMPORTANCE_TYPES)}"
-            )
-        inf = math.inf
-        params = {
-            "learning_rate": _check_number(
-                "learning_rate", self.learning_rate, 0, inf, low_open=True
-            ),
-            "max_depth": depth,
-            "max_leaves": int(self.max_leaves),
-            "max_bin": int(self.max_bin),
+        tree_keys = (
+            "learning_rate",
+            "max_depth",
+            "max_leaves",
+            "max_bin",
+            "grow_policy",
+            "min_child_weight",
+            "gamma",
+            "reg_lambda",
+            "reg_alpha",
+            "max_delta_step",
+            "subsample",
+            "colsample_bytree",
+            "colsample_bylevel",
+            "colsample_bynode",
+            "scale_pos_weight",
+            "base_score",
+        )
+        return {
+            **{key: p[key] for key in tree_keys},
             "tree_method": method,
-            "grow_policy": str(self.grow_policy),
             "num_parallel_tree": self._forest_shape()[1],
-            "min_child_weight": _check_number(
-                "min_child_weight", self.min_child_weight, 0, inf, low_open=False
-            ),
-            "gamma": _check_number("gamma", self.gamma, 0, inf, low_open=False),
-            "reg_lambda": _check_number("reg_lambda", self.reg_lambda, 0, inf, low_open=False),
-            "reg_alpha": _check_number("reg_alpha", self.reg_alpha, 0, inf, low_open=False),
-            "max_delta_step": _check_number(
-                "max_delta_step", self.max_delta_step, 0, inf, low_open=False
-            ),
-            "subsample": _check_number("subsample", self.subsample, 0, 1, low_open=True),
-            "colsample_bytree": _check_number(
-                "colsample_bytree", self.colsample_bytree, 0, 1, low_open=True
-            ),
-            "colsample_bylevel": _check_number(
-                "colsample_bylevel", self.colsample_bylevel, 0, 1, low_open=True
-            ),
-            "colsample_bynode": _check_number(
-                "colsample_bynode", self.colsample_bynode, 0, 1, low_open=True
-            ),
-            "scale_pos_weight": _check_number(
-                "scale_pos_weight", self.scale_pos_weight, 0, inf, low_open=True
-            ),
-            "base_score": None
-            if self.base_score is None
-            else _check_number("base_score", self.base_score, -inf, inf, low_open=True),
-            "seed": seed_from_random_state(self.random_state),
+            "seed": p["random_state"],
         }
-        check_n_jobs(self.n_jobs)
-        return params
 
     def _metrics(self, objective: str) -> list[str]:
         metric = self.eval_metric
@@ -430,11 +419,7 @@ class _GBTBase(BaseEstimator):
     def _scores(self, importance_type: str) -> tuple[NDArray, NDArray]:
         """The features used in at least one split (ascending) and their scores: sparse, as a
         model may declare far more features than it splits on."""
-        if importance_type not in _IMPORTANCE_TYPES:
-            raise ValueError(
-                f"unknown importance_type {importance_type!r}; expected one of "
-                f"{', '.join(_IMPORTANCE_TYPES)}"
-            )
+        _IMPORTANCE_TYPE.check("importance_type", importance_type)
         features, weight, gain, cover = self._model.importance()
         # Every listed feature has at least one split, so the averages are defined.
         table = {

@@ -14,7 +14,10 @@ else is copied once.
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,6 +64,159 @@ def seed_from_random_state(random_state: Any) -> int:
         "random_state must be None, an int, a numpy RandomState or Generator, "
         f"got {type(random_state).__name__}"
     )
+
+
+# --------------------------------------------------------------------------- parameters
+# Each estimator declares its parameters once, in a table ``_constraints`` mapping every
+# constructor parameter to what it accepts (scikit-learn's ``_parameter_constraints`` is the
+# model), and checks them once, at fit, with :func:`check_params`. A parameter whose check
+# depends on other parameters or on the data (an objective against the estimator's kind, a
+# Minkowski ``p`` against the metric) maps to ``None`` here and is checked by the estimator
+# where that is known. What reaches the Rust core has been checked here; the core's own
+# ``validate()`` still rejects bad values for its other callers.
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An int (never a bool, unless ``bools``) in ``[low, high]``, or one of ``also`` as it is.
+
+    Another type is a ``TypeError`` (``"max_depth must be an int, got float"``), a value out of
+    range a ``ValueError`` stating the range (``shown``, or ``"in [low, high]"`` / ``">= low"``).
+    With ``message``, every rejection is that ``ValueError`` instead.
+    """
+
+    low: int
+    high: int | None = None
+    shown: str = ""
+    also: tuple[Any, ...] = ()
+    bools: bool = False
+    message: str = ""
+
+    def check(self, name: str, value: Any) -> Any:
+        if _is_one_of(value, self.also):
+            return value
+        if (isinstance(value, bool) and not self.bools) or not isinstance(value, numbers.Integral):
+            _reject(self.message, name, value)
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < self.low or (self.high is not None and value > self.high):
+            _reject(self.message, name, value)
+            shown = self.shown or (
+                f">= {self.low}" if self.high is None else f"in [{self.low}, {self.high}]"
+            )
+            raise ValueError(f"{name} must be {shown}, got {value}")
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Real:
+    """A finite number (never a bool, unless ``bools``) in ``[low, high]``, either end open,
+    or one of ``also`` as it is.
+
+    Another type is a ``TypeError`` (``"gamma must be a number, got str"``), a value out of
+    range or not finite a ``ValueError`` (``"subsample must be in (0, 1], got 1.5"``). With
+    ``message``, every rejection is that ``ValueError`` instead.
+    """
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+    also: tuple[Any, ...] = ()
+    bools: bool = False
+    message: str = ""
+
+    def check(self, name: str, value: Any) -> Any:
+        if _is_one_of(value, self.also):
+            return value
+        if (isinstance(value, bool) and not self.bools) or not isinstance(value, numbers.Real):
+            _reject(self.message, name, value)
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        v = float(value)
+        above = v > self.low if self.low_open else v >= self.low
+        below = v < self.high if self.high_open else v <= self.high
+        if not (math.isfinite(v) and above and below):
+            _reject(self.message, name, value)
+            left = "(" if self.low_open else "["
+            right = ")" if self.high_open else "]"
+            raise ValueError(
+                f"{name} must be in {left}{self.low}, {self.high}{right}, got {value!r}"
+            )
+        return v
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of ``values`` (``None`` among them by identity, the rest by equality), or any
+    callable when ``callables``. Anything else is a ``ValueError`` with ``message``, formatted
+    with the parameter's ``name`` and ``value``."""
+
+    values: tuple[Any, ...]
+    message: str
+    callables: bool = False
+
+    def check(self, name: str, value: Any) -> Any:
+        if _is_one_of(value, self.values) or (self.callables and callable(value)):
+            return value
+        raise ValueError(self.message.format(name=name, value=value))
+
+
+@dataclass(frozen=True)
+class Unset:
+    """Anything empty (``None``, ``{}``); anything else is a ``ValueError`` with ``message``.
+    For parameters kept for scikit-learn's signature that sapwood does not use."""
+
+    message: str
+
+    def check(self, name: str, value: Any) -> Any:
+        if value:
+            raise ValueError(self.message.format(name=name, value=value))
+        return value
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A value that ``function`` checks and converts (the shared checks below, such as
+    :func:`check_n_jobs`, which raise their own messages)."""
+
+    function: Callable[[Any], Any]
+
+    def check(self, name: str, value: Any) -> Any:
+        return self.function(value)
+
+
+Constraint = Integer | Real | Options | Unset | Checked
+# A constraint that depends on parameters checked before it in the same table (``max_depth``'s
+# range depends on ``tree_method``): called with their checked values.
+Dependent = Callable[[Mapping[str, Any]], Constraint]
+
+
+def check_params(estimator: Any) -> dict[str, Any]:
+    """Check every parameter of ``estimator`` against its class's ``_constraints`` table, in
+    the table's order, and return the checked values, converted (ints as ``int``, numbers as
+    ``float``, seeds and thread counts as the engines take them). Parameters that map to
+    ``None`` are returned unchecked (their estimator checks them where it has what they depend
+    on)."""
+    table: Mapping[str, Constraint | Dependent | None] = type(estimator)._constraints
+    out: dict[str, Any] = {}
+    for name, entry in table.items():
+        value = getattr(estimator, name)
+        if entry is None:
+            out[name] = value
+            continue
+        constraint = entry if hasattr(entry, "check") else entry(out)  # type: ignore[operator]
+        out[name] = constraint.check(name, value)  # type: ignore[union-attr]
+    return out
+
+
+def _is_one_of(value: Any, values: tuple[Any, ...]) -> bool:
+    # Identity for None and other singletons, equality for strings only: comparing arbitrary
+    # objects (arrays) with == is neither cheap nor always a bool.
+    return any(value is v or (isinstance(value, str) and value == v) for v in values)
+
+
+def _reject(message: str, name: str, value: Any) -> None:
+    if message:
+        raise ValueError(message.format(name=name, value=value))
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.float64) -> NDArray:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +21,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from sapwood._gbt_base import _GBTBase
+from sapwood._gbt_base import _GBT_CONSTRAINTS, _GBTBase
 from sapwood._model_json import (
     _CLASSIFICATION_OBJECTIVES,
     _I32_MAX,
@@ -38,7 +38,7 @@ from sapwood._model_json import (
     _kind,
     _native_model,
 )
-from sapwood._validation import native_array
+from sapwood._validation import Options, native_array
 
 __all__ = ["GBTClassifier", "GBTRegressor", "RFClassifier", "RFRegressor", "load_model"]
 
@@ -459,11 +459,17 @@ class _RFMixin:
     """A random forest as XGBoost grows it: one round of ``n_estimators`` parallel trees."""
 
     n_estimators: int
-    early_stopping_rounds: int | None
+
+    # The boosting table, where n_estimators counts the trees of the one round, a forest has
+    # no num_parallel_tree of its own, and early stopping has nothing to stop.
+    _constraints: ClassVar[Mapping[str, Any]] = {
+        **{k: v for k, v in _GBT_CONSTRAINTS.items() if k != "num_parallel_tree"},
+        "early_stopping_rounds": Options(
+            (None,), message="early_stopping_rounds is not supported by random forests"
+        ),
+    }
 
     def _forest_shape(self) -> tuple[int, int]:
-        if self.early_stopping_rounds is not None:
-            raise ValueError("early_stopping_rounds is not supported by random forests")
         return 1, int(self.n_estimators)
 
 

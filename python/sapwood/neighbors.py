@@ -9,7 +9,7 @@ exact blocked scan of all points with identical answers.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,7 +17,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sapwood._validation import check_n_jobs, densify, native_array
+from sapwood._validation import (
+    Checked,
+    Integer,
+    Options,
+    Unset,
+    check_n_jobs,
+    check_params,
+    densify,
+    native_array,
+)
 from sapwood.kdtree import KDTree
 
 __all__ = ["KDTree", "KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors"]
@@ -33,6 +42,34 @@ _METRIC_P = {
     "infinity": np.inf,
 }
 _STRATEGY = {"auto": "auto", "kd_tree": "tree", "brute": "brute"}
+
+# What the k-NN estimators' parameters accept, checked in this order at fit. ``p`` is checked
+# with the metric, which decides whether it is used; ``n_neighbors`` and ``radius`` where they
+# are used, since kneighbors and radius_neighbors also take them per call.
+_NEIGHBORS_CONSTRAINTS: dict[str, Any] = {
+    "leaf_size": Integer(1),
+    "algorithm": Options(
+        tuple(_STRATEGY), message="{name} must be 'auto', 'kd_tree' or 'brute', got {value!r}"
+    ),
+    "n_jobs": Checked(check_n_jobs),
+    "metric": Options(
+        ("minkowski", *_METRIC_P),
+        message="{name} {value!r} is not supported; use 'minkowski' (with p), "
+        f"or one of {sorted(_METRIC_P)}",
+    ),
+    "metric_params": Unset("metric_params are not supported (Minkowski metrics only)"),
+    "p": None,
+    "n_neighbors": None,
+}
+# The supervised estimators weigh the neighbours too (checked first, as before the tree).
+_WEIGHTED_CONSTRAINTS: dict[str, Any] = {
+    "weights": Options(
+        (None, "uniform", "distance"),
+        callables=True,
+        message="{name} must be 'uniform', 'distance' or a callable, got {value!r}",
+    ),
+    **_NEIGHBORS_CONSTRAINTS,
+}
 
 
 def _get_weights(dist: NDArray, weights: Any) -> NDArray | None:
@@ -61,30 +98,18 @@ class _NeighborsBase(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    _constraints: ClassVar[dict[str, Any]] = _NEIGHBORS_CONSTRAINTS
+
     def _check_params(self) -> float:
-        if isinstance(self.leaf_size, bool) or not isinstance(self.leaf_size, numbers.Integral):
-            raise TypeError(f"leaf_size must be an int, got {type(self.leaf_size).__name__}")
-        if self.leaf_size < 1:
-            raise ValueError(f"leaf_size must be >= 1, got {self.leaf_size}")
-        if self.algorithm not in _STRATEGY:
-            raise ValueError(
-                f"algorithm must be 'auto', 'kd_tree' or 'brute', got {self.algorithm!r}"
-            )
-        check_n_jobs(self.n_jobs)
-        metric = self.metric
-        if metric == "minkowski":
-            p = 2.0 if self.p is None else float(self.p)
-            if not p >= 1:
-                raise ValueError(f"p must be >= 1 for the Minkowski metric, got {self.p}")
-        elif metric in _METRIC_P:
-            p = _METRIC_P[metric]
-        else:
-            raise ValueError(
-                f"metric {metric!r} is not supported; use 'minkowski' (with p), "
-                f"or one of {sorted(_METRIC_P)}"
-            )
-        if self.metric_params:
-            raise ValueError("metric_params are not supported (Minkowski metrics only)")
+        """Check the parameters (the class's ``_constraints``, then ``p`` with the metric);
+        return the Minkowski order of the metric."""
+        checked = check_params(self)
+        metric = checked["metric"]
+        if metric != "minkowski":
+            return _METRIC_P[metric]
+        p = 2.0 if self.p is None else float(self.p)
+        if not p >= 1:
+            raise ValueError(f"p must be >= 1 for the Minkowski metric, got {self.p}")
         return p
 
     def _fit_tree(self, X: Any, y: Any = None, supervised: bool = False) -> Any:
@@ -326,6 +351,8 @@ class NearestNeighbors(_NeighborsBase):
         self.metric_params = metric_params
         self.n_jobs = n_jobs
 
+    _constraints: ClassVar[dict[str, Any]] = {**_NEIGHBORS_CONSTRAINTS, "radius": None}
+
     def fit(self, X: Any, y: Any = None) -> NearestNeighbors:
         """Build the tree over ``X``.
 
@@ -410,6 +437,8 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         tags.target_tags.multi_output = True
         return tags
 
+    _constraints: ClassVar[dict[str, Any]] = _WEIGHTED_CONSTRAINTS
+
     def fit(self, X: Any, y: Any) -> KNeighborsClassifier:
         """Build the tree over ``X`` and remember the labels ``y``.
 
@@ -424,7 +453,6 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         -------
         self : KNeighborsClassifier
         """
-        _check_weights_param(self.weights)
         y = self._fit_tree(X, y, supervised=True)
         y = np.asarray(y)
         if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
@@ -564,6 +592,8 @@ class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
         tags.target_tags.multi_output = True
         return tags
 
+    _constraints: ClassVar[dict[str, Any]] = _WEIGHTED_CONSTRAINTS
+
     def fit(self, X: Any, y: Any) -> KNeighborsRegressor:
         """Build the tree over ``X`` and remember the targets ``y``.
 
@@ -578,7 +608,6 @@ class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
         -------
         self : KNeighborsRegressor
         """
-        _check_weights_param(self.weights)
         y = self._fit_tree(X, y, supervised=True)
         self._y = np.asarray(y, dtype=np.float64)
         return self
@@ -605,9 +634,3 @@ class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
             num = np.sum(y2[ind] * w[:, :, None], axis=1)
             pred = num / np.sum(w, axis=1)[:, None]
         return pred.ravel() if y.ndim == 1 else pred
-
-
-def _check_weights_param(weights: Any) -> None:
-    if weights in (None, "uniform", "distance") or callable(weights):
-        return
-    raise ValueError(f"weights must be 'uniform', 'distance' or a callable, got {weights!r}")

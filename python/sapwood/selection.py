@@ -11,9 +11,8 @@ multiple testing, confirm or reject features. The statistics and decisions run i
 from __future__ import annotations
 
 import copy
-import numbers
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +23,16 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sapwood import _native
-from sapwood._validation import check_n_jobs, densify, native_array, seed_from_random_state
+from sapwood._validation import (
+    Checked,
+    Integer,
+    Real,
+    check_n_jobs,
+    check_params,
+    densify,
+    native_array,
+    seed_from_random_state,
+)
 
 __all__ = ["BorutaSelector"]
 
@@ -35,6 +43,38 @@ _CODES = {1: "confirmed", 0: "tentative", -1: "rejected"}
 # (depth-5 trees, sqrt(p) features per node, class-balanced weights, rows subsampled per tree).
 _FOREST_DEPTH = 5
 _FOREST_SUBSAMPLE = 0.632
+
+
+# What BorutaSelector's parameters accept, checked in this order at fit. As always here, True
+# and False pass as the numbers 1 and 0. ``random_state`` is checked where fit turns it into a
+# seed; the estimator where it is cloned.
+_BORUTA_CONSTRAINTS: dict[str, Any] = {
+    "perc": Real(1, 100, bools=True, message="{name} must be a number in [1, 100], got {value!r}"),
+    "alpha": Real(
+        0,
+        1,
+        low_open=True,
+        high_open=True,
+        bools=True,
+        message="{name} must be in the open interval (0, 1), got {value!r}",
+    ),
+    "max_iter": Integer(1, bools=True, message="{name} must be an integer >= 1, got {value!r}"),
+    "n_iter_no_change": Integer(
+        1, bools=True, message="{name} must be an integer >= 1, got {value!r}"
+    ),
+    "n_estimators": Integer(
+        1,
+        also=("auto",),
+        bools=True,
+        message='{name} must be "auto" or an integer >= 1, got {value!r}',
+    ),
+    "n_jobs": Checked(check_n_jobs),
+    "estimator": None,
+    "two_step": None,
+    "early_stopping": None,
+    "random_state": None,
+    "verbose": None,
+}
 
 
 class BorutaSelector(SelectorMixin, BaseEstimator):
@@ -135,6 +175,8 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
+    _constraints: ClassVar[dict[str, Any]] = _BORUTA_CONSTRAINTS
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
@@ -145,23 +187,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         return tags
 
     def _check_params(self) -> None:
-        if not isinstance(self.perc, numbers.Real) or not 1 <= self.perc <= 100:
-            raise ValueError(f"perc must be a number in [1, 100], got {self.perc!r}")
-        if not isinstance(self.alpha, numbers.Real) or not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in the open interval (0, 1), got {self.alpha!r}")
-        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
-        if not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1:
-            raise ValueError(
-                f"n_iter_no_change must be an integer >= 1, got {self.n_iter_no_change!r}"
-            )
-        if self.n_estimators != "auto" and (
-            not isinstance(self.n_estimators, numbers.Integral) or self.n_estimators < 1
-        ):
-            raise ValueError(
-                f'n_estimators must be "auto" or an integer >= 1, got {self.n_estimators!r}'
-            )
-        check_n_jobs(self.n_jobs)
+        check_params(self)
 
     def _importance_source(self) -> tuple[BaseEstimator, bool]:
         estimator = clone(self.estimator)
