@@ -122,7 +122,7 @@ class KDTree:
     >>> print(dd, ii)
     [2.        0.2236068] [ 0 13]
     >>> sorted(tree.query_ball_point([2, 3], r=1))
-    [13, 18, 19, 20, 25]
+    [7, 12, 13, 14, 19]
     """
 
     def __init__(
