@@ -554,12 +554,14 @@ mod tests {
                 leaves[pick]
             };
             let v = k as f32;
-            t.expand(
+            t.expand_split(
                 nid,
-                next() % n_features,
-                (next() % 100) as f32 / 10.0,
-                next() % 2 == 0,
-                1.0,
+                &crate::tree::TreeSplit {
+                    feature: next() % n_features,
+                    threshold: (next() % 100) as f32 / 10.0,
+                    default_left: next() % 2 == 0,
+                    loss_chg: 1.0,
+                },
                 (0.0, v, 1.0),
                 (0.0, -v - 0.5, 1.0),
             );

@@ -84,27 +84,6 @@ impl Tree {
         (0..self.n_nodes()).filter(|&i| self.is_deleted(i)).count()
     }
 
-    /// [`Tree::expand_split`] with the split's fields given one by one.
-    #[allow(clippy::too_many_arguments)]
-    pub fn expand(
-        &mut self,
-        nid: usize,
-        feature: u32,
-        threshold: f32,
-        default_left: bool,
-        loss_chg: f32,
-        left: (f32, f32, f32),
-        right: (f32, f32, f32),
-    ) -> usize {
-        let split = TreeSplit {
-            feature,
-            threshold,
-            default_left,
-            loss_chg,
-        };
-        self.expand_split(nid, &split, left, right)
-    }
-
     /// Turns leaf-or-internal node `nid` into `split` with two new leaf children, each given
     /// as `(base weight, leaf value, hessian sum)`; returns the left child's id.
     #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
@@ -361,7 +340,17 @@ mod tests {
 
     fn stump() -> Tree {
         let mut t = Tree::with_root(0.0, 0.0, 4.0);
-        t.expand(0, 0, 2.5, true, 3.0, (-1.0, -0.3, 2.0), (1.0, 0.3, 2.0));
+        t.expand_split(
+            0,
+            &TreeSplit {
+                feature: 0,
+                threshold: 2.5,
+                default_left: true,
+                loss_chg: 3.0,
+            },
+            (-1.0, -0.3, 2.0),
+            (1.0, 0.3, 2.0),
+        );
         t
     }
 
@@ -439,7 +428,17 @@ mod tests {
     fn unreached_nodes_are_checked_too() {
         // Importances read every node, not only those the root reaches.
         let mut t = stump();
-        t.expand(1, 0, 1.0, false, 1.0, (0.0, 0.0, 1.0), (0.0, 0.0, 1.0));
+        t.expand_split(
+            1,
+            &TreeSplit {
+                feature: 0,
+                threshold: 1.0,
+                default_left: false,
+                loss_chg: 1.0,
+            },
+            (0.0, 0.0, 1.0),
+            (0.0, 0.0, 1.0),
+        );
         t.left[0] = 3;
         t.parent[3] = 0;
         t.right[0] = 4;

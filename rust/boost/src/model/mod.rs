@@ -140,7 +140,17 @@ pub(crate) mod tests {
     /// A two-class model of two iterations of stumps over three features.
     pub(crate) fn stumps() -> Booster {
         let mut tree = Tree::with_root(0.0, 0.0, 4.0);
-        tree.expand(0, 2, 0.5, true, 3.0, (-1.0, -0.1, 2.0), (1.0, 0.1, 2.0));
+        tree.expand_split(
+            0,
+            &crate::tree::TreeSplit {
+                feature: 2,
+                threshold: 0.5,
+                default_left: true,
+                loss_chg: 3.0,
+            },
+            (-1.0, -0.1, 2.0),
+            (1.0, 0.1, 2.0),
+        );
         Booster {
             format: FORMAT_NAME.into(),
             version: FORMAT_VERSION,

@@ -185,7 +185,17 @@ mod tests {
     #[test]
     fn leaf_rows_are_not_used_past_a_negative_hessian_or_a_pruned_leaf() {
         let mut tree = Tree::with_root(0.0, 0.0, 2.0);
-        tree.expand(0, 0, 5.0, true, 1.0, (0.0, 0.0, 1.0), (0.0, 0.0, 1.0));
+        tree.expand_split(
+            0,
+            &crate::tree::TreeSplit {
+                feature: 0,
+                threshold: 5.0,
+                default_left: true,
+                loss_chg: 1.0,
+            },
+            (0.0, 0.0, 1.0),
+            (0.0, 0.0, 1.0),
+        );
         let leaves = vec![(1, vec![0]), (2, vec![1])];
         assert!(leaf_rows_are_complete(
             &tree,
@@ -224,7 +234,17 @@ mod tests {
         cfg.tree.learning_rate = 1.0;
         let t = Trainer::new(cfg, &view, &y, &w, &[]).unwrap();
         let mut tree = Tree::with_root(0.0, 0.0, 6.0);
-        tree.expand(0, 0, 5.0, true, 1.0, (0.0, 0.0, 3.0), (0.0, 0.0, 3.0));
+        tree.expand_split(
+            0,
+            &crate::tree::TreeSplit {
+                feature: 0,
+                threshold: 5.0,
+                default_left: true,
+                loss_chg: 1.0,
+            },
+            (0.0, 0.0, 3.0),
+            (0.0, 0.0, 3.0),
+        );
         t.refresh_leaves_to_median(&view, &mut tree, &[true; 6], 1.0);
         let base = t.margin()[0];
         assert!((tree.split_cond[1] - (2.0 - base)).abs() < 1e-6);
