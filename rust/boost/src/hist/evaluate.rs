@@ -11,7 +11,8 @@
 use rayon::prelude::*;
 
 use super::cuts::QuantileCuts;
-use super::histogram::{FeatureHistogram, Histogram};
+use super::feature_histogram::FeatureHistogram;
+use super::histogram::Histogram;
 use crate::gain::{GradStats, SplitCandidate, SplitParams};
 
 /// A split found from a histogram: the candidate and the bins that go left.

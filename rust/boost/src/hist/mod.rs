@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`cuts`], [`matrix`] | setup: quantile cuts and the binned matrix |
 //! | [`partition`] | the root's rows and sums; each split's division of a node's rows |
-//! | [`histogram`] | gradient histograms from rows, in the fit's [`HistLayout`] |
+//! | [`histogram`], [`feature_histogram`] | gradient histograms from rows, in the fit's [`HistLayout`] (or of a few features) |
 //! | [`sync`] | the seam where local sums and histograms become global |
 //! | [`evaluate`] | the best split of a node from its summed histograms and sums |
 //! | [`expand`], [`driver`] | nodes waiting to be split, their order, the tree's limits |
@@ -15,6 +15,7 @@ pub mod cuts;
 pub mod driver;
 pub mod evaluate;
 pub mod expand;
+pub mod feature_histogram;
 pub mod grow;
 pub mod histogram;
 pub mod matrix;
@@ -24,8 +25,9 @@ pub mod sync;
 
 pub use cuts::QuantileCuts;
 pub use driver::{GrowPolicy, TreeShape};
+pub use feature_histogram::FeatureHistogram;
 pub use grow::{HistGrower, LeafRows};
-pub use histogram::{FeatureHistogram, HistLayout, Histogram};
+pub use histogram::{HistLayout, Histogram};
 pub use matrix::{BinLayout, BinStorage, BinnedMatrix};
 pub use sync::{HistSync, LocalSync};
 

@@ -7,7 +7,8 @@
 //! generic over it, so it compiles away. A distributed implementation adds the partitions'
 //! values in partition order, so that the model does not depend on where rows lie.
 
-use super::histogram::{FeatureHistogram, Histogram};
+use super::feature_histogram::FeatureHistogram;
+use super::histogram::Histogram;
 use crate::gain::GradStats;
 
 /// Makes local sums global.
