@@ -11,21 +11,22 @@ import sapwood
 from sapwood import _native
 from sapwood._validation import check_n_jobs, check_sample_weight, seed_from_random_state
 
-TREE_DEFAULTS = {
-    "learning_rate": 0.3,
-    "max_depth": 6,
-    "max_leaves": 0,
-    "min_child_weight": 1.0,
-    "gamma": 0.0,
-    "reg_lambda": 1.0,
-    "reg_alpha": 0.0,
-    "max_delta_step": 0.0,
-    "subsample": 1.0,
-    "colsample_bytree": 1.0,
-    "colsample_bylevel": 1.0,
-    "colsample_bynode": 1.0,
-    "max_bin": 256,
-}
+
+def _trainer(**changes):
+    """A native trainer on a tiny data set, with the parameters a default GBTRegressor sends
+    to Rust, some changed behind the facade's back (as a direct caller of the native module
+    could)."""
+    params = dict(
+        sapwood.GBTRegressor()._check_params(),
+        objective="reg:squarederror",
+        num_class=0,
+        metrics=["rmse"],
+    )
+    params.update(changes)
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10, dtype=np.float32)
+    w = np.ones(10, dtype=np.float32)
+    return _native.BoostTrainer(X, y, w, params, [], 1)
 
 
 def test_version_matches_metadata():
@@ -34,22 +35,18 @@ def test_version_matches_metadata():
 
 
 def test_core_error_arrives_as_value_error_with_its_text():
-    assert _native.validate_tree_params(**TREE_DEFAULTS) is None
-    bad = dict(TREE_DEFAULTS, subsample=1.5)
+    assert _trainer() is not None
     with pytest.raises(ValueError, match=r"^subsample must be in the interval \(0, 1\], got 1.5$"):
-        _native.validate_tree_params(**bad)
-    bad = dict(TREE_DEFAULTS, reg_lambda=float("nan"))
+        _trainer(subsample=1.5)
     with pytest.raises(ValueError, match="reg_lambda must be a finite number >= 0, got NaN"):
-        _native.validate_tree_params(**bad)
+        _trainer(reg_lambda=float("nan"))
 
 
 def test_wrong_argument_type_is_type_error():
-    bad = dict(TREE_DEFAULTS, max_depth="deep")
-    with pytest.raises(TypeError):
-        _native.validate_tree_params(**bad)
-    bad = dict(TREE_DEFAULTS, max_depth=-1)  # u32 on the Rust side
-    with pytest.raises(OverflowError):
-        _native.validate_tree_params(**bad)
+    with pytest.raises(TypeError, match="max_depth"):
+        _trainer(max_depth="deep")
+    with pytest.raises(TypeError, match=r"TrainParams\.max_depth"):
+        _trainer(max_depth=-1)  # u32 on the Rust side
 
 
 def test_thread_policy_follows_scikit_learn():

@@ -6,7 +6,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
-    "validate_tree_params",
     "auto_tree_count",
     "benjamini_hochberg",
     "binomial_cdf",
@@ -20,6 +19,7 @@ __all__ = [
     "BoostModel",
     "BoostTrainer",
     "effective_n_jobs",
+    "grow_profile",
     "__version__",
 ]
 
@@ -93,21 +93,7 @@ class KdTree:
 def build_info() -> dict[str, object]: ...
 def cuda_sources() -> dict[str, str]: ...
 def effective_n_jobs(n_jobs: int | None = None) -> int: ...
-def validate_tree_params(
-    learning_rate: float,
-    max_depth: int,
-    max_leaves: int,
-    min_child_weight: float,
-    gamma: float,
-    reg_lambda: float,
-    reg_alpha: float,
-    max_delta_step: float,
-    subsample: float,
-    colsample_bytree: float,
-    colsample_bylevel: float,
-    colsample_bynode: float,
-    max_bin: int,
-) -> None: ...
+def grow_profile(reset: bool = True) -> dict[str, float | bool]: ...
 
 # Boruta statistics and decision state.
 def binomial_sf(h: int, n: int, p: float = 0.5) -> float: ...
@@ -117,7 +103,6 @@ def boruta_tests(
     decisions: list[int], hits: list[int], iteration: int, alpha: float, two_step: bool
 ) -> NDArray[np.int8]: ...
 def auto_tree_count(n_active_features: int, max_depth: int | None = None) -> int: ...
-def boruta_forest_select(
 
 class _ForestBorutaParams(TypedDict):
     """What ``boruta_forest_select`` reads from its ``params`` dict, item by item: the forest
@@ -136,6 +121,7 @@ class _ForestBorutaParams(TypedDict):
     n_iter_no_change: int
     seed: int
 
+def boruta_forest_select(
     x: NDArray[np.float32],
     y: NDArray[np.float32],
     sample_weight: NDArray[np.float32],
