@@ -469,7 +469,7 @@ class KDTree:
         >>> tree = KDTree(np.arange(10.0).reshape(-1, 1))
         >>> idx, dist, off = tree.query_radius([[0.0], [4.2]], 1.0, sort_results=True)
         >>> idx.tolist(), off.tolist()
-        ([0, 1, 4, 5, 3], [0, 2, 5])
+        ([0, 1, 4, 5], [0, 2, 4])
         """
         p = _check_p(p)
         eps = _check_eps(eps)
