@@ -1,6 +1,7 @@
 """What the boosting estimators share: their parameters, the training loop that drives the
-native trainer round by round (evaluation sets, early stopping, custom objectives), and access
-to the fitted model (predictions, importances, trees, saving and pickling).
+native trainer round by round (evaluation sets, custom objectives, and the training callbacks of
+:mod:`sapwood.callback`, early stopping and printing among them), and access to the fitted model
+(predictions, importances, trees, saving and pickling).
 
 The public estimators built on :class:`_GBTBase` live in :mod:`sapwood.boost`; model files are
 read and written by :mod:`sapwood._model_json`.
@@ -47,6 +48,13 @@ from sapwood._validation import (
     native_array,
     seed_from_random_state,
 )
+from sapwood.callback import (
+    EarlyStopping,
+    EvaluationMonitor,
+    TrainingCallback,
+    _check_callbacks,
+    _fit_copies,
+)
 
 _DEFAULT_METRIC = {
     "reg:squarederror": "rmse",
@@ -59,7 +67,6 @@ _DEFAULT_METRIC = {
     "custom": "rmse",
 }
 _METRICS = ("rmse", "mae", "logloss", "error", "auc", "mlogloss", "merror", "poisson-nloglik")
-_MAXIMIZE = ("auc",)
 _IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
 
 
@@ -95,6 +102,7 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "early_stopping_rounds": Integer(
         1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
     ),
+    "callbacks": Checked(_check_callbacks),
     "importance_type": _IMPORTANCE_TYPE,
     "learning_rate": Real(0, _INF, low_open=True),
     "min_child_weight": _NON_NEGATIVE,
@@ -148,6 +156,7 @@ class _GBTBase(BaseEstimator):
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
         early_stopping_rounds: int | None = None,
+        callbacks: Sequence[TrainingCallback] | None = None,
         importance_type: str = "gain",
         n_jobs: int | None = None,
         random_state: int | np.random.RandomState | None = None,
@@ -175,6 +184,7 @@ class _GBTBase(BaseEstimator):
         self.objective = objective
         self.eval_metric = eval_metric
         self.early_stopping_rounds = early_stopping_rounds
+        self.callbacks = callbacks
         self.importance_type = importance_type
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -307,62 +317,82 @@ class _GBTBase(BaseEstimator):
             num_class=num_class,
             metrics=metrics,
         )
+        callbacks = self._fit_callbacks(verbose, has_evals=bool(evals))
         trainer = _native.BoostTrainer(
             as_native_matrix(X), y, weights, native_params, evals, self.n_jobs
         )
-        maximize = metrics[-1] in _MAXIMIZE
         history: dict[str, dict[str, list[float]]] = {
             f"validation_{i}": {m: [] for m in metrics} for i in range(len(evals))
         }
-        best_score = None
-        best_iteration = None
-        stop_rounds = self.early_stopping_rounds
-        if stop_rounds is not None and not evals:
-            raise ValueError("early_stopping_rounds needs at least one dataset in eval_set")
-        for it in range(self._forest_shape()[0]):
-            if custom:
-                margin = trainer.margin()
-                pred = margin[:, 0] if margin.shape[1] == 1 else margin
-                grad, hess = objective(y, pred)  # type: ignore[operator]
-                grad = native_array(grad, dtype=np.float32).reshape(-1)
-                hess = native_array(hess, dtype=np.float32).reshape(-1)
-                results = trainer.boost_round(grad, hess)
-            else:
-                results = trainer.boost_round()
-            for i, row in enumerate(results):
-                for m, v in zip(metrics, row, strict=False):
-                    history[f"validation_{i}"][m].append(float(v))
-            if verbose and results:
-                every = 1 if verbose is True else int(verbose)
-                if it % every == 0:
-                    text = "\t".join(
-                        f"validation_{i}-{m}:{v:.5f}"
-                        for i, row in enumerate(results)
-                        for m, v in zip(metrics, row, strict=False)
-                    )
-                    print(f"[{it}]\t{text}")
-            if stop_rounds is not None:
-                score = results[-1][-1]
-                better = best_score is None or (
-                    score > best_score if maximize else score < best_score
-                )
-                if better:
-                    best_score, best_iteration = score, it
-                elif it - int(best_iteration) >= stop_rounds:  # type: ignore[arg-type]
-                    break
-        model = trainer.model()
-        if best_iteration is None:
-            best_iteration = model.n_iterations - 1
-            self.best_score_ = float(results[-1][-1]) if evals else float("nan")
-        else:
-            self.best_score_ = float(best_score)  # type: ignore[arg-type]
-        self.best_iteration_ = int(best_iteration)
-        attrs = {}
-        if stop_rounds is not None:
-            attrs = {"best_iteration": str(self.best_iteration_), "best_score": repr(best_score)}
-        self._model = model.with_attributes(attrs) if attrs else model
+        # Callbacks see the estimator being fitted: nothing of an earlier fit, the log as it
+        # grows, and n_iterations_ counting the rounds done so far.
+        for stale in ("_model", "best_iteration_", "best_score_"):
+            self.__dict__.pop(stale, None)
         self.evals_result_ = history
+        self._rounds_done = 0
+        try:
+            for callback in callbacks:
+                callback.before_training(self)
+            for epoch in range(self._forest_shape()[0]):
+                # Every callback sees every round, even once one has asked to stop.
+                if any([cb.before_iteration(self, epoch, history) for cb in callbacks]):
+                    break
+                if custom:
+                    margin = trainer.margin()
+                    pred = margin[:, 0] if margin.shape[1] == 1 else margin
+                    grad, hess = objective(y, pred)  # type: ignore[operator]
+                    grad = native_array(grad, dtype=np.float32).reshape(-1)
+                    hess = native_array(hess, dtype=np.float32).reshape(-1)
+                    results = trainer.boost_round(grad, hess)
+                else:
+                    results = trainer.boost_round()
+                for i, row in enumerate(results):
+                    for m, v in zip(metrics, row, strict=False):
+                        history[f"validation_{i}"][m].append(float(v))
+                self._rounds_done = epoch + 1
+                if any([cb.after_iteration(self, epoch, history) for cb in callbacks]):
+                    break
+        finally:
+            del self._rounds_done
+        model = trainer.model()
+        if "best_iteration_" in self.__dict__:
+            # A callback (EarlyStopping) chose the best round: predictions stop there, and
+            # the model file records it as XGBoost's does.
+            attrs = {
+                "best_iteration": str(self.best_iteration_),
+                "best_score": repr(self.best_score_),
+            }
+            model = model.with_attributes(attrs)
+        else:
+            self.best_iteration_ = model.n_iterations - 1
+            last = [v for metrics_log in history.values() for v in metrics_log.values()]
+            self.best_score_ = last[-1][-1] if last and last[-1] else float("nan")
+        self._model = model
         self.n_features_in_ = X.shape[1]
+        for callback in callbacks:
+            callback.after_training(self)
+        self._check_fitted_state()
+
+    def _fit_callbacks(self, verbose: bool | int, *, has_evals: bool) -> list[Any]:
+        """This fit's callbacks: copies of ``callbacks``, then what ``verbose`` and
+        ``early_stopping_rounds`` ask for (XGBoost's order)."""
+        callbacks = _fit_copies(_check_callbacks(self.callbacks))
+        if verbose:
+            period = 1 if verbose is True else verbose
+            if isinstance(period, bool) or not isinstance(period, numbers.Integral) or period < 1:
+                raise ValueError(f"verbose must be a bool or an int >= 1, got {verbose!r}")
+            callbacks.append(EvaluationMonitor(period=int(period)))
+        if self.early_stopping_rounds is not None:
+            if not has_evals:
+                raise ValueError("early_stopping_rounds needs at least one dataset in eval_set")
+            callbacks.append(EarlyStopping(int(self.early_stopping_rounds)))
+        return callbacks
+
+    def _keep_rounds(self, end: int) -> None:
+        """Keep only rounds ``[0, end)`` of the fitted model (``EarlyStopping(save_best=True)``)."""
+        check_is_fitted(self, "_model")
+        self._model = self._model.truncated(end)
+        self.best_iteration_ = min(self.best_iteration_, self._model.n_iterations - 1)
 
     # ----------------------------------------------------------------------------- predicting
     def _range(self, iteration_range: tuple[int, int] | None) -> tuple[int, int | None]:
@@ -458,7 +488,12 @@ class _GBTBase(BaseEstimator):
 
     @property
     def n_iterations_(self) -> int:
-        """Number of boosting rounds in the model (early stopping keeps the extra ones)."""
+        """Number of boosting rounds in the model (early stopping keeps the extra ones unless
+        ``EarlyStopping(save_best=True)``); while fitting, as callbacks see it, the rounds done
+        so far."""
+        rounds = self.__dict__.get("_rounds_done")
+        if rounds is not None:
+            return int(rounds)
         check_is_fitted(self, "_model")
         return int(self._model.n_iterations)
 
@@ -585,6 +620,8 @@ class _GBTBase(BaseEstimator):
                 f"cannot unpickle {type(self).__name__}: fitted attributes ({', '.join(fitted)}) "
                 "but no model"
             )
+        # Pickles written before ``callbacks`` existed have none.
+        state.setdefault("callbacks", None)
         self.__dict__.update(state)
         if text is not None:
             self._model = _native.BoostModel.from_json(text)

@@ -39,6 +39,7 @@ from sapwood._model_json import (
     _native_model,
 )
 from sapwood._validation import Options, native_array
+from sapwood.callback import TrainingCallback
 
 __all__ = ["GBTClassifier", "GBTRegressor", "RFClassifier", "RFRegressor", "load_model"]
 
@@ -97,7 +98,13 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         ``auc``, ``mlogloss``, ``merror``, ``poisson-nloglik``).
     early_stopping_rounds : int, optional
         Stop when the last metric on the last eval set has not improved for this many
-        rounds; predictions then use the best iteration.
+        rounds; predictions then use the best iteration. The same as
+        ``callbacks=[EarlyStopping(early_stopping_rounds)]``.
+    callbacks : list of TrainingCallback, optional
+        Objects whose hooks run before and after training and each round, with XGBoost's
+        protocol (:mod:`sapwood.callback`: ``EarlyStopping``, ``EvaluationMonitor``,
+        ``ProgressBar``, or subclasses of ``TrainingCallback``); any ``after_iteration``
+        returning ``True`` stops training. Kept as given; each fit runs on deep copies.
     importance_type : str, default="gain"
         What ``feature_importances_`` reports.
     n_jobs : int, optional
@@ -158,7 +165,9 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         sample_weight_eval_set : list of array-like, optional
             Weights of the eval sets.
         verbose : bool or int, default=False
-            Print the metrics every round (or every ``verbose`` rounds).
+            Print the evaluation log every round (or every ``verbose`` rounds, and the last),
+            as XGBoost does: ``[i]\\tvalidation_0-rmse:0.12345``. Adds an
+            ``EvaluationMonitor(period=verbose)`` after ``callbacks``.
 
         Returns
         -------
@@ -239,8 +248,8 @@ class GBTClassifier(ClassifierMixin, _GBTBase):
     n_estimators, learning_rate, max_depth, min_child_weight, gamma, reg_lambda, reg_alpha, \
 max_delta_step, subsample, colsample_bytree, colsample_bylevel, colsample_bynode, \
 scale_pos_weight, base_score, tree_method, max_bin, grow_policy, max_leaves, \
-num_parallel_tree, missing, eval_metric, early_stopping_rounds, importance_type, n_jobs, \
-random_state
+num_parallel_tree, missing, eval_metric, early_stopping_rounds, callbacks, importance_type, \
+n_jobs, random_state
         As in :class:`GBTRegressor`.
     objective : str or callable, optional
         ``binary:logistic``, ``multi:softprob`` or ``multi:softmax``; chosen from the number
@@ -293,7 +302,9 @@ random_state
         sample_weight_eval_set : list of array-like, optional
             Weights of the eval sets.
         verbose : bool or int, default=False
-            Print the metrics every round (or every ``verbose`` rounds).
+            Print the evaluation log every round (or every ``verbose`` rounds, and the last),
+            as XGBoost does: ``[i]\\tvalidation_0-rmse:0.12345``. Adds an
+            ``EvaluationMonitor(period=verbose)`` after ``callbacks``.
 
         Returns
         -------
@@ -445,10 +456,10 @@ _RF_DOC = """
         L2 regularisation of leaf weights.
     max_depth, min_child_weight, gamma, reg_alpha, max_delta_step, colsample_bytree, \\
 colsample_bylevel, scale_pos_weight, base_score, tree_method, max_bin, grow_policy, \\
-max_leaves, missing, objective, eval_metric, early_stopping_rounds, importance_type, n_jobs, \\
-random_state
+max_leaves, missing, objective, eval_metric, early_stopping_rounds, callbacks, importance_type, \\
+n_jobs, random_state
         As in the boosted estimators. ``early_stopping_rounds`` has no meaning for a single
-        round and must stay ``None``.
+        round and must stay ``None``; callbacks run around the one round.
 
     The model exports to XGBoost's JSON like the boosted ones (``num_parallel_tree`` =
     ``n_estimators``, one iteration), and XGBoost predicts the same from it.
@@ -502,6 +513,7 @@ class RFRegressor(_RFMixin, GBTRegressor):
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
         early_stopping_rounds: int | None = None,
+        callbacks: Sequence[TrainingCallback] | None = None,
         importance_type: str = "gain",
         n_jobs: int | None = None,
         random_state: int | np.random.RandomState | None = None,
@@ -538,6 +550,7 @@ class RFClassifier(_RFMixin, GBTClassifier):
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
         early_stopping_rounds: int | None = None,
+        callbacks: Sequence[TrainingCallback] | None = None,
         importance_type: str = "gain",
         n_jobs: int | None = None,
         random_state: int | np.random.RandomState | None = None,
