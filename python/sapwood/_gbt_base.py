@@ -129,6 +129,9 @@ class _GBTBase(BaseEstimator):
 
     _default_objective = "reg:squarederror"
     _constraints: ClassVar[Mapping[str, Any]] = _GBT_CONSTRAINTS
+    # Fitted attributes that callbacks may set while training (EarlyStopping).
+    best_iteration_: int
+    best_score_: float
 
     def __init__(
         self,

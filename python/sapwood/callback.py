@@ -131,7 +131,7 @@ class EarlyStopping(TrainingCallback):
         save_best: bool = False,
         min_delta: float = 0.0,
     ) -> None:
-        if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral) or rounds < 1:
+        if not _is_int(rounds) or rounds < 1:
             raise ValueError(f"EarlyStopping: rounds must be an int >= 1, got {rounds!r}")
         for name, value in (("metric_name", metric_name), ("data_name", data_name)):
             if value is not None and not isinstance(value, str):
@@ -142,11 +142,7 @@ class EarlyStopping(TrainingCallback):
             raise TypeError(
                 f"EarlyStopping: maximize must be a bool or None, got {type(maximize).__name__}"
             )
-        if (
-            isinstance(min_delta, bool)
-            or not isinstance(min_delta, numbers.Real)
-            or not 0 <= min_delta < math.inf
-        ):
+        if not _is_real(min_delta) or not 0 <= min_delta < math.inf:
             raise ValueError(
                 f"EarlyStopping: min_delta must be a finite number >= 0, got {min_delta!r}"
             )
@@ -251,7 +247,7 @@ class EvaluationMonitor(TrainingCallback):
         show_stdv: bool = False,
         logger: Callable[[str], None] | None = None,
     ) -> None:
-        if isinstance(period, bool) or not isinstance(period, numbers.Integral) or period < 1:
+        if not _is_int(period) or period < 1:
             raise ValueError(f"EvaluationMonitor: period must be an int >= 1, got {period!r}")
         if logger is not None and not callable(logger):
             raise TypeError(
@@ -325,9 +321,7 @@ class ProgressBar(TrainingCallback):
     def __init__(
         self, desc: str | None = None, period: int | None = None, use_tqdm: bool | None = None
     ) -> None:
-        if period is not None and (
-            isinstance(period, bool) or not isinstance(period, numbers.Integral) or period < 1
-        ):
+        if period is not None and (not _is_int(period) or period < 1):
             raise ValueError(f"ProgressBar: period must be None or an int >= 1, got {period!r}")
         self.desc = desc
         self.period = period
@@ -388,6 +382,14 @@ class ProgressBar(TrainingCallback):
         elif self._done != self._shown or self._done == 0:
             self._line(model)
         return model
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _repr(obj: Any, **params: Any) -> str:
