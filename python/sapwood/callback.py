@@ -303,8 +303,8 @@ class EvaluationMonitor(TrainingCallback):
 
 
 class ProgressBar(TrainingCallback):
-    """Show how far a fit has come: a ``tqdm`` bar when tqdm is installed, plain lines on
-    standard error otherwise.
+    """Show how far a fit has come: a ``tqdm`` bar when tqdm is installed (the ``progress``
+    extra), plain lines on standard error otherwise.
 
     Parameters
     ----------
