@@ -1,4 +1,9 @@
-"""The ``sapwood`` command line: ``sapwood info`` and ``sapwood demo``."""
+"""The ``sapwood`` command line.
+
+``info`` and ``demo`` describe the installation; ``train``, ``predict`` and ``select`` work on
+data files (CSV, TSV or Parquet, read with pyarrow) and live in :mod:`sapwood._cli_data`.
+Mistakes in a data command's input are one line on stderr with exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ import json
 import platform
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from sapwood import __version__, _native
+from sapwood import __version__, _cli_data, _native
+from sapwood._cli_data import MAX_CLASSES
 from sapwood._demo import SECTIONS
 
 
@@ -97,13 +104,70 @@ def _run_demo(names: Sequence[str] | None) -> int:
     return 0
 
 
+_EPILOG = """\
+examples:
+  sapwood train data.csv --target label --output model.json --set n_estimators=200
+  sapwood predict model.json new.parquet --output predictions.csv
+  sapwood select data.csv --target label --output decisions.csv --set random_state=0
+"""
+
+_TRAIN_DESCRIPTION = f"""\
+Fit a GBTClassifier or GBTRegressor on DATA and save the model. Every column but the target
+(and any --drop column) is a feature; features must be numeric (booleans count as 0/1, empty
+cells are missing values). Categorical columns are not supported yet.
+
+Without --task, the target decides: classification when it is boolean, text, or whole
+numbers with at most {MAX_CLASSES} distinct values; regression otherwise. The choice is
+printed."""
+
+_PREDICT_DESCRIPTION = """\
+Apply a model saved by 'sapwood train' (or by save_model, or an XGBoost JSON model) to DATA.
+The model's features are picked from DATA by name, so other columns (the target, say) are
+ignored. Classifiers write one probability column per class, named by the class; regressors
+write one column, 'prediction'. FILE's extension (.csv, .tsv, .parquet) sets its format.
+XGBoost-format files keep no class labels: their classes read as 0, 1, ..."""
+
+_SELECT_DESCRIPTION = """\
+Run Boruta feature selection (BorutaSelector with sapwood's random forest) and write one row
+per feature column: its name, its decision (confirmed, tentative or rejected) and its rank
+(1 confirmed, 2 tentative above the shadows' median, then by importance)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line, like every other error of the data commands."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_data_options(parser: argparse.ArgumentParser, *, estimator: str) -> None:
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"set a {estimator} parameter (repeatable); values are read as None, true/false, "
+        "int, float, a JSON list, or else text",
+    )
+    parser.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="leave this column out of the features (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sapwood",
         description="sapwood: boosted trees, kd-tree neighbours, Boruta and GPU kernels.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sapwood {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     info = sub.add_parser("info", help="versions, threads, CPU features and GPU availability")
     info.add_argument("--json", action="store_true", help="print the report as JSON")
     demo = sub.add_parser("demo", help="run every capability on built-in or generated data")
@@ -113,7 +177,112 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECTION",
         help=f"run only these sections ({', '.join(s.name for s in SECTIONS)})",
     )
+
+    raw = argparse.RawDescriptionHelpFormatter
+    train = sub.add_parser(
+        "train",
+        help="fit a boosting model on a CSV/Parquet file and save it",
+        description=_TRAIN_DESCRIPTION,
+        formatter_class=raw,
+    )
+    train.add_argument("data", metavar="DATA", help="training data (.csv, .tsv or .parquet)")
+    train.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
+    train.add_argument("--output", required=True, metavar="MODEL", help="model file to write")
+    train.add_argument(
+        "--task",
+        choices=("classification", "regression", "ranking"),
+        help="what to fit (default: chosen from the target, see above); ranking is not "
+        "available yet",
+    )
+    train.add_argument(
+        "--valid",
+        metavar="DATA",
+        help="validation data, evaluated every round; with --set early_stopping_rounds=N it "
+        "stops training once the metric has not improved for N rounds",
+    )
+    train.add_argument(
+        "--format",
+        dest="model_format",
+        choices=("json", "xgboost"),
+        default="json",
+        help="model file format: sapwood JSON (default) or XGBoost JSON",
+    )
+    train.add_argument(
+        "--verbose",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the validation metrics every N rounds (needs --valid)",
+    )
+    _add_data_options(train, estimator="GBTClassifier/GBTRegressor")
+
+    predict = sub.add_parser(
+        "predict",
+        help="apply a saved model to a CSV/Parquet file",
+        description=_PREDICT_DESCRIPTION,
+        formatter_class=raw,
+    )
+    predict.add_argument("model", metavar="MODEL", help="model file")
+    predict.add_argument("data", metavar="DATA", help="data to predict (.csv, .tsv or .parquet)")
+    predict.add_argument("--output", required=True, metavar="FILE", help="predictions to write")
+    predict.add_argument(
+        "--labels",
+        action="store_true",
+        help="for classifiers: write the predicted class ('prediction') instead of probabilities",
+    )
+    predict.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="for models without feature names: leave this column out (repeatable)",
+    )
+
+    select = sub.add_parser(
+        "select",
+        help="Boruta feature selection on a CSV/Parquet file",
+        description=_SELECT_DESCRIPTION,
+        formatter_class=raw,
+    )
+    select.add_argument("data", metavar="DATA", help="data (.csv, .tsv or .parquet)")
+    select.add_argument("--target", required=True, metavar="COLUMN", help="the target column")
+    select.add_argument("--output", required=True, metavar="FILE", help="decisions to write")
+    _add_data_options(select, estimator="BorutaSelector")
     return parser
+
+
+def _run_data_command(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "train":
+            return _cli_data.train(
+                args.data,
+                args.target,
+                args.output,
+                task=args.task,
+                settings=args.settings,
+                valid=args.valid,
+                drop=args.drop,
+                model_format=args.model_format,
+                verbose=args.verbose,
+            )
+        if args.command == "predict":
+            return _cli_data.predict(
+                args.model, args.data, args.output, drop=args.drop, labels=args.labels
+            )
+        return _cli_data.select(
+            args.data, args.target, args.output, settings=args.settings, drop=args.drop
+        )
+    except KeyboardInterrupt:
+        print(f"sapwood {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        # A fit can still refuse the data (one class only, labels in --valid unseen in
+        # training, too little memory); the user gets the reason, not a traceback.
+        message = " ".join(str(exc).split())
+        if not isinstance(exc, (_cli_data.CommandError, ValueError, TypeError, OSError)):
+            message = f"{type(exc).__name__}: {message}"
+        print(f"sapwood {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "info":
         return _print_info(args.json)
-    return _run_demo(args.sections)
+    if args.command == "demo":
+        return _run_demo(args.sections)
+    return _run_data_command(args)
 
 
 if __name__ == "__main__":  # pragma: no cover
