@@ -55,6 +55,15 @@ test-python: ## pytest over tests/
 .PHONY: test
 test: install lint-rust test-rust lint-python test-python ## what CI runs: install, lint, every test
 
+.PHONY: docs
+# The docs extra alone, read from pyproject.toml (tomllib: Python 3.11+), so that building the
+# pages does not rebuild the extension; sapwood itself is installed only when missing.
+docs: $(PY) ## build the documentation into docs/_build/html (sphinx-build -W: warnings are errors)
+	$(PY) -c "import sapwood" 2>/dev/null || $(MAKE) install
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))' \
+		| xargs $(PY) -m pip install --quiet
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 .PHONY: bench
 bench: install ## criterion benches and the side-by-side comparisons against the peers
 	cargo bench --workspace
