@@ -319,6 +319,15 @@ class KDTree:
             Python float.
         i : int or ndarray of intp, same shape
             Row indices into ``data``; missing neighbours are ``n``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sapwood import KDTree
+        >>> tree = KDTree(np.arange(10.0).reshape(-1, 1))
+        >>> d, i = tree.query([[2.2], [7.9]], k=2)
+        >>> d.round(2).tolist(), i.tolist()
+        ([[0.2, 0.8], [0.1, 0.9]], [[2, 3], [8, 7]])
         """
         if k is None:
             raise ValueError("k must be an integer or a sequence of integers")
@@ -499,6 +508,14 @@ class KDTree:
         -------
         list of lists
             ``result[i]`` lists the neighbours of ``self.data[i]`` in ``other.data``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sapwood import KDTree
+        >>> line = KDTree(np.arange(10.0).reshape(-1, 1))
+        >>> KDTree([[0.0], [5.0]]).query_ball_tree(line, r=1.0)
+        [[0, 1], [4, 5, 6]]
         """
         p = _check_p(p)
         eps = _check_eps(eps)
@@ -523,6 +540,16 @@ class KDTree:
             Approximate search.
         output_type : {'set', 'ndarray'}, default='set'
             A set of tuples, or an (n_pairs, 2) intp array sorted by ``i`` then ``j``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sapwood import KDTree
+        >>> tree = KDTree(np.arange(10.0).reshape(-1, 1))
+        >>> sorted(tree.query_pairs(r=1.0))[:3]
+        [(0, 1), (1, 2), (2, 3)]
+        >>> tree.query_pairs(r=1.0, output_type="ndarray").shape
+        (9, 2)
         """
         if output_type not in ("set", "ndarray"):
             raise ValueError("Invalid output type")
@@ -571,6 +598,14 @@ class KDTree:
         -------
         int, float or ndarray
             Integer counts when unweighted, float when weighted; a scalar for a scalar ``r``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sapwood import KDTree
+        >>> line = KDTree(np.arange(10.0).reshape(-1, 1))
+        >>> KDTree([[0.0], [5.0]]).count_neighbors(line, r=[0.5, 1.0, 2.0]).tolist()
+        [2, 5, 8]
         """
         p = _check_p(p)
         points = self._other_points(other, "count_neighbors")
@@ -650,6 +685,15 @@ class KDTree:
         output_type : str, default='dok_matrix'
             'dok_matrix', 'coo_matrix', 'dok_array', 'coo_array', 'dict' (keys ``(i, j)``)
             or 'ndarray' (a record array with fields ``i``, ``j``, ``v``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sapwood import KDTree
+        >>> line = KDTree(np.arange(10.0).reshape(-1, 1))
+        >>> pairs = KDTree([[0.0], [5.0]]).sparse_distance_matrix(line, 1.0, output_type="dict")
+        >>> sorted(pairs.items())
+        [((0, 0), 0.0), ((0, 1), 1.0), ((1, 4), 1.0), ((1, 5), 0.0), ((1, 6), 1.0)]
         """
         if output_type not in _SPARSE_OUTPUTS:
             raise ValueError("Invalid output type")
