@@ -455,3 +455,60 @@ def test_duck_typed_callbacks_work(recorder):
 
     X, y = _data()
     assert GBTRegressor(callbacks=[Duck()]).fit(X, y).n_iterations_ == 3
+
+
+# ------------------------------------------------------------------------- learning rates
+
+
+def _lr_data():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=300)).astype(np.float32)
+    return X, y
+
+
+def test_constant_schedule_equals_the_plain_fit():
+    from sapwood.callback import LearningRateScheduler
+
+    X, y = _lr_data()
+    plain = GBTRegressor(n_estimators=8, learning_rate=0.3).fit(X, y)
+    scheduled = GBTRegressor(
+        n_estimators=8, learning_rate=0.3, callbacks=[LearningRateScheduler([0.3] * 8)]
+    ).fit(X, y)
+    np.testing.assert_array_equal(scheduled.predict(X), plain.predict(X))
+
+
+def test_schedule_applies_from_the_next_round_as_in_xgboost(xgb):
+    from sapwood.callback import LearningRateScheduler
+
+    X, y = _lr_data()
+
+    def rates(epoch):
+        return 0.5 * 0.7**epoch
+
+    params = dict(n_estimators=6, max_depth=3, tree_method="exact", learning_rate=0.5)
+    ours = GBTRegressor(**params, callbacks=[LearningRateScheduler(rates)]).fit(X, y)
+    theirs = xgb.XGBRegressor(**params, callbacks=[xgb.callback.LearningRateScheduler(rates)]).fit(
+        X, y
+    )
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-5, atol=1e-5)
+    # A tiny rate after the first round leaves the first round's trees alone.
+    tiny = GBTRegressor(**params, callbacks=[LearningRateScheduler(lambda e: 1e-9)]).fit(X, y)
+    one = GBTRegressor(**dict(params, n_estimators=1)).fit(X, y)
+    np.testing.assert_allclose(tiny.predict(X), one.predict(X), rtol=1e-6, atol=1e-6)
+
+
+def test_bad_schedules_are_clear_errors():
+    from sapwood.callback import LearningRateScheduler
+
+    X, y = _lr_data()
+    with pytest.raises(TypeError, match="learning_rates must be"):
+        LearningRateScheduler(0.3)
+    with pytest.raises(ValueError, match="2 learning rates given"):
+        GBTRegressor(n_estimators=5, callbacks=[LearningRateScheduler([0.3, 0.2])]).fit(X, y)
+    with pytest.raises(ValueError, match="finite number > 0"):
+        GBTRegressor(n_estimators=3, callbacks=[LearningRateScheduler(lambda e: -1.0)]).fit(X, y)
+    # Outside a fit the estimator refuses to change a rate.
+    model = GBTRegressor(n_estimators=2).fit(X, y)
+    with pytest.raises(RuntimeError, match="while the model fits"):
+        model._set_training_learning_rate(0.1)

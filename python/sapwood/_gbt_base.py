@@ -333,6 +333,7 @@ class _GBTBase(BaseEstimator):
             self.__dict__.pop(stale, None)
         self.evals_result_ = history
         self._rounds_done = 0
+        self._trainer = trainer
         try:
             for callback in callbacks:
                 callback.before_training(self)
@@ -357,6 +358,7 @@ class _GBTBase(BaseEstimator):
                     break
         finally:
             del self._rounds_done
+            del self._trainer
         model = trainer.model()
         if "best_iteration_" in self.__dict__:
             # A callback (EarlyStopping) chose the best round: predictions stop there, and
@@ -375,6 +377,14 @@ class _GBTBase(BaseEstimator):
         for callback in callbacks:
             callback.after_training(self)
         self._check_fitted_state()
+
+    def _set_training_learning_rate(self, learning_rate: float) -> None:
+        """Set the learning rate of the rounds still to come (for
+        :class:`sapwood.callback.LearningRateScheduler`); only while fitting."""
+        trainer = self.__dict__.get("_trainer")
+        if trainer is None:
+            raise RuntimeError("the learning rate can only be changed while the model fits")
+        trainer.set_learning_rate(float(learning_rate))
 
     def _fit_callbacks(self, verbose: bool | int, *, has_evals: bool) -> list[Any]:
         """This fit's callbacks: copies of ``callbacks``, then what ``verbose`` and

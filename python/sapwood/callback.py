@@ -34,7 +34,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["EarlyStopping", "EvaluationMonitor", "ProgressBar", "TrainingCallback"]
+__all__ = [
+    "EarlyStopping",
+    "EvaluationMonitor",
+    "LearningRateScheduler",
+    "ProgressBar",
+    "TrainingCallback",
+]
 
 EvalsLog = dict[str, dict[str, list[float]]]
 
@@ -300,6 +306,68 @@ class EvaluationMonitor(TrainingCallback):
             self._emit(self._pending)
             self._pending = None
         return model
+
+
+class LearningRateScheduler(TrainingCallback):
+    """Change the learning rate between rounds.
+
+    As in XGBoost, the rate chosen after round ``epoch`` applies to the rounds that follow it:
+    round 0 uses the estimator's ``learning_rate``, round ``i + 1`` uses
+    ``learning_rates(i)`` (or ``learning_rates[i]``). Trees already grown keep their rate.
+
+    Parameters
+    ----------
+    learning_rates : callable or sequence of float
+        ``epoch -> rate``, or one rate per round (at least ``n_estimators`` of them; the
+        last is never used). Each rate must be finite and above 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sapwood import GBTRegressor
+    >>> from sapwood.callback import LearningRateScheduler
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> decay = LearningRateScheduler(lambda epoch: 0.3 * 0.9**epoch)
+    >>> model = GBTRegressor(n_estimators=20, callbacks=[decay]).fit(X, X[:, 0])
+    """
+
+    def __init__(self, learning_rates: Callable[[int], float] | Sequence[float]) -> None:
+        if not callable(learning_rates) and not isinstance(learning_rates, Sequence):
+            raise TypeError(
+                "LearningRateScheduler: learning_rates must be a callable epoch -> rate or a "
+                f"sequence of rates, got {type(learning_rates).__name__}"
+            )
+        self.learning_rates = learning_rates
+
+    def __repr__(self) -> str:
+        return _repr(self, learning_rates=self.learning_rates)
+
+    def _rate(self, epoch: int) -> float:
+        rates = self.learning_rates
+        if callable(rates):
+            rate = rates(epoch)
+        else:
+            if epoch >= len(rates):
+                raise ValueError(
+                    f"LearningRateScheduler: {len(rates)} learning rates given, but round "
+                    f"{epoch + 1} needs one (give one per round)"
+                )
+            rate = rates[epoch]
+        if not _is_real(rate) or not math.isfinite(float(rate)) or float(rate) <= 0:
+            raise ValueError(
+                f"LearningRateScheduler: the learning rate after round {epoch} must be a "
+                f"finite number > 0, got {rate!r}"
+            )
+        return float(rate)
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: EvalsLog) -> bool:
+        setter = getattr(model, "_set_training_learning_rate", None)
+        if setter is None:
+            raise TypeError(
+                "LearningRateScheduler works with sapwood's boosting estimators while they fit"
+            )
+        setter(self._rate(epoch))
+        return False
 
 
 class ProgressBar(TrainingCallback):

@@ -265,6 +265,12 @@ impl BoostTrainer {
         Ok(out)
     }
 
+    /// Sets the learning rate of the rounds still to come (a learning-rate schedule).
+    fn set_learning_rate(&self, learning_rate: f64) -> SapwoodResult<()> {
+        let mut t = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(t.set_learning_rate(learning_rate)?)
+    }
+
     /// The training margins so far, shape ``(n_rows, n_groups)``.
     fn margin<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let t = self.inner.lock().unwrap_or_else(PoisonError::into_inner);

@@ -187,6 +187,23 @@ impl Trainer {
         })
     }
 
+    /// Sets the learning rate of the rounds still to come, as a learning-rate schedule does;
+    /// the trees already grown keep theirs.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidParameter`] unless `learning_rate` is finite and above 0.
+    pub fn set_learning_rate(&mut self, learning_rate: f64) -> Result<(), BoostError> {
+        let mut tree = self.config.tree.clone();
+        tree.learning_rate = learning_rate;
+        tree.validate()?;
+        self.config.tree = tree;
+        self.split = SplitParams::from_tree_params(
+            &self.config.tree,
+            self.config.objective.implied_max_delta_step(),
+        );
+        Ok(())
+    }
+
     /// Current training margins (`n_rows * n_groups`).
     pub fn margin(&self) -> &[f32] {
         &self.margin
@@ -442,6 +459,52 @@ pub(crate) mod tests {
                     assert!(leaves <= max_leaves as usize);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_new_learning_rate_applies_to_the_rounds_to_come() {
+        let n = 200;
+        let (x, y) = regression_data(n);
+        let w = vec![1.0; n];
+        let view = MatrixView::DenseF64 {
+            data: &x,
+            n_rows: n,
+            n_cols: 3,
+        };
+        let mut c = config(Objective::SquaredError);
+        c.tree_method = TreeMethod::Hist;
+        c.tree.learning_rate = 0.5;
+        let leaves = |t: &Trainer, i: usize| -> Vec<f32> {
+            let tree = &t.model().trees[i];
+            (0..tree.n_nodes())
+                .filter(|&j| tree.is_leaf(j))
+                .map(|j| tree.split_cond[j])
+                .collect()
+        };
+        // Two rounds at 0.5, against one at 0.5 and one at 0.25: the first trees are the same,
+        // and the second tree's leaves are half as large (same structure, same gradients).
+        let mut a = Trainer::new(c.clone(), &view, &y, &w, &[]).unwrap();
+        let mut b = Trainer::new(c, &view, &y, &w, &[]).unwrap();
+        a.boost_round(&view, &[], None).unwrap();
+        b.boost_round(&view, &[], None).unwrap();
+        assert_eq!(leaves(&a, 0), leaves(&b, 0));
+        b.set_learning_rate(0.25).unwrap();
+        a.boost_round(&view, &[], None).unwrap();
+        b.boost_round(&view, &[], None).unwrap();
+        let (la, lb) = (leaves(&a, 1), leaves(&b, 1));
+        assert_eq!(la.len(), lb.len());
+        for (u, v) in la.iter().zip(&lb) {
+            assert!((u * 0.5 - v).abs() <= 1e-6 * u.abs().max(1.0), "{u} {v}");
+        }
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(
+                b.set_learning_rate(bad),
+                Err(BoostError::InvalidParameter {
+                    name: "learning_rate",
+                    ..
+                })
+            ));
         }
     }
 
