@@ -364,6 +364,19 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
 
         A tentative feature is confirmed when its median importance beats the median shadow
         threshold, and rejected otherwise.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from sapwood import BorutaSelector
+        >>> X, y = make_classification(n_samples=200, n_features=8, n_informative=2,
+        ...                            n_redundant=0, shuffle=False, random_state=0)
+        >>> selector = BorutaSelector(max_iter=10, random_state=0).fit(X, y)
+        >>> int((selector.decision_ == "tentative").sum())
+        2
+        >>> fixed = selector.tentative_rough_fix()
+        >>> int((fixed.decision_ == "tentative").sum())
+        0
         """
         check_is_fitted(self, "support_")
         fixed = copy.deepcopy(self)
