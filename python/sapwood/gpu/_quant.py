@@ -81,6 +81,19 @@ class QuantizedMatrix:
         8 or 4.
     group_size : int or None
         Columns per group, or None for one group per row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sapwood import gpu
+    >>> w = np.arange(8, dtype=np.float32).reshape(2, 4)
+    >>> q = gpu.quantize(w, bits=8)
+    >>> q.shape, q.bits, q.scale.shape
+    ((2, 4), 8, (2, 1))
+    >>> bool(np.abs(q.dequantize() - w).max() <= q.scale.max() / 2)
+    True
+    >>> gpu.gemv_quantized(q, np.ones(4, np.float32)).round(1)
+    array([ 6., 22.], dtype=float32)
     """
 
     data: Any
