@@ -441,6 +441,7 @@ n_jobs, random_state
 
 
 _RF_DOC = """
+
     Parameters
     ----------
     n_estimators : int, default=100
