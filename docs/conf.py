@@ -29,7 +29,12 @@ extensions = [
     "sphinx.ext.autosummary",
     "numpydoc",
     "myst_parser",
+    # The pictures of the plotting functions, drawn at build time from their code.
+    "matplotlib.sphinxext.plot_directive",
 ]
+plot_formats = [("png", 100)]
+plot_html_show_source_link = False
+plot_html_show_formats = False
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
