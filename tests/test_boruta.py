@@ -3,6 +3,9 @@ relevant features."""
 
 from __future__ import annotations
 
+import sys
+import types
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -199,13 +202,84 @@ def test_early_stopping_stops_before_max_iter():
     assert selector.n_iter_ < 100
 
 
-def test_verbose_progress_line(capsys):
+@pytest.mark.parametrize("estimator", [None, "forest"])
+def test_verbose_progress_line_without_tqdm(capsys, monkeypatch, estimator):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # importing it fails
     X, y = _relevant_data(n_samples=100, n_features=8, seed=8)
-    BorutaSelector(random_state=0, max_iter=9, verbose=1).fit(X, y)
+    est = None if estimator is None else RandomForestClassifier(n_estimators=20)
+    sel = BorutaSelector(estimator=est, random_state=0, max_iter=9, verbose=1).fit(X, y)
     err = capsys.readouterr().err
-    assert "confirmed" in err
-    assert "tentative" in err
-    assert "rejected" in err
+    lines = [line for line in err.split("\r") if line.strip()]
+    assert len(lines) == sel.n_iter_
+    last = lines[-1].strip()
+    assert last.startswith(f"Boruta: iteration {sel.n_iter_}/9")
+    counts = {d: int((sel.decision_ == d).sum()) for d in ("confirmed", "tentative", "rejected")}
+    assert last.endswith(
+        f"confirmed {counts['confirmed']}  tentative {counts['tentative']}  "
+        f"rejected {counts['rejected']}"
+    )
+    assert err.endswith("\n")
+
+
+@pytest.mark.parametrize("estimator", [None, "forest"])
+def test_verbose_progress_bar_with_tqdm(monkeypatch, estimator):
+    events = []
+
+    class FakeBar:
+        def __init__(self, total, desc, unit, leave):
+            events.append(("open", total, desc))
+            self.n = 0
+
+        def update(self, k):
+            self.n += k
+
+        def set_postfix_str(self, text):
+            events.append(("at", self.n, text))
+
+        def close(self):
+            events.append(("close", self.n))
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", types.SimpleNamespace(tqdm=FakeBar))
+    X, y = _relevant_data(n_samples=100, n_features=8, seed=8)
+    est = None if estimator is None else RandomForestClassifier(n_estimators=20)
+    sel = BorutaSelector(estimator=est, random_state=0, max_iter=9, verbose=1).fit(X, y)
+    assert events[0] == ("open", 9, "Boruta")
+    assert [e[1] for e in events[1:-1]] == list(range(1, sel.n_iter_ + 1))
+    assert events[-1] == ("close", sel.n_iter_)
+    assert "rejected" in events[-2][2]
+
+
+# The callback's error is reported as unraisable (a warning under pytest), not raised.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_failing_progress_callback_does_not_stop_the_selection():
+    X, y = _relevant_data(n_samples=100, n_features=8, seed=8)
+    seen = []
+
+    def progress(*args):
+        seen.append(args)
+        raise RuntimeError("display went away")
+
+    params = {
+        "objective": "binary:logistic",
+        "num_class": 0,
+        "n_estimators": 20,
+        "max_depth": 5,
+        "subsample": 0.632,
+        "perc": 100.0,
+        "alpha": 0.05,
+        "two_step": True,
+        "max_iter": 6,
+        "early_stopping": False,
+        "n_iter_no_change": 20,
+        "seed": 0,
+    }
+    Xf = np.ascontiguousarray(X, dtype=np.float32)
+    yf = np.ascontiguousarray(y, dtype=np.float32)
+    w = np.ones(len(y), dtype=np.float32)
+    state = _native.boruta_forest_select(Xf, yf, w, params, progress=progress)
+    assert state.iterations == 6
+    assert [s[0] for s in seen] == list(range(1, 7))
+    assert all(s[1] == 6 for s in seen)
 
 
 def test_plots_draw():

@@ -1,5 +1,6 @@
 """Type stubs of the compiled extension ``sapwood._native`` (checked by ``mypy.stubtest``)."""
 
+from collections.abc import Callable
 from typing import Any, ClassVar, TypedDict, final
 
 import numpy as np
@@ -126,7 +127,7 @@ def boruta_forest_select(
     y: NDArray[np.float32],
     sample_weight: NDArray[np.float32],
     params: _ForestBorutaParams,
-    verbose: bool = False,
+    progress: Callable[[int, int, int, int, int], object] | None = None,
     n_jobs: int | None = None,
 ) -> BorutaState: ...
 

@@ -110,7 +110,9 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         Seeds the shadow shuffles and the estimator. The same value gives the same decisions
         whatever ``n_jobs``.
     verbose : int, default=0
-        ``1`` shows a progress line with the confirmed / tentative / rejected counts.
+        ``1`` shows the progress after every fit with the confirmed / tentative / rejected
+        counts: a tqdm bar when tqdm is installed (the ``progress`` extra), otherwise one
+        line on standard error, rewritten in place.
     n_jobs : int or None, default=None
         Threads for the default forest (and for estimators that have ``n_jobs`` but none set).
 
@@ -257,27 +259,32 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
             weights = np.ones(labels.shape[0], dtype=np.float32)
         else:
             raise ValueError(f"Unknown label type: BorutaSelector cannot use a {target!r} target")
-        return _native.boruta_forest_select(
-            native_array(X, dtype=np.float32),
-            native_array(labels),
-            native_array(weights),
-            {
-                "objective": objective,
-                "num_class": num_class,
-                "n_estimators": None if self.n_estimators == "auto" else int(self.n_estimators),
-                "max_depth": _FOREST_DEPTH,
-                "subsample": _FOREST_SUBSAMPLE,
-                "perc": float(self.perc),
-                "alpha": float(self.alpha),
-                "two_step": bool(self.two_step),
-                "max_iter": int(self.max_iter),
-                "early_stopping": bool(self.early_stopping),
-                "n_iter_no_change": int(self.n_iter_no_change),
-                "seed": seed,
-            },
-            verbose=bool(self.verbose),
-            n_jobs=self.n_jobs,
-        )
+        progress = _Progress(int(self.max_iter)) if self.verbose else None
+        try:
+            return _native.boruta_forest_select(
+                native_array(X, dtype=np.float32),
+                native_array(labels),
+                native_array(weights),
+                {
+                    "objective": objective,
+                    "num_class": num_class,
+                    "n_estimators": None if self.n_estimators == "auto" else int(self.n_estimators),
+                    "max_depth": _FOREST_DEPTH,
+                    "subsample": _FOREST_SUBSAMPLE,
+                    "perc": float(self.perc),
+                    "alpha": float(self.alpha),
+                    "two_step": bool(self.two_step),
+                    "max_iter": int(self.max_iter),
+                    "early_stopping": bool(self.early_stopping),
+                    "n_iter_no_change": int(self.n_iter_no_change),
+                    "seed": seed,
+                },
+                progress=progress,
+                n_jobs=self.n_jobs,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
 
     def _select_with_estimator(self, X: NDArray, y: NDArray, seed: int) -> Any:
         """A Python loop over a clone of the user's estimator; statistics in Rust."""
@@ -288,6 +295,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         max_depth = params.get("max_depth")
         rng = np.random.default_rng(seed)
         n_features = X.shape[1]
+        progress = _Progress(int(self.max_iter)) if self.verbose else None
         state = _native.BorutaState(
             n_features,
             perc=float(self.perc),
@@ -324,10 +332,17 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
             importances = np.asarray(importances, dtype=np.float64)
             k = active.size
             state.record(native_array(importances[:k]), native_array(importances[k:]))
-            if self.verbose:
-                self._report(state, final=False)
-        if self.verbose:
-            self._report(state, final=True)
+            if progress is not None:
+                codes = state.decisions()
+                progress(
+                    state.iterations,
+                    int(self.max_iter),
+                    int((codes == 1).sum()),
+                    int((codes == 0).sum()),
+                    int((codes == -1).sum()),
+                )
+        if progress is not None:
+            progress.close()
         self.estimator_ = estimator
         return state
 
@@ -344,16 +359,6 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         self.decision_history_ = state.decision_history()
         self.n_iter_ = state.iterations
         self._rough_fixed = state.rough_fixed_decisions()
-
-    def _report(self, state: Any, *, final: bool) -> None:
-        codes = state.decisions()
-        line = (
-            f"\rBoruta: iteration {state.iterations}/{self.max_iter}  "
-            f"confirmed {int((codes == 1).sum())}  tentative {int((codes == 0).sum())}  "
-            f"rejected {int((codes == -1).sum())}"
-        )
-        sys.stderr.write(line + ("\n" if final else ""))
-        sys.stderr.flush()
 
     def _get_support_mask(self) -> NDArray:
         check_is_fitted(self, "support_")
@@ -405,3 +410,40 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
 
         check_is_fitted(self, "support_")
         return boruta_history_plot(self, ax=ax, feature_names=feature_names)
+
+
+class _Progress:
+    """How far a selection has come, shown after every fit: a ``tqdm`` bar when tqdm is
+    installed (the ``progress`` extra), otherwise one line on standard error rewritten in place.
+
+    Called as ``progress(iteration, max_iter, confirmed, tentative, rejected)``, from the
+    Rust loop (which takes the GIL only for the call) or from the Python one.
+    """
+
+    def __init__(self, max_iter: int) -> None:
+        self._bar: Any = None
+        self._line = ""
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return
+        self._bar = tqdm(total=max_iter, desc="Boruta", unit="fit", leave=True)
+
+    def __call__(
+        self, iteration: int, max_iter: int, confirmed: int, tentative: int, rejected: int
+    ) -> None:
+        counts = f"confirmed {confirmed}  tentative {tentative}  rejected {rejected}"
+        if self._bar is not None:
+            self._bar.update(iteration - self._bar.n)
+            self._bar.set_postfix_str(counts)
+            return
+        self._line = f"\rBoruta: iteration {iteration}/{max_iter}  {counts}"
+        sys.stderr.write(self._line)
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self._line:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

@@ -237,26 +237,21 @@ impl PyBorutaState {
     }
 }
 
-/// Writes one progress line to Python's `sys.stderr` (so notebooks and redirections see it),
-/// taking the GIL only for the write.
-fn report_progress(s: &BorutaState) {
+/// Calls `progress(iteration, max_iter, confirmed, tentative, rejected)` after a fit, taking
+/// the GIL only for the call. Progress is best effort: an error raised by it is reported as
+/// unraisable and the selection goes on.
+fn report_progress(progress: &Py<PyAny>, s: &BorutaState) {
     let count = |d| s.decisions().iter().filter(|&&x| x == d).count();
-    let mut line = format!(
-        "\rBoruta: iteration {}/{}  confirmed {}  tentative {}  rejected {}",
+    let args = (
         s.iterations(),
         s.params().max_iter,
         count(Decision::Confirmed),
         count(Decision::Tentative),
-        count(Decision::Rejected)
+        count(Decision::Rejected),
     );
-    if s.is_finished() {
-        line.push('\n');
-    }
     Python::attach(|py| {
-        // Progress is best effort: a closed or replaced stderr must not stop the selection.
-        if let Ok(stderr) = py.import("sys").and_then(|sys| sys.getattr("stderr")) {
-            let _ = stderr.call_method1("write", (line,));
-            let _ = stderr.call_method0("flush");
+        if let Err(err) = progress.call1(py, args) {
+            err.write_unraisable(py, Some(progress.bind(py)));
         }
     });
 }
@@ -309,22 +304,24 @@ impl ForestBorutaParams {
     }
 }
 
-/// boruta_forest_select(x, y, sample_weight, params, verbose=False, n_jobs=None)
+/// boruta_forest_select(x, y, sample_weight, params, progress=None, n_jobs=None)
 /// --
 ///
 /// Runs the whole Boruta loop in Rust with sapwood's random forest as the importance source
 /// (shadows, forest fits, importances, tests), the GIL released. ``params`` is a dict of the
 /// forest's and the tests' settings and the seed (the stub's ``_ForestBorutaParams``);
-/// ``n_estimators=None`` there is BorutaPy's ``"auto"``. Returns the final ``BorutaState``.
+/// ``n_estimators=None`` there is BorutaPy's ``"auto"``. ``progress``, when given, is called
+/// after every fit as ``progress(iteration, max_iter, confirmed, tentative, rejected)``.
+/// Returns the final ``BorutaState``.
 #[pyfunction]
-#[pyo3(signature = (x, y, sample_weight, params, verbose=false, n_jobs=None))]
+#[pyo3(signature = (x, y, sample_weight, params, progress=None, n_jobs=None))]
 pub fn boruta_forest_select(
     py: Python<'_>,
     x: PyReadonlyArray2<'_, f32>,
     y: PyReadonlyArray1<'_, f32>,
     sample_weight: PyReadonlyArray1<'_, f32>,
     params: ForestBorutaParams,
-    verbose: bool,
+    progress: Option<Py<PyAny>>,
     n_jobs: Option<i64>,
 ) -> PyResult<PyBorutaState> {
     let objective = Objective::from_name(&params.objective).map_err(SapwoodError::from)?;
@@ -356,8 +353,8 @@ pub fn boruta_forest_select(
             params.seed,
             &mut source,
             |s: &BorutaState| {
-                if verbose {
-                    report_progress(s);
+                if let Some(progress) = &progress {
+                    report_progress(progress, s);
                 }
             },
         )
