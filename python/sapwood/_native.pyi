@@ -224,6 +224,14 @@ class BoostModel:
     def predict_leaf(
         self, x: Any, begin: int = 0, end: int | None = None, n_jobs: int | None = None
     ) -> NDArray[np.int32]: ...
+    def predict_contributions(
+        self,
+        x: Any,
+        begin: int = 0,
+        end: int | None = None,
+        approximate: bool = False,
+        n_jobs: int | None = None,
+    ) -> NDArray[np.float32]: ...
     def importance(
         self,
     ) -> tuple[

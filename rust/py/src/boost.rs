@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -396,6 +397,32 @@ impl BoostModel {
             .map_err(SapwoodError::from)?;
         let nt = out.len().checked_div(n).unwrap_or(0);
         PyArray1::from_vec(py, out).reshape([n, nt])
+    }
+
+    /// Feature contributions, shape ``(n_rows, n_groups, num_feature + 1)``: TreeSHAP values
+    /// (Saabas's attributions with ``approximate``), the last column the bias; each row and
+    /// group adds up to the raw margin.
+    #[pyo3(signature = (x, begin=0, end=None, approximate=false, n_jobs=None))]
+    fn predict_contributions<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        begin: usize,
+        end: Option<usize>,
+        approximate: bool,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray3<f32>>> {
+        let arg = MatrixArg::extract(x)?;
+        let view = arg.view()?;
+        let model = &self.inner;
+        let n = view.n_rows();
+        let k = model.n_groups();
+        let width = model.num_feature + 1;
+        let out = run_detached(py, n_jobs, || {
+            model.predict_contributions(&view, begin, end_of(end), approximate)
+        })?
+        .map_err(SapwoodError::from)?;
+        PyArray1::from_vec(py, out).reshape([n, k, width])
     }
 
     /// ``(features, weight, total_gain, total_cover)`` of the features used in at least one

@@ -7,6 +7,7 @@
 //! anything is sized by it. The model knows nothing of training: [`crate::train`] builds a
 //! `Booster` round by round, and imports go that way only.
 
+mod explain;
 mod json;
 mod predict;
 mod validate;

@@ -15,7 +15,7 @@ use crate::objective::Objective;
 const ROW_CHUNK: usize = 512;
 
 impl Booster {
-    fn check_width(&self, x: &MatrixView<'_>) -> Result<(), BoostError> {
+    pub(super) fn check_width(&self, x: &MatrixView<'_>) -> Result<(), BoostError> {
         x.validate()?;
         if x.n_cols() != self.num_feature {
             return Err(BoostError::InvalidInput(format!(
@@ -27,7 +27,11 @@ impl Booster {
         Ok(())
     }
 
-    fn tree_range(&self, begin: usize, end: usize) -> Result<std::ops::Range<usize>, BoostError> {
+    pub(super) fn tree_range(
+        &self,
+        begin: usize,
+        end: usize,
+    ) -> Result<std::ops::Range<usize>, BoostError> {
         let n_it = self.n_iterations();
         let end = if end == 0 { n_it } else { end };
         if begin > end || end > n_it {

@@ -1,0 +1,410 @@
+//! Feature contributions of a [`Booster`]'s predictions: exact TreeSHAP values, or Saabas's
+//! path attributions when asked for the approximation.
+//!
+//! For each row and output group the contributions of the `num_feature` features plus a bias
+//! (the trees' expected values and the base margin) add up to the raw margin. TreeSHAP
+//! follows the path-dependent algorithm of Lundberg, Erion and Lee (2018): one pass down each
+//! tree keeps, for the features met on the way, the share of every subset size of the paths
+//! that agree with the row, with node covers (hessian sums) as the background distribution.
+//! Rows go in parallel; each thread keeps one path buffer, sized by the deepest tree, and one
+//! densified row. Reads the model and the input; writes only the output it returns.
+
+use rayon::prelude::*;
+use sapwood_mem::{len_of, try_vec, try_with_capacity};
+
+use crate::data::MatrixView;
+use crate::error::BoostError;
+use crate::model::Booster;
+use crate::tree::Tree;
+
+/// Rows per parallel task.
+const ROW_BLOCK: usize = 64;
+
+/// No feature: the root element of a path.
+const NO_FEATURE: u32 = u32::MAX;
+
+/// One feature on the path from the root: the share of background rows (`zero`) and of the
+/// explained row (`one`, 0 or 1) that follow the path through its splits, and the weight of
+/// the subsets of a given size.
+#[derive(Debug, Clone, Copy)]
+struct PathElement {
+    feature: u32,
+    zero: f64,
+    one: f64,
+    weight: f64,
+}
+
+const EMPTY: PathElement = PathElement {
+    feature: NO_FEATURE,
+    zero: 0.0,
+    one: 0.0,
+    weight: 0.0,
+};
+
+/// Adds a feature to a path of `depth` elements (element `depth` becomes it) and updates the
+/// subset weights.
+fn extend(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feature: u32) {
+    path[depth] = PathElement {
+        feature,
+        zero,
+        one,
+        weight: if depth == 0 { 1.0 } else { 0.0 },
+    };
+    let d1 = (depth + 1) as f64;
+    for i in (0..depth).rev() {
+        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / d1;
+        path[i].weight = zero * path[i].weight * (depth - i) as f64 / d1;
+    }
+}
+
+/// Removes element `index` from a path of `depth + 1` elements, undoing [`extend`].
+fn unwind(path: &mut [PathElement], depth: usize, index: usize) {
+    let (one, zero) = (path[index].one, path[index].zero);
+    let d1 = (depth + 1) as f64;
+    let mut next = path[depth].weight;
+    for i in (0..depth).rev() {
+        if one != 0.0 {
+            let kept = path[i].weight;
+            path[i].weight = next * d1 / ((i + 1) as f64 * one);
+            next = kept - path[i].weight * zero * (depth - i) as f64 / d1;
+        } else {
+            path[i].weight = path[i].weight * d1 / (zero * (depth - i) as f64);
+        }
+    }
+    for i in index..depth {
+        path[i].feature = path[i + 1].feature;
+        path[i].zero = path[i + 1].zero;
+        path[i].one = path[i + 1].one;
+    }
+}
+
+/// The total weight the path would have without element `index` (of `depth + 1`).
+fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
+    let (one, zero) = (path[index].one, path[index].zero);
+    let d1 = (depth + 1) as f64;
+    let mut next = path[depth].weight;
+    let mut total = 0.0;
+    for i in (0..depth).rev() {
+        if one != 0.0 {
+            let w = next * d1 / ((i + 1) as f64 * one);
+            total += w;
+            next = path[i].weight - w * zero * (depth - i) as f64 / d1;
+        } else if zero != 0.0 {
+            total += path[i].weight / zero / ((depth - i) as f64 / d1);
+        }
+    }
+    total
+}
+
+/// Each node's expected value over the background: leaves their value, splits the
+/// cover-weighted mean of their children's.
+fn mean_values(tree: &Tree) -> Vec<f64> {
+    let mut means = vec![0.0; tree.n_nodes()];
+    fn fill(tree: &Tree, nid: usize, means: &mut [f64]) -> f64 {
+        let l = tree.left[nid];
+        let v = if l < 0 {
+            f64::from(tree.split_cond[nid])
+        } else {
+            #[allow(clippy::cast_sign_loss)]
+            let (l, r) = (l as usize, tree.right[nid] as usize);
+            let (ml, mr) = (fill(tree, l, means), fill(tree, r, means));
+            let cover = f64::from(tree.sum_hess[nid]);
+            let (cl, cr) = (f64::from(tree.sum_hess[l]), f64::from(tree.sum_hess[r]));
+            if cover > 0.0 {
+                (ml * cl + mr * cr) / cover
+            } else {
+                0.5 * (ml + mr)
+            }
+        };
+        means[nid] = v;
+        v
+    }
+    fill(tree, 0, &mut means);
+    means
+}
+
+/// The child a row's value goes to at split `nid`, and the other one.
+#[inline]
+fn children(tree: &Tree, nid: usize, row: &[f32]) -> (usize, usize) {
+    #[allow(clippy::cast_sign_loss)]
+    let (l, r) = (tree.left[nid] as usize, tree.right[nid] as usize);
+    let v = row[tree.split_index[nid] as usize];
+    let left = if v.is_nan() {
+        tree.default_left[nid]
+    } else {
+        v < tree.split_cond[nid]
+    };
+    if left {
+        (l, r)
+    } else {
+        (r, l)
+    }
+}
+
+/// How a walk enters a node: the background share and the row's share (1 or 0) of the split
+/// that led there, and that split's feature.
+#[derive(Clone, Copy)]
+struct Step {
+    zero: f64,
+    one: f64,
+    feature: u32,
+}
+
+/// One tree's TreeSHAP values of one row, added into `phi` (one slot per feature).
+struct ShapWalk<'a> {
+    tree: &'a Tree,
+    row: &'a [f32],
+}
+
+impl ShapWalk<'_> {
+    /// Walks the subtree of `nid`, entered by `step`; the parent's path of `depth` elements
+    /// starts at `buf[parent]`, and this node's goes right after it.
+    fn walk(
+        &self,
+        nid: usize,
+        buf: &mut [PathElement],
+        (parent, depth): (usize, usize),
+        step: Step,
+        phi: &mut [f64],
+    ) {
+        let start = parent + depth + 1;
+        buf.copy_within(parent..parent + depth + 1, start);
+        let path = &mut buf[start..];
+        extend(path, depth, step.zero, step.one, step.feature);
+        let tree = self.tree;
+        if tree.left[nid] < 0 {
+            let value = f64::from(tree.split_cond[nid]);
+            for i in 1..=depth {
+                let el = path[i];
+                let w = unwound_sum(path, depth, i);
+                phi[el.feature as usize] += w * (el.one - el.zero) * value;
+            }
+            return;
+        }
+        let (hot, cold) = children(tree, nid, self.row);
+        let cover = f64::from(tree.sum_hess[nid]);
+        let share = |c: usize| {
+            if cover > 0.0 {
+                f64::from(tree.sum_hess[c]) / cover
+            } else {
+                0.0
+            }
+        };
+        let split = tree.split_index[nid];
+        let (mut in_zero, mut in_one) = (1.0, 1.0);
+        let mut depth = depth;
+        // A feature met again: its earlier element is folded into this split's.
+        if let Some(k) = (1..=depth).find(|&k| path[k].feature == split) {
+            in_zero = path[k].zero;
+            in_one = path[k].one;
+            unwind(path, depth, k);
+            depth -= 1;
+        }
+        let hot_step = Step {
+            zero: share(hot) * in_zero,
+            one: in_one,
+            feature: split,
+        };
+        let cold_step = Step {
+            zero: share(cold) * in_zero,
+            one: 0.0,
+            feature: split,
+        };
+        self.walk(hot, buf, (start, depth + 1), hot_step, phi);
+        self.walk(cold, buf, (start, depth + 1), cold_step, phi);
+    }
+}
+
+/// Saabas's attribution of one tree on one row: each split's feature gets the change of the
+/// expected value from the node to the child the row goes to.
+fn saabas(tree: &Tree, means: &[f64], row: &[f32], phi: &mut [f64]) {
+    let mut nid = 0;
+    while tree.left[nid] >= 0 {
+        let (next, _) = children(tree, nid, row);
+        phi[tree.split_index[nid] as usize] += means[next] - means[nid];
+        nid = next;
+    }
+}
+
+impl Booster {
+    /// Feature contributions of iterations `[begin, end)` (`end == 0`: all), as
+    /// `n_rows * n_groups * (num_feature + 1)` values, row-major: for each row and group the
+    /// contributions of the features, then the bias (the trees' expected values and the base
+    /// margin); they add up to the raw margin. `approximate` gives Saabas's attributions
+    /// instead of TreeSHAP values.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for a width mismatch or an invalid range;
+    /// [`BoostError::OutOfMemory`] when the output cannot be allocated.
+    pub fn predict_contributions(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+        approximate: bool,
+    ) -> Result<Vec<f32>, BoostError> {
+        self.check_width(x)?;
+        let range = self.tree_range(begin, end)?;
+        let trees = &self.trees[range.clone()];
+        let groups = &self.tree_info[range];
+        let k = self.n_groups();
+        let m = self.num_feature;
+        let width = m + 1;
+        let what = "the contributions output";
+        let per_row = len_of(k, width, what)?;
+        let mut out = try_vec(len_of(x.n_rows(), per_row, what)?, 0.0_f32, what)?;
+        let means: Vec<Vec<f64>> = trees.par_iter().map(mean_values).collect();
+        let deepest = trees.iter().map(Tree::max_depth).max().unwrap_or(0);
+        let path_len = (deepest + 2) * (deepest + 3) / 2 + 1;
+        // Each thread densifies a row and accumulates one group's contributions in f64.
+        drop(try_with_capacity::<f64>(per_row, "a row of contributions")?);
+        let base = self.base_margin();
+        out.par_chunks_mut(ROW_BLOCK * per_row)
+            .enumerate()
+            .for_each_init(
+                || {
+                    (
+                        vec![0.0_f32; m],
+                        vec![0.0_f64; per_row],
+                        vec![EMPTY; path_len],
+                    )
+                },
+                |(row_buf, phi, buf), (c, block)| {
+                    for (j, o) in block.chunks_mut(per_row).enumerate() {
+                        let i = c * ROW_BLOCK + j;
+                        let row: &[f32] = match x.row_slice(i) {
+                            Some(r) => r,
+                            None => {
+                                x.fill_row(i, row_buf);
+                                row_buf
+                            }
+                        };
+                        phi.fill(0.0);
+                        for (g, b) in base.iter().enumerate() {
+                            phi[g * width + m] = f64::from(*b);
+                        }
+                        for ((tree, means), &g) in trees.iter().zip(&means).zip(groups) {
+                            let phi = &mut phi[g as usize * width..(g as usize + 1) * width];
+                            phi[m] += means[0];
+                            if approximate {
+                                saabas(tree, means, row, phi);
+                            } else if tree.left[0] >= 0 {
+                                let root = Step {
+                                    zero: 1.0,
+                                    one: 1.0,
+                                    feature: NO_FEATURE,
+                                };
+                                ShapWalk { tree, row }.walk(0, buf, (0, 0), root, phi);
+                            }
+                        }
+                        for (o, &p) in o.iter_mut().zip(phi.iter()) {
+                            #[allow(clippy::cast_possible_truncation)]
+                            let v = p as f32;
+                            *o = v;
+                        }
+                    }
+                },
+            );
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::TreeSplit;
+
+    /// A depth-2 tree on features 0 and 1 with covers, and a row going left then right.
+    fn tree() -> Tree {
+        let mut t = Tree::with_root(0.0, 0.0, 10.0);
+        let split = |feature, threshold| TreeSplit {
+            feature,
+            threshold,
+            default_left: true,
+            loss_chg: 1.0,
+        };
+        let l = t.expand_split(0, &split(0, 0.5), (0.0, 0.0, 6.0), (0.0, 0.0, 4.0));
+        t.expand_split(l, &split(1, 0.5), (0.0, 1.0, 2.0), (0.0, 3.0, 4.0));
+        t.expand_split(l + 1, &split(1, 0.5), (0.0, -2.0, 1.0), (0.0, 5.0, 3.0));
+        t
+    }
+
+    /// Exact Shapley values by enumerating the subsets of the two features, with the
+    /// tree's cover-weighted conditional expectation as the value of a subset.
+    fn brute_force(t: &Tree, row: &[f32]) -> [f64; 2] {
+        fn expect(t: &Tree, nid: usize, row: &[f32], known: [bool; 2]) -> f64 {
+            if t.left[nid] < 0 {
+                return f64::from(t.split_cond[nid]);
+            }
+            let f = t.split_index[nid] as usize;
+            let (l, r) = (t.left[nid] as usize, t.right[nid] as usize);
+            if known[f] {
+                let (hot, _) = children(t, nid, row);
+                expect(t, hot, row, known)
+            } else {
+                let c = f64::from(t.sum_hess[nid]);
+                (expect(t, l, row, known) * f64::from(t.sum_hess[l])
+                    + expect(t, r, row, known) * f64::from(t.sum_hess[r]))
+                    / c
+            }
+        }
+        let v = |a: bool, b: bool| expect(t, 0, row, [a, b]);
+        [
+            0.5 * (v(true, false) - v(false, false)) + 0.5 * (v(true, true) - v(false, true)),
+            0.5 * (v(false, true) - v(false, false)) + 0.5 * (v(true, true) - v(true, false)),
+        ]
+    }
+
+    fn booster(t: Tree) -> Booster {
+        let mut b = crate::model::tests::stumps();
+        b.objective = crate::objective::Objective::SquaredError;
+        b.num_class = 0;
+        b.base_score = vec![0.5];
+        b.num_feature = 2;
+        b.trees = vec![t];
+        b.tree_info = vec![0];
+        b
+    }
+
+    #[test]
+    fn tree_shap_equals_shapley_values_by_enumeration_and_adds_up() {
+        let t = tree();
+        let b = booster(t.clone());
+        for row in [[0.2_f32, 0.7], [0.9, 0.1], [f32::NAN, 0.9], [0.9, f32::NAN]] {
+            let view = MatrixView::DenseF32 {
+                data: &row,
+                n_rows: 1,
+                n_cols: 2,
+            };
+            let phi = b.predict_contributions(&view, 0, 0, false).unwrap();
+            let want = brute_force(&t, &row);
+            assert!(
+                (f64::from(phi[0]) - want[0]).abs() < 1e-6,
+                "{phi:?} {want:?}"
+            );
+            assert!(
+                (f64::from(phi[1]) - want[1]).abs() < 1e-6,
+                "{phi:?} {want:?}"
+            );
+            let margin = b.predict_margin(&view, 0, 0).unwrap()[0];
+            let total: f32 = phi.iter().sum();
+            assert!((total - margin).abs() < 1e-5, "{total} {margin}");
+            let approx = b.predict_contributions(&view, 0, 0, true).unwrap();
+            let total: f32 = approx.iter().sum();
+            assert!((total - margin).abs() < 1e-5, "{total} {margin}");
+        }
+    }
+
+    #[test]
+    fn path_weights_unwind_to_what_they_were() {
+        let mut path = [EMPTY; 8];
+        extend(&mut path, 0, 1.0, 1.0, NO_FEATURE);
+        extend(&mut path, 1, 0.6, 1.0, 3);
+        let before: Vec<f64> = path[..2].iter().map(|e| e.weight).collect();
+        extend(&mut path, 2, 0.3, 0.0, 5);
+        unwind(&mut path, 2, 2);
+        for (a, b) in path[..2].iter().map(|e| e.weight).zip(before) {
+            assert!((a - b).abs() < 1e-12);
+        }
+    }
+}
