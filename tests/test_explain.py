@@ -29,7 +29,9 @@ def _data(n_classes: int = 2, seed: int = 0):
     return X, y
 
 
-def _xgb_contribs(xgb, model, X, tmp_path, *, approximate=False, iteration_range=None):
+def _xgb_contribs(
+    xgb, model, X, tmp_path, *, approximate=False, iteration_range=None, interactions=False
+):
     path = tmp_path / "model.json"
     model.save_model(path, format="xgboost")
     booster = xgb.Booster(model_file=str(path))
@@ -37,7 +39,8 @@ def _xgb_contribs(xgb, model, X, tmp_path, *, approximate=False, iteration_range
         # XGBoost explains a range of rounds through a sliced model.
         booster = booster[iteration_range[0] : iteration_range[1]]
     kwargs = {"approx_contribs": True} if approximate else {}
-    return booster.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True, **kwargs)
+    kind = {"pred_interactions": True} if interactions else {"pred_contribs": True}
+    return booster.predict(xgb.DMatrix(X, missing=np.nan), **kind, **kwargs)
 
 
 def _assert_close(ours, theirs):
@@ -123,3 +126,38 @@ def test_contributions_need_a_fitted_model_and_the_right_width():
     model = GBTRegressor(n_estimators=3).fit(X, y.astype(float))
     with pytest.raises(ValueError, match="features"):
         model.predict_contributions(X[:, :3])
+
+
+INTERACTION_MODELS = ["hist binary", "exact binary", "lossguide regression", "forest regressor"]
+
+
+@pytest.mark.parametrize("name", INTERACTION_MODELS)
+def test_interactions_equal_xgboost(xgb, tmp_path, name):
+    X, y = _data()
+    X = X[:150]
+    target = y[:150] if "binary" in name else X[:, 0] * 2 + y[:150]
+    model = MODELS[name]().fit(X, np.nan_to_num(target))
+    ours = model.predict_contributions(X, interactions=True)
+    assert ours.shape == (150, 8, 8)
+    _assert_close(ours, _xgb_contribs(xgb, model, X, tmp_path, interactions=True))
+
+
+def test_multiclass_interactions_equal_xgboost_and_add_up(xgb, tmp_path):
+    X, y = _data(n_classes=3)
+    X, y = X[:120], y[:120]
+    model = GBTClassifier(n_estimators=8, max_depth=4).fit(X, y)
+    ours = model.predict_contributions(X, interactions=True)
+    assert ours.shape == (120, 3, 8, 8)
+    _assert_close(ours, _xgb_contribs(xgb, model, X, tmp_path, interactions=True))
+    phi = model.predict_contributions(X)
+    np.testing.assert_allclose(ours.sum(axis=3), phi, atol=1e-4)
+    np.testing.assert_allclose(ours, np.swapaxes(ours, 2, 3), atol=1e-5)
+
+
+def test_approximate_interactions_equal_xgboost(xgb, tmp_path):
+    X, y = _data()
+    X = X[:100]
+    model = GBTClassifier(n_estimators=10, max_depth=4).fit(X, y[:100])
+    ours = model.predict_contributions(X, interactions=True, approximate=True)
+    theirs = _xgb_contribs(xgb, model, X, tmp_path, interactions=True, approximate=True)
+    _assert_close(ours, theirs)

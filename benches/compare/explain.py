@@ -2,10 +2,12 @@
 
 A binary problem of 20,000 rows x 28 features, 100 trees of depth 6 fitted by sapwood and
 exported as XGBoost JSON, so both libraries explain the same model; contributions of 5,000
-rows, exact (TreeSHAP) and approximate (Saabas), 2 threads, best of ``--repeat`` calls after a
-warm-up call. Also checks that both give the same values.
+rows, exact (TreeSHAP) and approximate (Saabas), and interaction values of ``--inter-rows``
+rows (default 300: they cost ``2 (n_features + 1)`` passes a row), 2 threads, best of
+``--repeat`` calls after a warm-up call. Also checks that both give the same values.
 
-    python benches/compare/explain.py [--rows 5000] [--trees 100] [--depth 6] [--repeat 3]
+    python benches/compare/explain.py [--rows 5000] [--inter-rows 300] [--trees 100]
+        [--depth 6] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from harness import best_of, machine, ratio, table
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--inter-rows", type=int, default=300)
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--depth", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
@@ -52,6 +55,21 @@ def main(argv: list[str] | None = None) -> None:
         )
         diff = float(np.abs(ours - theirs).max())
         out.append([label, ours_s, theirs_s, ratio(ours_s, theirs_s), diff])
+    few = X[: args.inter_rows]
+    few_matrix = xgb.DMatrix(few)
+    ours_s, ours = best_of(
+        lambda: model.predict_contributions(few, interactions=True),
+        repeat=1,
+        warmup=lambda: model.predict_contributions(few[:5], interactions=True),
+    )
+    theirs_s, theirs = best_of(
+        lambda: booster.predict(few_matrix, pred_interactions=True),
+        repeat=1,
+        warmup=lambda: booster.predict(xgb.DMatrix(few[:5]), pred_interactions=True),
+    )
+    diff = float(np.abs(ours - theirs).max())
+    label = f"interactions ({args.inter_rows:,} rows)"
+    out.append([label, ours_s, theirs_s, ratio(ours_s, theirs_s), diff])
     print(
         table(
             f"contributions of {args.rows:,} rows x 28, {args.trees} trees depth {args.depth}, "

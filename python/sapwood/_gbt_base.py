@@ -451,6 +451,7 @@ class _GBTBase(BaseEstimator):
         self,
         X: Any,
         *,
+        interactions: bool = False,
         approximate: bool = False,
         iteration_range: tuple[int, int] | None = None,
     ) -> NDArray:
@@ -465,6 +466,11 @@ class _GBTBase(BaseEstimator):
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Input samples; NaN (or absent sparse entries) are missing values.
+        interactions : bool, default=False
+            SHAP interaction values (XGBoost's ``pred_interactions``): for each sample a
+            matrix whose entry ``(i, j)``, ``i != j``, is half the change of feature ``j``'s
+            contribution between holding feature ``i`` on and off, and whose diagonal holds
+            the rest of each feature's contribution (the bias in the last corner).
         approximate : bool, default=False
             Saabas's attributions instead of SHAP values.
         iteration_range : tuple of int, optional
@@ -476,7 +482,9 @@ class _GBTBase(BaseEstimator):
             Shape ``(n_samples, n_features + 1)``, or ``(n_samples, n_classes, n_features +
             1)`` for multi-class models. The last column is the bias: the trees' expected
             value plus the base margin. Each row (and class) adds up to the raw margin, before
-            the link function (log-odds for classifiers).
+            the link function (log-odds for classifiers). With ``interactions``, one more axis
+            of ``n_features + 1``: ``(n_samples, [n_classes,] n_features + 1, n_features +
+            1)``; each matrix row adds up to that feature's contribution.
 
         Examples
         --------
@@ -491,10 +499,11 @@ class _GBTBase(BaseEstimator):
         True
         """
         begin, end = self._range(iteration_range)
-        out = self._model.predict_contributions(
-            self._native_X(X), begin, end, bool(approximate), self.n_jobs
+        explain = (
+            self._model.predict_interactions if interactions else self._model.predict_contributions
         )
-        return out[:, 0, :] if out.shape[1] == 1 else out
+        out = explain(self._native_X(X), begin, end, bool(approximate), self.n_jobs)
+        return out[:, 0] if out.shape[1] == 1 else out
 
     # ----------------------------------------------------------------------------- inspection
     @property

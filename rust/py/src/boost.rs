@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use numpy::{
-    PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyArray1, PyArray2, PyArray3, PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
@@ -423,6 +423,32 @@ impl BoostModel {
         })?
         .map_err(SapwoodError::from)?;
         PyArray1::from_vec(py, out).reshape([n, k, width])
+    }
+
+    /// SHAP interaction values, shape ``(n_rows, n_groups, num_feature + 1, num_feature + 1)``
+    /// (Saabas's attributions in every pass with ``approximate``); each matrix adds up to the
+    /// raw margin and each of its rows to that feature's contribution.
+    #[pyo3(signature = (x, begin=0, end=None, approximate=false, n_jobs=None))]
+    fn predict_interactions<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        begin: usize,
+        end: Option<usize>,
+        approximate: bool,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray4<f32>>> {
+        let arg = MatrixArg::extract(x)?;
+        let view = arg.view()?;
+        let model = &self.inner;
+        let n = view.n_rows();
+        let k = model.n_groups();
+        let width = model.num_feature + 1;
+        let out = run_detached(py, n_jobs, || {
+            model.predict_interactions(&view, begin, end_of(end), approximate)
+        })?
+        .map_err(SapwoodError::from)?;
+        PyArray1::from_vec(py, out).reshape([n, k, width, width])
     }
 
     /// ``(features, weight, total_gain, total_cover)`` of the features used in at least one

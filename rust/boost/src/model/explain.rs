@@ -150,30 +150,46 @@ struct Step {
     feature: u32,
 }
 
+/// A feature held on or off while the others are explained (for interaction values): its
+/// splits send the row's share down one side only (`on`: the row's side) or both sides by
+/// cover (`off`), and it never enters the path.
+#[derive(Clone, Copy)]
+struct Condition {
+    feature: u32,
+    on: bool,
+}
+
 /// One tree's TreeSHAP values of one row, added into `phi` (one slot per feature).
 struct ShapWalk<'a> {
     tree: &'a Tree,
     row: &'a [f32],
+    condition: Option<Condition>,
 }
 
 impl ShapWalk<'_> {
-    /// Walks the subtree of `nid`, entered by `step`; the parent's path of `depth` elements
-    /// starts at `buf[parent]`, and this node's goes right after it.
+    /// Walks the subtree of `nid`, entered by `step` with a share `fraction` of the row
+    /// (below 1 only under an `off` condition); the parent's path of `depth` elements starts
+    /// at `buf[parent]`, and this node's goes right after it.
     fn walk(
         &self,
         nid: usize,
         buf: &mut [PathElement],
         (parent, depth): (usize, usize),
-        step: Step,
+        (step, fraction): (Step, f64),
         phi: &mut [f64],
     ) {
+        if fraction == 0.0 {
+            return;
+        }
         let start = parent + depth + 1;
         buf.copy_within(parent..parent + depth + 1, start);
         let path = &mut buf[start..];
-        extend(path, depth, step.zero, step.one, step.feature);
+        if self.condition.is_none_or(|c| c.feature != step.feature) {
+            extend(path, depth, step.zero, step.one, step.feature);
+        }
         let tree = self.tree;
         if tree.left[nid] < 0 {
-            let value = f64::from(tree.split_cond[nid]);
+            let value = f64::from(tree.split_cond[nid]) * fraction;
             for i in 1..=depth {
                 let el = path[i];
                 let w = unwound_sum(path, depth, i);
@@ -200,6 +216,19 @@ impl ShapWalk<'_> {
             unwind(path, depth, k);
             depth -= 1;
         }
+        let (mut hot_fraction, mut cold_fraction) = (fraction, fraction);
+        // The children's path length: one more, unless this split's feature is held, which
+        // never enters the path (the children then keep this node's path as it is).
+        let mut child_depth = depth + 1;
+        if let Some(c) = self.condition.filter(|c| c.feature == split) {
+            if c.on {
+                cold_fraction = 0.0;
+            } else {
+                hot_fraction *= share(hot);
+                cold_fraction *= share(cold);
+            }
+            child_depth = depth;
+        }
         let hot_step = Step {
             zero: share(hot) * in_zero,
             one: in_one,
@@ -210,8 +239,20 @@ impl ShapWalk<'_> {
             one: 0.0,
             feature: split,
         };
-        self.walk(hot, buf, (start, depth + 1), hot_step, phi);
-        self.walk(cold, buf, (start, depth + 1), cold_step, phi);
+        self.walk(
+            hot,
+            buf,
+            (start, child_depth),
+            (hot_step, hot_fraction),
+            phi,
+        );
+        self.walk(
+            cold,
+            buf,
+            (start, child_depth),
+            (cold_step, cold_fraction),
+            phi,
+        );
     }
 }
 
@@ -226,7 +267,83 @@ fn saabas(tree: &Tree, means: &[f64], row: &[f32], phi: &mut [f64]) {
     }
 }
 
+/// What explaining rows needs from a model: its trees of the chosen iterations with their
+/// output groups and expected values, and the base margin.
+struct Explainer<'a> {
+    trees: &'a [Tree],
+    groups: &'a [u32],
+    means: Vec<Vec<f64>>,
+    base: Vec<f32>,
+    /// `num_feature + 1`: a group's slots, the bias last.
+    width: usize,
+    /// Path buffer length for the deepest tree.
+    path_len: usize,
+}
+
+impl Explainer<'_> {
+    /// One row's contributions into `phi` (`n_groups * width`): each group's base margin in
+    /// its bias slot, then every tree's. With a `condition`, the trees' expected values are
+    /// left out of the bias (they cancel between the on and off passes).
+    fn row(
+        &self,
+        row: &[f32],
+        (approximate, condition): (bool, Option<Condition>),
+        phi: &mut [f64],
+        buf: &mut [PathElement],
+    ) {
+        let (width, m) = (self.width, self.width - 1);
+        phi.fill(0.0);
+        for (g, b) in self.base.iter().enumerate() {
+            phi[g * width + m] = f64::from(*b);
+        }
+        for ((tree, means), &g) in self.trees.iter().zip(&self.means).zip(self.groups) {
+            let phi = &mut phi[g as usize * width..(g as usize + 1) * width];
+            if condition.is_none() {
+                phi[m] += means[0];
+            }
+            if approximate {
+                saabas(tree, means, row, phi);
+            } else if tree.left[0] >= 0 {
+                let root = Step {
+                    zero: 1.0,
+                    one: 1.0,
+                    feature: NO_FEATURE,
+                };
+                let walk = ShapWalk {
+                    tree,
+                    row,
+                    condition,
+                };
+                walk.walk(0, buf, (0, 0), (root, 1.0), phi);
+            }
+        }
+    }
+}
+
+/// Converts a row's `f64` results into the output.
+fn store(out: &mut [f32], values: &[f64]) {
+    for (o, &v) in out.iter_mut().zip(values) {
+        #[allow(clippy::cast_possible_truncation)]
+        let v32 = v as f32;
+        *o = v32;
+    }
+}
+
 impl Booster {
+    fn explainer(&self, begin: usize, end: usize) -> Result<Explainer<'_>, BoostError> {
+        let range = self.tree_range(begin, end)?;
+        let trees = &self.trees[range.clone()];
+        let deepest = trees.iter().map(Tree::max_depth).max().unwrap_or(0);
+        Ok(Explainer {
+            trees,
+            groups: &self.tree_info[range],
+            means: trees.par_iter().map(mean_values).collect(),
+            base: self.base_margin(),
+            width: self.num_feature + 1,
+            path_len: (deepest + 2) * (deepest + 3) / 2 + 1,
+        })
+    }
+
     /// Feature contributions of iterations `[begin, end)` (`end == 0`: all), as
     /// `n_rows * n_groups * (num_feature + 1)` values, row-major: for each row and group the
     /// contributions of the features, then the bias (the trees' expected values and the base
@@ -244,30 +361,19 @@ impl Booster {
         approximate: bool,
     ) -> Result<Vec<f32>, BoostError> {
         self.check_width(x)?;
-        let range = self.tree_range(begin, end)?;
-        let trees = &self.trees[range.clone()];
-        let groups = &self.tree_info[range];
-        let k = self.n_groups();
+        let ex = self.explainer(begin, end)?;
         let m = self.num_feature;
-        let width = m + 1;
         let what = "the contributions output";
-        let per_row = len_of(k, width, what)?;
+        let per_row = len_of(self.n_groups(), ex.width, what)?;
         let mut out = try_vec(len_of(x.n_rows(), per_row, what)?, 0.0_f32, what)?;
-        let means: Vec<Vec<f64>> = trees.par_iter().map(mean_values).collect();
-        let deepest = trees.iter().map(Tree::max_depth).max().unwrap_or(0);
-        let path_len = (deepest + 2) * (deepest + 3) / 2 + 1;
-        // Each thread densifies a row and accumulates one group's contributions in f64.
+        // Each thread densifies a row and accumulates its contributions in f64.
         drop(try_with_capacity::<f64>(per_row, "a row of contributions")?);
-        let base = self.base_margin();
         out.par_chunks_mut(ROW_BLOCK * per_row)
             .enumerate()
             .for_each_init(
                 || {
-                    (
-                        vec![0.0_f32; m],
-                        vec![0.0_f64; per_row],
-                        vec![EMPTY; path_len],
-                    )
+                    let row = vec![0.0_f32; m];
+                    (row, vec![0.0_f64; per_row], vec![EMPTY; ex.path_len])
                 },
                 |(row_buf, phi, buf), (c, block)| {
                     for (j, o) in block.chunks_mut(per_row).enumerate() {
@@ -279,32 +385,98 @@ impl Booster {
                                 row_buf
                             }
                         };
-                        phi.fill(0.0);
-                        for (g, b) in base.iter().enumerate() {
-                            phi[g * width + m] = f64::from(*b);
-                        }
-                        for ((tree, means), &g) in trees.iter().zip(&means).zip(groups) {
-                            let phi = &mut phi[g as usize * width..(g as usize + 1) * width];
-                            phi[m] += means[0];
-                            if approximate {
-                                saabas(tree, means, row, phi);
-                            } else if tree.left[0] >= 0 {
-                                let root = Step {
-                                    zero: 1.0,
-                                    one: 1.0,
-                                    feature: NO_FEATURE,
-                                };
-                                ShapWalk { tree, row }.walk(0, buf, (0, 0), root, phi);
-                            }
-                        }
-                        for (o, &p) in o.iter_mut().zip(phi.iter()) {
-                            #[allow(clippy::cast_possible_truncation)]
-                            let v = p as f32;
-                            *o = v;
-                        }
+                        ex.row(row, (approximate, None), phi, buf);
+                        store(o, phi);
                     }
                 },
             );
+        Ok(out)
+    }
+
+    /// SHAP interaction values of iterations `[begin, end)`, as
+    /// `n_rows * n_groups * (num_feature + 1)^2` values, row-major: for each row and group a
+    /// matrix whose off-diagonal entry `(i, j)` is half the change of feature `j`'s
+    /// contribution between holding feature `i` on and off, and whose diagonal holds what is
+    /// left of each feature's contribution (the bias in the last corner); each row of the
+    /// matrix adds up to that feature's contribution, and the whole matrix to the raw margin.
+    /// `approximate` uses Saabas's attributions in every pass.
+    ///
+    /// # Errors
+    /// As [`Booster::predict_contributions`].
+    pub fn predict_interactions(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+        approximate: bool,
+    ) -> Result<Vec<f32>, BoostError> {
+        self.check_width(x)?;
+        let ex = self.explainer(begin, end)?;
+        let (m, width, k) = (self.num_feature, ex.width, self.n_groups());
+        let what = "the interactions output";
+        let per_row = len_of(len_of(k, width, what)?, width, what)?;
+        let mut out = try_vec(len_of(x.n_rows(), per_row, what)?, 0.0_f32, what)?;
+        // Holding a feature that no tree splits on changes nothing: its row is zero but for
+        // the diagonal.
+        let mut used = vec![false; width];
+        for t in ex.trees {
+            for nid in 0..t.n_nodes() {
+                if t.left[nid] >= 0 && !t.is_deleted(nid) {
+                    used[t.split_index[nid] as usize] = true;
+                }
+            }
+        }
+        let per_group = len_of(k, width, what)?;
+        drop(try_with_capacity::<f64>(
+            3 * per_group,
+            "a row of contributions",
+        )?);
+        out.par_chunks_mut(per_row).enumerate().for_each_init(
+            || {
+                let bufs = vec![0.0_f64; per_group];
+                (
+                    vec![0.0_f32; m],
+                    [bufs.clone(), bufs.clone(), bufs],
+                    vec![EMPTY; ex.path_len],
+                )
+            },
+            |(row_buf, [diag, on, off], buf), (i, o)| {
+                let row: &[f32] = match x.row_slice(i) {
+                    Some(r) => r,
+                    None => {
+                        x.fill_row(i, row_buf);
+                        row_buf
+                    }
+                };
+                ex.row(row, (approximate, None), diag, buf);
+                for f in 0..width {
+                    if used[f] {
+                        #[allow(clippy::cast_possible_truncation)]
+                        let feature = f as u32;
+                        let held = |on| Some(Condition { feature, on });
+                        ex.row(row, (approximate, held(true)), on, buf);
+                        ex.row(row, (approximate, held(false)), off, buf);
+                    }
+                    for g in 0..k {
+                        let at = g * width;
+                        let cell = &mut o[(g * width + f) * width..(g * width + f + 1) * width];
+                        let mut rest = diag[at + f];
+                        if used[f] {
+                            for j in (0..width).filter(|&j| j != f) {
+                                let v = (on[at + j] - off[at + j]) / 2.0;
+                                rest -= v;
+                                #[allow(clippy::cast_possible_truncation)]
+                                let v32 = v as f32;
+                                cell[j] = v32;
+                            }
+                        }
+                        #[allow(clippy::cast_possible_truncation)]
+                        let r32 = rest as f32;
+                        cell[f] = r32;
+                    }
+                }
+            },
+        );
         Ok(out)
     }
 }
@@ -392,6 +564,33 @@ mod tests {
             let approx = b.predict_contributions(&view, 0, 0, true).unwrap();
             let total: f32 = approx.iter().sum();
             assert!((total - margin).abs() < 1e-5, "{total} {margin}");
+        }
+    }
+
+    #[test]
+    fn interactions_are_symmetric_and_add_up_to_the_contributions() {
+        let b = booster(tree());
+        for row in [[0.2_f32, 0.7], [0.9, 0.1], [f32::NAN, 0.9]] {
+            let view = MatrixView::DenseF32 {
+                data: &row,
+                n_rows: 1,
+                n_cols: 2,
+            };
+            let phi = b.predict_contributions(&view, 0, 0, false).unwrap();
+            let inter = b.predict_interactions(&view, 0, 0, false).unwrap();
+            assert_eq!(inter.len(), 9);
+            for i in 0..3 {
+                let row_sum: f32 = inter[i * 3..i * 3 + 3].iter().sum();
+                assert!((row_sum - phi[i]).abs() < 1e-6, "{inter:?} {phi:?}");
+                for j in 0..3 {
+                    assert!(
+                        (inter[i * 3 + j] - inter[j * 3 + i]).abs() < 1e-6,
+                        "{inter:?}"
+                    );
+                }
+            }
+            // The bias has no interactions.
+            assert_eq!(&inter[6..8], &[0.0, 0.0]);
         }
     }
 
