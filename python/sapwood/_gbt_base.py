@@ -499,10 +499,9 @@ class _GBTBase(BaseEstimator):
         True
         """
         begin, end = self._range(iteration_range)
-        explain = (
-            self._model.predict_interactions if interactions else self._model.predict_contributions
+        out = self._model.predict_contributions(
+            self._native_X(X), begin, end, bool(approximate), bool(interactions), self.n_jobs
         )
-        out = explain(self._native_X(X), begin, end, bool(approximate), self.n_jobs)
         return out[:, 0] if out.shape[1] == 1 else out
 
     # ----------------------------------------------------------------------------- inspection

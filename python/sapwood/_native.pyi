@@ -230,14 +230,7 @@ class BoostModel:
         begin: int = 0,
         end: int | None = None,
         approximate: bool = False,
-        n_jobs: int | None = None,
-    ) -> NDArray[np.float32]: ...
-    def predict_interactions(
-        self,
-        x: Any,
-        begin: int = 0,
-        end: int | None = None,
-        approximate: bool = False,
+        interactions: bool = False,
         n_jobs: int | None = None,
     ) -> NDArray[np.float32]: ...
     def importance(

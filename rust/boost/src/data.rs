@@ -162,6 +162,19 @@ impl MatrixView<'_> {
             _ => None,
         }
     }
+
+    /// Row `i` as `f32` values: the matrix's own slice when it is dense `f32`, otherwise
+    /// written into `buf` (length `n_cols`) by [`MatrixView::fill_row`].
+    #[inline]
+    pub fn row<'b>(&'b self, i: usize, buf: &'b mut [f32]) -> &'b [f32] {
+        match self.row_slice(i) {
+            Some(r) => r,
+            None => {
+                self.fill_row(i, buf);
+                buf
+            }
+        }
+    }
 }
 
 /// Value `(i, j)` of a dense matrix as `f32` (NaN for sparse input, which has no dense form).

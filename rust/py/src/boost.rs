@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use numpy::{
-    PyArray1, PyArray2, PyArray3, PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArrayMethods,
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -401,8 +400,11 @@ impl BoostModel {
 
     /// Feature contributions, shape ``(n_rows, n_groups, num_feature + 1)``: TreeSHAP values
     /// (Saabas's attributions with ``approximate``), the last column the bias; each row and
-    /// group adds up to the raw margin.
-    #[pyo3(signature = (x, begin=0, end=None, approximate=false, n_jobs=None))]
+    /// group adds up to the raw margin. With ``interactions``, SHAP interaction values of
+    /// shape ``(n_rows, n_groups, num_feature + 1, num_feature + 1)``, each matrix adding up
+    /// to the raw margin and each of its rows to that feature's contribution.
+    #[pyo3(signature = (x, begin=0, end=None, approximate=false, interactions=false, n_jobs=None))]
+    #[expect(clippy::too_many_arguments, reason = "the Python signature is the API")]
     fn predict_contributions<'py>(
         &self,
         py: Python<'py>,
@@ -410,45 +412,26 @@ impl BoostModel {
         begin: usize,
         end: Option<usize>,
         approximate: bool,
+        interactions: bool,
         n_jobs: Option<i64>,
-    ) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let arg = MatrixArg::extract(x)?;
         let view = arg.view()?;
         let model = &self.inner;
-        let n = view.n_rows();
-        let k = model.n_groups();
         let width = model.num_feature + 1;
+        let mut shape = vec![view.n_rows(), model.n_groups(), width];
         let out = run_detached(py, n_jobs, || {
-            model.predict_contributions(&view, begin, end_of(end), approximate)
+            if interactions {
+                model.predict_interactions(&view, begin, end_of(end), approximate)
+            } else {
+                model.predict_contributions(&view, begin, end_of(end), approximate)
+            }
         })?
         .map_err(SapwoodError::from)?;
-        PyArray1::from_vec(py, out).reshape([n, k, width])
-    }
-
-    /// SHAP interaction values, shape ``(n_rows, n_groups, num_feature + 1, num_feature + 1)``
-    /// (Saabas's attributions in every pass with ``approximate``); each matrix adds up to the
-    /// raw margin and each of its rows to that feature's contribution.
-    #[pyo3(signature = (x, begin=0, end=None, approximate=false, n_jobs=None))]
-    fn predict_interactions<'py>(
-        &self,
-        py: Python<'py>,
-        x: &Bound<'py, PyAny>,
-        begin: usize,
-        end: Option<usize>,
-        approximate: bool,
-        n_jobs: Option<i64>,
-    ) -> PyResult<Bound<'py, PyArray4<f32>>> {
-        let arg = MatrixArg::extract(x)?;
-        let view = arg.view()?;
-        let model = &self.inner;
-        let n = view.n_rows();
-        let k = model.n_groups();
-        let width = model.num_feature + 1;
-        let out = run_detached(py, n_jobs, || {
-            model.predict_interactions(&view, begin, end_of(end), approximate)
-        })?
-        .map_err(SapwoodError::from)?;
-        PyArray1::from_vec(py, out).reshape([n, k, width, width])
+        if interactions {
+            shape.push(width);
+        }
+        Ok(PyArray1::from_vec(py, out).reshape(shape)?.into_any())
     }
 
     /// ``(features, weight, total_gain, total_cover)`` of the features used in at least one

@@ -330,7 +330,15 @@ fn store(out: &mut [f32], values: &[f64]) {
 }
 
 impl Booster {
-    fn explainer(&self, begin: usize, end: usize) -> Result<Explainer<'_>, BoostError> {
+    /// What explaining the rows of `x` with iterations `[begin, end)` needs, once `x`'s
+    /// width and the range are checked.
+    fn explainer(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+    ) -> Result<Explainer<'_>, BoostError> {
+        self.check_width(x)?;
         let range = self.tree_range(begin, end)?;
         let trees = &self.trees[range.clone()];
         let deepest = trees.iter().map(Tree::max_depth).max().unwrap_or(0);
@@ -360,8 +368,7 @@ impl Booster {
         end: usize,
         approximate: bool,
     ) -> Result<Vec<f32>, BoostError> {
-        self.check_width(x)?;
-        let ex = self.explainer(begin, end)?;
+        let ex = self.explainer(x, begin, end)?;
         let m = self.num_feature;
         let what = "the contributions output";
         let per_row = len_of(self.n_groups(), ex.width, what)?;
@@ -378,13 +385,7 @@ impl Booster {
                 |(row_buf, phi, buf), (c, block)| {
                     for (j, o) in block.chunks_mut(per_row).enumerate() {
                         let i = c * ROW_BLOCK + j;
-                        let row: &[f32] = match x.row_slice(i) {
-                            Some(r) => r,
-                            None => {
-                                x.fill_row(i, row_buf);
-                                row_buf
-                            }
-                        };
+                        let row = x.row(i, row_buf);
                         ex.row(row, (approximate, None), phi, buf);
                         store(o, phi);
                     }
@@ -410,8 +411,7 @@ impl Booster {
         end: usize,
         approximate: bool,
     ) -> Result<Vec<f32>, BoostError> {
-        self.check_width(x)?;
-        let ex = self.explainer(begin, end)?;
+        let ex = self.explainer(x, begin, end)?;
         let (m, width, k) = (self.num_feature, ex.width, self.n_groups());
         let what = "the interactions output";
         let per_row = len_of(len_of(k, width, what)?, width, what)?;
@@ -441,13 +441,7 @@ impl Booster {
                 )
             },
             |(row_buf, [diag, on, off], buf), (i, o)| {
-                let row: &[f32] = match x.row_slice(i) {
-                    Some(r) => r,
-                    None => {
-                        x.fill_row(i, row_buf);
-                        row_buf
-                    }
-                };
+                let row = x.row(i, row_buf);
                 ex.row(row, (approximate, None), diag, buf);
                 for f in 0..width {
                     if used[f] {

@@ -161,13 +161,7 @@ impl Booster {
                 |buf, (c, block)| {
                     for (j, o) in block.chunks_mut(nt).enumerate() {
                         let i = c * ROW_CHUNK + j;
-                        let row: &[f32] = match x.row_slice(i) {
-                            Some(r) => r,
-                            None => {
-                                x.fill_row(i, buf);
-                                buf
-                            }
-                        };
+                        let row = x.row(i, buf);
                         for (t, o) in o.iter_mut().enumerate() {
                             *o = forest.leaf_id(t, row) as i32;
                         }
