@@ -32,3 +32,22 @@ def xgb():
 def boruta():
     """BorutaPy's ``boruta`` module (the test is skipped where it is not installed)."""
     return pytest.importorskip("boruta")
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A client of a two-worker ``LocalCluster`` (processes, one thread each), shared by the
+    Dask tests; skipped where ``distributed`` is not installed."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

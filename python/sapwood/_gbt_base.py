@@ -320,12 +320,29 @@ class _GBTBase(BaseEstimator):
             num_class=num_class,
             metrics=metrics,
         )
-        callbacks = self._fit_callbacks(verbose, has_evals=bool(evals))
         trainer = _native.BoostTrainer(
             as_native_matrix(X), y, weights, native_params, evals, self.n_jobs
         )
+        self._train(
+            trainer, metrics, len(evals), verbose, X.shape[1], objective if custom else None, y
+        )
+
+    def _train(
+        self,
+        trainer: Any,
+        metrics: list[str],
+        n_evals: int,
+        verbose: bool | int,
+        n_features: int,
+        custom: Callable | None = None,
+        y: NDArray | None = None,
+    ) -> None:
+        """Run the boosting rounds on ``trainer`` (``boost_round()``, ``model()``,
+        ``set_learning_rate()``) with this fit's callbacks, and keep the model: the loop
+        shared by every way of fitting (one machine, Dask)."""
+        callbacks = self._fit_callbacks(verbose, has_evals=n_evals > 0)
         history: dict[str, dict[str, list[float]]] = {
-            f"validation_{i}": {m: [] for m in metrics} for i in range(len(evals))
+            f"validation_{i}": {m: [] for m in metrics} for i in range(n_evals)
         }
         # Callbacks see the estimator being fitted: nothing of an earlier fit, the log as it
         # grows, and n_iterations_ counting the rounds done so far.
@@ -341,10 +358,10 @@ class _GBTBase(BaseEstimator):
                 # Every callback sees every round, even once one has asked to stop.
                 if any([cb.before_iteration(self, epoch, history) for cb in callbacks]):
                     break
-                if custom:
+                if custom is not None:
                     margin = trainer.margin()
                     pred = margin[:, 0] if margin.shape[1] == 1 else margin
-                    grad, hess = objective(y, pred)  # type: ignore[operator]
+                    grad, hess = custom(y, pred)
                     grad = native_array(grad, dtype=np.float32).reshape(-1)
                     hess = native_array(hess, dtype=np.float32).reshape(-1)
                     results = trainer.boost_round(grad, hess)
@@ -373,7 +390,7 @@ class _GBTBase(BaseEstimator):
             last = [v for metrics_log in history.values() for v in metrics_log.values()]
             self.best_score_ = last[-1][-1] if last and last[-1] else float("nan")
         self._model = model
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_features
         for callback in callbacks:
             callback.after_training(self)
         self._check_fitted_state()

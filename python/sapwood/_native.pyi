@@ -19,6 +19,11 @@ __all__ = [
     "cuda_sources",
     "BoostModel",
     "BoostTrainer",
+    "DistConfig",
+    "DistCuts",
+    "DistPart",
+    "DistTree",
+    "dist_sketch",
     "effective_n_jobs",
     "grow_profile",
     "__version__",
@@ -260,3 +265,89 @@ class BoostModel:
     def base_score(self) -> list[float]: ...
     @property
     def base_margin(self) -> list[float]: ...
+
+# Distributed fit (sapwood.dask): one partition's steps.
+_Sketch = tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.uint64], bool]
+
+def dist_sketch(
+    x: Any, sample_weight: NDArray[np.float32], size: int, n_jobs: int | None = None
+) -> _Sketch: ...
+
+@final
+class DistCuts:
+    @staticmethod
+    def merge(sketches: list[_Sketch], max_bin: int) -> DistCuts: ...
+    @staticmethod
+    def from_parts(
+        values: list[float], offsets: list[int], min_values: list[float], any_missing: bool
+    ) -> DistCuts: ...
+    def __reduce__(self) -> tuple[Any, tuple[list[float], list[int], list[float], bool]]: ...
+    @property
+    def n_features(self) -> int: ...
+
+@final
+class DistPart:
+    def __new__(cls, x: Any, cuts: DistCuts, n_jobs: int | None = None) -> DistPart: ...
+    @property
+    def n_rows(self) -> int: ...
+    def __sizeof__(self) -> int: ...
+
+@final
+class DistConfig:
+    def __new__(cls, params: _TrainParams) -> DistConfig: ...
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]: ...
+    def empty_model(
+        self, n_features: int, y: NDArray[np.float32], sample_weight: NDArray[np.float32]
+    ) -> BoostModel: ...
+    def start_trees(
+        self,
+        model: BoostModel,
+        part: DistPart,
+        cuts: DistCuts,
+        margin: NDArray[np.float32],
+        y: NDArray[np.float32],
+        sample_weight: NDArray[np.float32],
+        iteration: int,
+        offset: int,
+        n_total: int,
+        n_jobs: int | None = None,
+    ) -> list[DistTree]: ...
+    def update_training_margin(
+        self,
+        x: Any,
+        margin: NDArray[np.float32],
+        trees: list[DistTree],
+        n_groups: int,
+        n_jobs: int | None = None,
+    ) -> NDArray[np.float32]: ...
+    @staticmethod
+    def update_margin(
+        x: Any,
+        margin: NDArray[np.float32],
+        trees: list[str],
+        groups: list[int],
+        n_groups: int,
+        n_jobs: int | None = None,
+    ) -> NDArray[np.float32]: ...
+    def evaluate(
+        self,
+        model: BoostModel,
+        margin: NDArray[np.float32],
+        y: NDArray[np.float32],
+        sample_weight: NDArray[np.float32],
+    ) -> list[float]: ...
+    @staticmethod
+    def with_trees(model: BoostModel, trees: list[str], groups: list[int]) -> BoostModel: ...
+
+@final
+class DistTree:
+    def message(self) -> NDArray[np.float64]: ...
+    @property
+    def done(self) -> bool: ...
+    def advance(
+        self, messages: list[NDArray[np.float64]], n_jobs: int | None = None
+    ) -> DistTree: ...
+    def tree_json(self) -> str: ...
+    @property
+    def group(self) -> int: ...
+    def __sizeof__(self) -> int: ...

@@ -21,7 +21,7 @@ use crate::threads::run_detached;
 
 /// A feature matrix argument: a C-contiguous 2-D float32/float64 array, or a CSR tuple
 /// `(indptr int64, indices int32, data float32, n_cols)`.
-enum MatrixArg<'py> {
+pub(crate) enum MatrixArg<'py> {
     F32(PyReadonlyArray2<'py, f32>),
     F64(PyReadonlyArray2<'py, f64>),
     Csr(
@@ -33,7 +33,7 @@ enum MatrixArg<'py> {
 }
 
 impl<'py> MatrixArg<'py> {
-    fn extract(obj: &Bound<'py, PyAny>) -> SapwoodResult<Self> {
+    pub(crate) fn extract(obj: &Bound<'py, PyAny>) -> SapwoodResult<Self> {
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
             return Ok(Self::F32(a));
         }
@@ -58,7 +58,7 @@ impl<'py> MatrixArg<'py> {
         ))
     }
 
-    fn view(&self) -> SapwoodResult<MatrixView<'_>> {
+    pub(crate) fn view(&self) -> SapwoodResult<MatrixView<'_>> {
         Ok(match self {
             Self::F32(a) => MatrixView::DenseF32 {
                 data: a
@@ -90,7 +90,7 @@ impl<'py> MatrixArg<'py> {
     }
 }
 
-fn slice<'a>(a: &'a PyReadonlyArray1<'_, f32>, what: &str) -> SapwoodResult<&'a [f32]> {
+pub(crate) fn slice<'a>(a: &'a PyReadonlyArray1<'_, f32>, what: &str) -> SapwoodResult<&'a [f32]> {
     a.as_slice()
         .map_err(|_| SapwoodError::layout(what, "float32"))
 }
@@ -102,7 +102,7 @@ fn slice<'a>(a: &'a PyReadonlyArray1<'_, f32>, what: &str) -> SapwoodResult<&'a 
 /// the trainer is built. Python states and checks each parameter's range once, before this.
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
-struct TrainParams {
+pub(crate) struct TrainParams {
     learning_rate: f64,
     max_depth: u32,
     max_leaves: u32,
@@ -128,7 +128,7 @@ struct TrainParams {
 }
 
 impl TrainParams {
-    fn into_config(self) -> Result<TrainConfig, BoostError> {
+    pub(crate) fn into_config(self) -> Result<TrainConfig, BoostError> {
         let tree = TreeParams {
             learning_rate: self.learning_rate,
             max_depth: self.max_depth,
@@ -290,14 +290,14 @@ impl BoostTrainer {
 /// A fitted boosted ensemble (immutable).
 #[pyclass(frozen, module = "sapwood._native")]
 pub struct BoostModel {
-    inner: Arc<Booster>,
+    pub(crate) inner: Arc<Booster>,
     /// The trees of the last iteration range predicted with, packed: packing costs about as
     /// much as predicting a few rows, so repeated small predictions keep it.
     packed: Mutex<Option<(usize, usize, Arc<FlatForest>)>>,
 }
 
 impl BoostModel {
-    fn new(booster: Booster) -> Self {
+    pub(crate) fn new(booster: Booster) -> Self {
         Self {
             inner: Arc::new(booster),
             packed: Mutex::new(None),

@@ -7,6 +7,7 @@
 pub mod boost;
 pub mod boruta;
 pub mod cuda;
+pub mod dist;
 pub mod error;
 pub mod info;
 pub mod neighbors;
@@ -32,6 +33,8 @@ mod _native {
     };
     #[pymodule_export]
     use super::cuda::cuda_sources;
+    #[pymodule_export]
+    use super::dist::{dist_sketch, DistConfig, DistCuts, DistPart, DistTree};
     #[pymodule_export]
     use super::info::build_info;
     #[pymodule_export]

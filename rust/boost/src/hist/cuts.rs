@@ -396,6 +396,68 @@ impl QuantileCuts {
         }
     }
 
+    /// Cuts from each feature's distinct present values with their summed weights (ascending,
+    /// as a sketch of all of the data gives them): the rules of [`QuantileCuts::from_dense`].
+    ///
+    /// # Errors
+    /// [`BoostError`] for `max_bin < 2`, or values that are not ascending and finite.
+    pub fn from_distinct(features: &[Vec<(f32, f64)>], max_bin: usize) -> Result<Self, BoostError> {
+        if max_bin < 2 {
+            return Err(BoostError::parameter("max_bin", "at least 2", max_bin));
+        }
+        let mut per_feature = Vec::with_capacity(features.len());
+        for (f, distinct) in features.iter().enumerate() {
+            if distinct
+                .iter()
+                .any(|(v, w)| !v.is_finite() || !w.is_finite() || *w < 0.0)
+                || distinct.windows(2).any(|p| p[0].0 >= p[1].0)
+            {
+                return Err(BoostError::InvalidInput(format!(
+                    "the sketch of feature {f} is not ascending, finite and non-negative"
+                )));
+            }
+            per_feature.push(match (distinct.first(), distinct.last()) {
+                (Some(&(min, _)), Some(&(max, _))) => {
+                    (cuts_of_distinct(distinct, max, max_bin), min)
+                }
+                _ => (vec![1e-5], f32::INFINITY),
+            });
+        }
+        Ok(Self::assemble(per_feature))
+    }
+
+    /// The cut values, each feature's start in them (one more than the features) and each
+    /// feature's smallest value: what [`QuantileCuts::from_parts`] takes back.
+    pub fn parts(&self) -> (&[f32], &[usize], &[f32]) {
+        (&self.values, &self.offsets, &self.min_values)
+    }
+
+    /// Cuts from [`QuantileCuts::parts`].
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] when the parts do not describe strictly increasing cuts.
+    pub fn from_parts(
+        values: Vec<f32>,
+        offsets: Vec<usize>,
+        min_values: Vec<f32>,
+    ) -> Result<Self, BoostError> {
+        let ok = offsets.len() == min_values.len() + 1
+            && offsets.first() == Some(&0)
+            && offsets.last() == Some(&values.len())
+            && offsets.windows(2).all(|w| w[0] < w[1])
+            && offsets
+                .windows(2)
+                .all(|w| values[w[0]..w[1]].windows(2).all(|c| c[0] < c[1]));
+        if !ok {
+            return Err(BoostError::InvalidInput("malformed quantile cuts".into()));
+        }
+        Ok(Self {
+            values,
+            offsets,
+            min_values,
+        })
+    }
+
     /// The cuts from each feature's cuts and smallest value, in feature order.
     fn assemble(per_feature: Vec<(Vec<f32>, f32)>) -> Self {
         let mut values = Vec::new();

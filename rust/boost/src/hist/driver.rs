@@ -27,6 +27,7 @@ pub struct TreeShape {
 }
 
 /// The queue of nodes waiting to be split, popped in batches by the growth policy.
+#[derive(Debug, Clone)]
 pub(crate) struct Driver {
     queue: BinaryHeap<ExpandEntry>,
     shape: TreeShape,

@@ -19,6 +19,31 @@ pub struct FeatureHistogram {
 }
 
 impl FeatureHistogram {
+    /// Zero histograms of `features`: what other parts' histograms are added into.
+    pub fn zeros(cuts: &QuantileCuts, features: &[usize]) -> Self {
+        let mut offsets = Vec::with_capacity(features.len() + 1);
+        offsets.push(0);
+        for &f in features {
+            offsets.push(offsets[offsets.len() - 1] + cuts.feature(f).len());
+        }
+        let n_bins = offsets[features.len()];
+        Self {
+            features: features.to_vec(),
+            offsets,
+            bins: vec![GradStats::default(); n_bins],
+        }
+    }
+
+    /// Every entry, the features' bins one after another.
+    pub fn bins(&self) -> &[GradStats] {
+        &self.bins
+    }
+
+    /// Every entry, to add into.
+    pub fn bins_mut(&mut self) -> &mut [GradStats] {
+        &mut self.bins
+    }
+
     /// Builds the histograms of `features` over `rows` from per-row gradient pairs.
     pub fn build(
         matrix: &BinnedMatrix,

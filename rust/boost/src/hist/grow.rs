@@ -1,35 +1,24 @@
-//! Growing one tree from gradient histograms (XGBoost's `hist` and `approx` updaters): the
-//! loop over the phases of growth.
+//! Growing one tree from gradient histograms (XGBoost's `hist` and `approx`) on one machine:
+//! the local and global steps of [`super::step`] with a single part.
 //!
-//! Each round the [`Driver`] hands over a batch of nodes (a level, or the best leaf); each is
-//! split in the tree; the [`RowPartitioner`] divides its rows between the children; the
-//! smaller child's histogram is built from its rows, made global at the [`HistSync`] seam, and
-//! its sibling's derived from the parent by subtraction; the [`SplitEvaluator`] finds each
-//! child's best split from those summed histograms; the children go back to the driver.
-//! `gamma`, the 1e-6 rule, `max_depth` and `max_leaves` are applied as the tree grows, and
-//! nothing depends on the thread count. With `SAPWOOD_PROFILE=1` each phase is timed
-//! ([`crate::profile`]).
-
-use rayon::prelude::*;
+//! Each round the driver hands over a batch of nodes (a level, or the best leaf); each is
+//! split in the tree; the part divides its rows between the children; the smaller child's
+//! histogram is built from its rows and its sibling's derived from the parent by subtraction;
+//! the split evaluator finds each child's best split from those histograms; the children go
+//! back to the driver. `gamma`, the 1e-6 rule, `max_depth` and `max_leaves` are applied as the
+//! tree grows, and nothing depends on the thread count. With `SAPWOOD_PROFILE=1` each phase
+//! is timed ([`crate::profile`]).
 
 use super::cuts::QuantileCuts;
-use super::driver::{Driver, TreeShape};
-use super::evaluate::{BinSplit, NodeHistogram, SplitEvaluator};
-use super::expand::ExpandEntry;
-use super::feature_histogram::FeatureHistogram;
-use super::histogram::{HistLayout, Histogram};
+use super::driver::TreeShape;
+use super::histogram::HistLayout;
 use super::matrix::BinnedMatrix;
-use super::partition::RowPartitioner;
-use super::sync::{HistSync, LocalSync};
-use crate::gain::{GradStats, SplitParams};
-use crate::profile::{self, Phase};
+use super::step::{PartGrowth, TreeGrowth};
+use crate::gain::SplitParams;
 use crate::sampling::ColumnSampler;
-use crate::tree::{Tree, TreeSplit};
+use crate::tree::Tree;
 
 pub use super::driver::GrowPolicy;
-
-/// A new child before evaluation: its id, depth, the level's features and its node mask.
-type ChildDraw = (usize, u32, Vec<usize>, Option<Vec<bool>>);
 
 /// The rows that ended in each leaf of a tree, as `(node id, rows)`: every row the tree grew
 /// on (active, without a negative hessian) in exactly one leaf, each leaf's rows in ascending
@@ -37,31 +26,23 @@ type ChildDraw = (usize, u32, Vec<usize>, Option<Vec<bool>>);
 /// relies on both when it updates margins and refreshes leaves from these lists.
 pub type LeafRows = Vec<(usize, Vec<u32>)>;
 
-/// A node's rows, its gradient sums and (when kept) its full histogram.
-struct NodeRows {
-    rows: Vec<u32>,
-    stats: GradStats,
-    hist: Option<Histogram>,
-}
-
 /// Largest share of the features a node may sample for its histogram to be built from its
 /// rows over those features alone. Above it every node keeps a full histogram and the larger
 /// child comes from the parent by subtraction; below it (random forests with `sqrt(p)`
 /// columns per node) building a few features from rows costs less than keeping them all.
 pub const DIRECT_NODE_RATIO: f64 = 0.25;
 
-/// Everything one tree's growth reads: the binned rows it sees, the fit's cuts and histogram
-/// layout, the gain rules, the tree's limits, and the seam `S` where local sums become global.
-pub struct HistGrower<'a, S: HistSync = LocalSync> {
+/// Everything one tree's growth reads: the binned rows, the fit's cuts and histogram layout,
+/// the gain rules and the tree's limits.
+pub struct HistGrower<'a> {
     matrix: &'a BinnedMatrix,
     cuts: &'a QuantileCuts,
     params: &'a SplitParams,
     shape: TreeShape,
     layout: HistLayout,
-    sync: S,
 }
 
-impl<'a> HistGrower<'a, LocalSync> {
+impl<'a> HistGrower<'a> {
     /// A grower over all of the data, on one machine.
     pub fn new(
         matrix: &'a BinnedMatrix,
@@ -69,113 +50,20 @@ impl<'a> HistGrower<'a, LocalSync> {
         params: &'a SplitParams,
         shape: TreeShape,
     ) -> Self {
-        let layout = HistLayout::of(matrix, cuts);
-        Self::with_sync(matrix, cuts, params, shape, layout, LocalSync)
-    }
-}
-
-impl<'a, S: HistSync> HistGrower<'a, S> {
-    /// A grower over `matrix`, one part of the data, whose sums become global through `sync`;
-    /// `layout` must be the same for every part (it comes from the global cuts).
-    pub fn with_sync(
-        matrix: &'a BinnedMatrix,
-        cuts: &'a QuantileCuts,
-        params: &'a SplitParams,
-        shape: TreeShape,
-        layout: HistLayout,
-        sync: S,
-    ) -> Self {
         Self {
             matrix,
             cuts,
             params,
             shape,
-            layout,
-            sync,
+            layout: HistLayout::of(matrix, cuts),
         }
-    }
-
-    /// The best split of `node` over the level's `features` that its `mask` keeps. A node
-    /// with a full histogram is evaluated from it; otherwise the histograms of the chosen
-    /// features are built from its rows first (the direct mode).
-    fn evaluate(
-        &self,
-        evaluator: &SplitEvaluator<'_>,
-        node: &NodeRows,
-        features: &[usize],
-        mask: Option<&[bool]>,
-        gpair: &[(f32, f32)],
-    ) -> BinSplit {
-        let chosen: Vec<usize> = features
-            .iter()
-            .copied()
-            .filter(|&f| mask.is_none_or(|m| m[f]))
-            .collect();
-        match &node.hist {
-            Some(hist) => profile::time(Phase::Evaluate, || {
-                evaluator.best_split(node.stats, &chosen, NodeHistogram::Full(hist))
-            }),
-            None => {
-                let hist = profile::time(Phase::Histogram, || {
-                    let local =
-                        FeatureHistogram::build(self.matrix, self.cuts, &chosen, &node.rows, gpair);
-                    self.sync.feature_histogram(local)
-                });
-                profile::time(Phase::Evaluate, || {
-                    evaluator.best_split(node.stats, &chosen, NodeHistogram::Features(&hist))
-                })
-            }
-        }
-    }
-
-    /// The children of a split node: their rows, sums and (unless in direct mode) histograms,
-    /// the smaller one's built from its rows and the other's derived from the parent's.
-    fn split_node(
-        &self,
-        partitioner: &RowPartitioner<'_>,
-        parent: &mut NodeRows,
-        split: &BinSplit,
-        gpair: &[(f32, f32)],
-    ) -> (NodeRows, NodeRows) {
-        let (left_rows, right_rows) =
-            profile::time(Phase::Partition, || partitioner.split(&parent.rows, split));
-        let (mut lh, mut rh) = (None, None);
-        if let Some(parent_hist) = parent.hist.take() {
-            (lh, rh) = profile::time(Phase::Histogram, || {
-                let (n_left, n_right) = self.sync.child_rows(left_rows.len(), right_rows.len());
-                let small_left = n_left <= n_right;
-                let small_rows = if small_left { &left_rows } else { &right_rows };
-                let local =
-                    Histogram::build_in(&self.layout, self.matrix, self.cuts, small_rows, gpair);
-                let small = self.sync.histogram(local);
-                let other = small.sibling_from(parent_hist);
-                if small_left {
-                    (Some(small), Some(other))
-                } else {
-                    (Some(other), Some(small))
-                }
-            });
-        }
-        let c = split.cand;
-        (
-            NodeRows {
-                rows: left_rows,
-                stats: c.left,
-                hist: lh,
-            },
-            NodeRows {
-                rows: right_rows,
-                stats: c.right,
-                hist: rh,
-            },
-        )
     }
 
     /// Grows one tree over the rows flagged in `active` (rows with a negative hessian are left
     /// out, as in XGBoost).
     pub fn grow(&self, gpair: &[(f32, f32)], active: &[bool], sampler: &mut ColumnSampler) -> Tree {
         let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
-        self.grow_with(gpair, active, sampler, direct, None)
+        self.grow_with(gpair, active, sampler, direct, false).0
     }
 
     /// [`HistGrower::grow`], also returning the rows that ended in each leaf (the rows the
@@ -187,161 +75,45 @@ impl<'a, S: HistSync> HistGrower<'a, S> {
         sampler: &mut ColumnSampler,
     ) -> (Tree, LeafRows) {
         let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
-        let mut leaves = Vec::new();
-        let tree = self.grow_with(gpair, active, sampler, direct, Some(&mut leaves));
-        (tree, leaves)
+        self.grow_with(gpair, active, sampler, direct, true)
     }
 
     /// [`HistGrower::grow`] with the histogram mode chosen: `direct` builds each node's
     /// histograms of its sampled features from its rows; otherwise every node keeps a full
     /// histogram and siblings come by subtraction.
-    #[allow(clippy::cast_possible_truncation)]
     fn grow_with(
         &self,
         gpair: &[(f32, f32)],
         active: &[bool],
         sampler: &mut ColumnSampler,
         direct: bool,
-        mut leaves: Option<&mut LeafRows>,
-    ) -> Tree {
-        let partitioner = RowPartitioner::new(self.matrix);
-        let evaluator = SplitEvaluator::new(self.cuts, self.params, self.layout.any_missing());
-        let (rows, partial) =
-            profile::time(Phase::Partition, || partitioner.root_rows(gpair, active));
-        let mut local_sums = GradStats::default();
-        for p in partial {
-            local_sums.add(p);
-        }
-        let root_stats = self.sync.root_sums(local_sums);
-        let lr = self.params.learning_rate;
-        let root_weight = self.params.weight(root_stats);
-        let mut tree = Tree::with_root(root_weight, root_weight * lr, root_stats.hess as f32);
-        sampler.new_tree();
-        let hist = (!direct).then(|| {
-            profile::time(Phase::Histogram, || {
-                let local = if rows.len() == self.matrix.n_rows() {
-                    // Every row, in order (`rows` is ascending and without repeats).
-                    Histogram::build_all_in(&self.layout, self.matrix, self.cuts, gpair)
-                } else {
-                    Histogram::build_in(&self.layout, self.matrix, self.cuts, &rows, gpair)
-                };
-                self.sync.histogram(local)
-            })
-        });
-        let mut nodes: Vec<Option<NodeRows>> = vec![Some(NodeRows {
-            rows,
-            stats: root_stats,
-            hist,
-        })];
-        let n_features = self.cuts.n_features();
-        let mut level_features: Vec<Vec<usize>> = Vec::new();
-        let mut features_at = |depth: u32, sampler: &mut ColumnSampler| -> Vec<usize> {
-            while level_features.len() <= depth as usize {
-                let d = level_features.len() as u32;
-                level_features.push(sampler.level_features(d));
-            }
-            level_features[depth as usize].clone()
-        };
-
-        let mut n_leaves = 1u32;
-        let root_features = features_at(0, sampler);
-        let root_mask = sampler.node_features(&root_features, n_features);
-        let root_split = self.evaluate(
-            &evaluator,
-            nodes[0].as_ref().expect("root exists"),
-            &root_features,
-            root_mask.as_deref(),
-            gpair,
+        want_leaves: bool,
+    ) -> (Tree, LeafRows) {
+        let mut part = PartGrowth::start(self.matrix, gpair, active, want_leaves);
+        let (mut growth, mut plan) = TreeGrowth::new(
+            self.cuts.n_features(),
+            self.shape,
+            self.params.gamma,
+            sampler,
+            direct,
         );
-        let mut driver = Driver::new(self.shape, self.params.gamma);
-        driver.push([ExpandEntry {
-            nid: 0,
-            depth: 0,
-            split: root_split,
-        }]);
-
-        while !driver.is_empty() {
-            // Expand the batch in node order (the tree's ids and `max_leaves` depend on it).
-            let mut splits: Vec<(ExpandEntry, usize, NodeRows)> = Vec::new();
-            // Nodes whose children are final leaves: partitioned only when leaves are wanted.
-            let mut last: Vec<(ExpandEntry, usize, NodeRows)> = Vec::new();
-            for e in driver.pop_batch() {
-                if !driver.is_expandable(&e, n_leaves) {
-                    tree.loss_chg[e.nid] = e.loss_chg().max(0.0);
-                    if let (Some(out), Some(node)) = (leaves.as_deref_mut(), nodes[e.nid].take()) {
-                        out.push((e.nid, node.rows));
-                    }
-                    nodes[e.nid] = None;
-                    continue;
-                }
-                let c = e.split.cand;
-                let lw = self.params.weight(c.left);
-                let rw = self.params.weight(c.right);
-                let l = tree.expand_split(
-                    e.nid,
-                    &TreeSplit {
-                        feature: c.feature,
-                        threshold: c.threshold,
-                        default_left: c.default_left,
-                        loss_chg: c.loss_chg,
-                    },
-                    (lw, lw * lr, c.left.hess as f32),
-                    (rw, rw * lr, c.right.hess as f32),
-                );
-                n_leaves += 1;
-                let parent = nodes[e.nid]
-                    .take()
-                    .expect("an expandable node has its rows");
-                // Children that can never split need neither rows nor histograms.
-                if driver.children_may_split(e.depth, n_leaves) {
-                    splits.push((e, l, parent));
-                } else if leaves.is_some() {
-                    last.push((e, l, parent));
-                }
+        loop {
+            let sums = part.step(self.matrix, self.cuts, &self.layout, gpair, &plan, false);
+            if plan.last {
+                break;
             }
-            if let Some(out) = leaves.as_deref_mut() {
-                let parts: Vec<(Vec<u32>, Vec<u32>)> = profile::time(Phase::Partition, || {
-                    last.par_iter()
-                        .map(|(e, _, parent)| partitioner.split(&parent.rows, &e.split))
-                        .collect()
-                });
-                for ((_, l, _), (left, right)) in last.iter().zip(parts) {
-                    out.push((*l, left));
-                    out.push((*l + 1, right));
-                }
-            }
-            nodes.resize_with(tree.n_nodes(), || None);
-            // Partition and build the children's histograms of every node at once: each
-            // node's result is fixed, so the order they finish in does not matter.
-            let built: Vec<(NodeRows, NodeRows)> = splits
-                .par_iter_mut()
-                .map(|(e, _, parent)| self.split_node(&partitioner, parent, &e.split, gpair))
-                .collect();
-            // Draw the children's feature sets in node order, then evaluate them at once.
-            let mut children: Vec<ChildDraw> = Vec::new();
-            for ((e, l, _), (left, right)) in splits.iter().zip(built) {
-                nodes[*l] = Some(left);
-                nodes[*l + 1] = Some(right);
-                for nid in [*l, *l + 1] {
-                    let feats = features_at(e.depth + 1, sampler);
-                    let mask = sampler.node_features(&feats, n_features);
-                    children.push((nid, e.depth + 1, feats, mask));
-                }
-            }
-            let evaluated: Vec<ExpandEntry> = children
-                .par_iter()
-                .map(|(nid, depth, feats, mask)| {
-                    let node = nodes[*nid].as_ref().expect("a new child has its rows");
-                    ExpandEntry {
-                        nid: *nid,
-                        depth: *depth,
-                        split: self.evaluate(&evaluator, node, feats, mask.as_deref(), gpair),
-                    }
-                })
-                .collect();
-            driver.push(evaluated);
+            let (next, sums) = growth
+                .step(self.cuts, self.params, self.layout.any_missing(), sums)
+                .expect("one part answers its own plan");
+            part.adopt(sums);
+            plan = next;
         }
-        tree
+        let leaves = if want_leaves {
+            part.into_leaves()
+        } else {
+            Vec::new()
+        };
+        (growth.into_tree(), leaves)
     }
 }
 
@@ -576,8 +348,8 @@ mod tests {
             let active: Vec<bool> = (0..n).map(|r| r % 5 != 0).collect();
             let mut a = ColumnSampler::new(n_cols, &tp, 3);
             let mut b = ColumnSampler::new(n_cols, &tp, 3);
-            let direct = grower.grow_with(&g, &active, &mut a, true, None);
-            let full = grower.grow_with(&g, &active, &mut b, false, None);
+            let direct = grower.grow_with(&g, &active, &mut a, true, false).0;
+            let full = grower.grow_with(&g, &active, &mut b, false, false).0;
             assert!(direct.n_nodes() > 15);
             assert_eq!(direct, full);
             // The automatic choice takes the direct mode at this ratio.

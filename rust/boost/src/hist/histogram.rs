@@ -366,6 +366,19 @@ impl Histogram {
         &self.bins
     }
 
+    /// The stored entries, to add into.
+    pub fn bins_mut(&mut self) -> &mut [GradStats] {
+        &mut self.bins
+    }
+
+    /// A zero histogram in `layout`: what other parts' histograms are added into.
+    pub fn zeros(layout: &HistLayout) -> Self {
+        Self {
+            bins: vec![GradStats::default(); layout.n_bins],
+            stride: layout.arrays.map_or(0, |a| a.stride),
+        }
+    }
+
     /// Feature `f`'s bins.
     pub fn feature<'a>(&'a self, cuts: &QuantileCuts, f: usize) -> &'a [GradStats] {
         let start = if self.stride > 0 {

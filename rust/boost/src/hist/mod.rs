@@ -6,7 +6,7 @@
 //! | [`cuts`], [`matrix`] | setup: quantile cuts and the binned matrix |
 //! | [`partition`] | the root's rows and sums; each split's division of a node's rows |
 //! | [`histogram`], [`feature_histogram`] | gradient histograms from rows, in the fit's [`HistLayout`] (or of a few features) |
-//! | [`sync`] | the seam where local sums and histograms become global |
+//! | [`step`] | growth as local steps (one part's rows) and global steps (the tree), the seam of a distributed fit |
 //! | [`evaluate`] | the best split of a node from its summed histograms and sums |
 //! | [`expand`], [`driver`] | nodes waiting to be split, their order, the tree's limits |
 //! | [`grow`] | the loop over those phases |
@@ -21,7 +21,7 @@ pub mod histogram;
 pub mod matrix;
 pub mod partition;
 pub(crate) mod prefetch;
-pub mod sync;
+pub mod step;
 
 pub use cuts::QuantileCuts;
 pub use driver::{GrowPolicy, TreeShape};
@@ -29,7 +29,7 @@ pub use feature_histogram::FeatureHistogram;
 pub use grow::{HistGrower, LeafRows};
 pub use histogram::{HistLayout, Histogram};
 pub use matrix::{BinLayout, BinStorage, BinnedMatrix};
-pub use sync::{HistSync, LocalSync};
+pub use step::{GrowPlan, PartGrowth, StepHistogram, StepSums, TreeGrowth};
 
 /// Whether compressed (CSR or CSC) arrays agree: `indptr` non-decreasing and ending at the
 /// number of stored values, one index per value, every index below `n_minor`.

@@ -8,6 +8,7 @@
 //! it builds (trees appended, attributes set). The model never imports this module.
 
 mod config;
+pub mod dist;
 mod margins;
 mod median;
 
@@ -50,6 +51,49 @@ pub struct Trainer {
     gpair: Vec<(f32, f32)>,
     evals: Vec<EvalSet>,
     model: Booster,
+}
+
+/// A model without trees for `config` over `n_features` features, its intercept given or
+/// estimated from the training `labels` and `weights` (all of them, in row order).
+pub(crate) fn empty_model(
+    config: &TrainConfig,
+    n_features: usize,
+    labels: &[f32],
+    weights: &[f32],
+) -> Booster {
+    let k = config.num_class.max(1);
+    #[allow(clippy::cast_possible_truncation)]
+    let spw = config.scale_pos_weight as f32;
+    #[allow(clippy::cast_possible_truncation)]
+    let base_score = match config.base_score {
+        Some(b) if config.objective.is_multiclass() => {
+            vec![config.objective.prob_to_margin(b as f32); k]
+        }
+        Some(b) => vec![b as f32],
+        None => config
+            .objective
+            .estimate_base_score(labels, weights, config.num_class, spw),
+    };
+    let split =
+        SplitParams::from_tree_params(&config.tree, config.objective.implied_max_delta_step());
+    Booster {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        objective: config.objective,
+        num_class: config.num_class,
+        num_feature: n_features,
+        base_score,
+        trees: Vec::new(),
+        tree_info: Vec::new(),
+        num_parallel_tree: config.num_parallel_tree,
+        objective_max_delta_step: if config.objective == Objective::Poisson {
+            split.max_delta_step
+        } else {
+            0.0
+        },
+        scale_pos_weight: spw,
+        attributes: BTreeMap::new(),
+    }
 }
 
 /// `n` rows of the base margin `base`, allocated fallibly.
@@ -127,39 +171,9 @@ impl Trainer {
             }
             config.objective.check_labels(ey, config.num_class)?;
         }
-        let k = config.num_class.max(1);
-        #[allow(clippy::cast_possible_truncation)]
-        let spw = config.scale_pos_weight as f32;
-        #[allow(clippy::cast_possible_truncation)]
-        let base_score = match config.base_score {
-            Some(b) if config.objective.is_multiclass() => {
-                vec![config.objective.prob_to_margin(b as f32); k]
-            }
-            Some(b) => vec![b as f32],
-            None => config
-                .objective
-                .estimate_base_score(labels, weights, config.num_class, spw),
-        };
+        let model = empty_model(&config, x.n_cols(), labels, weights);
         let split =
             SplitParams::from_tree_params(&config.tree, config.objective.implied_max_delta_step());
-        let model = Booster {
-            format: FORMAT_NAME.into(),
-            version: FORMAT_VERSION,
-            objective: config.objective,
-            num_class: config.num_class,
-            num_feature: x.n_cols(),
-            base_score,
-            trees: Vec::new(),
-            tree_info: Vec::new(),
-            num_parallel_tree: config.num_parallel_tree,
-            objective_max_delta_step: if config.objective == Objective::Poisson {
-                split.max_delta_step
-            } else {
-                0.0
-            },
-            scale_pos_weight: spw,
-            attributes: BTreeMap::new(),
-        };
         let base = model.base_margin();
         let updater = Updater::new(config.tree_method, x, weights, config.tree.max_bin as usize)?;
         let margin = repeated_margin(&base, n, "the training margins")?;

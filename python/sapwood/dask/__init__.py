@@ -1,0 +1,13 @@
+"""sapwood on Dask: the boosting and k-NN estimators over Dask collections.
+
+Needs the ``dask`` extra (``pip install sapwood[dask]``). Every step is an ordinary Dask task:
+no sockets, ports or trackers of sapwood's own, so a lost worker is recomputed by Dask and a
+fit never waits on a peer. Results do not depend on the number of workers or where tasks ran.
+
+- :class:`DaskGBTRegressor`, :class:`DaskGBTClassifier`: the same model as
+  :class:`sapwood.GBTRegressor` / :class:`sapwood.GBTClassifier` on the concatenated data.
+"""
+
+from sapwood.dask._boost import DaskGBTClassifier, DaskGBTRegressor
+
+__all__ = ["DaskGBTClassifier", "DaskGBTRegressor"]

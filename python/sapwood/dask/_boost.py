@@ -1,0 +1,722 @@
+"""Gradient boosting on Dask: :class:`DaskGBTRegressor` and :class:`DaskGBTClassifier`.
+
+Every step of a fit is an ordinary Dask task over the partitions' futures; no sockets, ports,
+trackers, pinned workers or locks. Per partition: sketch the columns, bin the rows by the
+merged cuts, then, each round, start the round's trees from the margins, and alternate a
+global step (from every partition's histogram sums, added in partition order, so every
+partition takes the same decisions) with a local one (divide the rows, build the wanted
+histograms) until the trees are complete, and add them to the margins. The single-machine
+fit runs the same steps with one partition (``sapwood_boost::hist::step``), so a model fitted
+here equals the one :class:`sapwood.GBTRegressor` fits on the concatenated data whenever the
+cuts are the same (every feature with at most ``max_bin`` distinct values, or few enough that
+no partition's sketch is pruned).
+
+A lost worker is recomputed from lineage by Dask itself; a fit never waits on a peer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+
+from sapwood import _native
+from sapwood._model_json import _CLASSIFICATION_OBJECTIVES, _REGRESSION_OBJECTIVES
+from sapwood._validation import native_array
+from sapwood.boost import GBTClassifier, GBTRegressor
+from sapwood.dask._client import get_client
+
+__all__ = ["DaskGBTClassifier", "DaskGBTRegressor"]
+
+# Entries a partition's sketch keeps per feature, as a multiple of max_bin: below it the
+# sketch is exact, and the cuts equal the single-machine ones.
+_SKETCH_FACTOR = 32
+
+
+def _threads() -> int | None:
+    """The worker's thread count, so that a task's Rust work does not oversubscribe it."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+# ------------------------------------------------------------------------------ task bodies
+def _matrix(block: Any, missing: float | None) -> NDArray:
+    a = np.asarray(block)
+    if a.ndim != 2:
+        raise ValueError(f"X must be 2-D, got a partition of shape {a.shape}")
+    dtype = np.float32 if a.dtype == np.float32 else np.float64
+    a = native_array(a, dtype=dtype)
+    if missing is not None and not (isinstance(missing, float) and math.isnan(missing)):
+        a = np.where(a == missing, np.nan, a).astype(dtype)
+    return a
+
+
+def _vector(block: Any, what: str) -> NDArray:
+    a = np.asarray(block, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{what} contains NaN or infinity")
+    return native_array(a, dtype=np.float32)
+
+
+def _codes(block: Any, classes: NDArray) -> NDArray:
+    a = np.asarray(block).reshape(-1)
+    known = np.isin(a, classes)
+    if not np.all(known):
+        raise ValueError(f"y has labels not seen in training: {np.unique(a[~known])[:5]!r}")
+    return native_array(np.searchsorted(classes, a), dtype=np.float32)
+
+
+def _weights(block: Any, n: int) -> NDArray:
+    if block is None:
+        return np.ones(n, dtype=np.float32)
+    w = _vector(block, "sample_weight")
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight has {w.shape[0]} entries for a partition of {n} rows")
+    if np.any(w < 0):
+        raise ValueError("sample_weight must be non-negative")
+    return w
+
+
+def _check_rows(x: NDArray, y: NDArray, i: int) -> int:
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"partition {i}: X has {x.shape[0]} rows but y has {y.shape[0]}; "
+            "X and y must be partitioned alike"
+        )
+    return int(x.shape[0])
+
+
+def _native_x(x: NDArray) -> NDArray:
+    # Arrays that crossed between workers come from pickle buffers and may be unaligned.
+    return native_array(x, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+
+
+def _f32(a: NDArray) -> NDArray:
+    return native_array(a, dtype=np.float32)
+
+
+def _sketch(x: NDArray, w: NDArray, size: int) -> tuple:
+    return _native.dist_sketch(_native_x(x), _f32(w), size, _threads())
+
+
+def _merge(sketches: list[tuple], max_bin: int) -> Any:
+    aligned = [
+        (_f32(v), native_array(w, dtype=np.float64), native_array(c, dtype=np.uint64), bool(m))
+        for v, w, c, m in sketches
+    ]
+    return _native.DistCuts.merge(aligned, max_bin)
+
+
+class _Part:
+    """One partition's rows binned by the fit's cuts. Pickles as the rows and the cuts (binning
+    again where it lands), so that Dask may move it or spill it like any other result."""
+
+    def __init__(self, x: NDArray, cuts: Any) -> None:
+        self.x, self.cuts = x, cuts
+        self.binned = _native.DistPart(_native_x(x), cuts, _threads())
+
+    def __reduce__(self) -> tuple:
+        return (_Part, (self.x, self.cuts))
+
+    def __sizeof__(self) -> int:
+        return int(self.x.nbytes) + self.binned.__sizeof__()
+
+
+def _part(x: NDArray, cuts: Any) -> _Part:
+    return _Part(x, cuts)
+
+
+def _empty_model(config: Any, n_features: int, ys: list[NDArray], ws: list[NDArray]) -> Any:
+    return config.empty_model(n_features, np.concatenate(ys), np.concatenate(ws))
+
+
+def _base_margin(model: Any, n: int) -> NDArray:
+    base = np.asarray(model.base_margin, dtype=np.float32)
+    return np.ascontiguousarray(np.tile(base, n))
+
+
+class _RoundState:
+    """One partition's trees of one round: their native growth states and the sums they sent
+    last. It pickles as what it was made from (the round's inputs and every step's sums), and
+    is rebuilt by replaying them where it lands; a state already advanced is rebuilt the same
+    way, so a task Dask runs again gets the same answer."""
+
+    def __init__(self, start: tuple, history: list, trees: list, messages: list) -> None:
+        self.start, self.history = start, history
+        self.trees, self.messages = trees, messages
+
+    def __reduce__(self) -> tuple:
+        return (_replay, (self.start, self.history))
+
+    def __sizeof__(self) -> int:
+        return sum(t.__sizeof__() for t in self.trees) + sum(m.nbytes for m in self.messages)
+
+    def live(self) -> _RoundState:
+        """This state, or a replayed copy where a later step has used it up."""
+        try:
+            for t in self.trees:
+                _ = t.done
+        except ValueError:
+            return _replay(self.start, self.history)
+        return self
+
+
+def _replay(start: tuple, history: list) -> _RoundState:
+    state = _start(*start)
+    for messages in history:
+        state = _advance(state, messages)
+    return state
+
+
+def _start(
+    config: Any,
+    model: Any,
+    part: _Part,
+    cuts: Any,
+    margin: NDArray,
+    y: NDArray,
+    w: NDArray,
+    iteration: int,
+    offset: int,
+    n_total: int,
+) -> _RoundState:
+    trees = config.start_trees(
+        model,
+        part.binned,
+        cuts,
+        _f32(margin),
+        _f32(y),
+        _f32(w),
+        iteration,
+        offset,
+        n_total,
+        _threads(),
+    )
+    start = (config, model, part, cuts, margin, y, w, iteration, offset, n_total)
+    return _RoundState(start, [], trees, [t.message() for t in trees])
+
+
+def _messages(state: _RoundState) -> list[NDArray]:
+    return state.messages
+
+
+def _advance(state: _RoundState, messages: list[list[NDArray]]) -> _RoundState:
+    state = state.live()
+    out = []
+    for j, tree in enumerate(state.trees):
+        if tree.done:
+            out.append(tree)
+        else:
+            sums = [native_array(m[j], dtype=np.float64) for m in messages]
+            out.append(tree.advance(sums, _threads()))
+    return _RoundState(state.start, [*state.history, messages], out, [t.message() for t in out])
+
+
+def _all_done(state: _RoundState) -> bool:
+    return all(t.done for t in state.live().trees)
+
+
+def _tree_jsons(state: _RoundState) -> list[tuple[str, int]]:
+    trees = state.live().trees
+    if not all(t.done for t in trees):
+        raise RuntimeError("a tree did not finish growing")
+    return [(t.tree_json(), t.group) for t in trees]
+
+
+def _update_training(
+    config: Any, x: NDArray, margin: NDArray, state: _RoundState, k: int, *after: Any
+) -> NDArray:
+    trees = state.live().trees
+    return config.update_training_margin(_native_x(x), _f32(margin), trees, k, _threads())
+
+
+def _update_eval(x: NDArray, margin: NDArray, trees: list[tuple[str, int]], k: int) -> NDArray:
+    return _native.DistConfig.update_margin(
+        _native_x(x), _f32(margin), [t for t, _ in trees], [g for _, g in trees], k, _threads()
+    )
+
+
+def _evaluate(
+    config: Any, model: Any, margins: list[NDArray], ys: list[NDArray], ws: list[NDArray]
+) -> list[float]:
+    return config.evaluate(model, np.concatenate(margins), np.concatenate(ys), np.concatenate(ws))
+
+
+def _predict_block(block: Any, est: Any, kind: str, missing: float | None, kw: dict) -> NDArray:
+    x = _matrix(block, None)
+    if x.shape[0] == 0:
+        # An empty block: the shape and type of a one-row answer, without rows.
+        return getattr(est, kind)(np.zeros((1, x.shape[1]), dtype=x.dtype), **kw)[:0]
+    return getattr(est, kind)(x, **kw)
+
+
+# ------------------------------------------------------------------------------ inputs
+def _is_dask(obj: Any) -> bool:
+    return hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None
+
+
+def _as_array(obj: Any, what: str) -> Any:
+    """A Dask array of a Dask array, DataFrame or Series (row chunks known), or of a NumPy or
+    pandas object (one chunk)."""
+    import dask.array as da
+
+    if _is_dask(obj):
+        if isinstance(obj, da.Array):
+            arr = obj
+        elif hasattr(obj, "to_dask_array"):
+            arr = obj.to_dask_array(lengths=True)
+        else:
+            raise TypeError(f"{what} must be a Dask array or DataFrame, got {type(obj).__name__}")
+    else:
+        if hasattr(obj, "to_numpy"):
+            obj = obj.to_numpy()
+        a = np.asarray(obj)
+        arr = da.from_array(a, chunks=a.shape or (1,))
+    if any(math.isnan(c) for c in arr.chunks[0]):
+        arr = arr.compute_chunk_sizes()
+    return arr
+
+
+def _row_blocks(arr: Any) -> list[Any]:
+    """The row blocks of a 1-D or 2-D Dask array, as delayed objects in order."""
+    if arr.ndim == 2 and len(arr.chunks[1]) > 1:
+        arr = arr.rechunk({1: -1})
+    blocks = arr.to_delayed()
+    return list(blocks[:, 0] if arr.ndim == 2 else blocks)
+
+
+def _aligned(arr: Any, rows: tuple[int, ...], what: str) -> Any:
+    """``arr`` chunked by the rows ``rows`` (a ValueError if its length differs)."""
+    if sum(arr.chunks[0]) != sum(rows):
+        raise ValueError(f"{what} has {sum(arr.chunks[0])} rows, but X has {sum(rows)}")
+    if arr.chunks[0] != rows:
+        arr = arr.rechunk({0: rows})
+    return arr
+
+
+class _DaskTrainer:
+    """A trainer with the interface the estimators' training loop drives (``boost_round``,
+    ``model``, ``set_learning_rate``), running each round as Dask tasks."""
+
+    def __init__(
+        self,
+        client: Any,
+        params: dict[str, Any],
+        xs: list[Any],
+        ys: list[Any],
+        ws: list[Any],
+        rows: tuple[int, ...],
+        evals: list[tuple[list[Any], list[Any], list[Any], tuple[int, ...]]],
+        n_features: int,
+    ) -> None:
+        self.client = client
+        self.params = params
+        self.config = _native.DistConfig(params)
+        self.k = max(int(params["num_class"]), 1)
+        submit = client.submit
+        self.xs, self.ys, self.ws = xs, ys, ws
+        self.offsets = np.concatenate([[0], np.cumsum(rows)]).astype(int).tolist()
+        self.n_total = int(sum(rows))
+        size = _SKETCH_FACTOR * int(params["max_bin"])
+        sketches = [submit(_sketch, x, w, size, pure=False) for x, w in zip(xs, ws, strict=True)]
+        self.cuts = submit(_merge, sketches, int(params["max_bin"]), pure=False)
+        self.parts = [submit(_part, x, self.cuts, pure=False) for x in xs]
+        self.model0 = submit(_empty_model, self.config, n_features, ys, ws, pure=False)
+        # Surface bad labels or parameters now, not at the first round.
+        client.gather(self.model0)
+        self.margins = [submit(_base_margin, self.model0, n, pure=False) for n in rows]
+        self.evals = evals
+        self.eval_margins = [
+            [submit(_base_margin, self.model0, n, pure=False) for n in ev[3]] for ev in evals
+        ]
+        self.trees: list[Any] = []
+        self.iteration = 0
+        shape_depth = int(params["max_depth"])
+        leaves = int(params["max_leaves"])
+        # Steps that certainly complete a tree: one a level, or one a leaf; loss-guided growth
+        # without a leaf limit checks and goes on where needed.
+        self.bounded = params["grow_policy"] != "lossguide" or leaves > 0
+        if params["grow_policy"] == "lossguide":
+            self.steps = leaves if leaves > 0 else min(2**shape_depth, 64)
+        else:
+            self.steps = shape_depth if shape_depth > 0 else max(leaves, 1)
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        params = dict(self.params, learning_rate=float(learning_rate))
+        self.config = _native.DistConfig(params)
+        self.params = params
+
+    def boost_round(self) -> list[list[float]]:
+        submit, cfg = self.client.submit, self.config
+        n_parts = len(self.parts)
+        states = [
+            submit(
+                _start,
+                cfg,
+                self.model0,
+                self.parts[p],
+                self.cuts,
+                self.margins[p],
+                self.ys[p],
+                self.ws[p],
+                self.iteration,
+                self.offsets[p],
+                self.n_total,
+                pure=False,
+            )
+            for p in range(n_parts)
+        ]
+        for step in range(self.steps + 1):
+            if (
+                step == self.steps
+                and not self.bounded
+                and not all(self.client.gather([submit(_all_done, s, pure=False) for s in states]))
+            ):
+                # Growth needs more steps than planned (loss-guided without a leaf limit).
+                self.steps *= 2
+            if step >= self.steps:
+                break
+            messages = [submit(_messages, s, pure=False) for s in states]
+            states = [submit(_advance, s, messages, pure=False) for s in states]
+        trees = submit(_tree_jsons, states[0], pure=False)
+        self.margins = [
+            submit(
+                _update_training,
+                cfg,
+                self.xs[p],
+                self.margins[p],
+                states[p],
+                self.k,
+                trees,
+                pure=False,
+            )
+            for p in range(n_parts)
+        ]
+        self.trees.append(trees)
+        self.iteration += 1
+        results = []
+        for e, (exs, eys, ews, _) in enumerate(self.evals):
+            self.eval_margins[e] = [
+                submit(_update_eval, x, m, trees, self.k, pure=False)
+                for x, m in zip(exs, self.eval_margins[e], strict=True)
+            ]
+            results.append(
+                submit(_evaluate, cfg, self.model0, self.eval_margins[e], eys, ews, pure=False)
+            )
+        return self.client.gather(results) if results else []
+
+    def model(self) -> Any:
+        rounds = self.client.gather(self.trees)
+        model0 = self.client.gather(self.model0)
+        flat = [t for r in rounds for t in r]
+        return _native.DistConfig.with_trees(model0, [t for t, _ in flat], [g for _, g in flat])
+
+
+class _DaskMixin:
+    """What the Dask estimators add to their single-machine bases."""
+
+    _local_class: type
+
+    def _dask_fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        eval_set: Sequence[tuple[Any, Any]] | None,
+        sample_weight_eval_set: Sequence[Any] | None,
+        verbose: bool | int,
+        objective: str,
+        num_class: int,
+        label: Any,
+    ) -> None:
+        client = get_client(self.client)  # type: ignore[attr-defined]
+        params = self._check_params()  # type: ignore[attr-defined]
+        if params["tree_method"] != "hist":
+            raise ValueError(
+                f"tree_method={params['tree_method']!r} cannot be distributed; "
+                "use tree_method='hist'"
+            )
+        metrics = self._metrics(objective)  # type: ignore[attr-defined]
+        missing = self.missing  # type: ignore[attr-defined]
+        xa = _as_array(X, "X")
+        if xa.ndim != 2:
+            raise ValueError(f"X must be 2-D, got {xa.ndim} dimension(s)")
+        rows = tuple(int(c) for c in xa.chunks[0])
+        n_features = int(xa.shape[1])
+        if n_features < 1 or sum(rows) < 1:
+            raise ValueError(f"X must have at least one row and one column, got {xa.shape}")
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        ya = _aligned(_as_array(y, "y"), rows, "y")
+        submit = client.submit
+        xs = [submit(_matrix, b, missing, pure=False) for b in client.compute(_row_blocks(xa))]
+        ys = [submit(label, b, pure=False) for b in client.compute(_row_blocks(ya))]
+        client.gather(
+            [
+                submit(_check_rows, x, v, i, pure=False)
+                for i, (x, v) in enumerate(zip(xs, ys, strict=True))
+            ]
+        )
+        if sample_weight is None:
+            ws = [submit(_weights, None, n, pure=False) for n in rows]
+        else:
+            wa = _aligned(_as_array(sample_weight, "sample_weight"), rows, "sample_weight")
+            ws = [
+                submit(_weights, b, n, pure=False)
+                for b, n in zip(client.compute(_row_blocks(wa)), rows, strict=True)
+            ]
+        evals = []
+        if eval_set is not None:
+            if sample_weight_eval_set is not None and len(sample_weight_eval_set) != len(eval_set):
+                raise ValueError("sample_weight_eval_set must have one entry per eval_set entry")
+            for i, pair in enumerate(eval_set):
+                if len(pair) != 2:
+                    raise ValueError("eval_set must be a list of (X, y) pairs")
+                ex = _as_array(pair[0], f"eval_set[{i}] X")
+                if ex.ndim != 2 or ex.shape[1] != n_features:
+                    raise ValueError(
+                        f"eval_set[{i}] has {ex.shape[-1]} features, but X has {n_features}"
+                    )
+                erows = tuple(int(c) for c in ex.chunks[0])
+                ey = _aligned(_as_array(pair[1], f"eval_set[{i}] y"), erows, f"eval_set[{i}] y")
+                exs = [
+                    submit(_matrix, b, missing, pure=False) for b in client.compute(_row_blocks(ex))
+                ]
+                eys = [submit(label, b, pure=False) for b in client.compute(_row_blocks(ey))]
+                ew_raw = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
+                if ew_raw is None:
+                    ews = [submit(_weights, None, n, pure=False) for n in erows]
+                else:
+                    ewa = _aligned(_as_array(ew_raw, "eval weights"), erows, "eval weights")
+                    ews = [
+                        submit(_weights, b, n, pure=False)
+                        for b, n in zip(client.compute(_row_blocks(ewa)), erows, strict=True)
+                    ]
+                evals.append((exs, eys, ews, erows))
+        native_params = dict(params, objective=objective, num_class=num_class, metrics=metrics)
+        trainer = _DaskTrainer(client, native_params, xs, ys, ws, rows, evals, n_features)
+        self._train(trainer, metrics, len(evals), verbose, n_features)  # type: ignore[attr-defined]
+
+    def to_local(self) -> Any:
+        """The fitted single-machine estimator (:class:`sapwood.GBTRegressor` or
+        :class:`sapwood.GBTClassifier`): same parameters and model, no client."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "_model")
+        params = self.get_params()  # type: ignore[attr-defined]
+        params.pop("client", None)
+        local = self._local_class(**params)
+        for key, value in self.__dict__.items():
+            if (key.endswith("_") and not key.startswith("__")) or key == "_model":
+                setattr(local, key, value)
+        return local
+
+    def _dask_predict(self, X: Any, kind: str, **kw: Any) -> Any:
+        """``kind`` (``predict``, ``predict_proba``, ``apply``) of the local model, lazily per
+        block for Dask input; the model is sent to the cluster once."""
+        local = self.to_local()
+        if not _is_dask(X):
+            return getattr(local, kind)(X, **kw)
+        import dask
+
+        xa = X if hasattr(X, "map_blocks") else X.to_dask_array()
+        if xa.ndim == 2 and len(xa.chunks[1]) > 1:
+            xa = xa.rechunk({1: -1})
+        try:
+            client = get_client(self.client)  # type: ignore[attr-defined]
+            est = client.scatter(local, broadcast=False, hash=False)
+        except ValueError:
+            est = dask.delayed(local, pure=True)
+        probe = getattr(local, kind)(np.zeros((1, xa.shape[1]), dtype=xa.dtype), **kw)
+        if probe.ndim == 1:
+            return xa.map_blocks(
+                _predict_block, est, kind, None, kw, dtype=probe.dtype, drop_axis=1
+            )
+        return xa.map_blocks(
+            _predict_block,
+            est,
+            kind,
+            None,
+            kw,
+            dtype=probe.dtype,
+            chunks=(xa.chunks[0], (probe.shape[1],)),
+        )
+
+    def apply(self, X: Any, iteration_range: tuple[int, int] | None = None) -> Any:
+        """Leaf index of every sample in every tree (a Dask array for Dask input)."""
+        return self._dask_predict(X, "apply", iteration_range=iteration_range)
+
+
+class DaskGBTRegressor(_DaskMixin, GBTRegressor):
+    """:class:`sapwood.GBTRegressor` fitted on a Dask cluster.
+
+    The parameters of :class:`sapwood.GBTRegressor` (``tree_method='hist'``; ``exact`` and
+    ``approx`` are refused), plus ``client``: the ``distributed.Client`` to run on (default:
+    the current one). ``fit`` takes Dask arrays or DataFrames (NumPy and pandas too);
+    ``predict`` and ``apply`` return Dask arrays for Dask input. :meth:`to_local` gives the
+    fitted single-machine estimator; models save, load and export as any sapwood model's.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        The client to run on; by default the current one.
+    **params
+        As :class:`sapwood.GBTRegressor`.
+    """
+
+    _local_class = GBTRegressor
+
+    def __init__(self, *, client: Any = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.client = client
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return sorted([*GBTRegressor._get_param_names(), "client"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state["client"] = None
+        return state
+
+    def fit(  # type: ignore[override]
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        eval_set: Sequence[tuple[Any, Any]] | None = None,
+        sample_weight_eval_set: Sequence[Any] | None = None,
+        verbose: bool | int = False,
+    ) -> DaskGBTRegressor:
+        """Fit on the cluster; the arguments of :meth:`sapwood.GBTRegressor.fit`, each a Dask
+        collection or an in-memory array."""
+        objective = self.objective if self.objective is not None else self._default_objective
+        if callable(objective):
+            raise ValueError("a custom objective cannot be distributed; use a built-in one")
+        if objective in _CLASSIFICATION_OBJECTIVES:
+            raise ValueError(
+                f"objective {objective!r} is a classification objective; use DaskGBTClassifier"
+            )
+        if objective not in _REGRESSION_OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}")
+        self._dask_fit(
+            X,
+            y,
+            sample_weight,
+            eval_set,
+            sample_weight_eval_set,
+            verbose,
+            objective,
+            0,
+            lambda b: _vector(b, "y"),
+        )
+        return self
+
+    def predict(  # type: ignore[override]
+        self, X: Any, output_margin: bool = False, iteration_range: Any = None
+    ) -> Any:
+        """Predictions (a Dask array for Dask input, computed lazily)."""
+        return self._dask_predict(
+            X, "predict", output_margin=output_margin, iteration_range=iteration_range
+        )
+
+
+class DaskGBTClassifier(_DaskMixin, GBTClassifier):
+    """:class:`sapwood.GBTClassifier` fitted on a Dask cluster.
+
+    The parameters of :class:`sapwood.GBTClassifier` (``tree_method='hist'``), plus
+    ``client``. Labels of any type; ``classes_`` are found over every partition.
+    ``predict``, ``predict_proba`` and ``apply`` return Dask arrays for Dask input.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        The client to run on; by default the current one.
+    **params
+        As :class:`sapwood.GBTClassifier`.
+    """
+
+    _local_class = GBTClassifier
+
+    def __init__(self, *, client: Any = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.client = client
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return sorted([*GBTClassifier._get_param_names(), "client"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state["client"] = None
+        return state
+
+    def fit(  # type: ignore[override]
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        eval_set: Sequence[tuple[Any, Any]] | None = None,
+        sample_weight_eval_set: Sequence[Any] | None = None,
+        verbose: bool | int = False,
+    ) -> DaskGBTClassifier:
+        """Fit on the cluster; the arguments of :meth:`sapwood.GBTClassifier.fit`, each a Dask
+        collection or an in-memory array."""
+        ya = _as_array(y, "y")
+        labels = ya.ravel()
+        classes = np.unique(labels.compute() if _is_dask(labels) else labels)
+        check_classification_targets(classes)
+        encoder = LabelEncoder().fit(classes)
+        self.classes_ = encoder.classes_
+        self.n_classes_ = len(self.classes_)
+        if self.n_classes_ < 2:
+            raise ValueError(
+                f"DaskGBTClassifier needs at least 2 classes in y, got {self.n_classes_}"
+            )
+        objective = self.objective
+        if callable(objective):
+            raise ValueError("a custom objective cannot be distributed; use a built-in one")
+        if objective is None:
+            objective = "binary:logistic" if self.n_classes_ == 2 else "multi:softprob"
+        if objective not in _CLASSIFICATION_OBJECTIVES:
+            raise ValueError(f"unknown classification objective {objective!r}")
+        if objective == "binary:logistic" and self.n_classes_ > 2:
+            objective = "multi:softprob"
+        if objective.startswith("multi:") and self.n_classes_ == 2:
+            num_class = 2
+        else:
+            num_class = 0 if objective == "binary:logistic" else self.n_classes_
+        classes_ = self.classes_
+        self._dask_fit(
+            X,
+            ya,
+            sample_weight,
+            eval_set,
+            sample_weight_eval_set,
+            verbose,
+            objective,
+            num_class,
+            lambda b: _codes(b, classes_),
+        )
+        return self
+
+    def predict(  # type: ignore[override]
+        self, X: Any, output_margin: bool = False, iteration_range: Any = None
+    ) -> Any:
+        """Class labels (a Dask array for Dask input, computed lazily)."""
+        return self._dask_predict(
+            X, "predict", output_margin=output_margin, iteration_range=iteration_range
+        )
+
+    def predict_proba(self, X: Any, iteration_range: Any = None) -> Any:  # type: ignore[override]
+        """Class probabilities (a Dask array for Dask input, computed lazily)."""
+        return self._dask_predict(X, "predict_proba", iteration_range=iteration_range)
