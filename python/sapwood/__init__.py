@@ -10,7 +10,7 @@ are public too: :mod:`sapwood.boost`, :mod:`sapwood.neighbors`, :mod:`sapwood.kd
 :mod:`sapwood.selection` and :mod:`sapwood.callback` (training callbacks) are imported with
 the package; :mod:`sapwood.gpu` (GPU kernels) and :mod:`sapwood.plotting` (matplotlib figures)
 are imported the first time they are used, as ``sapwood.gpu`` or ``import sapwood.gpu``.
-Distributed training will be the separate import ``sapwood.dask``.
+Distributed training on Dask is :mod:`sapwood.dask` (the ``dask`` extra), imported likewise.
 """
 
 import importlib as _importlib
@@ -49,7 +49,7 @@ __all__ = [
 
 # Loaded on first use, so that ``import sapwood`` stays quick and does not touch optional
 # dependencies (CuPy, matplotlib).
-_LAZY_SUBMODULES = ("callback", "gpu", "plotting")
+_LAZY_SUBMODULES = ("callback", "dask", "gpu", "plotting")
 
 
 def __getattr__(name: str) -> object:
