@@ -6,8 +6,21 @@ fit never waits on a peer. Results do not depend on the number of workers or whe
 
 - :class:`DaskGBTRegressor`, :class:`DaskGBTClassifier`: the same model as
   :class:`sapwood.GBTRegressor` / :class:`sapwood.GBTClassifier` on the concatenated data.
+- :class:`DaskNearestNeighbors`, :class:`DaskKNeighborsClassifier`,
+  :class:`DaskKNeighborsRegressor`: one kd-tree per partition, answers equal to one tree's.
 """
 
 from sapwood.dask._boost import DaskGBTClassifier, DaskGBTRegressor
+from sapwood.dask._neighbors import (
+    DaskKNeighborsClassifier,
+    DaskKNeighborsRegressor,
+    DaskNearestNeighbors,
+)
 
-__all__ = ["DaskGBTClassifier", "DaskGBTRegressor"]
+__all__ = [
+    "DaskGBTClassifier",
+    "DaskGBTRegressor",
+    "DaskKNeighborsClassifier",
+    "DaskKNeighborsRegressor",
+    "DaskNearestNeighbors",
+]
