@@ -473,8 +473,9 @@ class _DaskNeighborsBase(BaseEstimator):
         return out
 
     def _fit_targets(self, client: Any, y_futs: list[Any], y_shape: tuple[int, ...]) -> list[Any]:
-        """Check and encode the targets of each partition (supervised estimators)."""
-        raise NotImplementedError
+        """Check and encode the targets of each partition; the supervised estimators define
+        how, and an unsupervised one never has targets."""
+        raise TypeError(f"{type(self).__name__} is unsupervised and takes no targets")
 
     # ----- the fitted partitions ------------------------------------------------------------
 
@@ -713,7 +714,9 @@ class _DaskNeighborsBase(BaseEstimator):
         return self._local_estimator().fit(X, y)
 
     def _decode_targets(self, encoded: list[Any]) -> Any:
-        raise NotImplementedError
+        """The targets back from their encoded partitions; only supervised estimators have
+        them."""
+        raise TypeError(f"{type(self).__name__} is unsupervised and has no targets")
 
 
 class DaskNearestNeighbors(_DaskNeighborsBase):
