@@ -16,7 +16,10 @@ A lost worker is recomputed from lineage by Dask itself; a fit never waits on a 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -144,99 +147,194 @@ def _base_margin(model: Any, n: int) -> NDArray:
     return np.ascontiguousarray(np.tile(base, n))
 
 
-class _RoundState:
-    """One partition's trees of one round: their native growth states and the sums they sent
-    last. It pickles as what it was made from (the round's inputs and every step's sums), and
-    is rebuilt by replaying them where it lands; a state already advanced is rebuilt the same
-    way, so a task Dask runs again gets the same answer."""
+# ------------------------------------------------------------------------------ growth chains
+# A partition's growth is a chain of operations, the same on every partition:
+#   ("start", r, v, config)   start round r's trees from the margins (config version v)
+#   ("adv", r, s, outs)       step s of round r, from every partition's output of step s - 1
+#   ("finish", r)             add round r's complete trees to the margins
+# Each task applies its last few operations to the live state the previous task of its
+# partition left in the worker (``_CHAINS``), and returns only what the other partitions need:
+# their sums, and the trees of a round it finished. The state never crosses workers. Where it
+# is missing or not where the task expects it (the worker died, or Dask moved or reran the
+# task), the task rebuilds it: its arguments hold the round's operations so far, the margins
+# at the start of the round before, and the trees that round added, so Dask's recomputation
+# from lineage gives the same answer, and no task waits on another partition's state.
 
-    def __init__(self, start: tuple, history: list, trees: list, messages: list) -> None:
-        self.start, self.history = start, history
-        self.trees, self.messages = trees, messages
+_CHAINS: dict[str, dict[int, _Chain]] = {}
+_CHAINS_LOCK = threading.Lock()
+# Fits whose states a worker keeps; an older fit's states are dropped (and rebuilt if needed).
+_FITS_KEPT = 16
+# Rounds whose starting margins a chain keeps, for the margins tasks that trail the growth.
+_MARGINS_KEPT = 3
+
+
+def _key(op: tuple) -> tuple:
+    return tuple(op[:3]) if op[0] != "finish" else tuple(op[:2])
+
+
+class _Chain:
+    """One partition's live growth: the margins at the start of round ``round``, that round's
+    growing trees (``None`` between rounds), and the key of the last operation applied."""
+
+    __slots__ = ("config", "last", "margin", "margins", "round", "trees")
+
+    def __init__(self, margin: NDArray, round_: int) -> None:
+        self.margin, self.round = margin, round_
+        self.margins: dict[int, NDArray] = {round_: margin}
+        self.last: tuple = ("margin", round_)
+        self.trees: list[Any] | None = None
+        self.config: Any = None
+
+
+def _take_chain(fit: str, p: int) -> _Chain | None:
+    with _CHAINS_LOCK:
+        return _CHAINS.get(fit, {}).pop(p, None)
+
+
+def _put_chain(fit: str, p: int, chain: _Chain) -> None:
+    with _CHAINS_LOCK:
+        chains = _CHAINS.pop(fit, {})
+        chains[p] = chain
+        _CHAINS[fit] = chains  # most recently used last
+        while len(_CHAINS) > _FITS_KEPT:
+            del _CHAINS[next(iter(_CHAINS))]
+
+
+def _forget(fit: str) -> None:
+    with _CHAINS_LOCK:
+        _CHAINS.pop(fit, None)
+
+
+def _apply(chain: _Chain, op: tuple, static: tuple, data: tuple) -> list[tuple[str, int]] | None:
+    model0, cuts, n_total, k = static
+    part, x, y, w, offset = data
+    kind = op[0]
+    finished = None
+    if kind == "start":
+        _, r, _, config = op
+        chain.config = config
+        chain.trees = config.start_trees(
+            model0,
+            part.binned,
+            cuts,
+            chain.margin,
+            _f32(y),
+            _f32(w),
+            r,
+            offset,
+            n_total,
+            _threads(),
+        )
+    elif kind == "adv":
+        outs, trees = op[3], chain.trees
+        assert trees is not None
+        sums = [
+            [native_array(o.messages[j], dtype=np.float64) for o in outs] for j in range(len(trees))
+        ]
+        chain.trees = [t if t.done else t.advance(sums[j], _threads()) for j, t in enumerate(trees)]
+    else:
+        trees = chain.trees
+        assert trees is not None
+        if not all(t.done for t in trees):
+            raise RuntimeError("a tree did not finish growing")
+        finished = [(t.tree_json(), t.group) for t in trees]
+        chain.margin = chain.config.update_training_margin(
+            _native_x(x), chain.margin, trees, k, _threads()
+        )
+        chain.trees = None
+        chain.round += 1
+        chain.margins[chain.round] = chain.margin
+        chain.margins.pop(chain.round - _MARGINS_KEPT, None)
+    chain.last = _key(op)
+    return finished
+
+
+class _Out:
+    """What one task of a chain gives the others: its partition's sums for the next step (one
+    float64 array per growing tree), whether every tree is complete, and the trees of a round
+    it finished."""
+
+    __slots__ = ("done", "messages", "trees")
+
+    def __init__(self, messages: list[NDArray], done: bool, trees: Any) -> None:
+        self.messages, self.done, self.trees = messages, done, trees
 
     def __reduce__(self) -> tuple:
-        return (_replay, (self.start, self.history))
+        return (_Out, (self.messages, self.done, self.trees))
 
     def __sizeof__(self) -> int:
-        return sum(t.__sizeof__() for t in self.trees) + sum(m.nbytes for m in self.messages)
-
-    def live(self) -> _RoundState:
-        """This state, or a replayed copy where a later step has used it up."""
-        try:
-            for t in self.trees:
-                _ = t.done
-        except ValueError:
-            return _replay(self.start, self.history)
-        return self
+        return sum(int(m.nbytes) for m in self.messages) + 64
 
 
-def _replay(start: tuple, history: list) -> _RoundState:
-    state = _start(*start)
-    for messages in history:
-        state = _advance(state, messages)
-    return state
-
-
-def _start(
-    config: Any,
-    model: Any,
-    part: _Part,
-    cuts: Any,
-    margin: NDArray,
-    y: NDArray,
-    w: NDArray,
-    iteration: int,
-    offset: int,
-    n_total: int,
-) -> _RoundState:
-    trees = config.start_trees(
-        model,
-        part.binned,
-        cuts,
-        _f32(margin),
-        _f32(y),
-        _f32(w),
-        iteration,
-        offset,
-        n_total,
-        _threads(),
+def _with_trees(x: NDArray, margin: NDArray, trees: list[tuple[str, int]], k: int) -> NDArray:
+    """``margin`` with ``trees`` added in order: the training margins after a round (the same
+    values its growth states reach)."""
+    return _native.DistConfig.update_margin(
+        _native_x(x), _f32(margin), [t for t, _ in trees], [g for _, g in trees], k, _threads()
     )
-    start = (config, model, part, cuts, margin, y, w, iteration, offset, n_total)
-    return _RoundState(start, [], trees, [t.message() for t in trees])
 
 
-def _messages(state: _RoundState) -> list[NDArray]:
-    return state.messages
+def _round_start(data: tuple, k: int, base: tuple, entry: _Out | None, round_: int) -> NDArray:
+    """The margins at the start of round ``round_``: ``base`` (margins at the start of round
+    ``round_`` or the one before), with the trees of that round before from ``entry`` (the
+    output of the task that finished it)."""
+    margin, at = base
+    if at == round_:
+        return _f32(margin)
+    if entry is None or entry.trees is None or at + 1 != round_:
+        raise RuntimeError(f"no margins for round {round_} from round {at}")
+    return _with_trees(data[1], margin, entry.trees, k)
 
 
-def _advance(state: _RoundState, messages: list[list[NDArray]]) -> _RoundState:
-    state = state.live()
-    out = []
-    for j, tree in enumerate(state.trees):
-        if tree.done:
-            out.append(tree)
-        else:
-            sums = [native_array(m[j], dtype=np.float64) for m in messages]
-            out.append(tree.advance(sums, _threads()))
-    return _RoundState(state.start, [*state.history, messages], out, [t.message() for t in out])
+def _run(
+    fit: str,
+    p: int,
+    static: tuple,
+    data: tuple,
+    base: tuple,
+    entry: _Out | None,
+    after: tuple,
+    ops: list[tuple],
+    n_tail: int,
+) -> _Out:
+    """Apply the last ``n_tail`` of ``ops`` (round r's operations so far) to partition ``p``'s
+    chain, whose last operation should be ``after``; rebuild the chain where it is not."""
+    prefix, tail = ops[: len(ops) - n_tail], ops[len(ops) - n_tail :]
+    chain = _take_chain(fit, p)
+    if chain is None or chain.last != after:
+        round_ = ops[0][1]
+        chain = _Chain(_round_start(data, static[3], base, entry, round_), round_)
+        for op in prefix:
+            _apply(chain, op, static, data)
+    finished = None
+    for op in tail:
+        out = _apply(chain, op, static, data)
+        if out is not None:
+            finished = out
+    _put_chain(fit, p, chain)
+    if chain.trees is None:
+        return _Out([], True, finished)
+    return _Out([t.message() for t in chain.trees], all(t.done for t in chain.trees), finished)
 
 
-def _all_done(state: _RoundState) -> bool:
-    return all(t.done for t in state.live().trees)
-
-
-def _tree_jsons(state: _RoundState) -> list[tuple[str, int]]:
-    trees = state.live().trees
-    if not all(t.done for t in trees):
-        raise RuntimeError("a tree did not finish growing")
-    return [(t.tree_json(), t.group) for t in trees]
-
-
-def _update_training(
-    config: Any, x: NDArray, margin: NDArray, state: _RoundState, k: int, *after: Any
+def _margin_task(
+    fit: str, p: int, data: tuple, k: int, base: tuple, entry: _Out | None, round_: int
 ) -> NDArray:
-    trees = state.live().trees
-    return config.update_training_margin(_native_x(x), _f32(margin), trees, k, _threads())
+    """Partition ``p``'s margins at the start of round ``round_``, from its live chain where it
+    has them, otherwise from ``base`` and ``entry`` as :func:`_round_start`."""
+    with _CHAINS_LOCK:
+        chain = _CHAINS.get(fit, {}).get(p)
+        if chain is not None and round_ in chain.margins:
+            return chain.margins[round_]
+    return _round_start(data, k, base, entry, round_)
+
+
+def _round_trees(out: _Out) -> list[tuple[str, int]]:
+    return out.trees
+
+
+def _out_done(out: _Out) -> bool:
+    return bool(out.done)
 
 
 def _update_eval(x: NDArray, margin: NDArray, trees: list[tuple[str, int]], k: int) -> NDArray:
@@ -317,6 +415,7 @@ class _DaskTrainer:
         rows: tuple[int, ...],
         evals: list[tuple[list[Any], list[Any], list[Any], tuple[int, ...]]],
         n_features: int,
+        n_rounds: int,
     ) -> None:
         self.client = client
         self.params = params
@@ -333,13 +432,26 @@ class _DaskTrainer:
         self.model0 = submit(_empty_model, self.config, n_features, ys, ws, pure=False)
         # Surface bad labels or parameters now, not at the first round.
         client.gather(self.model0)
-        self.margins = [submit(_base_margin, self.model0, n, pure=False) for n in rows]
+        margins0 = [submit(_base_margin, self.model0, n, pure=False) for n in rows]
         self.evals = evals
         self.eval_margins = [
             [submit(_base_margin, self.model0, n, pure=False) for n in ev[3]] for ev in evals
         ]
+        self.static = (self.model0, self.cuts, self.n_total, self.k)
+        self.data = [(self.parts[p], xs[p], ys[p], ws[p], self.offsets[p]) for p in range(len(xs))]
+        self.fit_id = uuid.uuid4().hex
+        self.n_rounds = n_rounds
+        self.version = 0
         self.trees: list[Any] = []
-        self.iteration = 0
+        # Round r's tasks rebuild a lost state from ``bases`` (margins at the start of round
+        # r - 1, or of round 0) and ``entry`` (the outputs of the tasks that finished round
+        # r - 1, which carry its trees).
+        self.bases: list[tuple[Any, int]] = [(m, 0) for m in margins0]
+        self.entry: list[Any] | None = None
+        # The chains' last operation, and the outputs of tasks that already started the next
+        # round (with config version v).
+        self.after: tuple = ("margin", 0)
+        self.ahead: tuple[int, tuple, list[Any]] | None = None
         shape_depth = int(params["max_depth"])
         leaves = int(params["max_leaves"])
         # Steps that certainly complete a tree: one a level, or one a leaf; loss-guided growth
@@ -354,69 +466,107 @@ class _DaskTrainer:
         params = dict(self.params, learning_rate=float(learning_rate))
         self.config = _native.DistConfig(params)
         self.params = params
+        self.version += 1
+
+    def _task(self, fn: Any, *args: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False)
+
+    def _submit(self, ops: list[tuple], n_tail: int) -> list[Any]:
+        """Apply the last ``n_tail`` of ``ops`` on every partition's chain; the tasks'
+        outputs, in partition order."""
+        after, self.after = self.after, _key(ops[-1])
+        entry = self.entry
+        return [
+            self._task(
+                _run,
+                self.fit_id,
+                p,
+                self.static,
+                self.data[p],
+                self.bases[p],
+                None if entry is None else entry[p],
+                after,
+                ops,
+                n_tail,
+            )
+            for p in range(len(self.data))
+        ]
 
     def boost_round(self) -> list[list[float]]:
-        submit, cfg = self.client.submit, self.config
-        n_parts = len(self.parts)
-        states = [
-            submit(
-                _start,
-                cfg,
-                self.model0,
-                self.parts[p],
-                self.cuts,
-                self.margins[p],
-                self.ys[p],
-                self.ws[p],
-                self.iteration,
-                self.offsets[p],
-                self.n_total,
-                pure=False,
-            )
-            for p in range(n_parts)
-        ]
-        for step in range(self.steps + 1):
-            if (
-                step == self.steps
-                and not self.bounded
-                and not all(self.client.gather([submit(_all_done, s, pure=False) for s in states]))
-            ):
+        """Submit a round's growth at once. Its last step also finishes the round and starts
+        the next, so that a round costs one task per level and partition."""
+        r = len(self.trees)
+        if self.ahead is not None and self.ahead[0] == self.version:
+            ops, outs = [self.ahead[1]], self.ahead[2]
+        else:
+            # Not started yet, or started with a learning rate a callback has since changed.
+            ops = [("start", r, self.version, self.config)]
+            outs = self._submit(ops, 1)
+        self.ahead = None
+        step = 0
+        while True:
+            step += 1
+            tail: list[tuple] = [("adv", r, step, outs)]
+            last = self.bounded and step == self.steps
+            if last:
+                tail.append(("finish", r))
+                if r + 1 < self.n_rounds:
+                    tail.append(("start", r + 1, self.version, self.config))
+            ops = [*ops, *tail]
+            outs = self._submit(ops, len(tail))
+            if last:
+                break
+            if not self.bounded and step >= self.steps:
+                done = self.client.gather(
+                    [self.client.submit(_out_done, o, pure=False) for o in outs]
+                )
+                if all(done):
+                    outs = self._submit([*ops, ("finish", r)], 1)
+                    break
                 # Growth needs more steps than planned (loss-guided without a leaf limit).
                 self.steps *= 2
-            if step >= self.steps:
-                break
-            messages = [submit(_messages, s, pure=False) for s in states]
-            states = [submit(_advance, s, messages, pure=False) for s in states]
-        trees = submit(_tree_jsons, states[0], pure=False)
-        self.margins = [
-            submit(
-                _update_training,
-                cfg,
-                self.xs[p],
-                self.margins[p],
-                states[p],
-                self.k,
-                trees,
-                pure=False,
-            )
-            for p in range(n_parts)
-        ]
-        self.trees.append(trees)
-        self.iteration += 1
-        results = []
+        # Round r + 1 rebuilds from the margins at the start of round r (computed while it
+        # grows) and the trees these outputs carry.
+        bases = self.bases
+        if self.entry is not None:
+            bases = [
+                (
+                    self._task(
+                        _margin_task,
+                        self.fit_id,
+                        p,
+                        self.data[p],
+                        self.k,
+                        self.bases[p],
+                        self.entry[p],
+                        r,
+                    ),
+                    r,
+                )
+                for p in range(len(self.data))
+            ]
+        trees = self._task(_round_trees, outs[0])
+        eval_margins, results = [], []
         for e, (exs, eys, ews, _) in enumerate(self.evals):
-            self.eval_margins[e] = [
-                submit(_update_eval, x, m, trees, self.k, pure=False)
+            margins = [
+                self._task(_update_eval, x, m, trees, self.k)
                 for x, m in zip(exs, self.eval_margins[e], strict=True)
             ]
-            results.append(
-                submit(_evaluate, cfg, self.model0, self.eval_margins[e], eys, ews, pure=False)
-            )
+            eval_margins.append(margins)
+            results.append(self._task(_evaluate, self.config, self.model0, margins, eys, ews))
+        if self.bounded and r + 1 < self.n_rounds:
+            self.ahead = (self.version, ops[-1], outs)
+        self.bases, self.entry, self.eval_margins = bases, outs, eval_margins
+        self.trees.append(trees)
         return self.client.gather(results) if results else []
 
     def model(self) -> Any:
         rounds = self.client.gather(self.trees)
         model0 = self.client.gather(self.model0)
+        # The workers' growth states of this fit are no longer needed; a worker that went
+        # away holds none.
+        with contextlib.suppress(Exception):
+            self.client.run(_forget, self.fit_id)
         flat = [t for r in rounds for t in r]
         return _native.DistConfig.with_trees(model0, [t for t, _ in flat], [g for _, g in flat])
 
@@ -503,7 +653,8 @@ class _DaskMixin:
                     ]
                 evals.append((exs, eys, ews, erows))
         native_params = dict(params, objective=objective, num_class=num_class, metrics=metrics)
-        trainer = _DaskTrainer(client, native_params, xs, ys, ws, rows, evals, n_features)
+        n_rounds = self._forest_shape()[0]  # type: ignore[attr-defined]
+        trainer = _DaskTrainer(client, native_params, xs, ys, ws, rows, evals, n_features, n_rounds)
         self._train(trainer, metrics, len(evals), verbose, n_features)  # type: ignore[attr-defined]
 
     def to_local(self) -> Any:
