@@ -137,6 +137,14 @@ def test_bad_input_and_settings(dask_client):
         )
     with pytest.raises(ValueError, match="NaN"):
         DaskGBTRegressor(client=dask_client).fit(dX, np.where(np.arange(300) == 5, np.nan, y))
+    labels = np.where(X[:, 0] > 30, "yes", "no").astype(object)
+    labels[250] = None  # a label missing in the last partition only
+    with pytest.raises(ValueError, match="missing labels"):
+        DaskGBTClassifier(client=dask_client).fit(dX, da.from_array(labels, chunks=100))
+    with pytest.raises(ValueError, match="missing labels"):
+        DaskGBTClassifier(client=dask_client).fit(
+            dX, da.from_array(np.where(np.arange(300) == 7, np.nan, 1.0), chunks=100)
+        )
     with pytest.raises(ValueError, match="classification objective"):
         DaskGBTRegressor(objective="binary:logistic", client=dask_client).fit(dX, y)
 
@@ -165,3 +173,95 @@ def test_a_closed_client():
     cluster.close()
     with pytest.raises(ValueError, match="closed"):
         DaskGBTRegressor(client=client).fit(X, y)
+
+
+# The fault test's cluster and what its callback did (callbacks are deep-copied per fit).
+_FAULT: dict = {}
+
+
+def _kill_a_worker_after(at: int):
+    from sapwood.callback import TrainingCallback
+
+    class KillWorker(TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            if epoch == at:
+                import os
+                import signal
+
+                pids = _FAULT["client"].run(os.getpid)
+                address = sorted(pids)[0]
+                _FAULT["killed"] = address
+                os.kill(pids[address], signal.SIGKILL)
+            return False
+
+    return KillWorker()
+
+
+@pytest.mark.parametrize("with_eval", [True, False])
+def test_a_worker_killed_mid_fit(with_eval):
+    """The fit finishes with the model it gives without the fault: Dask recomputes the
+    partitions the worker held, and the growth states are rebuilt where they are lost."""
+    distributed = pytest.importorskip("distributed")
+
+    X, y, _ = _data(3000, seed=7)
+    chunks = (700, 800, 700, 800)
+    dX = da.from_array(X, chunks=(chunks, 5))
+    dy = da.from_array(y, chunks=(chunks,))
+    params = {"n_estimators": 8, "max_depth": 4}
+    expected = GBTRegressor(**params).fit(X, y)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    client = distributed.Client(cluster, set_as_default=False)
+    _FAULT.clear()
+    _FAULT["client"] = client
+    try:
+        # The partitions live on the workers before the fit, as a persisted array's do.
+        dX, dy = client.persist([dX, dy])
+        est = DaskGBTRegressor(client=client, callbacks=[_kill_a_worker_after(3)], **params)
+        if with_eval:
+            est.fit(dX, dy, eval_set=[(dX, dy)])
+        else:
+            est.fit(dX, dy)
+        assert "killed" in _FAULT
+        _same_model(est, expected)
+    finally:
+        _FAULT.clear()
+        client.close()
+        cluster.close()
+
+
+def test_one_worker_holds_everything_nan_in_one_partition_classes_missing_in_some(dask_client):
+    """All partitions on one worker, missing values in one partition only, and partitions
+    that lack some of the classes: the single-machine model still."""
+    rng = np.random.default_rng(11)
+    X = rng.integers(0, 40, size=(900, 4)).astype(np.float32)
+    y = np.array(["low", "mid", "high"])[np.digitize(X[:, 0] + X[:, 1], [30, 50])]
+    order = np.argsort(X[:, 0] + X[:, 1], kind="stable")  # the first partition has one class
+    X, y = X[order], y[order]
+    X[600:750, 2] = np.nan
+    address = sorted(dask_client.scheduler_info()["workers"])[0]
+    dX = dask_client.persist(da.from_array(X, chunks=((200, 300, 400), 4)), workers=[address])
+    dy = dask_client.persist(da.from_array(y, chunks=((200, 300, 400),)), workers=[address])
+    assert len(np.unique(y[:200])) == 1
+    params = {"n_estimators": 5, "max_depth": 3}
+    d = DaskGBTClassifier(client=dask_client, **params).fit(dX, dy)
+    local = GBTClassifier(**params).fit(X, y)
+    _same_model(d, local)
+    np.testing.assert_array_equal(d.classes_, local.classes_)
+
+
+def test_saved_and_exported_models(dask_client, tmp_path):
+    xgb = pytest.importorskip("xgboost")
+    import sapwood
+
+    X, y, _ = _data(800, seed=5)
+    d = DaskGBTRegressor(n_estimators=5, client=dask_client).fit(
+        da.from_array(X, chunks=(400, 5)), da.from_array(y, chunks=400)
+    )
+    d.save_model(tmp_path / "m.json")
+    back = sapwood.load_model(tmp_path / "m.json")
+    np.testing.assert_allclose(back.predict(X), d.predict(X), atol=1e-6)
+    d.save_model(tmp_path / "x.json", format="xgboost")
+    booster = xgb.Booster(model_file=str(tmp_path / "x.json"))
+    np.testing.assert_allclose(booster.predict(xgb.DMatrix(X)), d.predict(X), atol=1e-5)

@@ -78,6 +78,21 @@ def _codes(block: Any, classes: NDArray) -> NDArray:
     return native_array(np.searchsorted(classes, a), dtype=np.float32)
 
 
+def _unique_labels(block: Any) -> NDArray:
+    a = np.asarray(block).reshape(-1)
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        raise ValueError("y has missing labels (NaN); every row needs a label")
+    if a.dtype.kind == "O" and any(v is None or (isinstance(v, float) and v != v) for v in a):
+        raise ValueError("y has missing labels (None or NaN); every row needs a label")
+    return np.unique(a)
+
+
+def _labels_of(block: Any) -> Any:
+    import dask
+
+    return dask.delayed(_unique_labels, pure=True)(block)
+
+
 def _weights(block: Any, n: int) -> NDArray:
     if block is None:
         return np.ones(n, dtype=np.float32)
@@ -671,6 +686,10 @@ class _DaskMixin:
                 setattr(local, key, value)
         return local
 
+    def _sapwood_document(self) -> str:
+        # A saved model is the single-machine estimator's: it loads without a cluster.
+        return self.to_local()._sapwood_document()
+
     def _dask_predict(self, X: Any, kind: str, **kw: Any) -> Any:
         """``kind`` (``predict``, ``predict_proba``, ``apply``) of the local model, lazily per
         block for Dask input; the model is sent to the cluster once."""
@@ -823,8 +842,9 @@ class DaskGBTClassifier(_DaskMixin, GBTClassifier):
         """Fit on the cluster; the arguments of :meth:`sapwood.GBTClassifier.fit`, each a Dask
         collection or an in-memory array."""
         ya = _as_array(y, "y")
-        labels = ya.ravel()
-        classes = np.unique(labels.compute() if _is_dask(labels) else labels)
+        client = get_client(self.client)
+        blocks = client.compute([_labels_of(b) for b in _row_blocks(ya)])
+        classes = np.unique(np.concatenate(client.gather(blocks)))
         check_classification_targets(classes)
         encoder = LabelEncoder().fit(classes)
         self.classes_ = encoder.classes_
