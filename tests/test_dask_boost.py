@@ -38,6 +38,8 @@ def _same_model(a, b) -> None:
         {"grow_policy": "lossguide", "max_leaves": 9, "max_depth": 0},
         {"subsample": 0.7, "colsample_bynode": 0.5, "max_depth": 3},
         {"colsample_bynode": 0.2, "num_parallel_tree": 2, "max_depth": 3},
+        {"tree_method": "approx", "max_depth": 3},
+        {"tree_method": "approx", "subsample": 0.6, "num_parallel_tree": 2, "max_depth": 2},
     ],
 )
 def test_regressor_equals_single_machine(dask_client, params):
@@ -57,15 +59,23 @@ def test_regressor_equals_single_machine(dask_client, params):
     np.testing.assert_allclose(d.predict(X), local.predict(X), atol=1e-6)
 
 
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_classifier_equals_single_machine_with_eval_and_early_stopping(dask_client, n_classes):
+@pytest.mark.parametrize(("n_classes", "method"), [(2, "hist"), (3, "hist"), (3, "approx")])
+def test_classifier_equals_single_machine_with_eval_and_early_stopping(
+    dask_client, n_classes, method
+):
     X, _, w = _data(seed=1)
     labels = np.array(["a", "b", "c"])[:n_classes]
     code = (np.nan_to_num(X[:, 2]) > 25).astype(int) + (np.nan_to_num(X[:, 3]) > 40).astype(int)
     y = labels[np.minimum(code, n_classes - 1)]
     dX = da.from_array(X, chunks=(700, 5))
     dy = da.from_array(y, chunks=700)
-    params = {"n_estimators": 30, "max_depth": 3, "early_stopping_rounds": 3, "learning_rate": 0.5}
+    params = {
+        "n_estimators": 30,
+        "max_depth": 3,
+        "early_stopping_rounds": 3,
+        "learning_rate": 0.5,
+        "tree_method": method,
+    }
     d = DaskGBTClassifier(client=dask_client, **params).fit(
         dX, dy, sample_weight=da.from_array(w, chunks=700), eval_set=[(dX[:500], dy[:500])]
     )

@@ -299,11 +299,23 @@ class DistConfig:
     def empty_model(
         self, n_features: int, y: NDArray[np.float32], sample_weight: NDArray[np.float32]
     ) -> BoostModel: ...
+    def trees_per_round(self, model: BoostModel) -> int: ...
+    def tree_weights(
+        self,
+        model: BoostModel,
+        n_rows: int,
+        margin: NDArray[np.float32],
+        y: NDArray[np.float32],
+        sample_weight: NDArray[np.float32],
+        iteration: int,
+        offset: int,
+        n_total: int,
+    ) -> list[NDArray[np.float32]]: ...
     def start_trees(
         self,
         model: BoostModel,
-        part: DistPart,
-        cuts: DistCuts,
+        parts: list[DistPart],
+        cuts: list[DistCuts],
         margin: NDArray[np.float32],
         y: NDArray[np.float32],
         sample_weight: NDArray[np.float32],

@@ -191,7 +191,7 @@ class _Chain:
     """One partition's live growth: the margins at the start of round ``round``, that round's
     growing trees (``None`` between rounds), and the key of the last operation applied."""
 
-    __slots__ = ("config", "last", "margin", "margins", "round", "trees")
+    __slots__ = ("config", "last", "margin", "margins", "round", "sketches", "trees")
 
     def __init__(self, margin: NDArray, round_: int) -> None:
         self.margin, self.round = margin, round_
@@ -199,6 +199,7 @@ class _Chain:
         self.last: tuple = ("margin", round_)
         self.trees: list[Any] | None = None
         self.config: Any = None
+        self.sketches: list[tuple] | None = None
 
 
 def _take_chain(fit: str, p: int) -> _Chain | None:
@@ -225,13 +226,26 @@ def _apply(chain: _Chain, op: tuple, static: tuple, data: tuple) -> list[tuple[s
     part, x, y, w, offset = data
     kind = op[0]
     finished = None
-    if kind == "start":
-        _, r, _, config = op
+    if kind == "sketch":
+        _, r, _, config, size = op
+        chain.sketches = _tree_sketches(
+            config, model0, x, y, w, chain.margin, r, offset, n_total, size
+        )
+    elif kind == "start":
+        config = op[3]
+        r = op[1]
         chain.config = config
+        if len(op) > 4:
+            # approx: each tree's rows binned by the cuts of its own sketch.
+            tree_cuts = op[4]
+            bins = [_native.DistPart(_native_x(x), c, _threads()) for c in tree_cuts]
+        else:
+            tree_cuts, bins = [cuts], [part.binned]
+        chain.sketches = None
         chain.trees = config.start_trees(
             model0,
-            part.binned,
-            cuts,
+            bins,
+            tree_cuts,
             chain.margin,
             _f32(y),
             _f32(w),
@@ -266,19 +280,67 @@ def _apply(chain: _Chain, op: tuple, static: tuple, data: tuple) -> list[tuple[s
 
 class _Out:
     """What one task of a chain gives the others: its partition's sums for the next step (one
-    float64 array per growing tree), whether every tree is complete, and the trees of a round
-    it finished."""
+    float64 array per growing tree), whether every tree is complete, the trees of a round it
+    finished, and (``approx``) its sketches for the next round's cuts."""
 
-    __slots__ = ("done", "messages", "trees")
+    __slots__ = ("done", "messages", "sketches", "trees")
 
-    def __init__(self, messages: list[NDArray], done: bool, trees: Any) -> None:
+    def __init__(
+        self, messages: list[NDArray], done: bool, trees: Any, sketches: Any = None
+    ) -> None:
         self.messages, self.done, self.trees = messages, done, trees
+        self.sketches = sketches
 
     def __reduce__(self) -> tuple:
-        return (_Out, (self.messages, self.done, self.trees))
+        return (_Out, (self.messages, self.done, self.trees, self.sketches))
 
     def __sizeof__(self) -> int:
-        return sum(int(m.nbytes) for m in self.messages) + 64
+        size = sum(int(m.nbytes) for m in self.messages) + 64
+        for _, s, unit in self.sketches or ():
+            size += sum(int(a.nbytes) for a in s[:3])
+            size += 0 if unit is None else sum(int(a.nbytes) for a in unit[:3])
+        return size
+
+
+def _tree_sketches(
+    config: Any,
+    model0: Any,
+    x: NDArray,
+    y: NDArray,
+    w: NDArray,
+    margin: NDArray,
+    r: int,
+    offset: int,
+    n_total: int,
+    size: int,
+) -> list[tuple]:
+    """``approx``: this partition's sketch for each tree of round ``r``, weighted by the
+    hessians the tree sees; where they are all zero here, also a sketch of unit weights (used
+    when they are zero on every partition, as one machine does)."""
+    xn = _native_x(x)
+    n = int(xn.shape[0])
+    out = []
+    for weight in config.tree_weights(model0, n, margin, _f32(y), _f32(w), r, offset, n_total):
+        positive = bool(np.any(weight > 0))
+        sketch = _native.dist_sketch(xn, weight, size, _threads())
+        unit = (
+            None
+            if positive
+            else _native.dist_sketch(xn, np.ones(n, dtype=np.float32), size, _threads())
+        )
+        out.append((positive, sketch, unit))
+    return out
+
+
+def _merge_trees(outs: list[_Out], max_bin: int) -> list[Any]:
+    """``approx``: each tree's cuts from every partition's sketch, in partition order."""
+    n_trees = len(outs[0].sketches)
+    cuts = []
+    for j in range(n_trees):
+        entries = [o.sketches[j] for o in outs]
+        positive = any(e[0] for e in entries)
+        cuts.append(_merge([e[1] if positive else e[2] for e in entries], max_bin))
+    return cuts
 
 
 def _with_trees(x: NDArray, margin: NDArray, trees: list[tuple[str, int]], k: int) -> NDArray:
@@ -328,7 +390,7 @@ def _run(
             finished = out
     _put_chain(fit, p, chain)
     if chain.trees is None:
-        return _Out([], True, finished)
+        return _Out([], True, finished, chain.sketches)
     return _Out([t.message() for t in chain.trees], all(t.done for t in chain.trees), finished)
 
 
@@ -440,10 +502,18 @@ class _DaskTrainer:
         self.xs, self.ys, self.ws = xs, ys, ws
         self.offsets = np.concatenate([[0], np.cumsum(rows)]).astype(int).tolist()
         self.n_total = int(sum(rows))
-        size = _SKETCH_FACTOR * int(params["max_bin"])
-        sketches = [submit(_sketch, x, w, size, pure=False) for x, w in zip(xs, ws, strict=True)]
-        self.cuts = submit(_merge, sketches, int(params["max_bin"]), pure=False)
-        self.parts = [submit(_part, x, self.cuts, pure=False) for x in xs]
+        self.sketch_size = _SKETCH_FACTOR * int(params["max_bin"])
+        self.approx = params["tree_method"] == "approx"
+        if self.approx:
+            # Each tree sketches and bins again, from the hessians it sees.
+            self.cuts, self.parts = None, [None] * len(xs)
+        else:
+            sketches = [
+                submit(_sketch, x, w, self.sketch_size, pure=False)
+                for x, w in zip(xs, ws, strict=True)
+            ]
+            self.cuts = submit(_merge, sketches, int(params["max_bin"]), pure=False)
+            self.parts = [submit(_part, x, self.cuts, pure=False) for x in xs]
         self.model0 = submit(_empty_model, self.config, n_features, ys, ws, pure=False)
         # Surface bad labels or parameters now, not at the first round.
         client.gather(self.model0)
@@ -486,6 +556,13 @@ class _DaskTrainer:
     def _task(self, fn: Any, *args: Any) -> Any:
         return self.client.submit(fn, *args, pure=False)
 
+    def _first_op(self, r: int) -> tuple:
+        """The operation that opens round ``r``: start its trees (``hist``), or sketch for
+        their cuts (``approx``)."""
+        if self.approx:
+            return ("sketch", r, self.version, self.config, self.sketch_size)
+        return ("start", r, self.version, self.config)
+
     def _submit(self, ops: list[tuple], n_tail: int) -> list[Any]:
         """Apply the last ``n_tail`` of ``ops`` on every partition's chain; the tasks'
         outputs, in partition order."""
@@ -515,9 +592,14 @@ class _DaskTrainer:
             ops, outs = [self.ahead[1]], self.ahead[2]
         else:
             # Not started yet, or started with a learning rate a callback has since changed.
-            ops = [("start", r, self.version, self.config)]
+            ops = [self._first_op(r)]
             outs = self._submit(ops, 1)
         self.ahead = None
+        if self.approx:
+            # This round's cuts, one set per tree, from every partition's sketches.
+            cuts = self.client.submit(_merge_trees, outs, int(self.params["max_bin"]), pure=False)
+            ops = [*ops, ("start", r, self.version, self.config, cuts)]
+            outs = self._submit(ops, 1)
         step = 0
         while True:
             step += 1
@@ -526,7 +608,7 @@ class _DaskTrainer:
             if last:
                 tail.append(("finish", r))
                 if r + 1 < self.n_rounds:
-                    tail.append(("start", r + 1, self.version, self.config))
+                    tail.append(self._first_op(r + 1))
             ops = [*ops, *tail]
             outs = self._submit(ops, len(tail))
             if last:
@@ -605,10 +687,10 @@ class _DaskMixin:
     ) -> None:
         client = get_client(self.client)  # type: ignore[attr-defined]
         params = self._check_params()  # type: ignore[attr-defined]
-        if params["tree_method"] != "hist":
+        if params["tree_method"] == "exact":
             raise ValueError(
-                f"tree_method={params['tree_method']!r} cannot be distributed; "
-                "use tree_method='hist'"
+                "tree_method='exact' cannot be distributed (it needs every row of a column "
+                "at once); use tree_method='hist' or 'approx'"
             )
         metrics = self._metrics(objective)  # type: ignore[attr-defined]
         missing = self.missing  # type: ignore[attr-defined]
@@ -729,9 +811,9 @@ class _DaskMixin:
 class DaskGBTRegressor(_DaskMixin, GBTRegressor):
     """:class:`sapwood.GBTRegressor` fitted on a Dask cluster.
 
-    The parameters of :class:`sapwood.GBTRegressor` (``tree_method='hist'``; ``exact`` and
-    ``approx`` are refused), plus ``client``: the ``distributed.Client`` to run on (default:
-    the current one). ``fit`` takes Dask arrays or DataFrames (NumPy and pandas too);
+    The parameters of :class:`sapwood.GBTRegressor` (``tree_method`` ``'hist'`` or
+    ``'approx'``; ``'exact'`` is refused), plus ``client``: the ``distributed.Client`` to run
+    on (default: the current one). ``fit`` takes Dask arrays or DataFrames (NumPy and pandas too);
     ``predict`` and ``apply`` return Dask arrays for Dask input. :meth:`to_local` gives the
     fitted single-machine estimator; models save, load and export as any sapwood model's.
 
@@ -803,7 +885,8 @@ class DaskGBTRegressor(_DaskMixin, GBTRegressor):
 class DaskGBTClassifier(_DaskMixin, GBTClassifier):
     """:class:`sapwood.GBTClassifier` fitted on a Dask cluster.
 
-    The parameters of :class:`sapwood.GBTClassifier` (``tree_method='hist'``), plus
+    The parameters of :class:`sapwood.GBTClassifier` (``tree_method`` ``'hist'`` or
+    ``'approx'``), plus
     ``client``. Labels of any type; ``classes_`` are found over every partition.
     ``predict``, ``predict_proba`` and ``apply`` return Dask arrays for Dask input.
 

@@ -255,16 +255,58 @@ impl DistConfig {
         Ok(BoostModel::new(model))
     }
 
-    /// Starts the trees of round ``iteration`` on one partition (rows ``offset`` onwards of
-    /// ``n_total``); one :class:`DistTree` per output group and parallel tree.
+    /// The number of trees a round grows (output groups times parallel trees).
+    fn trees_per_round(&self, model: &BoostModel) -> usize {
+        self.inner.trees_per_round(&model.inner)
+    }
+
+    /// ``approx``: each tree of round ``iteration``'s point weights for its cuts on one
+    /// partition of ``n_rows`` rows (float32), in model order.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (model, part, cuts, margin, y, sample_weight, iteration, offset, n_total, n_jobs=None))]
+    #[pyo3(signature = (model, n_rows, margin, y, sample_weight, iteration, offset, n_total))]
+    fn tree_weights<'py>(
+        &self,
+        py: Python<'py>,
+        model: &BoostModel,
+        n_rows: usize,
+        margin: PyReadonlyArray1<'py, f32>,
+        y: PyReadonlyArray1<'py, f32>,
+        sample_weight: PyReadonlyArray1<'py, f32>,
+        iteration: u64,
+        offset: usize,
+        n_total: usize,
+    ) -> PyResult<Vec<Bound<'py, PyArray1<f32>>>> {
+        let weights = self
+            .inner
+            .tree_weights(
+                &model.inner,
+                n_rows,
+                slice(&margin, "margin")?,
+                slice(&y, "y")?,
+                slice(&sample_weight, "sample_weight")?,
+                iteration,
+                offset,
+                n_total,
+            )
+            .map_err(SapwoodError::from)?;
+        Ok(weights
+            .into_iter()
+            .map(|w| PyArray1::from_vec(py, w))
+            .collect())
+    }
+
+    /// Starts the trees of round ``iteration`` on one partition (rows ``offset`` onwards of
+    /// ``n_total``); one :class:`DistTree` per output group and parallel tree. ``parts`` and
+    /// ``cuts`` hold the binned rows and cuts the trees grow on: one of each for every tree
+    /// (``hist``), or one per tree (``approx``).
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (model, parts, cuts, margin, y, sample_weight, iteration, offset, n_total, n_jobs=None))]
     fn start_trees(
         &self,
         py: Python<'_>,
         model: &BoostModel,
-        part: &DistPart,
-        cuts: &DistCuts,
+        parts: Vec<PyRef<'_, DistPart>>,
+        cuts: Vec<PyRef<'_, DistCuts>>,
         margin: PyReadonlyArray1<'_, f32>,
         y: PyReadonlyArray1<'_, f32>,
         sample_weight: PyReadonlyArray1<'_, f32>,
@@ -273,25 +315,31 @@ impl DistConfig {
         n_total: usize,
         n_jobs: Option<i64>,
     ) -> PyResult<Vec<DistTree>> {
+        if parts.len() != cuts.len() {
+            return Err(SapwoodError::Boost(BoostError::InvalidInput(format!(
+                "{} binned partitions for {} sets of cuts",
+                parts.len(),
+                cuts.len()
+            )))
+            .into());
+        }
+        let bins: Vec<dist::TreeBins> = parts
+            .iter()
+            .zip(&cuts)
+            .map(|(p, c)| dist::TreeBins {
+                matrix: Arc::clone(&p.matrix),
+                cuts: Arc::clone(&c.cuts),
+                layout: c.layout(),
+            })
+            .collect();
         let (m, ys, ws) = (
             slice(&margin, "margin")?,
             slice(&y, "y")?,
             slice(&sample_weight, "sample_weight")?,
         );
-        let layout = cuts.layout();
         let trees = run_detached(py, n_jobs, || {
-            self.inner.start_trees(
-                &model.inner,
-                &part.matrix,
-                &cuts.cuts,
-                layout,
-                m,
-                ys,
-                ws,
-                iteration,
-                offset,
-                n_total,
-            )
+            self.inner
+                .start_trees(&model.inner, &bins, m, ys, ws, iteration, offset, n_total)
         })?
         .map_err(SapwoodError::from)?;
         Ok(trees.into_iter().map(DistTree::wrap).collect())

@@ -176,6 +176,23 @@ pub fn shared_layout(cuts: &QuantileCuts, any_missing: bool) -> HistLayout {
     HistLayout::new(cuts, dense_bytes, any_missing)
 }
 
+/// The binned rows, cuts and histogram layout a tree grows on.
+#[derive(Debug, Clone)]
+pub struct TreeBins {
+    /// One partition's rows, binned by `cuts`.
+    pub matrix: Arc<BinnedMatrix>,
+    /// The fit's (or, with `approx`, the tree's) cuts.
+    pub cuts: Arc<QuantileCuts>,
+    /// The layout every partition shares ([`shared_layout`]).
+    pub layout: HistLayout,
+}
+
+/// A round's gradient pairs per output group, and each tree's group, seed and sampled rows.
+struct RoundInputs {
+    groups: Vec<Vec<(f32, f32)>>,
+    trees: Vec<(usize, u64, Vec<bool>)>,
+}
+
 /// A distributed fit's settings, checked once.
 #[derive(Debug, Clone)]
 pub struct DistConfig {
@@ -184,23 +201,18 @@ pub struct DistConfig {
 }
 
 impl DistConfig {
-    /// Checks `config` for a distributed fit: `hist` only (`exact` needs every row of a
-    /// column at once; `approx` re-sketches every tree), built-in objectives without leaf
-    /// refreshes.
+    /// Checks `config` for a distributed fit: `hist` or `approx` (`exact` needs every row of
+    /// a column at once), built-in objectives without leaf refreshes.
     ///
     /// # Errors
     /// [`BoostError::InvalidParameter`] naming what cannot be distributed.
     pub fn new(config: TrainConfig) -> Result<Self, BoostError> {
         config.validate()?;
-        if config.tree_method != TreeMethod::Hist {
-            let name = if config.tree_method == TreeMethod::Exact {
-                "exact"
-            } else {
-                "approx"
-            };
-            return Err(BoostError::InvalidInput(format!(
-                "tree_method='{name}' cannot be distributed; use tree_method='hist'"
-            )));
+        if config.tree_method == TreeMethod::Exact {
+            return Err(BoostError::InvalidInput(
+                "tree_method='exact' cannot be distributed; use tree_method='hist' or 'approx'"
+                    .into(),
+            ));
         }
         if matches!(
             config.objective,
@@ -239,27 +251,20 @@ impl DistConfig {
         Ok(empty_model(&self.config, n_features, labels, weights))
     }
 
-    /// Starts every tree of round `iteration` on one partition: its binned rows `matrix`
-    /// (rows `offset..` of `n_total` in the global order), its margins, labels and weights.
-    /// Returns one [`DistTree`] per output group and parallel tree, in model order.
-    ///
-    /// # Errors
-    /// [`BoostError::InvalidInput`] when the arrays disagree in length.
+    /// One partition's gradient pairs for round `iteration`, per output group, and each
+    /// tree's seed and sampled rows, in model order (group-major, then parallel tree).
     #[allow(clippy::too_many_arguments, clippy::cast_possible_truncation)]
-    pub fn start_trees(
+    fn round_inputs(
         &self,
         model: &Booster,
-        matrix: &Arc<BinnedMatrix>,
-        cuts: &Arc<QuantileCuts>,
-        layout: HistLayout,
+        n: usize,
         margin: &[f32],
         labels: &[f32],
         weights: &[f32],
         iteration: u64,
         offset: usize,
         n_total: usize,
-    ) -> Result<Vec<DistTree>, BoostError> {
-        let n = matrix.n_rows();
+    ) -> Result<RoundInputs, BoostError> {
         let k = model.n_groups();
         if labels.len() != n || weights.len() != n || margin.len() != n * k {
             return Err(BoostError::InvalidInput(
@@ -283,21 +288,16 @@ impl DistConfig {
             },
             &mut gpair,
         );
-        let npt = self.config.num_parallel_tree.max(1);
-        let mut split = self.split;
-        split.learning_rate /= npt as f32;
-        let shape = TreeShape {
-            max_depth: self.config.tree.max_depth,
-            max_leaves: self.config.tree.max_leaves,
-            policy: self.config.grow_policy,
+        let groups: Vec<Vec<(f32, f32)>> = if k == 1 {
+            vec![gpair]
+        } else {
+            (0..k)
+                .map(|g| (0..n).map(|i| gpair[i * k + g]).collect())
+                .collect()
         };
-        let mut out = Vec::with_capacity(k * npt);
+        let npt = self.config.num_parallel_tree.max(1);
+        let mut trees = Vec::with_capacity(k * npt);
         for g in 0..k {
-            let group_pairs: Vec<(f32, f32)> = if k == 1 {
-                gpair.clone()
-            } else {
-                (0..n).map(|i| gpair[i * k + g]).collect()
-            };
             for t in 0..npt {
                 // The single-machine trainer's seeds, row draws and column draws.
                 let seed = self
@@ -311,26 +311,121 @@ impl DistConfig {
                     sample_rows(n_total, self.config.tree.subsample, seed)[offset..offset + n]
                         .to_vec()
                 };
-                let sampler = ColumnSampler::new(cuts.n_features(), &self.config.tree, seed);
-                let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
-                let part = PartGrowth::start(matrix, &group_pairs, &active, true);
-                let (growth, plan) =
-                    TreeGrowth::new(cuts.n_features(), shape, split.gamma, sampler, direct);
-                let mut tree = DistTree {
-                    matrix: Arc::clone(matrix),
-                    cuts: Arc::clone(cuts),
-                    layout,
-                    split,
-                    gpair: group_pairs.clone(),
-                    part,
-                    growth,
-                    plan,
-                    message: Vec::new(),
-                    group: g as u32,
-                };
-                tree.local_step();
-                out.push(tree);
+                trees.push((g, seed, active));
             }
+        }
+        Ok(RoundInputs { groups, trees })
+    }
+
+    /// The number of trees a round grows: one per output group and parallel tree.
+    pub fn trees_per_round(&self, model: &Booster) -> usize {
+        model.n_groups() * self.config.num_parallel_tree.max(1)
+    }
+
+    /// `approx`: each tree's point weights for its cuts on one partition (`n` rows), in model
+    /// order: the hessian (sample weight included) of the rows the tree sees, and zero for
+    /// rows left out by subsampling, as one machine weighs them.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] when the arrays disagree in length.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tree_weights(
+        &self,
+        model: &Booster,
+        n: usize,
+        margin: &[f32],
+        labels: &[f32],
+        weights: &[f32],
+        iteration: u64,
+        offset: usize,
+        n_total: usize,
+    ) -> Result<Vec<Vec<f32>>, BoostError> {
+        let inputs = self.round_inputs(
+            model, n, margin, labels, weights, iteration, offset, n_total,
+        )?;
+        Ok(inputs
+            .trees
+            .iter()
+            .map(|(g, _, active)| {
+                inputs.groups[*g]
+                    .iter()
+                    .zip(active)
+                    .map(|(&(_, h), &a)| if a { h.max(0.0) } else { 0.0 })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Starts every tree of round `iteration` on one partition: its margins, labels and
+    /// weights (rows `offset..` of `n_total` in the global order), and the binned rows, cuts
+    /// and layout each tree grows on: one for all (`hist`), or one per tree (`approx`).
+    /// Returns one [`DistTree`] per output group and parallel tree, in model order.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] when the arrays disagree in length, or `bins` has
+    /// neither one entry nor one per tree.
+    #[allow(clippy::too_many_arguments, clippy::cast_possible_truncation)]
+    pub fn start_trees(
+        &self,
+        model: &Booster,
+        bins: &[TreeBins],
+        margin: &[f32],
+        labels: &[f32],
+        weights: &[f32],
+        iteration: u64,
+        offset: usize,
+        n_total: usize,
+    ) -> Result<Vec<DistTree>, BoostError> {
+        let n_trees = self.trees_per_round(model);
+        let Some(first) = bins.first() else {
+            return Err(BoostError::InvalidInput("no binned rows to grow on".into()));
+        };
+        if bins.len() != 1 && bins.len() != n_trees {
+            return Err(BoostError::InvalidInput(format!(
+                "{} sets of bins for {n_trees} trees",
+                bins.len()
+            )));
+        }
+        let n = first.matrix.n_rows();
+        if bins.iter().any(|b| b.matrix.n_rows() != n) {
+            return Err(BoostError::InvalidInput(
+                "the trees' binned rows differ in length".into(),
+            ));
+        }
+        let inputs = self.round_inputs(
+            model, n, margin, labels, weights, iteration, offset, n_total,
+        )?;
+        let npt = self.config.num_parallel_tree.max(1);
+        let mut split = self.split;
+        split.learning_rate /= npt as f32;
+        let shape = TreeShape {
+            max_depth: self.config.tree.max_depth,
+            max_leaves: self.config.tree.max_leaves,
+            policy: self.config.grow_policy,
+        };
+        let mut out = Vec::with_capacity(n_trees);
+        for (j, (g, seed, active)) in inputs.trees.iter().enumerate() {
+            let b = if bins.len() == 1 { first } else { &bins[j] };
+            let pairs = &inputs.groups[*g];
+            let sampler = ColumnSampler::new(b.cuts.n_features(), &self.config.tree, *seed);
+            let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
+            let part = PartGrowth::start(&b.matrix, pairs, active, true);
+            let (growth, plan) =
+                TreeGrowth::new(b.cuts.n_features(), shape, split.gamma, sampler, direct);
+            let mut tree = DistTree {
+                matrix: Arc::clone(&b.matrix),
+                cuts: Arc::clone(&b.cuts),
+                layout: b.layout,
+                split,
+                gpair: pairs.clone(),
+                part,
+                growth,
+                plan,
+                message: Vec::new(),
+                group: *g as u32,
+            };
+            tree.local_step();
+            out.push(tree);
         }
         Ok(out)
     }
