@@ -63,7 +63,10 @@ def _tail(path: str, lines: int = 20) -> str:
 
 
 def run_isolated(
-    job: Callable[[], dict[str, Any]], timeout: float | None = None, poll: float = 0.2
+    job: Callable[[], dict[str, Any]],
+    timeout: float | None = None,
+    poll: float = 0.2,
+    daemon: bool = True,
 ) -> dict[str, Any]:
     """Run ``job`` (a picklable, module-level function returning a dict) in a new process.
 
@@ -74,14 +77,15 @@ def run_isolated(
     segfault, the out-of-memory killer, ``os._exit``) raises :class:`ChildFailed` at once with
     its exit code and the end of its standard error, and a child still running after
     ``timeout`` seconds (default: ``$SAPWOOD_BENCH_TIMEOUT`` or 3600) is killed and reported
-    the same way.
+    the same way. A job that starts processes of its own (a Dask ``LocalCluster``) needs
+    ``daemon=False``: a daemonic process may not have children.
     """
     if timeout is None:
         timeout = float(os.environ.get("SAPWOOD_BENCH_TIMEOUT", "3600"))
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     with tempfile.NamedTemporaryFile("w", prefix="sapwood-bench-", suffix=".err") as err:
-        proc = ctx.Process(target=_child, args=(job, queue, err.name), daemon=True)
+        proc = ctx.Process(target=_child, args=(job, queue, err.name), daemon=daemon)
         proc.start()
         deadline = time.monotonic() + timeout
         result = None
