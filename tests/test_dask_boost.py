@@ -275,3 +275,21 @@ def test_saved_and_exported_models(dask_client, tmp_path):
     d.save_model(tmp_path / "x.json", format="xgboost")
     booster = xgb.Booster(model_file=str(tmp_path / "x.json"))
     np.testing.assert_allclose(booster.predict(xgb.DMatrix(X)), d.predict(X), atol=1e-5)
+
+
+def test_the_model_does_not_depend_on_the_workers(dask_client):
+    """Pruned sketches (no single-machine twin): two worker processes and one in-process
+    worker give the same model, as sums and merges run in partition order."""
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(6000, 3)).astype(np.float32)
+    y = (X[:, 0] - X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=6000)).astype(np.float32)
+    dX, dy = da.from_array(X, chunks=(1500, 3)), da.from_array(y, chunks=1500)
+    params = {"n_estimators": 5, "max_depth": 3, "max_bin": 16}
+    two = DaskGBTRegressor(client=dask_client, **params).fit(dX, dy)
+    with (
+        distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as c,
+        distributed.Client(c, set_as_default=False) as one_client,
+    ):
+        one = DaskGBTRegressor(client=one_client, **params).fit(dX, dy)
+    assert two.to_local()._model.to_json() == one.to_local()._model.to_json()

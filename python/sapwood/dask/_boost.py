@@ -673,6 +673,20 @@ class _DaskMixin:
 
     _local_class: type
 
+    def __init__(self, *, client: Any = None, **params: Any) -> None:
+        super().__init__(**params)  # type: ignore[call-arg]
+        self.client = client
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return sorted([*cls._local_class._get_param_names(), "client"])  # type: ignore[attr-defined]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A client does not pickle; an unpickled estimator uses the current one.
+        state = dict(super().__getstate__())  # type: ignore[misc]
+        state["client"] = None
+        return state
+
     def _dask_fit(
         self,
         X: Any,
@@ -827,19 +841,6 @@ class DaskGBTRegressor(_DaskMixin, GBTRegressor):
 
     _local_class = GBTRegressor
 
-    def __init__(self, *, client: Any = None, **params: Any) -> None:
-        super().__init__(**params)
-        self.client = client
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        return sorted([*GBTRegressor._get_param_names(), "client"])
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        state["client"] = None
-        return state
-
     def fit(  # type: ignore[override]
         self,
         X: Any,
@@ -899,19 +900,6 @@ class DaskGBTClassifier(_DaskMixin, GBTClassifier):
     """
 
     _local_class = GBTClassifier
-
-    def __init__(self, *, client: Any = None, **params: Any) -> None:
-        super().__init__(**params)
-        self.client = client
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        return sorted([*GBTClassifier._get_param_names(), "client"])
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        state["client"] = None
-        return state
 
     def fit(  # type: ignore[override]
         self,
