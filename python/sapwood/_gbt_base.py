@@ -99,6 +99,7 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "max_leaves": Integer(0, _I32_MAX, shown=">= 0"),
     "max_bin": Integer(2, 65535),
     "num_parallel_tree": Integer(1),
+    "monotone_constraints": Checked(lambda v: _check_monotone(v)),
     "early_stopping_rounds": Integer(
         1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
     ),
@@ -122,6 +123,55 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "objective": None,
     "eval_metric": None,
 }
+
+
+def _monotone_value(v: Any, what: str) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, float)):
+        raise ValueError(f"{what} must be -1, 0 or 1, got {v!r}")
+    if v not in (-1, 0, 1):
+        raise ValueError(f"{what} must be -1, 0 or 1, got {v!r}")
+    return int(v)
+
+
+def _monotone_spec(value: Any, name: str) -> list[int] | dict[str, int] | None:
+    """``monotone_constraints`` read into a list of ints or a dict by feature name (None for
+    none); a ``ValueError`` naming what is wrong otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.startswith("(") and text.endswith(")")):
+            raise ValueError(f"{name} as a string must look like '(1,-1,0)', got {value!r}")
+        inner = text[1:-1].strip()
+        parts = [] if not inner else [t.strip() for t in inner.split(",")]
+        out = []
+        for t in parts:
+            try:
+                out.append(int(t))
+            except ValueError:
+                raise ValueError(f"{name} must hold -1, 0 or 1, got {t!r} in {value!r}") from None
+        return [_monotone_value(v, name) for v in out]
+    if isinstance(value, Mapping):
+        out_map = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{name} as a dict must be keyed by feature name, got {k!r}")
+            out_map[k] = _monotone_value(v, f"{name}[{k!r}]")
+        return out_map
+    if isinstance(value, (list, tuple, np.ndarray)):
+        flat = (
+            np.asarray(value, dtype=object).reshape(-1) if isinstance(value, np.ndarray) else value
+        )
+        return [_monotone_value(v, name) for v in flat]
+    raise ValueError(
+        f"{name} must be None, a list or tuple of -1/0/1, a string like '(1,-1,0)' or a dict "
+        f"by feature name, got {type(value).__name__}"
+    )
+
+
+def _check_monotone(value: Any) -> Any:
+    _monotone_spec(value, "monotone_constraints")
+    return value
 
 
 class _GBTBase(BaseEstimator):
@@ -155,6 +205,7 @@ class _GBTBase(BaseEstimator):
         grow_policy: str = "depthwise",
         max_leaves: int = 0,
         num_parallel_tree: int = 1,
+        monotone_constraints: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -183,6 +234,7 @@ class _GBTBase(BaseEstimator):
         self.grow_policy = grow_policy
         self.max_leaves = max_leaves
         self.num_parallel_tree = num_parallel_tree
+        self.monotone_constraints = monotone_constraints
         self.missing = missing
         self.objective = objective
         self.eval_metric = eval_metric
@@ -235,7 +287,39 @@ class _GBTBase(BaseEstimator):
             "tree_method": method,
             "num_parallel_tree": self._forest_shape()[1],
             "seed": p["random_state"],
+            # Set per fit from the data's features (see _monotone_vector).
+            "monotone_constraints": [],
         }
+
+    def _monotone_vector(self, n_features: int) -> list[int]:
+        """``monotone_constraints`` as one entry per feature (-1, 0 or 1, padded with 0), or
+        an empty list for none: XGBoost's formats (a tuple or list, the string ``"(1,-1,0)"``,
+        or a dict by feature name)."""
+        spec = _monotone_spec(self.monotone_constraints, "monotone_constraints")
+        if spec is None:
+            return []
+        if isinstance(spec, dict):
+            names = getattr(self, "feature_names_in_", None)
+            if names is None:
+                raise ValueError(
+                    "monotone_constraints given by feature name need X with column names "
+                    "(a DataFrame); give a list of one value per feature instead"
+                )
+            index = {str(n): i for i, n in enumerate(names)}
+            unknown = [k for k in spec if k not in index]
+            if unknown:
+                raise ValueError(
+                    f"monotone_constraints names features that X does not have: {unknown[:5]}"
+                )
+            vector = [0] * n_features
+            for name, c in spec.items():
+                vector[index[name]] = c
+            return vector
+        if len(spec) > n_features:
+            raise ValueError(
+                f"monotone_constraints has {len(spec)} entries, but X has {n_features} features"
+            )
+        return [*spec, *([0] * (n_features - len(spec)))] if spec else []
 
     def _metrics(self, objective: str) -> list[str]:
         metric = self.eval_metric
@@ -319,6 +403,7 @@ class _GBTBase(BaseEstimator):
             objective=obj_name,
             num_class=num_class,
             metrics=metrics,
+            monotone_constraints=self._monotone_vector(X.shape[1]),
         )
         trainer = _native.BoostTrainer(
             as_native_matrix(X), y, weights, native_params, evals, self.n_jobs

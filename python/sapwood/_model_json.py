@@ -203,6 +203,14 @@ def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
             out[k] = None if isinstance(v, float) and math.isnan(v) else v
         elif isinstance(v, (np.integer, np.floating)):
             out[k] = v.item()
+        elif isinstance(v, (list, tuple)) and all(
+            isinstance(x, (bool, int, float, str, np.integer, np.floating)) for x in v
+        ):
+            out[k] = [x.item() if isinstance(x, np.generic) else x for x in v]
+        elif isinstance(v, dict) and all(
+            isinstance(a, str) and isinstance(b, (int, float, np.integer)) for a, b in v.items()
+        ):
+            out[k] = {a: (b.item() if isinstance(b, np.generic) else b) for a, b in v.items()}
     return out
 
 

@@ -88,6 +88,13 @@ class GBTRegressor(RegressorMixin, _GBTBase):
     num_parallel_tree : int, default=1
         Trees grown per round and output group, their leaves scaled by its inverse (a
         boosted random forest when above 1).
+    monotone_constraints : tuple, list, str or dict, optional
+        Per feature, +1 (the prediction may only rise with the feature), -1 (only fall) or 0:
+        a sequence padded with 0, XGBoost's string ``"(1,-1,0)"``, or a dict by feature name
+        (X must be a DataFrame). As in XGBoost, each node's weights are clipped to bounds
+        narrowed at every split on a constrained feature, splits whose children break a
+        constraint are rejected, and any vector (even all zeros) switches to the
+        weight-based gain. Every tree method and growth policy.
     missing : float, default=nan
         Value treated as missing (NaN always is).
     objective : str or callable, default="reg:squarederror"
@@ -510,6 +517,7 @@ class RFRegressor(_RFMixin, GBTRegressor):
         max_bin: int = 256,
         grow_policy: str = "depthwise",
         max_leaves: int = 0,
+        monotone_constraints: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -547,6 +555,7 @@ class RFClassifier(_RFMixin, GBTClassifier):
         max_bin: int = 256,
         grow_policy: str = "depthwise",
         max_leaves: int = 0,
+        monotone_constraints: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,

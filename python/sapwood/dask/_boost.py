@@ -763,7 +763,13 @@ class _DaskMixin:
                         for b, n in zip(client.compute(_row_blocks(ewa)), erows, strict=True)
                     ]
                 evals.append((exs, eys, ews, erows))
-        native_params = dict(params, objective=objective, num_class=num_class, metrics=metrics)
+        native_params = dict(
+            params,
+            objective=objective,
+            num_class=num_class,
+            metrics=metrics,
+            monotone_constraints=self._monotone_vector(n_features),  # type: ignore[attr-defined]
+        )
         n_rounds = self._forest_shape()[0]  # type: ignore[attr-defined]
         trainer = _DaskTrainer(client, native_params, xs, ys, ws, rows, evals, n_features, n_rounds)
         self._train(trainer, metrics, len(evals), verbose, n_features)  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@
 use rayon::prelude::*;
 
 use crate::data::{Entry, MatrixView, SortedColumns};
-use crate::gain::{GradStats, SplitCandidate, SplitParams, RT_EPS};
+use crate::gain::{Bounds, GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::hist::prefetch::prefetch;
 use crate::profile::{self, Phase};
 use crate::sampling::ColumnSampler;
@@ -26,12 +26,13 @@ use crate::tree::{Tree, TreeSplit};
 /// How many entries ahead of the current one a column scan prefetches.
 const PREFETCH_DISTANCE: usize = 64;
 
-/// Per-node sums, structure score and weight.
+/// Per-node sums, structure score and weight, and the bounds of its children's weights.
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeEntry {
     stats: GradStats,
     root_gain: f32,
     weight: f32,
+    bounds: Bounds,
 }
 
 /// Running state of one node during one column scan.
@@ -126,6 +127,8 @@ pub struct ExactGrower<'a> {
     pub params: &'a SplitParams,
     /// Largest depth.
     pub max_depth: u32,
+    /// Monotone constraint per feature (empty: none).
+    pub monotone: &'a [i8],
 }
 
 impl ExactGrower<'_> {
@@ -156,6 +159,7 @@ fn grow_tree(
         rows,
         params,
         max_depth,
+        monotone,
     } = *grower;
     let n_rows = cols.n_rows;
     let n_cols = rows.n_cols();
@@ -172,7 +176,7 @@ fn grow_tree(
         .collect();
     let root = sum_stats(&position, gpair, 1)[0];
     let mut tree = Tree::with_root(0.0, 0.0, root.hess as f32);
-    let mut nodes = vec![node_entry(params, root)];
+    let mut nodes = vec![node_entry(params, root, Bounds::default())];
     tree.base_weight[0] = nodes[0].weight;
     let mut level: Vec<usize> = vec![0];
     sampler.new_tree();
@@ -235,6 +239,7 @@ fn grow_tree(
                         &level_nodes,
                         &node_features,
                         params,
+                        monotone.get(f).copied().unwrap_or(0),
                     )
                 })
                 .collect();
@@ -253,8 +258,9 @@ fn grow_tree(
         for (s, &nid) in level.iter().enumerate() {
             let best = bests[s];
             if best.loss_chg > RT_EPS {
-                let lw = node_entry(params, best.left);
-                let rw = node_entry(params, best.right);
+                let own = nodes[nid].bounds;
+                let lw = node_entry(params, best.left, own);
+                let rw = node_entry(params, best.right, own);
                 let split = TreeSplit {
                     feature: best.feature,
                     threshold: best.threshold,
@@ -311,7 +317,9 @@ fn grow_tree(
         if next.is_empty() || depth + 1 == max_depth {
             level = next;
             if !level.is_empty() {
-                refresh_children(&mut tree, &mut nodes, &level, &position, gpair, params);
+                refresh_children(
+                    &mut tree, &mut nodes, &level, &position, gpair, params, monotone,
+                );
             }
             break;
         }
@@ -332,7 +340,9 @@ fn grow_tree(
                 });
             });
         }
-        refresh_children(&mut tree, &mut nodes, &next, &position, gpair, params);
+        refresh_children(
+            &mut tree, &mut nodes, &next, &position, gpair, params, monotone,
+        );
         level = next;
     }
     for &nid in &level {
@@ -342,8 +352,10 @@ fn grow_tree(
     tree
 }
 
-/// Child sums from the rows themselves, as XGBoost's `InitNewNode` does.
-#[allow(clippy::cast_possible_truncation)]
+/// Child sums from the rows themselves, as XGBoost's `InitNewNode` does (weights and scores
+/// within the parent's bounds); then, under monotone constraints, the children's own bounds
+/// from those weights, as XGBoost's `AddSplit`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn refresh_children(
     tree: &mut Tree,
     nodes: &mut Vec<NodeEntry>,
@@ -351,21 +363,41 @@ fn refresh_children(
     position: &[i32],
     gpair: &[(f32, f32)],
     params: &SplitParams,
+    monotone: &[i8],
 ) {
     let sums = sum_stats(position, gpair, tree.n_nodes());
     nodes.resize(tree.n_nodes(), NodeEntry::default());
     for &nid in new_nodes {
-        nodes[nid] = node_entry(params, sums[nid]);
+        let parent = tree.parent[nid] as usize;
+        nodes[nid] = node_entry(params, sums[nid], nodes[parent].bounds);
         tree.base_weight[nid] = nodes[nid].weight;
         tree.sum_hess[nid] = sums[nid].hess as f32;
     }
+    if params.constrained {
+        // Children come in pairs (left, left + 1) of one parent.
+        for pair in new_nodes.chunks(2) {
+            let (l, parent) = (pair[0], tree.parent[pair[0]] as usize);
+            let c = monotone
+                .get(tree.split_index[parent] as usize)
+                .copied()
+                .unwrap_or(0);
+            let (lb, rb) = nodes[parent]
+                .bounds
+                .children(c, nodes[l].weight, nodes[l + 1].weight);
+            nodes[l].bounds = lb;
+            nodes[l + 1].bounds = rb;
+        }
+    }
 }
 
-fn node_entry(params: &SplitParams, stats: GradStats) -> NodeEntry {
+/// A node's sums, score and weight, within its parent's bounds `parent` (its own bounds are
+/// set once its sibling is known).
+fn node_entry(params: &SplitParams, stats: GradStats, parent: Bounds) -> NodeEntry {
     NodeEntry {
         stats,
-        root_gain: params.gain(stats),
-        weight: params.weight(stats),
+        root_gain: params.bounded_gain(stats, parent),
+        weight: params.bounded_weight(stats, parent),
+        bounds: Bounds::default(),
     }
 }
 
@@ -423,7 +455,7 @@ fn sum_stats(position: &[i32], gpair: &[(f32, f32)], n_nodes: usize) -> Vec<Grad
 }
 
 /// Best split per level slot on one column.
-#[allow(clippy::cast_possible_truncation)]
+#[allow(clippy::cast_possible_truncation, clippy::too_many_arguments)]
 fn scan_feature(
     cols: &SortedColumns,
     work: &ColumnSegments,
@@ -432,6 +464,7 @@ fn scan_feature(
     nodes: &[NodeEntry],
     node_features: &[Option<Vec<bool>>],
     params: &SplitParams,
+    constraint: i8,
 ) -> Vec<SplitCandidate> {
     let col = cols.column(feature);
     let fid = feature as u32;
@@ -450,7 +483,9 @@ fn scan_feature(
         if forward {
             let ahead = |i: usize| i + PREFETCH_DISTANCE;
             let entries = (0..seg.len()).map(|i| fetch(seg, col, gpair, i, ahead));
-            enumerate(entries, gpair, true, fid, node, params, &mut scan);
+            enumerate(
+                entries, gpair, true, fid, node, params, constraint, &mut scan,
+            );
         }
         let behind = |i: usize| i.wrapping_sub(PREFETCH_DISTANCE);
         enumerate(
@@ -462,6 +497,7 @@ fn scan_feature(
             fid,
             node,
             params,
+            constraint,
             &mut scan,
         );
         out[slot] = scan.best;
@@ -492,6 +528,7 @@ fn fetch(
 
 /// One directional pass over a node's segment of a column (XGBoost's `EnumerateSplit`).
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn enumerate(
     entries: impl Iterator<Item = Entry>,
     gpair: &[(f32, f32)],
@@ -499,6 +536,7 @@ fn enumerate(
     fid: u32,
     node: &NodeEntry,
     params: &SplitParams,
+    constraint: i8,
     s: &mut ScanState,
 ) {
     s.stats = GradStats::default();
@@ -514,7 +552,8 @@ fn enumerate(
             // Backward: accumulated = right, rest (incl. missing) = left.
             let (left, right) = if forward { (s.stats, c) } else { (c, s.stats) };
             if c.hess >= mcw && params.may_beat(left, right, node.root_gain, s.best.loss_chg) {
-                let loss_chg = params.split_gain(left, right) - node.root_gain;
+                let loss_chg = params.constrained_split_gain(left, right, node.bounds, constraint)
+                    - node.root_gain;
                 if s.best.needs_replace(loss_chg, fid) {
                     let mid = (fvalue + s.last_value) * 0.5;
                     let threshold = if mid == fvalue { s.last_value } else { mid };
@@ -534,7 +573,8 @@ fn enumerate(
         } else {
             (c, s.stats, s.last_value - gap)
         };
-        let loss_chg = params.split_gain(left, right) - node.root_gain;
+        let loss_chg =
+            params.constrained_split_gain(left, right, node.bounds, constraint) - node.root_gain;
         propose(s, loss_chg, fid, threshold, !forward, left, right);
     }
 }
@@ -580,6 +620,7 @@ mod tests {
             rows: &view,
             params: &p,
             max_depth: tp.max_depth,
+            monotone: &[],
         };
         grower.grow(
             g,

@@ -82,6 +82,59 @@ pub struct SplitParams {
     pub learning_rate: f32,
     /// Smallest loss change a split keeps after pruning.
     pub gamma: f32,
+    /// Whether monotone constraints are given (then every gain uses the weight-based
+    /// formula, and weights are clipped to each node's [`Bounds`]).
+    pub constrained: bool,
+}
+
+/// The interval a node's weights are clipped to under monotone constraints: unbounded at the
+/// root, narrowed at each split on a constrained feature to either side of the mean of the
+/// children's weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// Smallest weight.
+    pub lower: f32,
+    /// Largest weight.
+    pub upper: f32,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            lower: -f32::MAX,
+            upper: f32::MAX,
+        }
+    }
+}
+
+impl Bounds {
+    /// `w` clipped to the interval.
+    #[inline(always)]
+    pub fn clamp(&self, w: f32) -> f32 {
+        if w < self.lower {
+            self.lower
+        } else if w > self.upper {
+            self.upper
+        } else {
+            w
+        }
+    }
+
+    /// The children's bounds after a split whose children weigh `left` and `right` (clipped,
+    /// before shrinkage) on a feature with constraint `c`: both inherit these, and the mean of
+    /// the two weights caps the side that must stay below the other.
+    pub fn children(&self, c: i8, left: f32, right: f32) -> (Bounds, Bounds) {
+        let mid = (left + right) / 2.0;
+        let (mut l, mut r) = (*self, *self);
+        if c < 0 {
+            l.lower = mid;
+            r.upper = mid;
+        } else if c > 0 {
+            l.upper = mid;
+            r.lower = mid;
+        }
+        (l, r)
+    }
 }
 
 impl SplitParams {
@@ -100,6 +153,7 @@ impl SplitParams {
             max_delta_step: mds as f32,
             learning_rate: params.learning_rate as f32,
             gamma: params.gamma as f32,
+            constrained: !params.monotone_constraints.is_empty(),
         }
     }
 
@@ -128,7 +182,7 @@ impl SplitParams {
         if s.hess <= 0.0 {
             return 0.0;
         }
-        if self.max_delta_step == 0.0 {
+        if self.max_delta_step == 0.0 && !self.constrained {
             let t = threshold_l1(s.grad, f64::from(self.reg_alpha));
             (t * t / (s.hess + f64::from(self.reg_lambda))) as f32
         } else {
@@ -142,7 +196,7 @@ impl SplitParams {
     #[inline(always)]
     #[allow(clippy::cast_possible_truncation)]
     pub fn gain(&self, s: GradStats) -> f32 {
-        if self.max_delta_step == 0.0 {
+        if self.max_delta_step == 0.0 && !self.constrained {
             // The weight is not needed on this path (same value, one division fewer).
             if s.hess <= 0.0 {
                 return 0.0;
@@ -176,7 +230,7 @@ impl SplitParams {
     /// margin far wider than the `f32` roundings of the exact value.
     #[inline(always)]
     pub fn may_beat(&self, left: GradStats, right: GradStats, root_gain: f32, best: f32) -> bool {
-        if self.max_delta_step != 0.0 || !best.is_finite() {
+        if self.max_delta_step != 0.0 || self.constrained || !best.is_finite() {
             return true;
         }
         let rg = f64::from(root_gain);
@@ -193,6 +247,51 @@ impl SplitParams {
         );
         let (hl, hr) = (left.hess + lambda, right.hess + lambda);
         tl * tl * hr + tr * tr * hl >= target * hl * hr
+    }
+
+    /// The weight of a node with sums `s` whose weights are clipped to `b`.
+    #[inline(always)]
+    pub fn bounded_weight(&self, s: GradStats, b: Bounds) -> f32 {
+        b.clamp(self.weight(s))
+    }
+
+    /// The structure score of a node with sums `s` at its weight clipped to `b` (XGBoost's
+    /// `CalcGain` under constraints); [`Self::gain`] without them.
+    #[inline(always)]
+    pub fn bounded_gain(&self, s: GradStats, b: Bounds) -> f32 {
+        if !self.constrained {
+            return self.gain(s);
+        }
+        self.gain_given_weight(s, self.bounded_weight(s, b))
+    }
+
+    /// `split_gain(left, right)` of a node whose weights are clipped to `b`, splitting on a
+    /// feature with monotone constraint `c`: the children's scores at their clipped weights,
+    /// and `-inf` when the weights break the constraint (`c > 0` and left above right, or
+    /// `c < 0` and left below right). [`Self::split_gain`] without constraints.
+    #[inline(always)]
+    pub fn constrained_split_gain(
+        &self,
+        left: GradStats,
+        right: GradStats,
+        b: Bounds,
+        c: i8,
+    ) -> f32 {
+        if !self.constrained {
+            return self.split_gain(left, right);
+        }
+        if !self.is_valid_split(left.hess, right.hess) {
+            return f32::NEG_INFINITY;
+        }
+        let wl = self.bounded_weight(left, b);
+        let wr = self.bounded_weight(right, b);
+        let gain = self.gain_given_weight(left, wl) + self.gain_given_weight(right, wr);
+        let ordered = c == 0 || (c > 0 && wl <= wr) || (c < 0 && wl >= wr);
+        if ordered {
+            gain
+        } else {
+            f32::NEG_INFINITY
+        }
     }
 
     /// The value a leaf with sums `s` stores: weight times learning rate.
@@ -326,6 +425,50 @@ mod tests {
         assert_eq!(threshold_l1(3.0, 1.0), 2.0);
         assert_eq!(threshold_l1(-3.0, 1.0), -2.0);
         assert_eq!(threshold_l1(0.5, 1.0), 0.0);
+    }
+
+    #[test]
+    fn bounds_clip_and_narrow_at_the_mean_of_the_children() {
+        let b = Bounds::default();
+        assert_eq!(b.clamp(3.0), 3.0);
+        let (l, r) = b.children(1, -1.0, 3.0);
+        assert_eq!((l.lower, l.upper), (-f32::MAX, 1.0));
+        assert_eq!((r.lower, r.upper), (1.0, f32::MAX));
+        assert_eq!(l.clamp(2.0), 1.0);
+        assert_eq!(r.clamp(0.0), 1.0);
+        let (l, r) = b.children(-1, 3.0, -1.0);
+        assert_eq!((l.lower, r.upper), (1.0, 1.0));
+        assert_eq!(b.children(0, 5.0, -5.0), (b, b));
+    }
+
+    #[test]
+    fn a_split_that_breaks_its_constraint_is_rejected() {
+        let p = SplitParams {
+            constrained: true,
+            ..params(1.0, 0.0)
+        };
+        // Left weight 1 (G = -2, H = 1), right weight -1: decreasing.
+        let (left, right) = (GradStats::new(-2.0, 1.0), GradStats::new(2.0, 1.0));
+        let b = Bounds::default();
+        assert_eq!(
+            p.constrained_split_gain(left, right, b, 1),
+            f32::NEG_INFINITY
+        );
+        let down = p.constrained_split_gain(left, right, b, -1);
+        assert_eq!(down, p.constrained_split_gain(left, right, b, 0));
+        // -(2 G w + (H + lambda) w^2) per side: 2 each.
+        assert!((down - 4.0).abs() < 1e-6);
+        // Clipped weights score less.
+        let tight = Bounds {
+            lower: -0.5,
+            upper: 0.5,
+        };
+        assert!(p.constrained_split_gain(left, right, tight, -1) < down);
+        // Without constraints, the closed form.
+        assert_eq!(
+            params(1.0, 0.0).constrained_split_gain(left, right, tight, 1),
+            params(1.0, 0.0).split_gain(left, right)
+        );
     }
 
     #[test]

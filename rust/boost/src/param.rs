@@ -37,6 +37,11 @@ pub struct TreeParams {
     pub colsample_bynode: f64,
     /// Largest number of histogram bins per feature (`hist` and `approx`).
     pub max_bin: u32,
+    /// Monotone constraint per feature (-1, 0 or +1), padded with 0. Empty: no constraint;
+    /// any vector, even all zeros, switches the gain to XGBoost's weight-based formula as
+    /// XGBoost does.
+    #[serde(default)]
+    pub monotone_constraints: Vec<i8>,
 }
 
 impl Default for TreeParams {
@@ -55,6 +60,7 @@ impl Default for TreeParams {
             colsample_bylevel: 1.0,
             colsample_bynode: 1.0,
             max_bin: 256,
+            monotone_constraints: Vec::new(),
         }
     }
 }
@@ -99,6 +105,17 @@ impl TreeParams {
         unit_fraction("colsample_bynode", self.colsample_bynode)?;
         if self.max_bin < 2 {
             return Err(BoostError::parameter("max_bin", "at least 2", self.max_bin));
+        }
+        if let Some(c) = self
+            .monotone_constraints
+            .iter()
+            .find(|c| !(-1..=1).contains(*c))
+        {
+            return Err(BoostError::parameter(
+                "monotone_constraints",
+                "values of -1, 0 or 1",
+                c,
+            ));
         }
         if self.max_depth > 63 {
             return Err(BoostError::parameter(

@@ -155,6 +155,7 @@ struct TreeJob<'a> {
     active: &'a [bool],
     split: &'a SplitParams,
     shape: TreeShape,
+    monotone: &'a [i8],
 }
 
 /// The per-fit state of the chosen split finder.
@@ -221,6 +222,7 @@ impl Updater {
             active,
             split,
             shape,
+            monotone: &[],
         };
         self.grow_one(data, &job, sampler).map(|(tree, _)| tree)
     }
@@ -238,6 +240,7 @@ impl Updater {
             active,
             split,
             shape,
+            monotone,
         } = *job;
         match self {
             Self::Exact(cols, workspace) => {
@@ -246,11 +249,13 @@ impl Updater {
                     rows: data,
                     params: split,
                     max_depth: shape.max_depth,
+                    monotone,
                 };
                 Ok((grower.grow(gpair, active, sampler, workspace), None))
             }
             Self::Hist(b) => {
-                let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape);
+                let grower =
+                    HistGrower::new(&b.matrix, &b.cuts, split, shape).with_monotone(monotone);
                 let (tree, leaves) = grower.grow_with_leaves(gpair, active, sampler);
                 Ok((tree, Some(leaves)))
             }
@@ -277,7 +282,8 @@ impl Updater {
                     *weights = hess;
                 }
                 let b = binned.as_ref().expect("binned above");
-                let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape);
+                let grower =
+                    HistGrower::new(&b.matrix, &b.cuts, split, shape).with_monotone(monotone);
                 let (tree, leaves) = grower.grow_with_leaves(gpair, active, sampler);
                 Ok((tree, Some(leaves)))
             }
@@ -292,6 +298,7 @@ impl Updater {
     ///
     /// # Errors
     /// [`BoostError`] when `approx` cannot bin the data.
+    #[allow(clippy::too_many_arguments)]
     pub fn grow_trees<J>(
         &mut self,
         data: &MatrixView<'_>,
@@ -300,12 +307,13 @@ impl Updater {
         job: J,
         split: &SplitParams,
         shape: TreeShape,
+        monotone: &[i8],
     ) -> Result<Vec<(Tree, Option<LeafRows>)>, BoostError>
     where
         J: Fn(usize) -> (Vec<bool>, ColumnSampler) + Sync,
     {
         if let Self::Hist(b) = self {
-            let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape);
+            let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape).with_monotone(monotone);
             let grow = |t: usize| {
                 // A forest round grows many trees; stop once memory has run out.
                 sapwood_mem::checkpoint("a tree")?;
@@ -328,6 +336,7 @@ impl Updater {
                     active: &active,
                     split,
                     shape,
+                    monotone,
                 };
                 self.grow_one(data, &one, &mut sampler)
             })

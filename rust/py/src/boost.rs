@@ -116,6 +116,7 @@ pub(crate) struct TrainParams {
     colsample_bylevel: f64,
     colsample_bynode: f64,
     max_bin: u32,
+    monotone_constraints: Vec<i8>,
     objective: String,
     num_class: usize,
     base_score: Option<f64>,
@@ -143,6 +144,7 @@ impl TrainParams {
             colsample_bylevel: self.colsample_bylevel,
             colsample_bynode: self.colsample_bynode,
             max_bin: self.max_bin,
+            monotone_constraints: self.monotone_constraints,
         };
         Ok(TrainConfig {
             tree,

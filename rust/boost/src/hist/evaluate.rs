@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::cuts::QuantileCuts;
 use super::feature_histogram::FeatureHistogram;
 use super::histogram::Histogram;
-use crate::gain::{GradStats, SplitCandidate, SplitParams};
+use crate::gain::{Bounds, GradStats, SplitCandidate, SplitParams};
 
 /// A split found from a histogram: the candidate and the bins that go left.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,23 +37,28 @@ fn lower_bound(min: f32) -> f32 {
 /// changes of the whole chunk are computed in one vectorisable loop.
 const SCAN_CHUNK: usize = 64;
 
-/// Loss changes of the splits whose one side has the running sums `(acc_g, acc_h)` (the other
-/// side holds the rest of `node`); `-inf` where a side is too light. Equal, bit for bit, to
-/// `params.split_gain(side, rest) - node_gain`.
+/// Loss changes of the splits whose one side (the left one when `side_is_left`) has the
+/// running sums `(acc_g, acc_h)` (the other side holds the rest of `node`); `-inf` where a side
+/// is too light or, under monotone constraints, where the children's weights break the
+/// feature's constraint. Equal, bit for bit, to
+/// `params.constrained_split_gain(left, right, node.bounds, constraint) - node.gain`.
 fn loss_changes(
     acc_g: &[f64],
     acc_h: &[f64],
-    node: GradStats,
-    node_gain: f32,
+    node: &NodeSums,
     params: &SplitParams,
+    constraint: i8,
+    side_is_left: bool,
     out: &mut [f32],
 ) {
     let mcw = f64::from(params.min_child_weight);
-    if params.reg_alpha == 0.0 && params.max_delta_step == 0.0 {
-        // Without L1 or a weight cap, the gain of a side is `G^2 / (H + lambda)`.
+    let node_gain = node.gain;
+    let stats = node.stats;
+    if params.reg_alpha == 0.0 && params.max_delta_step == 0.0 && !params.constrained {
+        // Without L1, a weight cap or constraints, the gain of a side is `G^2 / (H + lambda)`.
         let lambda = f64::from(params.reg_lambda);
         for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
-            let (rg, rh) = (node.grad - g, node.hess - h);
+            let (rg, rh) = (stats.grad - g, stats.hess - h);
             // Non-short-circuit `&` keeps the loop free of branches, so it vectorises.
             let valid = (h > 0.0) & (rh > 0.0) & (h >= mcw) & (rh >= mcw);
             #[allow(clippy::cast_possible_truncation)]
@@ -63,9 +68,14 @@ fn loss_changes(
     } else {
         for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
             let side = GradStats { grad: g, hess: h };
-            let rest = GradStats::difference(node, side);
+            let rest = GradStats::difference(stats, side);
+            let (left, right) = if side_is_left {
+                (side, rest)
+            } else {
+                (rest, side)
+            };
             *o = if side.hess >= mcw && rest.hess >= mcw {
-                params.split_gain(side, rest) - node_gain
+                params.constrained_split_gain(left, right, node.bounds, constraint) - node_gain
             } else {
                 f32::NEG_INFINITY
             };
@@ -100,22 +110,27 @@ pub(crate) struct FeatureBins<'a> {
     pub feature: u32,
 }
 
-/// The node a split is searched for: its gradient sums and their gain.
+/// The node a split is searched for: its gradient sums, their gain, and the bounds its
+/// children's weights are clipped to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NodeSums {
     /// Sums over the node's rows.
     pub stats: GradStats,
-    /// `params.gain(stats)`.
+    /// The node's score (`params.gain(stats)`; under constraints at its weight clipped to
+    /// its parent's bounds, as XGBoost scores it).
     pub gain: f32,
+    /// The node's bounds (unbounded without constraints).
+    pub bounds: Bounds,
 }
 
 /// The best split of one node on one feature.
 #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 pub(crate) fn evaluate_feature(
     feature_bins: &FeatureBins<'_>,
-    node: NodeSums,
+    sums: NodeSums,
     maybe_missing: bool,
     params: &SplitParams,
+    constraint: i8,
 ) -> BinSplit {
     let FeatureBins {
         bins,
@@ -123,8 +138,7 @@ pub(crate) fn evaluate_feature(
         min_value,
         feature,
     } = *feature_bins;
-    let node_gain = node.gain;
-    let node = node.stats;
+    let node = sums.stats;
     let mut best = BinSplit::default();
     let propose =
         |best: &mut BinSplit, loss_chg: f32, threshold, default_left, left, right, lmb| {
@@ -166,9 +180,10 @@ pub(crate) fn evaluate_feature(
         loss_changes(
             &acc_g[..m],
             &acc_h[..m],
-            node,
-            node_gain,
+            &sums,
             params,
+            constraint,
+            true,
             &mut loss[..m],
         );
         if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
@@ -211,9 +226,10 @@ pub(crate) fn evaluate_feature(
         loss_changes(
             &acc_g[..m],
             &acc_h[..m],
-            node,
-            node_gain,
+            &sums,
             params,
+            constraint,
+            false,
             &mut loss[..m],
         );
         if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
@@ -258,31 +274,36 @@ pub(crate) struct SplitEvaluator<'a> {
     /// Whether a row may lack a feature (missing values, or sparse storage): then the backward
     /// scan runs for a node whose bins do not hold all of its hessian.
     maybe_missing: bool,
+    /// Monotone constraint per feature (empty: none).
+    monotone: &'a [i8],
 }
 
 impl<'a> SplitEvaluator<'a> {
-    /// An evaluator over `cuts` with the gain rules of `params`.
-    pub fn new(cuts: &'a QuantileCuts, params: &'a SplitParams, maybe_missing: bool) -> Self {
+    /// An evaluator over `cuts` with the gain rules of `params` and the features' monotone
+    /// constraints `monotone` (empty: none).
+    pub fn new(
+        cuts: &'a QuantileCuts,
+        params: &'a SplitParams,
+        maybe_missing: bool,
+        monotone: &'a [i8],
+    ) -> Self {
         Self {
             cuts,
             params,
             maybe_missing,
+            monotone,
         }
     }
 
-    /// The best split of a node with sums `stats` over the candidate `features` (in order).
-    /// A full histogram's features are scanned in parallel; a feature histogram, built for a
-    /// few sampled features, one after another.
+    /// The best split of a node with sums, score and bounds `node` over the candidate
+    /// `features` (in order). A full histogram's features are scanned in parallel; a feature
+    /// histogram, built for a few sampled features, one after another.
     pub fn best_split(
         &self,
-        stats: GradStats,
+        node: NodeSums,
         features: &[usize],
         hist: NodeHistogram<'_>,
     ) -> BinSplit {
-        let node = NodeSums {
-            stats,
-            gain: self.params.gain(stats),
-        };
         let scan = |i: usize, f: usize| {
             let bins = match hist {
                 NodeHistogram::Full(h) => h.feature(self.cuts, f),
@@ -295,7 +316,14 @@ impl<'a> SplitEvaluator<'a> {
                 min_value: self.cuts.min_value(f),
                 feature: f as u32,
             };
-            evaluate_feature(&feature_bins, node, self.maybe_missing, self.params)
+            let constraint = self.monotone.get(f).copied().unwrap_or(0);
+            evaluate_feature(
+                &feature_bins,
+                node,
+                self.maybe_missing,
+                self.params,
+                constraint,
+            )
         };
         let mut best = BinSplit::default();
         let mut keep_best = |s: &BinSplit| {
@@ -406,8 +434,9 @@ mod tests {
             let sums = NodeSums {
                 stats: node,
                 gain: p.gain(node),
+                bounds: Bounds::default(),
             };
-            let got = evaluate_feature(&feature_bins, sums, true, &p);
+            let got = evaluate_feature(&feature_bins, sums, true, &p, 0);
             let (loss, lmb, default_left) = reference_scan(&bins, node, &p);
             assert_eq!(got.cand.loss_chg.to_bits(), loss.to_bits(), "case {case}");
             if lmb != -2 {

@@ -40,6 +40,7 @@ pub struct HistGrower<'a> {
     params: &'a SplitParams,
     shape: TreeShape,
     layout: HistLayout,
+    monotone: &'a [i8],
 }
 
 impl<'a> HistGrower<'a> {
@@ -56,7 +57,15 @@ impl<'a> HistGrower<'a> {
             params,
             shape,
             layout: HistLayout::of(matrix, cuts),
+            monotone: &[],
         }
+    }
+
+    /// The same grower with monotone constraints per feature (empty: none).
+    #[must_use]
+    pub fn with_monotone(mut self, monotone: &'a [i8]) -> Self {
+        self.monotone = monotone;
+        self
     }
 
     /// Grows one tree over the rows flagged in `active` (rows with a negative hessian are left
@@ -96,6 +105,7 @@ impl<'a> HistGrower<'a> {
             self.params.gamma,
             sampler,
             direct,
+            self.monotone.to_vec(),
         );
         loop {
             let sums = part.step(self.matrix, self.cuts, &self.layout, gpair, &plan, false);

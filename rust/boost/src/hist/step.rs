@@ -19,14 +19,14 @@ use rayon::prelude::*;
 
 use super::cuts::QuantileCuts;
 use super::driver::{Driver, TreeShape};
-use super::evaluate::{BinSplit, NodeHistogram, SplitEvaluator};
+use super::evaluate::{BinSplit, NodeHistogram, NodeSums, SplitEvaluator};
 use super::expand::ExpandEntry;
 use super::feature_histogram::FeatureHistogram;
 use super::histogram::{HistLayout, Histogram};
 use super::matrix::BinnedMatrix;
 use super::partition::RowPartitioner;
 use crate::error::BoostError;
-use crate::gain::{GradStats, SplitParams};
+use crate::gain::{Bounds, GradStats, SplitParams};
 use crate::profile::{self, Phase};
 use crate::sampling::ColumnSampler;
 use crate::tree::{Tree, TreeSplit};
@@ -355,6 +355,8 @@ struct Pending {
     nid: usize,
     depth: u32,
     stats: GradStats,
+    /// Its score (under monotone constraints, at its weight clipped to its parent's bounds).
+    gain: f32,
     /// The features it may split on (the level's, less those its mask leaves out).
     features: Vec<usize>,
 }
@@ -371,18 +373,23 @@ pub struct TreeGrowth<S: BorrowMut<ColumnSampler> = ColumnSampler> {
     direct: bool,
     n_features: usize,
     pending: Vec<Pending>,
+    /// Monotone constraint per feature (empty: none), and each node's weight bounds.
+    monotone: Vec<i8>,
+    bounds: Vec<Bounds>,
 }
 
 impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
     /// A tree of `shape` over `n_features` features, splitting where the loss change reaches
     /// `gamma`, its columns drawn by `sampler`; `direct` builds each node's histograms over its
-    /// sampled features only. Returns the first plan (the root's sums and histogram).
+    /// sampled features only; `monotone` holds the features' monotone constraints (empty:
+    /// none). Returns the first plan (the root's sums and histogram).
     pub fn new(
         n_features: usize,
         shape: TreeShape,
         gamma: f32,
         mut sampler: S,
         direct: bool,
+        monotone: Vec<i8>,
     ) -> (Self, GrowPlan) {
         sampler.borrow_mut().new_tree();
         let mut growth = Self {
@@ -394,12 +401,15 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
             direct,
             n_features,
             pending: Vec::new(),
+            monotone,
+            bounds: vec![Bounds::default()],
         };
         let features = growth.draw(0);
         growth.pending.push(Pending {
             nid: 0,
             depth: 0,
             stats: GradStats::default(),
+            gain: 0.0,
             features,
         });
         let plan = GrowPlan {
@@ -466,8 +476,10 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
             let weight = params.weight(sums.root);
             self.tree = Some(Tree::with_root(weight, weight * lr, sums.root.hess as f32));
             self.pending[0].stats = sums.root;
+            self.pending[0].gain = params.bounded_gain(sums.root, Bounds::default());
         }
-        let evaluator = SplitEvaluator::new(cuts, params, any_missing);
+        let evaluator = SplitEvaluator::new(cuts, params, any_missing, &self.monotone);
+        let bounds = &self.bounds;
         let entries: Vec<ExpandEntry> = self
             .pending
             .par_iter()
@@ -481,7 +493,12 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
                     nid: p.nid,
                     depth: p.depth,
                     split: profile::time(Phase::Evaluate, || {
-                        evaluator.best_split(p.stats, &p.features, hist)
+                        let node = NodeSums {
+                            stats: p.stats,
+                            gain: p.gain,
+                            bounds: bounds[p.nid],
+                        };
+                        evaluator.best_split(node, &p.features, hist)
                     }),
                 }
             })
@@ -500,8 +517,16 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
                     continue;
                 }
                 let c = e.split.cand;
-                let lw = params.weight(c.left);
-                let rw = params.weight(c.right);
+                // Under monotone constraints the children's weights are clipped to this
+                // node's bounds, and the node's own weight to its own.
+                let own = self.bounds[e.nid];
+                let lw = params.bounded_weight(c.left, own);
+                let rw = params.bounded_weight(c.right, own);
+                if params.constrained {
+                    let mut sum = c.left;
+                    sum.add(c.right);
+                    tree.base_weight[e.nid] = params.bounded_weight(sum, own);
+                }
                 let left = tree.expand_split(
                     e.nid,
                     &TreeSplit {
@@ -514,6 +539,11 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
                     (rw, rw * lr, c.right.hess as f32),
                 );
                 self.n_leaves += 1;
+                let constraint = self.monotone.get(c.feature as usize).copied().unwrap_or(0);
+                let (lb, rb) = own.children(constraint, lw, rw);
+                self.bounds.resize(left + 2, Bounds::default());
+                self.bounds[left] = lb;
+                self.bounds[left + 1] = rb;
                 // Children that can never split need neither rows nor histograms.
                 let grows = self.driver.children_may_split(e.depth, self.n_leaves);
                 plan.splits.push(PlannedSplit {
@@ -528,12 +558,14 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
                         nid: left,
                         depth: e.depth + 1,
                         stats: c.left,
+                        gain: params.bounded_gain(c.left, own),
                         features: Vec::new(),
                     });
                     self.pending.push(Pending {
                         nid: left + 1,
                         depth: e.depth + 1,
                         stats: c.right,
+                        gain: params.bounded_gain(c.right, own),
                         features: Vec::new(),
                     });
                 }

@@ -410,8 +410,14 @@ impl DistConfig {
             let sampler = ColumnSampler::new(b.cuts.n_features(), &self.config.tree, *seed);
             let direct = sampler.node_ratio() <= DIRECT_NODE_RATIO;
             let part = PartGrowth::start(&b.matrix, pairs, active, true);
-            let (growth, plan) =
-                TreeGrowth::new(b.cuts.n_features(), shape, split.gamma, sampler, direct);
+            let (growth, plan) = TreeGrowth::new(
+                b.cuts.n_features(),
+                shape,
+                split.gamma,
+                sampler,
+                direct,
+                self.config.tree.monotone_constraints.clone(),
+            );
             let mut tree = DistTree {
                 matrix: Arc::clone(&b.matrix),
                 cuts: Arc::clone(&b.cuts),

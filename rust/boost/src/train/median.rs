@@ -167,7 +167,7 @@ mod tests {
                 )
             };
             let (grown, leaves) = updater
-                .grow_trees(&view, &gpair, 1, job, &split, shape)
+                .grow_trees(&view, &gpair, 1, job, &split, shape, &[])
                 .unwrap()
                 .pop()
                 .unwrap();

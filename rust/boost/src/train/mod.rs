@@ -346,6 +346,7 @@ impl Trainer {
                 },
                 &split,
                 shape,
+                &tree_params.monotone_constraints,
             )?;
             for (t, (mut tree, leaves)) in trees.into_iter().enumerate() {
                 // XGBoost's exact updater reports no row positions to the objective, so
