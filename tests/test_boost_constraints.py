@@ -155,3 +155,93 @@ def test_constraints_survive_save_load_and_apply_to_forests(tmp_path):
     rows = np.repeat(X[:20], len(grid), axis=0)
     rows[:, 0] = np.tile(grid, 20)
     assert np.diff(forest.predict(rows).reshape(20, len(grid)), axis=1).min() >= -1e-6
+
+
+# ----------------------------------------------------------------------------- interactions
+INTERACTION_CASES = [
+    {"tree_method": "exact"},
+    {"tree_method": "hist"},
+    {"tree_method": "approx"},
+    {"tree_method": "hist", "grow_policy": "lossguide", "max_leaves": 16},
+    {"tree_method": "hist", "colsample_bynode": 0.6, "random_state": 3},
+]
+
+
+@pytest.mark.parametrize("params", INTERACTION_CASES)
+def test_interaction_constraints_match_xgboost(xgb, params):
+    X, y = _data(seed=6)
+    common = dict(n_estimators=10, max_depth=5, n_jobs=2, **params)
+    sets = "[[0, 2], [1, 3, 4]]"
+    s = GBTRegressor(interaction_constraints=[[0, 2], [1, 3, 4]], **common).fit(X, y)
+    if "random_state" in params:
+        # Column draws come from each library's own generator: check the rule, not xgboost.
+        _assert_paths_respect(s, [[0, 2], [1, 3, 4]])
+        return
+    x = xgb.XGBRegressor(interaction_constraints=sets, **common).fit(X, y)
+    np.testing.assert_allclose(s.predict(X), x.predict(X), rtol=RTOL, atol=ATOL)
+    _assert_paths_respect(s, [[0, 2], [1, 3, 4]])
+
+
+def test_a_feature_in_no_set_goes_alone_and_both_constraints_together(xgb):
+    X, y = _data(seed=7)
+    common = dict(n_estimators=8, max_depth=4, tree_method="hist", n_jobs=2)
+    s = GBTRegressor(interaction_constraints="[[1, 2]]", monotone_constraints=(1,), **common).fit(
+        X, y
+    )
+    x = xgb.XGBRegressor(
+        interaction_constraints="[[1, 2]]", monotone_constraints="(1)", **common
+    ).fit(X, y)
+    np.testing.assert_allclose(s.predict(X), x.predict(X), rtol=RTOL, atol=ATOL)
+    _assert_paths_respect(s, [[1, 2]])
+
+
+def _walk(tree: dict, nid: int, used: frozenset, sets) -> None:
+    if tree["left"][nid] < 0:
+        return
+    f = tree["split_index"][nid]
+    if used:
+        allowed = set(used)
+        for s in sets:
+            if used <= set(s):
+                allowed |= set(s)
+        assert f in allowed, (used, f)
+    _walk(tree, tree["left"][nid], used | {f}, sets)
+    _walk(tree, tree["right"][nid], used | {f}, sets)
+
+
+def _assert_paths_respect(model, sets) -> None:
+    """Every root-to-leaf path uses features that the constraint allows together."""
+    import json
+
+    for tree in json.loads(model._model.to_json())["trees"]:
+        _walk(tree, 0, frozenset(), sets)
+
+
+def test_interaction_formats_names_and_errors(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = _data(300, seed=8)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "e"])
+    base = GBTRegressor(n_estimators=5, interaction_constraints=[[0, 2], [1, 3]]).fit(X, y)
+    for spec in ("[[0, 2], [1, 3]]", ((0, 2), (1, 3)), [np.array([0, 2]), [1, 3]]):
+        other = GBTRegressor(n_estimators=5, interaction_constraints=spec).fit(X, y)
+        np.testing.assert_array_equal(other.predict(X), base.predict(X))
+    named = GBTRegressor(n_estimators=5, interaction_constraints=[["a", "c"], ["b", "d"]])
+    np.testing.assert_array_equal(named.fit(frame, y).predict(frame), base.predict(X))
+    named.save_model(tmp_path / "m.json")
+    back = load_model(tmp_path / "m.json")
+    assert back.get_params()["interaction_constraints"] == [["a", "c"], ["b", "d"]]
+    np.testing.assert_array_equal(back.predict(frame), base.predict(X))
+    bad = [
+        ("[[0, 9]]", "X has 5 features"),
+        ("[0, 1]", "list of lists"),
+        ("[[0, 1]", "must be JSON"),
+        ([[0, -1]], "negative feature index"),
+        ([[0, 1.5]], "indices or names"),
+        ([["a", "zz"]], "does not have"),
+        (5, "must be None"),
+    ]
+    for spec, match in bad:
+        with pytest.raises(ValueError, match=match):
+            GBTRegressor(n_estimators=2, interaction_constraints=spec).fit(frame, y)
+    with pytest.raises(ValueError, match="column names"):
+        GBTRegressor(n_estimators=2, interaction_constraints=[["a"]]).fit(X, y)

@@ -39,7 +39,7 @@ def _same_model(a, b) -> None:
         {"subsample": 0.7, "colsample_bynode": 0.5, "max_depth": 3},
         {"colsample_bynode": 0.2, "num_parallel_tree": 2, "max_depth": 3},
         {"tree_method": "approx", "max_depth": 3},
-        {"monotone_constraints": (1, -1), "max_depth": 3},
+        {"monotone_constraints": (1, -1), "interaction_constraints": [[0, 1], [2, 3]]},
         {"tree_method": "approx", "subsample": 0.6, "num_parallel_tree": 2, "max_depth": 2},
     ],
 )

@@ -41,7 +41,7 @@ fn bench_split(c: &mut Criterion) {
                 rows: &view,
                 params: &params,
                 max_depth: 6,
-                monotone: &[],
+                constraints: &sapwood_boost::constraints::Constraints::default(),
             };
             grower.grow(&gpair, &active, &mut sampler, &mut workspace)
         });

@@ -100,6 +100,7 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "max_bin": Integer(2, 65535),
     "num_parallel_tree": Integer(1),
     "monotone_constraints": Checked(lambda v: _check_monotone(v)),
+    "interaction_constraints": Checked(lambda v: _check_interaction(v)),
     "early_stopping_rounds": Integer(
         1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
     ),
@@ -169,6 +170,46 @@ def _monotone_spec(value: Any, name: str) -> list[int] | dict[str, int] | None:
     )
 
 
+def _interaction_spec(value: Any, name: str) -> list[list[int | str]] | None:
+    """``interaction_constraints`` read into lists of feature indices or names (None for
+    none); a ``ValueError`` naming what is wrong otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(
+                f"{name} as a string must be JSON like '[[0, 2], [1, 3, 4]]', got {value!r}"
+            ) from None
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"{name} must be None, a list of lists of features (indices or names) or its JSON "
+            f"string, got {type(value).__name__}"
+        )
+    sets = []
+    for s in value:
+        if isinstance(s, (str, bytes)) or not isinstance(s, (list, tuple, np.ndarray)):
+            raise ValueError(f"{name} must be a list of lists of features, got the entry {s!r}")
+        out: list[int | str] = []
+        for f in s:
+            if isinstance(f, str):
+                out.append(f)
+            elif isinstance(f, (numbers.Integral,)) and not isinstance(f, (bool, np.bool_)):
+                if f < 0:
+                    raise ValueError(f"{name} holds a negative feature index {f}")
+                out.append(int(f))
+            else:
+                raise ValueError(f"{name} holds {f!r}; features are indices or names")
+        sets.append(out)
+    return sets
+
+
+def _check_interaction(value: Any) -> Any:
+    _interaction_spec(value, "interaction_constraints")
+    return value
+
+
 def _check_monotone(value: Any) -> Any:
     _monotone_spec(value, "monotone_constraints")
     return value
@@ -206,6 +247,7 @@ class _GBTBase(BaseEstimator):
         max_leaves: int = 0,
         num_parallel_tree: int = 1,
         monotone_constraints: Any = None,
+        interaction_constraints: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -235,6 +277,7 @@ class _GBTBase(BaseEstimator):
         self.max_leaves = max_leaves
         self.num_parallel_tree = num_parallel_tree
         self.monotone_constraints = monotone_constraints
+        self.interaction_constraints = interaction_constraints
         self.missing = missing
         self.objective = objective
         self.eval_metric = eval_metric
@@ -287,9 +330,43 @@ class _GBTBase(BaseEstimator):
             "tree_method": method,
             "num_parallel_tree": self._forest_shape()[1],
             "seed": p["random_state"],
-            # Set per fit from the data's features (see _monotone_vector).
+            # Set per fit from the data's features (see _monotone_vector and
+            # _interaction_sets).
             "monotone_constraints": [],
+            "interaction_constraints": [],
         }
+
+    def _interaction_sets(self, n_features: int) -> list[list[int]]:
+        """``interaction_constraints`` as lists of feature indices (empty: none)."""
+        spec = _interaction_spec(self.interaction_constraints, "interaction_constraints")
+        if not spec:
+            return []
+        names = getattr(self, "feature_names_in_", None)
+        index = {} if names is None else {str(n): i for i, n in enumerate(names)}
+        sets = []
+        for s in spec:
+            out = []
+            for f in s:
+                if isinstance(f, str):
+                    if names is None:
+                        raise ValueError(
+                            "interaction_constraints given by feature name need X with column "
+                            "names (a DataFrame); give feature indices instead"
+                        )
+                    if f not in index:
+                        raise ValueError(
+                            f"interaction_constraints names a feature X does not have: {f!r}"
+                        )
+                    out.append(index[f])
+                else:
+                    if f >= n_features:
+                        raise ValueError(
+                            f"interaction_constraints holds feature {f}, but X has "
+                            f"{n_features} features"
+                        )
+                    out.append(f)
+            sets.append(out)
+        return sets
 
     def _monotone_vector(self, n_features: int) -> list[int]:
         """``monotone_constraints`` as one entry per feature (-1, 0 or 1, padded with 0), or
@@ -404,6 +481,7 @@ class _GBTBase(BaseEstimator):
             num_class=num_class,
             metrics=metrics,
             monotone_constraints=self._monotone_vector(X.shape[1]),
+            interaction_constraints=self._interaction_sets(X.shape[1]),
         )
         trainer = _native.BoostTrainer(
             as_native_matrix(X), y, weights, native_params, evals, self.n_jobs

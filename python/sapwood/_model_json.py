@@ -196,21 +196,29 @@ def _write_atomically(path: str | os.PathLike[str], text: str) -> None:
                 os.close(dir_fd)
 
 
+def _jsonable(v: Any) -> tuple[bool, Any]:
+    """(whether ``v`` is plain data JSON can hold, its JSON form): scalars, and lists, tuples
+    and string-keyed dicts of them, nested."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True, None if isinstance(v, float) and math.isnan(v) else v
+    if isinstance(v, (np.integer, np.floating)):
+        return True, v.item()
+    if isinstance(v, (list, tuple)):
+        items = [_jsonable(x) for x in v]
+        return all(ok for ok, _ in items), [x for _, x in items]
+    if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+        pairs = {k: _jsonable(x) for k, x in v.items()}
+        return all(ok for ok, _ in pairs.values()), {k: x for k, (_, x) in pairs.items()}
+    return False, None
+
+
 def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters JSON can hold (callbacks, callables and other objects are left out)."""
     out = {}
     for k, v in params.items():
-        if v is None or isinstance(v, (bool, int, float, str)):
-            out[k] = None if isinstance(v, float) and math.isnan(v) else v
-        elif isinstance(v, (np.integer, np.floating)):
-            out[k] = v.item()
-        elif isinstance(v, (list, tuple)) and all(
-            isinstance(x, (bool, int, float, str, np.integer, np.floating)) for x in v
-        ):
-            out[k] = [x.item() if isinstance(x, np.generic) else x for x in v]
-        elif isinstance(v, dict) and all(
-            isinstance(a, str) and isinstance(b, (int, float, np.integer)) for a, b in v.items()
-        ):
-            out[k] = {a: (b.item() if isinstance(b, np.generic) else b) for a, b in v.items()}
+        ok, value = _jsonable(v)
+        if ok:
+            out[k] = value
     return out
 
 

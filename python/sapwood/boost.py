@@ -95,6 +95,11 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         narrowed at every split on a constrained feature, splits whose children break a
         constraint are rejected, and any vector (even all zeros) switches to the
         weight-based gain. Every tree method and growth policy.
+    interaction_constraints : list of lists, or str, optional
+        Sets of features (indices, or names when X is a DataFrame) that may be used together
+        on one path, or their JSON string ``"[[0, 2], [1, 3, 4]]"``. As in XGBoost, the root
+        may split on any feature, and a node on the features used above it and those of every
+        set that holds all of them (a feature in no set goes only with itself).
     missing : float, default=nan
         Value treated as missing (NaN always is).
     objective : str or callable, default="reg:squarederror"
@@ -518,6 +523,7 @@ class RFRegressor(_RFMixin, GBTRegressor):
         grow_policy: str = "depthwise",
         max_leaves: int = 0,
         monotone_constraints: Any = None,
+        interaction_constraints: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -556,6 +562,7 @@ class RFClassifier(_RFMixin, GBTClassifier):
         grow_policy: str = "depthwise",
         max_leaves: int = 0,
         monotone_constraints: Any = None,
+        interaction_constraints: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,

@@ -16,6 +16,7 @@
 
 use rayon::prelude::*;
 
+use crate::constraints::Constraints;
 use crate::data::{Entry, MatrixView, SortedColumns};
 use crate::gain::{Bounds, GradStats, SplitCandidate, SplitParams, RT_EPS};
 use crate::hist::prefetch::prefetch;
@@ -127,8 +128,8 @@ pub struct ExactGrower<'a> {
     pub params: &'a SplitParams,
     /// Largest depth.
     pub max_depth: u32,
-    /// Monotone constraint per feature (empty: none).
-    pub monotone: &'a [i8],
+    /// Monotone and interaction constraints.
+    pub constraints: &'a Constraints,
 }
 
 impl ExactGrower<'_> {
@@ -159,7 +160,7 @@ fn grow_tree(
         rows,
         params,
         max_depth,
-        monotone,
+        constraints,
     } = *grower;
     let n_rows = cols.n_rows;
     let n_cols = rows.n_cols();
@@ -179,6 +180,8 @@ fn grow_tree(
     let mut nodes = vec![node_entry(params, root, Bounds::default())];
     tree.base_weight[0] = nodes[0].weight;
     let mut level: Vec<usize> = vec![0];
+    // Interaction constraints: the features used on each node's path.
+    let mut paths: Vec<Vec<usize>> = vec![Vec::new()];
     sampler.new_tree();
     let tree_features = sampler.tree_features().to_vec();
     // Each column of the tree's feature set, restricted to the rows that take part.
@@ -219,7 +222,20 @@ fn grow_tree(
         let level_features = sampler.level_features(depth);
         let node_features: Vec<Option<Vec<bool>>> = level
             .iter()
-            .map(|_| sampler.node_features(&level_features, n_cols))
+            .map(|&nid| {
+                let drawn = sampler.node_features(&level_features, n_cols);
+                // Interaction constraints leave out the drawn features a node may not use.
+                match (
+                    drawn,
+                    paths.get(nid).and_then(|p| constraints.allowed(p, n_cols)),
+                ) {
+                    (drawn, None) => drawn,
+                    (None, Some(allowed)) => Some(allowed),
+                    (Some(d), Some(allowed)) => {
+                        Some(d.iter().zip(&allowed).map(|(&a, &b)| a && b).collect())
+                    }
+                }
+            })
             .collect();
         let level_nodes: Vec<NodeEntry> = level.iter().map(|&nid| nodes[nid]).collect();
         // Scan features in parallel batches and merge each batch in feature order, so memory
@@ -239,7 +255,7 @@ fn grow_tree(
                         &level_nodes,
                         &node_features,
                         params,
-                        monotone.get(f).copied().unwrap_or(0),
+                        constraints.monotone_of(f),
                     )
                 })
                 .collect();
@@ -283,6 +299,12 @@ fn grow_tree(
                 );
                 next.push(l);
                 next.push(l + 1);
+                if !constraints.interaction.is_empty() {
+                    let path = Constraints::extend_path(&paths[nid], best.feature as usize);
+                    paths.resize(l + 2, Vec::new());
+                    paths[l].clone_from(&path);
+                    paths[l + 1] = path;
+                }
                 split_of_node[nid] = Some((best.feature, best.threshold, best.default_left, l));
                 children[s] = Some(l);
             } else {
@@ -318,7 +340,13 @@ fn grow_tree(
             level = next;
             if !level.is_empty() {
                 refresh_children(
-                    &mut tree, &mut nodes, &level, &position, gpair, params, monotone,
+                    &mut tree,
+                    &mut nodes,
+                    &level,
+                    &position,
+                    gpair,
+                    params,
+                    constraints,
                 );
             }
             break;
@@ -341,7 +369,13 @@ fn grow_tree(
             });
         }
         refresh_children(
-            &mut tree, &mut nodes, &next, &position, gpair, params, monotone,
+            &mut tree,
+            &mut nodes,
+            &next,
+            &position,
+            gpair,
+            params,
+            constraints,
         );
         level = next;
     }
@@ -363,7 +397,7 @@ fn refresh_children(
     position: &[i32],
     gpair: &[(f32, f32)],
     params: &SplitParams,
-    monotone: &[i8],
+    constraints: &Constraints,
 ) {
     let sums = sum_stats(position, gpair, tree.n_nodes());
     nodes.resize(tree.n_nodes(), NodeEntry::default());
@@ -377,10 +411,7 @@ fn refresh_children(
         // Children come in pairs (left, left + 1) of one parent.
         for pair in new_nodes.chunks(2) {
             let (l, parent) = (pair[0], tree.parent[pair[0]] as usize);
-            let c = monotone
-                .get(tree.split_index[parent] as usize)
-                .copied()
-                .unwrap_or(0);
+            let c = constraints.monotone_of(tree.split_index[parent] as usize);
             let (lb, rb) = nodes[parent]
                 .bounds
                 .children(c, nodes[l].weight, nodes[l + 1].weight);
@@ -620,7 +651,7 @@ mod tests {
             rows: &view,
             params: &p,
             max_depth: tp.max_depth,
-            monotone: &[],
+            constraints: &Constraints::default(),
         };
         grower.grow(
             g,

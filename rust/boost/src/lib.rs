@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod constraints;
 pub mod data;
 pub mod error;
 pub mod exact;

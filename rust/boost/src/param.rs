@@ -42,6 +42,10 @@ pub struct TreeParams {
     /// XGBoost does.
     #[serde(default)]
     pub monotone_constraints: Vec<i8>,
+    /// Sets of feature indices that may be used together on a path (XGBoost's
+    /// `interaction_constraints`); empty: none. See [`crate::constraints`].
+    #[serde(default)]
+    pub interaction_constraints: Vec<Vec<u32>>,
 }
 
 impl Default for TreeParams {
@@ -61,6 +65,7 @@ impl Default for TreeParams {
             colsample_bynode: 1.0,
             max_bin: 256,
             monotone_constraints: Vec::new(),
+            interaction_constraints: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use rayon::prelude::*;
 use sapwood_mem::{len_of, try_with_capacity};
 
+use crate::constraints::Constraints;
 use crate::data::{MatrixView, SortedColumns};
 use crate::error::BoostError;
 use crate::exact::{self, ExactWorkspace};
@@ -155,7 +156,7 @@ struct TreeJob<'a> {
     active: &'a [bool],
     split: &'a SplitParams,
     shape: TreeShape,
-    monotone: &'a [i8],
+    constraints: &'a Constraints,
 }
 
 /// The per-fit state of the chosen split finder.
@@ -217,12 +218,13 @@ impl Updater {
         shape: TreeShape,
         sampler: &mut ColumnSampler,
     ) -> Result<Tree, BoostError> {
+        let none = Constraints::default();
         let job = TreeJob {
             gpair,
             active,
             split,
             shape,
-            monotone: &[],
+            constraints: &none,
         };
         self.grow_one(data, &job, sampler).map(|(tree, _)| tree)
     }
@@ -240,7 +242,7 @@ impl Updater {
             active,
             split,
             shape,
-            monotone,
+            constraints,
         } = *job;
         match self {
             Self::Exact(cols, workspace) => {
@@ -249,13 +251,13 @@ impl Updater {
                     rows: data,
                     params: split,
                     max_depth: shape.max_depth,
-                    monotone,
+                    constraints,
                 };
                 Ok((grower.grow(gpair, active, sampler, workspace), None))
             }
             Self::Hist(b) => {
                 let grower =
-                    HistGrower::new(&b.matrix, &b.cuts, split, shape).with_monotone(monotone);
+                    HistGrower::new(&b.matrix, &b.cuts, split, shape).with_constraints(constraints);
                 let (tree, leaves) = grower.grow_with_leaves(gpair, active, sampler);
                 Ok((tree, Some(leaves)))
             }
@@ -283,7 +285,7 @@ impl Updater {
                 }
                 let b = binned.as_ref().expect("binned above");
                 let grower =
-                    HistGrower::new(&b.matrix, &b.cuts, split, shape).with_monotone(monotone);
+                    HistGrower::new(&b.matrix, &b.cuts, split, shape).with_constraints(constraints);
                 let (tree, leaves) = grower.grow_with_leaves(gpair, active, sampler);
                 Ok((tree, Some(leaves)))
             }
@@ -307,13 +309,14 @@ impl Updater {
         job: J,
         split: &SplitParams,
         shape: TreeShape,
-        monotone: &[i8],
+        constraints: &Constraints,
     ) -> Result<Vec<(Tree, Option<LeafRows>)>, BoostError>
     where
         J: Fn(usize) -> (Vec<bool>, ColumnSampler) + Sync,
     {
         if let Self::Hist(b) = self {
-            let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape).with_monotone(monotone);
+            let grower =
+                HistGrower::new(&b.matrix, &b.cuts, split, shape).with_constraints(constraints);
             let grow = |t: usize| {
                 // A forest round grows many trees; stop once memory has run out.
                 sapwood_mem::checkpoint("a tree")?;
@@ -336,7 +339,7 @@ impl Updater {
                     active: &active,
                     split,
                     shape,
-                    monotone,
+                    constraints,
                 };
                 self.grow_one(data, &one, &mut sampler)
             })

@@ -117,6 +117,7 @@ pub(crate) struct TrainParams {
     colsample_bynode: f64,
     max_bin: u32,
     monotone_constraints: Vec<i8>,
+    interaction_constraints: Vec<Vec<u32>>,
     objective: String,
     num_class: usize,
     base_score: Option<f64>,
@@ -145,6 +146,7 @@ impl TrainParams {
             colsample_bynode: self.colsample_bynode,
             max_bin: self.max_bin,
             monotone_constraints: self.monotone_constraints,
+            interaction_constraints: self.interaction_constraints,
         };
         Ok(TrainConfig {
             tree,

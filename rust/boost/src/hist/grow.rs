@@ -14,6 +14,7 @@ use super::driver::TreeShape;
 use super::histogram::HistLayout;
 use super::matrix::BinnedMatrix;
 use super::step::{PartGrowth, TreeGrowth};
+use crate::constraints::Constraints;
 use crate::gain::SplitParams;
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
@@ -40,7 +41,7 @@ pub struct HistGrower<'a> {
     params: &'a SplitParams,
     shape: TreeShape,
     layout: HistLayout,
-    monotone: &'a [i8],
+    constraints: Option<&'a Constraints>,
 }
 
 impl<'a> HistGrower<'a> {
@@ -57,14 +58,14 @@ impl<'a> HistGrower<'a> {
             params,
             shape,
             layout: HistLayout::of(matrix, cuts),
-            monotone: &[],
+            constraints: None,
         }
     }
 
-    /// The same grower with monotone constraints per feature (empty: none).
+    /// The same grower under monotone and interaction constraints.
     #[must_use]
-    pub fn with_monotone(mut self, monotone: &'a [i8]) -> Self {
-        self.monotone = monotone;
+    pub fn with_constraints(mut self, constraints: &'a Constraints) -> Self {
+        self.constraints = Some(constraints);
         self
     }
 
@@ -105,7 +106,7 @@ impl<'a> HistGrower<'a> {
             self.params.gamma,
             sampler,
             direct,
-            self.monotone.to_vec(),
+            self.constraints.cloned().unwrap_or_default(),
         );
         loop {
             let sums = part.step(self.matrix, self.cuts, &self.layout, gpair, &plan, false);

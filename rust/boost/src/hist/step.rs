@@ -25,6 +25,7 @@ use super::feature_histogram::FeatureHistogram;
 use super::histogram::{HistLayout, Histogram};
 use super::matrix::BinnedMatrix;
 use super::partition::RowPartitioner;
+use crate::constraints::Constraints;
 use crate::error::BoostError;
 use crate::gain::{Bounds, GradStats, SplitParams};
 use crate::profile::{self, Phase};
@@ -373,23 +374,26 @@ pub struct TreeGrowth<S: BorrowMut<ColumnSampler> = ColumnSampler> {
     direct: bool,
     n_features: usize,
     pending: Vec<Pending>,
-    /// Monotone constraint per feature (empty: none), and each node's weight bounds.
-    monotone: Vec<i8>,
+    /// The fit's constraints; each node's weight bounds, and (interaction constraints) the
+    /// features used on its path and those it may split on (`None`: all).
+    constraints: Constraints,
     bounds: Vec<Bounds>,
+    paths: Vec<Vec<usize>>,
+    allowed: Vec<Option<Vec<bool>>>,
 }
 
 impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
     /// A tree of `shape` over `n_features` features, splitting where the loss change reaches
     /// `gamma`, its columns drawn by `sampler`; `direct` builds each node's histograms over its
-    /// sampled features only; `monotone` holds the features' monotone constraints (empty:
-    /// none). Returns the first plan (the root's sums and histogram).
+    /// sampled features only; `constraints` are the fit's monotone and interaction
+    /// constraints. Returns the first plan (the root's sums and histogram).
     pub fn new(
         n_features: usize,
         shape: TreeShape,
         gamma: f32,
         mut sampler: S,
         direct: bool,
-        monotone: Vec<i8>,
+        constraints: Constraints,
     ) -> (Self, GrowPlan) {
         sampler.borrow_mut().new_tree();
         let mut growth = Self {
@@ -401,8 +405,10 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
             direct,
             n_features,
             pending: Vec::new(),
-            monotone,
+            constraints,
             bounds: vec![Bounds::default()],
+            paths: vec![Vec::new()],
+            allowed: vec![None],
         };
         let features = growth.draw(0);
         growth.pending.push(Pending {
@@ -478,7 +484,7 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
             self.pending[0].stats = sums.root;
             self.pending[0].gain = params.bounded_gain(sums.root, Bounds::default());
         }
-        let evaluator = SplitEvaluator::new(cuts, params, any_missing, &self.monotone);
+        let evaluator = SplitEvaluator::new(cuts, params, any_missing, &self.constraints.monotone);
         let bounds = &self.bounds;
         let entries: Vec<ExpandEntry> = self
             .pending
@@ -539,11 +545,21 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
                     (rw, rw * lr, c.right.hess as f32),
                 );
                 self.n_leaves += 1;
-                let constraint = self.monotone.get(c.feature as usize).copied().unwrap_or(0);
+                let constraint = self.constraints.monotone_of(c.feature as usize);
                 let (lb, rb) = own.children(constraint, lw, rw);
                 self.bounds.resize(left + 2, Bounds::default());
                 self.bounds[left] = lb;
                 self.bounds[left + 1] = rb;
+                if !self.constraints.interaction.is_empty() {
+                    let path = Constraints::extend_path(&self.paths[e.nid], c.feature as usize);
+                    let allowed = self.constraints.allowed(&path, self.n_features);
+                    self.paths.resize(left + 2, Vec::new());
+                    self.allowed.resize(left + 2, None);
+                    self.allowed[left].clone_from(&allowed);
+                    self.allowed[left + 1] = allowed;
+                    self.paths[left].clone_from(&path);
+                    self.paths[left + 1] = path;
+                }
                 // Children that can never split need neither rows nor histograms.
                 let grows = self.driver.children_may_split(e.depth, self.n_leaves);
                 plan.splits.push(PlannedSplit {
@@ -574,7 +590,12 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
                 // Draw the children's feature sets in node order.
                 for i in 0..self.pending.len() {
                     let depth = self.pending[i].depth;
-                    self.pending[i].features = self.draw(depth);
+                    let mut features = self.draw(depth);
+                    // Drawn as without constraints; those the node may not use are left out.
+                    if let Some(Some(allowed)) = self.allowed.get(self.pending[i].nid) {
+                        features.retain(|&f| allowed[f]);
+                    }
+                    self.pending[i].features = features;
                 }
                 break;
             }

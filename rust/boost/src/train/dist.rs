@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use crate::constraints::Constraints;
 use crate::data::MatrixView;
 use crate::error::BoostError;
 use crate::gain::SplitParams;
@@ -416,7 +417,7 @@ impl DistConfig {
                 split.gamma,
                 sampler,
                 direct,
-                self.config.tree.monotone_constraints.clone(),
+                Constraints::of(&self.config.tree),
             );
             let mut tree = DistTree {
                 matrix: Arc::clone(&b.matrix),

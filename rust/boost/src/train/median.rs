@@ -167,7 +167,15 @@ mod tests {
                 )
             };
             let (grown, leaves) = updater
-                .grow_trees(&view, &gpair, 1, job, &split, shape, &[])
+                .grow_trees(
+                    &view,
+                    &gpair,
+                    1,
+                    job,
+                    &split,
+                    shape,
+                    &crate::constraints::Constraints::default(),
+                )
                 .unwrap()
                 .pop()
                 .unwrap();

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use sapwood_mem::{len_of, try_reserve, try_to_vec, try_vec, try_with_capacity};
 
+use crate::constraints::Constraints;
 use crate::data::MatrixView;
 use crate::error::BoostError;
 use crate::gain::SplitParams;
@@ -346,7 +347,7 @@ impl Trainer {
                 },
                 &split,
                 shape,
-                &tree_params.monotone_constraints,
+                &Constraints::of(tree_params),
             )?;
             for (t, (mut tree, leaves)) in trees.into_iter().enumerate() {
                 // XGBoost's exact updater reports no row positions to the objective, so
