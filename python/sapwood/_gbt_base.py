@@ -29,8 +29,10 @@ from sapwood._model_json import (
     _REGRESSION_OBJECTIVES,
     _XGB_DELETED,
     _classes_to_json,
+    _from_xgboost,
     _jsonable_params,
     _kind,
+    _native_model,
     _to_xgboost,
     _write_atomically,
 )
@@ -208,6 +210,54 @@ def _interaction_spec(value: Any, name: str) -> list[list[int | str]] | None:
 def _check_interaction(value: Any) -> Any:
     _interaction_spec(value, "interaction_constraints")
     return value
+
+
+def _n_rows(x: Any) -> int:
+    """Rows of a matrix as ``as_native_matrix`` gives it (an array, or a CSR tuple)."""
+    return int(x[0].shape[0] - 1) if isinstance(x, tuple) else int(x.shape[0])
+
+
+def _base_margin_array(value: Any, n: int, k: int, what: str = "base_margin") -> NDArray:
+    """Margins given per row (XGBoost's ``base_margin``) as the ``n * k`` float32 values the
+    engine takes: shape ``(n,)`` or ``(n, 1)`` for one output group, ``(n, k)`` for ``k``."""
+    if hasattr(value, "to_numpy"):
+        value = value.to_numpy()
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be numeric, got {type(value).__name__}") from None
+    shapes = {(n,), (n, 1)} if k == 1 else {(n, k)}
+    if a.shape not in shapes:
+        expected = f"({n},)" if k == 1 else f"({n}, {k})"
+        raise ValueError(f"{what} has shape {a.shape}; expected {expected}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{what} contains NaN or infinity")
+    return native_array(a.reshape(-1), dtype=np.float32)
+
+
+def _start_model(xgb_model: Any) -> Any:
+    """The native model a fit continues from: a fitted sapwood estimator, a model file
+    (sapwood's or XGBoost's JSON), an ``xgboost`` ``Booster`` or estimator, or None."""
+    if xgb_model is None:
+        return None
+    if isinstance(xgb_model, _native.BoostModel):
+        return xgb_model
+    if isinstance(xgb_model, _GBTBase):
+        check_is_fitted(xgb_model, "_model")
+        return xgb_model._model
+    if isinstance(xgb_model, (str, os.PathLike)):
+        from sapwood.boost import load_model
+
+        return load_model(xgb_model)._model
+    booster = xgb_model.get_booster() if hasattr(xgb_model, "get_booster") else xgb_model
+    if hasattr(booster, "save_raw"):
+        doc = json.loads(bytes(booster.save_raw("json")).decode("utf-8"))
+        converted, _, _ = _from_xgboost(doc)
+        return _native_model(converted, xgboost=True)
+    raise TypeError(
+        "xgb_model must be a fitted sapwood estimator, a model file path, an xgboost Booster "
+        f"or estimator, or None; got {type(xgb_model).__name__}"
+    )
 
 
 def _check_monotone(value: Any) -> Any:
@@ -447,6 +497,9 @@ class _GBTBase(BaseEstimator):
         sample_weight_eval_set: Sequence[Any] | None,
         verbose: bool | int,
         encode_y: Callable[[Any], NDArray],
+        base_margin: Any = None,
+        base_margin_eval_set: Sequence[Any] | None = None,
+        xgb_model: Any = None,
     ) -> None:
         params = self._check_params()
         custom = callable(objective)
@@ -475,6 +528,18 @@ class _GBTBase(BaseEstimator):
                 ew_raw = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
                 ew = check_sample_weight(ew_raw, ex.shape[0], dtype=np.float32)
                 evals.append((as_native_matrix(ex), ey, ew))
+        k = max(num_class, 1)
+        if base_margin_eval_set is not None and (
+            eval_set is None or len(base_margin_eval_set) != len(eval_set)
+        ):
+            raise ValueError("base_margin_eval_set must have one entry per eval_set entry")
+        eval_margins = [
+            None
+            if m is None
+            else _base_margin_array(m, e[0].shape[0], k, f"base_margin_eval_set[{i}]")
+            for i, (m, e) in enumerate(zip(base_margin_eval_set or [], evals, strict=False))
+        ]
+        start = _start_model(xgb_model)
         native_params = dict(
             params,
             objective=obj_name,
@@ -484,7 +549,15 @@ class _GBTBase(BaseEstimator):
             interaction_constraints=self._interaction_sets(X.shape[1]),
         )
         trainer = _native.BoostTrainer(
-            as_native_matrix(X), y, weights, native_params, evals, self.n_jobs
+            as_native_matrix(X),
+            y,
+            weights,
+            native_params,
+            evals,
+            self.n_jobs,
+            start_model=start,
+            base_margin=None if base_margin is None else _base_margin_array(base_margin, n, k),
+            eval_base_margins=eval_margins or None,
         )
         self._train(
             trainer, metrics, len(evals), verbose, X.shape[1], objective if custom else None, y
@@ -601,13 +674,26 @@ class _GBTBase(BaseEstimator):
         check_is_fitted(self, "_model")
         return as_native_matrix(self._validate_X(X, reset=False))
 
-    def _margin(self, X: Any, iteration_range: tuple[int, int] | None) -> NDArray:
+    def _margin(
+        self, X: Any, iteration_range: tuple[int, int] | None, base_margin: Any = None
+    ) -> NDArray:
         begin, end = self._range(iteration_range)
-        return self._model.predict_margin(self._native_X(X), begin, end, self.n_jobs)
+        x = self._native_X(X)
+        start = self._prediction_margin(base_margin, _n_rows(x))
+        return self._model.predict_margin(x, begin, end, self.n_jobs, base_margin=start)
 
-    def _response(self, X: Any, iteration_range: tuple[int, int] | None) -> NDArray:
+    def _response(
+        self, X: Any, iteration_range: tuple[int, int] | None, base_margin: Any = None
+    ) -> NDArray:
         begin, end = self._range(iteration_range)
-        return self._model.predict(self._native_X(X), begin, end, self.n_jobs)
+        x = self._native_X(X)
+        start = self._prediction_margin(base_margin, _n_rows(x))
+        return self._model.predict(x, begin, end, self.n_jobs, base_margin=start)
+
+    def _prediction_margin(self, base_margin: Any, n: int) -> NDArray | None:
+        if base_margin is None:
+            return None
+        return _base_margin_array(base_margin, n, self._model.n_groups)
 
     def apply(self, X: Any, iteration_range: tuple[int, int] | None = None) -> NDArray:
         """Leaf index of every sample in every tree.
@@ -634,6 +720,7 @@ class _GBTBase(BaseEstimator):
         interactions: bool = False,
         approximate: bool = False,
         iteration_range: tuple[int, int] | None = None,
+        base_margin: Any = None,
     ) -> NDArray:
         """Each feature's contribution to each prediction (SHAP values), and the bias.
 
@@ -655,6 +742,9 @@ class _GBTBase(BaseEstimator):
             Saabas's attributions instead of SHAP values.
         iteration_range : tuple of int, optional
             Boosting rounds ``[begin, end)`` to explain; by default up to the best iteration.
+        base_margin : array-like of shape (n_samples,) or (n_samples, n_classes), optional
+            Margins the predictions start from instead of the intercept (as given to
+            ``predict``); the bias takes them in place of the base margin.
 
         Returns
         -------
@@ -679,9 +769,19 @@ class _GBTBase(BaseEstimator):
         True
         """
         begin, end = self._range(iteration_range)
+        x = self._native_X(X)
         out = self._model.predict_contributions(
-            self._native_X(X), begin, end, bool(approximate), bool(interactions), self.n_jobs
+            x, begin, end, bool(approximate), bool(interactions), self.n_jobs
         )
+        start = self._prediction_margin(base_margin, _n_rows(x))
+        if start is not None:
+            # The bias holds the base margin: replace the intercept by the given margins.
+            k = self._model.n_groups
+            shift = start.reshape(-1, k) - np.asarray(self._model.base_margin, dtype=np.float32)
+            if interactions:
+                out[:, :, -1, -1] += shift
+            else:
+                out[:, :, -1] += shift
         return out[:, 0] if out.shape[1] == 1 else out
 
     # ----------------------------------------------------------------------------- inspection

@@ -203,6 +203,9 @@ class BoostTrainer:
         params: _TrainParams,
         evals: list[tuple[Any, NDArray[np.float32], NDArray[np.float32]]],
         n_jobs: int | None = None,
+        start_model: BoostModel | None = None,
+        base_margin: NDArray[np.float32] | None = None,
+        eval_base_margins: list[NDArray[np.float32] | None] | None = None,
     ) -> BoostTrainer: ...
     def boost_round(
         self, grad: NDArray[np.float32] | None = None, hess: NDArray[np.float32] | None = None
@@ -221,10 +224,20 @@ class BoostModel:
     def to_json(self) -> str: ...
     def __reduce__(self) -> tuple[Any, tuple[str]]: ...
     def predict_margin(
-        self, x: Any, begin: int = 0, end: int | None = None, n_jobs: int | None = None
+        self,
+        x: Any,
+        begin: int = 0,
+        end: int | None = None,
+        n_jobs: int | None = None,
+        base_margin: NDArray[np.float32] | None = None,
     ) -> NDArray[np.float32]: ...
     def predict(
-        self, x: Any, begin: int = 0, end: int | None = None, n_jobs: int | None = None
+        self,
+        x: Any,
+        begin: int = 0,
+        end: int | None = None,
+        n_jobs: int | None = None,
+        base_margin: NDArray[np.float32] | None = None,
     ) -> NDArray[np.float32]: ...
     def predict_leaf(
         self, x: Any, begin: int = 0, end: int | None = None, n_jobs: int | None = None

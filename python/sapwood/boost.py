@@ -161,6 +161,10 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         eval_set: Sequence[tuple[Any, Any]] | None = None,
         sample_weight_eval_set: Sequence[Any] | None = None,
         verbose: bool | int = False,
+        *,
+        base_margin: Any = None,
+        base_margin_eval_set: Sequence[Any] | None = None,
+        xgb_model: Any = None,
     ) -> GBTRegressor:
         """Fit the ensemble.
 
@@ -180,6 +184,18 @@ class GBTRegressor(RegressorMixin, _GBTBase):
             Print the evaluation log every round (or every ``verbose`` rounds, and the last),
             as XGBoost does: ``[i]\\tvalidation_0-rmse:0.12345``. Adds an
             ``EvaluationMonitor(period=verbose)`` after ``callbacks``.
+        base_margin : array-like of shape (n_samples,) or (n_samples, n_classes), optional
+            Margins the training rows start from instead of the intercept (XGBoost's
+            ``base_margin``: boosting from an existing prediction); give them to ``predict``
+            too. The intercept is still estimated from ``y``, for rows without them.
+        base_margin_eval_set : list of array-like, optional
+            The same for each ``eval_set`` entry (None for none).
+        xgb_model : estimator, path, or xgboost model, optional
+            A model to continue: a fitted sapwood estimator, a model file (sapwood's or
+            XGBoost's JSON), or an ``xgboost`` ``Booster`` or estimator. ``n_estimators`` more
+            rounds are added to its trees; its intercept is kept, and its rounds count on, so
+            that fitting 5 rounds and then 5 more equals fitting 10, row and column sampling
+            included.
 
         Returns
         -------
@@ -217,6 +233,9 @@ class GBTRegressor(RegressorMixin, _GBTBase):
             sample_weight_eval_set,
             verbose,
             encode,
+            base_margin=base_margin,
+            base_margin_eval_set=base_margin_eval_set,
+            xgb_model=xgb_model,
         )
         return self
 
@@ -225,6 +244,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         X: Any,
         output_margin: bool = False,
         iteration_range: tuple[int, int] | None = None,
+        base_margin: Any = None,
     ) -> NDArray:
         """Predict targets.
 
@@ -236,15 +256,17 @@ class GBTRegressor(RegressorMixin, _GBTBase):
             Return raw margins (before the objective's transform).
         iteration_range : tuple of int, optional
             Rounds ``[begin, end)``; ``(0, 0)`` means all. Default: up to the best round.
+        base_margin : array-like of shape (n_samples,) or (n_samples, n_classes), optional
+            Margins to start from instead of the intercept (as given to ``fit``).
 
         Returns
         -------
         y : ndarray of shape (n_samples,), dtype float32
         """
         if output_margin:
-            out = self._margin(X, iteration_range)
+            out = self._margin(X, iteration_range, base_margin)
         else:
-            out = self._response(X, iteration_range)
+            out = self._response(X, iteration_range, base_margin)
         return out[:, 0]
 
 
@@ -298,6 +320,10 @@ n_jobs, random_state
         eval_set: Sequence[tuple[Any, Any]] | None = None,
         sample_weight_eval_set: Sequence[Any] | None = None,
         verbose: bool | int = False,
+        *,
+        base_margin: Any = None,
+        base_margin_eval_set: Sequence[Any] | None = None,
+        xgb_model: Any = None,
     ) -> GBTClassifier:
         """Fit the ensemble.
 
@@ -317,6 +343,18 @@ n_jobs, random_state
             Print the evaluation log every round (or every ``verbose`` rounds, and the last),
             as XGBoost does: ``[i]\\tvalidation_0-rmse:0.12345``. Adds an
             ``EvaluationMonitor(period=verbose)`` after ``callbacks``.
+        base_margin : array-like of shape (n_samples,) or (n_samples, n_classes), optional
+            Margins the training rows start from instead of the intercept (XGBoost's
+            ``base_margin``: boosting from an existing prediction); give them to ``predict``
+            too. The intercept is still estimated from ``y``, for rows without them.
+        base_margin_eval_set : list of array-like, optional
+            The same for each ``eval_set`` entry (None for none).
+        xgb_model : estimator, path, or xgboost model, optional
+            A model to continue: a fitted sapwood estimator, a model file (sapwood's or
+            XGBoost's JSON), or an ``xgboost`` ``Booster`` or estimator. ``n_estimators`` more
+            rounds are added to its trees; its intercept is kept, and its rounds count on, so
+            that fitting 5 rounds and then 5 more equals fitting 10, row and column sampling
+            included.
 
         Returns
         -------
@@ -381,10 +419,18 @@ n_jobs, random_state
             sample_weight_eval_set,
             verbose,
             encode,
+            base_margin=base_margin,
+            base_margin_eval_set=base_margin_eval_set,
+            xgb_model=xgb_model,
         )
         return self
 
-    def predict_proba(self, X: Any, iteration_range: tuple[int, int] | None = None) -> NDArray:
+    def predict_proba(
+        self,
+        X: Any,
+        iteration_range: tuple[int, int] | None = None,
+        base_margin: Any = None,
+    ) -> NDArray:
         """Class probabilities.
 
         Parameters
@@ -393,12 +439,14 @@ n_jobs, random_state
             Input samples.
         iteration_range : tuple of int, optional
             Rounds ``[begin, end)``; ``(0, 0)`` means all. Default: up to the best round.
+        base_margin : array-like of shape (n_samples,) or (n_samples, n_classes), optional
+            Margins to start from instead of the intercept (as given to ``fit``).
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes), dtype float32
         """
-        p = self._response(X, iteration_range)
+        p = self._response(X, iteration_range, base_margin)
         if p.shape[1] == 1:
             p1 = p[:, 0]
             return np.column_stack([1.0 - p1, p1]).astype(np.float32)
@@ -409,6 +457,7 @@ n_jobs, random_state
         X: Any,
         output_margin: bool = False,
         iteration_range: tuple[int, int] | None = None,
+        base_margin: Any = None,
     ) -> NDArray:
         """Predict class labels (or raw margins).
 
@@ -421,15 +470,17 @@ n_jobs, random_state
             (n_samples, n_classes).
         iteration_range : tuple of int, optional
             Rounds ``[begin, end)``; ``(0, 0)`` means all. Default: up to the best round.
+        base_margin : array-like of shape (n_samples,) or (n_samples, n_classes), optional
+            Margins to start from instead of the intercept (as given to ``fit``).
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
         if output_margin:
-            m = self._margin(X, iteration_range)
+            m = self._margin(X, iteration_range, base_margin)
             return m[:, 0] if m.shape[1] == 1 else m
-        p = self._response(X, iteration_range)
+        p = self._response(X, iteration_range, base_margin)
         codes = (p[:, 0] > 0.5).astype(np.intp) if p.shape[1] == 1 else np.argmax(p, axis=1)
         return self.classes_[codes]
 

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
+use sapwood_boost::train::Start;
 use sapwood_boost::updater::TreeMethod;
 use sapwood_boost::{
     BoostError, Booster, FeatureImportance, MatrixView, Metric, Objective, TrainConfig, Trainer,
@@ -180,8 +181,12 @@ pub struct BoostTrainer {
 
 #[pymethods]
 impl BoostTrainer {
+    /// A trainer over ``x``; ``start_model`` continues that model (its trees kept, its rounds
+    /// counted on), ``base_margin`` and ``eval_base_margins`` (float32, ``n_rows * n_groups``,
+    /// ``None`` for none) replace the intercept as the rows' starting margins.
     #[new]
-    #[pyo3(signature = (x, y, sample_weight, params, evals, n_jobs=None))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (x, y, sample_weight, params, evals, n_jobs=None, start_model=None, base_margin=None, eval_base_margins=None))]
     fn new<'py>(
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
@@ -194,8 +199,23 @@ impl BoostTrainer {
             PyReadonlyArray1<'py, f32>,
         )>,
         n_jobs: Option<i64>,
+        start_model: Option<PyRef<'py, BoostModel>>,
+        base_margin: Option<PyReadonlyArray1<'py, f32>>,
+        eval_base_margins: Option<Vec<Option<PyReadonlyArray1<'py, f32>>>>,
     ) -> PyResult<Self> {
         let config = params.into_config().map_err(SapwoodError::from)?;
+        let eval_base_margins = eval_base_margins.unwrap_or_default();
+        let start = Start {
+            model: start_model.map(|m| (*m.inner).clone()),
+            margin: base_margin
+                .as_ref()
+                .map(|b| slice(b, "base_margin"))
+                .transpose()?,
+            eval_margins: eval_base_margins
+                .iter()
+                .map(|b| b.as_ref().map(|b| slice(b, "eval base_margin")).transpose())
+                .collect::<SapwoodResult<_>>()?,
+        };
         let xa = MatrixArg::extract(x)?;
         let xv = xa.view()?;
         let ys = slice(&y, "y")?;
@@ -213,7 +233,7 @@ impl BoostTrainer {
             ));
         }
         let trainer = run_detached(py, n_jobs, || {
-            Trainer::new(config, &xv, ys, ws, &eval_views)
+            Trainer::with_start(config, &xv, ys, ws, &eval_views, start)
         })?
         .map_err(SapwoodError::from)?;
         Ok(Self {
@@ -356,8 +376,9 @@ impl BoostModel {
         Ok((ctor, (text,)))
     }
 
-    /// Raw margins, shape ``(n_rows, n_groups)``, from iterations ``[begin, end)``.
-    #[pyo3(signature = (x, begin=0, end=None, n_jobs=None))]
+    /// Raw margins, shape ``(n_rows, n_groups)``, from iterations ``[begin, end)``, starting
+    /// from ``base_margin`` (float32, ``n_rows * n_groups``) instead of the intercept when given.
+    #[pyo3(signature = (x, begin=0, end=None, n_jobs=None, base_margin=None))]
     fn predict_margin<'py>(
         &self,
         py: Python<'py>,
@@ -365,12 +386,14 @@ impl BoostModel {
         begin: usize,
         end: Option<usize>,
         n_jobs: Option<i64>,
+        base_margin: Option<PyReadonlyArray1<'py, f32>>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        self.predict_impl(py, x, begin, end, n_jobs, false)
+        self.predict_impl(py, x, begin, end, n_jobs, false, base_margin.as_ref())
     }
 
-    /// Transformed predictions (probabilities for classification), shape ``(n_rows, n_groups)``.
-    #[pyo3(signature = (x, begin=0, end=None, n_jobs=None))]
+    /// Transformed predictions (probabilities for classification), shape ``(n_rows, n_groups)``;
+    /// ``base_margin`` as in :meth:`predict_margin`.
+    #[pyo3(signature = (x, begin=0, end=None, n_jobs=None, base_margin=None))]
     fn predict<'py>(
         &self,
         py: Python<'py>,
@@ -378,8 +401,9 @@ impl BoostModel {
         begin: usize,
         end: Option<usize>,
         n_jobs: Option<i64>,
+        base_margin: Option<PyReadonlyArray1<'py, f32>>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        self.predict_impl(py, x, begin, end, n_jobs, true)
+        self.predict_impl(py, x, begin, end, n_jobs, true, base_margin.as_ref())
     }
 
     /// Leaf index of every row in every tree, shape ``(n_rows, n_trees)``.
@@ -521,6 +545,7 @@ impl BoostModel {
 }
 
 impl BoostModel {
+    #[allow(clippy::too_many_arguments)]
     fn predict_impl<'py>(
         &self,
         py: Python<'py>,
@@ -529,14 +554,16 @@ impl BoostModel {
         end: Option<usize>,
         n_jobs: Option<i64>,
         transform: bool,
+        base_margin: Option<&PyReadonlyArray1<'py, f32>>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let arg = MatrixArg::extract(x)?;
         let view = arg.view()?;
         let model = &self.inner;
         let end = end_of(end);
+        let start = base_margin.map(|b| slice(b, "base_margin")).transpose()?;
         let out = run_detached(py, n_jobs, || {
             let forest = self.packed(begin, end)?;
-            let mut out = model.predict_margin_packed(&view, &forest, begin, end)?;
+            let mut out = model.predict_margin_packed_from(&view, &forest, begin, end, start)?;
             if transform {
                 model.transform(&mut out);
             }

@@ -81,6 +81,38 @@ impl Booster {
         begin: usize,
         end: usize,
     ) -> Result<Vec<f32>, BoostError> {
+        self.predict_margin_packed_from(x, forest, begin, end, None)
+    }
+
+    /// [`Self::predict_margin`] starting from `start` (`n_rows * n_groups` margins given per
+    /// row, XGBoost's `base_margin`) instead of the intercept.
+    ///
+    /// # Errors
+    /// As [`Self::predict_margin`], and [`BoostError::InvalidInput`] for `start` of the wrong
+    /// length or not finite.
+    pub fn predict_margin_from(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+        start: Option<&[f32]>,
+    ) -> Result<Vec<f32>, BoostError> {
+        let forest = self.pack(begin, end)?;
+        self.predict_margin_packed_from(x, &forest, begin, end, start)
+    }
+
+    /// [`Self::predict_margin_packed`] starting from `start` where given.
+    ///
+    /// # Errors
+    /// As [`Self::predict_margin_from`].
+    pub fn predict_margin_packed_from(
+        &self,
+        x: &MatrixView<'_>,
+        forest: &FlatForest,
+        begin: usize,
+        end: usize,
+        start: Option<&[f32]>,
+    ) -> Result<Vec<f32>, BoostError> {
         self.check_width(x)?;
         let range = self.tree_range(begin, end)?;
         if forest.n_trees() != range.len() {
@@ -91,11 +123,30 @@ impl Booster {
             )));
         }
         let k = self.n_groups();
-        let base = self.base_margin();
         let what = "the prediction output";
         let mut out = try_vec(len_of(x.n_rows(), k, what)?, 0.0_f32, what)?;
-        for o in out.chunks_mut(k) {
-            o.copy_from_slice(&base);
+        match start {
+            Some(s) => {
+                if s.len() != out.len() {
+                    return Err(BoostError::InvalidInput(format!(
+                        "base_margin has {} values, expected {} rows x {k} output groups",
+                        s.len(),
+                        x.n_rows()
+                    )));
+                }
+                if s.iter().any(|v| !v.is_finite()) {
+                    return Err(BoostError::InvalidInput(
+                        "base_margin contains NaN or infinity".into(),
+                    ));
+                }
+                out.copy_from_slice(s);
+            }
+            None => {
+                let base = self.base_margin();
+                for o in out.chunks_mut(k) {
+                    o.copy_from_slice(&base);
+                }
+            }
         }
         reserve_row_buffers(x, predict_block_rows(x))?;
         add_forest(&mut out, x, forest, &self.tree_info[range], k);

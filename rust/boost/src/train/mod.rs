@@ -132,6 +132,85 @@ fn check_rows(what: &str, n: usize, labels: &[f32], weights: &[f32]) -> Result<(
     Ok(())
 }
 
+/// Where a fit starts from, besides the data: a model to continue (its trees kept, its
+/// intercept not estimated again, its rounds counted on, so that the row and column draws go
+/// on where they stopped), and margins given per row that replace the intercept (XGBoost's
+/// `base_margin`, `n_rows * n_groups`), for the training rows and each evaluation set.
+#[derive(Debug, Default)]
+pub struct Start<'a> {
+    /// The model to continue.
+    pub model: Option<Booster>,
+    /// The training rows' starting margins.
+    pub margin: Option<&'a [f32]>,
+    /// Each evaluation set's starting margins (missing entries: none).
+    pub eval_margins: Vec<Option<&'a [f32]>>,
+}
+
+/// Checks that `model` can be continued by a fit of `config` on `n_features` features.
+fn check_continued(
+    model: &Booster,
+    config: &TrainConfig,
+    n_features: usize,
+) -> Result<(), BoostError> {
+    if model.num_feature != n_features {
+        return Err(BoostError::InvalidInput(format!(
+            "the model to continue has {} features, but X has {n_features}",
+            model.num_feature
+        )));
+    }
+    if model.objective != config.objective || model.num_class != config.num_class {
+        return Err(BoostError::InvalidInput(format!(
+            "the model to continue was trained with objective '{}' ({} classes); this fit uses \
+             '{}' ({} classes)",
+            model.objective.name(),
+            model.num_class,
+            config.objective.name(),
+            config.num_class
+        )));
+    }
+    if model.num_parallel_tree.max(1) != config.num_parallel_tree.max(1) {
+        return Err(BoostError::InvalidInput(format!(
+            "the model to continue grows {} parallel trees a round; this fit {}",
+            model.num_parallel_tree.max(1),
+            config.num_parallel_tree.max(1)
+        )));
+    }
+    Ok(())
+}
+
+/// The starting margins of `n` rows: `given` (checked) or the intercept `base` repeated, with
+/// the trees of `model` added in order (as training adds them round after round).
+fn start_margin(
+    model: &Booster,
+    x: &MatrixView<'_>,
+    given: Option<&[f32]>,
+    what: &str,
+) -> Result<Vec<f32>, BoostError> {
+    let n = x.n_rows();
+    let k = model.n_groups();
+    let mut margin = match given {
+        Some(m) => {
+            if m.len() != n * k {
+                return Err(BoostError::InvalidInput(format!(
+                    "{what}: base_margin has {} values, expected {n} rows x {k} output groups",
+                    m.len()
+                )));
+            }
+            if m.iter().any(|v| !v.is_finite()) {
+                return Err(BoostError::InvalidInput(format!(
+                    "{what}: base_margin contains NaN or infinity"
+                )));
+            }
+            try_to_vec(m, what)?
+        }
+        None => repeated_margin(&model.base_margin(), n, what)?,
+    };
+    if !model.trees.is_empty() {
+        update_margins(&mut margin, x, &model.trees, &model.tree_info, k);
+    }
+    Ok(margin)
+}
+
 impl Trainer {
     /// Prepares training: validates, presorts the columns, sets the intercept.
     ///
@@ -143,6 +222,22 @@ impl Trainer {
         labels: &[f32],
         weights: &[f32],
         evals: &[(MatrixView<'_>, &[f32], &[f32])],
+    ) -> Result<Self, BoostError> {
+        Self::with_start(config, x, labels, weights, evals, Start::default())
+    }
+
+    /// [`Trainer::new`] from `start`: a model to continue and margins given per row.
+    ///
+    /// # Errors
+    /// [`BoostError`] for invalid parameters or data, a model that does not fit the data or
+    /// the configuration, or margins of the wrong length.
+    pub fn with_start(
+        config: TrainConfig,
+        x: &MatrixView<'_>,
+        labels: &[f32],
+        weights: &[f32],
+        evals: &[(MatrixView<'_>, &[f32], &[f32])],
+        start: Start<'_>,
     ) -> Result<Self, BoostError> {
         config.validate()?;
         x.validate()?;
@@ -172,20 +267,38 @@ impl Trainer {
             }
             config.objective.check_labels(ey, config.num_class)?;
         }
-        let model = empty_model(&config, x.n_cols(), labels, weights);
+        if start.eval_margins.len() > evals.len() {
+            return Err(BoostError::InvalidInput(format!(
+                "{} evaluation base margins for {} evaluation sets",
+                start.eval_margins.len(),
+                evals.len()
+            )));
+        }
+        let fresh = empty_model(&config, x.n_cols(), labels, weights);
+        let model = match start.model {
+            Some(mut m) => {
+                check_continued(&m, &config, x.n_cols())?;
+                // The intercept and trees stay; the objective's settings are this fit's.
+                m.scale_pos_weight = fresh.scale_pos_weight;
+                m.objective_max_delta_step = fresh.objective_max_delta_step;
+                m
+            }
+            None => fresh,
+        };
         let split =
             SplitParams::from_tree_params(&config.tree, config.objective.implied_max_delta_step());
-        let base = model.base_margin();
         let updater = Updater::new(config.tree_method, x, weights, config.tree.max_bin as usize)?;
-        let margin = repeated_margin(&base, n, "the training margins")?;
+        let margin = start_margin(&model, x, start.margin, "the training margins")?;
         let evals = evals
             .iter()
-            .map(|(ex, ey, ew)| {
+            .enumerate()
+            .map(|(i, (ex, ey, ew))| {
+                let given = start.eval_margins.get(i).copied().flatten();
                 Ok(EvalSet {
                     n_rows: ex.n_rows(),
                     labels: try_to_vec(ey, "the evaluation labels")?,
                     weights: try_to_vec(ew, "the evaluation weights")?,
-                    margin: repeated_margin(&base, ex.n_rows(), "the evaluation margins")?,
+                    margin: start_margin(&model, ex, given, &format!("eval_set[{i}]"))?,
                 })
             })
             .collect::<Result<_, BoostError>>()?;
