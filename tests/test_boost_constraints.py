@@ -245,3 +245,50 @@ def test_interaction_formats_names_and_errors(tmp_path):
             GBTRegressor(n_estimators=2, interaction_constraints=spec).fit(frame, y)
     with pytest.raises(ValueError, match="column names"):
         GBTRegressor(n_estimators=2, interaction_constraints=[["a"]]).fit(X, y)
+
+
+# ----------------------------------------------------------------------------- feature weights
+def _used_features(model) -> set[int]:
+    import json
+
+    used = set()
+    for tree in json.loads(model._model.to_json())["trees"]:
+        used |= {f for f, left in zip(tree["split_index"], tree["left"], strict=True) if left >= 0}
+    return used
+
+
+def test_feature_weights_steer_column_sampling(tmp_path):
+    X, y = _data(800, seed=9)
+    common = dict(n_estimators=30, max_depth=2, colsample_bytree=0.2, random_state=0)
+    # One feature a tree; feature 0 carries the most signal.
+    uniform = GBTRegressor(**common).fit(X, y)
+    assert 0 in _used_features(uniform)
+    starved = GBTRegressor(feature_weights=[0.0, 1, 1, 1, 1], **common).fit(X, y)
+    assert 0 not in _used_features(starved)
+    favoured = GBTRegressor(feature_weights=[0.01, 0.01, 0.01, 0.01, 100.0], **common).fit(X, y)
+    assert _used_features(favoured) == {4}
+    # Deterministic, kept by model files, and without column sampling nothing changes.
+    again = GBTRegressor(feature_weights=[0.0, 1, 1, 1, 1], **common).fit(X, y)
+    assert again._model.to_json() == starved._model.to_json()
+    starved.save_model(tmp_path / "m.json")
+    assert list(load_model(tmp_path / "m.json").get_params()["feature_weights"]) == [0, 1, 1, 1, 1]
+    plain = GBTRegressor(n_estimators=5).fit(X, y)
+    weighted = GBTRegressor(n_estimators=5, feature_weights=np.arange(1.0, 6.0)).fit(X, y)
+    assert plain._model.to_json() == weighted._model.to_json()
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        ([1, 1], "2 entries, but X has 5"),
+        ([1, -1, 1, 1, 1], "non-negative"),
+        ([0, 0, 0, 0, 0], "at least one weight"),
+        ([1, np.nan, 1, 1, 1], "finite"),
+        ([[1, 1]], "1-D"),
+        ("abc", "sequence of numbers"),
+    ],
+)
+def test_bad_feature_weights(weights, match):
+    X, y = _data(100)
+    with pytest.raises(ValueError, match=match):
+        GBTRegressor(n_estimators=2, colsample_bytree=0.5, feature_weights=weights).fit(X, y)

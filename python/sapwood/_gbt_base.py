@@ -103,6 +103,7 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "num_parallel_tree": Integer(1),
     "monotone_constraints": Checked(lambda v: _check_monotone(v)),
     "interaction_constraints": Checked(lambda v: _check_interaction(v)),
+    "feature_weights": Checked(lambda v: _check_feature_weights(v)),
     "early_stopping_rounds": Integer(
         1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
     ),
@@ -260,6 +261,25 @@ def _start_model(xgb_model: Any) -> Any:
     )
 
 
+def _check_feature_weights(value: Any) -> NDArray | None:
+    """``feature_weights`` as a 1-D float64 array (None for none), checked."""
+    if value is None:
+        return None
+    try:
+        w = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"feature_weights must be a sequence of numbers, got {type(value).__name__}"
+        ) from None
+    if w.ndim != 1:
+        raise ValueError(f"feature_weights must be 1-D, got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("feature_weights must be finite and non-negative")
+    if w.size and not np.any(w > 0):
+        raise ValueError("feature_weights must have at least one weight > 0")
+    return w
+
+
 def _check_monotone(value: Any) -> Any:
     _monotone_spec(value, "monotone_constraints")
     return value
@@ -298,6 +318,7 @@ class _GBTBase(BaseEstimator):
         num_parallel_tree: int = 1,
         monotone_constraints: Any = None,
         interaction_constraints: Any = None,
+        feature_weights: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -328,6 +349,7 @@ class _GBTBase(BaseEstimator):
         self.num_parallel_tree = num_parallel_tree
         self.monotone_constraints = monotone_constraints
         self.interaction_constraints = interaction_constraints
+        self.feature_weights = feature_weights
         self.missing = missing
         self.objective = objective
         self.eval_metric = eval_metric
@@ -384,7 +406,19 @@ class _GBTBase(BaseEstimator):
             # _interaction_sets).
             "monotone_constraints": [],
             "interaction_constraints": [],
+            "feature_weights": [],
         }
+
+    def _feature_weight_list(self, n_features: int) -> list[float]:
+        """``feature_weights`` as one float per feature (empty: uniform sampling)."""
+        w = _check_feature_weights(self.feature_weights)
+        if w is None:
+            return []
+        if w.shape[0] != n_features:
+            raise ValueError(
+                f"feature_weights has {w.shape[0]} entries, but X has {n_features} features"
+            )
+        return [float(v) for v in w]
 
     def _interaction_sets(self, n_features: int) -> list[list[int]]:
         """``interaction_constraints`` as lists of feature indices (empty: none)."""
@@ -547,6 +581,7 @@ class _GBTBase(BaseEstimator):
             metrics=metrics,
             monotone_constraints=self._monotone_vector(X.shape[1]),
             interaction_constraints=self._interaction_sets(X.shape[1]),
+            feature_weights=self._feature_weight_list(X.shape[1]),
         )
         trainer = _native.BoostTrainer(
             as_native_matrix(X),

@@ -203,6 +203,8 @@ def _jsonable(v: Any) -> tuple[bool, Any]:
         return True, None if isinstance(v, float) and math.isnan(v) else v
     if isinstance(v, (np.integer, np.floating)):
         return True, v.item()
+    if isinstance(v, np.ndarray) and v.ndim <= 2 and v.dtype.kind in "biuf":
+        v = v.tolist()
     if isinstance(v, (list, tuple)):
         items = [_jsonable(x) for x in v]
         return all(ok for ok, _ in items), [x for _, x in items]

@@ -100,6 +100,10 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         on one path, or their JSON string ``"[[0, 2], [1, 3, 4]]"``. As in XGBoost, the root
         may split on any feature, and a node on the features used above it and those of every
         set that holds all of them (a feature in no set goes only with itself).
+    feature_weights : array-like of shape (n_features,), optional
+        Non-negative weights of column sampling (``colsample_by*``): each draw takes features
+        with probability growing with their weight (XGBoost's weighted sampling without
+        replacement). No effect without column sampling.
     missing : float, default=nan
         Value treated as missing (NaN always is).
     objective : str or callable, default="reg:squarederror"
@@ -575,6 +579,7 @@ class RFRegressor(_RFMixin, GBTRegressor):
         max_leaves: int = 0,
         monotone_constraints: Any = None,
         interaction_constraints: Any = None,
+        feature_weights: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -614,6 +619,7 @@ class RFClassifier(_RFMixin, GBTClassifier):
         max_leaves: int = 0,
         monotone_constraints: Any = None,
         interaction_constraints: Any = None,
+        feature_weights: Any = None,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,

@@ -770,6 +770,7 @@ class _DaskMixin:
             metrics=metrics,
             monotone_constraints=self._monotone_vector(n_features),  # type: ignore[attr-defined]
             interaction_constraints=self._interaction_sets(n_features),  # type: ignore[attr-defined]
+            feature_weights=self._feature_weight_list(n_features),  # type: ignore[attr-defined]
         )
         n_rounds = self._forest_shape()[0]  # type: ignore[attr-defined]
         trainer = _DaskTrainer(client, native_params, xs, ys, ws, rows, evals, n_features, n_rounds)

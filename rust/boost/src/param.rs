@@ -46,6 +46,9 @@ pub struct TreeParams {
     /// `interaction_constraints`); empty: none. See [`crate::constraints`].
     #[serde(default)]
     pub interaction_constraints: Vec<Vec<u32>>,
+    /// Per-feature weights of column sampling (XGBoost's `feature_weights`); empty: uniform.
+    #[serde(default)]
+    pub feature_weights: Vec<f64>,
 }
 
 impl Default for TreeParams {
@@ -66,6 +69,7 @@ impl Default for TreeParams {
             max_bin: 256,
             monotone_constraints: Vec::new(),
             interaction_constraints: Vec::new(),
+            feature_weights: Vec::new(),
         }
     }
 }
@@ -120,6 +124,24 @@ impl TreeParams {
                 "monotone_constraints",
                 "values of -1, 0 or 1",
                 c,
+            ));
+        }
+        if let Some(w) = self
+            .feature_weights
+            .iter()
+            .find(|w| !(w.is_finite() && **w >= 0.0))
+        {
+            return Err(BoostError::parameter(
+                "feature_weights",
+                "finite numbers >= 0",
+                w,
+            ));
+        }
+        if !self.feature_weights.is_empty() && self.feature_weights.iter().all(|&w| w == 0.0) {
+            return Err(BoostError::parameter(
+                "feature_weights",
+                "at least one weight > 0",
+                "all zero",
             ));
         }
         if self.max_depth > 63 {

@@ -2,7 +2,9 @@
 //!
 //! Counts follow XGBoost (`max(1, floor(r * n))`, shuffle, take, sort); the random streams are
 //! sapwood's own (ChaCha8), so sampled models are reproducible but not bit-identical to
-//! XGBoost's.
+//! XGBoost's. With `feature_weights`, each draw is XGBoost's weighted sampling without
+//! replacement: every candidate gets the key `ln(u) / w` (`u` uniform, `w` at least 1e-6) and
+//! the largest keys are taken.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -19,6 +21,35 @@ pub struct ColumnSampler {
     bynode: f64,
     rng: ChaCha8Rng,
     tree_set: Vec<usize>,
+    /// Per-feature sampling weights (`None`: uniform).
+    weights: Option<Vec<f64>>,
+}
+
+/// Weighted sampling without replacement of `ratio` of `set` (XGBoost's
+/// `WeightedSamplingWithoutReplacement`).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+fn weighted_sample(set: &[usize], ratio: f64, weights: &[f64], rng: &mut ChaCha8Rng) -> Vec<usize> {
+    if ratio >= 1.0 {
+        return set.to_vec();
+    }
+    let n = ((ratio * set.len() as f64) as usize).max(1).min(set.len());
+    let mut keyed: Vec<(f64, usize)> = set
+        .iter()
+        .map(|&f| {
+            let w = weights.get(f).copied().unwrap_or(1.0).max(1e-6);
+            // u in (0, 1]: ln(u) <= 0, larger (nearer 0) for heavier features.
+            let u: f64 = 1.0 - rng.random::<f64>();
+            (u.ln() / w, f)
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut v: Vec<usize> = keyed.into_iter().take(n).map(|(_, f)| f).collect();
+    v.sort_unstable();
+    v
 }
 
 #[allow(
@@ -48,6 +79,14 @@ impl ColumnSampler {
             bynode: params.colsample_bynode,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c015),
             tree_set: (0..n_features).collect(),
+            weights: (!params.feature_weights.is_empty()).then(|| params.feature_weights.clone()),
+        }
+    }
+
+    fn draw(&mut self, set: &[usize], ratio: f64) -> Vec<usize> {
+        match &self.weights {
+            Some(w) => weighted_sample(set, ratio, w, &mut self.rng),
+            None => sample(set, ratio, &mut self.rng),
         }
     }
 
@@ -59,7 +98,7 @@ impl ColumnSampler {
     /// Draws the tree's feature set.
     pub fn new_tree(&mut self) {
         let all: Vec<usize> = (0..self.n_features).collect();
-        self.tree_set = sample(&all, self.bytree, &mut self.rng);
+        self.tree_set = self.draw(&all, self.bytree);
     }
 
     /// The tree's feature set (sorted).
@@ -69,7 +108,10 @@ impl ColumnSampler {
 
     /// Draws a level's feature set from the tree's.
     pub fn level_features(&mut self, _depth: u32) -> Vec<usize> {
-        sample(&self.tree_set, self.bylevel, &mut self.rng)
+        let tree_set = std::mem::take(&mut self.tree_set);
+        let out = self.draw(&tree_set, self.bylevel);
+        self.tree_set = tree_set;
+        out
     }
 
     /// Draws a node's feature mask from the level's set, or `None` when every feature of the
@@ -79,7 +121,7 @@ impl ColumnSampler {
             return None;
         }
         let mut mask = vec![false; n_features];
-        for f in sample(level, self.bynode, &mut self.rng) {
+        for f in self.draw(level, self.bynode) {
             mask[f] = true;
         }
         Some(mask)
@@ -118,5 +160,34 @@ mod tests {
         let kept = rows.iter().filter(|&&r| r).count();
         assert!((200..400).contains(&kept));
         assert_eq!(rows, sample_rows(1000, 0.3, 1));
+    }
+
+    #[test]
+    fn feature_weights_favour_heavy_features_and_exclude_none_for_good() {
+        let p = TreeParams {
+            colsample_bytree: 0.2,
+            feature_weights: vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 50.0, 50.0],
+            ..TreeParams::default()
+        };
+        let mut heavy = 0;
+        for seed in 0..200 {
+            let mut s = ColumnSampler::new(10, &p, seed);
+            s.new_tree();
+            let t = s.tree_features();
+            assert_eq!(t.len(), 2);
+            heavy += t.iter().filter(|&&f| f >= 8).count();
+        }
+        // Two heavy features out of ten: uniform draws would pick about 80 of 400.
+        assert!(heavy > 300, "{heavy}");
+        // Weights only change which features are drawn, not how many.
+        let q = TreeParams {
+            feature_weights: vec![0.0, 0.0, 1.0],
+            colsample_bynode: 0.4,
+            ..TreeParams::default()
+        };
+        let mut s = ColumnSampler::new(3, &q, 3);
+        s.new_tree();
+        let level = s.level_features(0);
+        assert_eq!(s.node_features(&level, 3), Some(vec![false, false, true]));
     }
 }

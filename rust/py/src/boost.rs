@@ -119,6 +119,7 @@ pub(crate) struct TrainParams {
     max_bin: u32,
     monotone_constraints: Vec<i8>,
     interaction_constraints: Vec<Vec<u32>>,
+    feature_weights: Vec<f64>,
     objective: String,
     num_class: usize,
     base_score: Option<f64>,
@@ -148,6 +149,7 @@ impl TrainParams {
             max_bin: self.max_bin,
             monotone_constraints: self.monotone_constraints,
             interaction_constraints: self.interaction_constraints,
+            feature_weights: self.feature_weights,
         };
         Ok(TrainConfig {
             tree,
