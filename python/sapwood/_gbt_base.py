@@ -66,9 +66,25 @@ _DEFAULT_METRIC = {
     "multi:softmax": "mlogloss",
     "count:poisson": "poisson-nloglik",
     "reg:absoluteerror": "mae",
+    "reg:squaredlogerror": "rmsle",
+    "reg:gamma": "gamma-deviance",
+    "binary:logitraw": "logloss",
+    "binary:hinge": "error",
     "custom": "rmse",
 }
-_METRICS = ("rmse", "mae", "logloss", "error", "auc", "mlogloss", "merror", "poisson-nloglik")
+_METRICS = (
+    "rmse",
+    "mae",
+    "logloss",
+    "error",
+    "auc",
+    "mlogloss",
+    "merror",
+    "poisson-nloglik",
+    "rmsle",
+    "gamma-deviance",
+    "gamma-nloglik",
+)
 _IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
 
 
@@ -1005,8 +1021,14 @@ class _GBTBase(BaseEstimator):
                 f"cannot unpickle {type(self).__name__}: fitted attributes ({', '.join(fitted)}) "
                 "but no model"
             )
-        # Pickles written before ``callbacks`` existed have none.
-        state.setdefault("callbacks", None)
+        # Pickles written before these parameters existed have none: their defaults.
+        for name in (
+            "callbacks",
+            "monotone_constraints",
+            "interaction_constraints",
+            "feature_weights",
+        ):
+            state.setdefault(name, None)
         self.__dict__.update(state)
         if text is not None:
             self._model = _native.BoostModel.from_json(text)

@@ -31,8 +31,16 @@ _REGRESSION_OBJECTIVES = (
     "reg:logistic",
     "count:poisson",
     "reg:absoluteerror",
+    "reg:squaredlogerror",
+    "reg:gamma",
 )
-_CLASSIFICATION_OBJECTIVES = ("binary:logistic", "multi:softprob", "multi:softmax")
+_CLASSIFICATION_OBJECTIVES = (
+    "binary:logistic",
+    "multi:softprob",
+    "multi:softmax",
+    "binary:logitraw",
+    "binary:hinge",
+)
 # XGBoost's marker of a deleted node (and of the root's parent).
 _XGB_DELETED = 2147483647
 _SAPWOOD_FORMAT = "sapwood-boost"
@@ -263,7 +271,13 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
     k = max(doc["num_class"], 1)
     if objective == "custom":
         objective = "reg:squarederror"
-    if objective in ("reg:squarederror", "reg:logistic", "binary:logistic"):
+    if objective in (
+        "reg:squarederror",
+        "reg:logistic",
+        "binary:logistic",
+        "binary:logitraw",
+        "reg:gamma",
+    ):
         obj_block: dict[str, Any] = {
             "name": objective,
             "reg_loss_param": {"scale_pos_weight": repr(_f32(doc.get("scale_pos_weight", 1.0)))},

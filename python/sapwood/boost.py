@@ -108,10 +108,12 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         Value treated as missing (NaN always is).
     objective : str or callable, default="reg:squarederror"
         ``reg:squarederror``, ``reg:logistic``, ``count:poisson``, ``reg:absoluteerror``,
-        or a callable ``(y_true, y_pred) -> (grad, hess)`` on raw margins.
+        ``reg:squaredlogerror``, ``reg:gamma``, or a callable
+        ``(y_true, y_pred) -> (grad, hess)`` on raw margins.
     eval_metric : str or list of str, optional
         Metrics computed on ``eval_set`` (``rmse``, ``mae``, ``logloss``, ``error``,
-        ``auc``, ``mlogloss``, ``merror``, ``poisson-nloglik``).
+        ``auc``, ``mlogloss``, ``merror``, ``poisson-nloglik``, ``rmsle``,
+        ``gamma-deviance``, ``gamma-nloglik``).
     early_stopping_rounds : int, optional
         Stop when the last metric on the last eval set has not improved for this many
         rounds; predictions then use the best iteration. The same as
@@ -290,9 +292,10 @@ num_parallel_tree, missing, eval_metric, early_stopping_rounds, callbacks, impor
 n_jobs, random_state
         As in :class:`GBTRegressor`.
     objective : str or callable, optional
-        ``binary:logistic``, ``multi:softprob`` or ``multi:softmax``; chosen from the number
-        of classes when ``None``; a callable ``(y_true, y_pred) -> (grad, hess)`` receives
-        encoded labels and raw margins.
+        ``binary:logistic``, ``multi:softprob`` or ``multi:softmax`` (chosen from the number
+        of classes when ``None``), ``binary:logitraw`` (raw margins as output) or
+        ``binary:hinge`` (0 or 1 as output); a callable ``(y_true, y_pred) -> (grad, hess)``
+        receives encoded labels and raw margins.
 
     Attributes
     ----------
@@ -397,10 +400,14 @@ n_jobs, random_state
                 )
             if objective == "binary:logistic" and self.n_classes_ > 2:
                 objective = "multi:softprob"
+            if objective.startswith("binary:") and self.n_classes_ > 2:
+                raise ValueError(
+                    f"objective {objective!r} takes two classes; y has {self.n_classes_}"
+                )
             if objective.startswith("multi:") and self.n_classes_ == 2:
                 num_class = 2
             else:
-                num_class = 0 if objective == "binary:logistic" else self.n_classes_
+                num_class = 0 if objective.startswith("binary:") else self.n_classes_
         else:
             num_class = 0 if self.n_classes_ == 2 else self.n_classes_
 

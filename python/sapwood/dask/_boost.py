@@ -941,10 +941,12 @@ class DaskGBTClassifier(_DaskMixin, GBTClassifier):
             raise ValueError(f"unknown classification objective {objective!r}")
         if objective == "binary:logistic" and self.n_classes_ > 2:
             objective = "multi:softprob"
+        if objective.startswith("binary:") and self.n_classes_ > 2:
+            raise ValueError(f"objective {objective!r} takes two classes; y has {self.n_classes_}")
         if objective.startswith("multi:") and self.n_classes_ == 2:
             num_class = 2
         else:
-            num_class = 0 if objective == "binary:logistic" else self.n_classes_
+            num_class = 0 if objective.startswith("binary:") else self.n_classes_
         classes_ = self.classes_
         self._dask_fit(
             X,

@@ -9,7 +9,7 @@ pub enum Metric {
     Rmse,
     /// Mean absolute error.
     Mae,
-    /// Binary log loss (probabilities clipped to [1e-16, 1 - 1e-16]).
+    /// Binary log loss (a side whose probability is below 1e-16 taken at 1e-16).
     LogLoss,
     /// Binary error rate at threshold 0.5 (positive iff p > 0.5).
     Error,
@@ -21,13 +21,19 @@ pub enum Metric {
     MError,
     /// Poisson negative log-likelihood.
     PoissonNLogLik,
+    /// Root mean squared log error (`log1p` of labels and predictions).
+    Rmsle,
+    /// Gamma regression's residual deviance.
+    GammaDeviance,
+    /// Gamma regression's negative log-likelihood (dispersion 1).
+    GammaNLogLik,
 }
 
 const EPS: f64 = 1e-16;
 
 impl Metric {
     /// Every metric name accepted.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 11] = [
         "rmse",
         "mae",
         "logloss",
@@ -36,6 +42,9 @@ impl Metric {
         "mlogloss",
         "merror",
         "poisson-nloglik",
+        "rmsle",
+        "gamma-deviance",
+        "gamma-nloglik",
     ];
 
     /// Parses a metric name.
@@ -52,6 +61,9 @@ impl Metric {
             "mlogloss" => Self::MLogLoss,
             "merror" => Self::MError,
             "poisson-nloglik" => Self::PoissonNLogLik,
+            "rmsle" => Self::Rmsle,
+            "gamma-deviance" => Self::GammaDeviance,
+            "gamma-nloglik" => Self::GammaNLogLik,
             _ => {
                 return Err(BoostError::UnknownName(format!(
                     "unknown eval_metric {name:?}; expected one of {}",
@@ -102,9 +114,18 @@ impl Metric {
         Ok(match self {
             Self::Rmse => mean(&|i| (p(i) - y(i)).powi(2)).sqrt(),
             Self::Mae => mean(&|i| (p(i) - y(i)).abs()),
+            // XGBoost's rule: only the side whose probability is below 1e-16 is clipped, so
+            // raw margins (binary:logitraw) outside [0, 1] score as XGBoost scores them.
             Self::LogLoss => mean(&|i| {
-                let pi = p(i).clamp(EPS, 1.0 - EPS);
-                -(y(i) * pi.ln() + (1.0 - y(i)) * (1.0 - pi).ln())
+                let (pi, yi) = (p(i), y(i));
+                let neg = 1.0 - pi;
+                if pi < EPS {
+                    -yi * EPS.ln() - (1.0 - yi) * neg.ln()
+                } else if neg < EPS {
+                    -yi * pi.ln() - (1.0 - yi) * EPS.ln()
+                } else {
+                    -(yi * pi.ln() + (1.0 - yi) * neg.ln())
+                }
             }),
             Self::Error => mean(&|i| {
                 let pred = if p(i) > 0.5 { 1.0 } else { 0.0 };
@@ -117,6 +138,25 @@ impl Metric {
             Self::PoissonNLogLik => mean(&|i| {
                 let pi = p(i).max(EPS);
                 ln_gamma(y(i) + 1.0) + pi - pi.ln() * y(i)
+            }),
+            // Row values in f32 and sums in f64, as XGBoost's element-wise metrics.
+            Self::Rmsle => mean(&|i| {
+                let d = labels[i].ln_1p() - preds[i].ln_1p();
+                f64::from(d * d)
+            })
+            .sqrt(),
+            Self::GammaDeviance => {
+                let s: f64 = (0..labels.len())
+                    .map(|i| {
+                        let (pi, yi) = (preds[i] + 1e-6, labels[i] + 1e-6);
+                        f64::from(weights[i]) * f64::from((pi / yi).ln() + yi / pi - 1.0)
+                    })
+                    .sum();
+                2.0 * s / if wsum <= 0.0 { 1e-6 } else { wsum }
+            }
+            Self::GammaNLogLik => mean(&|i| {
+                let pi = preds[i].max(1e-6);
+                f64::from(labels[i] / pi + pi.ln())
             }),
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Self::MLogLoss => mean(&|i| {

@@ -33,6 +33,18 @@ pub enum Objective {
     /// Gradients supplied by the caller; identity output.
     #[serde(rename = "custom")]
     Custom,
+    /// `reg:squaredlogerror`: labels above -1, the squared error of `log1p`.
+    #[serde(rename = "reg:squaredlogerror")]
+    SquaredLogError,
+    /// `reg:gamma`: positive labels, log link.
+    #[serde(rename = "reg:gamma")]
+    Gamma,
+    /// `binary:logitraw`: the logistic loss with raw margins as output.
+    #[serde(rename = "binary:logitraw")]
+    LogitRaw,
+    /// `binary:hinge`: the hinge loss, 0 or 1 as output.
+    #[serde(rename = "binary:hinge")]
+    Hinge,
 }
 
 /// What [`Objective::gradients`] reads: the training rows at the current margins, and the two
@@ -131,6 +143,10 @@ impl Objective {
             "count:poisson" => Self::Poisson,
             "reg:absoluteerror" => Self::AbsoluteError,
             "custom" => Self::Custom,
+            "reg:squaredlogerror" => Self::SquaredLogError,
+            "reg:gamma" => Self::Gamma,
+            "binary:logitraw" => Self::LogitRaw,
+            "binary:hinge" => Self::Hinge,
             _ => {
                 return Err(BoostError::UnknownName(format!(
                     "unknown objective {name:?}; expected one of {}",
@@ -151,6 +167,10 @@ impl Objective {
             Self::Poisson => "count:poisson",
             Self::AbsoluteError => "reg:absoluteerror",
             Self::Custom => "custom",
+            Self::SquaredLogError => "reg:squaredlogerror",
+            Self::Gamma => "reg:gamma",
+            Self::LogitRaw => "binary:logitraw",
+            Self::Hinge => "binary:hinge",
         }
     }
 
@@ -167,6 +187,10 @@ impl Objective {
             Self::MultiSoftprob | Self::MultiSoftmax => "mlogloss",
             Self::Poisson => "poisson-nloglik",
             Self::AbsoluteError => "mae",
+            Self::SquaredLogError => "rmsle",
+            Self::Gamma => "gamma-deviance",
+            Self::LogitRaw => "logloss",
+            Self::Hinge => "error",
         }
     }
 
@@ -185,7 +209,11 @@ impl Objective {
     pub fn check_labels(self, labels: &[f32], num_class: usize) -> Result<(), BoostError> {
         for &y in labels {
             let ok = match self {
-                Self::RegLogistic | Self::BinaryLogistic => (0.0..=1.0).contains(&y),
+                Self::RegLogistic | Self::BinaryLogistic | Self::LogitRaw | Self::Hinge => {
+                    (0.0..=1.0).contains(&y)
+                }
+                Self::SquaredLogError => y > -1.0,
+                Self::Gamma => y > 0.0,
                 Self::MultiSoftprob | Self::MultiSoftmax => {
                     y >= 0.0 && y.fract() == 0.0 && (y as usize) < num_class
                 }
@@ -194,7 +222,11 @@ impl Objective {
             };
             if !ok || !y.is_finite() {
                 let domain = match self {
-                    Self::RegLogistic | Self::BinaryLogistic => "in [0, 1]",
+                    Self::RegLogistic | Self::BinaryLogistic | Self::LogitRaw | Self::Hinge => {
+                        "in [0, 1]"
+                    }
+                    Self::SquaredLogError => "greater than -1",
+                    Self::Gamma => "positive",
                     Self::MultiSoftprob | Self::MultiSoftmax => "integers in [0, num_class)",
                     Self::Poisson => "non-negative",
                     _ => "finite",
@@ -259,6 +291,32 @@ impl Objective {
                 let s = f32::from(u8::from(d > 0.0)) - f32::from(u8::from(d < 0.0));
                 (s * w, w)
             }),
+            // XGBoost's regression losses weigh rows labelled 1 by scale_pos_weight.
+            Self::SquaredLogError => per_row(out, margin, labels, weights, |m, y, w| {
+                let w = if y == 1.0 { w * scale_pos_weight } else { w };
+                let p = m.max(-1.0 + 1e-6);
+                let g = (p.ln_1p() - y.ln_1p()) / (p + 1.0);
+                let h = ((-p.ln_1p() + y.ln_1p() + 1.0) / (p + 1.0).powi(2)).max(1e-6);
+                (g * w, h * w)
+            }),
+            Self::Gamma => per_row(out, margin, labels, weights, |m, y, w| {
+                let w = if y == 1.0 { w * scale_pos_weight } else { w };
+                let p = m.exp();
+                ((1.0 - y / p) * w, (y / p) * w)
+            }),
+            Self::LogitRaw => per_row(out, margin, labels, weights, |m, y, w| {
+                let w = if y == 1.0 { w * scale_pos_weight } else { w };
+                let p = sigmoid(m);
+                ((p - y) * w, (p * (1.0 - p)).max(EPS) * w)
+            }),
+            Self::Hinge => per_row(out, margin, labels, weights, |m, y, w| {
+                let y = y * 2.0 - 1.0;
+                if m * y < 1.0 {
+                    (-y * w, w)
+                } else {
+                    (0.0, f32::MIN_POSITIVE)
+                }
+            }),
         }
     }
 
@@ -272,9 +330,14 @@ impl Objective {
                 }
             }
             Self::MultiSoftprob | Self::MultiSoftmax => softmax(row),
-            Self::Poisson => {
+            Self::Poisson | Self::Gamma => {
                 for x in row.iter_mut() {
                     *x = x.exp();
+                }
+            }
+            Self::Hinge => {
+                for x in row.iter_mut() {
+                    *x = if *x > 0.0 { 1.0 } else { 0.0 };
                 }
             }
             _ => {}
@@ -290,6 +353,7 @@ impl Objective {
                 -(1.0 / b - 1.0).ln()
             }
             Self::Poisson => base_score.max(1e-16).ln(),
+            Self::Gamma => base_score.ln(),
             _ => base_score,
         }
     }
@@ -319,6 +383,11 @@ impl Objective {
         match self {
             Self::Custom => vec![0.5],
             Self::SquaredError | Self::Poisson => vec![mean() as f32],
+            // GLM-like: the weighted mean; with scale_pos_weight, one Newton step from 0.
+            Self::Gamma | Self::LogitRaw if scale_pos_weight == 1.0 => vec![mean() as f32],
+            Self::Gamma | Self::LogitRaw | Self::SquaredLogError | Self::Hinge => {
+                vec![self.newton_intercept(labels, weights, scale_pos_weight)]
+            }
             Self::RegLogistic | Self::BinaryLogistic => {
                 if scale_pos_weight == 1.0 {
                     vec![mean() as f32]
@@ -364,6 +433,36 @@ impl Objective {
                 )]
             }
         }
+    }
+}
+
+impl Objective {
+    /// XGBoost's `FitIntercept`: the gradients at margin 0, one unregularised Newton step
+    /// (`-sum(g) / sum(h)`, sums in f64), in response space.
+    #[allow(clippy::cast_possible_truncation)]
+    fn newton_intercept(self, labels: &[f32], weights: &[f32], scale_pos_weight: f32) -> f32 {
+        let n = labels.len();
+        let margin = vec![0.0_f32; n];
+        let mut gpair = vec![(0.0_f32, 0.0_f32); n];
+        self.gradients(
+            &GradientInputs {
+                margin: &margin,
+                labels,
+                weights,
+                n_groups: 1,
+                scale_pos_weight,
+                max_delta_step: 0.0,
+            },
+            &mut gpair,
+        );
+        let (mut g, mut h) = (0.0_f64, 0.0_f64);
+        for &(gi, hi) in &gpair {
+            g += f64::from(gi);
+            h += f64::from(hi);
+        }
+        let mut w = [if h > 0.0 { (-g / h) as f32 } else { 0.0 }];
+        self.transform(&mut w);
+        w[0]
     }
 }
 

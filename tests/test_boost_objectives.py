@@ -1,0 +1,123 @@
+"""XGBoost's further objectives: ``reg:squaredlogerror``, ``reg:gamma``, ``binary:logitraw``
+and ``binary:hinge``, each with its default metric and intercept estimate, compared with
+xgboost on the same data; models export to xgboost and import back.
+
+Tolerance: 1e-5 relative (plus 1e-6 absolute) on float32 outputs. Features have at most
+``max_bin`` distinct values, so that ``hist`` cuts where xgboost cuts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sapwood import GBTClassifier, GBTRegressor, load_model
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _X(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(-25, 25, size=(n, 4)).astype(np.float32) / 5
+
+
+def _targets(kind: str, X: np.ndarray, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    signal = X[:, 0] + np.sin(X[:, 1]) * X[:, 2]
+    if kind == "squaredlog":
+        return np.maximum(np.exp(0.3 * signal + rng.normal(0, 0.2, len(X))) - 0.5, 0.0)
+    if kind == "gamma":
+        return rng.gamma(2.0, np.exp(0.2 * signal) / 2.0)
+    return (signal + rng.normal(0, 1, len(X)) > 0).astype(int)
+
+
+REGRESSION = [
+    ("reg:squaredlogerror", "squaredlog", {}),
+    ("reg:squaredlogerror", "squaredlog", {"tree_method": "exact", "reg_alpha": 0.3}),
+    ("reg:gamma", "gamma", {}),
+    ("reg:gamma", "gamma", {"tree_method": "approx", "scale_pos_weight": 2.0}),
+]
+
+
+@pytest.mark.parametrize(("objective", "kind", "params"), REGRESSION)
+def test_regression_objectives_match_xgboost(xgb, objective, kind, params, tmp_path):
+    X = _X(seed=1)
+    y = _targets(kind, X, seed=1).astype(np.float32)
+    common = dict(n_estimators=12, max_depth=4, n_jobs=2, objective=objective, **params)
+    params.setdefault("tree_method", "hist")
+    eval_set = [(X[:200], y[:200])]
+    ours = GBTRegressor(**common).fit(X, y, eval_set=eval_set)
+    theirs = xgb.XGBRegressor(**common).fit(X, y, eval_set=eval_set, verbose=False)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=RTOL, atol=ATOL)
+    metric = ours._metrics(objective)[0]
+    np.testing.assert_allclose(
+        ours.evals_result_["validation_0"][metric],
+        theirs.evals_result()["validation_0"][metric],
+        rtol=1e-5,
+    )
+    ours.save_model(tmp_path / "x.json", format="xgboost")
+    booster = xgb.Booster(model_file=str(tmp_path / "x.json"))
+    np.testing.assert_allclose(booster.predict(xgb.DMatrix(X)), ours.predict(X), rtol=RTOL)
+    theirs.save_model(tmp_path / "theirs.json")
+    back = load_model(tmp_path / "theirs.json")
+    np.testing.assert_allclose(back.predict(X), theirs.predict(X), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("objective", ["binary:logitraw", "binary:hinge"])
+@pytest.mark.parametrize("method", ["hist", "exact"])
+def test_binary_objectives_match_xgboost(xgb, objective, method, tmp_path):
+    X = _X(seed=2)
+    y = _targets("binary", X, seed=2)
+    common = dict(n_estimators=10, max_depth=3, n_jobs=2, objective=objective, tree_method=method)
+    eval_set = [(X[:200], y[:200])]
+    ours = GBTClassifier(**common).fit(X, y, eval_set=eval_set)
+    theirs = xgb.XGBClassifier(**common).fit(X, y, eval_set=eval_set, verbose=False)
+    np.testing.assert_allclose(
+        ours.predict(X, output_margin=True),
+        theirs.predict(X, output_margin=True),
+        rtol=RTOL,
+        atol=1e-5,
+    )
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=RTOL, atol=1e-5)
+    metric = ours._metrics(objective)[0]
+    np.testing.assert_allclose(
+        ours.evals_result_["validation_0"][metric],
+        theirs.evals_result()["validation_0"][metric],
+        rtol=1e-5,
+        atol=1e-7,
+    )
+    ours.save_model(tmp_path / "x.json", format="xgboost")
+    booster = xgb.Booster(model_file=str(tmp_path / "x.json"))
+    np.testing.assert_allclose(
+        booster.predict(xgb.DMatrix(X), output_margin=True),
+        ours.predict(X, output_margin=True),
+        rtol=RTOL,
+        atol=1e-5,
+    )
+
+
+def test_objective_labels_and_metrics_are_checked(xgb):
+    X = _X(100)
+    with pytest.raises(ValueError, match="positive"):
+        GBTRegressor(objective="reg:gamma", n_estimators=2).fit(X, np.zeros(100))
+    with pytest.raises(ValueError, match="greater than -1"):
+        GBTRegressor(objective="reg:squaredlogerror", n_estimators=2).fit(X, np.full(100, -2.0))
+    y3 = np.arange(100) % 3
+    with pytest.raises(ValueError, match="two classes"):
+        GBTClassifier(objective="binary:hinge", n_estimators=2).fit(X, y3)
+    # The new metrics on a familiar objective, as xgboost computes them.
+    y = _targets("gamma", X, seed=3).astype(np.float32)
+    metrics = ["rmsle", "gamma-deviance", "gamma-nloglik"]
+    ours = GBTRegressor(n_estimators=3, objective="reg:gamma", eval_metric=metrics).fit(
+        X, y, eval_set=[(X, y)]
+    )
+    theirs = xgb.XGBRegressor(n_estimators=3, objective="reg:gamma", eval_metric=metrics).fit(
+        X, y, eval_set=[(X, y)], verbose=False
+    )
+    for m in metrics:
+        np.testing.assert_allclose(
+            ours.evals_result_["validation_0"][m],
+            theirs.evals_result()["validation_0"][m],
+            rtol=1e-5,
+        )
