@@ -407,3 +407,71 @@ except ImportError as exc:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "pip install 'sapwood[plot]'" in out
+
+
+# ------------------------------------------------------------------------------- SHAP
+def test_shap_importance_is_the_mean_absolute_contribution(regressor):
+    X, _ = _data(200, seed=3)
+    phi = regressor.predict_contributions(X)
+    expected = np.abs(phi[:, :-1].astype(np.float64)).mean(axis=0)
+    np.testing.assert_allclose(regressor.shap_importance(X), expected)
+    scores = regressor.get_score("shap", X)
+    for i, name in enumerate(NAMES):
+        if expected[i] > 0:
+            assert scores[name] == pytest.approx(expected[i])
+        else:
+            assert name not in scores
+    with pytest.raises(ValueError, match="needs the rows"):
+        regressor.get_score("shap")
+    with pytest.raises(ValueError, match="only for importance_type='shap'"):
+        regressor.get_score("gain", X)
+    clf = GBTClassifier(n_estimators=4, max_depth=2).fit(X, np.arange(200) % 3)
+    multi = np.abs(clf.predict_contributions(X)[..., :-1].astype(np.float64)).mean(axis=0)
+    np.testing.assert_allclose(clf.shap_importance(X), multi.sum(axis=0))
+
+
+def test_shap_summary_draws_every_value_in_importance_order(regressor):
+    X, _ = _data(150, seed=4)
+    phi = regressor.predict_contributions(X)[:, :-1]
+    ax = sapwood.plotting.plot_shap_summary(regressor, X, max_display=3)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    top3 = [NAMES[i] for i in np.argsort(np.abs(phi).mean(axis=0), kind="stable")[-3:]]
+    assert labels == top3
+    # Two collections a row (missing values grey, the rest coloured); together every sample.
+    collections = ax.collections
+    assert len(collections) == 6
+    for row, name in enumerate(labels):
+        f = NAMES.index(name)
+        xs = np.concatenate([c.get_offsets()[:, 0] for c in collections[2 * row : 2 * row + 2]])
+        np.testing.assert_allclose(np.sort(xs), np.sort(phi[:, f]), rtol=1e-6)
+
+
+def test_shap_dependence_plots_values_against_contributions(regressor):
+    X, _ = _data(150, seed=5)
+    phi = regressor.predict_contributions(X)
+    ax = sapwood.plotting.plot_shap_dependence(regressor, X, "age", color_by="income")
+    points = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(points[:, 0], X["age"].to_numpy())
+    np.testing.assert_allclose(points[:, 1], phi[:, 0], rtol=1e-6)
+    assert ax.get_xlabel() == "age"
+    by_index = sapwood.plotting.plot_shap_dependence(regressor, X, 0)
+    np.testing.assert_allclose(by_index.collections[0].get_offsets(), points)
+    with pytest.raises(ValueError, match="not a feature"):
+        sapwood.plotting.plot_shap_dependence(regressor, X, "nope")
+    with pytest.raises(ValueError, match="out of range"):
+        sapwood.plotting.plot_shap_dependence(regressor, X, 9)
+    with pytest.raises(TypeError, match="index or name"):
+        sapwood.plotting.plot_shap_dependence(regressor, X, 1.5)
+
+
+def test_shap_plots_of_a_multiclass_model_need_a_class():
+    X, _ = _data(120, seed=6)
+    clf = GBTClassifier(n_estimators=3, max_depth=2).fit(X, np.arange(120) % 3)
+    with pytest.raises(ValueError, match="class_index"):
+        sapwood.plotting.plot_shap_summary(clf, X)
+    ax = sapwood.plotting.plot_shap_summary(clf, X, class_index=2)
+    assert len(ax.get_yticklabels()) == len(NAMES)
+    with pytest.raises(ValueError, match="class_index must be in"):
+        sapwood.plotting.plot_shap_dependence(clf, X, 0, class_index=5)
+    with pytest.raises(ValueError, match="max_display"):
+        sapwood.plotting.plot_shap_summary(clf, X, max_display=0, class_index=0)

@@ -868,24 +868,47 @@ class _GBTBase(BaseEstimator):
             return [str(names[i]) for i in features]
         return [f"f{i}" for i in features]
 
-    def get_score(self, importance_type: str = "weight") -> dict[str, float]:
-        """Per-feature importance as XGBoost's ``Booster.get_score``.
+    def get_score(self, importance_type: str = "weight", X: Any = None) -> dict[str, float]:
+        """Per-feature importance as XGBoost's ``Booster.get_score``, or from SHAP values.
 
         Parameters
         ----------
-        importance_type : {"weight", "gain", "total_gain", "cover", "total_cover"}
+        importance_type : {"weight", "gain", "total_gain", "cover", "total_cover", "shap"}
             ``weight`` counts splits; ``gain``/``cover`` are averages per split, the
-            ``total_`` variants sums.
+            ``total_`` variants sums. ``shap``: the mean absolute SHAP value of each feature
+            over the rows of ``X`` (:meth:`predict_contributions`; summed over classes for
+            multi-class models).
+        X : array-like of shape (n_samples, n_features), optional
+            The rows whose SHAP values are averaged; only (and always) for ``"shap"``.
 
         Returns
         -------
         scores : dict
-            Feature name to score, for features used in at least one split.
+            Feature name to score, for features used in at least one split (``"shap"``:
+            features with a non-zero mean).
         """
         check_is_fitted(self, "_model")
+        if importance_type == "shap":
+            if X is None:
+                raise ValueError("importance_type='shap' needs the rows to explain: X=...")
+            mean_abs = self.shap_importance(X)
+            used = np.flatnonzero(mean_abs > 0)
+            return {
+                name: float(mean_abs[f])
+                for name, f in zip(self._feature_names(used), used, strict=True)
+            }
+        if X is not None:
+            raise ValueError(f"X is only for importance_type='shap', not {importance_type!r}")
         features, scores = self._scores(importance_type)
         names = self._feature_names(features)
         return {name: float(s) for name, s in zip(names, scores, strict=True)}
+
+    def shap_importance(self, X: Any) -> NDArray:
+        """Mean absolute SHAP value of every feature over the rows of ``X`` (the bias left
+        out; summed over classes for multi-class models), float64 of shape (n_features,)."""
+        phi = np.abs(self.predict_contributions(X).astype(np.float64))
+        per_group = phi[..., :-1].mean(axis=0)
+        return per_group.sum(axis=0) if per_group.ndim == 2 else per_group
 
     @property
     def n_iterations_(self) -> int:

@@ -7,6 +7,8 @@ with the options XGBoost and LightGBM users know:
 - :func:`plot_importance`: per-feature importance as sorted horizontal bars (``get_score``).
 - :func:`plot_tree`: one tree as boxes and arrows, drawn with matplotlib alone (no graphviz).
 - :func:`plot_metric`: the evaluation history of a fit with ``eval_set`` (``evals_result_``).
+- :func:`plot_shap_summary` and :func:`plot_shap_dependence`: SHAP values
+  (``predict_contributions``) as a beeswarm per feature and against one feature's values.
 
 and two for :class:`~sapwood.BorutaSelector`: :func:`boruta_importance_plot` and
 :func:`boruta_history_plot`.
@@ -29,6 +31,8 @@ __all__ = [
     "boruta_importance_plot",
     "plot_importance",
     "plot_metric",
+    "plot_shap_dependence",
+    "plot_shap_summary",
     "plot_tree",
 ]
 
@@ -207,6 +211,210 @@ def plot_importance(
     ax.set_ylabel(ylabel or "")
     ax.grid(grid)
     ax.set_axisbelow(True)
+    return ax
+
+
+# ------------------------------------------------------------------------------- SHAP
+def _shap_values(est: Any, X: Any, class_index: int | None, caller: str) -> tuple[Any, Any]:
+    """(SHAP values without the bias, shape (n, n_features); the rows as floats)."""
+    _fitted_model(est, caller)
+    phi = np.asarray(est.predict_contributions(X), dtype=np.float64)
+    if phi.ndim == 3:
+        if class_index is None:
+            raise ValueError(
+                f"{caller}: the model has {phi.shape[1]} outputs; choose one with class_index="
+            )
+        if not 0 <= int(class_index) < phi.shape[1]:
+            raise ValueError(
+                f"{caller}: class_index must be in [0, {phi.shape[1]}), got {class_index!r}"
+            )
+        phi = phi[:, int(class_index)]
+    elif class_index not in (None, 0):
+        raise ValueError(f"{caller}: the model has one output; class_index must be None or 0")
+    values = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X, dtype=np.float64)
+    return phi[:, :-1], values
+
+
+def _scaled(v: Any) -> Any:
+    """Values scaled to [0, 1] between their 5th and 95th percentiles (NaN stays NaN)."""
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return np.full_like(v, np.nan)
+    lo, hi = np.percentile(finite, [5, 95])
+    if hi <= lo:
+        lo, hi = finite.min(), finite.max()
+    if hi <= lo:
+        return np.where(np.isfinite(v), 0.5, np.nan)
+    return np.clip((v - lo) / (hi - lo), 0.0, 1.0)
+
+
+def plot_shap_summary(
+    est: Any,
+    X: Any,
+    max_display: int = 20,
+    ax: Any = None,
+    *,
+    class_index: int | None = None,
+    cmap: str = "coolwarm",
+    title: str | None = "SHAP values",
+    seed: int = 0,
+) -> Any:
+    """A beeswarm of SHAP values: one row per feature (the largest mean absolute value on
+    top), one dot per sample at its SHAP value, coloured by the feature's value.
+
+    Parameters
+    ----------
+    est : GBTRegressor, GBTClassifier, RFRegressor or RFClassifier
+        A fitted estimator.
+    X : array-like of shape (n_samples, n_features)
+        The rows to explain (:meth:`~sapwood.GBTRegressor.predict_contributions`).
+    max_display : int, default=20
+        The number of features shown.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when ``None``.
+    class_index : int, optional
+        The class whose values are shown, for multi-class models.
+    cmap : str, default="coolwarm"
+        Colour map of the feature values (low to high, between their 5th and 95th
+        percentiles; missing values grey).
+    title : str, optional
+        The title.
+    seed : int, default=0
+        Seed of the vertical jitter that spreads the dots of a row.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sapwood import GBTRegressor
+    >>> from sapwood.plotting import plot_shap_summary
+    >>> X = np.random.default_rng(0).normal(size=(200, 3))
+    >>> reg = GBTRegressor(n_estimators=10, max_depth=2).fit(X, 3 * X[:, 1] + X[:, 2])
+    >>> ax = plot_shap_summary(reg, X)
+    >>> [t.get_text() for t in ax.get_yticklabels()][-1]
+    'f1'
+    """
+    if isinstance(max_display, bool) or not isinstance(max_display, int) or max_display < 1:
+        raise ValueError(f"max_display must be an int >= 1, got {max_display!r}")
+    phi, values = _shap_values(est, X, class_index, "plot_shap_summary")
+    names = est._feature_names(range(phi.shape[1]))
+    order = np.argsort(np.abs(phi).mean(axis=0), kind="stable")[-max_display:]
+    plt = _pyplot()
+    ax = _axes(ax, figsize=(8, max(3.0, 0.4 * len(order) + 1.2)))
+    rng = np.random.default_rng(seed)
+    colours = plt.get_cmap(cmap)
+    for row, f in enumerate(order):
+        shade = _scaled(values[:, f])
+        present = np.isfinite(shade)
+        jitter = rng.uniform(-0.3, 0.3, size=phi.shape[0])
+        ax.scatter(phi[~present, f], row + jitter[~present], s=8, color="#9a9a9a", linewidths=0)
+        ax.scatter(
+            phi[present, f],
+            row + jitter[present],
+            s=8,
+            c=shade[present],
+            cmap=colours,
+            vmin=0.0,
+            vmax=1.0,
+            linewidths=0,
+        )
+    ax.axvline(0.0, color="#7f7f7f", linewidth=0.8)
+    ax.set_yticks(np.arange(len(order)), labels=[names[f] for f in order])
+    ax.set_ylim(-0.7, len(order) - 0.3)
+    ax.set_xlabel("SHAP value (impact on the raw margin)")
+    ax.set_title(title or "")
+    mappable = plt.cm.ScalarMappable(cmap=colours)
+    mappable.set_array([0.0, 1.0])
+    bar = ax.figure.colorbar(mappable, ax=ax, ticks=[0, 1], aspect=40)
+    bar.ax.set_yticklabels(["low", "high"])
+    bar.set_label("feature value")
+    return ax
+
+
+def plot_shap_dependence(
+    est: Any,
+    X: Any,
+    feature: int | str,
+    ax: Any = None,
+    *,
+    color_by: int | str | None = None,
+    class_index: int | None = None,
+    cmap: str = "coolwarm",
+    title: str | None = None,
+) -> Any:
+    """One feature's SHAP value against its value, one dot per sample, optionally coloured by
+    another feature's value.
+
+    Parameters
+    ----------
+    est : GBTRegressor, GBTClassifier, RFRegressor or RFClassifier
+        A fitted estimator.
+    X : array-like of shape (n_samples, n_features)
+        The rows to explain.
+    feature : int or str
+        The feature, by index or by name (``feature_names_in_``, or ``f0``, ``f1``, ...).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when ``None``.
+    color_by : int or str, optional
+        A feature whose values colour the dots.
+    class_index : int, optional
+        The class whose values are shown, for multi-class models.
+    cmap : str, default="coolwarm"
+        Colour map of ``color_by``'s values.
+    title : str, optional
+        The title; by default the feature's name.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sapwood import GBTRegressor
+    >>> from sapwood.plotting import plot_shap_dependence
+    >>> X = np.random.default_rng(0).normal(size=(200, 3))
+    >>> reg = GBTRegressor(n_estimators=10, max_depth=2).fit(X, 3 * X[:, 1] + X[:, 2])
+    >>> ax = plot_shap_dependence(reg, X, "f1")
+    >>> ax.get_xlabel()
+    'f1'
+    """
+    phi, values = _shap_values(est, X, class_index, "plot_shap_dependence")
+    names = est._feature_names(range(phi.shape[1]))
+
+    def index_of(f: int | str, what: str) -> int:
+        if isinstance(f, str):
+            if f not in names:
+                raise ValueError(f"{what} {f!r} is not a feature of the model")
+            return names.index(f)
+        if isinstance(f, bool) or not isinstance(f, int | np.integer):
+            raise TypeError(f"{what} must be a feature index or name, got {f!r}")
+        if not 0 <= int(f) < len(names):
+            raise ValueError(f"{what} {f!r} is out of range for {len(names)} features")
+        return int(f)
+
+    f = index_of(feature, "feature")
+    plt = _pyplot()
+    ax = _axes(ax, figsize=(7, 4.5))
+    if color_by is None:
+        ax.scatter(values[:, f], phi[:, f], s=10, color=_BAR_COLOUR, linewidths=0)
+    else:
+        g = index_of(color_by, "color_by")
+        points = ax.scatter(
+            values[:, f], phi[:, f], s=10, c=values[:, g], cmap=plt.get_cmap(cmap), linewidths=0
+        )
+        ax.figure.colorbar(points, ax=ax, label=names[g])
+    ax.axhline(0.0, color="#7f7f7f", linewidth=0.8)
+    ax.set_xlabel(names[f])
+    ax.set_ylabel(f"SHAP value of {names[f]}")
+    ax.set_title(names[f] if title is None else title)
     return ax
 
 
