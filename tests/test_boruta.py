@@ -272,6 +272,7 @@ def test_a_failing_progress_callback_does_not_stop_the_selection():
         "early_stopping": False,
         "n_iter_no_change": 20,
         "seed": 0,
+        "importance": "gain",
     }
     Xf = np.ascontiguousarray(X, dtype=np.float32)
     yf = np.ascontiguousarray(y, dtype=np.float32)

@@ -45,3 +45,23 @@ def test_scikit_learn_forest_confirms_every_relevant_column(madelon):
     X, y = madelon
     forest = RandomForestClassifier(max_depth=5, class_weight="balanced", n_jobs=-1)
     _check(BorutaSelector(forest, random_state=0).fit(X, y))
+
+
+def test_shap_importance_confirms_every_relevant_column(madelon):
+    """Boruta on mean absolute SHAP values of the native forest (the loop still in Rust):
+    every relevant column, and no more false positives than the gain-based default."""
+    X, y = madelon
+    shap = BorutaSelector(importance="shap", random_state=0).fit(X, y)
+    _check(shap)
+    gain = BorutaSelector(random_state=0).fit(X, y)
+    false_shap = int((np.flatnonzero(shap.support_) >= N_RELEVANT).sum())
+    false_gain = int((np.flatnonzero(gain.support_) >= N_RELEVANT).sum())
+    assert false_shap <= max(false_gain, 1)
+
+
+def test_shap_importance_needs_the_native_forest():
+    X, y = make_classification(n_samples=100, n_features=5, random_state=0)
+    with pytest.raises(ValueError, match="estimator=None"):
+        BorutaSelector(RandomForestClassifier(), importance="shap").fit(X, y)
+    with pytest.raises(ValueError, match="'gain' or 'shap'"):
+        BorutaSelector(importance="permutation").fit(X, y)

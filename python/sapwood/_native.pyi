@@ -126,6 +126,7 @@ class _ForestBorutaParams(TypedDict):
     early_stopping: bool
     n_iter_no_change: int
     seed: int
+    importance: str
 
 def boruta_forest_select(
     x: NDArray[np.float32],

@@ -26,6 +26,7 @@ from sapwood import _native
 from sapwood._validation import (
     Checked,
     Integer,
+    Options,
     Real,
     check_n_jobs,
     check_params,
@@ -69,6 +70,9 @@ _BORUTA_CONSTRAINTS: dict[str, Any] = {
         message='{name} must be "auto" or an integer >= 1, got {value!r}',
     ),
     "n_jobs": Checked(check_n_jobs),
+    "importance": Options(
+        ("gain", "shap"), message="{name} must be 'gain' or 'shap', got {value!r}"
+    ),
     "estimator": None,
     "two_step": None,
     "early_stopping": None,
@@ -115,6 +119,11 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         line on standard error, rewritten in place.
     n_jobs : int or None, default=None
         Threads for the default forest (and for estimators that have ``n_jobs`` but none set).
+    importance : {"gain", "shap"}, default="gain"
+        How the default forest scores real and shadow features: each feature's share of the
+        split gain, or its mean absolute SHAP value over the training rows (exact TreeSHAP,
+        computed in Rust within the same loop; the approach of BorutaShap). ``"shap"`` needs
+        ``estimator=None``.
 
     Attributes
     ----------
@@ -164,6 +173,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         random_state: Any = None,
         verbose: int = 0,
         n_jobs: int | None = None,
+        importance: str = "gain",
     ) -> None:
         self.estimator = estimator
         self.n_estimators = n_estimators
@@ -176,6 +186,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.importance = importance
 
     _constraints: ClassVar[dict[str, Any]] = _BORUTA_CONSTRAINTS
 
@@ -190,6 +201,11 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         check_params(self)
+        if self.importance == "shap" and self.estimator is not None:
+            raise ValueError(
+                "importance='shap' scores features with sapwood's own forest; leave "
+                "estimator=None (an estimator's importances are its feature_importances_)"
+            )
 
     def _importance_source(self) -> tuple[BaseEstimator, bool]:
         estimator = clone(self.estimator)
@@ -278,6 +294,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
                     "early_stopping": bool(self.early_stopping),
                     "n_iter_no_change": int(self.n_iter_no_change),
                     "seed": seed,
+                    "importance": self.importance,
                 },
                 progress=progress,
                 n_jobs=self.n_jobs,

@@ -280,6 +280,8 @@ pub struct ForestBorutaParams {
     n_iter_no_change: usize,
     /// Seed of the shadows and of every fit.
     seed: u64,
+    /// `"gain"` or `"shap"`: how the forest scores the features.
+    importance: String,
 }
 
 impl ForestBorutaParams {
@@ -338,13 +340,24 @@ pub fn boruta_forest_select(
         n_cols,
         y: ys,
     };
-    let mut source = ForestImportance {
-        objective,
-        num_class: params.num_class,
-        max_depth: params.max_depth,
-        subsample: params.subsample,
-        weights: sample_weight.as_array().to_vec(),
-    };
+    let mut source =
+        ForestImportance {
+            objective,
+            num_class: params.num_class,
+            max_depth: params.max_depth,
+            subsample: params.subsample,
+            weights: sample_weight.as_array().to_vec(),
+            shap: match params.importance.as_str() {
+                "gain" => false,
+                "shap" => true,
+                other => {
+                    return Err(SapwoodError::Boost(sapwood_boost::BoostError::InvalidInput(
+                        format!("importance must be 'gain' or 'shap', got {other:?}"),
+                    ))
+                    .into())
+                }
+            },
+        };
     let state = run_detached(py, n_jobs, || {
         run_selection(
             data,
