@@ -256,6 +256,116 @@ impl ShapWalk<'_> {
     }
 }
 
+/// Longest run of distinct features on a leaf's path that gets a precomputed table (2^k
+/// patterns of k values each); longer paths take the recursive walk.
+const MAX_TABLE_FEATURES: usize = 12;
+
+/// Largest number of precomputed values over all the trees explained (256 MiB of f64);
+/// beyond it, the remaining trees take the recursive walk.
+const MAX_TABLE_VALUES: usize = 1 << 25;
+
+/// One tree's TreeSHAP values precomputed per leaf, in the manner of Fast TreeSHAP v2 (Yang,
+/// 2021): a leaf's contribution to each distinct feature of its path depends on the row only
+/// through which of those features' splits the row follows (a pattern of k bits), so every
+/// pattern's values are computed once, and a row then costs one pass over the tree's nodes.
+struct LeafTables {
+    /// Per split node: the index of its feature among the distinct features of its path.
+    slot: Vec<u8>,
+    /// Per leaf node: where its table starts in `values`, and its path's distinct features
+    /// (in order of first appearance). Empty for split nodes.
+    leaves: Vec<(usize, Vec<u32>)>,
+    /// Per leaf, `2^k` patterns of `k` values: the contribution of each distinct feature.
+    values: Vec<f64>,
+}
+
+impl LeafTables {
+    /// The tables of `tree`, or `None` when a path has more than [`MAX_TABLE_FEATURES`]
+    /// distinct features or the values would pass `budget`.
+    #[allow(clippy::cast_possible_truncation)]
+    fn build(tree: &Tree, budget: usize) -> Option<Self> {
+        let n = tree.n_nodes();
+        let mut t = LeafTables {
+            slot: vec![0; n],
+            leaves: vec![(0, Vec::new()); n],
+            values: Vec::new(),
+        };
+        let mut buf = vec![EMPTY; MAX_TABLE_FEATURES + 2];
+        // (node, the path's distinct features with the product of their cover shares).
+        let mut stack: Vec<(usize, Vec<(u32, f64)>)> = vec![(0, Vec::new())];
+        while let Some((nid, path)) = stack.pop() {
+            if tree.left[nid] < 0 {
+                let k = path.len();
+                if k > MAX_TABLE_FEATURES || t.values.len() + (k << k) > budget {
+                    return None;
+                }
+                let value = f64::from(tree.split_cond[nid]);
+                let offset = t.values.len();
+                for pattern in 0..(1usize << k) {
+                    buf[0] = EMPTY;
+                    extend(&mut buf, 0, 1.0, 1.0, NO_FEATURE);
+                    for (j, &(f, zero)) in path.iter().enumerate() {
+                        let one = if pattern >> j & 1 == 1 { 1.0 } else { 0.0 };
+                        extend(&mut buf, j + 1, zero, one, f);
+                    }
+                    for j in 0..k {
+                        let el = buf[j + 1];
+                        let w = unwound_sum(&buf, k, j + 1);
+                        t.values.push(w * (el.one - el.zero) * value);
+                    }
+                }
+                t.leaves[nid] = (offset, path.iter().map(|&(f, _)| f).collect());
+                continue;
+            }
+            #[allow(clippy::cast_sign_loss)]
+            let (l, r) = (tree.left[nid] as usize, tree.right[nid] as usize);
+            let f = tree.split_index[nid];
+            let slot = path.iter().position(|&(g, _)| g == f).unwrap_or(path.len());
+            if slot >= MAX_TABLE_FEATURES {
+                return None;
+            }
+            t.slot[nid] = slot as u8;
+            let cover = f64::from(tree.sum_hess[nid]);
+            for c in [r, l] {
+                let share = if cover > 0.0 {
+                    f64::from(tree.sum_hess[c]) / cover
+                } else {
+                    0.0
+                };
+                let mut next = path.clone();
+                if slot < next.len() {
+                    next[slot].1 *= share;
+                } else {
+                    next.push((f, share));
+                }
+                stack.push((c, next));
+            }
+        }
+        Some(t)
+    }
+
+    /// Adds the tree's TreeSHAP values of `row` into `phi`, one pass over the nodes: each
+    /// node carries the pattern of the path's features the row follows (bits of features
+    /// not met yet stay set), and each leaf adds its pattern's values.
+    fn add(&self, tree: &Tree, row: &[f32], phi: &mut [f64], stack: &mut Vec<(usize, usize)>) {
+        stack.clear();
+        stack.push((0, usize::MAX));
+        while let Some((nid, pattern)) = stack.pop() {
+            if tree.left[nid] < 0 {
+                let (offset, features) = &self.leaves[nid];
+                let k = features.len();
+                let at = offset + (pattern & ((1usize << k) - 1)) * k;
+                for (f, v) in features.iter().zip(&self.values[at..at + k]) {
+                    phi[*f as usize] += v;
+                }
+                continue;
+            }
+            let (hot, cold) = children(tree, nid, row);
+            stack.push((cold, pattern & !(1usize << self.slot[nid])));
+            stack.push((hot, pattern));
+        }
+    }
+}
+
 /// Saabas's attribution of one tree on one row: each split's feature gets the change of the
 /// expected value from the node to the child the row goes to.
 fn saabas(tree: &Tree, means: &[f64], row: &[f32], phi: &mut [f64]) {
@@ -273,6 +383,8 @@ struct Explainer<'a> {
     trees: &'a [Tree],
     groups: &'a [u32],
     means: Vec<Vec<f64>>,
+    /// Per tree, its precomputed leaf tables (contributions only; `None`: the walk).
+    tables: Vec<Option<LeafTables>>,
     base: Vec<f32>,
     /// `num_feature + 1`: a group's slots, the bias last.
     width: usize,
@@ -289,20 +401,30 @@ impl Explainer<'_> {
         row: &[f32],
         (approximate, condition): (bool, Option<Condition>),
         phi: &mut [f64],
-        buf: &mut [PathElement],
+        (buf, stack): (&mut [PathElement], &mut Vec<(usize, usize)>),
     ) {
         let (width, m) = (self.width, self.width - 1);
         phi.fill(0.0);
         for (g, b) in self.base.iter().enumerate() {
             phi[g * width + m] = f64::from(*b);
         }
-        for ((tree, means), &g) in self.trees.iter().zip(&self.means).zip(self.groups) {
+        for (t, ((tree, means), &g)) in self
+            .trees
+            .iter()
+            .zip(&self.means)
+            .zip(self.groups)
+            .enumerate()
+        {
             let phi = &mut phi[g as usize * width..(g as usize + 1) * width];
             if condition.is_none() {
                 phi[m] += means[0];
             }
             if approximate {
                 saabas(tree, means, row, phi);
+            } else if let (None, Some(Some(table))) = (condition, self.tables.get(t)) {
+                if tree.left[0] >= 0 {
+                    table.add(tree, row, phi, stack);
+                }
             } else if tree.left[0] >= 0 {
                 let root = Step {
                     zero: 1.0,
@@ -346,6 +468,7 @@ impl Booster {
             trees,
             groups: &self.tree_info[range],
             means: trees.par_iter().map(mean_values).collect(),
+            tables: Vec::new(),
             base: self.base_margin(),
             width: self.num_feature + 1,
             path_len: (deepest + 2) * (deepest + 3) / 2 + 1,
@@ -368,7 +491,17 @@ impl Booster {
         end: usize,
         approximate: bool,
     ) -> Result<Vec<f32>, BoostError> {
-        let ex = self.explainer(x, begin, end)?;
+        let mut ex = self.explainer(x, begin, end)?;
+        if !approximate {
+            // Precomputed leaf tables, within one budget over all trees (each tree checks
+            // the share still left; a tree that would pass it takes the walk).
+            let per_tree = MAX_TABLE_VALUES / ex.trees.len().max(1);
+            ex.tables = ex
+                .trees
+                .par_iter()
+                .map(|t| LeafTables::build(t, per_tree))
+                .collect();
+        }
         let m = self.num_feature;
         let what = "the contributions output";
         let per_row = len_of(self.n_groups(), ex.width, what)?;
@@ -380,13 +513,18 @@ impl Booster {
             .for_each_init(
                 || {
                     let row = vec![0.0_f32; m];
-                    (row, vec![0.0_f64; per_row], vec![EMPTY; ex.path_len])
+                    (
+                        row,
+                        vec![0.0_f64; per_row],
+                        vec![EMPTY; ex.path_len],
+                        Vec::new(),
+                    )
                 },
-                |(row_buf, phi, buf), (c, block)| {
+                |(row_buf, phi, buf, stack), (c, block)| {
                     for (j, o) in block.chunks_mut(per_row).enumerate() {
                         let i = c * ROW_BLOCK + j;
                         let row = x.row(i, row_buf);
-                        ex.row(row, (approximate, None), phi, buf);
+                        ex.row(row, (approximate, None), phi, (buf, stack));
                         store(o, phi);
                     }
                 },
@@ -438,18 +576,19 @@ impl Booster {
                     vec![0.0_f32; m],
                     [bufs.clone(), bufs.clone(), bufs],
                     vec![EMPTY; ex.path_len],
+                    Vec::new(),
                 )
             },
-            |(row_buf, [diag, on, off], buf), (i, o)| {
+            |(row_buf, [diag, on, off], buf, stack), (i, o)| {
                 let row = x.row(i, row_buf);
-                ex.row(row, (approximate, None), diag, buf);
+                ex.row(row, (approximate, None), diag, (buf, stack));
                 for f in 0..width {
                     if used[f] {
                         #[allow(clippy::cast_possible_truncation)]
                         let feature = f as u32;
                         let held = |on| Some(Condition { feature, on });
-                        ex.row(row, (approximate, held(true)), on, buf);
-                        ex.row(row, (approximate, held(false)), off, buf);
+                        ex.row(row, (approximate, held(true)), on, (buf, stack));
+                        ex.row(row, (approximate, held(false)), off, (buf, stack));
                     }
                     for g in 0..k {
                         let at = g * width;
