@@ -739,4 +739,102 @@ mod tests {
             assert!((a - b).abs() < 1e-12);
         }
     }
+
+    /// A random tree of `depth` levels over `n_features` features (features repeat along
+    /// paths), with positive covers that add up.
+    fn random_tree(depth: usize, n_features: u32, seed: u64) -> Tree {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u32
+        };
+        let mut t = Tree::with_root(0.0, 0.0, 1000.0);
+        let mut level = vec![0usize];
+        for _ in 0..depth {
+            let mut below = Vec::new();
+            for &nid in &level {
+                let cover = t.sum_hess[nid];
+                let share = 0.1 + 0.8 * f32::from(u16::try_from(next() % 1000).unwrap()) / 1000.0;
+                let split = TreeSplit {
+                    feature: next() % n_features,
+                    threshold: f32::from(u16::try_from(next() % 100).unwrap()) / 100.0,
+                    default_left: next() % 2 == 0,
+                    loss_chg: 1.0,
+                };
+                let value = |v: u32| f32::from(u16::try_from(v % 200).unwrap()) / 50.0 - 2.0;
+                let (lv, rv) = (value(next()), value(next()));
+                let l = t.expand_split(
+                    nid,
+                    &split,
+                    (0.0, lv, cover * share),
+                    (0.0, rv, cover * (1.0 - share)),
+                );
+                below.extend([l, l + 1]);
+            }
+            level = below;
+        }
+        t
+    }
+
+    #[test]
+    fn leaf_tables_equal_the_recursive_walk() {
+        for (depth, n_features, seed) in [(3, 2, 1), (6, 4, 2), (6, 20, 3), (8, 5, 4)] {
+            let t = random_tree(depth, n_features, seed);
+            let table = LeafTables::build(&t, usize::MAX).expect("short paths get tables");
+            let mut buf = vec![EMPTY; (depth + 2) * (depth + 3) / 2 + 1];
+            let mut stack = Vec::new();
+            for r in 0..50u16 {
+                let row: Vec<f32> = (0..n_features)
+                    .map(|f| {
+                        let v = f32::from((r * 37 + u16::try_from(f).unwrap() * 11) % 100) / 100.0;
+                        if (r + u16::try_from(f).unwrap()) % 7 == 0 {
+                            f32::NAN
+                        } else {
+                            v
+                        }
+                    })
+                    .collect();
+                let n = n_features as usize;
+                let (mut fast, mut walked) = (vec![0.0; n], vec![0.0; n]);
+                table.add(&t, &row, &mut fast, &mut stack);
+                let walk = ShapWalk {
+                    tree: &t,
+                    row: &row,
+                    condition: None,
+                };
+                let root = Step {
+                    zero: 1.0,
+                    one: 1.0,
+                    feature: NO_FEATURE,
+                };
+                walk.walk(0, &mut buf, (0, 0), (root, 1.0), &mut walked);
+                for (a, b) in fast.iter().zip(&walked) {
+                    assert!(
+                        (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+                        "{fast:?} {walked:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_paths_and_small_budgets_keep_the_walk() {
+        // 14 levels over 14 distinct features: paths longer than the tables take.
+        let mut t = Tree::with_root(0.0, 0.0, 100.0);
+        let mut nid = 0;
+        for f in 0..14 {
+            let split = TreeSplit {
+                feature: f,
+                threshold: 0.5,
+                default_left: true,
+                loss_chg: 1.0,
+            };
+            nid = t.expand_split(nid, &split, (0.0, 1.0, 60.0), (0.0, 2.0, 40.0));
+        }
+        assert!(LeafTables::build(&t, usize::MAX).is_none());
+        assert!(LeafTables::build(&random_tree(6, 4, 9), 10).is_none());
+    }
 }
