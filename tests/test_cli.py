@@ -384,7 +384,7 @@ def test_errors_in_a_subprocess_have_no_traceback(tmp_path):
 def test_help_describes_every_command():
     top = sapwood_cli("--help", cwd=None)
     assert top.returncode == 0
-    for command in ("info", "demo", "train", "predict", "select"):
+    for command in ("info", "demo", "train", "predict", "explain", "select"):
         assert command in top.stdout
     expected = {
         "train": [
@@ -405,3 +405,44 @@ def test_help_describes_every_command():
         text = " ".join(result.stdout.split())
         for word in words:
             assert word in text, (command, word)
+
+
+@needs_arrow
+def test_explain_writes_the_contributions_of_the_python_api(tmp_path):
+    X = features(200, 3, 9)
+    labels = np.array(["a", "b", "c"])[(X[:, 0] > 0.2).astype(int) + (X[:, 1] > 0)]
+    write_csv(tmp_path / "train.csv", column_dict(X, kind=list(labels)))
+    X_new = features(40, 3, 10)
+    write_csv(tmp_path / "new.csv", column_dict(X_new))
+    trained = sapwood_cli(
+        "train", "train.csv", "--target", "kind", "--output", "m.json", *SETS, cwd=tmp_path
+    )
+    assert trained.returncode == 0, trained.stderr
+    explained = sapwood_cli("explain", "m.json", "new.csv", "--output", "e.parquet", cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr
+    assert "SHAP values of 40 rows" in explained.stdout
+    reference = GBTClassifier(**PARAMS).fit(X, labels).predict_contributions(X_new)
+    result = pq.read_table(tmp_path / "e.parquet")
+    names = ["f0", "f1", "f2", "bias"]
+    assert result.column_names == [f"{c}:{n}" for c in "abc" for n in names]
+    got = np.column_stack([c.to_numpy() for c in result.columns]).reshape(40, 3, 4)
+    np.testing.assert_allclose(got, reference, rtol=1e-6, atol=1e-7)
+
+    y = X[:, 0] * 2.0 + X[:, 2]
+    write_csv(tmp_path / "reg.csv", column_dict(X, y=[float(v) for v in y]))
+    trained = sapwood_cli(
+        "train", "reg.csv", "--target", "y", "--output", "r.json", *SETS, cwd=tmp_path
+    )
+    assert trained.returncode == 0, trained.stderr
+    approx = sapwood_cli(
+        "explain", "r.json", "new.csv", "--output", "s.csv", "--approximate", cwd=tmp_path
+    )
+    assert approx.returncode == 0, approx.stderr
+    reference = GBTRegressor(**PARAMS).fit(X, y).predict_contributions(X_new, approximate=True)
+    table = pcsv.read_csv(tmp_path / "s.csv")
+    assert table.column_names == names
+    got = np.column_stack([c.to_numpy() for c in table.columns])
+    np.testing.assert_allclose(got, reference, rtol=1e-6, atol=1e-7)
+    missing = sapwood_cli("explain", "nope.json", "new.csv", "--output", "x.csv", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("sapwood explain: error: no such file")

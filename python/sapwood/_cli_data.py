@@ -372,12 +372,9 @@ def _load(path: str) -> Any:
         raise CommandError(_first_line(exc)) from None
 
 
-def predict(model_path: str, data: str, output: str, *, drop: Sequence[str], labels: bool) -> int:
-    """``sapwood predict``: apply a saved model to a data file."""
-    file_format(output)  # an unusable output name fails before any work
-    pa = _pyarrow()
-    estimator = _load(model_path)
-    table = read_table(data)
+def _model_inputs(estimator: Any, table: Any, data: str, drop: Sequence[str]) -> Any:
+    """The model's features from ``table``: by name where the model has names, else the
+    file's columns in order (less ``drop``)."""
     fitted_names = getattr(estimator, "feature_names_in_", None)
     if fitted_names is not None:
         names = [str(n) for n in fitted_names]
@@ -398,6 +395,15 @@ def predict(model_path: str, data: str, output: str, *, drop: Sequence[str], lab
                 "with --drop"
             )
         X = np.column_stack([c.to_numpy() for c in feature_table(table, names, data).columns])
+    return X
+
+
+def predict(model_path: str, data: str, output: str, *, drop: Sequence[str], labels: bool) -> int:
+    """``sapwood predict``: apply a saved model to a data file."""
+    file_format(output)  # an unusable output name fails before any work
+    pa = _pyarrow()
+    estimator = _load(model_path)
+    X = _model_inputs(estimator, read_table(data), data, drop)
     if hasattr(estimator, "classes_") and not labels:
         proba = estimator.predict_proba(X)
         header = [str(c) for c in estimator.classes_]
@@ -409,6 +415,35 @@ def predict(model_path: str, data: str, output: str, *, drop: Sequence[str], lab
     write_table(result, output)
     kind = "class probabilities" if hasattr(estimator, "classes_") and not labels else "predictions"
     print(f"{kind} for {result.num_rows} rows written to {output}")
+    return 0
+
+
+def explain(
+    model_path: str, data: str, output: str, *, drop: Sequence[str], approximate: bool
+) -> int:
+    """``sapwood explain``: each feature's contribution to each prediction of a data file
+    (SHAP values, or Saabas's with ``approximate``), and the bias."""
+    file_format(output)
+    pa = _pyarrow()
+    estimator = _load(model_path)
+    X = _model_inputs(estimator, read_table(data), data, drop)
+    phi = estimator.predict_contributions(X, approximate=approximate)
+    names = [*estimator._feature_names(range(phi.shape[-1] - 1)), "bias"]
+    if phi.ndim == 2:
+        columns = {name: phi[:, j] for j, name in enumerate(names)}
+    else:
+        classes = [str(c) for c in getattr(estimator, "classes_", range(phi.shape[1]))]
+        columns = {
+            f"{c}:{name}": phi[:, g, j]
+            for g, c in enumerate(classes)
+            for j, name in enumerate(names)
+        }
+        if len(columns) != phi.shape[1] * phi.shape[2]:
+            raise CommandError("the model's class labels and feature names collide as text")
+    result = pa.table(columns)
+    write_table(result, output)
+    kind = "Saabas contributions" if approximate else "SHAP values"
+    print(f"{kind} of {result.num_rows} rows written to {output}")
     return 0
 
 

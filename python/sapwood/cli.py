@@ -127,6 +127,13 @@ ignored. Classifiers write one probability column per class, named by the class;
 write one column, 'prediction'. FILE's extension (.csv, .tsv, .parquet) sets its format.
 XGBoost-format files keep no class labels: their classes read as 0, 1, ..."""
 
+_EXPLAIN_DESCRIPTION = """\
+Explain a saved model's predictions on DATA: one column per feature holding its contribution
+(SHAP values, exact TreeSHAP; --approximate for Saabas's attributions), and 'bias' (the
+trees' expected value and the base margin); each row adds up to the raw margin (log-odds for
+classifiers). Multi-class models write one set of columns per class, named 'CLASS:FEATURE'.
+Features are picked from DATA by name, as for 'predict'."""
+
 _SELECT_DESCRIPTION = """\
 Run Boruta feature selection (BorutaSelector with sapwood's random forest) and write one row
 per feature column: its name, its decision (confirmed, tentative or rejected) and its rank
@@ -238,6 +245,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="for models without feature names: leave this column out (repeatable)",
     )
 
+    explain = sub.add_parser(
+        "explain",
+        help="feature contributions (SHAP values) of a saved model on a CSV/Parquet file",
+        description=_EXPLAIN_DESCRIPTION,
+        formatter_class=raw,
+    )
+    explain.add_argument("model", metavar="MODEL", help="model file")
+    explain.add_argument("data", metavar="DATA", help="data to explain (.csv, .tsv or .parquet)")
+    explain.add_argument("--output", required=True, metavar="FILE", help="contributions to write")
+    explain.add_argument(
+        "--approximate",
+        action="store_true",
+        help="Saabas's path attributions instead of SHAP values",
+    )
+    explain.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="for models without feature names: leave this column out (repeatable)",
+    )
+
     select = sub.add_parser(
         "select",
         help="Boruta feature selection on a CSV/Parquet file",
@@ -268,6 +297,10 @@ def _run_data_command(args: argparse.Namespace) -> int:
         if args.command == "predict":
             return _cli_data.predict(
                 args.model, args.data, args.output, drop=args.drop, labels=args.labels
+            )
+        if args.command == "explain":
+            return _cli_data.explain(
+                args.model, args.data, args.output, drop=args.drop, approximate=args.approximate
             )
         return _cli_data.select(
             args.data, args.target, args.output, settings=args.settings, drop=args.drop
