@@ -58,6 +58,10 @@ def test_regressor_equals_single_machine(dask_client, params):
     np.testing.assert_allclose(pred.compute(), local.predict(X), atol=1e-6)
     np.testing.assert_array_equal(d.apply(dX).compute(), local.apply(X))
     np.testing.assert_allclose(d.predict(X), local.predict(X), atol=1e-6)
+    # Explanations come from the fitted model, as for the local estimator.
+    np.testing.assert_allclose(
+        d.predict_contributions(X[:50]), local.predict_contributions(X[:50]), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize(("n_classes", "method"), [(2, "hist"), (3, "hist"), (3, "approx")])
