@@ -100,50 +100,6 @@ _INF = math.inf
 _NON_NEGATIVE = Real(0, _INF)
 _FRACTION = Real(0, 1, low_open=True)
 
-# Every parameter of the boosting estimators and what it accepts, checked in this order at fit
-# (and when a pickle or model file restores the parameters). ``objective`` and
-# ``eval_metric`` are checked in fit, where the estimator's kind and the objective are known;
-# ``missing`` may be any value X is compared with.
-_GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
-    "tree_method": Options(
-        (None, "auto", *_TREE_METHODS),
-        message="unknown {name} {value!r}; expected 'exact', 'approx', 'hist' or None",
-    ),
-    "grow_policy": Options(
-        _GROW_POLICIES, message="unknown {name} {value!r}; expected 'depthwise' or 'lossguide'"
-    ),
-    "n_estimators": Integer(1, message="{name} must be an int >= 1, got {value!r}"),
-    "max_depth": lambda p: _EXACT_DEPTH if p["tree_method"] == "exact" else _DEPTH,
-    "max_leaves": Integer(0, _I32_MAX, shown=">= 0"),
-    "max_bin": Integer(2, 65535),
-    "num_parallel_tree": Integer(1),
-    "monotone_constraints": Checked(lambda v: _check_monotone(v)),
-    "interaction_constraints": Checked(lambda v: _check_interaction(v)),
-    "feature_weights": Checked(lambda v: _check_feature_weights(v)),
-    "early_stopping_rounds": Integer(
-        1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
-    ),
-    "callbacks": Checked(_check_callbacks),
-    "importance_type": _IMPORTANCE_TYPE,
-    "learning_rate": Real(0, _INF, low_open=True),
-    "min_child_weight": _NON_NEGATIVE,
-    "gamma": _NON_NEGATIVE,
-    "reg_lambda": _NON_NEGATIVE,
-    "reg_alpha": _NON_NEGATIVE,
-    "max_delta_step": _NON_NEGATIVE,
-    "subsample": _FRACTION,
-    "colsample_bytree": _FRACTION,
-    "colsample_bylevel": _FRACTION,
-    "colsample_bynode": _FRACTION,
-    "scale_pos_weight": Real(0, _INF, low_open=True),
-    "base_score": Real(-_INF, _INF, low_open=True, also=(None,)),
-    "random_state": Checked(seed_from_random_state),
-    "n_jobs": Checked(check_n_jobs),
-    "missing": None,
-    "objective": None,
-    "eval_metric": None,
-}
-
 
 def _monotone_value(v: Any, what: str) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, float)):
@@ -299,6 +255,51 @@ def _check_feature_weights(value: Any) -> NDArray | None:
 def _check_monotone(value: Any) -> Any:
     _monotone_spec(value, "monotone_constraints")
     return value
+
+
+# Every parameter of the boosting estimators and what it accepts, checked in this order at fit
+# (and when a pickle or model file restores the parameters). ``objective`` and
+# ``eval_metric`` are checked in fit, where the estimator's kind and the objective are known;
+# ``missing`` may be any value X is compared with.
+_GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
+    "tree_method": Options(
+        (None, "auto", *_TREE_METHODS),
+        message="unknown {name} {value!r}; expected 'exact', 'approx', 'hist' or None",
+    ),
+    "grow_policy": Options(
+        _GROW_POLICIES, message="unknown {name} {value!r}; expected 'depthwise' or 'lossguide'"
+    ),
+    "n_estimators": Integer(1, message="{name} must be an int >= 1, got {value!r}"),
+    "max_depth": lambda p: _EXACT_DEPTH if p["tree_method"] == "exact" else _DEPTH,
+    "max_leaves": Integer(0, _I32_MAX, shown=">= 0"),
+    "max_bin": Integer(2, 65535),
+    "num_parallel_tree": Integer(1),
+    "monotone_constraints": Checked(_check_monotone),
+    "interaction_constraints": Checked(_check_interaction),
+    "feature_weights": Checked(_check_feature_weights),
+    "early_stopping_rounds": Integer(
+        1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
+    ),
+    "callbacks": Checked(_check_callbacks),
+    "importance_type": _IMPORTANCE_TYPE,
+    "learning_rate": Real(0, _INF, low_open=True),
+    "min_child_weight": _NON_NEGATIVE,
+    "gamma": _NON_NEGATIVE,
+    "reg_lambda": _NON_NEGATIVE,
+    "reg_alpha": _NON_NEGATIVE,
+    "max_delta_step": _NON_NEGATIVE,
+    "subsample": _FRACTION,
+    "colsample_bytree": _FRACTION,
+    "colsample_bylevel": _FRACTION,
+    "colsample_bynode": _FRACTION,
+    "scale_pos_weight": Real(0, _INF, low_open=True),
+    "base_score": Real(-_INF, _INF, low_open=True, also=(None,)),
+    "random_state": Checked(seed_from_random_state),
+    "n_jobs": Checked(check_n_jobs),
+    "missing": None,
+    "objective": None,
+    "eval_metric": None,
+}
 
 
 class _GBTBase(BaseEstimator):

@@ -398,16 +398,7 @@ n_jobs, random_state
                     f"unknown objective {objective!r}; expected one of "
                     f"{', '.join(_CLASSIFICATION_OBJECTIVES)} or a callable"
                 )
-            if objective == "binary:logistic" and self.n_classes_ > 2:
-                objective = "multi:softprob"
-            if objective.startswith("binary:") and self.n_classes_ > 2:
-                raise ValueError(
-                    f"objective {objective!r} takes two classes; y has {self.n_classes_}"
-                )
-            if objective.startswith("multi:") and self.n_classes_ == 2:
-                num_class = 2
-            else:
-                num_class = 0 if objective.startswith("binary:") else self.n_classes_
+            objective, num_class = _classification_shape(objective, self.n_classes_)
         else:
             num_class = 0 if self.n_classes_ == 2 else self.n_classes_
 
@@ -637,6 +628,20 @@ class RFClassifier(_RFMixin, GBTClassifier):
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         _store_params(self, locals())
+
+
+def _classification_shape(objective: str, n_classes: int) -> tuple[str, int]:
+    """A checked classification objective for ``n_classes`` classes, and the engine's
+    ``num_class``: ``binary:logistic`` becomes ``multi:softprob`` beyond two classes, the other
+    binary objectives take two classes only, and a ``multi:`` objective on two classes keeps
+    two outputs."""
+    if objective == "binary:logistic" and n_classes > 2:
+        objective = "multi:softprob"
+    if objective.startswith("binary:") and n_classes > 2:
+        raise ValueError(f"objective {objective!r} takes two classes; y has {n_classes}")
+    if objective.startswith("multi:") and n_classes == 2:
+        return objective, 2
+    return objective, 0 if objective.startswith("binary:") else n_classes
 
 
 def _store_params(estimator: Any, params: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sapwood import _native
 from sapwood._model_json import _CLASSIFICATION_OBJECTIVES, _REGRESSION_OBJECTIVES
 from sapwood._validation import native_array
-from sapwood.boost import GBTClassifier, GBTRegressor
+from sapwood.boost import GBTClassifier, GBTRegressor, _classification_shape
 from sapwood.dask._client import get_client
 
 __all__ = ["DaskGBTClassifier", "DaskGBTRegressor"]
@@ -939,14 +939,7 @@ class DaskGBTClassifier(_DaskMixin, GBTClassifier):
             objective = "binary:logistic" if self.n_classes_ == 2 else "multi:softprob"
         if objective not in _CLASSIFICATION_OBJECTIVES:
             raise ValueError(f"unknown classification objective {objective!r}")
-        if objective == "binary:logistic" and self.n_classes_ > 2:
-            objective = "multi:softprob"
-        if objective.startswith("binary:") and self.n_classes_ > 2:
-            raise ValueError(f"objective {objective!r} takes two classes; y has {self.n_classes_}")
-        if objective.startswith("multi:") and self.n_classes_ == 2:
-            num_class = 2
-        else:
-            num_class = 0 if objective.startswith("binary:") else self.n_classes_
+        objective, num_class = _classification_shape(objective, self.n_classes_)
         classes_ = self.classes_
         self._dask_fit(
             X,
