@@ -823,7 +823,41 @@ class DaskNearestNeighbors(_DaskNeighborsBase):
         return self
 
 
-class DaskKNeighborsClassifier(ClassifierMixin, _DaskNeighborsBase):
+class _DaskSupervisedNeighbors(_DaskNeighborsBase):
+    """The parameters and tags the Dask k-NN classifier and regressor share."""
+
+    _supervised: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        n_neighbors: int = 5,
+        *,
+        weights: Any = "uniform",
+        algorithm: str = "auto",
+        leaf_size: int = 30,
+        p: float = 2,
+        metric: str = "minkowski",
+        metric_params: dict[str, Any] | None = None,
+        n_jobs: int | None = None,
+        client: Any = None,
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.weights = weights
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.p = p
+        self.metric = metric
+        self.metric_params = metric_params
+        self.n_jobs = n_jobs
+        self.client = client
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class DaskKNeighborsClassifier(ClassifierMixin, _DaskSupervisedNeighbors):
     """k-nearest-neighbours vote over a Dask cluster: one kd-tree per row partition.
 
     Predictions equal those of :class:`sapwood.neighbors.KNeighborsClassifier` fitted on
@@ -871,35 +905,6 @@ class DaskKNeighborsClassifier(ClassifierMixin, _DaskNeighborsBase):
     """
 
     _local_class: ClassVar[type[Any]] = KNeighborsClassifier
-    _supervised: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        n_neighbors: int = 5,
-        *,
-        weights: Any = "uniform",
-        algorithm: str = "auto",
-        leaf_size: int = 30,
-        p: float = 2,
-        metric: str = "minkowski",
-        metric_params: dict[str, Any] | None = None,
-        n_jobs: int | None = None,
-        client: Any = None,
-    ) -> None:
-        self.n_neighbors = n_neighbors
-        self.weights = weights
-        self.algorithm = algorithm
-        self.leaf_size = leaf_size
-        self.p = p
-        self.metric = metric
-        self.metric_params = metric_params
-        self.n_jobs = n_jobs
-        self.client = client
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
 
     def fit(self, X: Any, y: Any) -> DaskKNeighborsClassifier:
         """Index each row partition of ``X`` and keep its labels beside its tree.
@@ -1002,7 +1007,7 @@ class DaskKNeighborsClassifier(ClassifierMixin, _DaskNeighborsBase):
         return pred
 
 
-class DaskKNeighborsRegressor(RegressorMixin, _DaskNeighborsBase):
+class DaskKNeighborsRegressor(RegressorMixin, _DaskSupervisedNeighbors):
     """k-nearest-neighbours regression over a Dask cluster: one kd-tree per row partition.
 
     Predictions equal those of :class:`sapwood.neighbors.KNeighborsRegressor` fitted on all
@@ -1044,35 +1049,6 @@ class DaskKNeighborsRegressor(RegressorMixin, _DaskNeighborsBase):
     """
 
     _local_class: ClassVar[type[Any]] = KNeighborsRegressor
-    _supervised: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        n_neighbors: int = 5,
-        *,
-        weights: Any = "uniform",
-        algorithm: str = "auto",
-        leaf_size: int = 30,
-        p: float = 2,
-        metric: str = "minkowski",
-        metric_params: dict[str, Any] | None = None,
-        n_jobs: int | None = None,
-        client: Any = None,
-    ) -> None:
-        self.n_neighbors = n_neighbors
-        self.weights = weights
-        self.algorithm = algorithm
-        self.leaf_size = leaf_size
-        self.p = p
-        self.metric = metric
-        self.metric_params = metric_params
-        self.n_jobs = n_jobs
-        self.client = client
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
 
     def fit(self, X: Any, y: Any) -> DaskKNeighborsRegressor:
         """Index each row partition of ``X`` and keep its targets beside its tree.
