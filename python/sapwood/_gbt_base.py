@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sapwood import _native
+from sapwood._categorical import check_codes, check_feature_types, encode_fit, encode_predict
 from sapwood._model_json import (
     _CLASSIFICATION_OBJECTIVES,
     _I32_MAX,
@@ -277,6 +278,12 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "monotone_constraints": Checked(_check_monotone),
     "interaction_constraints": Checked(_check_interaction),
     "feature_weights": Checked(_check_feature_weights),
+    "enable_categorical": Options(
+        (False, True), message="{name} must be True or False, got {value!r}"
+    ),
+    "feature_types": Checked(check_feature_types),
+    "max_cat_to_onehot": Integer(1),
+    "max_cat_threshold": Integer(1),
     "early_stopping_rounds": Integer(
         1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
     ),
@@ -336,6 +343,10 @@ class _GBTBase(BaseEstimator):
         monotone_constraints: Any = None,
         interaction_constraints: Any = None,
         feature_weights: Any = None,
+        enable_categorical: bool = False,
+        feature_types: Sequence[str] | None = None,
+        max_cat_to_onehot: int = 4,
+        max_cat_threshold: int = 64,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -367,6 +378,10 @@ class _GBTBase(BaseEstimator):
         self.monotone_constraints = monotone_constraints
         self.interaction_constraints = interaction_constraints
         self.feature_weights = feature_weights
+        self.enable_categorical = enable_categorical
+        self.feature_types = feature_types
+        self.max_cat_to_onehot = max_cat_to_onehot
+        self.max_cat_threshold = max_cat_threshold
         self.missing = missing
         self.objective = objective
         self.eval_metric = eval_metric
@@ -413,6 +428,8 @@ class _GBTBase(BaseEstimator):
             "colsample_bynode",
             "scale_pos_weight",
             "base_score",
+            "max_cat_to_onehot",
+            "max_cat_threshold",
         )
         return {
             **{key: p[key] for key in tree_keys},
@@ -424,6 +441,7 @@ class _GBTBase(BaseEstimator):
             "monotone_constraints": [],
             "interaction_constraints": [],
             "feature_weights": [],
+            "categorical_features": [],
         }
 
     def _feature_weight_list(self, n_features: int) -> list[float]:
@@ -514,7 +532,35 @@ class _GBTBase(BaseEstimator):
                 )
         return list(metric)
 
+    def _encode_training_X(self, X: Any) -> Any:
+        """The training ``X`` with categorical columns as codes; records this fit's
+        categorical features and each categorical column's categories."""
+        X, categorical, categories = encode_fit(
+            X, bool(self.enable_categorical), check_feature_types(self.feature_types)
+        )
+        self._categorical = categorical
+        self._categories = categories
+        return X
+
+    def _check_training_codes(self, X: Any) -> None:
+        types = self.feature_types
+        if types is not None and len(types) != X.shape[1]:
+            raise ValueError(
+                f"feature_types has {len(types)} entries, but X has {X.shape[1]} features"
+            )
+        check_codes(X, self._categorical, getattr(self, "feature_names_in_", None))
+
+    def _categorical_list(self) -> list[int]:
+        """The categorical features of this fit, or of the fitted model."""
+        categorical = self.__dict__.get("_categorical")
+        if categorical is None:
+            model = self.__dict__.get("_model")
+            categorical = [] if model is None else list(model.categorical_features)
+        return list(categorical)
+
     def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        categorical = self._categorical_list()
+        X = encode_predict(X, categorical, self.__dict__.get("_categories") or {})
         X = validate_data(
             self,
             X,
@@ -524,7 +570,9 @@ class _GBTBase(BaseEstimator):
             ensure_all_finite="allow-nan",
             ensure_min_samples=1,
         )
-        return self._replace_missing(X)
+        X = self._replace_missing(X)
+        check_codes(X, categorical, getattr(self, "feature_names_in_", None))
+        return X
 
     def _replace_missing(self, X: Any) -> Any:
         missing = self.missing
@@ -599,7 +647,15 @@ class _GBTBase(BaseEstimator):
             monotone_constraints=self._monotone_vector(X.shape[1]),
             interaction_constraints=self._interaction_sets(X.shape[1]),
             feature_weights=self._feature_weight_list(X.shape[1]),
+            categorical_features=self._categorical_list(),
         )
+        monotone = native_params["monotone_constraints"]
+        for f in native_params["categorical_features"]:
+            if monotone and monotone[f] != 0:
+                raise ValueError(
+                    f"monotone_constraints constrains feature {f}, which is categorical: "
+                    "categories have no order to be monotone in"
+                )
         trainer = _native.BoostTrainer(
             as_native_matrix(X),
             y,
@@ -1020,6 +1076,9 @@ class _GBTBase(BaseEstimator):
             "classes": _classes_to_json(getattr(self, "classes_", None)),
             "best_iteration": self.best_iteration_,
             "best_score": self.best_score_,
+            "categories": {
+                str(f): list(c) for f, c in (self.__dict__.get("_categories") or {}).items()
+            },
         }
         return json.dumps(doc)
 
@@ -1051,8 +1110,12 @@ class _GBTBase(BaseEstimator):
             "monotone_constraints",
             "interaction_constraints",
             "feature_weights",
+            "feature_types",
         ):
             state.setdefault(name, None)
+        state.setdefault("enable_categorical", False)
+        state.setdefault("max_cat_to_onehot", 4)
+        state.setdefault("max_cat_threshold", 64)
         self.__dict__.update(state)
         if text is not None:
             self._model = _native.BoostModel.from_json(text)

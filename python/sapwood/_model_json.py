@@ -14,6 +14,7 @@ the estimators.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -49,6 +50,8 @@ _MISSING = object()
 _F32_MAX = float(np.finfo(np.float32).max)
 _I32_MAX = 2**31 - 1
 _U32_MAX = 2**32 - 1
+# Category values are below 2^24 (XGBoost's limit).
+_MAX_CATEGORY = 1 << 24
 _INT_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
 
 
@@ -297,6 +300,12 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
     for t, tree in enumerate(doc["trees"]):
         n = len(tree["left"])
         parents = [_XGB_DELETED if p < 0 else int(p) for p in tree["parent"]]
+        cat = tree.get("categorical") or {}
+        cat_nodes = [int(v) for v in cat.get("nodes", [])]
+        segments = [int(v) for v in cat.get("segments", [])]
+        split_type = [0] * n
+        for nid in cat_nodes:
+            split_type[nid] = 1
         trees.append(
             {
                 "id": t,
@@ -312,14 +321,14 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
                 "split_indices": [int(v) for v in tree["split_index"]],
                 "split_conditions": [float(v) for v in tree["split_cond"]],
                 "default_left": [1 if v else 0 for v in tree["default_left"]],
-                "split_type": [0] * n,
+                "split_type": split_type,
                 "base_weights": [float(v) for v in tree["base_weight"]],
                 "loss_changes": [float(v) for v in tree["loss_chg"]],
                 "sum_hessian": [float(v) for v in tree["sum_hess"]],
-                "categories": [],
-                "categories_nodes": [],
-                "categories_segments": [],
-                "categories_sizes": [],
+                "categories": [int(v) for v in cat.get("categories", [])],
+                "categories_nodes": cat_nodes,
+                "categories_segments": segments[:-1],
+                "categories_sizes": [b - a for a, b in itertools.pairwise(segments)],
             }
         )
     n_trees = len(trees)
@@ -330,7 +339,9 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
         "learner": {
             "attributes": {str(a): str(b) for a, b in doc.get("attributes", {}).items()},
             "feature_names": list(feature_names),
-            "feature_types": ["float"] * len(feature_names),
+            "feature_types": _feature_types(
+                doc["num_feature"], feature_names, doc.get("categorical_features", [])
+            ),
             "learner_model_param": {
                 "base_score": f"[{base}]",
                 "boost_from_average": "1",
@@ -353,6 +364,17 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
             },
         },
     }
+
+
+def _feature_types(n_features: int, names: list[str], categorical: list[int]) -> list[str]:
+    """XGBoost's ``feature_types``: ``"c"`` for the categorical features, ``"float"`` for the
+    others; one per feature when any is categorical, else one per name."""
+    if not categorical:
+        return ["float"] * len(names)
+    types = ["float"] * n_features
+    for f in categorical:
+        types[f] = "c"
+    return types
 
 
 def _parse_base_score(
@@ -385,18 +407,39 @@ def _xgboost_tree(tree: Any, path: str, t: int) -> dict[str, Any]:
     n_nodes = _as_int(_field(tparam, tp_path, "num_nodes"), f"{tp_path}.num_nodes", 1, _I32_MAX)
     if n_nodes != n:
         raise ValueError(f"{tp_path}.num_nodes = {n_nodes}, but left_children has {n} entries")
-    split_type = _int_list(_field(tree, path, "split_type", []), f"{path}.split_type", 0, 255)
-    for i, v in enumerate(split_type):
-        if v != 0:
-            raise ValueError(
-                f"{path}.split_type[{i}] = {v}: categorical splits in XGBoost models are not "
-                "supported"
-            )
-    for key in ("categories", "categories_nodes", "categories_segments", "categories_sizes"):
-        if _as_list(_field(tree, path, key, []), f"{path}.{key}"):
-            raise ValueError(
-                f"{path}.{key} is not empty: categorical splits in XGBoost models are not supported"
-            )
+    split_type = _int_list(_field(tree, path, "split_type", []), f"{path}.split_type", 0, 1)
+    if split_type and len(split_type) != n:
+        raise ValueError(f"{path}.split_type has {len(split_type)} entries for {n} nodes")
+    cat_nodes = _int_list(
+        _field(tree, path, "categories_nodes", []), f"{path}.categories_nodes", 0, n - 1
+    )
+    cat_starts = _int_list(
+        _field(tree, path, "categories_segments", []), f"{path}.categories_segments", 0, _I32_MAX
+    )
+    cat_sizes = _int_list(
+        _field(tree, path, "categories_sizes", []), f"{path}.categories_sizes", 0, _I32_MAX
+    )
+    categories = _int_list(
+        _field(tree, path, "categories", []), f"{path}.categories", 0, _MAX_CATEGORY - 1
+    )
+    if sorted(cat_nodes) != sorted(i for i, v in enumerate(split_type) if v == 1):
+        raise ValueError(
+            f"{path}.categories_nodes does not list the nodes split_type marks categorical"
+        )
+    if len(cat_starts) != len(cat_nodes) or len(cat_sizes) != len(cat_nodes):
+        raise ValueError(
+            f"{path}: categories_nodes, categories_segments and categories_sizes differ in length"
+        )
+    # sapwood's layout: nodes ascending, each node's categories ascending, back to back.
+    cat_segments = [0] if cat_nodes else []
+    cat_values: list[int] = []
+    for k in sorted(range(len(cat_nodes)), key=lambda k: cat_nodes[k]):
+        a, size = cat_starts[k], cat_sizes[k]
+        if a + size > len(categories):
+            raise ValueError(f"{path}.categories_segments[{k}] runs past the categories")
+        cat_values.extend(sorted(set(categories[a : a + size])))
+        cat_segments.append(len(cat_values))
+    categorical_nodes = set(cat_nodes)
     split_index = _int_list(
         _field(tree, path, "split_indices"), f"{path}.split_indices", 0, _U32_MAX
     )
@@ -415,14 +458,65 @@ def _xgboost_tree(tree: Any, path: str, t: int) -> dict[str, Any]:
         # XGBoost marks the root's parent with its deleted-node marker.
         "parent": [-1 if p == _XGB_DELETED else p for p in parents],
         "split_index": split_index,
-        "split_cond": _float_list(
-            _field(tree, path, "split_conditions"), f"{path}.split_conditions"
-        ),
+        "split_cond": [
+            0.0 if i in categorical_nodes else v
+            for i, v in enumerate(
+                _float_list(_field(tree, path, "split_conditions"), f"{path}.split_conditions")
+            )
+        ],
         "default_left": _bool_list(_field(tree, path, "default_left"), f"{path}.default_left"),
         "base_weight": _float_list(_field(tree, path, "base_weights"), f"{path}.base_weights"),
         "loss_chg": _float_list(_field(tree, path, "loss_changes"), f"{path}.loss_changes"),
         "sum_hess": _float_list(_field(tree, path, "sum_hessian"), f"{path}.sum_hessian"),
+        "categorical": {
+            "nodes": sorted(cat_nodes),
+            "segments": cat_segments,
+            "categories": cat_values,
+        },
     }
+
+
+def _xgboost_categories(block: Any, categorical: list[int]) -> dict[str, list[Any]]:
+    """The categories XGBoost (3.1 and later) keeps per categorical feature (``cats``): text
+    as byte offsets and bytes, numbers as a typed list. Features it has none for are left
+    out (their codes are used as given)."""
+    if block is None:
+        return {}
+    path = "learner.gradient_booster.model.cats"
+    enc = _as_list(_field(block, path, "enc", []), f"{path}.enc")
+    out: dict[str, list[Any]] = {}
+    for f in categorical:
+        if f >= len(enc):
+            break
+        column = enc[f]
+        cpath = f"{path}.enc[{f}]"
+        if not isinstance(column, dict):
+            raise ValueError(f"{cpath} must be an object, got {_kind(column)}")
+        if "offsets" in column:
+            offsets = _int_list(column["offsets"], f"{cpath}.offsets", 0, _I32_MAX)
+            data = bytes(
+                v & 0xFF for v in _int_list(column.get("values", []), f"{cpath}.values", -128, 255)
+            )
+            if any(b < a for a, b in itertools.pairwise(offsets)) or (
+                offsets and offsets[-1] > len(data)
+            ):
+                raise ValueError(f"{cpath}.offsets do not divide its values")
+            try:
+                values: list[Any] = [
+                    data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)
+                ]
+            except UnicodeDecodeError:
+                raise ValueError(f"{cpath} holds a category that is not UTF-8 text") from None
+        else:
+            values = _as_list(column.get("values", []), f"{cpath}.values")
+            for i, v in enumerate(values):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise ValueError(f"{cpath}.values[{i}] is not a number")
+        if len(set(map(repr, values))) != len(values):
+            raise ValueError(f"{cpath} repeats a category")
+        if values:
+            out[str(f)] = values
+    return out
 
 
 # sapwood's node array names, as the native validator reports them, and XGBoost's.
@@ -534,9 +628,25 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         raise ValueError(
             f"learner.feature_names has {len(names)} names, but num_feature = {num_feature}"
         )
+    types = _as_list(_field(learner, "learner", "feature_types", []), "learner.feature_types")
+    if types and len(types) != num_feature:
+        raise ValueError(
+            f"learner.feature_types has {len(types)} entries, but num_feature = {num_feature}"
+        )
+    categorical = {i for i, t in enumerate(types) if t == "c"}
+    for t, tree in enumerate(trees):
+        for nid in tree["categorical"]["nodes"]:
+            f = tree["split_index"][nid]
+            if types and f not in categorical:
+                raise ValueError(
+                    f"{mpath}.trees[{t}]: node {nid} splits feature {f} by category, but "
+                    "learner.feature_types does not mark it 'c'"
+                )
+            categorical.add(f)
     out = {
         "format": _SAPWOOD_FORMAT,
         "version": 1,
+        "categorical_features": sorted(categorical),
         "objective": objective,
         "num_class": num_class,
         "num_feature": num_feature,
@@ -549,6 +659,9 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "attributes": {str(a): str(b) for a, b in attributes.items()},
     }
     info: dict[str, Any] = {}
+    cats = _xgboost_categories(_field(model, mpath, "cats", None), sorted(categorical))
+    if cats:
+        info["categories"] = cats
     if "best_iteration" in attributes:
         info["best_iteration"] = _as_int(
             attributes["best_iteration"], "learner.attributes.best_iteration", -1, _I32_MAX

@@ -207,6 +207,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         -------
         self : GBTRegressor
         """
+        X = self._encode_training_X(X)
         X, y = validate_data(
             self,
             X,
@@ -217,6 +218,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
             y_numeric=True,
         )
         X = self._replace_missing(X)
+        self._check_training_codes(X)
         objective = self.objective if self.objective is not None else self._default_objective
         if isinstance(objective, str) and objective in _CLASSIFICATION_OBJECTIVES:
             raise ValueError(
@@ -367,6 +369,7 @@ n_jobs, random_state
         -------
         self : GBTClassifier
         """
+        X = self._encode_training_X(X)
         X, y = validate_data(
             self,
             X,
@@ -376,6 +379,7 @@ n_jobs, random_state
             ensure_all_finite="allow-nan",
         )
         X = self._replace_missing(X)
+        self._check_training_codes(X)
         check_classification_targets(y)
         encoder = LabelEncoder()
         codes = encoder.fit_transform(y)
@@ -578,6 +582,10 @@ class RFRegressor(_RFMixin, GBTRegressor):
         monotone_constraints: Any = None,
         interaction_constraints: Any = None,
         feature_weights: Any = None,
+        enable_categorical: bool = False,
+        feature_types: Sequence[str] | None = None,
+        max_cat_to_onehot: int = 4,
+        max_cat_threshold: int = 64,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -618,6 +626,10 @@ class RFClassifier(_RFMixin, GBTClassifier):
         monotone_constraints: Any = None,
         interaction_constraints: Any = None,
         feature_weights: Any = None,
+        enable_categorical: bool = False,
+        feature_types: Sequence[str] | None = None,
+        max_cat_to_onehot: int = 4,
+        max_cat_threshold: int = 64,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -658,6 +670,29 @@ RFClassifier.__doc__ = (RFClassifier.__doc__ or "") + _RF_DOC
 _ESTIMATORS = ("GBTRegressor", "GBTClassifier", "RFRegressor", "RFClassifier")
 
 
+def _categories_from_json(value: Any, categorical: list[int]) -> dict[int, list[Any]]:
+    """The ``categories`` block of a sapwood file: each categorical feature's categories."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"estimator.categories must be an object, got {_kind(value)}")
+    out: dict[int, list[Any]] = {}
+    for key, cats in value.items():
+        f = _as_int(
+            key if not isinstance(key, str) or not key.isdigit() else int(key),
+            "estimator.categories key",
+            0,
+            _I32_MAX,
+        )
+        if f not in categorical:
+            raise ValueError(f"estimator.categories lists feature {f}, which is not categorical")
+        cats = _as_list(cats, f"estimator.categories[{key!r}]")
+        if len(set(map(repr, cats))) != len(cats):
+            raise ValueError(f"estimator.categories[{key!r}] repeats a category")
+        out[f] = list(cats)
+    return out
+
+
 def _estimator_from_info(info: Any, model: Any, names: list[str]) -> _GBTBase:
     """A fitted estimator around ``model`` from the ``estimator`` block of a sapwood file
     (or what was read from an XGBoost file), every field checked."""
@@ -690,6 +725,8 @@ def _estimator_from_info(info: Any, model: Any, names: list[str]) -> _GBTBase:
             raise ValueError(f"estimator.params: {exc}") from None
     est._model = model
     est.n_features_in_ = model.num_feature
+    est._categorical = list(model.categorical_features)
+    est._categories = _categories_from_json(info.get("categories"), est._categorical)
     if names:
         est.feature_names_in_ = np.asarray(names, dtype=object)
     attrs = model.attributes

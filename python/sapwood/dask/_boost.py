@@ -701,6 +701,12 @@ class _DaskMixin:
     ) -> None:
         client = get_client(self.client)  # type: ignore[attr-defined]
         params = self._check_params()  # type: ignore[attr-defined]
+        types = getattr(self, "feature_types", None)
+        if getattr(self, "enable_categorical", False) or (types is not None and "c" in types):
+            raise ValueError(
+                "categorical features cannot be distributed yet: fit the Dask estimators on "
+                "numeric columns (category codes as numbers), or use the local estimators"
+            )
         if params["tree_method"] == "exact":
             raise ValueError(
                 "tree_method='exact' cannot be distributed (it needs every row of a column "

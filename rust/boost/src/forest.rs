@@ -137,7 +137,20 @@ pub struct FlatForest {
     full_split: Vec<u32>,
     full_threshold: Vec<f32>,
     full_leaf: Vec<f32>,
+    /// Per tree, whether it has categorical splits (then it is walked by [`Self::cat_next`]
+    /// and has no full layout).
+    categorical: Vec<bool>,
+    /// Per packed node, its categorical split's bitset in `cat_sets` (`NOT_CATEGORICAL`
+    /// for other nodes); empty when no tree has categorical splits.
+    cat_of: Vec<u32>,
+    /// Per categorical split, where its words start in `cat_words` and how many there are.
+    cat_sets: Vec<(u32, u32)>,
+    /// Bitsets of right-going categories: bit `c % 32` of word `c / 32` for category `c`.
+    cat_words: Vec<u32>,
 }
+
+/// [`FlatForest::cat_of`] of a node that is not a categorical split.
+const NOT_CATEGORICAL: u32 = u32::MAX;
 
 impl FlatForest {
     /// Packs `trees`.
@@ -152,14 +165,68 @@ impl FlatForest {
             full: Vec::with_capacity(trees.len()),
             ..Self::default()
         };
+        let any_categorical = trees.iter().any(Tree::has_categorical);
         for t in trees {
             forest.push_linked(t);
+            if any_categorical {
+                forest.push_categorical(t);
+            }
             let depth = t.max_depth() as u32;
             forest.depths.push(depth);
-            let full = (depth <= FULL_MAX_DEPTH).then(|| forest.push_full(t, depth));
+            let full = (depth <= FULL_MAX_DEPTH && !t.has_categorical())
+                .then(|| forest.push_full(t, depth));
             forest.full.push(full);
+            forest.categorical.push(t.has_categorical());
         }
         forest
+    }
+
+    /// Records the bitsets of `t`'s categorical splits for the nodes [`Self::push_linked`]
+    /// just packed.
+    #[allow(clippy::cast_possible_truncation)]
+    fn push_categorical(&mut self, t: &Tree) {
+        let first = self.cat_of.len();
+        for k in first..self.nodes.len() {
+            let id = self.tree_ids[k] as usize;
+            let set = match t.categorical.of(id) {
+                Some(right) if !t.is_leaf(id) => {
+                    let n_words = right.last().map_or(0, |&c| c as usize / 32 + 1);
+                    let start = self.cat_words.len();
+                    self.cat_words.resize(start + n_words, 0);
+                    for &c in right {
+                        self.cat_words[start + c as usize / 32] |= 1 << (c % 32);
+                    }
+                    self.cat_sets.push((start as u32, n_words as u32));
+                    self.cat_sets.len() as u32 - 1
+                }
+                _ => NOT_CATEGORICAL,
+            };
+            self.cat_of.push(set);
+        }
+    }
+
+    /// The next packed node after node `i` for a row whose value of its feature is `v`, for
+    /// a tree with categorical splits.
+    #[inline]
+    fn cat_next(&self, i: usize, v: f32) -> u32 {
+        let n = &self.nodes[i];
+        let set = self.cat_of[i];
+        if set == NOT_CATEGORICAL {
+            return n.next(v);
+        }
+        let right = if v.is_nan() {
+            n.feature & DEFAULT_LEFT == 0
+        } else {
+            let (start, len) = self.cat_sets[set as usize];
+            #[allow(clippy::cast_precision_loss)]
+            let valid = v >= 0.0 && v < crate::tree::MAX_CATEGORY as f32;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let c = v as u32;
+            valid
+                && c / 32 < len
+                && self.cat_words[(start + c / 32) as usize] & (1 << (c % 32)) != 0
+        };
+        n.left.wrapping_add(u32::from(right))
     }
 
     /// Appends `t` in the linked layout, breadth first: a split's children take the next two
@@ -258,9 +325,15 @@ impl FlatForest {
     #[inline]
     fn leaf_index(&self, t: usize, row: &[f32]) -> usize {
         let mut i = self.roots[t] as usize;
+        let categorical = self.categorical[t];
         loop {
             let n = &self.nodes[i];
-            let next = n.next(row[feature_of(n.feature)]) as usize;
+            let v = row[feature_of(n.feature)];
+            let next = if categorical {
+                self.cat_next(i, v)
+            } else {
+                n.next(v)
+            } as usize;
             if next == i {
                 return i;
             }
@@ -334,7 +407,7 @@ impl FlatForest {
         let depth = self.depths[t];
         let root = self.roots[t];
         let mut first = 0;
-        if depth <= LOCK_STEP_MAX_DEPTH && n_cols > 0 {
+        if depth <= LOCK_STEP_MAX_DEPTH && n_cols > 0 && !self.categorical[t] {
             for group in block[..n_rows * n_cols].chunks_exact(LANES * n_cols) {
                 let mut at = [root; LANES];
                 for _ in 0..depth {

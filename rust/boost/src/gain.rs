@@ -85,6 +85,10 @@ pub struct SplitParams {
     /// Whether monotone constraints are given (then every gain uses the weight-based
     /// formula, and weights are clipped to each node's [`Bounds`]).
     pub constrained: bool,
+    /// Categorical features with fewer categories than this split one category off.
+    pub max_cat_to_onehot: u32,
+    /// Largest number of categories a partition split scans for on either side.
+    pub max_cat_threshold: u32,
 }
 
 /// The interval a node's weights are clipped to under monotone constraints: unbounded at the
@@ -154,6 +158,8 @@ impl SplitParams {
             learning_rate: params.learning_rate as f32,
             gamma: params.gamma as f32,
             constrained: !params.monotone_constraints.is_empty(),
+            max_cat_to_onehot: params.max_cat_to_onehot,
+            max_cat_threshold: params.max_cat_threshold,
         }
     }
 

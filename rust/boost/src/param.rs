@@ -49,6 +49,24 @@ pub struct TreeParams {
     /// Per-feature weights of column sampling (XGBoost's `feature_weights`); empty: uniform.
     #[serde(default)]
     pub feature_weights: Vec<f64>,
+    /// The categorical features (ascending indices); their values are category codes.
+    #[serde(default)]
+    pub categorical_features: Vec<u32>,
+    /// A categorical feature with fewer categories than this is split one category against
+    /// the rest; otherwise by a partition of its categories.
+    #[serde(default = "default_max_cat_to_onehot")]
+    pub max_cat_to_onehot: u32,
+    /// Largest number of categories a partition split scans for on either side.
+    #[serde(default = "default_max_cat_threshold")]
+    pub max_cat_threshold: u32,
+}
+
+fn default_max_cat_to_onehot() -> u32 {
+    4
+}
+
+fn default_max_cat_threshold() -> u32 {
+    64
 }
 
 impl Default for TreeParams {
@@ -70,6 +88,9 @@ impl Default for TreeParams {
             monotone_constraints: Vec::new(),
             interaction_constraints: Vec::new(),
             feature_weights: Vec::new(),
+            categorical_features: Vec::new(),
+            max_cat_to_onehot: default_max_cat_to_onehot(),
+            max_cat_threshold: default_max_cat_threshold(),
         }
     }
 }
@@ -142,6 +163,27 @@ impl TreeParams {
                 "feature_weights",
                 "at least one weight > 0",
                 "all zero",
+            ));
+        }
+        if self.max_cat_to_onehot < 1 {
+            return Err(BoostError::parameter(
+                "max_cat_to_onehot",
+                "at least 1",
+                self.max_cat_to_onehot,
+            ));
+        }
+        if self.max_cat_threshold < 1 {
+            return Err(BoostError::parameter(
+                "max_cat_threshold",
+                "at least 1",
+                self.max_cat_threshold,
+            ));
+        }
+        if self.categorical_features.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(BoostError::parameter(
+                "categorical_features",
+                "ascending feature indices",
+                format!("{:?}", self.categorical_features),
             ));
         }
         if self.max_depth > 63 {

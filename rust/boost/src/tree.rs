@@ -11,6 +11,86 @@ use crate::gain::SplitParams;
 /// The `split_indices` marker XGBoost writes for a deleted node.
 pub const DELETED_MARKER: u32 = (1 << 31) - 1;
 
+/// Category values at or above this are invalid (XGBoost's limit: the largest integer an
+/// `f32` holds exactly, plus one); such values, and negative ones, go left at a categorical
+/// split.
+pub const MAX_CATEGORY: u32 = 1 << 24;
+
+/// Whether a row whose value is `v` (not NaN) goes right at a categorical split whose
+/// right-going categories are `right` (ascending): XGBoost's rule, in which the value is
+/// truncated to an integer and anything negative, too large or not listed goes left.
+#[inline]
+pub fn category_goes_right(right: &[u32], v: f32) -> bool {
+    #[allow(clippy::cast_precision_loss)]
+    let valid = v >= 0.0 && v < MAX_CATEGORY as f32;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let c = v as u32;
+    valid && right.binary_search(&c).is_ok()
+}
+
+/// The categorical splits of a tree, in XGBoost's layout: the split nodes (ascending), and
+/// for each the categories that go right (ascending), stored back to back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalSplits {
+    /// The nodes with a categorical split, ascending.
+    pub nodes: Vec<u32>,
+    /// `categories[segments[k]..segments[k + 1]]` belong to `nodes[k]` (one more entry than
+    /// `nodes`, or none at all when there are no nodes).
+    pub segments: Vec<u32>,
+    /// The categories that go right at each node, ascending within a node.
+    pub categories: Vec<u32>,
+}
+
+impl CategoricalSplits {
+    /// Whether the tree has no categorical split.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The right-going categories of node `nid`, `None` for a numeric split.
+    #[inline]
+    pub fn of(&self, nid: usize) -> Option<&[u32]> {
+        #[allow(clippy::cast_possible_truncation)]
+        let k = self.nodes.binary_search(&(nid as u32)).ok()?;
+        Some(&self.categories[self.segments[k] as usize..self.segments[k + 1] as usize])
+    }
+
+    /// Records (or replaces) node `nid`'s right-going categories.
+    #[allow(clippy::cast_possible_truncation)]
+    fn set(&mut self, nid: usize, right: &[u32]) {
+        self.remove(nid);
+        let k = self.nodes.partition_point(|&n| (n as usize) < nid);
+        if self.segments.is_empty() {
+            self.segments.push(0);
+        }
+        let at = self.segments[k] as usize;
+        self.categories.splice(at..at, right.iter().copied());
+        self.nodes.insert(k, nid as u32);
+        self.segments.insert(k + 1, (at + right.len()) as u32);
+        for s in &mut self.segments[k + 2..] {
+            *s += right.len() as u32;
+        }
+    }
+
+    /// Forgets node `nid`'s categories (it became a leaf).
+    #[allow(clippy::cast_possible_truncation)]
+    fn remove(&mut self, nid: usize) {
+        let Ok(k) = self.nodes.binary_search(&(nid as u32)) else {
+            return;
+        };
+        let (a, b) = (self.segments[k] as usize, self.segments[k + 1] as usize);
+        self.categories.drain(a..b);
+        self.nodes.remove(k);
+        self.segments.remove(k + 1);
+        for s in &mut self.segments[k + 1..] {
+            *s -= (b - a) as u32;
+        }
+        if self.nodes.is_empty() {
+            self.segments.clear();
+        }
+    }
+}
+
 /// One tree.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
@@ -32,6 +112,9 @@ pub struct Tree {
     pub loss_chg: Vec<f32>,
     /// Hessian sum (cover) of every node.
     pub sum_hess: Vec<f32>,
+    /// The categorical splits (their `split_cond` is unused, 0).
+    #[serde(default, skip_serializing_if = "CategoricalSplits::is_empty")]
+    pub categorical: CategoricalSplits,
 }
 
 /// A node's split as a tree records it.
@@ -60,7 +143,35 @@ impl Tree {
             base_weight: vec![weight],
             loss_chg: vec![0.0],
             sum_hess: vec![sum_hess],
+            categorical: CategoricalSplits::default(),
         }
+    }
+
+    /// Whether the tree has categorical splits.
+    pub fn has_categorical(&self) -> bool {
+        !self.categorical.is_empty()
+    }
+
+    /// Makes the split of node `nid` (made by [`Tree::expand_split`]) categorical: the
+    /// categories `right` (ascending) go right, every other value left, missing values as
+    /// the split's default direction.
+    pub fn set_categories(&mut self, nid: usize, right: &[u32]) {
+        self.split_cond[nid] = 0.0;
+        self.categorical.set(nid, right);
+    }
+
+    /// Whether a row whose value of node `nid`'s split feature is `v` goes left.
+    #[inline]
+    pub fn goes_left(&self, nid: usize, v: f32) -> bool {
+        if v.is_nan() {
+            return self.default_left[nid];
+        }
+        if self.has_categorical() {
+            if let Some(right) = self.categorical.of(nid) {
+                return !category_goes_right(right, v);
+            }
+        }
+        v < self.split_cond[nid]
     }
 
     /// Number of node slots (deleted ones included).
@@ -131,13 +242,7 @@ impl Tree {
                 return nid;
             }
             let v = row[self.split_index[nid] as usize];
-            #[allow(clippy::cast_sign_loss)]
-            let go_left = if v.is_nan() {
-                self.default_left[nid]
-            } else {
-                v < self.split_cond[nid]
-            };
-            nid = if go_left {
+            nid = if self.goes_left(nid, v) {
                 l as usize
             } else {
                 self.right[nid] as usize
@@ -175,6 +280,7 @@ impl Tree {
                 }
                 self.left[p] = -1;
                 self.right[p] = -1;
+                self.categorical.remove(p);
                 self.split_index[p] = 0;
                 self.default_left[p] = false;
                 self.split_cond[p] = params.learning_rate * self.base_weight[p];
@@ -266,6 +372,7 @@ impl Tree {
                 }
             }
         }
+        self.validate_categorical()?;
         if self.parent[0] != -1 {
             return bad(format!(
                 "parent[0] = {} but node 0 is the root",
@@ -300,6 +407,49 @@ impl Tree {
                     ));
                 }
                 stack.push(c as usize);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the categorical splits: nodes ascending and internal, segments ascending and
+    /// ending at the number of categories, categories ascending within a node and below
+    /// [`MAX_CATEGORY`].
+    fn validate_categorical(&self) -> Result<(), BoostError> {
+        let c = &self.categorical;
+        let bad = |m: String| Err(BoostError::InvalidModel(m));
+        if c.nodes.is_empty() {
+            if !c.segments.is_empty() || !c.categories.is_empty() {
+                return bad("categorical splits list categories but no nodes".into());
+            }
+            return Ok(());
+        }
+        if c.segments.len() != c.nodes.len() + 1
+            || c.segments[0] != 0
+            || c.segments.last().copied() != u32::try_from(c.categories.len()).ok()
+            || c.segments.windows(2).any(|w| w[0] > w[1])
+        {
+            return bad(format!(
+                "categorical segments {:?} do not divide {} categories among {} nodes",
+                &c.segments[..c.segments.len().min(8)],
+                c.categories.len(),
+                c.nodes.len()
+            ));
+        }
+        for (k, &nid) in c.nodes.iter().enumerate() {
+            if k > 0 && c.nodes[k - 1] >= nid {
+                return bad("categorical nodes are not in ascending order".into());
+            }
+            if nid as usize >= self.n_nodes() || self.is_leaf(nid as usize) {
+                return bad(format!(
+                    "categorical node {nid} is not a split node of this tree"
+                ));
+            }
+            let cats = &c.categories[c.segments[k] as usize..c.segments[k + 1] as usize];
+            if cats.windows(2).any(|w| w[0] >= w[1]) || cats.iter().any(|&v| v >= MAX_CATEGORY) {
+                return bad(format!(
+                    "the categories of categorical node {nid} are not ascending and below {MAX_CATEGORY}"
+                ));
             }
         }
         Ok(())

@@ -82,11 +82,114 @@ pub fn bin_matrix(
     weights: &[f64],
     max_bin: usize,
 ) -> Result<Binned, BoostError> {
+    bin_matrix_with_categories(data, weights, max_bin, &[])
+}
+
+/// [`bin_matrix`] with the features whose entry of `categories` is `Some(n)` binned as
+/// categorical over categories `0..n` (one bin each; empty `categories`: none).
+///
+/// # Errors
+/// As [`bin_matrix`].
+pub fn bin_matrix_with_categories(
+    data: &MatrixView<'_>,
+    weights: &[f64],
+    max_bin: usize,
+    categories: &[Option<usize>],
+) -> Result<Binned, BoostError> {
     let binned = profile::time(Phase::Setup, || {
-        bin_matrix_unchecked(data, weights, max_bin)
+        bin_matrix_unchecked(data, weights, max_bin, categories)
     })?;
     reserve_histograms(&binned.cuts)?;
     Ok(binned)
+}
+
+/// The number of categories of each feature listed in `categorical` (ascending): one more
+/// than its largest value, as XGBoost counts them (at least one); `None` for the others.
+///
+/// # Errors
+/// [`BoostError::InvalidInput`] for a feature index beyond the data, or a value of a
+/// categorical feature that is negative or not below [`crate::tree::MAX_CATEGORY`].
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn category_counts(
+    data: &MatrixView<'_>,
+    categorical: &[u32],
+) -> Result<Vec<Option<usize>>, BoostError> {
+    let n_cols = data.n_cols();
+    let mut out = vec![None; n_cols];
+    if categorical.is_empty() {
+        return Ok(out);
+    }
+    let mut is_cat = vec![false; n_cols];
+    for &f in categorical {
+        let f = f as usize;
+        if f >= n_cols {
+            return Err(BoostError::InvalidInput(format!(
+                "categorical feature {f} is beyond the data's {n_cols} features"
+            )));
+        }
+        is_cat[f] = true;
+    }
+    // Per feature, the largest value (NaN: none) and whether any was invalid.
+    let fold = |mut acc: Vec<(f32, Option<f32>)>, (f, v): (usize, f32)| {
+        if is_cat[f] && !v.is_nan() {
+            #[allow(clippy::cast_precision_loss)]
+            let valid = v >= 0.0 && v < crate::tree::MAX_CATEGORY as f32;
+            let slot = &mut acc[f];
+            if !valid && slot.1.is_none() {
+                slot.1 = Some(v);
+            }
+            // `max` ignores NaN, the mark of no value yet.
+            slot.0 = slot.0.max(v);
+        }
+        acc
+    };
+    let init = || vec![(f32::NAN, None); n_cols];
+    let merge = |mut a: Vec<(f32, Option<f32>)>, b: Vec<(f32, Option<f32>)>| {
+        for (x, y) in a.iter_mut().zip(b) {
+            x.0 = x.0.max(y.0);
+            x.1 = x.1.or(y.1);
+        }
+        a
+    };
+    let stats = match *data {
+        MatrixView::DenseF32 { data, n_cols, .. } => data
+            .par_chunks(n_cols.max(1) * 4096)
+            .map(|block| {
+                block
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| (k % n_cols, v))
+                    .fold(init(), fold)
+            })
+            .reduce(init, merge),
+        MatrixView::DenseF64 { data, n_cols, .. } => data
+            .par_chunks(n_cols.max(1) * 4096)
+            .map(|block| {
+                block
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| (k % n_cols, v as f32))
+                    .fold(init(), fold)
+            })
+            .reduce(init, merge),
+        MatrixView::Csr { indices, data, .. } => indices
+            .iter()
+            .zip(data)
+            .map(|(&c, &v)| (c as usize, v))
+            .fold(init(), fold),
+    };
+    for &f in categorical {
+        let (max, bad) = stats[f as usize];
+        if let Some(v) = bad {
+            return Err(BoostError::InvalidInput(format!(
+                "feature {f} is categorical, but holds the value {v}: categories must be \
+                 integers from 0 to {}",
+                crate::tree::MAX_CATEGORY - 1
+            )));
+        }
+        out[f as usize] = Some(if max.is_nan() { 1 } else { max as usize + 1 });
+    }
+    Ok(out)
 }
 
 /// Growth keeps a histogram of every bin for each open node, and a node's histogram is summed
@@ -105,9 +208,18 @@ fn bin_matrix_unchecked(
     data: &MatrixView<'_>,
     weights: &[f64],
     max_bin: usize,
+    categories: &[Option<usize>],
 ) -> Result<Binned, BoostError> {
+    let categorise = |cuts: QuantileCuts| {
+        if categories.is_empty() {
+            Ok(cuts)
+        } else {
+            cuts.with_categories(categories)
+        }
+    };
     let dense = |values: &[f32], n_rows: usize, n_cols: usize| -> Result<Binned, BoostError> {
         let cuts = QuantileCuts::from_dense(values, n_rows, n_cols, Some(weights), max_bin)?;
+        let cuts = categorise(cuts)?;
         // The sketch allocates per feature; stop if that drew on the allocator's reserve.
         sapwood_mem::checkpoint("the quantile sketch")?;
         let matrix = BinnedMatrix::from_dense(values, n_rows, n_cols, &cuts)?;
@@ -141,6 +253,7 @@ fn bin_matrix_unchecked(
             let (indptr, indices) = (wide_indptr, wide_indices);
             let cuts =
                 QuantileCuts::from_csr(&indptr, &indices, data, n_cols, Some(weights), max_bin)?;
+            let cuts = categorise(cuts)?;
             sapwood_mem::checkpoint("the quantile sketch")?;
             let matrix = BinnedMatrix::from_csr(&indptr, &indices, data, n_cols, &cuts)?;
             Ok(Binned { cuts, matrix })
@@ -174,6 +287,8 @@ pub enum Updater {
         weights: Vec<f64>,
         /// `max_bin`.
         max_bin: usize,
+        /// The number of categories of each categorical feature (empty: none).
+        categories: Vec<Option<usize>>,
     },
 }
 
@@ -188,6 +303,34 @@ impl Updater {
         weights: &[f32],
         max_bin: usize,
     ) -> Result<Self, BoostError> {
+        Self::with_categorical(method, data, weights, max_bin, &[])
+    }
+
+    /// [`Updater::new`] where the features listed in `categorical` (ascending) hold category
+    /// codes and split by category (`hist` and `approx`).
+    ///
+    /// # Errors
+    /// As [`Updater::new`]; `exact` with categorical features, or a categorical feature
+    /// holding a negative or too large value.
+    pub fn with_categorical(
+        method: TreeMethod,
+        data: &MatrixView<'_>,
+        weights: &[f32],
+        max_bin: usize,
+        categorical: &[u32],
+    ) -> Result<Self, BoostError> {
+        if method == TreeMethod::Exact && !categorical.is_empty() {
+            return Err(BoostError::InvalidInput(
+                "tree_method='exact' does not support categorical features; use 'hist' or \
+                 'approx'"
+                    .into(),
+            ));
+        }
+        let categories = if categorical.is_empty() {
+            Vec::new()
+        } else {
+            category_counts(data, categorical)?
+        };
         match method {
             TreeMethod::Exact => Ok(Self::Exact(
                 profile::time(Phase::Setup, || SortedColumns::build(data))?,
@@ -195,12 +338,18 @@ impl Updater {
             )),
             TreeMethod::Hist => {
                 let w: Vec<f64> = weights.iter().map(|&w| f64::from(w)).collect();
-                Ok(Self::Hist(bin_matrix(data, &w, max_bin)?))
+                Ok(Self::Hist(bin_matrix_with_categories(
+                    data,
+                    &w,
+                    max_bin,
+                    &categories,
+                )?))
             }
             TreeMethod::Approx => Ok(Self::Approx {
                 binned: None,
                 weights: Vec::new(),
                 max_bin,
+                categories,
             }),
         }
     }
@@ -265,6 +414,7 @@ impl Updater {
                 binned,
                 weights,
                 max_bin,
+                categories,
             } => {
                 // Point weights: the hessian (sample weight included) of the rows this tree
                 // sees; rows left out by subsampling weigh nothing.
@@ -280,7 +430,7 @@ impl Updater {
                     } else {
                         vec![1.0; hess.len()]
                     };
-                    *binned = Some(bin_matrix(data, &w, *max_bin)?);
+                    *binned = Some(bin_matrix_with_categories(data, &w, *max_bin, categories)?);
                     *weights = hess;
                 }
                 let b = binned.as_ref().expect("binned above");

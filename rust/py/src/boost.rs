@@ -120,6 +120,9 @@ pub(crate) struct TrainParams {
     monotone_constraints: Vec<i8>,
     interaction_constraints: Vec<Vec<u32>>,
     feature_weights: Vec<f64>,
+    categorical_features: Vec<u32>,
+    max_cat_to_onehot: u32,
+    max_cat_threshold: u32,
     objective: String,
     num_class: usize,
     base_score: Option<f64>,
@@ -150,6 +153,9 @@ impl TrainParams {
             monotone_constraints: self.monotone_constraints,
             interaction_constraints: self.interaction_constraints,
             feature_weights: self.feature_weights,
+            categorical_features: self.categorical_features,
+            max_cat_to_onehot: self.max_cat_to_onehot,
+            max_cat_threshold: self.max_cat_threshold,
         };
         Ok(TrainConfig {
             tree,
@@ -511,6 +517,10 @@ impl BoostModel {
     #[getter]
     fn num_feature(&self) -> usize {
         self.inner.num_feature
+    }
+    #[getter]
+    fn categorical_features(&self) -> Vec<u32> {
+        self.inner.categorical_features.clone()
     }
     #[getter]
     fn num_class(&self) -> usize {

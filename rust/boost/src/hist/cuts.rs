@@ -24,6 +24,8 @@ pub struct QuantileCuts {
     offsets: Vec<usize>,
     /// The smallest value of each feature (`+inf` when it has none).
     min_values: Vec<f32>,
+    /// Whether each feature is categorical (empty: none is).
+    categorical: Vec<bool>,
 }
 
 /// Sentinel above the largest value of a feature.
@@ -455,6 +457,7 @@ impl QuantileCuts {
             values,
             offsets,
             min_values,
+            categorical: Vec::new(),
         })
     }
 
@@ -473,7 +476,55 @@ impl QuantileCuts {
             values,
             offsets,
             min_values,
+            categorical: Vec::new(),
         }
+    }
+
+    /// These cuts with the features whose entry of `categories` is `Some(n)` made
+    /// categorical over categories `0..n` (`n >= 1`): one bin per category, as XGBoost bins
+    /// them. Bin `c` holds category `c`; its cut is `c + 1`, so a value falls in the bin of
+    /// its integer part, the first cut strictly above it.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] when `categories` does not have one entry per feature or
+    /// gives a feature no category.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn with_categories(self, categories: &[Option<usize>]) -> Result<Self, BoostError> {
+        if categories.len() != self.n_features() {
+            return Err(BoostError::InvalidInput(format!(
+                "{} feature types for {} features",
+                categories.len(),
+                self.n_features()
+            )));
+        }
+        if categories.iter().all(Option::is_none) {
+            return Ok(self);
+        }
+        let per_feature = categories
+            .iter()
+            .enumerate()
+            .map(|(f, n)| match *n {
+                Some(0) => Err(BoostError::InvalidInput(format!(
+                    "categorical feature {f} has no category"
+                ))),
+                Some(n) => Ok(((1..=n).map(|c| c as f32).collect(), 0.0)),
+                None => Ok((self.feature(f).to_vec(), self.min_values[f])),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut cuts = Self::assemble(per_feature);
+        cuts.categorical = categories.iter().map(Option::is_some).collect();
+        Ok(cuts)
+    }
+
+    /// Whether feature `f` is categorical (its bin `c` holds category `c`).
+    #[inline]
+    pub fn is_categorical(&self, f: usize) -> bool {
+        self.categorical.get(f).copied().unwrap_or(false)
+    }
+
+    /// Whether any feature is categorical.
+    pub fn has_categorical(&self) -> bool {
+        self.categorical.contains(&true)
     }
 
     /// Number of features.

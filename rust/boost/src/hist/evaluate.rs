@@ -8,6 +8,8 @@
 //! compared with [`SplitCandidate::needs_replace`], within a feature and then across features
 //! in the order given, so the result never depends on the thread count.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use super::cuts::QuantileCuts;
@@ -16,12 +18,15 @@ use super::histogram::Histogram;
 use crate::gain::{Bounds, GradStats, SplitCandidate, SplitParams};
 
 /// A split found from a histogram: the candidate and the bins that go left.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct BinSplit {
     /// The split: feature, threshold, default direction, loss change and the children's sums.
     pub cand: SplitCandidate,
-    /// Present rows whose bin is at most this go left (-1: none do).
+    /// Present rows whose bin is at most this go left (-1: none do); numeric splits only.
     pub left_max_bin: i32,
+    /// A categorical split's right-going categories (= bins), ascending; `None` for a
+    /// numeric split.
+    pub right_categories: Option<Arc<[u32]>>,
 }
 
 /// The lower bound XGBoost records below a feature's smallest value.
@@ -123,6 +128,123 @@ pub(crate) struct NodeSums {
     pub bounds: Bounds,
 }
 
+/// The loss change of splitting `node` into `left` and `right` (XGBoost's `IsValid` and
+/// `CalcSplitGain - root_gain`), `-inf` when a side is lighter than `min_child_weight`.
+fn categorical_loss(left: GradStats, right: GradStats, node: &NodeSums, p: &SplitParams) -> f32 {
+    let mcw = f64::from(p.min_child_weight);
+    if left.hess >= mcw && right.hess >= mcw {
+        p.constrained_split_gain(left, right, node.bounds, 0) - node.gain
+    } else {
+        f32::NEG_INFINITY
+    }
+}
+
+/// The best split of one node on a categorical feature whose bin `c` holds category `c`:
+/// XGBoost's search. With fewer categories than `max_cat_to_onehot`, each category against
+/// the rest, the rows missing the feature going left (with the rest) and then right (with the
+/// category). Otherwise the categories are stably sorted by their weight and, both ways, the
+/// first `k` of them sent right with the missing rows left, or the last `k` left with the
+/// missing rows right, for `k` below `max_cat_threshold`.
+#[allow(clippy::cast_possible_truncation)]
+fn evaluate_categorical(
+    bins: &[GradStats],
+    feature: u32,
+    sums: NodeSums,
+    p: &SplitParams,
+) -> BinSplit {
+    let node = sums.stats;
+    let n = bins.len();
+    let mut best = BinSplit::default();
+    // (loss, default_left, left, right, which categories go right)
+    let mut pick: Option<(bool, GradStats, GradStats, Vec<u32>)> = None;
+    let mut propose = |loss: f32, default_left, left, right, cats: &dyn Fn() -> Vec<u32>| {
+        if loss != f32::INFINITY && best.cand.needs_replace(loss, feature) {
+            best.cand.loss_chg = loss;
+            best.cand.feature = feature;
+            pick = Some((default_left, left, right, cats()));
+        }
+    };
+    if n < p.max_cat_to_onehot as usize {
+        let mut present = GradStats::default();
+        for b in bins {
+            present.add(*b);
+        }
+        let missing = GradStats::difference(node, present);
+        for (c, &b) in bins.iter().enumerate() {
+            let one = || vec![c as u32];
+            let right = b;
+            let left = GradStats::difference(node, right);
+            propose(
+                categorical_loss(left, right, &sums, p),
+                true,
+                left,
+                right,
+                &one,
+            );
+            let mut right = b;
+            right.add(missing);
+            let left = GradStats::difference(node, right);
+            propose(
+                categorical_loss(left, right, &sums, p),
+                false,
+                left,
+                right,
+                &one,
+            );
+        }
+    } else {
+        let weights: Vec<f32> = bins.iter().map(|&b| p.weight(b)).collect();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        // Stable, and by `<` as XGBoost compares (weights are never NaN).
+        order.sort_by(|&a, &b| {
+            weights[a as usize]
+                .partial_cmp(&weights[b as usize])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let scanned = (p.max_cat_threshold as usize).min(n);
+        let sorted_prefix = |k: usize| {
+            let mut cats = order[..k].to_vec();
+            cats.sort_unstable();
+            cats
+        };
+        // Forward: the first k + 1 sorted categories go right, missing rows left.
+        let mut right = GradStats::default();
+        for k in 0..scanned.saturating_sub(1) {
+            right.add(bins[order[k] as usize]);
+            let left = GradStats::difference(node, right);
+            propose(
+                categorical_loss(left, right, &sums, p),
+                true,
+                left,
+                right,
+                &|| sorted_prefix(k + 1),
+            );
+        }
+        // Backward: the categories from position k on go left, missing rows right.
+        let mut left = GradStats::default();
+        for k in ((n + 1 - scanned.max(1))..n).rev() {
+            left.add(bins[order[k] as usize]);
+            let right = GradStats::difference(node, left);
+            propose(
+                categorical_loss(left, right, &sums, p),
+                false,
+                left,
+                right,
+                &|| sorted_prefix(k),
+            );
+        }
+    }
+    if let Some((default_left, left, right, cats)) = pick {
+        best.cand.threshold = 0.0;
+        best.cand.default_left = default_left;
+        best.cand.left = left;
+        best.cand.right = right;
+        best.left_max_bin = -1;
+        best.right_categories = Some(cats.into());
+    }
+    best
+}
+
 /// The best split of one node on one feature.
 #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 pub(crate) fn evaluate_feature(
@@ -153,6 +275,7 @@ pub(crate) fn evaluate_feature(
                         right,
                     },
                     left_max_bin: lmb,
+                    right_categories: None,
                 };
             }
         };
@@ -316,6 +439,9 @@ impl<'a> SplitEvaluator<'a> {
                 min_value: self.cuts.min_value(f),
                 feature: f as u32,
             };
+            if self.cuts.is_categorical(f) {
+                return evaluate_categorical(bins, f as u32, node, self.params);
+            }
             let constraint = self.monotone.get(f).copied().unwrap_or(0);
             evaluate_feature(
                 &feature_bins,
@@ -328,7 +454,7 @@ impl<'a> SplitEvaluator<'a> {
         let mut best = BinSplit::default();
         let mut keep_best = |s: &BinSplit| {
             if best.cand.needs_replace(s.cand.loss_chg, s.cand.feature) {
-                best = *s;
+                best = s.clone();
             }
         };
         match hist {

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use super::evaluate::BinSplit;
 
 /// A node waiting to be split.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ExpandEntry {
     /// The node's id in the tree.
     pub nid: usize,

@@ -105,6 +105,9 @@ impl<'a> RowPartitioner<'a> {
     fn split_block(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
         let f = split.cand.feature as usize;
         let default_left = split.cand.default_left;
+        if let Some(right) = &split.right_categories {
+            return self.split_categorical(rows, f, right, default_left);
+        }
         let missing = self.matrix.missing_marker();
         #[allow(clippy::cast_sign_loss)]
         let left_max = split.left_max_bin; // -1: no present row goes left
@@ -139,6 +142,59 @@ impl<'a> RowPartitioner<'a> {
                     None => default_left,
                     #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
                     Some(b) => (b as i32) <= left_max,
+                },
+                |_| {},
+            ),
+        }
+    }
+
+    /// [`RowPartitioner::split_block`] of a categorical split: a row goes right when its
+    /// bin (its category) is one of `right`, left otherwise, or as `default_left` says when
+    /// it lacks the feature.
+    fn split_categorical(
+        &self,
+        rows: &[u32],
+        f: usize,
+        right: &[u32],
+        default_left: bool,
+    ) -> (Vec<u32>, Vec<u32>) {
+        // Each bin's side, looked up per row; the missing marker, if any, is a bin too.
+        let n_bins = usize::from(u16::MAX) + 1;
+        let top = right.last().map_or(0, |&c| c as usize + 1);
+        let mut side = vec![true; top.max(1)];
+        for &c in right {
+            side[c as usize] = false;
+        }
+        let missing = self.matrix.missing_marker().map(usize::from);
+        let bin_left = |b: usize| -> bool {
+            if Some(b) == missing {
+                default_left
+            } else {
+                side.get(b).copied().unwrap_or(true)
+            }
+        };
+        debug_assert!(top <= n_bins);
+        let n_cols = self.matrix.n_cols();
+        match (self.matrix.layout(), self.matrix.storage()) {
+            (BinLayout::Dense, BinStorage::U8(bins)) => {
+                let table: [bool; 256] = std::array::from_fn(bin_left);
+                let column = &bins[f.min(bins.len())..];
+                split_rows(
+                    rows,
+                    |r| table[usize::from(column[r as usize * n_cols])],
+                    |r| prefetch(column, r as usize * n_cols),
+                )
+            }
+            (BinLayout::Dense, BinStorage::U16(bins)) => split_rows(
+                rows,
+                |r| bin_left(usize::from(bins[r as usize * n_cols + f])),
+                |r| prefetch(bins, r as usize * n_cols + f),
+            ),
+            _ => split_rows(
+                rows,
+                |r| match self.matrix.bin(r as usize, f) {
+                    None => default_left,
+                    Some(b) => side.get(b).copied().unwrap_or(true),
                 },
                 |_| {},
             ),

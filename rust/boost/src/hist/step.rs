@@ -35,7 +35,7 @@ use crate::tree::{Tree, TreeSplit};
 use super::grow::LeafRows;
 
 /// A split the parts apply to their rows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct PlannedSplit {
     /// The node split.
     pub nid: usize,
@@ -237,7 +237,7 @@ impl PartGrowth {
             .filter(|s| s.grows || self.want_leaves)
             .map(|s| {
                 let rows = self.rows[s.nid].take().unwrap_or_default();
-                (*s, rows, self.hists[s.nid].take())
+                (s.clone(), rows, self.hists[s.nid].take())
             })
             .collect();
         let divided: Vec<_> = jobs
@@ -544,6 +544,9 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
                     (lw, lw * lr, c.left.hess as f32),
                     (rw, rw * lr, c.right.hess as f32),
                 );
+                if let Some(right) = &e.split.right_categories {
+                    tree.set_categories(e.nid, right);
+                }
                 self.n_leaves += 1;
                 let constraint = self.constraints.monotone_of(c.feature as usize);
                 let (lb, rb) = own.children(constraint, lw, rw);

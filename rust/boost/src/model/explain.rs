@@ -128,13 +128,7 @@ fn mean_values(tree: &Tree) -> Vec<f64> {
 fn children(tree: &Tree, nid: usize, row: &[f32]) -> (usize, usize) {
     #[allow(clippy::cast_sign_loss)]
     let (l, r) = (tree.left[nid] as usize, tree.right[nid] as usize);
-    let v = row[tree.split_index[nid] as usize];
-    let left = if v.is_nan() {
-        tree.default_left[nid]
-    } else {
-        v < tree.split_cond[nid]
-    };
-    if left {
+    if tree.goes_left(nid, row[tree.split_index[nid] as usize]) {
         (l, r)
     } else {
         (r, l)

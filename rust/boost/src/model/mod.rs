@@ -59,6 +59,9 @@ pub struct Booster {
     /// Free-form string attributes (best_iteration, best_score, ...).
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// The categorical features (ascending); XGBoost's feature type `"c"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical_features: Vec<u32>,
 }
 
 fn one() -> f32 {
@@ -165,6 +168,7 @@ pub(crate) mod tests {
             objective_max_delta_step: 0.0,
             scale_pos_weight: 1.0,
             attributes: BTreeMap::new(),
+            categorical_features: Vec::new(),
         }
     }
 

@@ -101,6 +101,22 @@ impl Booster {
                 self.trees.len()
             ));
         }
+        if let Some(w) = self.categorical_features.windows(2).find(|w| w[0] >= w[1]) {
+            return bad(format!(
+                "categorical_features is not ascending ({} before {})",
+                w[0], w[1]
+            ));
+        }
+        if let Some(&f) = self
+            .categorical_features
+            .iter()
+            .find(|&&f| f as usize >= self.num_feature)
+        {
+            return bad(format!(
+                "categorical_features lists feature {f}, not below num_feature = {}",
+                self.num_feature
+            ));
+        }
         for (t, (tree, &g)) in self.trees.iter().zip(&self.tree_info).enumerate() {
             if g as usize >= self.n_groups() {
                 return bad(format!(
@@ -119,6 +135,17 @@ impl Booster {
                 BoostError::InvalidModel(m) => BoostError::InvalidModel(format!("trees[{t}].{m}")),
                 other => other,
             })?;
+            if let Some(&nid) = tree.categorical.nodes.iter().find(|&&nid| {
+                self.categorical_features
+                    .binary_search(&tree.split_index[nid as usize])
+                    .is_err()
+            }) {
+                return bad(format!(
+                    "trees[{t}]: node {nid} splits feature {} by category, but it is not among \
+                     categorical_features",
+                    tree.split_index[nid as usize]
+                ));
+            }
         }
         Ok(())
     }

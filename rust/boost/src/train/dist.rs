@@ -215,6 +215,11 @@ impl DistConfig {
                     .into(),
             ));
         }
+        if !config.tree.categorical_features.is_empty() {
+            return Err(BoostError::InvalidInput(
+                "categorical features cannot be distributed yet; encode them as numbers".into(),
+            ));
+        }
         if matches!(
             config.objective,
             Objective::Custom | Objective::AbsoluteError

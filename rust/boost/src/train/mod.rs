@@ -94,6 +94,7 @@ pub(crate) fn empty_model(
         },
         scale_pos_weight: spw,
         attributes: BTreeMap::new(),
+        categorical_features: config.tree.categorical_features.clone(),
     }
 }
 
@@ -166,6 +167,12 @@ fn check_continued(
             model.num_class,
             config.objective.name(),
             config.num_class
+        )));
+    }
+    if model.categorical_features != config.tree.categorical_features {
+        return Err(BoostError::InvalidInput(format!(
+            "the model to continue has categorical features {:?}; this fit {:?}",
+            model.categorical_features, config.tree.categorical_features
         )));
     }
     if model.num_parallel_tree.max(1) != config.num_parallel_tree.max(1) {
@@ -287,7 +294,13 @@ impl Trainer {
         };
         let split =
             SplitParams::from_tree_params(&config.tree, config.objective.implied_max_delta_step());
-        let updater = Updater::new(config.tree_method, x, weights, config.tree.max_bin as usize)?;
+        let updater = Updater::with_categorical(
+            config.tree_method,
+            x,
+            weights,
+            config.tree.max_bin as usize,
+            &config.tree.categorical_features,
+        )?;
         let margin = start_margin(&model, x, start.margin, "the training margins")?;
         let evals = evals
             .iter()
