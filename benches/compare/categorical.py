@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> None:
         "xgboost": lambda: xgb.XGBRegressor(
             **common, tree_method="hist", enable_categorical=True, n_jobs=2
         ).fit(X, y),
-        "lightgbm": lambda: lgb.LGBMRegressor(
-            **common, num_leaves=63, n_jobs=2, verbose=-1
-        ).fit(X, y, categorical_feature=[f"cat{j}" for j in range(len(CARDINALITIES))]),
+        "lightgbm": lambda: lgb.LGBMRegressor(**common, num_leaves=63, n_jobs=2, verbose=-1).fit(
+            X, y, categorical_feature=[f"cat{j}" for j in range(len(CARDINALITIES))]
+        ),
     }
     times: dict[str, float] = {}
     models: dict[str, object] = {}
