@@ -256,3 +256,33 @@ def test_bad_input_is_a_value_error() -> None:
     # Continuing from a model whose categorical features differ.
     with pytest.raises(ValueError, match="categorical features"):
         sapwood.GBTRegressor(n_estimators=2).fit(codes, y, xgb_model=model)
+
+
+def test_tree_table_and_plot_show_the_categories() -> None:
+    X, y = _frame()
+    model = sapwood.GBTRegressor(n_estimators=3, max_depth=3, enable_categorical=True).fit(X, y)
+    table = model.trees_to_dataframe()
+    splits = table[table["Category"].notna()]
+    assert len(splits) > 0
+    assert splits["Split"].isna().all()
+    assert splits["Feature"].isin(["cat0", "cat1", "cat2"]).all()
+    # Yes is the right child, the one the listed categories go to.
+    doc = json.loads(model._model.to_json())
+    row = splits.iloc[0]
+    tree = doc["trees"][row["Tree"]]
+    assert row["Yes"] == f"{row['Tree']}-{tree['right'][row['Node']]}"
+    numeric = sapwood.GBTRegressor(n_estimators=2).fit(X[["num0"]], y)
+    assert "Category" not in numeric.trees_to_dataframe().columns
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sapwood.plotting import plot_tree
+
+    tree_index = int(row["Tree"])
+    ax = plot_tree(model, tree_index)
+    texts = [t.get_text() for t in ax.texts]
+    assert any(" not in {v" in t for t in texts), texts
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

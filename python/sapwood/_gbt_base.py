@@ -985,7 +985,9 @@ class _GBTBase(BaseEstimator):
         -------
         df : pandas.DataFrame
             Columns ``Tree, Node, ID, Feature, Split, Yes, No, Missing, Gain, Cover``;
-            ``Gain`` holds the leaf value at leaves.
+            ``Gain`` holds the leaf value at leaves. Models with categorical features add
+            ``Category``: at a categorical split, the category codes that go to ``Yes`` (the
+            right child, as in XGBoost's table), with ``Split`` NaN.
         """
         import pandas as pd
 
@@ -1001,6 +1003,13 @@ class _GBTBase(BaseEstimator):
         )
         names = dict(zip(used, self._feature_names(used), strict=True))
         rows = []
+        categorical = bool(doc.get("categorical_features"))
+        cats_of: dict[tuple[int, int], list[int]] = {}
+        for t, tree in enumerate(doc["trees"]):
+            cat = tree.get("categorical") or {}
+            seg = cat.get("segments", [])
+            for k, nid in enumerate(cat.get("nodes", [])):
+                cats_of[(t, nid)] = cat["categories"][seg[k] : seg[k + 1]]
         for t, tree in enumerate(doc["trees"]):
             for i in range(len(tree["left"])):
                 if tree["split_index"][i] == _XGB_DELETED:
@@ -1022,6 +1031,23 @@ class _GBTBase(BaseEstimator):
                             tree["sum_hess"][i],
                         )
                     )
+                elif (t, i) in cats_of:
+                    left, right = tree["left"][i], tree["right"][i]
+                    rows.append(
+                        (
+                            t,
+                            i,
+                            node_id,
+                            names[tree["split_index"][i]],
+                            np.nan,
+                            f"{t}-{right}",
+                            f"{t}-{left}",
+                            f"{t}-{left if tree['default_left'][i] else right}",
+                            tree["loss_chg"][i],
+                            tree["sum_hess"][i],
+                            cats_of[(t, i)],
+                        )
+                    )
                 else:
                     left, right = tree["left"][i], tree["right"][i]
                     rows.append(
@@ -1039,6 +1065,9 @@ class _GBTBase(BaseEstimator):
                         )
                     )
         cols = ["Tree", "Node", "ID", "Feature", "Split", "Yes", "No", "Missing", "Gain", "Cover"]
+        if categorical:
+            cols.append("Category")
+            rows = [r if len(r) == len(cols) else (*r, None) for r in rows]
         return pd.DataFrame(rows, columns=cols)
 
     # ----------------------------------------------------------------------------- model files

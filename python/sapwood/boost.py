@@ -104,6 +104,23 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         Non-negative weights of column sampling (``colsample_by*``): each draw takes features
         with probability growing with their weight (XGBoost's weighted sampling without
         replacement). No effect without column sampling.
+    enable_categorical : bool, default=False
+        Split categorical features by category (``hist`` and ``approx``), as XGBoost does:
+        pandas ``category`` columns (also polars ``Categorical``/``Enum`` and pyarrow
+        dictionary columns), and the features ``feature_types`` marks ``"c"``, whose values
+        are then category codes (integers from 0; NaN is missing). A frame's categories are
+        kept with the model, and a frame given to ``predict`` is recoded by category value
+        (its categories may be listed in another order, or only some of them; one the model
+        never saw is a ``ValueError``).
+    feature_types : list of str, optional
+        XGBoost's type per feature: ``"c"`` for categorical (needs ``enable_categorical``),
+        ``"q"``, ``"float"``, ``"int"`` or ``"i"`` for numeric. For arrays of category codes.
+    max_cat_to_onehot : int, default=4
+        A categorical feature with fewer categories than this is split one category against
+        the rest; otherwise by a partition of its categories, sorted by their gradient
+        statistics and scanned from both ends.
+    max_cat_threshold : int, default=64
+        The most categories a partition split scans through on either side.
     missing : float, default=nan
         Value treated as missing (NaN always is).
     objective : str or callable, default="reg:squarederror"
@@ -290,8 +307,9 @@ class GBTClassifier(ClassifierMixin, _GBTBase):
     n_estimators, learning_rate, max_depth, min_child_weight, gamma, reg_lambda, reg_alpha, \
 max_delta_step, subsample, colsample_bytree, colsample_bylevel, colsample_bynode, \
 scale_pos_weight, base_score, tree_method, max_bin, grow_policy, max_leaves, \
-num_parallel_tree, missing, eval_metric, early_stopping_rounds, callbacks, importance_type, \
-n_jobs, random_state
+num_parallel_tree, monotone_constraints, interaction_constraints, feature_weights, \
+enable_categorical, feature_types, max_cat_to_onehot, max_cat_threshold, missing, eval_metric, \
+early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
         As in :class:`GBTRegressor`.
     objective : str or callable, optional
         ``binary:logistic``, ``multi:softprob`` or ``multi:softmax`` (chosen from the number

@@ -544,11 +544,33 @@ def plot_tree(
 
     names = est._feature_names(range(int(doc["num_feature"])))
 
+    cat = tree.get("categorical") or {}
+    seg = cat.get("segments", [])
+    right_cats = {
+        nid: cat["categories"][seg[k] : seg[k + 1]] for k, nid in enumerate(cat.get("nodes", []))
+    }
+    known = est.__dict__.get("_categories") or {}
+
+    def category_set(node: int) -> str:
+        # Categorical splits read "feature not in {...}": yes (left) for the other categories.
+        f = tree["split_index"][node]
+        codes = right_cats[node]
+        shown = [
+            str(known[f][c]) if f in known and c < len(known[f]) else str(c) for c in codes[:6]
+        ]
+        more = ", ..." if len(codes) > 6 else ""
+        return f"{names[f]} not in {{{', '.join(shown)}{more}}}"
+
     def label(node: int) -> tuple[str, str]:
         value = tree["split_cond"][node]
         if left[node] < 0:
             text = f"leaf\n{value:.{precision}g}"
             kind = "leaf"
+        elif node in right_cats:
+            text = category_set(node)
+            kind = "split"
+            if show_info:
+                text += f"\ngain {tree['loss_chg'][node]:.{precision}g}"
         else:
             text = f"{names[tree['split_index'][node]]} < {value:.{precision}g}"
             kind = "split"

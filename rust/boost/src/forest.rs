@@ -687,6 +687,54 @@ mod tests {
     }
 
     #[test]
+    fn categorical_splits_route_as_the_tree_does() {
+        // Trees with some splits made categorical (categories 0..=40, some beyond 32 so a
+        // bitset takes two words), packed with numeric trees; values include negative, too
+        // large, fractional and missing ones.
+        let mut trees: Vec<Tree> = (0..6).map(|s| random_tree(20, 3, s, s % 2 == 1)).collect();
+        for (t, tree) in trees.iter_mut().enumerate().filter(|(t, _)| t % 3 != 2) {
+            let splits: Vec<usize> = (0..tree.n_nodes()).filter(|&i| !tree.is_leaf(i)).collect();
+            for (k, &nid) in splits.iter().enumerate().filter(|(k, _)| (k + t) % 2 == 0) {
+                let right: Vec<u32> = (0..41_u32)
+                    .filter(|c| (c * 7 + k as u32).is_multiple_of(3))
+                    .collect();
+                tree.set_categories(nid, &right);
+            }
+            tree.validate(3).unwrap();
+        }
+        let values = [
+            0.0,
+            1.0,
+            2.0,
+            3.5,
+            33.0,
+            34.0,
+            40.0,
+            41.0,
+            1e9,
+            -1.0,
+            -0.5,
+            f32::NAN,
+        ];
+        let data: Vec<f32> = (0..150 * 3)
+            .map(|k| values[(k * 5 + k / 3) % values.len()])
+            .collect();
+        let rows: Vec<&[f32]> = data.chunks(3).collect();
+        let forest = FlatForest::new(&trees);
+        let mut out = vec![0.0_f32; rows.len()];
+        forest.add_block(&[0; 6], &data, (rows.len(), 3), &mut out, 1);
+        for (j, row) in rows.iter().enumerate() {
+            let mut expected = 0.0;
+            for (t, tree) in trees.iter().enumerate() {
+                let leaf = tree.leaf_of(row);
+                assert_eq!(forest.leaf_id(t, row), leaf, "tree {t} row {j}");
+                expected += tree.split_cond[leaf];
+            }
+            assert_eq!(out[j], expected, "row {j}");
+        }
+    }
+
+    #[test]
     fn a_block_sums_its_trees_in_order_into_their_groups() {
         let trees: Vec<Tree> = (0..12).map(|s| random_tree(7, 5, s, false)).collect();
         let groups: Vec<u32> = (0..12).map(|t| t % 3).collect();

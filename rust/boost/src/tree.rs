@@ -529,6 +529,54 @@ mod tests {
     }
 
     #[test]
+    fn categorical_splits_route_record_and_prune() {
+        let mut t = stump();
+        t.set_categories(0, &[1, 3, 40]);
+        assert!(t.has_categorical());
+        // Listed categories go right; others, negative, huge or missing as told.
+        assert_eq!(t.leaf_of(&[1.0]), 2);
+        assert_eq!(t.leaf_of(&[3.9]), 2);
+        assert_eq!(t.leaf_of(&[40.0]), 2);
+        assert_eq!(t.leaf_of(&[2.0]), 1);
+        assert_eq!(t.leaf_of(&[-1.0]), 1);
+        assert_eq!(t.leaf_of(&[1e9]), 1);
+        assert_eq!(t.leaf_of(&[f32::NAN]), 1);
+        t.validate(1).unwrap();
+        t.expand_split(
+            2,
+            &TreeSplit {
+                feature: 0,
+                threshold: 0.0,
+                default_left: false,
+                loss_chg: 0.5,
+            },
+            (0.0, 0.1, 1.0),
+            (0.0, 0.2, 1.0),
+        );
+        t.set_categories(2, &[40]);
+        assert_eq!(t.categorical.nodes, vec![0, 2]);
+        assert_eq!(t.categorical.segments, vec![0, 3, 4]);
+        assert_eq!(t.leaf_of(&[40.0]), 4);
+        assert_eq!(t.leaf_of(&[3.0]), 3);
+        // Pruning the lower split forgets its categories.
+        let mut p = SplitParams::from_tree_params(&TreeParams::default(), None);
+        p.gamma = 1.0;
+        assert_eq!(t.prune(&p), 2);
+        assert_eq!(t.categorical.nodes, vec![0]);
+        assert_eq!(t.categorical.categories, vec![1, 3, 40]);
+        t.validate(1).unwrap();
+        let mut bad = t.clone();
+        bad.categorical.categories = vec![3, 1, 40];
+        assert!(rejection(&bad).contains("not ascending"));
+        let mut bad = t.clone();
+        bad.categorical.nodes = vec![1];
+        assert!(rejection(&bad).contains("categorical node 1 is not a split node"));
+        let mut bad = t;
+        bad.categorical.segments = vec![0, 2];
+        assert!(rejection(&bad).contains("do not divide 3 categories"));
+    }
+
+    #[test]
     fn cycles_are_rejected() {
         let mut t = stump();
         t.left[0] = 0;

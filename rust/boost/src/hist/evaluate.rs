@@ -195,13 +195,25 @@ fn evaluate_categorical(
     } else {
         let weights: Vec<f32> = bins.iter().map(|&b| p.weight(b)).collect();
         let mut order: Vec<u32> = (0..n as u32).collect();
-        // Stable, and by `<` as XGBoost compares (weights are never NaN).
-        order.sort_by(|&a, &b| {
-            weights[a as usize]
-                .partial_cmp(&weights[b as usize])
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
         let scanned = (p.max_cat_threshold as usize).min(n);
+        // XGBoost's stable sort by weight (compared by `<`, so -0 and 0 tie) is the order by
+        // (weight, category), a total order as weights are never NaN. Only the `scanned`
+        // first and last positions are read, so with many categories only those are sorted.
+        let by_weight = |a: &u32, b: &u32| {
+            weights[*a as usize]
+                .partial_cmp(&weights[*b as usize])
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(b))
+        };
+        if n > 2 * scanned + 32 {
+            order.select_nth_unstable_by(scanned - 1, by_weight);
+            order[..scanned].sort_unstable_by(by_weight);
+            let tail = n - scanned;
+            order[scanned..].select_nth_unstable_by(tail - scanned, by_weight);
+            order[tail..].sort_unstable_by(by_weight);
+        } else {
+            order.sort_unstable_by(by_weight);
+        }
         let sorted_prefix = |k: usize| {
             let mut cats = order[..k].to_vec();
             cats.sort_unstable();
@@ -480,6 +492,123 @@ impl<'a> SplitEvaluator<'a> {
 mod tests {
     use super::*;
     use crate::param::TreeParams;
+
+    /// XGBoost's partition search written plainly: a full stable sort, both scans.
+    fn reference_partition(
+        bins: &[GradStats],
+        node: &NodeSums,
+        p: &SplitParams,
+    ) -> (f32, bool, Vec<u32>) {
+        let n = bins.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| p.weight(bins[a]).partial_cmp(&p.weight(bins[b])).unwrap());
+        let scanned = (p.max_cat_threshold as usize).min(n);
+        let mut best = (0.0_f32, false, Vec::new());
+        let mut right = GradStats::default();
+        for k in 0..scanned - 1 {
+            right.add(bins[order[k]]);
+            let left = GradStats::difference(node.stats, right);
+            let loss = categorical_loss(left, right, node, p);
+            if loss > best.0 {
+                best = (loss, true, order[..=k].iter().map(|&c| c as u32).collect());
+            }
+        }
+        let mut left = GradStats::default();
+        for k in (n + 1 - scanned..n).rev() {
+            left.add(bins[order[k]]);
+            let right = GradStats::difference(node.stats, left);
+            let loss = categorical_loss(left, right, node, p);
+            if loss > best.0 {
+                best = (loss, false, order[..k].iter().map(|&c| c as u32).collect());
+            }
+        }
+        best.2.sort_unstable();
+        best
+    }
+
+    #[test]
+    fn partition_search_equals_the_full_sort() {
+        let mut seed = 7_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..60 {
+            let n = [5, 12, 40, 150, 700][case % 5];
+            let tp = TreeParams {
+                max_cat_to_onehot: 2,
+                max_cat_threshold: [3, 8, 64][case % 3],
+                min_child_weight: [0.0, 1.0][case % 2],
+                ..TreeParams::default()
+            };
+            let p = SplitParams::from_tree_params(&tp, None);
+            let mut stats = GradStats::default();
+            let bins: Vec<GradStats> = (0..n)
+                .map(|_| {
+                    let r = next();
+                    if r % 5 == 0 {
+                        // Empty categories, and ties in weight.
+                        return GradStats::default();
+                    }
+                    let g = ((r >> 8) % 2001) as f64 / 100.0 - 10.0;
+                    let h = ((r >> 24) % 50) as f64 / 10.0 + 0.1;
+                    GradStats::new(g.round(), h)
+                })
+                .collect();
+            for b in &bins {
+                stats.add(*b);
+            }
+            // Rows missing the feature.
+            stats.add(GradStats::new(3.0, 2.0));
+            let node = NodeSums {
+                stats,
+                gain: p.gain(stats),
+                bounds: Bounds::default(),
+            };
+            let got = evaluate_categorical(&bins, 0, node, &p);
+            let (loss, default_left, cats) = reference_partition(&bins, &node, &p);
+            assert_eq!(got.cand.loss_chg, loss, "case {case}");
+            if loss > 0.0 {
+                assert_eq!(got.cand.default_left, default_left, "case {case}");
+                assert_eq!(
+                    got.right_categories.as_deref(),
+                    Some(&cats[..]),
+                    "case {case}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_hot_sends_one_category_right() {
+        let tp = TreeParams {
+            min_child_weight: 0.0,
+            ..TreeParams::default()
+        };
+        let p = SplitParams::from_tree_params(&tp, None);
+        let bins = [
+            GradStats::new(1.0, 1.0),
+            GradStats::new(-6.0, 1.0),
+            GradStats::new(1.5, 1.0),
+        ];
+        let mut stats = GradStats::new(2.0, 1.0); // missing rows
+        for b in bins {
+            stats.add(b);
+        }
+        let node = NodeSums {
+            stats,
+            gain: p.gain(stats),
+            bounds: Bounds::default(),
+        };
+        let best = evaluate_categorical(&bins, 4, node, &p);
+        assert_eq!(best.right_categories.as_deref(), Some(&[1_u32][..]));
+        assert_eq!(best.cand.feature, 4);
+        // The missing rows (gradient +2) sit better with the other categories, on the left.
+        assert!(best.cand.default_left);
+        assert_eq!(best.cand.right.grad, -6.0);
+    }
 
     fn reference_scan(bins: &[GradStats], node: GradStats, p: &SplitParams) -> (f32, i32, bool) {
         let node_gain = p.gain(node);

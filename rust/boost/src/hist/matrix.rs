@@ -39,6 +39,15 @@ impl BinStorage {
     }
 }
 
+/// One feature's bins of every row of a dense matrix.
+#[derive(Debug, Clone, Copy)]
+pub enum BinColumn<'a> {
+    /// One byte a bin.
+    U8(&'a [u8]),
+    /// Two bytes a bin.
+    U16(&'a [u16]),
+}
+
 /// How the binned entries are laid out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BinLayout {
@@ -63,6 +72,46 @@ pub struct BinnedMatrix {
     /// The value that marks a missing dense entry; `None` when no entry is missing (then every
     /// value, the type's largest included, is a real bin).
     missing: Option<u16>,
+    /// A dense matrix's bins again, column-major (feature `f`'s bins at
+    /// `f * n_rows..(f + 1) * n_rows`): a split reads one feature of each of its rows, and a
+    /// column holds them in a few bytes a row instead of a cache line each.
+    columns: Option<BinStorage>,
+}
+
+/// The column-major copy of row-major `bins` (`n_cols` a row), in parallel blocks of rows.
+fn transpose<B: Copy + Default + Send + Sync>(
+    bins: &[B],
+    n_rows: usize,
+    n_cols: usize,
+) -> Result<Vec<B>, BoostError> {
+    let mut out = try_vec(bins.len(), B::default(), "the column-major binned matrix")?;
+    if n_cols == 0 || n_rows == 0 {
+        return Ok(out);
+    }
+    // Feature `f`'s column, split into the row blocks, so each task writes its own slices.
+    let mut columns: Vec<Vec<&mut [B]>> = out
+        .chunks_mut(n_rows)
+        .map(|col| col.chunks_mut(ROW_BLOCK).collect())
+        .collect();
+    let n_blocks = n_rows.div_ceil(ROW_BLOCK);
+    let mut per_block: Vec<Vec<&mut [B]>> = (0..n_blocks).map(|_| Vec::new()).collect();
+    for col in &mut columns {
+        for (b, slice) in col.drain(..).enumerate() {
+            per_block[b].push(slice);
+        }
+    }
+    per_block
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(b, mut cols)| {
+            let rows = &bins[b * ROW_BLOCK * n_cols..];
+            for (f, col) in cols.iter_mut().enumerate() {
+                for (r, o) in col.iter_mut().enumerate() {
+                    *o = rows[r * n_cols + f];
+                }
+            }
+        });
+    Ok(out)
 }
 
 fn narrow(max_bins: usize, needs_marker: bool) -> Result<bool, BoostError> {
@@ -150,10 +199,14 @@ impl BinnedMatrix {
         let use_u8 = narrow(cuts.max_bins_per_feature(), has_missing)?;
         let marker = if use_u8 { u16::from(u8::MAX) } else { u16::MAX };
         let missing = has_missing.then_some(marker);
-        let bins = if use_u8 {
-            BinStorage::U8(bin_dense(data, n_cols, cuts, marker)?)
+        let (bins, columns) = if use_u8 {
+            let bins = bin_dense::<u8>(data, n_cols, cuts, marker)?;
+            let columns = transpose(&bins, n_rows, n_cols)?;
+            (BinStorage::U8(bins), BinStorage::U8(columns))
         } else {
-            BinStorage::U16(bin_dense(data, n_cols, cuts, marker)?)
+            let bins = bin_dense::<u16>(data, n_cols, cuts, marker)?;
+            let columns = transpose(&bins, n_rows, n_cols)?;
+            (BinStorage::U16(bins), BinStorage::U16(columns))
         };
         Ok(Self {
             n_rows,
@@ -161,6 +214,7 @@ impl BinnedMatrix {
             bins,
             layout: BinLayout::Dense,
             missing,
+            columns: Some(columns),
         })
     }
 
@@ -217,6 +271,7 @@ impl BinnedMatrix {
                 features,
             },
             missing: None,
+            columns: None,
         })
     }
 
@@ -238,6 +293,16 @@ impl BinnedMatrix {
     /// The entry layout.
     pub fn layout(&self) -> &BinLayout {
         &self.layout
+    }
+
+    /// Feature `f`'s bins of every row, from the column-major copy of a dense matrix
+    /// (`None` for sparse matrices).
+    pub fn column(&self, f: usize) -> Option<BinColumn<'_>> {
+        let n = self.n_rows;
+        match self.columns.as_ref()? {
+            BinStorage::U8(c) => Some(BinColumn::U8(&c[f * n..(f + 1) * n])),
+            BinStorage::U16(c) => Some(BinColumn::U16(&c[f * n..(f + 1) * n])),
+        }
     }
 
     /// The marker of a missing dense entry, if any entry is missing.

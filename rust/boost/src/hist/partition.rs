@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::evaluate::BinSplit;
-use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
+use super::matrix::{BinColumn, BinLayout, BinStorage, BinnedMatrix};
 use super::prefetch::{prefetch, PARTITION_PREFETCH_DISTANCE};
 use crate::gain::GradStats;
 
@@ -120,6 +120,25 @@ impl<'a> RowPartitioner<'a> {
             }
         };
         let n_cols = self.matrix.n_cols();
+        match self.matrix.column(f) {
+            Some(BinColumn::U8(column)) => {
+                // Each byte's side, looked up rather than worked out per row.
+                let side: [bool; 256] = std::array::from_fn(|b| bin_left(b as u16));
+                return split_rows(
+                    rows,
+                    |r| side[usize::from(column[r as usize])],
+                    |r| prefetch(column, r as usize),
+                );
+            }
+            Some(BinColumn::U16(column)) => {
+                return split_rows(
+                    rows,
+                    |r| bin_left(column[r as usize]),
+                    |r| prefetch(column, r as usize),
+                );
+            }
+            None => {}
+        }
         match (self.matrix.layout(), self.matrix.storage()) {
             (BinLayout::Dense, BinStorage::U8(bins)) => {
                 // Each byte's side, looked up rather than worked out per row.
@@ -175,6 +194,24 @@ impl<'a> RowPartitioner<'a> {
         };
         debug_assert!(top <= n_bins);
         let n_cols = self.matrix.n_cols();
+        match self.matrix.column(f) {
+            Some(BinColumn::U8(column)) => {
+                let table: [bool; 256] = std::array::from_fn(bin_left);
+                return split_rows(
+                    rows,
+                    |r| table[usize::from(column[r as usize])],
+                    |r| prefetch(column, r as usize),
+                );
+            }
+            Some(BinColumn::U16(column)) => {
+                return split_rows(
+                    rows,
+                    |r| bin_left(usize::from(column[r as usize])),
+                    |r| prefetch(column, r as usize),
+                );
+            }
+            None => {}
+        }
         match (self.matrix.layout(), self.matrix.storage()) {
             (BinLayout::Dense, BinStorage::U8(bins)) => {
                 let table: [bool; 256] = std::array::from_fn(bin_left);
