@@ -9,6 +9,8 @@ xgboost cuts.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -292,3 +294,39 @@ def test_bad_feature_weights(weights, match):
     X, y = _data(100)
     with pytest.raises(ValueError, match=match):
         GBTRegressor(n_estimators=2, colsample_bytree=0.5, feature_weights=weights).fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["hist", "approx", "exact"])
+def test_constraints_travel_in_xgboost_config(tmp_path, method: str) -> None:
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 20, (400, 3)).astype(float)
+    y = X[:, 0] - X[:, 1] + rng.normal(0, 0.5, 400)
+    model = GBTRegressor(
+        n_estimators=4,
+        learning_rate=0.2,
+        tree_method=method,
+        monotone_constraints="(1,-1,0)",
+        interaction_constraints=[[0, 1], [2]],
+    ).fit(X, y)
+    path = tmp_path / "model.json"
+    model.save_model(path, format="xgboost")
+    booster = xgb.Booster(model_file=str(path))
+    booster.load_config(model.save_config())
+    config = json.loads(booster.save_config())["learner"]
+    params = config["gradient_booster"]["tree_train_param"]
+    assert params["monotone_constraints"] == "(1,-1,0)"
+    assert params["interaction_constraints"] == "[[0,1],[2]]"
+    assert config["gradient_booster"]["gbtree_train_param"]["tree_method"] == method
+    assert float(params["eta"]) == pytest.approx(0.2)
+    # xgboost continues the exported model under the same constraints: what its own fit of
+    # the same rounds gives.
+    longer = xgb.train({}, xgb.DMatrix(X, y), 3, xgb_model=booster)
+    theirs = xgb.XGBRegressor(
+        n_estimators=7,
+        learning_rate=0.2,
+        tree_method=method,
+        monotone_constraints="(1,-1,0)",
+        interaction_constraints="[[0,1],[2]]",
+    ).fit(X, y)
+    np.testing.assert_allclose(longer.predict(xgb.DMatrix(X)), theirs.predict(X), rtol=0, atol=1e-4)

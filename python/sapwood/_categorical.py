@@ -65,7 +65,8 @@ def _plain(values: Any) -> list[Any]:
 
 
 def _codes_as_float(codes: Any) -> np.ndarray:
-    out = np.asarray(codes, dtype=np.float64)
+    # float32 holds every valid code (below 2^24) exactly, and keeps a float32 frame float32.
+    out = np.asarray(codes, dtype=np.float32)
     out[out < 0] = np.nan
     return out
 

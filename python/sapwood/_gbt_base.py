@@ -1092,6 +1092,128 @@ class _GBTBase(BaseEstimator):
             raise ValueError(f"unknown model format {format!r}; expected 'json' or 'xgboost'")
         _write_atomically(path, text)
 
+    def save_config(self) -> str:
+        """The fitted model's training parameters as XGBoost's configuration JSON (what
+        ``xgboost.Booster.save_config()`` returns, and ``load_config()`` reads): the tree
+        parameters, including ``monotone_constraints`` and ``interaction_constraints`` (as
+        feature indices), the split finder, the objective and the metrics. A model exported
+        with ``save_model(path, format="xgboost")`` and given this configuration continues
+        training in xgboost under the same constraints.
+
+        Returns
+        -------
+        config : str
+            A JSON document.
+        """
+        check_is_fitted(self, "_model")
+        p = self._check_params()
+        n = self._model.num_feature
+        model_doc = _to_xgboost(self._model, self._feature_names_for_export())["learner"]
+        objective = model_doc["objective"]["name"]
+        method = p["tree_method"]
+        updater = {
+            "hist": "grow_quantile_histmaker",
+            "approx": "grow_histmaker",
+            "exact": "grow_colmaker,prune",
+        }[method]
+        if method == "exact":
+            updaters: list[dict[str, Any]] = [
+                {
+                    "colmaker_train_param": {"default_direction": "learn", "opt_dense_col": "1"},
+                    "name": "grow_colmaker",
+                },
+                {"name": "prune"},
+            ]
+        else:
+            updaters = [
+                {
+                    "hist_train_param": {
+                        "debug_synchronize": "0",
+                        "max_cached_hist_node": "18446744073709551615",
+                    },
+                    "name": updater,
+                }
+            ]
+        monotone = self._monotone_vector(n)
+        interaction = self._interaction_sets(n)
+
+        def num(v: float) -> str:
+            return repr(float(np.float32(v))) if not float(v).is_integer() else str(int(v))
+
+        tree_param = {
+            "alpha": num(p["reg_alpha"]),
+            "colsample_bylevel": num(p["colsample_bylevel"]),
+            "colsample_bynode": num(p["colsample_bynode"]),
+            "colsample_bytree": num(p["colsample_bytree"]),
+            "eta": num(p["learning_rate"]),
+            "gamma": num(p["gamma"]),
+            "grow_policy": p["grow_policy"],
+            "interaction_constraints": json.dumps(interaction, separators=(",", ":"))
+            if interaction
+            else "",
+            "lambda": num(p["reg_lambda"]),
+            "learning_rate": num(p["learning_rate"]),
+            "max_bin": str(p["max_bin"]),
+            "max_cat_threshold": str(p["max_cat_threshold"]),
+            "max_cat_to_onehot": str(p["max_cat_to_onehot"]),
+            "max_delta_step": num(p["max_delta_step"]),
+            "max_depth": str(p["max_depth"]),
+            "max_leaves": str(p["max_leaves"]),
+            "min_child_weight": num(p["min_child_weight"]),
+            "min_split_loss": num(p["gamma"]),
+            "monotone_constraints": "(" + ",".join(str(c) for c in monotone) + ")",
+            "refresh_leaf": "1",
+            "reg_alpha": num(p["reg_alpha"]),
+            "reg_lambda": num(p["reg_lambda"]),
+            "sampling_method": "uniform",
+            "sparse_threshold": "0.20000000000000001",
+            "subsample": num(p["subsample"]),
+        }
+        seed = p["seed"]
+        config = {
+            "learner": {
+                "generic_param": {
+                    "device": "cpu",
+                    "fail_on_invalid_gpu_id": "0",
+                    "n_jobs": "0",
+                    "nthread": "0",
+                    "random_state": str(seed),
+                    "seed": str(seed),
+                    "seed_per_iteration": "0",
+                    "validate_parameters": "1",
+                },
+                "gradient_booster": {
+                    "gbtree_model_param": {
+                        "num_parallel_tree": str(self._model.num_parallel_tree),
+                        "num_trees": str(self._model.n_trees),
+                    },
+                    "gbtree_train_param": {
+                        "process_type": "default",
+                        "tree_method": method,
+                        "updater": updater,
+                        "updater_seq": updater,
+                    },
+                    "name": "gbtree",
+                    "specified_updater": False,
+                    "tree_train_param": tree_param,
+                    "updater": updaters,
+                },
+                "learner_model_param": model_doc["learner_model_param"],
+                "learner_train_param": {
+                    "booster": "gbtree",
+                    "disable_default_eval_metric": "0",
+                    "multi_strategy": "one_output_per_tree",
+                    "objective": objective,
+                },
+                "metrics": [{"name": m} for m in self._metrics(objective)]
+                if objective in _DEFAULT_METRIC
+                else [],
+                "objective": model_doc["objective"],
+            },
+            "version": [3, 2, 0],
+        }
+        return json.dumps(config)
+
     def _feature_names_for_export(self) -> list[str]:
         names = getattr(self, "feature_names_in_", None)
         return [] if names is None else [str(n) for n in names]

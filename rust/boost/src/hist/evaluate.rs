@@ -155,15 +155,16 @@ fn evaluate_categorical(
     let node = sums.stats;
     let n = bins.len();
     let mut best = BinSplit::default();
-    // (loss, default_left, left, right, which categories go right)
-    let mut pick: Option<(bool, GradStats, GradStats, Vec<u32>)> = None;
-    let mut propose = |loss: f32, default_left, left, right, cats: &dyn Fn() -> Vec<u32>| {
+    // The winner so far: its default direction, sums and which categories go right.
+    let mut pick: Option<(bool, GradStats, GradStats, RightSet)> = None;
+    let mut propose = |loss: f32, default_left, left, right, set: RightSet| {
         if loss != f32::INFINITY && best.cand.needs_replace(loss, feature) {
             best.cand.loss_chg = loss;
             best.cand.feature = feature;
-            pick = Some((default_left, left, right, cats()));
+            pick = Some((default_left, left, right, set));
         }
     };
+    let mut order: Vec<u32> = Vec::new();
     if n < p.max_cat_to_onehot as usize {
         let mut present = GradStats::default();
         for b in bins {
@@ -171,7 +172,7 @@ fn evaluate_categorical(
         }
         let missing = GradStats::difference(node, present);
         for (c, &b) in bins.iter().enumerate() {
-            let one = || vec![c as u32];
+            let one = RightSet::One(c as u32);
             let right = b;
             let left = GradStats::difference(node, right);
             propose(
@@ -179,7 +180,7 @@ fn evaluate_categorical(
                 true,
                 left,
                 right,
-                &one,
+                one,
             );
             let mut right = b;
             right.add(missing);
@@ -189,12 +190,12 @@ fn evaluate_categorical(
                 false,
                 left,
                 right,
-                &one,
+                one,
             );
         }
     } else {
         let weights: Vec<f32> = bins.iter().map(|&b| p.weight(b)).collect();
-        let mut order: Vec<u32> = (0..n as u32).collect();
+        order = (0..n as u32).collect();
         let scanned = (p.max_cat_threshold as usize).min(n);
         // XGBoost's stable sort by weight (compared by `<`, so -0 and 0 tie) is the order by
         // (weight, category), a total order as weights are never NaN. Only the `scanned`
@@ -214,39 +215,32 @@ fn evaluate_categorical(
         } else {
             order.sort_unstable_by(by_weight);
         }
-        let sorted_prefix = |k: usize| {
-            let mut cats = order[..k].to_vec();
-            cats.sort_unstable();
-            cats
-        };
         // Forward: the first k + 1 sorted categories go right, missing rows left.
         let mut right = GradStats::default();
         for k in 0..scanned.saturating_sub(1) {
             right.add(bins[order[k] as usize]);
             let left = GradStats::difference(node, right);
-            propose(
-                categorical_loss(left, right, &sums, p),
-                true,
-                left,
-                right,
-                &|| sorted_prefix(k + 1),
-            );
+            let loss = categorical_loss(left, right, &sums, p);
+            propose(loss, true, left, right, RightSet::Prefix(k + 1));
         }
         // Backward: the categories from position k on go left, missing rows right.
         let mut left = GradStats::default();
         for k in ((n + 1 - scanned.max(1))..n).rev() {
             left.add(bins[order[k] as usize]);
             let right = GradStats::difference(node, left);
-            propose(
-                categorical_loss(left, right, &sums, p),
-                false,
-                left,
-                right,
-                &|| sorted_prefix(k),
-            );
+            let loss = categorical_loss(left, right, &sums, p);
+            propose(loss, false, left, right, RightSet::Prefix(k));
         }
     }
-    if let Some((default_left, left, right, cats)) = pick {
+    if let Some((default_left, left, right, set)) = pick {
+        let cats: Vec<u32> = match set {
+            RightSet::One(c) => vec![c],
+            RightSet::Prefix(k) => {
+                let mut cats = order[..k].to_vec();
+                cats.sort_unstable();
+                cats
+            }
+        };
         best.cand.threshold = 0.0;
         best.cand.default_left = default_left;
         best.cand.left = left;
@@ -255,6 +249,15 @@ fn evaluate_categorical(
         best.right_categories = Some(cats.into());
     }
     best
+}
+
+/// The categories a candidate categorical split sends right.
+#[derive(Clone, Copy)]
+enum RightSet {
+    /// One category (a one-hot split).
+    One(u32),
+    /// The first `k` categories in the sorted order (a partition split).
+    Prefix(usize),
 }
 
 /// The best split of one node on one feature.
