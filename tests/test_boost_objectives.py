@@ -1,6 +1,7 @@
-"""XGBoost's further objectives: ``reg:squaredlogerror``, ``reg:gamma``, ``binary:logitraw``
-and ``binary:hinge``, each with its default metric and intercept estimate, compared with
-xgboost on the same data; models export to xgboost and import back.
+"""XGBoost's further objectives: ``reg:squaredlogerror``, ``reg:gamma``,
+``reg:pseudohubererror``, ``reg:tweedie``, ``reg:quantileerror``, ``binary:logitraw`` and
+``binary:hinge``, each with its parameter, default metric and intercept estimate, compared
+with xgboost on the same data; models export to xgboost and import back.
 
 Tolerance: 1e-5 relative (plus 1e-6 absolute) on float32 outputs. Features have at most
 ``max_bin`` distinct values, so that ``hist`` cuts where xgboost cuts.
@@ -28,6 +29,12 @@ def _targets(kind: str, X: np.ndarray, seed=0) -> np.ndarray:
         return np.maximum(np.exp(0.3 * signal + rng.normal(0, 0.2, len(X))) - 0.5, 0.0)
     if kind == "gamma":
         return rng.gamma(2.0, np.exp(0.2 * signal) / 2.0)
+    if kind == "heavy":
+        return signal + rng.standard_t(2, len(X))
+    if kind == "tweedie":
+        return np.where(rng.random(len(X)) < 0.4, 0.0, rng.gamma(2.0, np.exp(0.2 * signal)))
+    if kind == "normal":
+        return signal + rng.normal(0, 1, len(X))
     return (signal + rng.normal(0, 1, len(X)) > 0).astype(int)
 
 
@@ -36,6 +43,14 @@ REGRESSION = [
     ("reg:squaredlogerror", "squaredlog", {"tree_method": "exact", "reg_alpha": 0.3}),
     ("reg:gamma", "gamma", {}),
     ("reg:gamma", "gamma", {"tree_method": "approx", "scale_pos_weight": 2.0}),
+    ("reg:pseudohubererror", "heavy", {}),
+    ("reg:pseudohubererror", "heavy", {"huber_slope": 2.5, "tree_method": "approx"}),
+    ("reg:tweedie", "tweedie", {}),
+    ("reg:tweedie", "tweedie", {"tweedie_variance_power": 1.2, "tree_method": "exact"}),
+    ("reg:quantileerror", "normal", {"quantile_alpha": 0.5}),
+    ("reg:quantileerror", "normal", {"quantile_alpha": 0.1}),
+    ("reg:quantileerror", "normal", {"quantile_alpha": 0.9, "tree_method": "approx"}),
+    ("reg:quantileerror", "normal", {"quantile_alpha": 0.3, "tree_method": "exact"}),
 ]
 
 
@@ -103,6 +118,16 @@ def test_objective_labels_and_metrics_are_checked(xgb):
         GBTRegressor(objective="reg:gamma", n_estimators=2).fit(X, np.zeros(100))
     with pytest.raises(ValueError, match="greater than -1"):
         GBTRegressor(objective="reg:squaredlogerror", n_estimators=2).fit(X, np.full(100, -2.0))
+    with pytest.raises(ValueError, match="labels of reg:tweedie must be non-negative"):
+        GBTRegressor(objective="reg:tweedie", n_estimators=2).fit(X, np.full(100, -1.0))
+    with pytest.raises(ValueError, match="huber_slope must be a finite number other than 0"):
+        GBTRegressor(objective="reg:pseudohubererror", huber_slope=0).fit(X, np.zeros(100))
+    with pytest.raises(ValueError, match="tweedie_variance_power"):
+        GBTRegressor(objective="reg:tweedie", tweedie_variance_power=2.0).fit(X, np.zeros(100))
+    with pytest.raises(ValueError, match="quantile_alpha"):
+        GBTRegressor(objective="reg:quantileerror", quantile_alpha=1.5).fit(X, np.zeros(100))
+    with pytest.raises(ValueError, match="unknown eval_metric 'tweedie-nloglik@3'"):
+        GBTRegressor(eval_metric="tweedie-nloglik@3").fit(X, np.zeros(100), eval_set=[(X, X[:, 0])])
     y3 = np.arange(100) % 3
     with pytest.raises(ValueError, match="two classes"):
         GBTClassifier(objective="binary:hinge", n_estimators=2).fit(X, y3)
@@ -121,3 +146,34 @@ def test_objective_labels_and_metrics_are_checked(xgb):
             theirs.evals_result()["validation_0"][m],
             rtol=1e-5,
         )
+
+
+@pytest.mark.parametrize(
+    ("objective", "kind", "params"),
+    [
+        ("reg:quantileerror", "normal", {"quantile_alpha": 0.8}),
+        ("reg:tweedie", "tweedie", {"tweedie_variance_power": 1.7}),
+        ("reg:pseudohubererror", "heavy", {"huber_slope": 0.5}),
+    ],
+)
+def test_parameterised_objectives_with_weights_and_metrics(xgb, objective, kind, params):
+    X = _X(seed=4)
+    y = _targets(kind, X, seed=4).astype(np.float32)
+    w = np.random.default_rng(4).uniform(0.2, 3.0, len(X))
+    metrics = ["mphe", "tweedie-nloglik@1.3", "quantile", "rmse"]
+    # xgboost's quantile metric needs quantile_alpha set, whatever the objective.
+    params = {"quantile_alpha": 0.5, **params}
+    common = dict(n_estimators=8, max_depth=3, objective=objective, eval_metric=metrics, **params)
+    ours = GBTRegressor(**common).fit(X, y, sample_weight=w, eval_set=[(X, y)])
+    theirs = xgb.XGBRegressor(**common).fit(X, y, sample_weight=w, eval_set=[(X, y)], verbose=False)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=RTOL, atol=ATOL)
+    for m in metrics:
+        np.testing.assert_allclose(
+            ours.evals_result_["validation_0"][m],
+            theirs.evals_result()["validation_0"][m],
+            rtol=1e-5,
+        )
+    # The quantile model's leaves sit at the quantile: about that share of rows below it.
+    if objective == "reg:quantileerror":
+        below = np.average(y <= ours.predict(X), weights=w)
+        assert abs(below - params["quantile_alpha"]) < 0.1

@@ -71,6 +71,9 @@ _DEFAULT_METRIC = {
     "reg:gamma": "gamma-deviance",
     "binary:logitraw": "logloss",
     "binary:hinge": "error",
+    "reg:pseudohubererror": "mphe",
+    "reg:tweedie": "tweedie-nloglik",
+    "reg:quantileerror": "quantile",
     "custom": "rmse",
 }
 _METRICS = (
@@ -85,6 +88,9 @@ _METRICS = (
     "rmsle",
     "gamma-deviance",
     "gamma-nloglik",
+    "mphe",
+    "tweedie-nloglik@<rho>",
+    "quantile",
 )
 _IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
 
@@ -253,6 +259,17 @@ def _check_feature_weights(value: Any) -> NDArray | None:
     return w
 
 
+def _check_huber_slope(value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value == 0
+    ):
+        raise ValueError(f"huber_slope must be a finite number other than 0, got {value!r}")
+    return float(value)
+
+
 def _check_monotone(value: Any) -> Any:
     _monotone_spec(value, "monotone_constraints")
     return value
@@ -284,6 +301,9 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "feature_types": Checked(check_feature_types),
     "max_cat_to_onehot": Integer(1),
     "max_cat_threshold": Integer(1),
+    "huber_slope": Checked(_check_huber_slope),
+    "tweedie_variance_power": Real(1.0, 2.0, high_open=True),
+    "quantile_alpha": Real(0.0, 1.0),
     "early_stopping_rounds": Integer(
         1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
     ),
@@ -307,6 +327,17 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "objective": None,
     "eval_metric": None,
 }
+
+
+def _is_tweedie_metric(name: str) -> bool:
+    """``tweedie-nloglik@rho`` with rho in [1, 2)."""
+    head, _, rho = name.partition("@")
+    if head != "tweedie-nloglik":
+        return False
+    try:
+        return 1.0 <= float(rho) < 2.0
+    except ValueError:
+        return False
 
 
 class _GBTBase(BaseEstimator):
@@ -347,6 +378,9 @@ class _GBTBase(BaseEstimator):
         feature_types: Sequence[str] | None = None,
         max_cat_to_onehot: int = 4,
         max_cat_threshold: int = 64,
+        huber_slope: float = 1.0,
+        tweedie_variance_power: float = 1.5,
+        quantile_alpha: float = 0.5,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -382,6 +416,9 @@ class _GBTBase(BaseEstimator):
         self.feature_types = feature_types
         self.max_cat_to_onehot = max_cat_to_onehot
         self.max_cat_threshold = max_cat_threshold
+        self.huber_slope = huber_slope
+        self.tweedie_variance_power = tweedie_variance_power
+        self.quantile_alpha = quantile_alpha
         self.missing = missing
         self.objective = objective
         self.eval_metric = eval_metric
@@ -430,6 +467,9 @@ class _GBTBase(BaseEstimator):
             "base_score",
             "max_cat_to_onehot",
             "max_cat_threshold",
+            "huber_slope",
+            "tweedie_variance_power",
+            "quantile_alpha",
         )
         return {
             **{key: p[key] for key in tree_keys},
@@ -520,13 +560,18 @@ class _GBTBase(BaseEstimator):
     def _metrics(self, objective: str) -> list[str]:
         metric = self.eval_metric
         if metric is None:
-            return [_DEFAULT_METRIC[objective]]
+            default = _DEFAULT_METRIC[objective]
+            if default == "tweedie-nloglik":
+                # XGBoost names it with the power, as a float prints: tweedie-nloglik@1.5.
+                rho = float(np.float32(self.tweedie_variance_power))
+                default = f"tweedie-nloglik@{rho:.6g}"
+            return [default]
         if isinstance(metric, str):
             metric = [metric]
         if callable(metric) or not all(isinstance(m, str) for m in metric):
             raise TypeError("eval_metric must be None, a metric name or a list of metric names")
         for m in metric:
-            if m not in _METRICS:
+            if m not in _METRICS and not _is_tweedie_metric(m):
                 raise ValueError(
                     f"unknown eval_metric {m!r}; expected one of {', '.join(_METRICS)}"
                 )
@@ -1267,6 +1312,9 @@ class _GBTBase(BaseEstimator):
         state.setdefault("enable_categorical", False)
         state.setdefault("max_cat_to_onehot", 4)
         state.setdefault("max_cat_threshold", 64)
+        state.setdefault("huber_slope", 1.0)
+        state.setdefault("tweedie_variance_power", 1.5)
+        state.setdefault("quantile_alpha", 0.5)
         self.__dict__.update(state)
         if text is not None:
             self._model = _native.BoostModel.from_json(text)

@@ -34,6 +34,9 @@ _REGRESSION_OBJECTIVES = (
     "reg:absoluteerror",
     "reg:squaredlogerror",
     "reg:gamma",
+    "reg:pseudohubererror",
+    "reg:tweedie",
+    "reg:quantileerror",
 )
 _CLASSIFICATION_OBJECTIVES = (
     "binary:logistic",
@@ -267,6 +270,36 @@ def _f32(v: float) -> float:
     return float(np.float32(v))
 
 
+# The objectives with a parameter: XGBoost's parameter block, and the parameter's name.
+_OBJECTIVE_PARAM_BLOCKS = {
+    "reg:pseudohubererror": ("pseudo_huber_param", "huber_slope"),
+    "reg:tweedie": ("tweedie_regression_param", "tweedie_variance_power"),
+    "reg:quantileerror": ("quantile_loss_param", "quantile_alpha"),
+}
+_OBJECTIVE_DEFAULTS = {"huber_slope": 1.0, "tweedie_variance_power": 1.5, "quantile_alpha": 0.5}
+
+
+def _objective_params(objective: str, block: Any) -> dict[str, float]:
+    """The parameter of an XGBoost objective block, as sapwood's ``objective_params``."""
+    if objective not in _OBJECTIVE_PARAM_BLOCKS:
+        return {}
+    name, key = _OBJECTIVE_PARAM_BLOCKS[objective]
+    path = f"learner.objective.{name}"
+    params = _field(block, "learner.objective", name, {})
+    raw = _field(params, path, key, None)
+    if raw is None:
+        return {}
+    if key == "quantile_alpha":
+        text = str(raw).strip()
+        values = [v for v in text.strip("[]").split(",") if v.strip()]
+        if len(values) != 1:
+            raise ValueError(
+                f"{path}.quantile_alpha = {text!r:.60}: only one quantile per model is supported"
+            )
+        raw = values[0]
+    return {key: _as_float(raw, f"{path}.{key}")}
+
+
 def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
     """sapwood model -> XGBoost JSON document (as XGBoost 3.x writes it)."""
     doc = json.loads(model.to_json())
@@ -294,6 +327,12 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
         }
     elif objective.startswith("multi:"):
         obj_block = {"name": objective, "softmax_multiclass_param": {"num_class": str(k)}}
+    elif objective in _OBJECTIVE_PARAM_BLOCKS:
+        block, key = _OBJECTIVE_PARAM_BLOCKS[objective]
+        value = repr(_f32(doc.get("objective_params", {}).get(key, _OBJECTIVE_DEFAULTS[key])))
+        if key == "quantile_alpha":
+            value = f"[{value}]"
+        obj_block = {"name": objective, block: {key: value}}
     else:
         obj_block = {"name": objective}
     trees = []
@@ -643,9 +682,11 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
                     "learner.feature_types does not mark it 'c'"
                 )
             categorical.add(f)
+    objective_params = _objective_params(objective, objective_block)
     out = {
         "format": _SAPWOOD_FORMAT,
         "version": 1,
+        "objective_params": {**_OBJECTIVE_DEFAULTS, **objective_params},
         "categorical_features": sorted(categorical),
         "objective": objective,
         "num_class": num_class,

@@ -121,16 +121,26 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         statistics and scanned from both ends.
     max_cat_threshold : int, default=64
         The most categories a partition split scans through on either side.
+    huber_slope : float, default=1.0
+        The slope (delta) of ``reg:pseudohubererror``, and of the ``mphe`` metric.
+    tweedie_variance_power : float, default=1.5
+        The variance power of ``reg:tweedie``, in [1, 2): towards 1 a Poisson-like, towards 2
+        a gamma-like distribution. The default metric is ``tweedie-nloglik@<power>``.
+    quantile_alpha : float, default=0.5
+        The quantile ``reg:quantileerror`` fits, in [0, 1] (and the ``quantile`` metric's);
+        leaves are refreshed to that quantile of their rows' residuals.
     missing : float, default=nan
         Value treated as missing (NaN always is).
     objective : str or callable, default="reg:squarederror"
         ``reg:squarederror``, ``reg:logistic``, ``count:poisson``, ``reg:absoluteerror``,
-        ``reg:squaredlogerror``, ``reg:gamma``, or a callable
+        ``reg:squaredlogerror``, ``reg:gamma``, ``reg:pseudohubererror``, ``reg:tweedie``,
+        ``reg:quantileerror``, or a callable
         ``(y_true, y_pred) -> (grad, hess)`` on raw margins.
     eval_metric : str or list of str, optional
         Metrics computed on ``eval_set`` (``rmse``, ``mae``, ``logloss``, ``error``,
         ``auc``, ``mlogloss``, ``merror``, ``poisson-nloglik``, ``rmsle``,
-        ``gamma-deviance``, ``gamma-nloglik``).
+        ``gamma-deviance``, ``gamma-nloglik``, ``mphe``, ``tweedie-nloglik@<power>``,
+        ``quantile``).
     early_stopping_rounds : int, optional
         Stop when the last metric on the last eval set has not improved for this many
         rounds; predictions then use the best iteration. The same as
@@ -308,7 +318,8 @@ class GBTClassifier(ClassifierMixin, _GBTBase):
 max_delta_step, subsample, colsample_bytree, colsample_bylevel, colsample_bynode, \
 scale_pos_weight, base_score, tree_method, max_bin, grow_policy, max_leaves, \
 num_parallel_tree, monotone_constraints, interaction_constraints, feature_weights, \
-enable_categorical, feature_types, max_cat_to_onehot, max_cat_threshold, missing, eval_metric, \
+enable_categorical, feature_types, max_cat_to_onehot, max_cat_threshold, huber_slope, \
+tweedie_variance_power, quantile_alpha, missing, eval_metric, \
 early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
         As in :class:`GBTRegressor`.
     objective : str or callable, optional
@@ -604,6 +615,9 @@ class RFRegressor(_RFMixin, GBTRegressor):
         feature_types: Sequence[str] | None = None,
         max_cat_to_onehot: int = 4,
         max_cat_threshold: int = 64,
+        huber_slope: float = 1.0,
+        tweedie_variance_power: float = 1.5,
+        quantile_alpha: float = 0.5,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -648,6 +662,9 @@ class RFClassifier(_RFMixin, GBTClassifier):
         feature_types: Sequence[str] | None = None,
         max_cat_to_onehot: int = 4,
         max_cat_threshold: int = 64,
+        huber_slope: float = 1.0,
+        tweedie_variance_power: float = 1.5,
+        quantile_alpha: float = 0.5,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,

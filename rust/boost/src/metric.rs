@@ -1,9 +1,10 @@
 //! Evaluation metrics, weighted as scikit-learn weights them, with XGBoost's clips.
 
 use crate::error::BoostError;
+use crate::objective::ObjectiveParams;
 
 /// An evaluation metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Metric {
     /// Root mean squared error.
     Rmse,
@@ -27,13 +28,29 @@ pub enum Metric {
     GammaDeviance,
     /// Gamma regression's negative log-likelihood (dispersion 1).
     GammaNLogLik,
+    /// Mean pseudo-Huber error (`mphe`) at the objective's `huber_slope`.
+    Mphe {
+        /// The slope.
+        slope: f32,
+    },
+    /// Tweedie regression's negative log-likelihood at variance power `rho`
+    /// (`tweedie-nloglik@rho`).
+    TweedieNLogLik {
+        /// The variance power, in [1, 2).
+        rho: f32,
+    },
+    /// The pinball loss (`quantile`) at the objective's `quantile_alpha`.
+    Quantile {
+        /// The quantile.
+        alpha: f32,
+    },
 }
 
 const EPS: f64 = 1e-16;
 
 impl Metric {
-    /// Every metric name accepted.
-    pub const NAMES: [&'static str; 11] = [
+    /// Every metric name accepted (`tweedie-nloglik` takes its power after an `@`).
+    pub const NAMES: [&'static str; 14] = [
         "rmse",
         "mae",
         "logloss",
@@ -45,13 +62,41 @@ impl Metric {
         "rmsle",
         "gamma-deviance",
         "gamma-nloglik",
+        "mphe",
+        "tweedie-nloglik@1.5",
+        "quantile",
     ];
 
-    /// Parses a metric name.
+    /// Parses a metric name, with the objective parameters' defaults.
     ///
     /// # Errors
     /// [`BoostError::UnknownName`] listing the known names.
     pub fn from_name(name: &str) -> Result<Self, BoostError> {
+        Self::from_name_with(name, &ObjectiveParams::default())
+    }
+
+    /// Parses a metric name; `mphe` and `quantile` read `huber_slope` and `quantile_alpha`
+    /// from `params`, as XGBoost's metrics read the learner's parameters.
+    ///
+    /// # Errors
+    /// [`BoostError::UnknownName`] listing the known names; [`BoostError::InvalidParameter`]
+    /// for a Tweedie power outside [1, 2).
+    pub fn from_name_with(name: &str, params: &ObjectiveParams) -> Result<Self, BoostError> {
+        if let Some(rho) = name.strip_prefix("tweedie-nloglik@") {
+            let rho: f32 = rho.parse().map_err(|_| {
+                BoostError::UnknownName(format!(
+                    "eval_metric {name:?}: the Tweedie power after '@' is not a number"
+                ))
+            })?;
+            if !(1.0..2.0).contains(&rho) {
+                return Err(BoostError::parameter(
+                    "the power of tweedie-nloglik",
+                    "in [1, 2)",
+                    rho,
+                ));
+            }
+            return Ok(Self::TweedieNLogLik { rho });
+        }
         Ok(match name {
             "rmse" => Self::Rmse,
             "mae" => Self::Mae,
@@ -64,6 +109,15 @@ impl Metric {
             "rmsle" => Self::Rmsle,
             "gamma-deviance" => Self::GammaDeviance,
             "gamma-nloglik" => Self::GammaNLogLik,
+            "mphe" => Self::Mphe {
+                slope: params.huber_slope,
+            },
+            "tweedie-nloglik" => Self::TweedieNLogLik {
+                rho: params.tweedie_variance_power,
+            },
+            "quantile" => Self::Quantile {
+                alpha: params.quantile_alpha,
+            },
             _ => {
                 return Err(BoostError::UnknownName(format!(
                     "unknown eval_metric {name:?}; expected one of {}",
@@ -73,9 +127,24 @@ impl Metric {
         })
     }
 
-    /// The metric's name.
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
+    /// The metric's name (XGBoost's, `tweedie-nloglik@1.5` with its power).
+    pub fn name(self) -> String {
+        match self {
+            Self::Rmse => "rmse".into(),
+            Self::Mae => "mae".into(),
+            Self::LogLoss => "logloss".into(),
+            Self::Error => "error".into(),
+            Self::Auc => "auc".into(),
+            Self::MLogLoss => "mlogloss".into(),
+            Self::MError => "merror".into(),
+            Self::PoissonNLogLik => "poisson-nloglik".into(),
+            Self::Rmsle => "rmsle".into(),
+            Self::GammaDeviance => "gamma-deviance".into(),
+            Self::GammaNLogLik => "gamma-nloglik".into(),
+            Self::Mphe { .. } => "mphe".into(),
+            Self::TweedieNLogLik { rho } => format!("tweedie-nloglik@{rho}"),
+            Self::Quantile { .. } => "quantile".into(),
+        }
     }
 
     /// Whether larger values are better (for early stopping).
@@ -179,6 +248,48 @@ impl Metric {
                 }
             }),
             Self::Auc => auc(preds, labels, weights),
+            // Row values in f32, sums in f64, as XGBoost's element-wise metrics.
+            Self::Mphe { slope } => {
+                let (mut num, mut den) = (0.0_f64, 0.0_f64);
+                for i in 0..labels.len() {
+                    let a = labels[i] - preds[i];
+                    let r = a / slope;
+                    let v = slope * slope * ((1.0 + r * r).sqrt() - 1.0) * weights[i];
+                    num += f64::from(v);
+                    den += f64::from(weights[i]);
+                }
+                if den == 0.0 {
+                    num
+                } else {
+                    num / den
+                }
+            }
+            Self::TweedieNLogLik { rho } => {
+                let (mut num, mut den) = (0.0_f64, 0.0_f64);
+                for i in 0..labels.len() {
+                    let (yi, pi) = (labels[i], preds[i]);
+                    let a = yi * ((1.0 - rho) * pi.ln()).exp() / (1.0 - rho);
+                    let b = ((2.0 - rho) * pi.ln()).exp() / (2.0 - rho);
+                    num += f64::from((-a + b) * weights[i]);
+                    den += f64::from(weights[i]);
+                }
+                if den == 0.0 {
+                    num
+                } else {
+                    num / den
+                }
+            }
+            Self::Quantile { alpha } => {
+                let (mut num, mut den) = (0.0_f64, 0.0_f64);
+                for i in 0..labels.len() {
+                    let d = labels[i] - preds[i];
+                    let sign = f32::from(u8::from(d >= 0.0));
+                    let loss = alpha * sign * d - (1.0 - alpha) * (1.0 - sign) * d;
+                    num += f64::from(loss * weights[i]);
+                    den += f64::from(weights[i]);
+                }
+                num / den
+            }
         })
     }
 }
@@ -270,6 +381,18 @@ mod tests {
         for n in Metric::NAMES {
             assert_eq!(Metric::from_name(n).unwrap().name(), n);
         }
+        let params = ObjectiveParams {
+            tweedie_variance_power: 1.2,
+            ..ObjectiveParams::default()
+        };
+        assert_eq!(
+            Metric::from_name_with("tweedie-nloglik", &params)
+                .unwrap()
+                .name(),
+            "tweedie-nloglik@1.2"
+        );
+        assert!(Metric::from_name("tweedie-nloglik@2.5").is_err());
+        assert!(Metric::from_name("tweedie-nloglik@x").is_err());
         assert!(Metric::from_name("nope").is_err());
         assert!(Metric::MLogLoss
             .evaluate(&[0.5], &[1.0], &[1.0], 1)

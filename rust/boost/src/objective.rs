@@ -45,6 +45,84 @@ pub enum Objective {
     /// `binary:hinge`: the hinge loss, 0 or 1 as output.
     #[serde(rename = "binary:hinge")]
     Hinge,
+    /// `reg:pseudohubererror`: the pseudo-Huber loss of slope `huber_slope`.
+    #[serde(rename = "reg:pseudohubererror")]
+    PseudoHuber,
+    /// `reg:tweedie`: non-negative labels, log link, variance power
+    /// `tweedie_variance_power`.
+    #[serde(rename = "reg:tweedie")]
+    Tweedie,
+    /// `reg:quantileerror`: the pinball loss at `quantile_alpha`; leaves refreshed to that
+    /// quantile of the residuals.
+    #[serde(rename = "reg:quantileerror")]
+    Quantile,
+}
+
+/// The parameters of the objectives that take one, with XGBoost's names and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveParams {
+    /// `reg:pseudohubererror`'s slope (`huber_slope`), not 0.
+    #[serde(default = "default_huber_slope")]
+    pub huber_slope: f32,
+    /// `reg:tweedie`'s variance power, in [1, 2).
+    #[serde(default = "default_tweedie_variance_power")]
+    pub tweedie_variance_power: f32,
+    /// `reg:quantileerror`'s quantile, in [0, 1].
+    #[serde(default = "default_quantile_alpha")]
+    pub quantile_alpha: f32,
+}
+
+fn default_huber_slope() -> f32 {
+    1.0
+}
+
+fn default_tweedie_variance_power() -> f32 {
+    1.5
+}
+
+fn default_quantile_alpha() -> f32 {
+    0.5
+}
+
+impl Default for ObjectiveParams {
+    fn default() -> Self {
+        Self {
+            huber_slope: default_huber_slope(),
+            tweedie_variance_power: default_tweedie_variance_power(),
+            quantile_alpha: default_quantile_alpha(),
+        }
+    }
+}
+
+impl ObjectiveParams {
+    /// Checks each parameter's range.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidParameter`] naming the parameter.
+    pub fn validate(&self) -> Result<(), BoostError> {
+        if !(self.huber_slope.is_finite() && self.huber_slope != 0.0) {
+            return Err(BoostError::parameter(
+                "huber_slope",
+                "a finite number other than 0",
+                self.huber_slope,
+            ));
+        }
+        if !(1.0..2.0).contains(&self.tweedie_variance_power) {
+            return Err(BoostError::parameter(
+                "tweedie_variance_power",
+                "in [1, 2)",
+                self.tweedie_variance_power,
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.quantile_alpha) {
+            return Err(BoostError::parameter(
+                "quantile_alpha",
+                "in [0, 1]",
+                self.quantile_alpha,
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What [`Objective::gradients`] reads: the training rows at the current margins, and the two
@@ -63,6 +141,8 @@ pub struct GradientInputs<'a> {
     pub scale_pos_weight: f32,
     /// Added to the margin inside the Poisson hessian's exponent.
     pub max_delta_step: f32,
+    /// The parameters of the objectives that take one.
+    pub params: ObjectiveParams,
 }
 
 /// The clip XGBoost applies to hessians and probabilities.
@@ -147,6 +227,9 @@ impl Objective {
             "reg:gamma" => Self::Gamma,
             "binary:logitraw" => Self::LogitRaw,
             "binary:hinge" => Self::Hinge,
+            "reg:pseudohubererror" => Self::PseudoHuber,
+            "reg:tweedie" => Self::Tweedie,
+            "reg:quantileerror" => Self::Quantile,
             _ => {
                 return Err(BoostError::UnknownName(format!(
                     "unknown objective {name:?}; expected one of {}",
@@ -171,7 +254,16 @@ impl Objective {
             Self::Gamma => "reg:gamma",
             Self::LogitRaw => "binary:logitraw",
             Self::Hinge => "binary:hinge",
+            Self::PseudoHuber => "reg:pseudohubererror",
+            Self::Tweedie => "reg:tweedie",
+            Self::Quantile => "reg:quantileerror",
         }
+    }
+
+    /// Whether leaves are refreshed after growth to a quantile of their rows' residuals
+    /// (`reg:absoluteerror`, `reg:quantileerror`).
+    pub fn has_adaptive_leaves(self) -> bool {
+        matches!(self, Self::AbsoluteError | Self::Quantile)
     }
 
     /// Whether the objective is multi-class.
@@ -191,6 +283,9 @@ impl Objective {
             Self::Gamma => "gamma-deviance",
             Self::LogitRaw => "logloss",
             Self::Hinge => "error",
+            Self::PseudoHuber => "mphe",
+            Self::Tweedie => "tweedie-nloglik",
+            Self::Quantile => "quantile",
         }
     }
 
@@ -217,7 +312,7 @@ impl Objective {
                 Self::MultiSoftprob | Self::MultiSoftmax => {
                     y >= 0.0 && y.fract() == 0.0 && (y as usize) < num_class
                 }
-                Self::Poisson => y >= 0.0,
+                Self::Poisson | Self::Tweedie => y >= 0.0,
                 _ => y.is_finite(),
             };
             if !ok || !y.is_finite() {
@@ -228,7 +323,7 @@ impl Objective {
                     Self::SquaredLogError => "greater than -1",
                     Self::Gamma => "positive",
                     Self::MultiSoftprob | Self::MultiSoftmax => "integers in [0, num_class)",
-                    Self::Poisson => "non-negative",
+                    Self::Poisson | Self::Tweedie => "non-negative",
                     _ => "finite",
                 };
                 return Err(BoostError::InvalidInput(format!(
@@ -250,6 +345,7 @@ impl Objective {
             n_groups,
             scale_pos_weight,
             max_delta_step,
+            params,
         } = *input;
         match self {
             Self::MultiSoftprob | Self::MultiSoftmax => {
@@ -309,6 +405,36 @@ impl Objective {
                 let p = sigmoid(m);
                 ((p - y) * w, (p * (1.0 - p)).max(EPS) * w)
             }),
+            Self::PseudoHuber => {
+                let slope = params.huber_slope;
+                per_row(out, margin, labels, weights, |m, y, w| {
+                    let z = m - y;
+                    let scale_sqrt = (1.0 + (z * z) / (slope * slope)).sqrt();
+                    let grad = z / scale_sqrt;
+                    let scale = slope * slope + z * z;
+                    let hess = (slope * slope) / (scale * scale_sqrt);
+                    (grad * w, hess * w)
+                });
+            }
+            Self::Tweedie => {
+                let rho = params.tweedie_variance_power;
+                per_row(out, margin, labels, weights, |m, y, w| {
+                    let (a, b) = (((1.0 - rho) * m).exp(), ((2.0 - rho) * m).exp());
+                    let grad = -y * a + b;
+                    let hess = -y * (1.0 - rho) * a + (2.0 - rho) * b;
+                    (grad * w, hess * w)
+                });
+            }
+            Self::Quantile => {
+                let alpha = params.quantile_alpha;
+                per_row(out, margin, labels, weights, |m, y, w| {
+                    if m - y >= 0.0 {
+                        ((1.0 - alpha) * w, w)
+                    } else {
+                        (-alpha * w, w)
+                    }
+                });
+            }
             Self::Hinge => per_row(out, margin, labels, weights, |m, y, w| {
                 let y = y * 2.0 - 1.0;
                 if m * y < 1.0 {
@@ -330,7 +456,7 @@ impl Objective {
                 }
             }
             Self::MultiSoftprob | Self::MultiSoftmax => softmax(row),
-            Self::Poisson | Self::Gamma => {
+            Self::Poisson | Self::Gamma | Self::Tweedie => {
                 for x in row.iter_mut() {
                     *x = x.exp();
                 }
@@ -353,7 +479,7 @@ impl Objective {
                 -(1.0 / b - 1.0).ln()
             }
             Self::Poisson => base_score.max(1e-16).ln(),
-            Self::Gamma => base_score.ln(),
+            Self::Gamma | Self::Tweedie => base_score.ln(),
             _ => base_score,
         }
     }
@@ -366,6 +492,7 @@ impl Objective {
         weights: &[f32],
         num_class: usize,
         scale_pos_weight: f32,
+        params: &ObjectiveParams,
     ) -> Vec<f32> {
         let total_w: f64 = weights.iter().map(|&w| f64::from(w)).sum();
         let mean = || {
@@ -382,11 +509,18 @@ impl Objective {
         };
         match self {
             Self::Custom => vec![0.5],
-            Self::SquaredError | Self::Poisson => vec![mean() as f32],
+            Self::SquaredError | Self::Poisson | Self::Tweedie => vec![mean() as f32],
+            Self::PseudoHuber => vec![self.newton_intercept(labels, weights, 1.0, params)],
+            Self::Quantile => vec![weighted_quantile(
+                labels,
+                weights,
+                weights.iter().all(|&w| w == 1.0),
+                f64::from(params.quantile_alpha),
+            )],
             // GLM-like: the weighted mean; with scale_pos_weight, one Newton step from 0.
             Self::Gamma | Self::LogitRaw if scale_pos_weight == 1.0 => vec![mean() as f32],
             Self::Gamma | Self::LogitRaw | Self::SquaredLogError | Self::Hinge => {
-                vec![self.newton_intercept(labels, weights, scale_pos_weight)]
+                vec![self.newton_intercept(labels, weights, scale_pos_weight, params)]
             }
             Self::RegLogistic | Self::BinaryLogistic => {
                 if scale_pos_weight == 1.0 {
@@ -440,7 +574,13 @@ impl Objective {
     /// XGBoost's `FitIntercept`: the gradients at margin 0, one unregularised Newton step
     /// (`-sum(g) / sum(h)`, sums in f64), in response space.
     #[allow(clippy::cast_possible_truncation)]
-    fn newton_intercept(self, labels: &[f32], weights: &[f32], scale_pos_weight: f32) -> f32 {
+    fn newton_intercept(
+        self,
+        labels: &[f32],
+        weights: &[f32],
+        scale_pos_weight: f32,
+        params: &ObjectiveParams,
+    ) -> f32 {
         let n = labels.len();
         let margin = vec![0.0_f32; n];
         let mut gpair = vec![(0.0_f32, 0.0_f32); n];
@@ -452,6 +592,7 @@ impl Objective {
                 n_groups: 1,
                 scale_pos_weight,
                 max_delta_step: 0.0,
+                params: *params,
             },
             &mut gpair,
         );
@@ -468,15 +609,20 @@ impl Objective {
 
 /// The median XGBoost uses for `reg:absoluteerror`: interpolated for unit weights, the lower
 /// weighted quantile otherwise. NaN for an empty input.
-#[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
 pub fn weighted_median(values: &[f32], weights: &[f32], unweighted: bool) -> f32 {
+    weighted_quantile(values, weights, unweighted, 0.5)
+}
+
+/// XGBoost's quantile at `alpha` (`common::Quantile`, interpolated, for unit weights; the
+/// lower weighted quantile, `common::WeightedQuantile`, otherwise). NaN for an empty input.
+#[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+pub fn weighted_quantile(values: &[f32], weights: &[f32], unweighted: bool, alpha: f64) -> f32 {
     let n = values.len();
     if n == 0 {
         return f32::NAN;
     }
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let alpha = 0.5_f64;
     if unweighted {
         let nf = n as f64;
         if alpha <= 1.0 / (nf + 1.0) {
@@ -499,7 +645,8 @@ pub fn weighted_median(values: &[f32], weights: &[f32], unweighted: bool) -> f32
             acc += weights[i];
             cdf.push(acc);
         }
-        let thresh = acc * alpha as f32;
+        // XGBoost multiplies in f64 and keeps the threshold in f32.
+        let thresh = (f64::from(acc) * alpha) as f32;
         let pos = cdf.partition_point(|&c| c < thresh).min(n - 1);
         values[idx[pos]]
     }
@@ -530,6 +677,7 @@ mod tests {
             n_groups: 2,
             scale_pos_weight: 1.0,
             max_delta_step: 0.0,
+            params: ObjectiveParams::default(),
         };
         Objective::MultiSoftprob.gradients(&input, &mut out);
         assert_eq!(out[0], (0.5, 0.5));
@@ -546,6 +694,7 @@ mod tests {
             n_groups: 1,
             scale_pos_weight: 1.0,
             max_delta_step: 0.7,
+            params: ObjectiveParams::default(),
         };
         Objective::Poisson.gradients(&input, &mut out);
         assert!((out[0].0 + 1.0).abs() < 1e-6);
@@ -557,10 +706,22 @@ mod tests {
         let y = [0.0, 1.0, 1.0, 1.0];
         let w = [1.0; 4];
         assert_eq!(
-            Objective::BinaryLogistic.estimate_base_score(&y, &w, 0, 1.0),
+            Objective::BinaryLogistic.estimate_base_score(
+                &y,
+                &w,
+                0,
+                1.0,
+                &ObjectiveParams::default()
+            ),
             vec![0.75]
         );
-        let m = Objective::MultiSoftprob.estimate_base_score(&y, &w, 2, 1.0);
+        let m = Objective::MultiSoftprob.estimate_base_score(
+            &y,
+            &w,
+            2,
+            1.0,
+            &ObjectiveParams::default(),
+        );
         assert!((m[0] + m[1]).abs() < 1e-6 && m[1] > m[0]);
         assert_eq!(weighted_median(&[3.0, 1.0, 2.0], &[1.0; 3], true), 2.0);
         assert_eq!(weighted_median(&[1.0, 2.0, 3.0, 4.0], &[1.0; 4], true), 2.5);

@@ -52,6 +52,7 @@ impl ForestImportance {
             tree_method: TreeMethod::Hist,
             grow_policy: GrowPolicy::Depthwise,
             num_parallel_tree: n_trees.max(1),
+            objective_params: sapwood_boost::objective::ObjectiveParams::default(),
         }
     }
 }

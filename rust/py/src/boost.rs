@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
+use sapwood_boost::objective::ObjectiveParams;
 use sapwood_boost::train::Start;
 use sapwood_boost::updater::TreeMethod;
 use sapwood_boost::{
@@ -123,6 +124,9 @@ pub(crate) struct TrainParams {
     categorical_features: Vec<u32>,
     max_cat_to_onehot: u32,
     max_cat_threshold: u32,
+    huber_slope: f32,
+    tweedie_variance_power: f32,
+    quantile_alpha: f32,
     objective: String,
     num_class: usize,
     base_score: Option<f64>,
@@ -157,6 +161,11 @@ impl TrainParams {
             max_cat_to_onehot: self.max_cat_to_onehot,
             max_cat_threshold: self.max_cat_threshold,
         };
+        let objective_params = ObjectiveParams {
+            huber_slope: self.huber_slope,
+            tweedie_variance_power: self.tweedie_variance_power,
+            quantile_alpha: self.quantile_alpha,
+        };
         Ok(TrainConfig {
             tree,
             objective: Objective::from_name(&self.objective)?,
@@ -167,11 +176,12 @@ impl TrainParams {
             metrics: self
                 .metrics
                 .iter()
-                .map(|m| Metric::from_name(m))
+                .map(|m| Metric::from_name_with(m, &objective_params))
                 .collect::<Result<_, _>>()?,
             tree_method: self.tree_method.parse::<TreeMethod>()?,
             grow_policy: self.grow_policy.parse::<GrowPolicy>()?,
             num_parallel_tree: self.num_parallel_tree,
+            objective_params,
         })
     }
 }

@@ -59,6 +59,9 @@ pub struct Booster {
     /// Free-form string attributes (best_iteration, best_score, ...).
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// The parameters of the objectives that take one, kept for export.
+    #[serde(default)]
+    pub objective_params: crate::objective::ObjectiveParams,
     /// The categorical features (ascending); XGBoost's feature type `"c"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categorical_features: Vec<u32>,
@@ -168,6 +171,7 @@ pub(crate) mod tests {
             objective_max_delta_step: 0.0,
             scale_pos_weight: 1.0,
             attributes: BTreeMap::new(),
+            objective_params: crate::objective::ObjectiveParams::default(),
             categorical_features: Vec::new(),
         }
     }

@@ -85,6 +85,9 @@ impl Booster {
                 return bad(format!("{name} = {v} is not a finite number"));
             }
         }
+        self.objective_params
+            .validate()
+            .map_err(|e| BoostError::InvalidModel(format!("objective_params: {e}")))?;
         if self.tree_info.len() != self.trees.len() {
             return bad(format!(
                 "tree_info has {} entries, but there are {} trees",

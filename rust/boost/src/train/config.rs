@@ -3,7 +3,7 @@
 use crate::error::BoostError;
 use crate::hist::GrowPolicy;
 use crate::metric::Metric;
-use crate::objective::Objective;
+use crate::objective::{Objective, ObjectiveParams};
 use crate::param::TreeParams;
 use crate::updater::TreeMethod;
 
@@ -30,6 +30,8 @@ pub struct TrainConfig {
     pub grow_policy: GrowPolicy,
     /// Trees per output group and round; leaves are scaled by its inverse (random forests).
     pub num_parallel_tree: usize,
+    /// The parameters of the objectives that take one (and of the metrics that read them).
+    pub objective_params: ObjectiveParams,
 }
 
 impl TrainConfig {
@@ -39,6 +41,7 @@ impl TrainConfig {
     /// [`BoostError::InvalidParameter`] naming the first problem.
     pub fn validate(&self) -> Result<(), BoostError> {
         self.tree.validate()?;
+        self.objective_params.validate()?;
         if self.num_parallel_tree == 0 {
             return Err(BoostError::parameter("num_parallel_tree", "at least 1", 0));
         }

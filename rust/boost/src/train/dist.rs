@@ -222,7 +222,7 @@ impl DistConfig {
         }
         if matches!(
             config.objective,
-            Objective::Custom | Objective::AbsoluteError
+            Objective::Custom | Objective::AbsoluteError | Objective::Quantile
         ) {
             return Err(BoostError::InvalidInput(format!(
                 "objective '{}' cannot be distributed yet",
@@ -291,6 +291,7 @@ impl DistConfig {
                 n_groups: k,
                 scale_pos_weight: model.scale_pos_weight,
                 max_delta_step: self.split.max_delta_step,
+                params: self.config.objective_params,
             },
             &mut gpair,
         );

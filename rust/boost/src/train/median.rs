@@ -1,5 +1,6 @@
-//! `reg:absoluteerror`'s leaf refresh: after growth, each leaf's value becomes the median
-//! residual of its training rows. The rows of each leaf come from growth where it lists them
+//! The adaptive leaves of `reg:absoluteerror` and `reg:quantileerror`: after growth, each
+//! leaf's value becomes the median (or the `quantile_alpha` quantile) of the residuals of its
+//! training rows. The rows of each leaf come from growth where it lists them
 //! (`hist`), and from walking every training row through the tree otherwise. Reads the
 //! trainer's labels, weights and margins; writes the new tree's leaf values only.
 
@@ -7,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::data::MatrixView;
 use crate::hist::LeafRows;
-use crate::objective::weighted_median;
+use crate::objective::weighted_quantile;
 use crate::train::Trainer;
 use crate::tree::Tree;
 
@@ -25,16 +26,17 @@ pub(super) fn leaf_rows_are_complete(tree: &Tree, leaves: &LeafRows, gpair: &[(f
 }
 
 impl Trainer {
-    /// [`Trainer::refresh_leaves_to_median`] from the rows growth placed in each leaf (see
+    /// [`Trainer::refresh_leaves_to_quantile`] from the rows growth placed in each leaf (see
     /// [`leaf_rows_are_complete`] for when they are the rows the walk finds). A leaf's rows
     /// are ascending, as the walk visits them, so each median sees its residuals in the same
     /// order and the leaves come out bit for bit the same; leaves go in parallel, each on
     /// its own.
-    pub fn refresh_leaves_to_median_from_rows(
+    pub fn refresh_leaves_to_quantile_from_rows(
         &self,
         tree: &mut Tree,
         leaves: &LeafRows,
         learning_rate: f32,
+        alpha: f64,
     ) {
         let unweighted = self.weights.iter().all(|&w| w == 1.0);
         let live = |nid: usize| tree.is_leaf(nid) && !tree.is_deleted(nid);
@@ -47,7 +49,10 @@ impl Trainer {
                     .map(|&r| self.labels[r as usize] - self.margin[r as usize])
                     .collect();
                 let weights: Vec<f32> = rows.iter().map(|&r| self.weights[r as usize]).collect();
-                (*nid, weighted_median(&residuals, &weights, unweighted))
+                (
+                    *nid,
+                    weighted_quantile(&residuals, &weights, unweighted, alpha),
+                )
             })
             .collect();
         for (nid, q) in medians {
@@ -55,17 +60,18 @@ impl Trainer {
         }
     }
 
-    /// `reg:absoluteerror` with an adaptive-leaf split finder: each leaf of `tree` becomes the
-    /// median of the residuals `y - margin` of its (`active`) training rows, times the
+    /// `reg:absoluteerror` (`alpha` 0.5) and `reg:quantileerror` with an adaptive-leaf split
+    /// finder: each leaf of `tree` becomes the `alpha` quantile of the residuals `y - margin` of its (`active`) training rows, times the
     /// learning rate; leaves without rows keep their value. Walks every active row through
     /// the tree: for growth that does not list its leaves' rows (`approx`).
     #[allow(clippy::cast_sign_loss)]
-    pub fn refresh_leaves_to_median(
+    pub fn refresh_leaves_to_quantile(
         &self,
         view: &MatrixView<'_>,
         tree: &mut Tree,
         active: &[bool],
         learning_rate: f32,
+        alpha: f64,
     ) {
         let n = self.labels.len();
         let mut buf = vec![0.0_f32; view.n_cols()];
@@ -80,7 +86,7 @@ impl Trainer {
         let unweighted = self.weights.iter().all(|&w| w == 1.0);
         for (leaf, (res, w)) in per_leaf.iter().enumerate() {
             if tree.is_leaf(leaf) && !tree.is_deleted(leaf) && !res.is_empty() {
-                let q = weighted_median(res, w, unweighted);
+                let q = weighted_quantile(res, w, unweighted, alpha);
                 tree.split_cond[leaf] = q * learning_rate;
             }
         }
@@ -151,6 +157,7 @@ mod tests {
                 n_groups: 1,
                 scale_pos_weight: 1.0,
                 max_delta_step: 0.0,
+                params: crate::objective::ObjectiveParams::default(),
             };
             Objective::AbsoluteError.gradients(&input, &mut gpair);
             let mut updater = Updater::new(TreeMethod::Hist, &view, w, 16).unwrap();
@@ -183,8 +190,8 @@ mod tests {
             assert!(leaf_rows_are_complete(&grown, &leaves, &gpair));
             assert!(leaves.len() > 2, "the tree should have several leaves");
             let (mut from_rows, mut walked) = (grown.clone(), grown.clone());
-            t.refresh_leaves_to_median_from_rows(&mut from_rows, &leaves, 0.3);
-            t.refresh_leaves_to_median(&view, &mut walked, &sample_rows(n, 0.7, seed), 0.3);
+            t.refresh_leaves_to_quantile_from_rows(&mut from_rows, &leaves, 0.3, 0.5);
+            t.refresh_leaves_to_quantile(&view, &mut walked, &sample_rows(n, 0.7, seed), 0.3, 0.5);
             assert_eq!(from_rows, walked, "{policy:?}, seed {seed}");
             assert_ne!(from_rows, grown, "the refresh should change the leaves");
         }
@@ -253,7 +260,7 @@ mod tests {
             (0.0, 0.0, 3.0),
             (0.0, 0.0, 3.0),
         );
-        t.refresh_leaves_to_median(&view, &mut tree, &[true; 6], 1.0);
+        t.refresh_leaves_to_quantile(&view, &mut tree, &[true; 6], 1.0, 0.5);
         let base = t.margin()[0];
         assert!((tree.split_cond[1] - (2.0 - base)).abs() < 1e-6);
         assert!((tree.split_cond[2] - (6.0 - base)).abs() < 1e-6);

@@ -71,9 +71,13 @@ pub(crate) fn empty_model(
             vec![config.objective.prob_to_margin(b as f32); k]
         }
         Some(b) => vec![b as f32],
-        None => config
-            .objective
-            .estimate_base_score(labels, weights, config.num_class, spw),
+        None => config.objective.estimate_base_score(
+            labels,
+            weights,
+            config.num_class,
+            spw,
+            &config.objective_params,
+        ),
     };
     let split =
         SplitParams::from_tree_params(&config.tree, config.objective.implied_max_delta_step());
@@ -94,6 +98,7 @@ pub(crate) fn empty_model(
         },
         scale_pos_weight: spw,
         attributes: BTreeMap::new(),
+        objective_params: config.objective_params,
         categorical_features: config.tree.categorical_features.clone(),
     }
 }
@@ -288,6 +293,7 @@ impl Trainer {
                 // The intercept and trees stay; the objective's settings are this fit's.
                 m.scale_pos_weight = fresh.scale_pos_weight;
                 m.objective_max_delta_step = fresh.objective_max_delta_step;
+                m.objective_params = fresh.objective_params;
                 m
             }
             None => fresh,
@@ -421,6 +427,7 @@ impl Trainer {
                     n_groups: k,
                     scale_pos_weight: self.model.scale_pos_weight,
                     max_delta_step: self.split.max_delta_step,
+                    params: self.config.objective_params,
                 };
                 self.config.objective.gradients(&input, &mut gpair);
             }
@@ -480,18 +487,25 @@ impl Trainer {
                 // reg:absoluteerror keeps its Newton leaves there; the histogram methods
                 // refresh the leaves to the median residual, from the rows growth placed in
                 // each leaf where it lists them (as XGBoost takes them from its partitioner).
-                if self.config.objective == Objective::AbsoluteError
+                if self.config.objective.has_adaptive_leaves()
                     && self.config.tree_method != TreeMethod::Exact
                 {
                     let lr = split.learning_rate;
+                    let alpha = if self.config.objective == Objective::Quantile {
+                        f64::from(self.config.objective_params.quantile_alpha)
+                    } else {
+                        0.5
+                    };
                     match leaves
                         .as_ref()
                         .filter(|rows| median::leaf_rows_are_complete(&tree, rows, group_pairs))
                     {
-                        Some(rows) => self.refresh_leaves_to_median_from_rows(&mut tree, rows, lr),
+                        Some(rows) => {
+                            self.refresh_leaves_to_quantile_from_rows(&mut tree, rows, lr, alpha);
+                        }
                         None => {
                             let active = sample_rows(n, subsample, seed_of(t));
-                            self.refresh_leaves_to_median(x, &mut tree, &active, lr);
+                            self.refresh_leaves_to_quantile(x, &mut tree, &active, lr, alpha);
                         }
                     }
                 }
@@ -544,6 +558,7 @@ pub(crate) mod tests {
             tree_method: TreeMethod::Exact,
             grow_policy: GrowPolicy::Depthwise,
             num_parallel_tree: 1,
+            objective_params: crate::objective::ObjectiveParams::default(),
         }
     }
 
