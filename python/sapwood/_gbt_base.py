@@ -866,6 +866,77 @@ class _GBTBase(BaseEstimator):
         begin, end = self._range(iteration_range)
         return self._model.predict_leaf(self._native_X(X), begin, end, self.n_jobs)
 
+    def shap_model(self, iteration_range: tuple[int, int] | None = None) -> dict[str, Any]:
+        """The fitted trees in the ``shap`` package's dict-of-arrays format, so that
+        ``shap.TreeExplainer(model.shap_model())`` explains the model without xgboost
+        installed; its SHAP values equal :meth:`predict_contributions`.
+
+        Parameters
+        ----------
+        iteration_range : tuple of int, optional
+            Rounds ``[begin, end)`` to include, as in ``predict``.
+
+        Returns
+        -------
+        model : dict
+            ``trees`` (per tree: ``children_left``, ``children_right``, ``children_default``,
+            ``features``, ``thresholds``, ``values``, ``node_sample_weight``),
+            ``base_offset`` (the base margin), ``input_dtype`` float32 and
+            ``tree_output="raw_value"``. ``shap`` compares ``x <= threshold``, so each
+            threshold is the float32 just below the model's (which sends ``x < threshold``
+            left). Multi-class models give one output per class.
+
+        Raises
+        ------
+        ValueError
+            For a model with categorical splits, which shap's dict format cannot describe.
+        """
+        check_is_fitted(self, "_model")
+        if self._model.categorical_features:
+            raise ValueError(
+                "shap's dict-of-arrays trees have no categorical splits; use "
+                "predict_contributions for a model with categorical features"
+            )
+        begin, end = self._range(iteration_range)
+        doc = json.loads(self._model.to_json())
+        k = max(int(doc["num_class"]), 1)
+        per_iteration = k * int(doc.get("num_parallel_tree", 1))
+        n_iterations = len(doc["trees"]) // per_iteration
+        end = n_iterations if end is None or end == 0 else min(end, n_iterations)
+        trees = []
+        for t in range(begin * per_iteration, end * per_iteration):
+            tree = doc["trees"][t]
+            left = np.asarray(tree["left"], dtype=np.int32)
+            right = np.asarray(tree["right"], dtype=np.int32)
+            leaf = left < 0
+            cond = np.asarray(tree["split_cond"], dtype=np.float32)
+            values = np.zeros((len(left), k))
+            values[:, doc["tree_info"][t] if k > 1 else 0] = np.where(leaf, cond, 0.0)
+            thresholds = np.where(leaf, 0.0, np.nextafter(cond, np.float32(-np.inf)))
+            trees.append(
+                {
+                    "children_left": left,
+                    "children_right": right,
+                    "children_default": np.where(
+                        np.asarray(tree["default_left"], dtype=bool), left, right
+                    ).astype(np.int32),
+                    "features": np.where(leaf, -2, np.asarray(tree["split_index"])).astype(
+                        np.int32
+                    ),
+                    "thresholds": thresholds.astype(np.float64),
+                    "values": values,
+                    "node_sample_weight": np.asarray(tree["sum_hess"], dtype=np.float64),
+                }
+            )
+        margin = np.asarray(self._model.base_margin, dtype=np.float64)
+        return {
+            "trees": trees,
+            "base_offset": margin if k > 1 else float(margin[0]),
+            "input_dtype": np.float32,
+            "internal_dtype": np.float64,
+            "tree_output": "raw_value",
+        }
+
     def predict_contributions(
         self,
         X: Any,
