@@ -360,6 +360,154 @@ impl LeafTables {
     }
 }
 
+/// One tree's SHAP interaction values precomputed per leaf. Holding a feature `c` of a leaf's
+/// path on scales the leaf by whether the row follows `c`'s splits (`o_c`, 0 or 1), holding it
+/// off by the share of the background that does (`z_c`); either way `c` leaves the path. So the
+/// leaf's part of the interaction of `c` with another path feature `i` is
+/// `(o_c - z_c) / 2` times `i`'s TreeSHAP value in the game on the path without `c`, which
+/// depends on the row only through the pattern of the other features' splits it follows:
+/// one table per feature of the path, over the `2^(k-1)` patterns of the others.
+struct InteractionTables {
+    /// Per split node: the index of its feature among the distinct features of its path.
+    slot: Vec<u8>,
+    /// Per leaf node: where its tables start in `values`, its path's distinct features and
+    /// the share of the background that follows each one's splits. Empty for split nodes.
+    leaves: Vec<(usize, Vec<u32>, Vec<f64>)>,
+    /// Per leaf, per held feature `p` (`k` of them), per pattern of the other `k - 1`
+    /// features, their `k - 1` TreeSHAP values times the leaf value.
+    values: Vec<f64>,
+}
+
+impl InteractionTables {
+    /// The tables of `tree`, or `None` when a path has more than [`MAX_TABLE_FEATURES`]
+    /// distinct features or the values would pass `budget`.
+    #[allow(clippy::cast_possible_truncation)]
+    fn build(tree: &Tree, budget: usize) -> Option<Self> {
+        let n = tree.n_nodes();
+        let mut t = InteractionTables {
+            slot: vec![0; n],
+            leaves: vec![(0, Vec::new(), Vec::new()); n],
+            values: Vec::new(),
+        };
+        let mut buf = vec![EMPTY; MAX_TABLE_FEATURES + 2];
+        let mut stack: Vec<(usize, Vec<(u32, f64)>)> = vec![(0, Vec::new())];
+        while let Some((nid, path)) = stack.pop() {
+            if tree.left[nid] < 0 {
+                let k = path.len();
+                if k == 0 {
+                    continue;
+                }
+                let size = (k * (k - 1)) << (k - 1);
+                if k > MAX_TABLE_FEATURES || t.values.len() + size > budget {
+                    return None;
+                }
+                let value = f64::from(tree.split_cond[nid]);
+                let offset = t.values.len();
+                for held in 0..k {
+                    let rest: Vec<(u32, f64)> = path
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != held)
+                        .map(|(_, &e)| e)
+                        .collect();
+                    for pattern in 0..(1usize << (k - 1)) {
+                        buf[0] = EMPTY;
+                        extend(&mut buf, 0, 1.0, 1.0, NO_FEATURE);
+                        for (j, &(f, zero)) in rest.iter().enumerate() {
+                            let one = if pattern >> j & 1 == 1 { 1.0 } else { 0.0 };
+                            extend(&mut buf, j + 1, zero, one, f);
+                        }
+                        for j in 0..k - 1 {
+                            let el = buf[j + 1];
+                            let w = unwound_sum(&buf, k - 1, j + 1);
+                            t.values.push(w * (el.one - el.zero) * value);
+                        }
+                    }
+                }
+                t.leaves[nid] = (
+                    offset,
+                    path.iter().map(|&(f, _)| f).collect(),
+                    path.iter().map(|&(_, z)| z).collect(),
+                );
+                continue;
+            }
+            #[allow(clippy::cast_sign_loss)]
+            let (l, r) = (tree.left[nid] as usize, tree.right[nid] as usize);
+            let f = tree.split_index[nid];
+            let slot = path.iter().position(|&(g, _)| g == f).unwrap_or(path.len());
+            if slot >= MAX_TABLE_FEATURES {
+                return None;
+            }
+            t.slot[nid] = slot as u8;
+            let cover = f64::from(tree.sum_hess[nid]);
+            for c in [r, l] {
+                let share = if cover > 0.0 {
+                    f64::from(tree.sum_hess[c]) / cover
+                } else {
+                    0.0
+                };
+                let mut next = path.clone();
+                if slot < next.len() {
+                    next[slot].1 *= share;
+                } else {
+                    next.push((f, share));
+                }
+                stack.push((c, next));
+            }
+        }
+        Some(t)
+    }
+
+    /// Adds the tree's interaction values of `row` (off the diagonal) into `phi`, a
+    /// `width x width` matrix whose row `c` holds the interactions of feature `c` held.
+    fn add(
+        &self,
+        tree: &Tree,
+        row: &[f32],
+        phi: &mut [f64],
+        width: usize,
+        stack: &mut Vec<(usize, usize)>,
+    ) {
+        stack.clear();
+        stack.push((0, usize::MAX));
+        while let Some((nid, pattern)) = stack.pop() {
+            if tree.left[nid] < 0 {
+                let (offset, features, zeros) = &self.leaves[nid];
+                let k = features.len();
+                if k < 2 {
+                    continue;
+                }
+                let per_held = (k - 1) << (k - 1);
+                for held in 0..k {
+                    let one = if pattern >> held & 1 == 1 { 1.0 } else { 0.0 };
+                    let coef = (one - zeros[held]) / 2.0;
+                    if coef == 0.0 {
+                        continue;
+                    }
+                    // The pattern of the other features: bit `held` taken out.
+                    let low = pattern & ((1usize << held) - 1);
+                    let high = (pattern >> (held + 1)) & ((1usize << (k - 1 - held)) - 1);
+                    let sub = low | high << held;
+                    let at = offset + held * per_held + sub * (k - 1);
+                    let cells = &mut phi[features[held] as usize * width..];
+                    let others = features
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != held)
+                        .map(|(_, &f)| f);
+                    for (f, v) in others.zip(&self.values[at..at + k - 1]) {
+                        cells[f as usize] += coef * v;
+                    }
+                }
+                continue;
+            }
+            let (hot, cold) = children(tree, nid, row);
+            stack.push((cold, pattern & !(1usize << self.slot[nid])));
+            stack.push((hot, pattern));
+        }
+    }
+}
+
 /// Saabas's attribution of one tree on one row: each split's feature gets the change of the
 /// expected value from the node to the child the row goes to.
 fn saabas(tree: &Tree, means: &[f64], row: &[f32], phi: &mut [f64]) {
@@ -543,6 +691,24 @@ impl Booster {
         end: usize,
         approximate: bool,
     ) -> Result<Vec<f32>, BoostError> {
+        if !approximate {
+            if let Some(out) = self.interactions_from_tables(x, begin, end)? {
+                return Ok(out);
+            }
+        }
+        self.interactions_by_walks(x, begin, end, approximate)
+    }
+
+    /// [`Booster::predict_interactions`] by two more walks of every tree for each feature
+    /// used (held on, then off): for Saabas's attributions, and for trees too large for
+    /// tables.
+    fn interactions_by_walks(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+        approximate: bool,
+    ) -> Result<Vec<f32>, BoostError> {
         let ex = self.explainer(x, begin, end)?;
         let (m, width, k) = (self.num_feature, ex.width, self.n_groups());
         let what = "the interactions output";
@@ -605,6 +771,80 @@ impl Booster {
             },
         );
         Ok(out)
+    }
+}
+
+impl Booster {
+    /// [`Booster::predict_interactions`] (exact) from per-leaf tables, one pass over each
+    /// tree's nodes a row: `None` when a tree's tables would be too large (then every tree
+    /// takes the on and off walks for every feature).
+    fn interactions_from_tables(
+        &self,
+        x: &MatrixView<'_>,
+        begin: usize,
+        end: usize,
+    ) -> Result<Option<Vec<f32>>, BoostError> {
+        let mut ex = self.explainer(x, begin, end)?;
+        let n_trees = ex.trees.len().max(1);
+        let inter: Option<Vec<InteractionTables>> = ex
+            .trees
+            .par_iter()
+            .map(|t| InteractionTables::build(t, MAX_TABLE_VALUES / n_trees))
+            .collect();
+        let Some(inter) = inter else {
+            return Ok(None);
+        };
+        ex.tables = ex
+            .trees
+            .par_iter()
+            .map(|t| LeafTables::build(t, MAX_TABLE_VALUES / n_trees))
+            .collect();
+        let (m, width, k) = (self.num_feature, ex.width, self.n_groups());
+        let what = "the interactions output";
+        let per_group = len_of(width, width, what)?;
+        let per_row = len_of(k, per_group, what)?;
+        let mut out = try_vec(len_of(x.n_rows(), per_row, what)?, 0.0_f32, what)?;
+        drop(try_with_capacity::<f64>(
+            per_row + k * width,
+            "a row of interactions",
+        )?);
+        out.par_chunks_mut(per_row).enumerate().for_each_init(
+            || {
+                (
+                    vec![0.0_f32; m],
+                    vec![0.0_f64; k * width],
+                    vec![0.0_f64; per_row],
+                    vec![EMPTY; ex.path_len],
+                    Vec::new(),
+                )
+            },
+            |(row_buf, diag, cells, buf, stack), (i, o)| {
+                let row = x.row(i, row_buf);
+                ex.row(row, (false, None), diag, (buf, stack));
+                cells.fill(0.0);
+                for ((tree, table), &g) in ex.trees.iter().zip(&inter).zip(ex.groups) {
+                    if tree.left[0] >= 0 {
+                        let at = g as usize * per_group;
+                        table.add(tree, row, &mut cells[at..at + per_group], width, stack);
+                    }
+                }
+                for g in 0..k {
+                    let group = &mut cells[g * per_group..(g + 1) * per_group];
+                    for f in 0..width {
+                        let line = &mut group[f * width..(f + 1) * width];
+                        let off: f64 = line
+                            .iter()
+                            .enumerate()
+                            .filter(|&(j, _)| j != f)
+                            .map(|(_, v)| v)
+                            .sum();
+                        line[f] = diag[g * width + f] - off;
+                    }
+                }
+                store(o, cells);
+            },
+        );
+        Ok(Some(out))
     }
 }
 
@@ -770,6 +1010,44 @@ mod tests {
             level = below;
         }
         t
+    }
+
+    #[test]
+    fn interaction_tables_equal_the_on_and_off_walks() {
+        for (depth, n_features, seed) in [(3, 2, 1), (6, 4, 2), (6, 20, 3), (7, 5, 4)] {
+            let trees: Vec<Tree> = (0..3)
+                .map(|k| random_tree(depth, n_features, seed * 10 + k))
+                .collect();
+            let n = n_features as usize;
+            let b = Booster {
+                trees: trees.clone(),
+                tree_info: vec![0; 3],
+                num_feature: n,
+                ..booster(trees[0].clone())
+            };
+            let rows: Vec<f32> = (0..40 * n)
+                .map(|k| {
+                    if k % 9 == 4 {
+                        f32::NAN
+                    } else {
+                        ((k * 37) % 100) as f32 / 100.0
+                    }
+                })
+                .collect();
+            let view = MatrixView::DenseF32 {
+                data: &rows,
+                n_rows: 40,
+                n_cols: n,
+            };
+            let fast = b
+                .interactions_from_tables(&view, 0, 0)
+                .unwrap()
+                .expect("short paths get tables");
+            let walked = b.interactions_by_walks(&view, 0, 0, false).unwrap();
+            for (a, w) in fast.iter().zip(&walked) {
+                assert!((a - w).abs() <= 1e-5 * (1.0 + w.abs()), "{a} {w}");
+            }
+        }
     }
 
     #[test]
