@@ -1,6 +1,6 @@
 """XGBoost's further objectives: ``reg:squaredlogerror``, ``reg:gamma``,
-``reg:pseudohubererror``, ``reg:tweedie``, ``reg:quantileerror``, ``binary:logitraw`` and
-``binary:hinge``, each with its parameter, default metric and intercept estimate, compared
+``reg:pseudohubererror``, ``reg:tweedie``, ``reg:quantileerror``, ``survival:cox``,
+``binary:logitraw`` and ``binary:hinge``, each with its parameter, default metric and intercept estimate, compared
 with xgboost on the same data; models export to xgboost and import back.
 
 Tolerance: 1e-5 relative (plus 1e-6 absolute) on float32 outputs. Features have at most
@@ -35,6 +35,10 @@ def _targets(kind: str, X: np.ndarray, seed=0) -> np.ndarray:
         return np.where(rng.random(len(X)) < 0.4, 0.0, rng.gamma(2.0, np.exp(0.2 * signal)))
     if kind == "normal":
         return signal + rng.normal(0, 1, len(X))
+    if kind == "cox":
+        # Survival times with ties, 30% right-censored (negative).
+        t = np.round(rng.exponential(np.exp(-0.3 * signal)), 2) + 0.01
+        return np.where(rng.random(len(X)) < 0.3, -t, t)
     return (signal + rng.normal(0, 1, len(X)) > 0).astype(int)
 
 
@@ -51,6 +55,8 @@ REGRESSION = [
     ("reg:quantileerror", "normal", {"quantile_alpha": 0.1}),
     ("reg:quantileerror", "normal", {"quantile_alpha": 0.9, "tree_method": "approx"}),
     ("reg:quantileerror", "normal", {"quantile_alpha": 0.3, "tree_method": "exact"}),
+    ("survival:cox", "cox", {}),
+    ("survival:cox", "cox", {"tree_method": "approx", "reg_lambda": 3.0}),
 ]
 
 

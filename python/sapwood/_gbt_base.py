@@ -74,6 +74,7 @@ _DEFAULT_METRIC = {
     "reg:pseudohubererror": "mphe",
     "reg:tweedie": "tweedie-nloglik",
     "reg:quantileerror": "quantile",
+    "survival:cox": "cox-nloglik",
     "custom": "rmse",
 }
 _METRICS = (
@@ -91,6 +92,7 @@ _METRICS = (
     "mphe",
     "tweedie-nloglik@<rho>",
     "quantile",
+    "cox-nloglik",
 )
 _IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
 

@@ -37,6 +37,7 @@ _REGRESSION_OBJECTIVES = (
     "reg:pseudohubererror",
     "reg:tweedie",
     "reg:quantileerror",
+    "survival:cox",
 )
 _CLASSIFICATION_OBJECTIVES = (
     "binary:logistic",

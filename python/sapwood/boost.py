@@ -134,13 +134,14 @@ class GBTRegressor(RegressorMixin, _GBTBase):
     objective : str or callable, default="reg:squarederror"
         ``reg:squarederror``, ``reg:logistic``, ``count:poisson``, ``reg:absoluteerror``,
         ``reg:squaredlogerror``, ``reg:gamma``, ``reg:pseudohubererror``, ``reg:tweedie``,
-        ``reg:quantileerror``, or a callable
+        ``reg:quantileerror``, ``survival:cox`` (survival times, a negative label a
+        right-censored time; hazard ratios as output), or a callable
         ``(y_true, y_pred) -> (grad, hess)`` on raw margins.
     eval_metric : str or list of str, optional
         Metrics computed on ``eval_set`` (``rmse``, ``mae``, ``logloss``, ``error``,
         ``auc``, ``mlogloss``, ``merror``, ``poisson-nloglik``, ``rmsle``,
         ``gamma-deviance``, ``gamma-nloglik``, ``mphe``, ``tweedie-nloglik@<power>``,
-        ``quantile``).
+        ``quantile``, ``cox-nloglik``).
     early_stopping_rounds : int, optional
         Stop when the last metric on the last eval set has not improved for this many
         rounds; predictions then use the best iteration. The same as

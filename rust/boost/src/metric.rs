@@ -44,13 +44,16 @@ pub enum Metric {
         /// The quantile.
         alpha: f32,
     },
+    /// The negative partial log-likelihood of Cox regression, per event (`cox-nloglik`),
+    /// unweighted as XGBoost's.
+    CoxNLogLik,
 }
 
 const EPS: f64 = 1e-16;
 
 impl Metric {
     /// Every metric name accepted (`tweedie-nloglik` takes its power after an `@`).
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "rmse",
         "mae",
         "logloss",
@@ -65,6 +68,7 @@ impl Metric {
         "mphe",
         "tweedie-nloglik@1.5",
         "quantile",
+        "cox-nloglik",
     ];
 
     /// Parses a metric name, with the objective parameters' defaults.
@@ -118,6 +122,7 @@ impl Metric {
             "quantile" => Self::Quantile {
                 alpha: params.quantile_alpha,
             },
+            "cox-nloglik" => Self::CoxNLogLik,
             _ => {
                 return Err(BoostError::UnknownName(format!(
                     "unknown eval_metric {name:?}; expected one of {}",
@@ -144,6 +149,7 @@ impl Metric {
             Self::Mphe { .. } => "mphe".into(),
             Self::TweedieNLogLik { rho } => format!("tweedie-nloglik@{rho}"),
             Self::Quantile { .. } => "quantile".into(),
+            Self::CoxNLogLik => "cox-nloglik".into(),
         }
     }
 
@@ -279,6 +285,7 @@ impl Metric {
                     num / den
                 }
             }
+            Self::CoxNLogLik => cox_nloglik(preds, labels),
             Self::Quantile { alpha } => {
                 let (mut num, mut den) = (0.0_f64, 0.0_f64);
                 for i in 0..labels.len() {
@@ -292,6 +299,29 @@ impl Metric {
             }
         })
     }
+}
+
+/// Cox regression's negative partial log-likelihood of hazard ratios `preds`, per event
+/// (XGBoost's `cox-nloglik`: Breslow's ties, no weights).
+fn cox_nloglik(preds: &[f32], labels: &[f32]) -> f64 {
+    let order = crate::objective::label_abs_order(labels);
+    let mut exp_sum: f64 = preds.iter().map(|&p| f64::from(p)).sum();
+    let (mut out, mut accumulated, mut events) = (0.0_f64, 0.0_f64, 0_u64);
+    for (k, &i) in order.iter().enumerate() {
+        let label = labels[i];
+        if label > 0.0 {
+            out -= f64::from(preds[i].ln()) - exp_sum.ln();
+            events += 1;
+        }
+        accumulated += f64::from(preds[i]);
+        if k + 1 == order.len() || label.abs() < labels[order[k + 1]].abs() {
+            exp_sum -= accumulated;
+            accumulated = 0.0;
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let events = events as f64;
+    out / events
 }
 
 /// Weighted ROC AUC with tied scores counted half (scikit-learn's `roc_auc_score`).

@@ -222,7 +222,7 @@ impl DistConfig {
         }
         if matches!(
             config.objective,
-            Objective::Custom | Objective::AbsoluteError | Objective::Quantile
+            Objective::Custom | Objective::AbsoluteError | Objective::Quantile | Objective::Cox
         ) {
             return Err(BoostError::InvalidInput(format!(
                 "objective '{}' cannot be distributed yet",
