@@ -1,7 +1,8 @@
 """XGBoost's further objectives: ``reg:squaredlogerror``, ``reg:gamma``,
 ``reg:pseudohubererror``, ``reg:tweedie``, ``reg:quantileerror``, ``survival:cox``,
-``binary:logitraw`` and ``binary:hinge``, each with its parameter, default metric and intercept estimate, compared
-with xgboost on the same data; models export to xgboost and import back.
+``binary:logitraw`` and ``binary:hinge``, each with its parameter, default metric and
+intercept estimate, compared with xgboost on the same data; models export to xgboost and
+import back.
 
 Tolerance: 1e-5 relative (plus 1e-6 absolute) on float32 outputs. Features have at most
 ``max_bin`` distinct values, so that ``hist`` cuts where xgboost cuts.
