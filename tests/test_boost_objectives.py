@@ -184,3 +184,87 @@ def test_parameterised_objectives_with_weights_and_metrics(xgb, objective, kind,
     if objective == "reg:quantileerror":
         below = np.average(y <= ours.predict(X), weights=w)
         assert abs(below - params["quantile_alpha"]) < 0.1
+
+
+def _aft_data(seed=0):
+    rng = np.random.default_rng(seed)
+    X = _X(seed=seed)
+    t = np.exp(0.2 * X[:, 0] + 0.3 * np.sin(X[:, 1]) + rng.normal(0, 0.5, len(X)))
+    lower, upper = t.copy(), t.copy()
+    r = rng.random(len(X))
+    upper[r < 0.25] = np.inf  # right-censored
+    lower[(r >= 0.25) & (r < 0.35)] = 0.0  # left-censored
+    band = (r >= 0.35) & (r < 0.5)  # interval-censored
+    lower[band], upper[band] = t[band] * 0.7, t[band] * 1.4
+    return X, lower, upper
+
+
+@pytest.mark.parametrize("distribution", ["normal", "logistic", "extreme"])
+@pytest.mark.parametrize("method", ["hist", "approx", "exact"])
+def test_aft_matches_xgboost(xgb, distribution, method, tmp_path):
+    X, lower, upper = _aft_data(seed=5)
+    w = np.random.default_rng(5).uniform(0.5, 2.0, len(X))
+    params = dict(
+        objective="survival:aft",
+        aft_loss_distribution=distribution,
+        aft_loss_distribution_scale=1.3,
+        max_depth=3,
+        tree_method=method,
+    )
+    train = xgb.DMatrix(X, weight=w)
+    train.set_float_info("label_lower_bound", lower)
+    train.set_float_info("label_upper_bound", upper)
+    log: dict = {}
+    booster = xgb.train(params, train, 8, evals=[(train, "v")], evals_result=log)
+    ours = GBTRegressor(n_estimators=8, **params).fit(
+        X,
+        sample_weight=w,
+        label_lower_bound=lower,
+        label_upper_bound=upper,
+        eval_set=[(X, np.column_stack([lower, upper]))],
+        sample_weight_eval_set=[w],
+    )
+    np.testing.assert_allclose(
+        ours.predict(X), booster.predict(xgb.DMatrix(X)), rtol=RTOL, atol=ATOL
+    )
+    # XGBoost evaluates aft-nloglik at scale 1 whatever the objective's scale; so does sapwood.
+    np.testing.assert_allclose(
+        ours.evals_result_["validation_0"]["aft-nloglik"], log["v"]["aft-nloglik"], rtol=1e-5
+    )
+    ours.save_model(tmp_path / "x.json", format="xgboost")
+    exported = xgb.Booster(model_file=str(tmp_path / "x.json"))
+    np.testing.assert_allclose(
+        exported.predict(xgb.DMatrix(X)), ours.predict(X), rtol=RTOL, atol=ATOL
+    )
+    booster.save_model(tmp_path / "theirs.json")
+    back = load_model(tmp_path / "theirs.json")
+    np.testing.assert_allclose(
+        back.predict(X), booster.predict(xgb.DMatrix(X)), rtol=RTOL, atol=ATOL
+    )
+
+
+def test_aft_label_forms_and_bad_bounds():
+    X, lower, upper = _aft_data(seed=6)
+    kw = dict(n_estimators=3, objective="survival:aft")
+    a = GBTRegressor(**kw).fit(X, label_lower_bound=lower, label_upper_bound=upper)
+    b = GBTRegressor(**kw).fit(X, np.column_stack([lower, upper]))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    # One column: every time observed.
+    times = np.where(np.isinf(upper), lower, upper) + 0.1
+    c = GBTRegressor(**kw).fit(X, times)
+    d = GBTRegressor(**kw).fit(X, label_lower_bound=times, label_upper_bound=times)
+    np.testing.assert_array_equal(c.predict(X), d.predict(X))
+    with pytest.raises(ValueError, match="give both label_lower_bound and label_upper_bound"):
+        GBTRegressor(**kw).fit(X, label_lower_bound=lower)
+    with pytest.raises(ValueError, match="upper bound must be at least its lower bound"):
+        GBTRegressor(**kw).fit(
+            X, label_lower_bound=np.full(len(X), 2.0), label_upper_bound=np.full(len(X), 1.0)
+        )
+    with pytest.raises(ValueError, match="lower bounds must be finite and non-negative"):
+        GBTRegressor(**kw).fit(X, label_lower_bound=lower - 5, label_upper_bound=upper)
+    with pytest.raises(ValueError, match="need objective='survival:aft'"):
+        GBTRegressor(n_estimators=2).fit(X, times, label_lower_bound=lower, label_upper_bound=upper)
+    with pytest.raises(ValueError, match="aft_loss_distribution"):
+        GBTRegressor(aft_loss_distribution="cauchy", **kw).fit(X, times)
+    with pytest.raises(ValueError, match="aft_loss_distribution_scale"):
+        GBTRegressor(aft_loss_distribution_scale=0.0, **kw).fit(X, times)

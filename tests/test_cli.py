@@ -324,7 +324,7 @@ def data_file(tmp_path):
         (
             ["train", "d.csv", "--target", "y", "--drop", "name", "--output", "m.json",
              "--set", "depth=3"],
-            "unknown parameter 'depth' for GBTClassifier; valid keys: base_score,",
+            "unknown parameter 'depth' for GBTClassifier; valid keys: aft_loss_distribution,",
         ),
         (
             ["train", "d.csv", "--target", "y", "--drop", "name", "--output", "m.json",

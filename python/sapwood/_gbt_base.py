@@ -75,6 +75,7 @@ _DEFAULT_METRIC = {
     "reg:tweedie": "tweedie-nloglik",
     "reg:quantileerror": "quantile",
     "survival:cox": "cox-nloglik",
+    "survival:aft": "aft-nloglik",
     "custom": "rmse",
 }
 _METRICS = (
@@ -93,6 +94,7 @@ _METRICS = (
     "tweedie-nloglik@<rho>",
     "quantile",
     "cox-nloglik",
+    "aft-nloglik",
 )
 _IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
 
@@ -306,6 +308,11 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "huber_slope": Checked(_check_huber_slope),
     "tweedie_variance_power": Real(1.0, 2.0, high_open=True),
     "quantile_alpha": Real(0.0, 1.0),
+    "aft_loss_distribution": Options(
+        ("normal", "logistic", "extreme"),
+        message="unknown {name} {value!r}; expected 'normal', 'logistic' or 'extreme'",
+    ),
+    "aft_loss_distribution_scale": Real(0.0, _INF, low_open=True, high_open=True),
     "early_stopping_rounds": Integer(
         1, also=(None,), message="{name} must be None or an int >= 1, got {value!r}"
     ),
@@ -383,6 +390,8 @@ class _GBTBase(BaseEstimator):
         huber_slope: float = 1.0,
         tweedie_variance_power: float = 1.5,
         quantile_alpha: float = 0.5,
+        aft_loss_distribution: str = "normal",
+        aft_loss_distribution_scale: float = 1.0,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -421,6 +430,8 @@ class _GBTBase(BaseEstimator):
         self.huber_slope = huber_slope
         self.tweedie_variance_power = tweedie_variance_power
         self.quantile_alpha = quantile_alpha
+        self.aft_loss_distribution = aft_loss_distribution
+        self.aft_loss_distribution_scale = aft_loss_distribution_scale
         self.missing = missing
         self.objective = objective
         self.eval_metric = eval_metric
@@ -472,6 +483,8 @@ class _GBTBase(BaseEstimator):
             "huber_slope",
             "tweedie_variance_power",
             "quantile_alpha",
+            "aft_loss_distribution",
+            "aft_loss_distribution_scale",
         )
         return {
             **{key: p[key] for key in tree_keys},
@@ -667,7 +680,9 @@ class _GBTBase(BaseEstimator):
                     raise ValueError("eval_set must be a list of (X, y) pairs")
                 ex = self._validate_X(pair[0], reset=False)
                 ey = encode_y(pair[1])
-                if ey.shape[0] != ex.shape[0]:
+                # survival:aft's labels are a lower and an upper bound a row.
+                per_row = 2 if obj_name == "survival:aft" else 1
+                if ey.shape[0] != per_row * ex.shape[0]:
                     raise ValueError(
                         f"eval_set[{i}]: y has {ey.shape[0]} entries, but X has {ex.shape[0]} rows"
                     )
@@ -1388,6 +1403,8 @@ class _GBTBase(BaseEstimator):
         state.setdefault("huber_slope", 1.0)
         state.setdefault("tweedie_variance_power", 1.5)
         state.setdefault("quantile_alpha", 0.5)
+        state.setdefault("aft_loss_distribution", "normal")
+        state.setdefault("aft_loss_distribution_scale", 1.0)
         self.__dict__.update(state)
         if text is not None:
             self._model = _native.BoostModel.from_json(text)

@@ -38,6 +38,7 @@ _REGRESSION_OBJECTIVES = (
     "reg:tweedie",
     "reg:quantileerror",
     "survival:cox",
+    "survival:aft",
 )
 _CLASSIFICATION_OBJECTIVES = (
     "binary:logistic",
@@ -280,8 +281,23 @@ _OBJECTIVE_PARAM_BLOCKS = {
 _OBJECTIVE_DEFAULTS = {"huber_slope": 1.0, "tweedie_variance_power": 1.5, "quantile_alpha": 0.5}
 
 
-def _objective_params(objective: str, block: Any) -> dict[str, float]:
+def _objective_params(objective: str, block: Any) -> dict[str, Any]:
     """The parameter of an XGBoost objective block, as sapwood's ``objective_params``."""
+    if objective == "survival:aft":
+        path = "learner.objective.aft_loss_param"
+        params = _field(block, "learner.objective", "aft_loss_param", {})
+        out: dict[str, Any] = {}
+        dist = _field(params, path, "aft_loss_distribution", None)
+        if dist is not None:
+            if dist not in ("normal", "logistic", "extreme"):
+                raise ValueError(f"{path}.aft_loss_distribution = {dist!r:.40} is not known")
+            out["aft_loss_distribution"] = dist
+        scale = _field(params, path, "aft_loss_distribution_scale", None)
+        if scale is not None:
+            out["aft_loss_distribution_scale"] = _as_float(
+                scale, f"{path}.aft_loss_distribution_scale"
+            )
+        return out
     if objective not in _OBJECTIVE_PARAM_BLOCKS:
         return {}
     name, key = _OBJECTIVE_PARAM_BLOCKS[objective]
@@ -328,6 +344,17 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
         }
     elif objective.startswith("multi:"):
         obj_block = {"name": objective, "softmax_multiclass_param": {"num_class": str(k)}}
+    elif objective == "survival:aft":
+        params = doc.get("objective_params", {})
+        obj_block = {
+            "name": objective,
+            "aft_loss_param": {
+                "aft_loss_distribution": params.get("aft_loss_distribution", "normal"),
+                "aft_loss_distribution_scale": repr(
+                    _f32(params.get("aft_loss_distribution_scale", 1.0))
+                ),
+            },
+        }
     elif objective in _OBJECTIVE_PARAM_BLOCKS:
         block, key = _OBJECTIVE_PARAM_BLOCKS[objective]
         value = repr(_f32(doc.get("objective_params", {}).get(key, _OBJECTIVE_DEFAULTS[key])))

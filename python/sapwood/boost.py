@@ -129,19 +129,26 @@ class GBTRegressor(RegressorMixin, _GBTBase):
     quantile_alpha : float, default=0.5
         The quantile ``reg:quantileerror`` fits, in [0, 1] (and the ``quantile`` metric's);
         leaves are refreshed to that quantile of their rows' residuals.
+    aft_loss_distribution : {"normal", "logistic", "extreme"}, default="normal"
+        The noise distribution of ``survival:aft`` (log survival time = margin + scale x
+        noise), and of the ``aft-nloglik`` metric.
+    aft_loss_distribution_scale : float, default=1.0
+        The noise scale of ``survival:aft``. (``aft-nloglik`` is evaluated at scale 1, as
+        XGBoost 3.2 evaluates it.)
     missing : float, default=nan
         Value treated as missing (NaN always is).
     objective : str or callable, default="reg:squarederror"
         ``reg:squarederror``, ``reg:logistic``, ``count:poisson``, ``reg:absoluteerror``,
         ``reg:squaredlogerror``, ``reg:gamma``, ``reg:pseudohubererror``, ``reg:tweedie``,
         ``reg:quantileerror``, ``survival:cox`` (survival times, a negative label a
-        right-censored time; hazard ratios as output), or a callable
+        right-censored time; hazard ratios as output), ``survival:aft`` (survival-time
+        intervals, see ``fit``; times as output), or a callable
         ``(y_true, y_pred) -> (grad, hess)`` on raw margins.
     eval_metric : str or list of str, optional
         Metrics computed on ``eval_set`` (``rmse``, ``mae``, ``logloss``, ``error``,
         ``auc``, ``mlogloss``, ``merror``, ``poisson-nloglik``, ``rmsle``,
         ``gamma-deviance``, ``gamma-nloglik``, ``mphe``, ``tweedie-nloglik@<power>``,
-        ``quantile``, ``cox-nloglik``).
+        ``quantile``, ``cox-nloglik``, ``aft-nloglik``).
     early_stopping_rounds : int, optional
         Stop when the last metric on the last eval set has not improved for this many
         rounds; predictions then use the best iteration. The same as
@@ -190,7 +197,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         sample_weight: Any = None,
         eval_set: Sequence[tuple[Any, Any]] | None = None,
         sample_weight_eval_set: Sequence[Any] | None = None,
@@ -199,6 +206,8 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         base_margin: Any = None,
         base_margin_eval_set: Sequence[Any] | None = None,
         xgb_model: Any = None,
+        label_lower_bound: Any = None,
+        label_upper_bound: Any = None,
     ) -> GBTRegressor:
         """Fit the ensemble.
 
@@ -230,11 +239,26 @@ class GBTRegressor(RegressorMixin, _GBTBase):
             rounds are added to its trees; its intercept is kept, and its rounds count on, so
             that fitting 5 rounds and then 5 more equals fitting 10, row and column sampling
             included.
+        label_lower_bound, label_upper_bound : array-like of shape (n_samples,), optional
+            ``objective="survival:aft"`` only: each row's survival time as an interval
+            (XGBoost's label bounds). Equal bounds are an observed time, an upper bound of
+            ``inf`` a right-censored one, a lower bound of 0 a left-censored one. Without
+            them, ``y`` gives the bounds: one column of observed times, or two columns
+            ``[lower, upper]`` (as each ``eval_set`` entry's ``y`` does).
 
         Returns
         -------
         self : GBTRegressor
         """
+        objective = self.objective if self.objective is not None else self._default_objective
+        aft = objective == "survival:aft"
+        if not aft and (label_lower_bound is not None or label_upper_bound is not None):
+            raise ValueError(
+                "label_lower_bound and label_upper_bound need objective='survival:aft'"
+            )
+        upper = None
+        if aft:
+            y, upper = _aft_bounds(y, label_lower_bound, label_upper_bound, "y")
         X = self._encode_training_X(X)
         X, y = validate_data(
             self,
@@ -247,21 +271,26 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         )
         X = self._replace_missing(X)
         self._check_training_codes(X)
-        objective = self.objective if self.objective is not None else self._default_objective
         if isinstance(objective, str) and objective in _CLASSIFICATION_OBJECTIVES:
             raise ValueError(
                 f"objective {objective!r} is a classification objective; use GBTClassifier"
             )
 
         def encode(v: Any) -> NDArray:
+            if aft:
+                # The lower bounds, then the upper ones.
+                lower, high = _aft_bounds(v, None, None, "eval_set y")
+                return native_array(np.concatenate([lower, high]), dtype=np.float32)
             arr = np.asarray(v, dtype=np.float64).reshape(-1)
             if not np.all(np.isfinite(arr)):
                 raise ValueError("eval_set y contains NaN or infinity")
             return native_array(arr, dtype=np.float32)
 
+        labels = native_array(np.concatenate([y, upper]), dtype=np.float32) if aft else encode(y)
+
         self._fit(
             X,
-            encode(y),
+            labels,
             objective,
             0,
             sample_weight,
@@ -320,7 +349,8 @@ max_delta_step, subsample, colsample_bytree, colsample_bylevel, colsample_bynode
 scale_pos_weight, base_score, tree_method, max_bin, grow_policy, max_leaves, \
 num_parallel_tree, monotone_constraints, interaction_constraints, feature_weights, \
 enable_categorical, feature_types, max_cat_to_onehot, max_cat_threshold, huber_slope, \
-tweedie_variance_power, quantile_alpha, missing, eval_metric, \
+tweedie_variance_power, quantile_alpha, aft_loss_distribution, aft_loss_distribution_scale, \
+missing, eval_metric, \
 early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
         As in :class:`GBTRegressor`.
     objective : str or callable, optional
@@ -619,6 +649,8 @@ class RFRegressor(_RFMixin, GBTRegressor):
         huber_slope: float = 1.0,
         tweedie_variance_power: float = 1.5,
         quantile_alpha: float = 0.5,
+        aft_loss_distribution: str = "normal",
+        aft_loss_distribution_scale: float = 1.0,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -666,6 +698,8 @@ class RFClassifier(_RFMixin, GBTClassifier):
         huber_slope: float = 1.0,
         tweedie_variance_power: float = 1.5,
         quantile_alpha: float = 0.5,
+        aft_loss_distribution: str = "normal",
+        aft_loss_distribution_scale: float = 1.0,
         missing: float = np.nan,
         objective: str | Callable | None = None,
         eval_metric: str | Sequence[str] | None = None,
@@ -676,6 +710,42 @@ class RFClassifier(_RFMixin, GBTClassifier):
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         _store_params(self, locals())
+
+
+def _aft_bounds(y: Any, lower: Any, upper: Any, what: str) -> tuple[NDArray, NDArray]:
+    """``survival:aft``'s label intervals as (lower, upper) float64 vectors: from explicit
+    bounds, or from ``y`` (one column of observed times, or two columns ``[lower, upper]``)."""
+    if lower is not None or upper is not None:
+        if lower is None or upper is None:
+            raise ValueError("give both label_lower_bound and label_upper_bound")
+        lo = np.asarray(lower, dtype=np.float64).reshape(-1)
+        hi = np.asarray(upper, dtype=np.float64).reshape(-1)
+    else:
+        if y is None:
+            raise ValueError(
+                "survival:aft needs y (observed times, or [lower, upper] columns) or "
+                "label_lower_bound and label_upper_bound"
+            )
+        arr = np.asarray(y, dtype=np.float64)
+        if arr.ndim == 2 and arr.shape[1] == 2:
+            lo, hi = arr[:, 0].copy(), arr[:, 1].copy()
+        elif arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
+            lo = arr.reshape(-1)
+            hi = lo.copy()
+        else:
+            raise ValueError(
+                f"{what} for survival:aft must be one column of times or two columns "
+                f"[lower, upper], got shape {arr.shape}"
+            )
+    if lo.shape != hi.shape:
+        raise ValueError(
+            f"label_lower_bound has {lo.shape[0]} values, label_upper_bound {hi.shape[0]}"
+        )
+    if not np.all(np.isfinite(lo)) or np.any(lo < 0):
+        raise ValueError(f"{what}: the lower bounds must be finite and non-negative")
+    if np.any(np.isnan(hi)) or np.any(hi < lo):
+        raise ValueError(f"{what}: every upper bound must be at least its lower bound")
+    return lo, hi
 
 
 def _classification_shape(objective: str, n_classes: int) -> tuple[str, int]:

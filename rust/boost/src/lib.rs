@@ -25,6 +25,7 @@ pub mod objective;
 pub mod param;
 pub mod profile;
 pub mod sampling;
+pub mod survival;
 pub mod train;
 pub mod tree;
 pub mod updater;

@@ -47,13 +47,22 @@ pub enum Metric {
     /// The negative partial log-likelihood of Cox regression, per event (`cox-nloglik`),
     /// unweighted as XGBoost's.
     CoxNLogLik,
+    /// The accelerated failure time model's negative log-likelihood of the label intervals
+    /// at the margins (`aft-nloglik`), with the objective's distribution at scale 1 (as
+    /// XGBoost 3.2 evaluates it).
+    AftNLogLik {
+        /// The noise distribution.
+        distribution: crate::survival::AftDistribution,
+        /// Its scale.
+        scale: f32,
+    },
 }
 
 const EPS: f64 = 1e-16;
 
 impl Metric {
     /// Every metric name accepted (`tweedie-nloglik` takes its power after an `@`).
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 16] = [
         "rmse",
         "mae",
         "logloss",
@@ -69,6 +78,7 @@ impl Metric {
         "tweedie-nloglik@1.5",
         "quantile",
         "cox-nloglik",
+        "aft-nloglik",
     ];
 
     /// Parses a metric name, with the objective parameters' defaults.
@@ -123,6 +133,12 @@ impl Metric {
                 alpha: params.quantile_alpha,
             },
             "cox-nloglik" => Self::CoxNLogLik,
+            // XGBoost 3.2's metric takes the objective's distribution but evaluates it at
+            // scale 1, whatever aft_loss_distribution_scale is; so does this one.
+            "aft-nloglik" => Self::AftNLogLik {
+                distribution: params.aft_loss_distribution,
+                scale: 1.0,
+            },
             _ => {
                 return Err(BoostError::UnknownName(format!(
                     "unknown eval_metric {name:?}; expected one of {}",
@@ -150,7 +166,56 @@ impl Metric {
             Self::TweedieNLogLik { rho } => format!("tweedie-nloglik@{rho}"),
             Self::Quantile { .. } => "quantile".into(),
             Self::CoxNLogLik => "cox-nloglik".into(),
+            Self::AftNLogLik { .. } => "aft-nloglik".into(),
         }
+    }
+
+    /// Whether the metric reads label intervals and margins
+    /// ([`Metric::evaluate_intervals`]) rather than labels and responses.
+    pub fn needs_intervals(self) -> bool {
+        matches!(self, Self::AftNLogLik { .. })
+    }
+
+    /// Evaluates a metric of label intervals (`aft-nloglik`) at the margins, weighted.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for a metric that does not read intervals, or bounds
+    /// that do not match the margins.
+    pub fn evaluate_intervals(
+        self,
+        margins: &[f32],
+        lower: &[f32],
+        upper: &[f32],
+        weights: &[f32],
+    ) -> Result<f64, BoostError> {
+        let Self::AftNLogLik {
+            distribution,
+            scale,
+        } = self
+        else {
+            return Err(BoostError::InvalidInput(format!(
+                "eval_metric {} does not read label intervals",
+                self.name()
+            )));
+        };
+        if upper.len() != lower.len() || margins.len() != lower.len() {
+            return Err(BoostError::InvalidInput(
+                "aft-nloglik needs a lower and an upper bound for every row (survival:aft)".into(),
+            ));
+        }
+        let (mut num, mut den) = (0.0_f64, 0.0_f64);
+        for i in 0..lower.len() {
+            let w = f64::from(weights[i]);
+            num += crate::survival::loss(
+                distribution,
+                f64::from(lower[i]),
+                f64::from(upper[i]),
+                f64::from(margins[i]),
+                f64::from(scale),
+            ) * w;
+            den += w;
+        }
+        Ok(if den == 0.0 { num } else { num / den })
     }
 
     /// Whether larger values are better (for early stopping).
@@ -286,6 +351,11 @@ impl Metric {
                 }
             }
             Self::CoxNLogLik => cox_nloglik(preds, labels),
+            Self::AftNLogLik { .. } => {
+                return Err(BoostError::InvalidInput(
+                    "aft-nloglik needs label intervals: use it with survival:aft".into(),
+                ))
+            }
             Self::Quantile { alpha } => {
                 let (mut num, mut den) = (0.0_f64, 0.0_f64);
                 for i in 0..labels.len() {

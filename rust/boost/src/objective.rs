@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::BoostError;
+use crate::survival::{self, AftDistribution};
 
 /// A learning objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +61,10 @@ pub enum Objective {
     /// right-censored time), Breslow's ties; hazard ratios as output.
     #[serde(rename = "survival:cox")]
     Cox,
+    /// `survival:aft`: the accelerated failure time model on label intervals (lower and upper
+    /// bounds of the survival time), log link.
+    #[serde(rename = "survival:aft")]
+    Aft,
 }
 
 /// The parameters of the objectives that take one, with XGBoost's names and defaults.
@@ -74,6 +79,16 @@ pub struct ObjectiveParams {
     /// `reg:quantileerror`'s quantile, in [0, 1].
     #[serde(default = "default_quantile_alpha")]
     pub quantile_alpha: f32,
+    /// `survival:aft`'s noise distribution.
+    #[serde(default)]
+    pub aft_loss_distribution: AftDistribution,
+    /// `survival:aft`'s scale of the noise, above 0.
+    #[serde(default = "default_aft_scale")]
+    pub aft_loss_distribution_scale: f32,
+}
+
+fn default_aft_scale() -> f32 {
+    1.0
 }
 
 fn default_huber_slope() -> f32 {
@@ -94,6 +109,8 @@ impl Default for ObjectiveParams {
             huber_slope: default_huber_slope(),
             tweedie_variance_power: default_tweedie_variance_power(),
             quantile_alpha: default_quantile_alpha(),
+            aft_loss_distribution: AftDistribution::default(),
+            aft_loss_distribution_scale: default_aft_scale(),
         }
     }
 }
@@ -116,6 +133,14 @@ impl ObjectiveParams {
                 "tweedie_variance_power",
                 "in [1, 2)",
                 self.tweedie_variance_power,
+            ));
+        }
+        if !(self.aft_loss_distribution_scale.is_finite() && self.aft_loss_distribution_scale > 0.0)
+        {
+            return Err(BoostError::parameter(
+                "aft_loss_distribution_scale",
+                "a finite number > 0",
+                self.aft_loss_distribution_scale,
             ));
         }
         if !(0.0..=1.0).contains(&self.quantile_alpha) {
@@ -147,6 +172,9 @@ pub struct GradientInputs<'a> {
     pub max_delta_step: f32,
     /// The parameters of the objectives that take one.
     pub params: ObjectiveParams,
+    /// `survival:aft`: each row's upper bound (`labels` holding the lower ones); empty
+    /// otherwise.
+    pub upper: &'a [f32],
 }
 
 /// The clip XGBoost applies to hessians and probabilities.
@@ -235,6 +263,7 @@ impl Objective {
             "reg:tweedie" => Self::Tweedie,
             "reg:quantileerror" => Self::Quantile,
             "survival:cox" => Self::Cox,
+            "survival:aft" => Self::Aft,
             _ => {
                 return Err(BoostError::UnknownName(format!(
                     "unknown objective {name:?}; expected one of {}",
@@ -263,6 +292,7 @@ impl Objective {
             Self::Tweedie => "reg:tweedie",
             Self::Quantile => "reg:quantileerror",
             Self::Cox => "survival:cox",
+            Self::Aft => "survival:aft",
         }
     }
 
@@ -293,6 +323,7 @@ impl Objective {
             Self::Tweedie => "tweedie-nloglik",
             Self::Quantile => "quantile",
             Self::Cox => "cox-nloglik",
+            Self::Aft => "aft-nloglik",
         }
     }
 
@@ -319,7 +350,7 @@ impl Objective {
                 Self::MultiSoftprob | Self::MultiSoftmax => {
                     y >= 0.0 && y.fract() == 0.0 && (y as usize) < num_class
                 }
-                Self::Poisson | Self::Tweedie => y >= 0.0,
+                Self::Poisson | Self::Tweedie | Self::Aft => y >= 0.0,
                 _ => y.is_finite(),
             };
             if !ok || !y.is_finite() {
@@ -331,6 +362,7 @@ impl Objective {
                     Self::Gamma => "positive",
                     Self::MultiSoftprob | Self::MultiSoftmax => "integers in [0, num_class)",
                     Self::Poisson | Self::Tweedie => "non-negative",
+                    Self::Aft => "non-negative lower bounds",
                     _ => "finite",
                 };
                 return Err(BoostError::InvalidInput(format!(
@@ -353,6 +385,7 @@ impl Objective {
             scale_pos_weight,
             max_delta_step,
             params,
+            upper,
         } = *input;
         match self {
             Self::MultiSoftprob | Self::MultiSoftmax => {
@@ -443,6 +476,25 @@ impl Objective {
                 });
             }
             Self::Cox => cox_gradients(margin, labels, weights, out),
+            Self::Aft => {
+                let d = params.aft_loss_distribution;
+                let sigma = f64::from(params.aft_loss_distribution_scale);
+                out.par_chunks_mut(GRADIENT_BLOCK)
+                    .enumerate()
+                    .for_each(|(b, o)| {
+                        let start = b * GRADIENT_BLOCK;
+                        for (j, o) in o.iter_mut().enumerate() {
+                            let i = start + j;
+                            let (lo, hi) = (f64::from(labels[i]), f64::from(upper[i]));
+                            let m = f64::from(margin[i]);
+                            #[allow(clippy::cast_possible_truncation)]
+                            let g = survival::gradient(d, lo, hi, m, sigma) as f32;
+                            #[allow(clippy::cast_possible_truncation)]
+                            let h = survival::hessian(d, lo, hi, m, sigma) as f32;
+                            *o = (g * weights[i], h * weights[i]);
+                        }
+                    });
+            }
             Self::Hinge => per_row(out, margin, labels, weights, |m, y, w| {
                 let y = y * 2.0 - 1.0;
                 if m * y < 1.0 {
@@ -464,7 +516,7 @@ impl Objective {
                 }
             }
             Self::MultiSoftprob | Self::MultiSoftmax => softmax(row),
-            Self::Poisson | Self::Gamma | Self::Tweedie | Self::Cox => {
+            Self::Poisson | Self::Gamma | Self::Tweedie | Self::Cox | Self::Aft => {
                 for x in row.iter_mut() {
                     *x = x.exp();
                 }
@@ -487,7 +539,7 @@ impl Objective {
                 -(1.0 / b - 1.0).ln()
             }
             Self::Poisson => base_score.max(1e-16).ln(),
-            Self::Gamma | Self::Tweedie | Self::Cox => base_score.ln(),
+            Self::Gamma | Self::Tweedie | Self::Cox | Self::Aft => base_score.ln(),
             _ => base_score,
         }
     }
@@ -516,7 +568,8 @@ impl Objective {
             }
         };
         match self {
-            Self::Custom => vec![0.5],
+            // XGBoost's default intercept, 0.5 (a survival time, for AFT).
+            Self::Custom | Self::Aft => vec![0.5],
             Self::SquaredError | Self::Poisson | Self::Tweedie => vec![mean() as f32],
             Self::PseudoHuber => vec![self.newton_intercept(labels, weights, 1.0, params)],
             Self::Quantile => vec![weighted_quantile(
@@ -601,6 +654,7 @@ impl Objective {
                 scale_pos_weight,
                 max_delta_step: 0.0,
                 params: *params,
+                upper: &[],
             },
             &mut gpair,
         );
@@ -731,6 +785,7 @@ mod tests {
             scale_pos_weight: 1.0,
             max_delta_step: 0.0,
             params: ObjectiveParams::default(),
+            upper: &[],
         };
         Objective::MultiSoftprob.gradients(&input, &mut out);
         assert_eq!(out[0], (0.5, 0.5));
@@ -748,6 +803,7 @@ mod tests {
             scale_pos_weight: 1.0,
             max_delta_step: 0.7,
             params: ObjectiveParams::default(),
+            upper: &[],
         };
         Objective::Poisson.gradients(&input, &mut out);
         assert!((out[0].0 + 1.0).abs() < 1e-6);

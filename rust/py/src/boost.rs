@@ -11,6 +11,7 @@ use pyo3::types::PyTuple;
 use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
 use sapwood_boost::objective::ObjectiveParams;
+use sapwood_boost::survival::AftDistribution;
 use sapwood_boost::train::Start;
 use sapwood_boost::updater::TreeMethod;
 use sapwood_boost::{
@@ -127,6 +128,8 @@ pub(crate) struct TrainParams {
     huber_slope: f32,
     tweedie_variance_power: f32,
     quantile_alpha: f32,
+    aft_loss_distribution: String,
+    aft_loss_distribution_scale: f32,
     objective: String,
     num_class: usize,
     base_score: Option<f64>,
@@ -165,6 +168,8 @@ impl TrainParams {
             huber_slope: self.huber_slope,
             tweedie_variance_power: self.tweedie_variance_power,
             quantile_alpha: self.quantile_alpha,
+            aft_loss_distribution: AftDistribution::from_name(&self.aft_loss_distribution)?,
+            aft_loss_distribution_scale: self.aft_loss_distribution_scale,
         };
         Ok(TrainConfig {
             tree,

@@ -222,7 +222,11 @@ impl DistConfig {
         }
         if matches!(
             config.objective,
-            Objective::Custom | Objective::AbsoluteError | Objective::Quantile | Objective::Cox
+            Objective::Custom
+                | Objective::AbsoluteError
+                | Objective::Quantile
+                | Objective::Cox
+                | Objective::Aft
         ) {
             return Err(BoostError::InvalidInput(format!(
                 "objective '{}' cannot be distributed yet",
@@ -292,6 +296,7 @@ impl DistConfig {
                 scale_pos_weight: model.scale_pos_weight,
                 max_delta_step: self.split.max_delta_step,
                 params: self.config.objective_params,
+                upper: &[],
             },
             &mut gpair,
         );

@@ -158,6 +158,7 @@ mod tests {
                 scale_pos_weight: 1.0,
                 max_delta_step: 0.0,
                 params: crate::objective::ObjectiveParams::default(),
+                upper: &[],
             };
             Objective::AbsoluteError.gradients(&input, &mut gpair);
             let mut updater = Updater::new(TreeMethod::Hist, &view, w, 16).unwrap();

@@ -34,8 +34,39 @@ use margins::{update_margins, update_training_margins};
 struct EvalSet {
     n_rows: usize,
     labels: Vec<f32>,
+    /// `survival:aft`: the upper bounds (`labels` holds the lower ones); empty otherwise.
+    upper: Vec<f32>,
     weights: Vec<f32>,
     margin: Vec<f32>,
+}
+
+/// The labels of `n` rows as `(lower, upper)` bounds: for `survival:aft`, `labels` holds the
+/// `n` lower bounds then the `n` upper bounds (each at least its lower bound, `inf` for right
+/// censoring); other objectives have one label a row and no upper bounds.
+fn label_bounds<'a>(
+    objective: Objective,
+    labels: &'a [f32],
+    n: usize,
+    what: &str,
+) -> Result<(&'a [f32], &'a [f32]), BoostError> {
+    if objective != Objective::Aft {
+        return Ok((labels, &[]));
+    }
+    if labels.len() != 2 * n {
+        return Err(BoostError::InvalidInput(format!(
+            "{what}: survival:aft needs a lower and an upper bound for each of the {n} rows, \
+             got {} values",
+            labels.len()
+        )));
+    }
+    let (lower, upper) = labels.split_at(n);
+    if let Some(i) = (0..n).find(|&i| upper[i].is_nan() || upper[i] < lower[i]) {
+        return Err(BoostError::InvalidInput(format!(
+            "{what}: the upper bound of row {i} ({}) is below its lower bound ({})",
+            upper[i], lower[i]
+        )));
+    }
+    Ok((lower, upper))
 }
 
 /// Trains a [`Booster`] one round at a time, keeping the presorted columns and the margins of
@@ -46,6 +77,8 @@ pub struct Trainer {
     split: SplitParams,
     updater: Updater,
     labels: Vec<f32>,
+    /// `survival:aft`: the upper bounds of the labels (`labels` holds the lower ones).
+    upper: Vec<f32>,
     weights: Vec<f32>,
     margin: Vec<f32>,
     /// The gradient pairs of the last round, kept so that each round refills the same buffer.
@@ -260,6 +293,7 @@ impl Trainer {
                 x.n_cols()
             )));
         }
+        let (labels, upper) = label_bounds(config.objective, labels, n, "training data")?;
         check_rows("training data", n, labels, weights)?;
         config.objective.check_labels(labels, config.num_class)?;
         if weights.iter().all(|&w| w == 0.0) {
@@ -269,7 +303,9 @@ impl Trainer {
         }
         for (i, (ex, ey, ew)) in evals.iter().enumerate() {
             ex.validate()?;
-            check_rows(&format!("eval_set[{i}]"), ex.n_rows(), ey, ew)?;
+            let what = format!("eval_set[{i}]");
+            let (ey, _) = label_bounds(config.objective, ey, ex.n_rows(), &what)?;
+            check_rows(&what, ex.n_rows(), ey, ew)?;
             if ex.n_cols() != x.n_cols() {
                 return Err(BoostError::InvalidInput(format!(
                     "eval_set[{i}] has {} features, but X has {}",
@@ -315,7 +351,14 @@ impl Trainer {
                 let given = start.eval_margins.get(i).copied().flatten();
                 Ok(EvalSet {
                     n_rows: ex.n_rows(),
-                    labels: try_to_vec(ey, "the evaluation labels")?,
+                    labels: try_to_vec(
+                        label_bounds(config.objective, ey, ex.n_rows(), "eval_set")?.0,
+                        "the evaluation labels",
+                    )?,
+                    upper: try_to_vec(
+                        label_bounds(config.objective, ey, ex.n_rows(), "eval_set")?.1,
+                        "the evaluation upper bounds",
+                    )?,
                     weights: try_to_vec(ew, "the evaluation weights")?,
                     margin: start_margin(&model, ex, given, &format!("eval_set[{i}]"))?,
                 })
@@ -326,6 +369,7 @@ impl Trainer {
             split,
             updater,
             labels: try_to_vec(labels, "the training labels")?,
+            upper: try_to_vec(upper, "the training upper bounds")?,
             weights: try_to_vec(weights, "the training weights")?,
             margin,
             gpair: Vec::new(),
@@ -428,6 +472,7 @@ impl Trainer {
                     scale_pos_weight: self.model.scale_pos_weight,
                     max_delta_step: self.split.max_delta_step,
                     params: self.config.objective_params,
+                    upper: &self.upper,
                 };
                 self.config.objective.gradients(&input, &mut gpair);
             }
@@ -531,7 +576,11 @@ impl Trainer {
             self.model.transform(&mut p);
             let mut row = Vec::with_capacity(self.config.metrics.len());
             for m in &self.config.metrics {
-                row.push(m.evaluate(&p, &e.labels, &e.weights, k)?);
+                row.push(if m.needs_intervals() {
+                    m.evaluate_intervals(&e.margin, &e.labels, &e.upper, &e.weights)?
+                } else {
+                    m.evaluate(&p, &e.labels, &e.weights, k)?
+                });
             }
             results.push(row);
         }
