@@ -336,8 +336,9 @@ def data_file(tmp_path):
             "--set expects key=value",
         ),
         (
-            ["train", "d.csv", "--target", "y", "--output", "m.json"],
-            "column 'name' in 'd.csv' holds text: categorical columns are not supported yet",
+            ["train", "d.csv", "--target", "y", "--output", "m.json",
+             "--set", "enable_categorical=False"],
+            "column 'name' in 'd.csv' holds text, but the model takes it as a number",
         ),
         (
             ["train", "d.csv", "--target", "y", "--output", "m.json", "--task", "ranking"],
@@ -373,9 +374,42 @@ def test_errors_are_one_line_with_status_2(tmp_path, monkeypatch, capsys, args, 
 
 
 @needs_arrow
+def test_text_columns_train_as_categories(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    n = 300
+    city = rng.choice(["oslo", "lima", "pune", "kyiv", "baku"], n)
+    rooms = rng.integers(1, 6, n).astype(float)
+    effect = {"oslo": 3.0, "lima": 1.0, "pune": 0.5, "kyiv": 1.5, "baku": 0.8}
+    price = np.array([effect[c] for c in city]) * rooms
+    write_csv(
+        tmp_path / "train.csv", {"city": list(city), "rooms": list(rooms), "price": list(price)}
+    )
+    # New rows list the cities in another order and lack some: recoded by name.
+    new_city = ["pune", "oslo", "pune", "baku"]
+    write_csv(tmp_path / "new.csv", {"city": new_city, "rooms": [2.0, 3.0, 1.0, 4.0]})
+    trained = sapwood_cli(
+        "train", "train.csv", "--target", "price", "--output", "m.json", *SETS, cwd=tmp_path
+    )
+    assert trained.returncode == 0, trained.stderr
+    predicted = sapwood_cli("predict", "m.json", "new.csv", "--output", "p.csv", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    got = pcsv.read_csv(tmp_path / "p.csv").column("prediction").to_numpy()
+    frame = pd.DataFrame({"city": pd.Categorical(city), "rooms": rooms})
+    model = GBTRegressor(enable_categorical=True, **PARAMS).fit(frame, price)
+    new = pd.DataFrame({"city": pd.Categorical(new_city), "rooms": [2.0, 3.0, 1.0, 4.0]})
+    np.testing.assert_allclose(got, model.predict(new), rtol=1e-6)
+    # A city the model never saw is a one-line error.
+    write_csv(tmp_path / "odd.csv", {"city": ["rome"], "rooms": [2.0]})
+    odd = sapwood_cli("predict", "m.json", "odd.csv", "--output", "o.csv", cwd=tmp_path)
+    assert odd.returncode == 2
+    assert "categories the model was not trained on: 'rome'" in odd.stderr
+
+
+@needs_arrow
 def test_errors_in_a_subprocess_have_no_traceback(tmp_path):
     data_file(tmp_path)
-    result = sapwood_cli("train", "d.csv", "--target", "y", "--output", "m.json", cwd=tmp_path)
+    result = sapwood_cli("train", "d.csv", "--target", "z", "--output", "m.json", cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
@@ -394,7 +428,7 @@ def test_help_describes_every_command():
             "--set",
             "--valid",
             "--format",
-            "Categorical columns are not supported yet",
+            "text columns as categorical features",
         ],
         "predict": ["--output", "probability", "by name"],
         "select": ["--target", "--set", "confirmed, tentative or rejected"],

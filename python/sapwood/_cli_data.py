@@ -149,19 +149,26 @@ def feature_names(table: Any, target: str | None, drop: Iterable[str], path: str
     return names
 
 
-def feature_table(table: Any, names: Sequence[str], path: str) -> Any:
-    """The named columns as float64 (nulls become NaN, the estimators' missing value)."""
+def feature_table(table: Any, names: Sequence[str], path: str, *, categorical: bool = False) -> Any:
+    """The named columns as float64 (nulls become NaN, the estimators' missing value). With
+    ``categorical``, text columns (and dictionary-encoded ones) become pandas ``category``
+    columns, missing cells missing, and the result is a pandas frame."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     columns = {}
+    text = []
     for name in names:
         column = _column(table, name, path)
         if _is_text(column.type):
-            raise CommandError(
-                f"column {name!r} in {path!r} holds text: categorical columns are not "
-                "supported yet; encode it as numbers or leave it out with --drop"
-            )
+            if not categorical:
+                raise CommandError(
+                    f"column {name!r} in {path!r} holds text, but the model takes it as a "
+                    "number; encode it as numbers or leave it out with --drop"
+                )
+            text.append(name)
+            columns[name] = column
+            continue
         if not _is_numeric(column.type):
             raise CommandError(
                 f"column {name!r} in {path!r} has type {column.type}, which is not a number; "
@@ -169,7 +176,24 @@ def feature_table(table: Any, names: Sequence[str], path: str) -> Any:
             )
         values = pc.cast(column, pa.float64())
         columns[name] = pc.fill_null(values, math.nan) if values.null_count else values
-    return pa.table(columns)
+    if not text:
+        return pa.table(columns)
+    try:
+        import pandas as pd
+    except ImportError:
+        raise CommandError(
+            f"the text columns of {path!r} ({', '.join(text)}) are categorical features, "
+            "which need pandas: pip install pandas"
+        ) from None
+    frame = {}
+    for name in names:
+        column = columns[name]
+        if name in text:
+            values = column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+            frame[name] = pd.Categorical(values.to_pylist())
+        else:
+            frame[name] = column.to_numpy()
+    return pd.DataFrame(frame, columns=list(names))
 
 
 def _check_complete(column: Any, name: str, path: str) -> None:
@@ -328,14 +352,21 @@ def train(
         raise CommandError("--set early_stopping_rounds needs a validation file: --valid DATA")
     labels = class_labels if task == "classification" else regression_target
     names = feature_names(table, target, drop, data)
-    X = feature_table(table, names, data)
+    # Text columns are categorical features (unless --set enable_categorical=False).
+    has_text = any(_is_text(table.column(n).type) for n in names)
+    categorical = has_text and "enable_categorical=False" not in [
+        s.replace(" ", "") for s in settings
+    ]
+    if categorical:
+        estimator.set_params(enable_categorical=True)
+    X = feature_table(table, names, data, categorical=categorical)
     y = labels(target_column, target, data)
     eval_set = None
     if valid is not None:
         valid_table = read_table(valid)
         eval_set = [
             (
-                feature_table(valid_table, names, valid),
+                feature_table(valid_table, names, valid, categorical=categorical),
                 labels(_column(valid_table, target, valid), target, valid),
             )
         ]
@@ -346,7 +377,7 @@ def train(
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
     estimator.save_model(output, format=model_format)
     summary = (
-        f"trained {type(estimator).__name__} on {X.num_rows} rows and {len(names)} features: "
+        f"trained {type(estimator).__name__} on {len(y)} rows and {len(names)} features: "
         f"{estimator.n_iterations_} rounds"
     )
     if eval_set is not None:
@@ -383,7 +414,8 @@ def _model_inputs(estimator: Any, table: Any, data: str, drop: Sequence[str]) ->
             raise CommandError(
                 f"{data!r} lacks {len(missing)} of the model's features: {', '.join(missing)}"
             )
-        X = feature_table(table, names, data)
+        categorical = bool(estimator._categorical_list())
+        X = feature_table(table, names, data, categorical=categorical)
     else:
         # A model fitted without column names (an XGBoost file, or fitted on an array) takes
         # the file's columns in order, which must then be exactly its features.

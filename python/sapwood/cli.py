@@ -113,8 +113,9 @@ examples:
 
 _TRAIN_DESCRIPTION = f"""\
 Fit a GBTClassifier or GBTRegressor on DATA and save the model. Every column but the target
-(and any --drop column) is a feature; features must be numeric (booleans count as 0/1, empty
-cells are missing values). Categorical columns are not supported yet.
+(and any --drop column) is a feature: numeric columns as numbers (booleans count as 0/1,
+empty cells are missing values), text columns as categorical features, split by category
+(the model keeps their categories; --set enable_categorical=False refuses them instead).
 
 Without --task, the target decides: classification when it is boolean, text, or whole
 numbers with at most {MAX_CLASSES} distinct values; regression otherwise. The choice is
