@@ -268,3 +268,51 @@ def test_aft_label_forms_and_bad_bounds():
         GBTRegressor(aft_loss_distribution="cauchy", **kw).fit(X, times)
     with pytest.raises(ValueError, match="aft_loss_distribution_scale"):
         GBTRegressor(aft_loss_distribution_scale=0.0, **kw).fit(X, times)
+
+
+@pytest.mark.parametrize("method", ["hist", "approx", "exact"])
+def test_several_quantiles_give_one_output_each(xgb, method, tmp_path):
+    X = _X(seed=7)
+    y = _targets("normal", X, seed=7).astype(np.float32)
+    w = np.random.default_rng(7).uniform(0.5, 2.0, len(X))
+    common = dict(
+        n_estimators=8,
+        max_depth=3,
+        objective="reg:quantileerror",
+        quantile_alpha=[0.1, 0.5, 0.9],
+        tree_method=method,
+    )
+    ours = GBTRegressor(**common).fit(X, y, sample_weight=w, eval_set=[(X, y)])
+    theirs = xgb.XGBRegressor(**common).fit(X, y, sample_weight=w, eval_set=[(X, y)], verbose=False)
+    pred = ours.predict(X)
+    assert pred.shape == (len(X), 3)
+    np.testing.assert_allclose(pred, theirs.predict(X), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        ours.evals_result_["validation_0"]["quantile"],
+        theirs.evals_result()["validation_0"]["quantile"],
+        rtol=1e-5,
+    )
+    # Quantiles in order, each near its share of the rows.
+    assert np.all(pred[:, 0] <= pred[:, 2])
+    for j, alpha in enumerate([0.1, 0.5, 0.9]):
+        assert abs(np.average(y <= pred[:, j], weights=w) - alpha) < 0.1
+    phi = ours.predict_contributions(X[:20])
+    assert phi.shape == (20, 3, X.shape[1] + 1)
+    np.testing.assert_allclose(phi.sum(-1), ours.predict(X[:20], output_margin=True), atol=1e-4)
+    margins = ours.predict(X[:20], output_margin=True)
+    shifted = ours.predict(X[:20], base_margin=np.zeros((20, 3)), output_margin=True)
+    np.testing.assert_allclose(
+        margins - shifted, np.tile(ours._model.base_margin, (20, 1)), rtol=0, atol=1e-5
+    )
+    ours.save_model(tmp_path / "x.json", format="xgboost")
+    booster = xgb.Booster(model_file=str(tmp_path / "x.json"))
+    np.testing.assert_allclose(booster.predict(xgb.DMatrix(X)), pred, rtol=RTOL, atol=ATOL)
+    theirs.save_model(tmp_path / "theirs.json")
+    back = load_model(tmp_path / "theirs.json")
+    np.testing.assert_allclose(back.predict(X), theirs.predict(X), rtol=RTOL, atol=ATOL)
+    ours.save_model(tmp_path / "ours.json")
+    np.testing.assert_array_equal(load_model(tmp_path / "ours.json").predict(X), pred)
+    with pytest.raises(ValueError, match="quantile_alpha must be a number in"):
+        GBTRegressor(objective="reg:quantileerror", quantile_alpha=[]).fit(X, y)
+    with pytest.raises(ValueError, match="quantile_alpha must be a number in"):
+        GBTRegressor(objective="reg:quantileerror", quantile_alpha=[0.2, 1.5]).fit(X, y)

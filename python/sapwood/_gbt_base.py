@@ -274,6 +274,24 @@ def _check_huber_slope(value: Any) -> float:
     return float(value)
 
 
+def _check_quantile_alpha(value: Any) -> list[float]:
+    """``quantile_alpha``: a quantile in [0, 1], or a non-empty list of them (one output
+    each); returned as a list."""
+    values = value if isinstance(value, Sequence | np.ndarray) else [value]
+    if isinstance(value, str) or len(values) == 0:
+        raise ValueError(
+            f"quantile_alpha must be a number in [0, 1] or a list of them, got {value!r:.40}"
+        )
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (0.0 <= float(v) <= 1.0):
+            raise ValueError(
+                f"quantile_alpha must be a number in [0, 1] or a list of them, got {v!r:.40}"
+            )
+        out.append(float(v))
+    return out
+
+
 def _check_monotone(value: Any) -> Any:
     _monotone_spec(value, "monotone_constraints")
     return value
@@ -307,7 +325,7 @@ _GBT_CONSTRAINTS: dict[str, Constraint | Dependent | None] = {
     "max_cat_threshold": Integer(1),
     "huber_slope": Checked(_check_huber_slope),
     "tweedie_variance_power": Real(1.0, 2.0, high_open=True),
-    "quantile_alpha": Real(0.0, 1.0),
+    "quantile_alpha": Checked(_check_quantile_alpha),
     "aft_loss_distribution": Options(
         ("normal", "logistic", "extreme"),
         message="unknown {name} {value!r}; expected 'normal', 'logistic' or 'extreme'",
@@ -689,7 +707,10 @@ class _GBTBase(BaseEstimator):
                 ew_raw = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
                 ew = check_sample_weight(ew_raw, ex.shape[0], dtype=np.float32)
                 evals.append((as_native_matrix(ex), ey, ew))
+        # Outputs a row: the classes, or one per quantile of reg:quantileerror.
         k = max(num_class, 1)
+        if obj_name == "reg:quantileerror":
+            k = len(params["quantile_alpha"])
         if base_margin_eval_set is not None and (
             eval_set is None or len(base_margin_eval_set) != len(eval_set)
         ):
@@ -916,7 +937,7 @@ class _GBTBase(BaseEstimator):
             )
         begin, end = self._range(iteration_range)
         doc = json.loads(self._model.to_json())
-        k = max(int(doc["num_class"]), 1)
+        k = int(self._model.n_groups)
         per_iteration = k * int(doc.get("num_parallel_tree", 1))
         n_iterations = len(doc["trees"]) // per_iteration
         end = n_iterations if end is None or end == 0 else min(end, n_iterations)

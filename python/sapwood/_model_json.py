@@ -278,7 +278,11 @@ _OBJECTIVE_PARAM_BLOCKS = {
     "reg:tweedie": ("tweedie_regression_param", "tweedie_variance_power"),
     "reg:quantileerror": ("quantile_loss_param", "quantile_alpha"),
 }
-_OBJECTIVE_DEFAULTS = {"huber_slope": 1.0, "tweedie_variance_power": 1.5, "quantile_alpha": 0.5}
+_OBJECTIVE_DEFAULTS: dict[str, Any] = {
+    "huber_slope": 1.0,
+    "tweedie_variance_power": 1.5,
+    "quantile_alpha": [0.5],
+}
 
 
 def _objective_params(objective: str, block: Any) -> dict[str, Any]:
@@ -309,11 +313,9 @@ def _objective_params(objective: str, block: Any) -> dict[str, Any]:
     if key == "quantile_alpha":
         text = str(raw).strip()
         values = [v for v in text.strip("[]").split(",") if v.strip()]
-        if len(values) != 1:
-            raise ValueError(
-                f"{path}.quantile_alpha = {text!r:.60}: only one quantile per model is supported"
-            )
-        raw = values[0]
+        if not values:
+            raise ValueError(f"{path}.quantile_alpha = {text!r:.60} lists no quantile")
+        return {key: [_as_float(v, f"{path}.{key}[{i}]") for i, v in enumerate(values)]}
     return {key: _as_float(raw, f"{path}.{key}")}
 
 
@@ -321,7 +323,7 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
     """sapwood model -> XGBoost JSON document (as XGBoost 3.x writes it)."""
     doc = json.loads(model.to_json())
     objective = doc["objective"]
-    k = max(doc["num_class"], 1)
+    k = int(model.n_groups)
     if objective == "custom":
         objective = "reg:squarederror"
     if objective in (
@@ -357,9 +359,12 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
         }
     elif objective in _OBJECTIVE_PARAM_BLOCKS:
         block, key = _OBJECTIVE_PARAM_BLOCKS[objective]
-        value = repr(_f32(doc.get("objective_params", {}).get(key, _OBJECTIVE_DEFAULTS[key])))
+        raw = doc.get("objective_params", {}).get(key, _OBJECTIVE_DEFAULTS[key])
         if key == "quantile_alpha":
-            value = f"[{value}]"
+            alphas = raw if isinstance(raw, list) else [raw]
+            value = "[" + ",".join(repr(_f32(a)) for a in alphas) + "]"
+        else:
+            value = repr(_f32(raw))
         obj_block = {"name": objective, block: {key: value}}
     else:
         obj_block = {"name": objective}
@@ -414,7 +419,7 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
                 "boost_from_average": "1",
                 "num_class": str(doc["num_class"]),
                 "num_feature": str(doc["num_feature"]),
-                "num_target": "1",
+                "num_target": str(k) if objective == "reg:quantileerror" else "1",
             },
             "objective": obj_block,
             "gradient_booster": {
@@ -630,9 +635,17 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     num_feature = _as_int(
         _field(mparam, ppath, "num_feature"), f"{ppath}.num_feature", 0, limits.MAX_NUM_FEATURE
     )
-    if _as_int(_field(mparam, ppath, "num_target", "1"), f"{ppath}.num_target", 0, _I32_MAX) > 1:
-        raise ValueError(f"{ppath}.num_target > 1: multi-target models are not supported")
+    num_target = _as_int(
+        _field(mparam, ppath, "num_target", "1"), f"{ppath}.num_target", 0, _I32_MAX
+    )
+    objective_params = _objective_params(objective, objective_block)
     k = max(num_class, 1)
+    if objective == "reg:quantileerror":
+        k = len(objective_params.get("quantile_alpha", [0.5]))
+        if num_target not in (0, 1, k):
+            raise ValueError(f"{ppath}.num_target = {num_target}, but the model has {k} quantiles")
+    elif num_target > 1:
+        raise ValueError(f"{ppath}.num_target > 1: multi-target models are not supported")
     gparam = _field(model, mpath, "gbtree_model_param")
     gpath = f"{mpath}.gbtree_model_param"
     npt = _as_int(
@@ -642,12 +655,16 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         limits.MAX_NUM_PARALLEL_TREE,
     )
     base = _parse_base_score(_field(mparam, ppath, "base_score", "0.5"))
-    if multi and len(base) == 1:
+    if (multi or k > 1) and len(base) == 1:
         base = base * k
     if len(base) != k:
         raise ValueError(
             f"{ppath}.base_score has {len(base)} values, expected "
-            + (f"1 or num_class = {k}" if multi else "1")
+            + (
+                f"1 or num_class = {k}"
+                if multi
+                else (f"1 or {k} (one per quantile)" if k > 1 else "1")
+            )
         )
     raw_trees = _as_list(_field(model, mpath, "trees"), f"{mpath}.trees")
     n_trees = len(raw_trees)
@@ -710,7 +727,6 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
                     "learner.feature_types does not mark it 'c'"
                 )
             categorical.add(f)
-    objective_params = _objective_params(objective, objective_block)
     out = {
         "format": _SAPWOOD_FORMAT,
         "version": 1,

@@ -126,9 +126,11 @@ class GBTRegressor(RegressorMixin, _GBTBase):
     tweedie_variance_power : float, default=1.5
         The variance power of ``reg:tweedie``, in [1, 2): towards 1 a Poisson-like, towards 2
         a gamma-like distribution. The default metric is ``tweedie-nloglik@<power>``.
-    quantile_alpha : float, default=0.5
-        The quantile ``reg:quantileerror`` fits, in [0, 1] (and the ``quantile`` metric's);
-        leaves are refreshed to that quantile of their rows' residuals.
+    quantile_alpha : float or list of float, default=0.5
+        The quantile ``reg:quantileerror`` fits, in [0, 1], or a list of them: one output
+        per quantile (``predict`` then returns one column each), as in XGBoost. Leaves are
+        refreshed to their quantile of the rows' residuals; the ``quantile`` metric averages
+        over every row and quantile.
     aft_loss_distribution : {"normal", "logistic", "extreme"}, default="normal"
         The noise distribution of ``survival:aft`` (log survival time = margin + scale x
         noise), and of the ``aft-nloglik`` metric.
@@ -332,7 +334,8 @@ class GBTRegressor(RegressorMixin, _GBTBase):
             out = self._margin(X, iteration_range, base_margin)
         else:
             out = self._response(X, iteration_range, base_margin)
-        return out[:, 0]
+        # One column a quantile for reg:quantileerror with several.
+        return out[:, 0] if out.shape[1] == 1 else out
 
 
 class GBTClassifier(ClassifierMixin, _GBTBase):

@@ -4,7 +4,7 @@ use crate::error::BoostError;
 use crate::objective::ObjectiveParams;
 
 /// An evaluation metric.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
     /// Root mean squared error.
     Rmse,
@@ -39,10 +39,11 @@ pub enum Metric {
         /// The variance power, in [1, 2).
         rho: f32,
     },
-    /// The pinball loss (`quantile`) at the objective's `quantile_alpha`.
+    /// The pinball loss (`quantile`) at the objective's `quantile_alpha`, averaged over
+    /// every row and quantile.
     Quantile {
-        /// The quantile.
-        alpha: f32,
+        /// The quantiles, one per output.
+        alphas: Vec<f32>,
     },
     /// The negative partial log-likelihood of Cox regression, per event (`cox-nloglik`),
     /// unweighted as XGBoost's.
@@ -130,7 +131,7 @@ impl Metric {
                 rho: params.tweedie_variance_power,
             },
             "quantile" => Self::Quantile {
-                alpha: params.quantile_alpha,
+                alphas: params.quantile_alpha.clone(),
             },
             "cox-nloglik" => Self::CoxNLogLik,
             // XGBoost 3.2's metric takes the objective's distribution but evaluates it at
@@ -149,7 +150,7 @@ impl Metric {
     }
 
     /// The metric's name (XGBoost's, `tweedie-nloglik@1.5` with its power).
-    pub fn name(self) -> String {
+    pub fn name(&self) -> String {
         match self {
             Self::Rmse => "rmse".into(),
             Self::Mae => "mae".into(),
@@ -172,7 +173,7 @@ impl Metric {
 
     /// Whether the metric reads label intervals and margins
     /// ([`Metric::evaluate_intervals`]) rather than labels and responses.
-    pub fn needs_intervals(self) -> bool {
+    pub fn needs_intervals(&self) -> bool {
         matches!(self, Self::AftNLogLik { .. })
     }
 
@@ -182,7 +183,7 @@ impl Metric {
     /// [`BoostError::InvalidInput`] for a metric that does not read intervals, or bounds
     /// that do not match the margins.
     pub fn evaluate_intervals(
-        self,
+        &self,
         margins: &[f32],
         lower: &[f32],
         upper: &[f32],
@@ -191,7 +192,7 @@ impl Metric {
         let Self::AftNLogLik {
             distribution,
             scale,
-        } = self
+        } = *self
         else {
             return Err(BoostError::InvalidInput(format!(
                 "eval_metric {} does not read label intervals",
@@ -219,7 +220,7 @@ impl Metric {
     }
 
     /// Whether larger values are better (for early stopping).
-    pub fn maximize(self) -> bool {
+    pub fn maximize(&self) -> bool {
         matches!(self, Self::Auc)
     }
 
@@ -229,14 +230,15 @@ impl Metric {
     /// # Errors
     /// [`BoostError::InvalidInput`] when the metric does not fit the output shape.
     pub fn evaluate(
-        self,
+        &self,
         preds: &[f32],
         labels: &[f32],
         weights: &[f32],
         n_groups: usize,
     ) -> Result<f64, BoostError> {
         let multi = matches!(self, Self::MLogLoss | Self::MError);
-        if multi != (n_groups > 1) {
+        let any_width = matches!(self, Self::Quantile { .. });
+        if !any_width && multi != (n_groups > 1) {
             return Err(BoostError::InvalidInput(format!(
                 "eval_metric {} does not apply to a model with {n_groups} output(s)",
                 self.name()
@@ -356,14 +358,18 @@ impl Metric {
                     "aft-nloglik needs label intervals: use it with survival:aft".into(),
                 ))
             }
-            Self::Quantile { alpha } => {
+            Self::Quantile { alphas } => {
+                // Row-major outputs, output `j` at quantile `alphas[j]`; each entry weighs
+                // its row's weight.
                 let (mut num, mut den) = (0.0_f64, 0.0_f64);
                 for i in 0..labels.len() {
-                    let d = labels[i] - preds[i];
-                    let sign = f32::from(u8::from(d >= 0.0));
-                    let loss = alpha * sign * d - (1.0 - alpha) * (1.0 - sign) * d;
-                    num += f64::from(loss * weights[i]);
-                    den += f64::from(weights[i]);
+                    for (j, &alpha) in alphas.iter().enumerate().take(n_groups) {
+                        let d = labels[i] - preds[i * n_groups + j];
+                        let sign = f32::from(u8::from(d >= 0.0));
+                        let loss = alpha * sign * d - (1.0 - alpha) * (1.0 - sign) * d;
+                        num += f64::from(loss * weights[i]);
+                        den += f64::from(weights[i]);
+                    }
                 }
                 num / den
             }

@@ -68,7 +68,7 @@ pub enum Objective {
 }
 
 /// The parameters of the objectives that take one, with XGBoost's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectiveParams {
     /// `reg:pseudohubererror`'s slope (`huber_slope`), not 0.
     #[serde(default = "default_huber_slope")]
@@ -76,9 +76,9 @@ pub struct ObjectiveParams {
     /// `reg:tweedie`'s variance power, in [1, 2).
     #[serde(default = "default_tweedie_variance_power")]
     pub tweedie_variance_power: f32,
-    /// `reg:quantileerror`'s quantile, in [0, 1].
-    #[serde(default = "default_quantile_alpha")]
-    pub quantile_alpha: f32,
+    /// `reg:quantileerror`'s quantiles, each in [0, 1]: one output per quantile.
+    #[serde(default = "default_quantile_alpha", deserialize_with = "one_or_many")]
+    pub quantile_alpha: Vec<f32>,
     /// `survival:aft`'s noise distribution.
     #[serde(default)]
     pub aft_loss_distribution: AftDistribution,
@@ -99,8 +99,22 @@ fn default_tweedie_variance_power() -> f32 {
     1.5
 }
 
-fn default_quantile_alpha() -> f32 {
-    0.5
+fn default_quantile_alpha() -> Vec<f32> {
+    vec![0.5]
+}
+
+/// A number or a list of numbers, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(f32),
+        Many(Vec<f32>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(v) => vec![v],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 impl Default for ObjectiveParams {
@@ -143,12 +157,19 @@ impl ObjectiveParams {
                 self.aft_loss_distribution_scale,
             ));
         }
-        if !(0.0..=1.0).contains(&self.quantile_alpha) {
+        if self.quantile_alpha.is_empty() {
             return Err(BoostError::parameter(
                 "quantile_alpha",
-                "in [0, 1]",
-                self.quantile_alpha,
+                "at least one quantile",
+                "an empty list",
             ));
+        }
+        if let Some(a) = self
+            .quantile_alpha
+            .iter()
+            .find(|a| !(0.0..=1.0).contains(*a))
+        {
+            return Err(BoostError::parameter("quantile_alpha", "in [0, 1]", a));
         }
         Ok(())
     }
@@ -171,7 +192,7 @@ pub struct GradientInputs<'a> {
     /// Added to the margin inside the Poisson hessian's exponent.
     pub max_delta_step: f32,
     /// The parameters of the objectives that take one.
-    pub params: ObjectiveParams,
+    pub params: &'a ObjectiveParams,
     /// `survival:aft`: each row's upper bound (`labels` holding the lower ones); empty
     /// otherwise.
     pub upper: &'a [f32],
@@ -293,6 +314,18 @@ impl Objective {
             Self::Quantile => "reg:quantileerror",
             Self::Cox => "survival:cox",
             Self::Aft => "survival:aft",
+        }
+    }
+
+    /// The number of outputs (margins a row): the classes of a multi-class objective, the
+    /// quantiles of `reg:quantileerror`, else one.
+    pub fn n_outputs(self, num_class: usize, params: &ObjectiveParams) -> usize {
+        if self.is_multiclass() {
+            num_class.max(1)
+        } else if self == Self::Quantile {
+            params.quantile_alpha.len().max(1)
+        } else {
+            1
         }
     }
 
@@ -466,14 +499,24 @@ impl Objective {
                 });
             }
             Self::Quantile => {
-                let alpha = params.quantile_alpha;
-                per_row(out, margin, labels, weights, |m, y, w| {
-                    if m - y >= 0.0 {
-                        ((1.0 - alpha) * w, w)
-                    } else {
-                        (-alpha * w, w)
-                    }
-                });
+                // One output per quantile: entry `j` of a row takes `quantile_alpha[j]`.
+                let alphas = &params.quantile_alpha;
+                out.par_chunks_mut(GRADIENT_BLOCK * n_groups)
+                    .zip(margin.par_chunks(GRADIENT_BLOCK * n_groups))
+                    .enumerate()
+                    .for_each(|(b, (o, m))| {
+                        let first = b * GRADIENT_BLOCK;
+                        for (k, (o, &m)) in o.iter_mut().zip(m).enumerate() {
+                            let i = first + k / n_groups;
+                            let alpha = alphas[(k % n_groups).min(alphas.len() - 1)];
+                            let (y, w) = (labels[i], weights[i]);
+                            *o = if m - y >= 0.0 {
+                                ((1.0 - alpha) * w, w)
+                            } else {
+                                (-alpha * w, w)
+                            };
+                        }
+                    });
             }
             Self::Cox => cox_gradients(margin, labels, weights, out),
             Self::Aft => {
@@ -572,12 +615,18 @@ impl Objective {
             Self::Custom | Self::Aft => vec![0.5],
             Self::SquaredError | Self::Poisson | Self::Tweedie => vec![mean() as f32],
             Self::PseudoHuber => vec![self.newton_intercept(labels, weights, 1.0, params)],
-            Self::Quantile => vec![weighted_quantile(
-                labels,
-                weights,
-                weights.iter().all(|&w| w == 1.0),
-                f64::from(params.quantile_alpha),
-            )],
+            Self::Quantile => params
+                .quantile_alpha
+                .iter()
+                .map(|&a| {
+                    weighted_quantile(
+                        labels,
+                        weights,
+                        weights.iter().all(|&w| w == 1.0),
+                        f64::from(a),
+                    )
+                })
+                .collect(),
             // GLM-like: the weighted mean; with scale_pos_weight, one Newton step from 0.
             Self::Gamma | Self::LogitRaw if scale_pos_weight == 1.0 => vec![mean() as f32],
             Self::Gamma | Self::LogitRaw | Self::SquaredLogError | Self::Hinge | Self::Cox => {
@@ -653,7 +702,7 @@ impl Objective {
                 n_groups: 1,
                 scale_pos_weight,
                 max_delta_step: 0.0,
-                params: *params,
+                params,
                 upper: &[],
             },
             &mut gpair,
@@ -784,7 +833,7 @@ mod tests {
             n_groups: 2,
             scale_pos_weight: 1.0,
             max_delta_step: 0.0,
-            params: ObjectiveParams::default(),
+            params: &ObjectiveParams::default(),
             upper: &[],
         };
         Objective::MultiSoftprob.gradients(&input, &mut out);
@@ -802,7 +851,7 @@ mod tests {
             n_groups: 1,
             scale_pos_weight: 1.0,
             max_delta_step: 0.7,
-            params: ObjectiveParams::default(),
+            params: &ObjectiveParams::default(),
             upper: &[],
         };
         Objective::Poisson.gradients(&input, &mut out);

@@ -127,7 +127,7 @@ pub(crate) struct TrainParams {
     max_cat_threshold: u32,
     huber_slope: f32,
     tweedie_variance_power: f32,
-    quantile_alpha: f32,
+    quantile_alpha: Vec<f32>,
     aft_loss_distribution: String,
     aft_loss_distribution_scale: f32,
     objective: String,

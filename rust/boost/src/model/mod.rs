@@ -76,9 +76,11 @@ fn one_usize() -> usize {
 }
 
 impl Booster {
-    /// Number of output groups (classes for multi-class, else 1).
+    /// Number of output groups (classes for multi-class, quantiles for `reg:quantileerror`,
+    /// else 1).
     pub fn n_groups(&self) -> usize {
-        self.num_class.max(1)
+        self.objective
+            .n_outputs(self.num_class, &self.objective_params)
     }
 
     /// Trees per boosting iteration.
@@ -96,7 +98,10 @@ impl Booster {
         if self.objective.is_multiclass() {
             self.base_score.clone()
         } else {
-            vec![self.objective.prob_to_margin(self.base_score[0])]
+            self.base_score
+                .iter()
+                .map(|&b| self.objective.prob_to_margin(b))
+                .collect()
         }
     }
 

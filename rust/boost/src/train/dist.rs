@@ -295,7 +295,7 @@ impl DistConfig {
                 n_groups: k,
                 scale_pos_weight: model.scale_pos_weight,
                 max_delta_step: self.split.max_delta_step,
-                params: self.config.objective_params,
+                params: &self.config.objective_params,
                 upper: &[],
             },
             &mut gpair,

@@ -36,8 +36,9 @@ impl Trainer {
         tree: &mut Tree,
         leaves: &LeafRows,
         learning_rate: f32,
-        alpha: f64,
+        (alpha, group): (f64, usize),
     ) {
+        let k = self.model.n_groups();
         let unweighted = self.weights.iter().all(|&w| w == 1.0);
         let live = |nid: usize| tree.is_leaf(nid) && !tree.is_deleted(nid);
         let medians: Vec<(usize, f32)> = leaves
@@ -46,7 +47,7 @@ impl Trainer {
             .map(|(nid, rows)| {
                 let residuals: Vec<f32> = rows
                     .iter()
-                    .map(|&r| self.labels[r as usize] - self.margin[r as usize])
+                    .map(|&r| self.labels[r as usize] - self.margin[r as usize * k + group])
                     .collect();
                 let weights: Vec<f32> = rows.iter().map(|&r| self.weights[r as usize]).collect();
                 (
@@ -71,16 +72,19 @@ impl Trainer {
         tree: &mut Tree,
         active: &[bool],
         learning_rate: f32,
-        alpha: f64,
+        (alpha, group): (f64, usize),
     ) {
         let n = self.labels.len();
+        let k = self.model.n_groups();
         let mut buf = vec![0.0_f32; view.n_cols()];
         let mut per_leaf: Vec<(Vec<f32>, Vec<f32>)> =
             vec![(Vec::new(), Vec::new()); tree.n_nodes()];
         for (i, _) in active.iter().enumerate().take(n).filter(|(_, &a)| a) {
             view.fill_row(i, &mut buf);
             let leaf = tree.leaf_of(&buf);
-            per_leaf[leaf].0.push(self.labels[i] - self.margin[i]);
+            per_leaf[leaf]
+                .0
+                .push(self.labels[i] - self.margin[i * k + group]);
             per_leaf[leaf].1.push(self.weights[i]);
         }
         let unweighted = self.weights.iter().all(|&w| w == 1.0);
@@ -157,7 +161,7 @@ mod tests {
                 n_groups: 1,
                 scale_pos_weight: 1.0,
                 max_delta_step: 0.0,
-                params: crate::objective::ObjectiveParams::default(),
+                params: &crate::objective::ObjectiveParams::default(),
                 upper: &[],
             };
             Objective::AbsoluteError.gradients(&input, &mut gpair);
@@ -191,8 +195,14 @@ mod tests {
             assert!(leaf_rows_are_complete(&grown, &leaves, &gpair));
             assert!(leaves.len() > 2, "the tree should have several leaves");
             let (mut from_rows, mut walked) = (grown.clone(), grown.clone());
-            t.refresh_leaves_to_quantile_from_rows(&mut from_rows, &leaves, 0.3, 0.5);
-            t.refresh_leaves_to_quantile(&view, &mut walked, &sample_rows(n, 0.7, seed), 0.3, 0.5);
+            t.refresh_leaves_to_quantile_from_rows(&mut from_rows, &leaves, 0.3, (0.5, 0));
+            t.refresh_leaves_to_quantile(
+                &view,
+                &mut walked,
+                &sample_rows(n, 0.7, seed),
+                0.3,
+                (0.5, 0),
+            );
             assert_eq!(from_rows, walked, "{policy:?}, seed {seed}");
             assert_ne!(from_rows, grown, "the refresh should change the leaves");
         }
@@ -261,7 +271,7 @@ mod tests {
             (0.0, 0.0, 3.0),
             (0.0, 0.0, 3.0),
         );
-        t.refresh_leaves_to_quantile(&view, &mut tree, &[true; 6], 1.0, 0.5);
+        t.refresh_leaves_to_quantile(&view, &mut tree, &[true; 6], 1.0, (0.5, 0));
         let base = t.margin()[0];
         assert!((tree.split_cond[1] - (2.0 - base)).abs() < 1e-6);
         assert!((tree.split_cond[2] - (6.0 - base)).abs() < 1e-6);

@@ -95,7 +95,9 @@ pub(crate) fn empty_model(
     labels: &[f32],
     weights: &[f32],
 ) -> Booster {
-    let k = config.num_class.max(1);
+    let k = config
+        .objective
+        .n_outputs(config.num_class, &config.objective_params);
     #[allow(clippy::cast_possible_truncation)]
     let spw = config.scale_pos_weight as f32;
     #[allow(clippy::cast_possible_truncation)]
@@ -103,7 +105,7 @@ pub(crate) fn empty_model(
         Some(b) if config.objective.is_multiclass() => {
             vec![config.objective.prob_to_margin(b as f32); k]
         }
-        Some(b) => vec![b as f32],
+        Some(b) => vec![b as f32; k],
         None => config.objective.estimate_base_score(
             labels,
             weights,
@@ -131,7 +133,7 @@ pub(crate) fn empty_model(
         },
         scale_pos_weight: spw,
         attributes: BTreeMap::new(),
-        objective_params: config.objective_params,
+        objective_params: config.objective_params.clone(),
         categorical_features: config.tree.categorical_features.clone(),
     }
 }
@@ -329,7 +331,7 @@ impl Trainer {
                 // The intercept and trees stay; the objective's settings are this fit's.
                 m.scale_pos_weight = fresh.scale_pos_weight;
                 m.objective_max_delta_step = fresh.objective_max_delta_step;
-                m.objective_params = fresh.objective_params;
+                m.objective_params = fresh.objective_params.clone();
                 m
             }
             None => fresh,
@@ -471,7 +473,7 @@ impl Trainer {
                     n_groups: k,
                     scale_pos_weight: self.model.scale_pos_weight,
                     max_delta_step: self.split.max_delta_step,
-                    params: self.config.objective_params,
+                    params: &self.config.objective_params,
                     upper: &self.upper,
                 };
                 self.config.objective.gradients(&input, &mut gpair);
@@ -536,8 +538,9 @@ impl Trainer {
                     && self.config.tree_method != TreeMethod::Exact
                 {
                     let lr = split.learning_rate;
+                    let alphas = &self.config.objective_params.quantile_alpha;
                     let alpha = if self.config.objective == Objective::Quantile {
-                        f64::from(self.config.objective_params.quantile_alpha)
+                        f64::from(alphas[g.min(alphas.len() - 1)])
                     } else {
                         0.5
                     };
@@ -546,11 +549,16 @@ impl Trainer {
                         .filter(|rows| median::leaf_rows_are_complete(&tree, rows, group_pairs))
                     {
                         Some(rows) => {
-                            self.refresh_leaves_to_quantile_from_rows(&mut tree, rows, lr, alpha);
+                            self.refresh_leaves_to_quantile_from_rows(
+                                &mut tree,
+                                rows,
+                                lr,
+                                (alpha, g),
+                            );
                         }
                         None => {
                             let active = sample_rows(n, subsample, seed_of(t));
-                            self.refresh_leaves_to_quantile(x, &mut tree, &active, lr, alpha);
+                            self.refresh_leaves_to_quantile(x, &mut tree, &active, lr, (alpha, g));
                         }
                     }
                 }
