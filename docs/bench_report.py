@@ -38,12 +38,21 @@ RESULTS = BENCHES / "results"
 
 # The comparisons with peers, in the page's order. workloads.py times sapwood alone (to
 # compare two builds of it), so it has no place on a page about the peers.
-BENCHMARKS = ["boost_exact", "boost_hist", "neighbors", "feature_selection"]
+BENCHMARKS = [
+    "boost_exact",
+    "boost_hist",
+    "categorical",
+    "explain",
+    "neighbors",
+    "feature_selection",
+]
 
 # Small cases for --quick: each still goes through every peer and every table.
 QUICK_ARGS = {
     "boost_exact": ["--rows", "5000", "--trees", "10", "--repeat", "1"],
     "boost_hist": ["--rows", "5000", "--repeat", "1"],
+    "categorical": ["--rows", "20000", "--trees", "10"],
+    "explain": ["--rows", "500", "--inter-rows", "20", "--trees", "10", "--repeat", "1"],
     "neighbors": ["--scale", "0.005", "--repeat", "1"],
     "feature_selection": ["--quick", "--seeds", "1", "--repeat", "1"],
 }
