@@ -286,3 +286,33 @@ def test_tree_table_and_plot_show_the_categories() -> None:
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"tree_method": "hist", "monotone_constraints": (0, 0, 0, 1, 1, 0)},
+        {"tree_method": "hist", "interaction_constraints": [[0, 3], [1, 2, 4], [5]]},
+        {"tree_method": "approx", "reg_alpha": 1.0, "gamma": 0.5, "max_cat_to_onehot": 10},
+        # Each category keeps its own bin whatever max_bin says.
+        {"tree_method": "hist", "max_bin": 8},
+        {"tree_method": "approx", "max_bin": 8},
+    ],
+    ids=["monotone", "interaction", "approx-l1-gamma", "hist-max-bin", "approx-max-bin"],
+)
+def test_categories_with_other_features_of_xgboost(params) -> None:
+    X, y = _frame(seed=9)
+    # Numeric columns of at most 8 values, so that every max_bin above cuts them alike.
+    for c in ("num0", "num1", "num2"):
+        X[c] = X[c] % 8
+    constraints = params.get("interaction_constraints")
+    ours = sapwood.GBTRegressor(
+        n_estimators=12, max_depth=5, enable_categorical=True, **params
+    ).fit(X, y)
+    theirs_params = dict(params)
+    if constraints is not None:
+        theirs_params["interaction_constraints"] = str(constraints)
+    theirs = xgb.XGBRegressor(
+        n_estimators=12, max_depth=5, enable_categorical=True, **theirs_params
+    ).fit(X, y)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=0, atol=1e-5)
