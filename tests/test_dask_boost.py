@@ -298,3 +298,47 @@ def test_the_model_does_not_depend_on_the_workers(dask_client):
     ):
         one = DaskGBTRegressor(client=one_client, **params).fit(dX, dy)
     assert two.to_local()._model.to_json() == one.to_local()._model.to_json()
+
+
+def _categorical_frame(n: int = 1500, seed: int = 0):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    cols = {}
+    y = np.zeros(n)
+    for j, card in enumerate((3, 9, 40, 300)):
+        codes = rng.integers(0, card, n)
+        y += rng.normal(size=card)[codes]
+        codes[rng.random(n) < 0.1] = -1
+        cols[f"c{j}"] = pd.Categorical.from_codes(
+            codes, categories=[f"v{j}_{k}" for k in range(card)]
+        )
+    cols["n"] = rng.integers(0, 12, n).astype(float)
+    y += 0.1 * cols["n"]
+    return pd.DataFrame(cols), y
+
+
+@pytest.mark.parametrize("method", ["hist", "approx"])
+def test_categorical_frames_equal_single_machine(dask_client, method):
+    pd = pytest.importorskip("pandas")
+    X, y = _categorical_frame()
+    dX = dd.from_pandas(X, npartitions=3)
+    dy = dd.from_pandas(pd.Series(y), npartitions=3)
+    params = dict(n_estimators=8, max_depth=4, enable_categorical=True, tree_method=method)
+    local = GBTRegressor(**params).fit(X, y)
+    d = DaskGBTRegressor(client=dask_client, **params).fit(dX, dy, eval_set=[(dX, dy)])
+    _same_model(d, local)
+    np.testing.assert_array_equal(d.predict(dX).compute(), local.predict(X))
+    # The local model keeps the categories: a reordered frame is recoded by value.
+    reordered = X.assign(c2=X["c2"].cat.reorder_categories(list(X["c2"].cat.categories)[::-1]))
+    np.testing.assert_array_equal(d.to_local().predict(reordered), local.predict(X))
+    # Unknown categories cannot be coded alike across partitions; eval sets may not add any.
+    unknown = dX.assign(c0=dX["c0"].cat.as_unknown())
+    with pytest.raises(ValueError, match="unknown categories"):
+        DaskGBTRegressor(client=dask_client, **params).fit(unknown, dy)
+    extra = X.assign(c0=X["c0"].cat.add_categories(["new"]))
+    with pytest.raises(ValueError, match="lists categories the training data lacks: 'new'"):
+        DaskGBTRegressor(client=dask_client, **params).fit(
+            dX, dy, eval_set=[(dd.from_pandas(extra, npartitions=2), dy)]
+        )
+    with pytest.raises(ValueError, match="enable_categorical=True"):
+        DaskGBTRegressor(client=dask_client, n_estimators=2).fit(dX, dy)

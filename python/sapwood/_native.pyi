@@ -292,12 +292,18 @@ def dist_sketch(
 @final
 class DistCuts:
     @staticmethod
-    def merge(sketches: list[_Sketch], max_bin: int) -> DistCuts: ...
+    def merge(sketches: list[_Sketch], max_bin: int, categorical: list[int] = ...) -> DistCuts: ...
     @staticmethod
     def from_parts(
-        values: list[float], offsets: list[int], min_values: list[float], any_missing: bool
+        values: list[float],
+        offsets: list[int],
+        min_values: list[float],
+        any_missing: bool,
+        categorical: list[bool] = ...,
     ) -> DistCuts: ...
-    def __reduce__(self) -> tuple[Any, tuple[list[float], list[int], list[float], bool]]: ...
+    def __reduce__(
+        self,
+    ) -> tuple[Any, tuple[list[float], list[int], list[float], bool, list[bool]]]: ...
     @property
     def n_features(self) -> int: ...
 

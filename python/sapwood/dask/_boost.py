@@ -29,6 +29,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 from sapwood import _native
+from sapwood._categorical import check_codes, check_feature_types, encode_fit, encode_predict
 from sapwood._model_json import _CLASSIFICATION_OBJECTIVES, _REGRESSION_OBJECTIVES
 from sapwood._validation import native_array
 from sapwood.boost import GBTClassifier, GBTRegressor, _classification_shape
@@ -52,7 +53,7 @@ def _threads() -> int | None:
 
 
 # ------------------------------------------------------------------------------ task bodies
-def _matrix(block: Any, missing: float | None) -> NDArray:
+def _matrix(block: Any, missing: float | None, categorical: Sequence[int] = ()) -> NDArray:
     a = np.asarray(block)
     if a.ndim != 2:
         raise ValueError(f"X must be 2-D, got a partition of shape {a.shape}")
@@ -60,7 +61,72 @@ def _matrix(block: Any, missing: float | None) -> NDArray:
     a = native_array(a, dtype=dtype)
     if missing is not None and not (isinstance(missing, float) and math.isnan(missing)):
         a = np.where(a == missing, np.nan, a).astype(dtype)
+    check_codes(a, categorical)
     return a
+
+
+def _categorical_input(
+    X: Any, enable: bool, feature_types: Sequence[str] | None
+) -> tuple[Any, list[int], dict[int, list[Any]]]:
+    """``X`` with its categorical columns as codes (NaN for missing), the categorical
+    features, and each categorical column's categories. A Dask frame's categorical columns
+    need known categories, so that every partition codes them alike."""
+    check_feature_types(feature_types)
+    marked = [] if feature_types is None else [i for i, t in enumerate(feature_types) if t == "c"]
+    if not _is_dask(X):
+        X, categorical, categories = encode_fit(X, enable, feature_types)
+        return X, categorical, categories
+    import pandas as pd
+
+    dtypes = list(getattr(X, "dtypes", []))
+    frame_cats = [i for i, dt in enumerate(dtypes) if isinstance(dt, pd.CategoricalDtype)]
+    if (frame_cats or marked) and not enable:
+        raise ValueError(
+            "X has categorical columns or feature_types marks categorical features; pass "
+            "enable_categorical=True to split on them by category, or encode them as numbers"
+        )
+    categories: dict[int, list[Any]] = {}
+    for i in frame_cats:
+        name = X.columns[i]
+        col = X[name]
+        if not col.cat.known:
+            raise ValueError(
+                f"column {str(name)!r} has unknown categories: call X.categorize() (or "
+                "X[column].cat.as_known()) so that every partition codes them alike"
+            )
+        categories[i] = [v.item() if isinstance(v, np.generic) else v for v in col.cat.categories]
+        codes = col.cat.codes
+        X = X.assign(**{name: codes.where(codes >= 0).astype("float64")})
+    return X, sorted(set(frame_cats) | set(marked)), categories
+
+
+def _eval_codes(
+    X: Any, categorical: Sequence[int], categories: dict[int, list[Any]], what: str
+) -> Any:
+    """An evaluation set's categorical columns coded with the training categories (a Dask
+    frame must list no category the training data lacks)."""
+    if not categories or not hasattr(X, "columns"):
+        return X
+    if not _is_dask(X):
+        return encode_predict(X, categorical, categories)
+    import pandas as pd
+
+    for i, known in categories.items():
+        name = X.columns[i]
+        col = X[name]
+        if not isinstance(col.dtype, pd.CategoricalDtype) or not col.cat.known:
+            raise ValueError(
+                f"{what}: column {str(name)!r} must be categorical with known categories"
+            )
+        extra = [v for v in col.cat.categories if v not in set(known)]
+        if extra:
+            raise ValueError(
+                f"{what}: column {str(name)!r} lists categories the training data lacks: "
+                f"{', '.join(repr(v) for v in extra[:5])}"
+            )
+        codes = col.cat.set_categories(known).cat.codes
+        X = X.assign(**{name: codes.where(codes >= 0).astype("float64")})
+    return X
 
 
 def _vector(block: Any, what: str) -> NDArray:
@@ -126,12 +192,12 @@ def _sketch(x: NDArray, w: NDArray, size: int) -> tuple:
     return _native.dist_sketch(_native_x(x), _f32(w), size, _threads())
 
 
-def _merge(sketches: list[tuple], max_bin: int) -> Any:
+def _merge(sketches: list[tuple], max_bin: int, categorical: Sequence[int] = ()) -> Any:
     aligned = [
         (_f32(v), native_array(w, dtype=np.float64), native_array(c, dtype=np.uint64), bool(m))
         for v, w, c, m in sketches
     ]
-    return _native.DistCuts.merge(aligned, max_bin)
+    return _native.DistCuts.merge(aligned, max_bin, list(categorical))
 
 
 class _Part:
@@ -332,14 +398,14 @@ def _tree_sketches(
     return out
 
 
-def _merge_trees(outs: list[_Out], max_bin: int) -> list[Any]:
+def _merge_trees(outs: list[_Out], max_bin: int, categorical: Sequence[int] = ()) -> list[Any]:
     """``approx``: each tree's cuts from every partition's sketch, in partition order."""
     n_trees = len(outs[0].sketches)
     cuts = []
     for j in range(n_trees):
         entries = [o.sketches[j] for o in outs]
         positive = any(e[0] for e in entries)
-        cuts.append(_merge([e[1] if positive else e[2] for e in entries], max_bin))
+        cuts.append(_merge([e[1] if positive else e[2] for e in entries], max_bin, categorical))
     return cuts
 
 
@@ -512,7 +578,13 @@ class _DaskTrainer:
                 submit(_sketch, x, w, self.sketch_size, pure=False)
                 for x, w in zip(xs, ws, strict=True)
             ]
-            self.cuts = submit(_merge, sketches, int(params["max_bin"]), pure=False)
+            self.cuts = submit(
+                _merge,
+                sketches,
+                int(params["max_bin"]),
+                params["categorical_features"],
+                pure=False,
+            )
             self.parts = [submit(_part, x, self.cuts, pure=False) for x in xs]
         self.model0 = submit(_empty_model, self.config, n_features, ys, ws, pure=False)
         # Surface bad labels or parameters now, not at the first round.
@@ -597,7 +669,13 @@ class _DaskTrainer:
         self.ahead = None
         if self.approx:
             # This round's cuts, one set per tree, from every partition's sketches.
-            cuts = self.client.submit(_merge_trees, outs, int(self.params["max_bin"]), pure=False)
+            cuts = self.client.submit(
+                _merge_trees,
+                outs,
+                int(self.params["max_bin"]),
+                self.params["categorical_features"],
+                pure=False,
+            )
             ops = [*ops, ("start", r, self.version, self.config, cuts)]
             outs = self._submit(ops, 1)
         step = 0
@@ -701,12 +779,11 @@ class _DaskMixin:
     ) -> None:
         client = get_client(self.client)  # type: ignore[attr-defined]
         params = self._check_params()  # type: ignore[attr-defined]
-        types = getattr(self, "feature_types", None)
-        if getattr(self, "enable_categorical", False) or (types is not None and "c" in types):
-            raise ValueError(
-                "categorical features cannot be distributed yet: fit the Dask estimators on "
-                "numeric columns (category codes as numbers), or use the local estimators"
-            )
+        X, categorical, categories = _categorical_input(
+            X,
+            bool(self.enable_categorical),
+            self.feature_types,  # type: ignore[attr-defined]
+        )
         if params["tree_method"] == "exact":
             raise ValueError(
                 "tree_method='exact' cannot be distributed (it needs every row of a column "
@@ -723,9 +800,18 @@ class _DaskMixin:
             raise ValueError(f"X must have at least one row and one column, got {xa.shape}")
         if hasattr(X, "columns"):
             self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        if self.feature_types is not None and len(self.feature_types) != n_features:  # type: ignore[attr-defined]
+            raise ValueError(
+                f"feature_types has {len(self.feature_types)} entries, but X has "  # type: ignore[attr-defined]
+                f"{n_features} features"
+            )
+        self._categorical, self._categories = categorical, categories
         ya = _aligned(_as_array(y, "y"), rows, "y")
         submit = client.submit
-        xs = [submit(_matrix, b, missing, pure=False) for b in client.compute(_row_blocks(xa))]
+        xs = [
+            submit(_matrix, b, missing, categorical, pure=False)
+            for b in client.compute(_row_blocks(xa))
+        ]
         ys = [submit(label, b, pure=False) for b in client.compute(_row_blocks(ya))]
         client.gather(
             [
@@ -748,7 +834,10 @@ class _DaskMixin:
             for i, pair in enumerate(eval_set):
                 if len(pair) != 2:
                     raise ValueError("eval_set must be a list of (X, y) pairs")
-                ex = _as_array(pair[0], f"eval_set[{i}] X")
+                ex = _as_array(
+                    _eval_codes(pair[0], categorical, categories, f"eval_set[{i}]"),
+                    f"eval_set[{i}] X",
+                )
                 if ex.ndim != 2 or ex.shape[1] != n_features:
                     raise ValueError(
                         f"eval_set[{i}] has {ex.shape[-1]} features, but X has {n_features}"
@@ -756,7 +845,8 @@ class _DaskMixin:
                 erows = tuple(int(c) for c in ex.chunks[0])
                 ey = _aligned(_as_array(pair[1], f"eval_set[{i}] y"), erows, f"eval_set[{i}] y")
                 exs = [
-                    submit(_matrix, b, missing, pure=False) for b in client.compute(_row_blocks(ex))
+                    submit(_matrix, b, missing, categorical, pure=False)
+                    for b in client.compute(_row_blocks(ex))
                 ]
                 eys = [submit(label, b, pure=False) for b in client.compute(_row_blocks(ey))]
                 ew_raw = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
@@ -777,7 +867,15 @@ class _DaskMixin:
             monotone_constraints=self._monotone_vector(n_features),  # type: ignore[attr-defined]
             interaction_constraints=self._interaction_sets(n_features),  # type: ignore[attr-defined]
             feature_weights=self._feature_weight_list(n_features),  # type: ignore[attr-defined]
+            categorical_features=categorical,
         )
+        monotone = native_params["monotone_constraints"]
+        for f in categorical:
+            if monotone and monotone[f] != 0:
+                raise ValueError(
+                    f"monotone_constraints constrains feature {f}, which is categorical: "
+                    "categories have no order to be monotone in"
+                )
         n_rounds = self._forest_shape()[0]  # type: ignore[attr-defined]
         trainer = _DaskTrainer(client, native_params, xs, ys, ws, rows, evals, n_features, n_rounds)
         self._train(trainer, metrics, len(evals), verbose, n_features)  # type: ignore[attr-defined]
@@ -792,7 +890,11 @@ class _DaskMixin:
         params.pop("client", None)
         local = self._local_class(**params)
         for key, value in self.__dict__.items():
-            if (key.endswith("_") and not key.startswith("__")) or key == "_model":
+            if (key.endswith("_") and not key.startswith("__")) or key in (
+                "_model",
+                "_categorical",
+                "_categories",
+            ):
                 setattr(local, key, value)
         return local
 
@@ -808,6 +910,8 @@ class _DaskMixin:
             return getattr(local, kind)(X, **kw)
         import dask
 
+        # Categorical columns as the training codes (the blocks reach the model as arrays).
+        X = _eval_codes(X, local._categorical_list(), local.__dict__.get("_categories") or {}, "X")
         xa = X if hasattr(X, "map_blocks") else X.to_dask_array()
         if xa.ndim == 2 and len(xa.chunks[1]) > 1:
             xa = xa.rechunk({1: -1})

@@ -114,14 +114,20 @@ impl DistCuts {
 
 #[pymethods]
 impl DistCuts {
-    /// Merges every partition's sketch, in partition order, into the cuts of the whole data.
+    /// Merges every partition's sketch, in partition order, into the cuts of the whole data;
+    /// the ``categorical`` features (ascending) get one bin per category.
     #[staticmethod]
-    fn merge(sketches: Vec<SketchArg<'_>>, max_bin: usize) -> SapwoodResult<Self> {
+    #[pyo3(signature = (sketches, max_bin, categorical=Vec::new()))]
+    fn merge(
+        sketches: Vec<SketchArg<'_>>,
+        max_bin: usize,
+        categorical: Vec<u32>,
+    ) -> SapwoodResult<Self> {
         let sketches: Vec<Sketch> = sketches
             .iter()
             .map(sketch_of)
             .collect::<SapwoodResult<_>>()?;
-        let (cuts, any_missing) = dist::cuts_from_sketches(&sketches, max_bin)?;
+        let (cuts, any_missing) = dist::cuts_from_sketches(&sketches, max_bin, &categorical)?;
         Ok(Self {
             cuts: Arc::new(cuts),
             any_missing,
@@ -130,14 +136,18 @@ impl DistCuts {
 
     /// Cuts from the parts :meth:`__reduce__` gives.
     #[staticmethod]
+    #[pyo3(signature = (values, offsets, min_values, any_missing, categorical=Vec::new()))]
     fn from_parts(
         values: Vec<f32>,
         offsets: Vec<usize>,
         min_values: Vec<f32>,
         any_missing: bool,
+        categorical: Vec<bool>,
     ) -> SapwoodResult<Self> {
+        let cuts = QuantileCuts::from_parts(values, offsets, min_values)?
+            .with_categorical_flags(categorical)?;
         Ok(Self {
-            cuts: Arc::new(QuantileCuts::from_parts(values, offsets, min_values)?),
+            cuts: Arc::new(cuts),
             any_missing,
         })
     }
@@ -145,11 +155,18 @@ impl DistCuts {
     #[allow(clippy::type_complexity)]
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Vec<f32>, Vec<usize>, Vec<f32>, bool))> {
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (Vec<f32>, Vec<usize>, Vec<f32>, bool, Vec<bool>),
+    )> {
         let ctor = slf.get_type().getattr("from_parts")?;
         let me = slf.get();
         let (v, o, m) = me.cuts.parts();
-        Ok((ctor, (v.to_vec(), o.to_vec(), m.to_vec(), me.any_missing)))
+        let flags = me.cuts.categorical_flags().to_vec();
+        Ok((
+            ctor,
+            (v.to_vec(), o.to_vec(), m.to_vec(), me.any_missing, flags),
+        ))
     }
 
     /// Number of features.

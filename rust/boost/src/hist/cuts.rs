@@ -516,6 +516,44 @@ impl QuantileCuts {
         Ok(cuts)
     }
 
+    /// Each feature's categorical flag (empty: none is categorical): what
+    /// [`QuantileCuts::with_categorical_flags`] takes back with [`QuantileCuts::parts`].
+    pub fn categorical_flags(&self) -> &[bool] {
+        &self.categorical
+    }
+
+    /// These cuts with each feature's categorical flag restored (cuts sent elsewhere as
+    /// [`QuantileCuts::parts`]).
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] unless `flags` is empty or has one entry per feature, and
+    /// each flagged feature's cuts are categories' (`1, 2, ..., n`).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn with_categorical_flags(mut self, flags: Vec<bool>) -> Result<Self, BoostError> {
+        if !flags.is_empty() && flags.len() != self.n_features() {
+            return Err(BoostError::InvalidInput(format!(
+                "{} categorical flags for {} features",
+                flags.len(),
+                self.n_features()
+            )));
+        }
+        for (f, &flag) in flags.iter().enumerate() {
+            if flag
+                && !self
+                    .feature(f)
+                    .iter()
+                    .enumerate()
+                    .all(|(c, &v)| v == (c + 1) as f32)
+            {
+                return Err(BoostError::InvalidInput(format!(
+                    "feature {f} is flagged categorical, but its cuts are not categories'"
+                )));
+            }
+        }
+        self.categorical = flags;
+        Ok(self)
+    }
+
     /// Whether feature `f` is categorical (its bin `c` holds category `c`).
     #[inline]
     pub fn is_categorical(&self, f: usize) -> bool {

@@ -146,6 +146,7 @@ pub fn sketch(x: &MatrixView<'_>, weights: &[f32], size: usize) -> Result<Sketch
 pub fn cuts_from_sketches(
     sketches: &[Sketch],
     max_bin: usize,
+    categorical: &[u32],
 ) -> Result<(QuantileCuts, bool), BoostError> {
     let Some(first) = sketches.first() else {
         return Err(BoostError::InvalidInput("no partition to fit on".into()));
@@ -166,7 +167,37 @@ pub fn cuts_from_sketches(
             )
         })
         .collect();
-    let cuts = QuantileCuts::from_distinct(&merged, max_bin)?;
+    let mut cuts = QuantileCuts::from_distinct(&merged, max_bin)?;
+    if !categorical.is_empty() {
+        // A categorical feature has a bin per category up to its largest code, which every
+        // sketch keeps (pruning keeps each partition's extremes).
+        let mut counts = vec![None; n_features];
+        for &f in categorical {
+            let f = f as usize;
+            if f >= n_features {
+                return Err(BoostError::InvalidInput(format!(
+                    "categorical feature {f} is beyond the data's {n_features} features"
+                )));
+            }
+            let (min, max) = (
+                merged[f].first().map_or(0.0, |p| p.0),
+                merged[f].last().map_or(0.0, |p| p.0),
+            );
+            #[allow(clippy::cast_precision_loss)]
+            if min < 0.0 || max >= crate::tree::MAX_CATEGORY as f32 {
+                return Err(BoostError::InvalidInput(format!(
+                    "feature {f} is categorical, but holds the value {}: categories must be \
+                     integers from 0 to {}",
+                    if min < 0.0 { min } else { max },
+                    crate::tree::MAX_CATEGORY - 1
+                )));
+            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let n = max as usize + 1;
+            counts[f] = Some(n);
+        }
+        cuts = cuts.with_categories(&counts)?;
+    }
     Ok((cuts, sketches.iter().any(|s| s.has_missing)))
 }
 
@@ -213,11 +244,6 @@ impl DistConfig {
             return Err(BoostError::InvalidInput(
                 "tree_method='exact' cannot be distributed; use tree_method='hist' or 'approx'"
                     .into(),
-            ));
-        }
-        if !config.tree.categorical_features.is_empty() {
-            return Err(BoostError::InvalidInput(
-                "categorical features cannot be distributed yet; encode them as numbers".into(),
             ));
         }
         if matches!(
