@@ -345,20 +345,17 @@ def train(
         print(f"task: {task} ({why}; --task chooses)")
     else:
         print(f"task: {task}")
+    names = feature_names(table, target, drop, data)
+    # Text columns are categorical features, unless --set enable_categorical=False says not.
+    has_text = any(_is_text(table.column(n).type) for n in names)
     estimator = GBTClassifier() if task == "classification" else GBTRegressor()
+    estimator.set_params(enable_categorical=has_text)
     # Callbacks are Python objects; a command line cannot name them.
     apply_settings(estimator, settings, exclude=("callbacks",))
     if estimator.early_stopping_rounds is not None and valid is None:
         raise CommandError("--set early_stopping_rounds needs a validation file: --valid DATA")
     labels = class_labels if task == "classification" else regression_target
-    names = feature_names(table, target, drop, data)
-    # Text columns are categorical features (unless --set enable_categorical=False).
-    has_text = any(_is_text(table.column(n).type) for n in names)
-    categorical = has_text and "enable_categorical=False" not in [
-        s.replace(" ", "") for s in settings
-    ]
-    if categorical:
-        estimator.set_params(enable_categorical=True)
+    categorical = has_text and bool(estimator.enable_categorical)
     X = feature_table(table, names, data, categorical=categorical)
     y = labels(target_column, target, data)
     eval_set = None

@@ -36,6 +36,9 @@ from sapwood._model_json import (
     _native_model,
     _to_xgboost,
     _write_atomically,
+    _xgboost_model_param,
+    _xgboost_objective,
+    tree_categories,
 )
 from sapwood._validation import (
     Checked,
@@ -290,6 +293,16 @@ def _check_quantile_alpha(value: Any) -> list[float]:
             )
         out.append(float(v))
     return out
+
+
+def _check_monotone_categorical(monotone: Sequence[int], categorical: Sequence[int]) -> None:
+    """No monotone constraint on a categorical feature: categories have no order."""
+    for f in categorical:
+        if monotone and monotone[f] != 0:
+            raise ValueError(
+                f"monotone_constraints constrains feature {f}, which is categorical: "
+                "categories have no order to be monotone in"
+            )
 
 
 def _check_monotone(value: Any) -> Any:
@@ -610,23 +623,31 @@ class _GBTBase(BaseEstimator):
                 )
         return list(metric)
 
-    def _encode_training_X(self, X: Any) -> Any:
-        """The training ``X`` with categorical columns as codes; records this fit's
-        categorical features and each categorical column's categories."""
+    def _validate_training(self, X: Any, y: Any, *, y_numeric: bool) -> tuple[Any, Any]:
+        """The training ``X`` (categorical columns as codes, checked) and ``y``; records
+        this fit's categorical features and each categorical column's categories."""
         X, categorical, categories = encode_fit(
             X, bool(self.enable_categorical), check_feature_types(self.feature_types)
         )
         self._categorical = categorical
         self._categories = categories
-        return X
-
-    def _check_training_codes(self, X: Any) -> None:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan",
+            y_numeric=y_numeric,
+        )
+        X = self._replace_missing(X)
         types = self.feature_types
         if types is not None and len(types) != X.shape[1]:
             raise ValueError(
                 f"feature_types has {len(types)} entries, but X has {X.shape[1]} features"
             )
-        check_codes(X, self._categorical, getattr(self, "feature_names_in_", None))
+        check_codes(X, categorical, getattr(self, "feature_names_in_", None))
+        return X, y
 
     def _categorical_list(self) -> list[int]:
         """The categorical features of this fit, or of the fitted model."""
@@ -732,13 +753,9 @@ class _GBTBase(BaseEstimator):
             feature_weights=self._feature_weight_list(X.shape[1]),
             categorical_features=self._categorical_list(),
         )
-        monotone = native_params["monotone_constraints"]
-        for f in native_params["categorical_features"]:
-            if monotone and monotone[f] != 0:
-                raise ValueError(
-                    f"monotone_constraints constrains feature {f}, which is categorical: "
-                    "categories have no order to be monotone in"
-                )
+        _check_monotone_categorical(
+            native_params["monotone_constraints"], native_params["categorical_features"]
+        )
         trainer = _native.BoostTrainer(
             as_native_matrix(X),
             y,
@@ -1156,72 +1173,33 @@ class _GBTBase(BaseEstimator):
             }
         )
         names = dict(zip(used, self._feature_names(used), strict=True))
-        rows = []
         categorical = bool(doc.get("categorical_features"))
-        cats_of: dict[tuple[int, int], list[int]] = {}
+        rows = []
         for t, tree in enumerate(doc["trees"]):
-            cat = tree.get("categorical") or {}
-            seg = cat.get("segments", [])
-            for k, nid in enumerate(cat.get("nodes", [])):
-                cats_of[(t, nid)] = cat["categories"][seg[k] : seg[k + 1]]
-        for t, tree in enumerate(doc["trees"]):
+            right_cats = tree_categories(tree)
             for i in range(len(tree["left"])):
                 if tree["split_index"][i] == _XGB_DELETED:
                     continue
-                leaf = tree["left"][i] < 0
-                node_id = f"{t}-{i}"
-                if leaf:
-                    rows.append(
-                        (
-                            t,
-                            i,
-                            node_id,
-                            "Leaf",
-                            np.nan,
-                            None,
-                            None,
-                            None,
-                            tree["split_cond"][i],
-                            tree["sum_hess"][i],
-                        )
-                    )
-                elif (t, i) in cats_of:
-                    left, right = tree["left"][i], tree["right"][i]
-                    rows.append(
-                        (
-                            t,
-                            i,
-                            node_id,
-                            names[tree["split_index"][i]],
-                            np.nan,
-                            f"{t}-{right}",
-                            f"{t}-{left}",
-                            f"{t}-{left if tree['default_left'][i] else right}",
-                            tree["loss_chg"][i],
-                            tree["sum_hess"][i],
-                            cats_of[(t, i)],
-                        )
-                    )
+                if tree["left"][i] < 0:
+                    row = (t, i, f"{t}-{i}", "Leaf", np.nan, None, None, None)
+                    row += (tree["split_cond"][i], tree["sum_hess"][i], None)
                 else:
-                    left, right = tree["left"][i], tree["right"][i]
-                    rows.append(
-                        (
-                            t,
-                            i,
-                            node_id,
-                            names[tree["split_index"][i]],
-                            tree["split_cond"][i],
-                            f"{t}-{left}",
-                            f"{t}-{right}",
-                            f"{t}-{left if tree['default_left'][i] else right}",
-                            tree["loss_chg"][i],
-                            tree["sum_hess"][i],
-                        )
+                    left, right = f"{t}-{tree['left'][i]}", f"{t}-{tree['right'][i]}"
+                    missing = left if tree["default_left"][i] else right
+                    cats = right_cats.get(i)
+                    # A categorical split's Yes is its right child, where the listed
+                    # categories go (XGBoost's table).
+                    split, yes, no = (
+                        (tree["split_cond"][i], left, right)
+                        if cats is None
+                        else (np.nan, right, left)
                     )
+                    row = (t, i, f"{t}-{i}", names[tree["split_index"][i]], split, yes, no)
+                    row += (missing, tree["loss_chg"][i], tree["sum_hess"][i], cats)
+                rows.append(row if categorical else row[:-1])
         cols = ["Tree", "Node", "ID", "Feature", "Split", "Yes", "No", "Missing", "Gain", "Cover"]
         if categorical:
             cols.append("Category")
-            rows = [r if len(r) == len(cols) else (*r, None) for r in rows]
         return pd.DataFrame(rows, columns=cols)
 
     # ----------------------------------------------------------------------------- model files
@@ -1262,8 +1240,11 @@ class _GBTBase(BaseEstimator):
         check_is_fitted(self, "_model")
         p = self._check_params()
         n = self._model.num_feature
-        model_doc = _to_xgboost(self._model, self._feature_names_for_export())["learner"]
-        objective = model_doc["objective"]["name"]
+        # The objective and model parameters as the model file writes them (not its trees).
+        doc = json.loads(self._model.to_json())
+        k = int(self._model.n_groups)
+        objective_block = _xgboost_objective(doc, k)
+        objective = objective_block["name"]
         method = p["tree_method"]
         updater = {
             "hist": "grow_quantile_histmaker",
@@ -1352,7 +1333,7 @@ class _GBTBase(BaseEstimator):
                     "tree_train_param": tree_param,
                     "updater": updaters,
                 },
-                "learner_model_param": model_doc["learner_model_param"],
+                "learner_model_param": _xgboost_model_param(doc, k),
                 "learner_train_param": {
                     "booster": "gbtree",
                     "disable_default_eval_metric": "0",
@@ -1362,7 +1343,7 @@ class _GBTBase(BaseEstimator):
                 "metrics": [{"name": m} for m in self._metrics(objective)]
                 if objective in _DEFAULT_METRIC
                 else [],
-                "objective": model_doc["objective"],
+                "objective": objective_block,
             },
             "version": [3, 2, 0],
         }

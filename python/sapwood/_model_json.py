@@ -268,6 +268,16 @@ def _classes_from_json(doc: Any, path: str = "estimator.classes") -> Any:
         raise ValueError(f"{path}.values do not fit dtype {dtype}: {exc}") from exc
 
 
+def tree_categories(tree: dict[str, Any]) -> dict[int, list[int]]:
+    """The categorical splits of a tree of sapwood's model JSON: each split node's
+    right-going categories."""
+    cat = tree.get("categorical") or {}
+    seg = cat.get("segments", [])
+    return {
+        nid: cat["categories"][seg[k] : seg[k + 1]] for k, nid in enumerate(cat.get("nodes", []))
+    }
+
+
 def _f32(v: float) -> float:
     return float(np.float32(v))
 
@@ -319,11 +329,10 @@ def _objective_params(objective: str, block: Any) -> dict[str, Any]:
     return {key: _as_float(raw, f"{path}.{key}")}
 
 
-def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
-    """sapwood model -> XGBoost JSON document (as XGBoost 3.x writes it)."""
-    doc = json.loads(model.to_json())
+def _xgboost_objective(doc: dict[str, Any], k: int) -> dict[str, Any]:
+    """The ``learner.objective`` block of XGBoost's JSON for sapwood's model document ``doc``
+    with ``k`` outputs: the objective's name and its parameters."""
     objective = doc["objective"]
-    k = int(model.n_groups)
     if objective == "custom":
         objective = "reg:squarederror"
     if objective in (
@@ -368,6 +377,27 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
         obj_block = {"name": objective, block: {key: value}}
     else:
         obj_block = {"name": objective}
+    return obj_block
+
+
+def _xgboost_model_param(doc: dict[str, Any], k: int) -> dict[str, str]:
+    """The ``learner.learner_model_param`` block of XGBoost's JSON for sapwood's model
+    document ``doc`` with ``k`` outputs."""
+    base = ",".join(repr(_f32(b)) for b in doc["base_score"])
+    return {
+        "base_score": f"[{base}]",
+        "boost_from_average": "1",
+        "num_class": str(doc["num_class"]),
+        "num_feature": str(doc["num_feature"]),
+        "num_target": str(k) if doc["objective"] == "reg:quantileerror" else "1",
+    }
+
+
+def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
+    """sapwood model -> XGBoost JSON document (as XGBoost 3.x writes it)."""
+    doc = json.loads(model.to_json())
+    k = int(model.n_groups)
+    obj_block = _xgboost_objective(doc, k)
     trees = []
     for t, tree in enumerate(doc["trees"]):
         n = len(tree["left"])
@@ -405,7 +435,6 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
         )
     n_trees = len(trees)
     npt = int(doc.get("num_parallel_tree", 1))
-    base = ",".join(repr(_f32(b)) for b in doc["base_score"])
     return {
         "version": [3, 2, 0],
         "learner": {
@@ -414,13 +443,7 @@ def _to_xgboost(model: Any, feature_names: list[str]) -> dict[str, Any]:
             "feature_types": _feature_types(
                 doc["num_feature"], feature_names, doc.get("categorical_features", [])
             ),
-            "learner_model_param": {
-                "base_score": f"[{base}]",
-                "boost_from_average": "1",
-                "num_class": str(doc["num_class"]),
-                "num_feature": str(doc["num_feature"]),
-                "num_target": str(k) if objective == "reg:quantileerror" else "1",
-            },
+            "learner_model_param": _xgboost_model_param(doc, k),
             "objective": obj_block,
             "gradient_booster": {
                 "name": "gbtree",

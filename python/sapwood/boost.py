@@ -19,7 +19,6 @@ from numpy.typing import NDArray
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
 
 from sapwood._gbt_base import _GBT_CONSTRAINTS, _GBTBase
 from sapwood._model_json import (
@@ -261,18 +260,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         upper = None
         if aft:
             y, upper = _aft_bounds(y, label_lower_bound, label_upper_bound, "y")
-        X = self._encode_training_X(X)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan",
-            y_numeric=True,
-        )
-        X = self._replace_missing(X)
-        self._check_training_codes(X)
+        X, y = self._validate_training(X, y, y_numeric=True)
         if isinstance(objective, str) and objective in _CLASSIFICATION_OBJECTIVES:
             raise ValueError(
                 f"objective {objective!r} is a classification objective; use GBTClassifier"
@@ -432,17 +420,7 @@ early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
         -------
         self : GBTClassifier
         """
-        X = self._encode_training_X(X)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan",
-        )
-        X = self._replace_missing(X)
-        self._check_training_codes(X)
+        X, y = self._validate_training(X, y, y_numeric=False)
         check_classification_targets(y)
         encoder = LabelEncoder()
         codes = encoder.fit_transform(y)

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from sapwood._model_json import tree_categories
+
 __all__ = [
     "boruta_history_plot",
     "boruta_importance_plot",
@@ -544,11 +546,7 @@ def plot_tree(
 
     names = est._feature_names(range(int(doc["num_feature"])))
 
-    cat = tree.get("categorical") or {}
-    seg = cat.get("segments", [])
-    right_cats = {
-        nid: cat["categories"][seg[k] : seg[k + 1]] for k, nid in enumerate(cat.get("nodes", []))
-    }
+    right_cats = tree_categories(tree)
     known = est.__dict__.get("_categories") or {}
 
     def category_set(node: int) -> str:

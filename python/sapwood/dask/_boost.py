@@ -29,7 +29,15 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 from sapwood import _native
-from sapwood._categorical import check_codes, check_feature_types, encode_fit, encode_predict
+from sapwood._categorical import (
+    _is_categorical_dtype,
+    _plain,
+    check_codes,
+    check_feature_types,
+    encode_fit,
+    encode_predict,
+)
+from sapwood._gbt_base import _check_monotone_categorical
 from sapwood._model_json import _CLASSIFICATION_OBJECTIVES, _REGRESSION_OBJECTIVES
 from sapwood._validation import native_array
 from sapwood.boost import GBTClassifier, GBTRegressor, _classification_shape
@@ -74,12 +82,9 @@ def _categorical_input(
     check_feature_types(feature_types)
     marked = [] if feature_types is None else [i for i, t in enumerate(feature_types) if t == "c"]
     if not _is_dask(X):
-        X, categorical, categories = encode_fit(X, enable, feature_types)
-        return X, categorical, categories
-    import pandas as pd
-
+        return encode_fit(X, enable, feature_types)
     dtypes = list(getattr(X, "dtypes", []))
-    frame_cats = [i for i, dt in enumerate(dtypes) if isinstance(dt, pd.CategoricalDtype)]
+    frame_cats = [i for i, dt in enumerate(dtypes) if _is_categorical_dtype(dt)]
     if (frame_cats or marked) and not enable:
         raise ValueError(
             "X has categorical columns or feature_types marks categorical features; pass "
@@ -94,7 +99,7 @@ def _categorical_input(
                 f"column {str(name)!r} has unknown categories: call X.categorize() (or "
                 "X[column].cat.as_known()) so that every partition codes them alike"
             )
-        categories[i] = [v.item() if isinstance(v, np.generic) else v for v in col.cat.categories]
+        categories[i] = _plain(col.cat.categories)
         codes = col.cat.codes
         X = X.assign(**{name: codes.where(codes >= 0).astype("float64")})
     return X, sorted(set(frame_cats) | set(marked)), categories
@@ -109,12 +114,10 @@ def _eval_codes(
         return X
     if not _is_dask(X):
         return encode_predict(X, categorical, categories)
-    import pandas as pd
-
     for i, known in categories.items():
         name = X.columns[i]
         col = X[name]
-        if not isinstance(col.dtype, pd.CategoricalDtype) or not col.cat.known:
+        if not _is_categorical_dtype(col.dtype) or not col.cat.known:
             raise ValueError(
                 f"{what}: column {str(name)!r} must be categorical with known categories"
             )
@@ -869,13 +872,7 @@ class _DaskMixin:
             feature_weights=self._feature_weight_list(n_features),  # type: ignore[attr-defined]
             categorical_features=categorical,
         )
-        monotone = native_params["monotone_constraints"]
-        for f in categorical:
-            if monotone and monotone[f] != 0:
-                raise ValueError(
-                    f"monotone_constraints constrains feature {f}, which is categorical: "
-                    "categories have no order to be monotone in"
-                )
+        _check_monotone_categorical(native_params["monotone_constraints"], categorical)
         n_rounds = self._forest_shape()[0]  # type: ignore[attr-defined]
         trainer = _DaskTrainer(client, native_params, xs, ys, ws, rows, evals, n_features, n_rounds)
         self._train(trainer, metrics, len(evals), verbose, n_features)  # type: ignore[attr-defined]

@@ -322,36 +322,16 @@ impl Metric {
             }),
             Self::Auc => auc(preds, labels, weights),
             // Row values in f32, sums in f64, as XGBoost's element-wise metrics.
-            Self::Mphe { slope } => {
-                let (mut num, mut den) = (0.0_f64, 0.0_f64);
-                for i in 0..labels.len() {
-                    let a = labels[i] - preds[i];
-                    let r = a / slope;
-                    let v = slope * slope * ((1.0 + r * r).sqrt() - 1.0) * weights[i];
-                    num += f64::from(v);
-                    den += f64::from(weights[i]);
-                }
-                if den == 0.0 {
-                    num
-                } else {
-                    num / den
-                }
-            }
-            Self::TweedieNLogLik { rho } => {
-                let (mut num, mut den) = (0.0_f64, 0.0_f64);
-                for i in 0..labels.len() {
-                    let (yi, pi) = (labels[i], preds[i]);
-                    let a = yi * ((1.0 - rho) * pi.ln()).exp() / (1.0 - rho);
-                    let b = ((2.0 - rho) * pi.ln()).exp() / (2.0 - rho);
-                    num += f64::from((-a + b) * weights[i]);
-                    den += f64::from(weights[i]);
-                }
-                if den == 0.0 {
-                    num
-                } else {
-                    num / den
-                }
-            }
+            Self::Mphe { slope } => f32_rows(weights, |i| {
+                let r = (labels[i] - preds[i]) / slope;
+                slope * slope * ((1.0 + r * r).sqrt() - 1.0)
+            }),
+            Self::TweedieNLogLik { rho } => f32_rows(weights, |i| {
+                let (yi, pi) = (labels[i], preds[i]);
+                let a = yi * ((1.0 - rho) * pi.ln()).exp() / (1.0 - rho);
+                let b = ((2.0 - rho) * pi.ln()).exp() / (2.0 - rho);
+                -a + b
+            }),
             Self::CoxNLogLik => cox_nloglik(preds, labels),
             Self::AftNLogLik { .. } => {
                 return Err(BoostError::InvalidInput(
@@ -374,6 +354,21 @@ impl Metric {
                 num / den
             }
         })
+    }
+}
+
+/// XGBoost's weighted mean of an element-wise metric: each row's value times its weight in
+/// `f32`, the sums in `f64` (the sum itself when the weights add up to 0).
+fn f32_rows(weights: &[f32], value: impl Fn(usize) -> f32) -> f64 {
+    let (mut num, mut den) = (0.0_f64, 0.0_f64);
+    for (i, &w) in weights.iter().enumerate() {
+        num += f64::from(value(i) * w);
+        den += f64::from(w);
+    }
+    if den == 0.0 {
+        num
+    } else {
+        num / den
     }
 }
 

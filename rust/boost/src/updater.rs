@@ -103,91 +103,80 @@ pub fn bin_matrix_with_categories(
     Ok(binned)
 }
 
-/// The number of categories of each feature listed in `categorical` (ascending): one more
-/// than its largest value, as XGBoost counts them (at least one); `None` for the others.
+/// The number of categories of categorical feature `f` whose present values run from `min`
+/// to `max` (NaN: none present): one more than the largest value, as XGBoost counts them (at
+/// least one).
+///
+/// # Errors
+/// [`BoostError::InvalidInput`] for a negative value or one not below
+/// [`crate::tree::MAX_CATEGORY`].
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+pub(crate) fn category_count(f: usize, min: f32, max: f32) -> Result<usize, BoostError> {
+    if max.is_nan() {
+        return Ok(1);
+    }
+    let limit = crate::tree::MAX_CATEGORY as f32;
+    if min < 0.0 || max >= limit {
+        return Err(BoostError::InvalidInput(format!(
+            "feature {f} is categorical, but holds the value {}: categories must be \
+             integers from 0 to {}",
+            if min < 0.0 { min } else { max },
+            crate::tree::MAX_CATEGORY - 1
+        )));
+    }
+    Ok(max as usize + 1)
+}
+
+/// The number of categories of each feature listed in `categorical` ([`category_count`]);
+/// `None` for the other features.
 ///
 /// # Errors
 /// [`BoostError::InvalidInput`] for a feature index beyond the data, or a value of a
 /// categorical feature that is negative or not below [`crate::tree::MAX_CATEGORY`].
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+#[allow(clippy::cast_possible_truncation)]
 pub fn category_counts(
     data: &MatrixView<'_>,
     categorical: &[u32],
 ) -> Result<Vec<Option<usize>>, BoostError> {
     let n_cols = data.n_cols();
     let mut out = vec![None; n_cols];
-    if categorical.is_empty() {
-        return Ok(out);
+    if let Some(&f) = categorical.iter().find(|&&f| f as usize >= n_cols) {
+        return Err(BoostError::InvalidInput(format!(
+            "categorical feature {f} is beyond the data's {n_cols} features"
+        )));
     }
-    let mut is_cat = vec![false; n_cols];
-    for &f in categorical {
-        let f = f as usize;
-        if f >= n_cols {
-            return Err(BoostError::InvalidInput(format!(
-                "categorical feature {f} is beyond the data's {n_cols} features"
-            )));
-        }
-        is_cat[f] = true;
-    }
-    // Per feature, the largest value (NaN: none) and whether any was invalid.
-    let fold = |mut acc: Vec<(f32, Option<f32>)>, (f, v): (usize, f32)| {
-        if is_cat[f] && !v.is_nan() {
-            #[allow(clippy::cast_precision_loss)]
-            let valid = v >= 0.0 && v < crate::tree::MAX_CATEGORY as f32;
-            let slot = &mut acc[f];
-            if !valid && slot.1.is_none() {
-                slot.1 = Some(v);
+    // The smallest and largest present value of column `f` (`min` and `max` skip NaN).
+    let range = |f: usize| {
+        let (mut lo, mut hi) = (f32::NAN, f32::NAN);
+        let mut see = |v: f32| {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        };
+        match *data {
+            MatrixView::DenseF32 { data, .. } => {
+                data.iter().skip(f).step_by(n_cols).for_each(|&v| see(v));
             }
-            // `max` ignores NaN, the mark of no value yet.
-            slot.0 = slot.0.max(v);
+            MatrixView::DenseF64 { data, .. } => {
+                data.iter()
+                    .skip(f)
+                    .step_by(n_cols)
+                    .for_each(|&v| see(v as f32));
+            }
+            MatrixView::Csr { indices, data, .. } => indices
+                .iter()
+                .zip(data)
+                .filter(|&(&c, _)| c as usize == f)
+                .for_each(|(_, &v)| see(v)),
         }
-        acc
+        (lo, hi)
     };
-    let init = || vec![(f32::NAN, None); n_cols];
-    let merge = |mut a: Vec<(f32, Option<f32>)>, b: Vec<(f32, Option<f32>)>| {
-        for (x, y) in a.iter_mut().zip(b) {
-            x.0 = x.0.max(y.0);
-            x.1 = x.1.or(y.1);
-        }
-        a
-    };
-    let stats = match *data {
-        MatrixView::DenseF32 { data, n_cols, .. } => data
-            .par_chunks(n_cols.max(1) * 4096)
-            .map(|block| {
-                block
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &v)| (k % n_cols, v))
-                    .fold(init(), fold)
-            })
-            .reduce(init, merge),
-        MatrixView::DenseF64 { data, n_cols, .. } => data
-            .par_chunks(n_cols.max(1) * 4096)
-            .map(|block| {
-                block
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &v)| (k % n_cols, v as f32))
-                    .fold(init(), fold)
-            })
-            .reduce(init, merge),
-        MatrixView::Csr { indices, data, .. } => indices
-            .iter()
-            .zip(data)
-            .map(|(&c, &v)| (c as usize, v))
-            .fold(init(), fold),
-    };
-    for &f in categorical {
-        let (max, bad) = stats[f as usize];
-        if let Some(v) = bad {
-            return Err(BoostError::InvalidInput(format!(
-                "feature {f} is categorical, but holds the value {v}: categories must be \
-                 integers from 0 to {}",
-                crate::tree::MAX_CATEGORY - 1
-            )));
-        }
-        out[f as usize] = Some(if max.is_nan() { 1 } else { max as usize + 1 });
+    let ranges: Vec<(f32, f32)> = categorical.par_iter().map(|&f| range(f as usize)).collect();
+    for (&f, &(min, max)) in categorical.iter().zip(&ranges) {
+        out[f as usize] = Some(category_count(f as usize, min, max)?);
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::evaluate::BinSplit;
-use super::matrix::{BinColumn, BinLayout, BinStorage, BinnedMatrix};
+use super::matrix::{BinColumn, BinnedMatrix};
 use super::prefetch::{prefetch, PARTITION_PREFETCH_DISTANCE};
 use crate::gain::GradStats;
 
@@ -101,137 +101,70 @@ impl<'a> RowPartitioner<'a> {
         (left, right)
     }
 
-    /// [`RowPartitioner::split`] of one block of rows, read straight from the bin storage.
+    /// [`RowPartitioner::split`] of one block of rows: a numeric split sends left the present
+    /// rows whose bin is at most `left_max_bin`, a categorical one those whose bin (their
+    /// category) is not among the right-going categories.
     fn split_block(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
         let f = split.cand.feature as usize;
         let default_left = split.cand.default_left;
-        if let Some(right) = &split.right_categories {
-            return self.split_categorical(rows, f, right, default_left);
-        }
-        let missing = self.matrix.missing_marker();
-        #[allow(clippy::cast_sign_loss)]
-        let left_max = split.left_max_bin; // -1: no present row goes left
-        #[allow(clippy::cast_possible_wrap)]
-        let bin_left = |b: u16| -> bool {
-            if Some(b) == missing {
-                default_left
-            } else {
-                i32::from(b) <= left_max
+        match &split.right_categories {
+            Some(right) => {
+                let top = right.last().map_or(0, |&c| c as usize + 1);
+                let mut side = vec![true; top];
+                for &c in right.iter() {
+                    side[c as usize] = false;
+                }
+                self.split_by(rows, f, default_left, |b| {
+                    side.get(b).copied().unwrap_or(true)
+                })
             }
-        };
-        let n_cols = self.matrix.n_cols();
-        match self.matrix.column(f) {
-            Some(BinColumn::U8(column)) => {
-                // Each byte's side, looked up rather than worked out per row.
-                let side: [bool; 256] = std::array::from_fn(|b| bin_left(b as u16));
-                return split_rows(
-                    rows,
-                    |r| side[usize::from(column[r as usize])],
-                    |r| prefetch(column, r as usize),
-                );
+            None => {
+                let left_max = i64::from(split.left_max_bin); // -1: no present row goes left
+                #[allow(clippy::cast_possible_wrap)]
+                self.split_by(rows, f, default_left, |b| b as i64 <= left_max)
             }
-            Some(BinColumn::U16(column)) => {
-                return split_rows(
-                    rows,
-                    |r| bin_left(column[r as usize]),
-                    |r| prefetch(column, r as usize),
-                );
-            }
-            None => {}
-        }
-        match (self.matrix.layout(), self.matrix.storage()) {
-            (BinLayout::Dense, BinStorage::U8(bins)) => {
-                // Each byte's side, looked up rather than worked out per row.
-                let side: [bool; 256] = std::array::from_fn(|b| bin_left(b as u16));
-                let column = &bins[f.min(bins.len())..];
-                split_rows(
-                    rows,
-                    |r| side[usize::from(column[r as usize * n_cols])],
-                    |r| prefetch(column, r as usize * n_cols),
-                )
-            }
-            (BinLayout::Dense, BinStorage::U16(bins)) => split_rows(
-                rows,
-                |r| bin_left(bins[r as usize * n_cols + f]),
-                |r| prefetch(bins, r as usize * n_cols + f),
-            ),
-            _ => split_rows(
-                rows,
-                |r| match self.matrix.bin(r as usize, f) {
-                    None => default_left,
-                    #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
-                    Some(b) => (b as i32) <= left_max,
-                },
-                |_| {},
-            ),
         }
     }
 
-    /// [`RowPartitioner::split_block`] of a categorical split: a row goes right when its
-    /// bin (its category) is one of `right`, left otherwise, or as `default_left` says when
-    /// it lacks the feature.
-    fn split_categorical(
+    /// Splits `rows` by feature `f`: a present row goes left where `present_left` holds for
+    /// its bin, a row lacking the feature as `default_left` says. Dense matrices are read
+    /// from their column-major copy (one byte or two a row), sparse ones entry by entry.
+    fn split_by(
         &self,
         rows: &[u32],
         f: usize,
-        right: &[u32],
         default_left: bool,
+        present_left: impl Fn(usize) -> bool,
     ) -> (Vec<u32>, Vec<u32>) {
-        // Each bin's side, looked up per row; the missing marker, if any, is a bin too.
-        let n_bins = usize::from(u16::MAX) + 1;
-        let top = right.last().map_or(0, |&c| c as usize + 1);
-        let mut side = vec![true; top.max(1)];
-        for &c in right {
-            side[c as usize] = false;
-        }
         let missing = self.matrix.missing_marker().map(usize::from);
-        let bin_left = |b: usize| -> bool {
+        let bin_left = |b: usize| {
             if Some(b) == missing {
                 default_left
             } else {
-                side.get(b).copied().unwrap_or(true)
+                present_left(b)
             }
         };
-        debug_assert!(top <= n_bins);
-        let n_cols = self.matrix.n_cols();
         match self.matrix.column(f) {
             Some(BinColumn::U8(column)) => {
-                let table: [bool; 256] = std::array::from_fn(bin_left);
-                return split_rows(
-                    rows,
-                    |r| table[usize::from(column[r as usize])],
-                    |r| prefetch(column, r as usize),
-                );
-            }
-            Some(BinColumn::U16(column)) => {
-                return split_rows(
-                    rows,
-                    |r| bin_left(usize::from(column[r as usize])),
-                    |r| prefetch(column, r as usize),
-                );
-            }
-            None => {}
-        }
-        match (self.matrix.layout(), self.matrix.storage()) {
-            (BinLayout::Dense, BinStorage::U8(bins)) => {
-                let table: [bool; 256] = std::array::from_fn(bin_left);
-                let column = &bins[f.min(bins.len())..];
+                // Each byte's side, looked up rather than worked out per row.
+                let side: [bool; 256] = std::array::from_fn(&bin_left);
                 split_rows(
                     rows,
-                    |r| table[usize::from(column[r as usize * n_cols])],
-                    |r| prefetch(column, r as usize * n_cols),
+                    |r| side[usize::from(column[r as usize])],
+                    |r| prefetch(column, r as usize),
                 )
             }
-            (BinLayout::Dense, BinStorage::U16(bins)) => split_rows(
+            Some(BinColumn::U16(column)) => split_rows(
                 rows,
-                |r| bin_left(usize::from(bins[r as usize * n_cols + f])),
-                |r| prefetch(bins, r as usize * n_cols + f),
+                |r| bin_left(usize::from(column[r as usize])),
+                |r| prefetch(column, r as usize),
             ),
-            _ => split_rows(
+            None => split_rows(
                 rows,
-                |r| match self.matrix.bin(r as usize, f) {
-                    None => default_left,
-                    Some(b) => side.get(b).copied().unwrap_or(true),
+                |r| {
+                    self.matrix
+                        .bin(r as usize, f)
+                        .map_or(default_left, &present_left)
                 },
                 |_| {},
             ),

@@ -258,56 +258,34 @@ const MAX_TABLE_FEATURES: usize = 12;
 /// beyond it, the remaining trees take the recursive walk.
 const MAX_TABLE_VALUES: usize = 1 << 25;
 
-/// One tree's TreeSHAP values precomputed per leaf, in the manner of Fast TreeSHAP v2 (Yang,
-/// 2021): a leaf's contribution to each distinct feature of its path depends on the row only
-/// through which of those features' splits the row follows (a pattern of k bits), so every
-/// pattern's values are computed once, and a row then costs one pass over the tree's nodes.
-struct LeafTables {
-    /// Per split node: the index of its feature among the distinct features of its path.
+/// The distinct features on each leaf's path of a tree, as the precomputed tables see it:
+/// every split node's feature gets a slot among the distinct features of its path (in order
+/// of first appearance), and each leaf the list of those features with the product of the
+/// cover shares of their splits along the path (the share of the background that follows
+/// the path through them).
+struct PathSlots {
+    /// Per split node: the slot of its feature.
     slot: Vec<u8>,
-    /// Per leaf node: where its table starts in `values`, and its path's distinct features
-    /// (in order of first appearance). Empty for split nodes.
-    leaves: Vec<(usize, Vec<u32>)>,
-    /// Per leaf, `2^k` patterns of `k` values: the contribution of each distinct feature.
-    values: Vec<f64>,
+    /// Every leaf, with its path's distinct features and their cover shares.
+    leaves: Vec<(usize, Vec<(u32, f64)>)>,
 }
 
-impl LeafTables {
-    /// The tables of `tree`, or `None` when a path has more than [`MAX_TABLE_FEATURES`]
-    /// distinct features or the values would pass `budget`.
+impl PathSlots {
+    /// The slots of `tree`, or `None` when a path has more than [`MAX_TABLE_FEATURES`]
+    /// distinct features.
     #[allow(clippy::cast_possible_truncation)]
-    fn build(tree: &Tree, budget: usize) -> Option<Self> {
-        let n = tree.n_nodes();
-        let mut t = LeafTables {
-            slot: vec![0; n],
-            leaves: vec![(0, Vec::new()); n],
-            values: Vec::new(),
+    fn of(tree: &Tree) -> Option<Self> {
+        let mut slots = PathSlots {
+            slot: vec![0; tree.n_nodes()],
+            leaves: Vec::new(),
         };
-        let mut buf = vec![EMPTY; MAX_TABLE_FEATURES + 2];
-        // (node, the path's distinct features with the product of their cover shares).
         let mut stack: Vec<(usize, Vec<(u32, f64)>)> = vec![(0, Vec::new())];
         while let Some((nid, path)) = stack.pop() {
             if tree.left[nid] < 0 {
-                let k = path.len();
-                if k > MAX_TABLE_FEATURES || t.values.len() + (k << k) > budget {
+                if path.len() > MAX_TABLE_FEATURES {
                     return None;
                 }
-                let value = f64::from(tree.split_cond[nid]);
-                let offset = t.values.len();
-                for pattern in 0..(1usize << k) {
-                    buf[0] = EMPTY;
-                    extend(&mut buf, 0, 1.0, 1.0, NO_FEATURE);
-                    for (j, &(f, zero)) in path.iter().enumerate() {
-                        let one = if pattern >> j & 1 == 1 { 1.0 } else { 0.0 };
-                        extend(&mut buf, j + 1, zero, one, f);
-                    }
-                    for j in 0..k {
-                        let el = buf[j + 1];
-                        let w = unwound_sum(&buf, k, j + 1);
-                        t.values.push(w * (el.one - el.zero) * value);
-                    }
-                }
-                t.leaves[nid] = (offset, path.iter().map(|&(f, _)| f).collect());
+                slots.leaves.push((nid, path));
                 continue;
             }
             #[allow(clippy::cast_sign_loss)]
@@ -317,7 +295,7 @@ impl LeafTables {
             if slot >= MAX_TABLE_FEATURES {
                 return None;
             }
-            t.slot[nid] = slot as u8;
+            slots.slot[nid] = slot as u8;
             let cover = f64::from(tree.sum_hess[nid]);
             for c in [r, l] {
                 let share = if cover > 0.0 {
@@ -334,29 +312,108 @@ impl LeafTables {
                 stack.push((c, next));
             }
         }
-        Some(t)
+        Some(slots)
     }
 
-    /// Adds the tree's TreeSHAP values of `row` into `phi`, one pass over the nodes: each
-    /// node carries the pattern of the path's features the row follows (bits of features
-    /// not met yet stay set), and each leaf adds its pattern's values.
-    fn add(&self, tree: &Tree, row: &[f32], phi: &mut [f64], stack: &mut Vec<(usize, usize)>) {
+    /// Calls `leaf(nid, pattern)` for every leaf of `tree`, one pass over its nodes:
+    /// `pattern` has the bit of each path feature whose splits `row` follows set (bits of
+    /// features not on the path stay set).
+    fn for_each_leaf(
+        &self,
+        tree: &Tree,
+        row: &[f32],
+        stack: &mut Vec<(usize, usize)>,
+        mut leaf: impl FnMut(usize, usize),
+    ) {
         stack.clear();
         stack.push((0, usize::MAX));
         while let Some((nid, pattern)) = stack.pop() {
             if tree.left[nid] < 0 {
-                let (offset, features) = &self.leaves[nid];
-                let k = features.len();
-                let at = offset + (pattern & ((1usize << k) - 1)) * k;
-                for (f, v) in features.iter().zip(&self.values[at..at + k]) {
-                    phi[*f as usize] += v;
-                }
+                leaf(nid, pattern);
                 continue;
             }
             let (hot, cold) = children(tree, nid, row);
             stack.push((cold, pattern & !(1usize << self.slot[nid])));
             stack.push((hot, pattern));
         }
+    }
+}
+
+/// The TreeSHAP values of a leaf of value `value` whose path's distinct features are `path`
+/// (feature, cover share), for the row pattern `pattern` (bit `j`: the row follows the
+/// splits of `path[j]`), appended to `out` in path order.
+fn path_values(
+    path: &[(u32, f64)],
+    pattern: usize,
+    value: f64,
+    buf: &mut [PathElement],
+    out: &mut Vec<f64>,
+) {
+    let k = path.len();
+    buf[0] = EMPTY;
+    extend(buf, 0, 1.0, 1.0, NO_FEATURE);
+    for (j, &(f, zero)) in path.iter().enumerate() {
+        let one = if pattern >> j & 1 == 1 { 1.0 } else { 0.0 };
+        extend(buf, j + 1, zero, one, f);
+    }
+    for j in 0..k {
+        let el = buf[j + 1];
+        let w = unwound_sum(buf, k, j + 1);
+        out.push(w * (el.one - el.zero) * value);
+    }
+}
+
+/// One tree's TreeSHAP values precomputed per leaf, in the manner of Fast TreeSHAP v2 (Yang,
+/// 2021): a leaf's contribution to each distinct feature of its path depends on the row only
+/// through which of those features' splits the row follows (a pattern of k bits), so every
+/// pattern's values are computed once, and a row then costs one pass over the tree's nodes.
+struct LeafTables {
+    paths: PathSlots,
+    /// Per leaf node: where its table starts in `values`, and its path's distinct features
+    /// (in order of first appearance). Empty for split nodes.
+    leaves: Vec<(usize, Vec<u32>)>,
+    /// Per leaf, `2^k` patterns of `k` values: the contribution of each distinct feature.
+    values: Vec<f64>,
+}
+
+impl LeafTables {
+    /// The tables of `tree`, or `None` when a path has more than [`MAX_TABLE_FEATURES`]
+    /// distinct features or the values would pass `budget`.
+    fn build(tree: &Tree, budget: usize) -> Option<Self> {
+        let paths = PathSlots::of(tree)?;
+        let mut leaves = vec![(0, Vec::new()); tree.n_nodes()];
+        let mut values = Vec::new();
+        let mut buf = vec![EMPTY; MAX_TABLE_FEATURES + 2];
+        for (nid, path) in &paths.leaves {
+            let k = path.len();
+            if values.len() + (k << k) > budget {
+                return None;
+            }
+            let offset = values.len();
+            let value = f64::from(tree.split_cond[*nid]);
+            for pattern in 0..(1usize << k) {
+                path_values(path, pattern, value, &mut buf, &mut values);
+            }
+            leaves[*nid] = (offset, path.iter().map(|&(f, _)| f).collect());
+        }
+        Some(LeafTables {
+            paths,
+            leaves,
+            values,
+        })
+    }
+
+    /// Adds the tree's TreeSHAP values of `row` into `phi`: each leaf adds its pattern's
+    /// values.
+    fn add(&self, tree: &Tree, row: &[f32], phi: &mut [f64], stack: &mut Vec<(usize, usize)>) {
+        self.paths.for_each_leaf(tree, row, stack, |nid, pattern| {
+            let (offset, features) = &self.leaves[nid];
+            let k = features.len();
+            let at = offset + (pattern & ((1usize << k) - 1)) * k;
+            for (f, v) in features.iter().zip(&self.values[at..at + k]) {
+                phi[*f as usize] += v;
+            }
+        });
     }
 }
 
@@ -368,8 +425,7 @@ impl LeafTables {
 /// depends on the row only through the pattern of the other features' splits it follows:
 /// one table per feature of the path, over the `2^(k-1)` patterns of the others.
 struct InteractionTables {
-    /// Per split node: the index of its feature among the distinct features of its path.
-    slot: Vec<u8>,
+    paths: PathSlots,
     /// Per leaf node: where its tables start in `values`, its path's distinct features and
     /// the share of the background that follows each one's splits. Empty for split nodes.
     leaves: Vec<(usize, Vec<u32>, Vec<f64>)>,
@@ -381,81 +437,43 @@ struct InteractionTables {
 impl InteractionTables {
     /// The tables of `tree`, or `None` when a path has more than [`MAX_TABLE_FEATURES`]
     /// distinct features or the values would pass `budget`.
-    #[allow(clippy::cast_possible_truncation)]
     fn build(tree: &Tree, budget: usize) -> Option<Self> {
-        let n = tree.n_nodes();
-        let mut t = InteractionTables {
-            slot: vec![0; n],
-            leaves: vec![(0, Vec::new(), Vec::new()); n],
-            values: Vec::new(),
-        };
+        let paths = PathSlots::of(tree)?;
+        let mut leaves = vec![(0, Vec::new(), Vec::new()); tree.n_nodes()];
+        let mut values = Vec::new();
         let mut buf = vec![EMPTY; MAX_TABLE_FEATURES + 2];
-        let mut stack: Vec<(usize, Vec<(u32, f64)>)> = vec![(0, Vec::new())];
-        while let Some((nid, path)) = stack.pop() {
-            if tree.left[nid] < 0 {
-                let k = path.len();
-                if k == 0 {
-                    continue;
-                }
-                let size = (k * (k - 1)) << (k - 1);
-                if k > MAX_TABLE_FEATURES || t.values.len() + size > budget {
-                    return None;
-                }
-                let value = f64::from(tree.split_cond[nid]);
-                let offset = t.values.len();
-                for held in 0..k {
-                    let rest: Vec<(u32, f64)> = path
-                        .iter()
-                        .enumerate()
-                        .filter(|&(j, _)| j != held)
-                        .map(|(_, &e)| e)
-                        .collect();
-                    for pattern in 0..(1usize << (k - 1)) {
-                        buf[0] = EMPTY;
-                        extend(&mut buf, 0, 1.0, 1.0, NO_FEATURE);
-                        for (j, &(f, zero)) in rest.iter().enumerate() {
-                            let one = if pattern >> j & 1 == 1 { 1.0 } else { 0.0 };
-                            extend(&mut buf, j + 1, zero, one, f);
-                        }
-                        for j in 0..k - 1 {
-                            let el = buf[j + 1];
-                            let w = unwound_sum(&buf, k - 1, j + 1);
-                            t.values.push(w * (el.one - el.zero) * value);
-                        }
-                    }
-                }
-                t.leaves[nid] = (
-                    offset,
-                    path.iter().map(|&(f, _)| f).collect(),
-                    path.iter().map(|&(_, z)| z).collect(),
-                );
+        for (nid, path) in &paths.leaves {
+            let k = path.len();
+            if k == 0 {
                 continue;
             }
-            #[allow(clippy::cast_sign_loss)]
-            let (l, r) = (tree.left[nid] as usize, tree.right[nid] as usize);
-            let f = tree.split_index[nid];
-            let slot = path.iter().position(|&(g, _)| g == f).unwrap_or(path.len());
-            if slot >= MAX_TABLE_FEATURES {
+            if values.len() + ((k * (k - 1)) << (k - 1)) > budget {
                 return None;
             }
-            t.slot[nid] = slot as u8;
-            let cover = f64::from(tree.sum_hess[nid]);
-            for c in [r, l] {
-                let share = if cover > 0.0 {
-                    f64::from(tree.sum_hess[c]) / cover
-                } else {
-                    0.0
-                };
-                let mut next = path.clone();
-                if slot < next.len() {
-                    next[slot].1 *= share;
-                } else {
-                    next.push((f, share));
+            let value = f64::from(tree.split_cond[*nid]);
+            let offset = values.len();
+            for held in 0..k {
+                let rest: Vec<(u32, f64)> = path
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != held)
+                    .map(|(_, &e)| e)
+                    .collect();
+                for pattern in 0..(1usize << (k - 1)) {
+                    path_values(&rest, pattern, value, &mut buf, &mut values);
                 }
-                stack.push((c, next));
             }
+            leaves[*nid] = (
+                offset,
+                path.iter().map(|&(f, _)| f).collect(),
+                path.iter().map(|&(_, z)| z).collect(),
+            );
         }
-        Some(t)
+        Some(InteractionTables {
+            paths,
+            leaves,
+            values,
+        })
     }
 
     /// Adds the tree's interaction values of `row` (off the diagonal) into `phi`, a
@@ -468,43 +486,35 @@ impl InteractionTables {
         width: usize,
         stack: &mut Vec<(usize, usize)>,
     ) {
-        stack.clear();
-        stack.push((0, usize::MAX));
-        while let Some((nid, pattern)) = stack.pop() {
-            if tree.left[nid] < 0 {
-                let (offset, features, zeros) = &self.leaves[nid];
-                let k = features.len();
-                if k < 2 {
+        self.paths.for_each_leaf(tree, row, stack, |nid, pattern| {
+            let (offset, features, zeros) = &self.leaves[nid];
+            let k = features.len();
+            if k < 2 {
+                return;
+            }
+            let per_held = (k - 1) << (k - 1);
+            for held in 0..k {
+                let one = if pattern >> held & 1 == 1 { 1.0 } else { 0.0 };
+                let coef = (one - zeros[held]) / 2.0;
+                if coef == 0.0 {
                     continue;
                 }
-                let per_held = (k - 1) << (k - 1);
-                for held in 0..k {
-                    let one = if pattern >> held & 1 == 1 { 1.0 } else { 0.0 };
-                    let coef = (one - zeros[held]) / 2.0;
-                    if coef == 0.0 {
-                        continue;
-                    }
-                    // The pattern of the other features: bit `held` taken out.
-                    let low = pattern & ((1usize << held) - 1);
-                    let high = (pattern >> (held + 1)) & ((1usize << (k - 1 - held)) - 1);
-                    let sub = low | high << held;
-                    let at = offset + held * per_held + sub * (k - 1);
-                    let cells = &mut phi[features[held] as usize * width..];
-                    let others = features
-                        .iter()
-                        .enumerate()
-                        .filter(|&(j, _)| j != held)
-                        .map(|(_, &f)| f);
-                    for (f, v) in others.zip(&self.values[at..at + k - 1]) {
-                        cells[f as usize] += coef * v;
-                    }
+                // The pattern of the other features: bit `held` taken out.
+                let low = pattern & ((1usize << held) - 1);
+                let high = (pattern >> (held + 1)) & ((1usize << (k - 1 - held)) - 1);
+                let sub = low | high << held;
+                let at = offset + held * per_held + sub * (k - 1);
+                let cells = &mut phi[features[held] as usize * width..];
+                let others = features
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != held)
+                    .map(|(_, &f)| f);
+                for (f, v) in others.zip(&self.values[at..at + k - 1]) {
+                    cells[f as usize] += coef * v;
                 }
-                continue;
             }
-            let (hot, cold) = children(tree, nid, row);
-            stack.push((cold, pattern & !(1usize << self.slot[nid])));
-            stack.push((hot, pattern));
-        }
+        });
     }
 }
 

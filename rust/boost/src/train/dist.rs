@@ -180,21 +180,10 @@ pub fn cuts_from_sketches(
                 )));
             }
             let (min, max) = (
-                merged[f].first().map_or(0.0, |p| p.0),
-                merged[f].last().map_or(0.0, |p| p.0),
+                merged[f].first().map_or(f32::NAN, |p| p.0),
+                merged[f].last().map_or(f32::NAN, |p| p.0),
             );
-            #[allow(clippy::cast_precision_loss)]
-            if min < 0.0 || max >= crate::tree::MAX_CATEGORY as f32 {
-                return Err(BoostError::InvalidInput(format!(
-                    "feature {f} is categorical, but holds the value {}: categories must be \
-                     integers from 0 to {}",
-                    if min < 0.0 { min } else { max },
-                    crate::tree::MAX_CATEGORY - 1
-                )));
-            }
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let n = max as usize + 1;
-            counts[f] = Some(n);
+            counts[f] = Some(crate::updater::category_count(f, min, max)?);
         }
         cuts = cuts.with_categories(&counts)?;
     }
