@@ -18,7 +18,14 @@ from importlib import metadata as _metadata
 
 from sapwood import _native
 from sapwood._native import effective_n_jobs
-from sapwood.boost import GBTClassifier, GBTRegressor, RFClassifier, RFRegressor, load_model
+from sapwood.boost import (
+    GBTClassifier,
+    GBTRanker,
+    GBTRegressor,
+    RFClassifier,
+    RFRegressor,
+    load_model,
+)
 from sapwood.neighbors import (
     KDTree,
     KNeighborsClassifier,
@@ -35,6 +42,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree witho
 __all__ = [
     "BorutaSelector",
     "GBTClassifier",
+    "GBTRanker",
     "GBTRegressor",
     "KDTree",
     "KNeighborsClassifier",

@@ -24,9 +24,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sapwood import _native
 from sapwood._categorical import check_codes, check_feature_types, encode_fit, encode_predict
+from sapwood._ranking import is_rank_metric
 from sapwood._model_json import (
     _CLASSIFICATION_OBJECTIVES,
     _I32_MAX,
+    _RANKING_OBJECTIVES,
     _REGRESSION_OBJECTIVES,
     _XGB_DELETED,
     _classes_to_json,
@@ -79,6 +81,10 @@ _DEFAULT_METRIC = {
     "reg:quantileerror": "quantile",
     "survival:cox": "cox-nloglik",
     "survival:aft": "aft-nloglik",
+    # Truncated at the objective's k with the top-k pair method (GBTRanker._default_metric).
+    "rank:ndcg": "ndcg",
+    "rank:pairwise": "ndcg",
+    "rank:map": "map",
     "custom": "rmse",
 }
 _METRICS = (
@@ -98,6 +104,9 @@ _METRICS = (
     "quantile",
     "cox-nloglik",
     "aft-nloglik",
+    "ndcg[@k][-]",
+    "map[@k][-]",
+    "pre[@k][-]",
 )
 _IMPORTANCE_TYPES = ("weight", "gain", "total_gain", "cover", "total_cover")
 
@@ -603,21 +612,24 @@ class _GBTBase(BaseEstimator):
             )
         return [*spec, *([0] * (n_features - len(spec)))] if spec else []
 
+    def _default_metric(self, objective: str) -> str:
+        default = _DEFAULT_METRIC[objective]
+        if default == "tweedie-nloglik":
+            # XGBoost names it with the power, as a float prints: tweedie-nloglik@1.5.
+            rho = float(np.float32(self.tweedie_variance_power))
+            default = f"tweedie-nloglik@{rho:.6g}"
+        return default
+
     def _metrics(self, objective: str) -> list[str]:
         metric = self.eval_metric
         if metric is None:
-            default = _DEFAULT_METRIC[objective]
-            if default == "tweedie-nloglik":
-                # XGBoost names it with the power, as a float prints: tweedie-nloglik@1.5.
-                rho = float(np.float32(self.tweedie_variance_power))
-                default = f"tweedie-nloglik@{rho:.6g}"
-            return [default]
+            return [self._default_metric(objective)]
         if isinstance(metric, str):
             metric = [metric]
         if callable(metric) or not all(isinstance(m, str) for m in metric):
             raise TypeError("eval_metric must be None, a metric name or a list of metric names")
         for m in metric:
-            if m not in _METRICS and not _is_tweedie_metric(m):
+            if m not in _METRICS and not _is_tweedie_metric(m) and not is_rank_metric(m):
                 raise ValueError(
                     f"unknown eval_metric {m!r}; expected one of {', '.join(_METRICS)}"
                 )
@@ -698,6 +710,8 @@ class _GBTBase(BaseEstimator):
         base_margin: Any = None,
         base_margin_eval_set: Sequence[Any] | None = None,
         xgb_model: Any = None,
+        groups: NDArray | None = None,
+        eval_groups: Sequence[NDArray] | None = None,
     ) -> None:
         params = self._check_params()
         custom = callable(objective)
@@ -705,7 +719,8 @@ class _GBTBase(BaseEstimator):
         if not custom and obj_name not in _DEFAULT_METRIC:
             raise ValueError(
                 f"unknown objective {obj_name!r}; expected one of "
-                f"{', '.join(_REGRESSION_OBJECTIVES + _CLASSIFICATION_OBJECTIVES)} or a callable"
+                f"{', '.join(_REGRESSION_OBJECTIVES + _CLASSIFICATION_OBJECTIVES)}, "
+                f"{', '.join(_RANKING_OBJECTIVES)} (GBTRanker) or a callable"
             )
         metrics = self._metrics(obj_name)
         n = X.shape[0]
@@ -766,6 +781,8 @@ class _GBTBase(BaseEstimator):
             start_model=start,
             base_margin=None if base_margin is None else _base_margin_array(base_margin, n, k),
             eval_base_margins=eval_margins or None,
+            groups=groups,
+            eval_groups=None if eval_groups is None else list(eval_groups),
         )
         self._train(
             trainer, metrics, len(evals), verbose, X.shape[1], objective if custom else None, y

@@ -47,6 +47,19 @@ _CLASSIFICATION_OBJECTIVES = (
     "binary:logitraw",
     "binary:hinge",
 )
+_RANKING_OBJECTIVES = ("rank:ndcg", "rank:pairwise", "rank:map")
+# XGBoost's ranking parameters, their defaults, and how XGBoost's JSON writes them.
+_LAMBDARANK_DEFAULTS: dict[str, Any] = {
+    "lambdarank_pair_method": "topk",
+    "lambdarank_num_pair_per_sample": None,
+    "lambdarank_unbiased": False,
+    "lambdarank_bias_norm": 1.0,
+    "lambdarank_normalization": True,
+    "lambdarank_score_normalization": True,
+    "ndcg_exp_gain": True,
+}
+# XGBoost's "not set" for lambdarank_num_pair_per_sample.
+_NUM_PAIR_UNSET = 2**32 - 1
 # XGBoost's marker of a deleted node (and of the root's parent).
 _XGB_DELETED = 2147483647
 _SAPWOOD_FORMAT = "sapwood-boost"
@@ -295,8 +308,58 @@ _OBJECTIVE_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _lambdarank_params(block: Any) -> dict[str, Any]:
+    """The ``lambdarank_param`` block of an XGBoost ranking objective, as sapwood's
+    ``objective_params``."""
+    path = "learner.objective.lambdarank_param"
+    params = _field(block, "learner.objective", "lambdarank_param", {})
+    out: dict[str, Any] = {}
+    method = _field(params, path, "lambdarank_pair_method", None)
+    if method is not None:
+        if method not in ("topk", "mean"):
+            raise ValueError(f"{path}.lambdarank_pair_method = {method!r:.40} is not known")
+        out["lambdarank_pair_method"] = method
+    num = _field(params, path, "lambdarank_num_pair_per_sample", None)
+    if num is not None:
+        k = _as_int(num, f"{path}.lambdarank_num_pair_per_sample", 1, _NUM_PAIR_UNSET)
+        out["lambdarank_num_pair_per_sample"] = None if k == _NUM_PAIR_UNSET else k
+    for key in (
+        "lambdarank_unbiased",
+        "lambdarank_normalization",
+        "lambdarank_score_normalization",
+        "ndcg_exp_gain",
+    ):
+        raw = _field(params, path, key, None)
+        if raw is not None:
+            text = str(raw).strip().lower()
+            if text not in ("0", "1", "true", "false"):
+                raise ValueError(f"{path}.{key} = {raw!r:.40} is not a boolean")
+            out[key] = text in ("1", "true")
+    norm = _field(params, path, "lambdarank_bias_norm", None)
+    if norm is not None:
+        out["lambdarank_bias_norm"] = _as_float(norm, f"{path}.lambdarank_bias_norm")
+    return out
+
+
+def _lambdarank_block(params: dict[str, Any]) -> dict[str, str]:
+    """sapwood's ranking ``objective_params`` as XGBoost's ``lambdarank_param`` block."""
+    p = {**_LAMBDARANK_DEFAULTS, **{k: v for k, v in params.items() if k in _LAMBDARANK_DEFAULTS}}
+    num = p["lambdarank_num_pair_per_sample"]
+    return {
+        "lambdarank_bias_norm": f"{float(p['lambdarank_bias_norm']):.9g}",
+        "lambdarank_normalization": str(int(bool(p["lambdarank_normalization"]))),
+        "lambdarank_num_pair_per_sample": str(_NUM_PAIR_UNSET if num is None else int(num)),
+        "lambdarank_pair_method": str(p["lambdarank_pair_method"]),
+        "lambdarank_score_normalization": str(int(bool(p["lambdarank_score_normalization"]))),
+        "lambdarank_unbiased": str(int(bool(p["lambdarank_unbiased"]))),
+        "ndcg_exp_gain": str(int(bool(p["ndcg_exp_gain"]))),
+    }
+
+
 def _objective_params(objective: str, block: Any) -> dict[str, Any]:
     """The parameter of an XGBoost objective block, as sapwood's ``objective_params``."""
+    if objective in _RANKING_OBJECTIVES:
+        return _lambdarank_params(block)
     if objective == "survival:aft":
         path = "learner.objective.aft_loss_param"
         params = _field(block, "learner.objective", "aft_loss_param", {})
@@ -365,6 +428,11 @@ def _xgboost_objective(doc: dict[str, Any], k: int) -> dict[str, Any]:
                     _f32(params.get("aft_loss_distribution_scale", 1.0))
                 ),
             },
+        }
+    elif objective in _RANKING_OBJECTIVES:
+        obj_block = {
+            "name": objective,
+            "lambdarank_param": _lambdarank_block(doc.get("objective_params", {})),
         }
     elif objective in _OBJECTIVE_PARAM_BLOCKS:
         block, key = _OBJECTIVE_PARAM_BLOCKS[objective]
@@ -638,7 +706,7 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     model = _field(booster, "learner.gradient_booster", "model")
     objective_block = _field(learner, "learner", "objective")
     objective = _field(objective_block, "learner.objective", "name")
-    supported = _REGRESSION_OBJECTIVES + _CLASSIFICATION_OBJECTIVES
+    supported = _REGRESSION_OBJECTIVES + _CLASSIFICATION_OBJECTIVES + _RANKING_OBJECTIVES
     if objective not in supported:
         raise ValueError(
             f"learner.objective.name: XGBoost objective {objective!r:.40} is not supported; "

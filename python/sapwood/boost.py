@@ -10,6 +10,7 @@ format by :mod:`sapwood._model_json`. This module holds the public estimators an
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -20,10 +21,12 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
+from sapwood import _native
 from sapwood._gbt_base import _GBT_CONSTRAINTS, _GBTBase
 from sapwood._model_json import (
     _CLASSIFICATION_OBJECTIVES,
     _I32_MAX,
+    _RANKING_OBJECTIVES,
     _REGRESSION_OBJECTIVES,
     _SAPWOOD_FORMAT,
     _as_float,
@@ -37,10 +40,18 @@ from sapwood._model_json import (
     _kind,
     _native_model,
 )
-from sapwood._validation import Options, native_array
+from sapwood._ranking import group_offsets, row_weights, split_qid
+from sapwood._validation import Integer, Options, Real, check_params, native_array
 from sapwood.callback import TrainingCallback
 
-__all__ = ["GBTClassifier", "GBTRegressor", "RFClassifier", "RFRegressor", "load_model"]
+__all__ = [
+    "GBTClassifier",
+    "GBTRanker",
+    "GBTRegressor",
+    "RFClassifier",
+    "RFRegressor",
+    "load_model",
+]
 
 
 class GBTRegressor(RegressorMixin, _GBTBase):
@@ -265,6 +276,8 @@ class GBTRegressor(RegressorMixin, _GBTBase):
             raise ValueError(
                 f"objective {objective!r} is a classification objective; use GBTClassifier"
             )
+        if isinstance(objective, str) and objective in _RANKING_OBJECTIVES:
+            raise ValueError(f"objective {objective!r} is a ranking objective; use GBTRanker")
 
         def encode(v: Any) -> NDArray:
             if aft:
@@ -577,6 +590,405 @@ n_jobs, random_state
 """
 
 
+_RANK_CONSTRAINTS: dict[str, Any] = {
+    **_GBT_CONSTRAINTS,
+    "lambdarank_pair_method": Options(
+        ("topk", "mean"), message="unknown {name} {value!r}; expected 'topk' or 'mean'"
+    ),
+    "lambdarank_num_pair_per_sample": Integer(
+        1, 2**32 - 2, also=(None,), shown="None or an int in [1, 2^32 - 2]"
+    ),
+    "lambdarank_unbiased": Options(
+        (False, True), message="{name} must be True or False, got {value!r}"
+    ),
+    "lambdarank_bias_norm": Real(0.0, math.inf, high_open=True),
+    "lambdarank_normalization": Options(
+        (False, True), message="{name} must be True or False, got {value!r}"
+    ),
+    "lambdarank_score_normalization": Options(
+        (False, True), message="{name} must be True or False, got {value!r}"
+    ),
+    "ndcg_exp_gain": Options((False, True), message="{name} must be True or False, got {value!r}"),
+}
+_RANK_KEYS = (
+    "lambdarank_pair_method",
+    "lambdarank_num_pair_per_sample",
+    "lambdarank_unbiased",
+    "lambdarank_bias_norm",
+    "lambdarank_normalization",
+    "lambdarank_score_normalization",
+    "ndcg_exp_gain",
+)
+
+
+class GBTRanker(_GBTBase):
+    """Gradient-boosted trees for learning to rank (LambdaMART), with XGBoost's semantics
+    (``XGBRanker``).
+
+    Rows are documents grouped by query: ``fit`` takes each row's query id (``qid``, sorted)
+    or the size of each query (``group``), or a ``qid`` column of a DataFrame ``X``. Labels
+    are relevance degrees (non-negative; integers up to 31 for ``rank:ndcg`` with the
+    exponential gain, 0 or 1 for ``rank:map``). ``predict`` gives scores: a higher score
+    ranks a document higher within its query.
+
+    Each round ranks every query's documents by the current scores and takes pairs of
+    documents with different relevance; a pair's gradient is the logistic loss of its score
+    difference, weighted by the change in NDCG (``rank:ndcg``) or MAP (``rank:map``) that
+    swapping the two would make, or by 1 (``rank:pairwise``).
+
+    Parameters
+    ----------
+    objective : str, default="rank:ndcg"
+        ``rank:ndcg``, ``rank:pairwise`` or ``rank:map``.
+    lambdarank_pair_method : {"topk", "mean"}, default="topk"
+        ``topk``: every pair with a document among the top ``k`` of the current ranking.
+        ``mean``: ``k`` partners drawn for each document among those of other relevance.
+    lambdarank_num_pair_per_sample : int, optional
+        ``k``: the truncation of ``topk`` (default 32; also the truncation of the default
+        metric, ``ndcg@32``) or the partners per document of ``mean`` (default 1).
+    lambdarank_unbiased : bool, default=False
+        Learn position biases from the training clicks and divide each pair by them
+        (Unbiased LambdaMART), for click data collected from an earlier ranking in which
+        rows are listed in the order they were shown.
+    lambdarank_bias_norm : float, default=1
+        ``p`` of the position biases' regulariser, ``1 / (1 + p)``.
+    lambdarank_normalization : bool, default=True
+        Normalise each query's gradients (by ``log2(1 + s) / s`` of the sum ``s`` of its
+        lambdas for ``topk``, by the pairs per document for ``mean``).
+    lambdarank_score_normalization : bool, default=True
+        Divide each pair's metric change by the pair's score difference plus 0.01.
+    ndcg_exp_gain : bool, default=True
+        NDCG's gain: ``2^y - 1`` (True) or ``y`` (False; any non-negative relevance).
+    eval_metric : str or list of str, optional
+        Defaults to ``ndcg@k`` (``map@k`` for ``rank:map``; untruncated for ``mean``). The
+        ranking metrics are ``ndcg``, ``map`` and ``pre``, each optionally truncated
+        (``ndcg@10``) and with ``-`` (``ndcg@10-``: a query without relevant documents
+        scores 0, not 1); they are averaged over queries, weighted by the query weights.
+    n_estimators, learning_rate, max_depth, min_child_weight, gamma, reg_lambda, reg_alpha, \
+max_delta_step, subsample, colsample_bytree, colsample_bylevel, colsample_bynode, \
+scale_pos_weight, base_score, tree_method, max_bin, grow_policy, max_leaves, \
+num_parallel_tree, monotone_constraints, interaction_constraints, feature_weights, \
+enable_categorical, feature_types, max_cat_to_onehot, max_cat_threshold, huber_slope, \
+tweedie_variance_power, quantile_alpha, aft_loss_distribution, aft_loss_distribution_scale, \
+missing, early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
+        As in :class:`GBTRegressor` (the objective parameters of other objectives are
+        unused).
+
+    Notes
+    -----
+    As in XGBoost, ``qid`` must be sorted: rows of a query are contiguous and queries come in
+    increasing id order. Unsorted ids are a ``ValueError`` (sort the rows first, e.g. with
+    ``np.argsort(qid, kind="stable")``). A query of one document, or of documents of equal
+    relevance, forms no pair: its rows get no gradient, and it scores 1 in ``ndcg`` and
+    ``map`` (0 with ``-``). ``sample_weight`` weighs queries: one weight a query.
+
+    Attributes
+    ----------
+    evals_result_, best_iteration_, best_score_, feature_importances_, n_features_in_
+        As in :class:`GBTRegressor`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sapwood import GBTRanker
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> qid = np.repeat(np.arange(20), 10)
+    >>> y = (X[:, 0] > 0.5).astype(int) + (X[:, 0] > 1.2)
+    >>> ranker = GBTRanker(n_estimators=20).fit(X, y, qid=qid)
+    >>> bool(ranker.score(X, y, qid=qid) > 0.9)
+    True
+    """
+
+    _default_objective = "rank:ndcg"
+    _constraints: ClassVar[Mapping[str, Any]] = _RANK_CONSTRAINTS
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        learning_rate: float = 0.3,
+        max_depth: int = 6,
+        min_child_weight: float = 1.0,
+        gamma: float = 0.0,
+        reg_lambda: float = 1.0,
+        reg_alpha: float = 0.0,
+        max_delta_step: float = 0.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        colsample_bylevel: float = 1.0,
+        colsample_bynode: float = 1.0,
+        scale_pos_weight: float = 1.0,
+        base_score: float | None = None,
+        tree_method: str | None = None,
+        max_bin: int = 256,
+        grow_policy: str = "depthwise",
+        max_leaves: int = 0,
+        num_parallel_tree: int = 1,
+        monotone_constraints: Any = None,
+        interaction_constraints: Any = None,
+        feature_weights: Any = None,
+        enable_categorical: bool = False,
+        feature_types: Sequence[str] | None = None,
+        max_cat_to_onehot: int = 4,
+        max_cat_threshold: int = 64,
+        huber_slope: float = 1.0,
+        tweedie_variance_power: float = 1.5,
+        quantile_alpha: float = 0.5,
+        aft_loss_distribution: str = "normal",
+        aft_loss_distribution_scale: float = 1.0,
+        lambdarank_pair_method: str = "topk",
+        lambdarank_num_pair_per_sample: int | None = None,
+        lambdarank_unbiased: bool = False,
+        lambdarank_bias_norm: float = 1.0,
+        lambdarank_normalization: bool = True,
+        lambdarank_score_normalization: bool = True,
+        ndcg_exp_gain: bool = True,
+        missing: float = np.nan,
+        objective: str = "rank:ndcg",
+        eval_metric: str | Sequence[str] | None = None,
+        early_stopping_rounds: int | None = None,
+        callbacks: Sequence[TrainingCallback] | None = None,
+        importance_type: str = "gain",
+        n_jobs: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        _store_params(self, locals())
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        # Relevance degrees are non-negative: the checks' regression targets are not.
+        tags.target_tags.required = True
+        return tags
+
+    def _check_params(self) -> dict[str, Any]:
+        params = super()._check_params()
+        p = check_params(self)
+        return {**params, **{key: p[key] for key in _RANK_KEYS}}
+
+    def _truncation(self) -> int | None:
+        """The ``k`` of the top-k pair method (None for ``mean``)."""
+        if self.lambdarank_pair_method != "topk":
+            return None
+        k = self.lambdarank_num_pair_per_sample
+        return 32 if k is None else int(k)
+
+    def _default_metric(self, objective: str) -> str:
+        base = super()._default_metric(objective)
+        k = self._truncation()
+        return base if k is None else f"{base}@{k}"
+
+    def _objective(self) -> str:
+        objective = self.objective if self.objective is not None else self._default_objective
+        if not isinstance(objective, str) or objective not in _RANKING_OBJECTIVES:
+            raise ValueError(
+                f"GBTRanker needs a ranking objective ({', '.join(_RANKING_OBJECTIVES)}), got "
+                f"{objective!r}"
+            )
+        return objective
+
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        # A DataFrame's qid column names the queries, it is not a feature.
+        X, _ = split_qid(X, None, "X")
+        return super()._validate_X(X, reset=reset)
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        group: Any = None,
+        qid: Any = None,
+        sample_weight: Any = None,
+        base_margin: Any = None,
+        eval_set: Sequence[tuple[Any, Any]] | None = None,
+        eval_group: Sequence[Any] | None = None,
+        eval_qid: Sequence[Any] | None = None,
+        verbose: bool | int = False,
+        xgb_model: Any = None,
+        sample_weight_eval_set: Sequence[Any] | None = None,
+        base_margin_eval_set: Sequence[Any] | None = None,
+    ) -> GBTRanker:
+        """Fit the ranker.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+            Documents (NaN = missing). A DataFrame may hold the query ids as a ``qid``
+            column instead of the ``qid`` argument.
+        y : array-like of shape (n_samples,)
+            Relevance degrees.
+        group : array-like of shape (n_queries,), optional
+            The number of rows of each query, in row order.
+        qid : array-like of shape (n_samples,), optional
+            Each row's query id, sorted (non-decreasing). Without ``qid`` or ``group`` (or a
+            ``qid`` column), every row belongs to one query.
+        sample_weight : array-like of shape (n_queries,), optional
+            One non-negative weight a query.
+        base_margin : array-like of shape (n_samples,), optional
+            Starting scores instead of the intercept.
+        eval_set : list of (X, y), optional
+            Datasets evaluated after every round.
+        eval_group, eval_qid : list of array-like, optional
+            The queries of each ``eval_set`` entry (or a ``qid`` column of its ``X``).
+        verbose : bool or int, default=False
+            Print the evaluation log every round (or every ``verbose`` rounds).
+        xgb_model : estimator, path, or xgboost model, optional
+            A model to continue.
+        sample_weight_eval_set : list of array-like, optional
+            Query weights of each ``eval_set`` entry.
+        base_margin_eval_set : list of array-like, optional
+            Starting scores of each ``eval_set`` entry.
+
+        Returns
+        -------
+        self : GBTRanker
+        """
+        objective = self._objective()
+        X, qid = split_qid(X, qid, "fit")
+        X, y = self._validate_training(X, y, y_numeric=True)
+        n = X.shape[0]
+        offsets = group_offsets(n, qid, group, "fit", required=False)
+        weights = row_weights(sample_weight, offsets, "fit")
+        evals: list[tuple[Any, Any]] = []
+        eval_offsets = []
+        eval_weights: list[Any] = []
+        if eval_set is not None:
+            for name, value in (
+                ("eval_group", eval_group),
+                ("eval_qid", eval_qid),
+                ("sample_weight_eval_set", sample_weight_eval_set),
+            ):
+                if value is not None and len(value) != len(eval_set):
+                    raise ValueError(f"{name} must have one entry per eval_set entry")
+            for i, pair in enumerate(eval_set):
+                if len(pair) != 2:
+                    raise ValueError("eval_set must be a list of (X, y) pairs")
+                what = f"eval_set[{i}]"
+                ex, eq = split_qid(pair[0], None if eval_qid is None else eval_qid[i], what)
+                ne = _n_rows_of(ex)
+                eg = None if eval_group is None else eval_group[i]
+                o = group_offsets(ne, eq, eg, what, required=False)
+                eval_offsets.append(o)
+                ew = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
+                eval_weights.append(row_weights(ew, o, what))
+                evals.append((ex, pair[1]))
+        elif eval_group is not None or eval_qid is not None:
+            raise ValueError("eval_group and eval_qid need eval_set")
+
+        def encode(v: Any) -> NDArray:
+            arr = np.asarray(v, dtype=np.float64).reshape(-1)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError("eval_set y contains NaN or infinity")
+            return native_array(arr, dtype=np.float32)
+
+        self._fit(
+            X,
+            encode(y),
+            objective,
+            0,
+            weights,
+            evals or None,
+            eval_weights if evals else None,
+            verbose,
+            encode,
+            base_margin=base_margin,
+            base_margin_eval_set=base_margin_eval_set,
+            xgb_model=xgb_model,
+            groups=offsets,
+            eval_groups=eval_offsets,
+        )
+        return self
+
+    def predict(
+        self,
+        X: Any,
+        output_margin: bool = False,
+        iteration_range: tuple[int, int] | None = None,
+        base_margin: Any = None,
+    ) -> NDArray:
+        """Score documents: within a query, a higher score ranks higher.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+            Documents (a ``qid`` column of a DataFrame is ignored).
+        output_margin : bool, default=False
+            The same scores (ranking objectives have no output transform).
+        iteration_range : tuple of int, optional
+            Rounds ``[begin, end)``; ``(0, 0)`` means all. Default: up to the best round.
+        base_margin : array-like of shape (n_samples,), optional
+            Starting scores (as given to ``fit``).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), dtype float32
+        """
+        return self._margin(X, iteration_range, base_margin)[:, 0]
+
+    def score(
+        self,
+        X: Any,
+        y: Any,
+        qid: Any = None,
+        *,
+        group: Any = None,
+        sample_weight: Any = None,
+    ) -> float:
+        """NDCG of the predicted ranking, averaged over queries (``ndcg@k`` at the
+        objective's truncation ``k`` for the top-k pair method, else over whole queries).
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+            Documents; a DataFrame may hold the query ids as a ``qid`` column.
+        y : array-like of shape (n_samples,)
+            Relevance degrees.
+        qid : array-like of shape (n_samples,), optional
+            Each row's query id, sorted. Without ``qid`` or ``group``, one query.
+        group : array-like of shape (n_queries,), optional
+            The number of rows of each query.
+        sample_weight : array-like of shape (n_queries,), optional
+            One weight a query.
+
+        Returns
+        -------
+        score : float
+        """
+        X, qid = split_qid(X, qid, "score")
+        scores = self.predict(X)
+        labels = np.asarray(y, dtype=np.float64).reshape(-1)
+        if labels.shape[0] != scores.shape[0]:
+            raise ValueError(f"y has {labels.shape[0]} entries, but X has {scores.shape[0]} rows")
+        offsets = group_offsets(scores.shape[0], qid, group, "score", required=False)
+        w = row_weights(sample_weight, offsets, "score")
+        k = self._truncation()
+        return float(
+            _native.rank_metric(
+                "ndcg" if k is None else f"ndcg@{k}",
+                native_array(scores, dtype=np.float32),
+                native_array(labels, dtype=np.float32),
+                offsets,
+                None if w is None else native_array(w, dtype=np.float32),
+                bool(self.ndcg_exp_gain),
+            )
+        )
+
+    def _check_fitted_state(self) -> None:
+        super()._check_fitted_state()
+        if self._model.objective not in _RANKING_OBJECTIVES:
+            raise ValueError(
+                f"a GBTRanker needs a ranking objective, the model has {self._model.objective}"
+            )
+
+
+def _n_rows_of(X: Any) -> int:
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) >= 1:
+        return int(shape[0])
+    return len(X)
+
+
 class _RFMixin:
     """A random forest as XGBoost grows it: one round of ``n_estimators`` parallel trees."""
 
@@ -754,7 +1166,7 @@ RFRegressor.__doc__ = (RFRegressor.__doc__ or "") + _RF_DOC
 RFClassifier.__doc__ = (RFClassifier.__doc__ or "") + _RF_DOC
 
 
-_ESTIMATORS = ("GBTRegressor", "GBTClassifier", "RFRegressor", "RFClassifier")
+_ESTIMATORS = ("GBTRegressor", "GBTClassifier", "GBTRanker", "RFRegressor", "RFClassifier")
 
 
 def _categories_from_json(value: Any, categorical: list[int]) -> dict[int, list[Any]]:
@@ -788,15 +1200,19 @@ def _estimator_from_info(info: Any, model: Any, names: list[str]) -> _GBTBase:
     cls_name = info.get("class")
     if cls_name is None:
         cls_name = (
-            "GBTClassifier" if model.objective in _CLASSIFICATION_OBJECTIVES else "GBTRegressor"
+            "GBTClassifier"
+            if model.objective in _CLASSIFICATION_OBJECTIVES
+            else "GBTRanker"
+            if model.objective in _RANKING_OBJECTIVES
+            else "GBTRegressor"
         )
     if cls_name not in _ESTIMATORS:
         raise ValueError(
             f"estimator.class = {cls_name!r:.40} is not one of {', '.join(_ESTIMATORS)}"
         )
-    cls = {c.__name__: c for c in (GBTRegressor, GBTClassifier, RFRegressor, RFClassifier)}[
-        cls_name
-    ]
+    cls = {
+        c.__name__: c for c in (GBTRegressor, GBTClassifier, GBTRanker, RFRegressor, RFClassifier)
+    }[cls_name]
     est = cls()
     params = info.get("params")
     if params is not None:

@@ -46,7 +46,11 @@ EvalsLog = dict[str, dict[str, list[float]]]
 
 _HOOKS = ("before_training", "after_training", "before_iteration", "after_iteration")
 # The metrics where a larger value is better; the others are losses and error rates.
-_MAXIMIZED = frozenset({"auc"})
+def _is_maximized(metric: str) -> bool:
+    """Whether larger values of ``metric`` are better: AUC and the ranking metrics
+    (``ndcg``, ``map``, ``pre``, truncated or not), as XGBoost decides."""
+    base = metric.split("@", 1)[0].rstrip("-")
+    return base in ("auc", "aucpr", "ndcg", "map", "pre")
 
 
 class TrainingCallback:
@@ -211,7 +215,7 @@ class EarlyStopping(TrainingCallback):
     def after_iteration(self, model: Any, epoch: int, evals_log: EvalsLog) -> bool:
         data, metric = self._watched(evals_log)
         score = float(evals_log[data][metric][-1])
-        maximize = metric in _MAXIMIZED if self.maximize is None else self.maximize
+        maximize = _is_maximized(metric) if self.maximize is None else self.maximize
         if self._improves(score, maximize):
             self._best_score, self._best_iteration, self._stale = score, epoch, 0
             model.best_iteration_ = epoch

@@ -24,6 +24,7 @@ pub mod model;
 pub mod objective;
 pub mod param;
 pub mod profile;
+pub mod rank;
 pub mod sampling;
 pub mod survival;
 pub mod train;

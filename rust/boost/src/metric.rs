@@ -2,6 +2,7 @@
 
 use crate::error::BoostError;
 use crate::objective::ObjectiveParams;
+use crate::rank::RankMetric;
 
 /// An evaluation metric.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,13 +58,15 @@ pub enum Metric {
         /// Its scale.
         scale: f32,
     },
+    /// A ranking metric over query groups (`ndcg`, `map`, `pre`, with `@k` and `-`).
+    Rank(RankMetric),
 }
 
 const EPS: f64 = 1e-16;
 
 impl Metric {
     /// Every metric name accepted (`tweedie-nloglik` takes its power after an `@`).
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 19] = [
         "rmse",
         "mae",
         "logloss",
@@ -80,6 +83,9 @@ impl Metric {
         "quantile",
         "cox-nloglik",
         "aft-nloglik",
+        "ndcg@k",
+        "map@k",
+        "pre@k",
     ];
 
     /// Parses a metric name, with the objective parameters' defaults.
@@ -97,6 +103,9 @@ impl Metric {
     /// [`BoostError::UnknownName`] listing the known names; [`BoostError::InvalidParameter`]
     /// for a Tweedie power outside [1, 2).
     pub fn from_name_with(name: &str, params: &ObjectiveParams) -> Result<Self, BoostError> {
+        if let Some(m) = RankMetric::parse(name, params.ndcg_exp_gain)? {
+            return Ok(Self::Rank(m));
+        }
         if let Some(rho) = name.strip_prefix("tweedie-nloglik@") {
             let rho: f32 = rho.parse().map_err(|_| {
                 BoostError::UnknownName(format!(
@@ -168,6 +177,7 @@ impl Metric {
             Self::Quantile { .. } => "quantile".into(),
             Self::CoxNLogLik => "cox-nloglik".into(),
             Self::AftNLogLik { .. } => "aft-nloglik".into(),
+            Self::Rank(m) => m.name(),
         }
     }
 
@@ -221,7 +231,34 @@ impl Metric {
 
     /// Whether larger values are better (for early stopping).
     pub fn maximize(&self) -> bool {
-        matches!(self, Self::Auc)
+        matches!(self, Self::Auc | Self::Rank(_))
+    }
+
+    /// Whether the metric is evaluated over query groups ([`Metric::evaluate_groups`]).
+    pub fn needs_groups(&self) -> bool {
+        matches!(self, Self::Rank(_))
+    }
+
+    /// Evaluates a ranking metric over the query groups `groups` (offsets into the rows);
+    /// `weights` holds each row's group weight.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for a metric that is not a ranking metric, or groups and
+    /// labels it cannot score.
+    pub fn evaluate_groups(
+        &self,
+        scores: &[f32],
+        labels: &[f32],
+        weights: &[f32],
+        groups: &[usize],
+    ) -> Result<f64, BoostError> {
+        match self {
+            Self::Rank(m) => m.evaluate(scores, labels, weights, groups),
+            _ => Err(BoostError::InvalidInput(format!(
+                "eval_metric {} is not a ranking metric",
+                self.name()
+            ))),
+        }
     }
 
     /// Evaluates predictions (`n_rows * n_groups` values in response space: probabilities for
@@ -338,6 +375,8 @@ impl Metric {
                     "aft-nloglik needs label intervals: use it with survival:aft".into(),
                 ))
             }
+            // Without query groups, every row is one query (as XGBoost scores it).
+            Self::Rank(m) => m.evaluate(preds, labels, weights, &[0, labels.len()])?,
             Self::Quantile { alphas } => {
                 // Row-major outputs, output `j` at quantile `alphas[j]`; each entry weighs
                 // its row's weight.

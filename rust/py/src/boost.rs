@@ -11,6 +11,7 @@ use pyo3::types::PyTuple;
 use sapwood_boost::forest::FlatForest;
 use sapwood_boost::hist::GrowPolicy;
 use sapwood_boost::objective::ObjectiveParams;
+use sapwood_boost::rank::{PairMethod, RankMetric};
 use sapwood_boost::survival::AftDistribution;
 use sapwood_boost::train::Start;
 use sapwood_boost::updater::TreeMethod;
@@ -130,6 +131,21 @@ pub(crate) struct TrainParams {
     quantile_alpha: Vec<f32>,
     aft_loss_distribution: String,
     aft_loss_distribution_scale: f32,
+    // The ranking parameters: only the ranker sends them.
+    #[pyo3(default = String::from("topk"))]
+    lambdarank_pair_method: String,
+    #[pyo3(default)]
+    lambdarank_num_pair_per_sample: Option<u32>,
+    #[pyo3(default)]
+    lambdarank_unbiased: bool,
+    #[pyo3(default = 1.0)]
+    lambdarank_bias_norm: f64,
+    #[pyo3(default = true)]
+    lambdarank_normalization: bool,
+    #[pyo3(default = true)]
+    lambdarank_score_normalization: bool,
+    #[pyo3(default = true)]
+    ndcg_exp_gain: bool,
     objective: String,
     num_class: usize,
     base_score: Option<f64>,
@@ -170,6 +186,13 @@ impl TrainParams {
             quantile_alpha: self.quantile_alpha,
             aft_loss_distribution: AftDistribution::from_name(&self.aft_loss_distribution)?,
             aft_loss_distribution_scale: self.aft_loss_distribution_scale,
+            lambdarank_pair_method: PairMethod::from_name(&self.lambdarank_pair_method)?,
+            lambdarank_num_pair_per_sample: self.lambdarank_num_pair_per_sample,
+            lambdarank_unbiased: self.lambdarank_unbiased,
+            lambdarank_bias_norm: self.lambdarank_bias_norm,
+            lambdarank_normalization: self.lambdarank_normalization,
+            lambdarank_score_normalization: self.lambdarank_score_normalization,
+            ndcg_exp_gain: self.ndcg_exp_gain,
         };
         Ok(TrainConfig {
             tree,
@@ -206,10 +229,12 @@ pub struct BoostTrainer {
 impl BoostTrainer {
     /// A trainer over ``x``; ``start_model`` continues that model (its trees kept, its rounds
     /// counted on), ``base_margin`` and ``eval_base_margins`` (float32, ``n_rows * n_groups``,
-    /// ``None`` for none) replace the intercept as the rows' starting margins.
+    /// ``None`` for none) replace the intercept as the rows' starting margins. ``groups`` and
+    /// ``eval_groups`` (int64 offsets, ``groups[q]:groups[q + 1]`` the rows of query ``q``)
+    /// give the query groups of ranking; without them each set is one query.
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (x, y, sample_weight, params, evals, n_jobs=None, start_model=None, base_margin=None, eval_base_margins=None))]
+    #[pyo3(signature = (x, y, sample_weight, params, evals, n_jobs=None, start_model=None, base_margin=None, eval_base_margins=None, groups=None, eval_groups=None))]
     fn new<'py>(
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
@@ -225,6 +250,8 @@ impl BoostTrainer {
         start_model: Option<PyRef<'py, BoostModel>>,
         base_margin: Option<PyReadonlyArray1<'py, f32>>,
         eval_base_margins: Option<Vec<Option<PyReadonlyArray1<'py, f32>>>>,
+        groups: Option<PyReadonlyArray1<'py, i64>>,
+        eval_groups: Option<Vec<PyReadonlyArray1<'py, i64>>>,
     ) -> PyResult<Self> {
         let config = params.into_config().map_err(SapwoodError::from)?;
         let eval_base_margins = eval_base_margins.unwrap_or_default();
@@ -255,8 +282,37 @@ impl BoostTrainer {
                 slice(ew, "eval sample_weight")?,
             ));
         }
+        let offsets = |a: &PyReadonlyArray1<'py, i64>| -> SapwoodResult<Vec<usize>> {
+            a.as_slice()
+                .map_err(|_| SapwoodError::layout("groups", "int64"))?
+                .iter()
+                .map(|&v| {
+                    usize::try_from(v).map_err(|_| {
+                        SapwoodError::Boost(BoostError::InvalidInput(format!(
+                            "query group offsets must be non-negative, got {v}"
+                        )))
+                    })
+                })
+                .collect()
+        };
+        let groups = groups.as_ref().map(offsets).transpose()?;
+        let eval_groups = eval_groups
+            .as_ref()
+            .map(|v| v.iter().map(offsets).collect::<SapwoodResult<Vec<_>>>())
+            .transpose()?;
         let trainer = run_detached(py, n_jobs, || {
-            Trainer::with_start(config, &xv, ys, ws, &eval_views, start)
+            let mut t = Trainer::with_start(config, &xv, ys, ws, &eval_views, start)?;
+            if groups.is_some() || eval_groups.is_some() {
+                let train = groups.unwrap_or_else(|| vec![0, ys.len()]);
+                let evals = eval_groups.unwrap_or_else(|| {
+                    eval_views
+                        .iter()
+                        .map(|(v, _, _)| vec![0, v.n_rows()])
+                        .collect()
+                });
+                t.set_query_groups(train, evals)?;
+            }
+            Ok::<_, BoostError>(t)
         })?
         .map_err(SapwoodError::from)?;
         Ok(Self {
@@ -601,4 +657,62 @@ impl BoostModel {
         let n = out.len() / k;
         PyArray1::from_vec(py, out).reshape([n, k])
     }
+}
+
+/// A ranking metric (``ndcg``, ``map`` or ``pre``, with ``@k`` and ``-``) of ``scores``
+/// against relevance ``labels`` over the query groups ``groups`` (int64 offsets), averaged
+/// over queries weighted by ``weights`` (each row's query weight; ``None``: 1).
+#[pyfunction]
+#[pyo3(signature = (metric, scores, labels, groups, weights=None, ndcg_exp_gain=true))]
+pub fn rank_metric<'py>(
+    py: Python<'py>,
+    metric: &str,
+    scores: PyReadonlyArray1<'py, f32>,
+    labels: PyReadonlyArray1<'py, f32>,
+    groups: PyReadonlyArray1<'py, i64>,
+    weights: Option<PyReadonlyArray1<'py, f32>>,
+    ndcg_exp_gain: bool,
+) -> PyResult<f64> {
+    let m = RankMetric::parse(metric, ndcg_exp_gain)
+        .map_err(SapwoodError::from)?
+        .ok_or_else(|| {
+            SapwoodError::Boost(BoostError::UnknownName(format!(
+                "{metric:?} is not a ranking metric; expected ndcg, map or pre (with @k, -)"
+            )))
+        })?;
+    let s = slice(&scores, "scores")?;
+    let y = slice(&labels, "labels")?;
+    if y.len() != s.len() {
+        return Err(SapwoodError::Boost(BoostError::InvalidInput(format!(
+            "{} labels for {} scores",
+            y.len(),
+            s.len()
+        )))
+        .into());
+    }
+    let offsets: Vec<usize> = groups
+        .as_slice()
+        .map_err(|_| SapwoodError::layout("groups", "int64"))?
+        .iter()
+        .map(|&v| usize::try_from(v).unwrap_or(usize::MAX))
+        .collect();
+    let ones;
+    let w = match &weights {
+        Some(w) => slice(w, "weights")?,
+        None => {
+            ones = vec![1.0_f32; s.len()];
+            &ones
+        }
+    };
+    if w.len() != s.len() {
+        return Err(SapwoodError::Boost(BoostError::InvalidInput(format!(
+            "{} weights for {} scores",
+            w.len(),
+            s.len()
+        )))
+        .into());
+    }
+    Ok(py
+        .detach(|| m.evaluate(s, y, w, &offsets))
+        .map_err(SapwoodError::from)?)
 }

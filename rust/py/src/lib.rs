@@ -25,7 +25,7 @@ static ALLOCATOR: sapwood_mem::ReserveAllocator = sapwood_mem::ReserveAllocator;
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::boost::{BoostModel, BoostTrainer};
+    use super::boost::{rank_metric, BoostModel, BoostTrainer};
     #[pymodule_export]
     use super::boruta::{
         auto_tree_count, benjamini_hochberg, binomial_cdf, binomial_sf, boruta_forest_select,

@@ -24,6 +24,7 @@ use crate::gain::SplitParams;
 use crate::hist::TreeShape;
 use crate::model::{Booster, FORMAT_NAME, FORMAT_VERSION};
 use crate::objective::{GradientInputs, Objective};
+use crate::rank::{self, RankState};
 use crate::sampling::{sample_rows, ColumnSampler};
 use crate::updater::{TreeMethod, Updater};
 
@@ -38,6 +39,8 @@ struct EvalSet {
     upper: Vec<f32>,
     weights: Vec<f32>,
     margin: Vec<f32>,
+    /// Query-group offsets (ranking metrics); one group of every row unless set.
+    groups: Vec<usize>,
 }
 
 /// The labels of `n` rows as `(lower, upper)` bounds: for `survival:aft`, `labels` holds the
@@ -83,6 +86,8 @@ pub struct Trainer {
     margin: Vec<f32>,
     /// The gradient pairs of the last round, kept so that each round refills the same buffer.
     gpair: Vec<(f32, f32)>,
+    /// Ranking objectives: the query groups and what the rounds learn about them.
+    rank: Option<RankState>,
     evals: Vec<EvalSet>,
     model: Booster,
 }
@@ -298,6 +303,9 @@ impl Trainer {
         let (labels, upper) = label_bounds(config.objective, labels, n, "training data")?;
         check_rows("training data", n, labels, weights)?;
         config.objective.check_labels(labels, config.num_class)?;
+        if config.objective.is_ranking() {
+            rank::check_labels(config.objective, &config.objective_params, labels)?;
+        }
         if weights.iter().all(|&w| w == 0.0) {
             return Err(BoostError::InvalidInput(
                 "sample_weight sums to zero".into(),
@@ -363,11 +371,11 @@ impl Trainer {
                     )?,
                     weights: try_to_vec(ew, "the evaluation weights")?,
                     margin: start_margin(&model, ex, given, &format!("eval_set[{i}]"))?,
+                    groups: vec![0, ex.n_rows()],
                 })
             })
             .collect::<Result<_, BoostError>>()?;
         Ok(Self {
-            config,
             split,
             updater,
             labels: try_to_vec(labels, "the training labels")?,
@@ -375,9 +383,64 @@ impl Trainer {
             weights: try_to_vec(weights, "the training weights")?,
             margin,
             gpair: Vec::new(),
+            rank: if config.objective.is_ranking() {
+                Some(RankState::new(
+                    config.objective,
+                    &config.objective_params,
+                    labels,
+                    vec![0, n],
+                )?)
+            } else {
+                None
+            },
+            config,
             evals,
             model,
         })
+    }
+
+    /// Sets the query groups of the training rows and of each evaluation set, as offsets
+    /// (`groups[q]..groups[q + 1]` are the rows of query `q`): ranking objectives form their
+    /// pairs within a group, ranking metrics score each group. Without this call every set
+    /// is one query.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for offsets that do not start at 0, decrease or do not
+    /// end at the set's row count, or a count of evaluation groupings other than the sets'.
+    pub fn set_query_groups(
+        &mut self,
+        train: Vec<usize>,
+        evals: Vec<Vec<usize>>,
+    ) -> Result<(), BoostError> {
+        rank::check_groups(&train, self.labels.len(), "training data")?;
+        if evals.len() != self.evals.len() {
+            return Err(BoostError::InvalidInput(format!(
+                "{} evaluation query groupings for {} evaluation sets",
+                evals.len(),
+                self.evals.len()
+            )));
+        }
+        for (i, (g, e)) in evals.iter().zip(&self.evals).enumerate() {
+            rank::check_groups(g, e.n_rows, &format!("eval_set[{i}]"))?;
+        }
+        if self.rank.is_some() {
+            self.rank = Some(RankState::new(
+                self.config.objective,
+                &self.config.objective_params,
+                &self.labels,
+                train,
+            )?);
+        }
+        for (g, e) in evals.into_iter().zip(&mut self.evals) {
+            e.groups = g;
+        }
+        Ok(())
+    }
+
+    /// The position biases `(t+, t-)` an unbiased ranking objective has learnt (all 1
+    /// otherwise); `None` for other objectives.
+    pub fn position_biases(&self) -> Option<(&[f64], &[f64])> {
+        self.rank.as_ref().map(RankState::position_biases)
     }
 
     /// Sets the learning rate of the rounds still to come, as a learning-rate schedule does;
@@ -466,17 +529,27 @@ impl Trainer {
                 let more = len.saturating_sub(gpair.len());
                 try_reserve(&mut gpair, more, "the gradient pairs")?;
                 gpair.resize(len, (0.0, 0.0));
-                let input = GradientInputs {
-                    margin: &self.margin,
-                    labels: &self.labels,
-                    weights: &self.weights,
-                    n_groups: k,
-                    scale_pos_weight: self.model.scale_pos_weight,
-                    max_delta_step: self.split.max_delta_step,
-                    params: &self.config.objective_params,
-                    upper: &self.upper,
-                };
-                self.config.objective.gradients(&input, &mut gpair);
+                if let Some(state) = self.rank.as_mut() {
+                    state.gradients(
+                        self.model.n_iterations(),
+                        &self.margin,
+                        &self.labels,
+                        &self.weights,
+                        &mut gpair,
+                    );
+                } else {
+                    let input = GradientInputs {
+                        margin: &self.margin,
+                        labels: &self.labels,
+                        weights: &self.weights,
+                        n_groups: k,
+                        scale_pos_weight: self.model.scale_pos_weight,
+                        max_delta_step: self.split.max_delta_step,
+                        params: &self.config.objective_params,
+                        upper: &self.upper,
+                    };
+                    self.config.objective.gradients(&input, &mut gpair);
+                }
             }
         }
         let iteration = self.model.n_iterations() as u64;
@@ -586,6 +659,8 @@ impl Trainer {
             for m in &self.config.metrics {
                 row.push(if m.needs_intervals() {
                     m.evaluate_intervals(&e.margin, &e.labels, &e.upper, &e.weights)?
+                } else if m.needs_groups() {
+                    m.evaluate_groups(&p, &e.labels, &e.weights, &e.groups)?
                 } else {
                     m.evaluate(&p, &e.labels, &e.weights, k)?
                 });

@@ -1,0 +1,823 @@
+//! Learning to rank: LambdaMART's gradients over query groups (`rank:pairwise`, `rank:ndcg`,
+//! `rank:map`) and the ranking metrics (`ndcg`, `map`, `pre`), with XGBoost 3.x's semantics.
+//!
+//! Rows come in query groups, given as offsets (`groups[q]..groups[q + 1]` are the rows of
+//! query `q`). Each round ranks every group's documents by score (a stable descending sort),
+//! forms pairs of documents with different relevance (the pairs with one side among the top
+//! `k` of that ranking, or `k` partners drawn per document), and gives each pair the logistic
+//! loss of its score difference weighted by how much swapping the two changes the group's
+//! metric. The unbiased variant divides each pair by position biases learnt from the loss
+//! itself, as in Unbiased LambdaMART.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::BoostError;
+use crate::objective::{sigmoid, Objective, ObjectiveParams};
+
+/// How pairs are formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PairMethod {
+    /// Every pair with at least one document among the top `k` of the model's ranking.
+    #[default]
+    #[serde(rename = "topk")]
+    TopK,
+    /// `k` partners drawn at random for each document, among those of other relevance.
+    #[serde(rename = "mean")]
+    Mean,
+}
+
+impl PairMethod {
+    /// Parses `topk` or `mean`.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidParameter`] for any other name.
+    pub fn from_name(name: &str) -> Result<Self, BoostError> {
+        match name {
+            "topk" => Ok(Self::TopK),
+            "mean" => Ok(Self::Mean),
+            _ => Err(BoostError::parameter(
+                "lambdarank_pair_method",
+                "'topk' or 'mean'",
+                format!("{name:?}"),
+            )),
+        }
+    }
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TopK => "topk",
+            Self::Mean => "mean",
+        }
+    }
+}
+
+/// The truncation of the top-k pair method when `lambdarank_num_pair_per_sample` is unset.
+const DEFAULT_TOP_K: u32 = 32;
+
+/// The most positions whose bias the unbiased variant learns, with the mean pair method.
+const MAX_BIAS_POSITIONS: usize = 32;
+
+/// The clip of a pair's hessian and of the position biases.
+const EPS: f64 = 1e-16;
+
+/// The highest relevance degree of the exponential NDCG gain (`2^31 - 1` fits 32 bits).
+pub const MAX_RELEVANCE: f32 = 31.0;
+
+/// The number of pairs a document takes (`k`): `lambdarank_num_pair_per_sample`, or 32 for
+/// the top-k method and 1 for the mean method.
+pub fn num_pair(params: &ObjectiveParams) -> u32 {
+    params
+        .lambdarank_num_pair_per_sample
+        .unwrap_or(match params.lambdarank_pair_method {
+            PairMethod::TopK => DEFAULT_TOP_K,
+            PairMethod::Mean => 1,
+        })
+}
+
+/// The truncation of the metric the objective optimises: `k` for the top-k method, none for
+/// the mean method.
+pub fn truncation(params: &ObjectiveParams) -> Option<u32> {
+    (params.lambdarank_pair_method == PairMethod::TopK).then(|| num_pair(params))
+}
+
+/// The discount of rank position `i` (from 0): `1 / log2(i + 2)`.
+#[inline]
+fn discount(i: usize) -> f64 {
+    1.0 / (i as f64 + 2.0).log2()
+}
+
+/// The gain of a relevance degree: `2^y - 1` (the degree truncated to an integer) or `y`.
+#[inline]
+fn gain(y: f32, exp_gain: bool) -> f64 {
+    if exp_gain {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let degree = y as u32;
+        f64::from((1_u32 << degree.min(31)) - 1)
+    } else {
+        f64::from(y)
+    }
+}
+
+/// The stable descending order of `values` (indices into it), ties in index order.
+fn rank_desc(values: &[f32], out: &mut Vec<usize>) {
+    out.clear();
+    out.extend(0..values.len());
+    out.sort_by(|&a, &b| {
+        values[b]
+            .partial_cmp(&values[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+}
+
+/// The inverse ideal DCG of one group, over its first `top` positions (0 when the group has
+/// no relevant document).
+fn inv_idcg(labels: &[f32], top: Option<u32>, exp_gain: bool, order: &mut Vec<usize>) -> f64 {
+    rank_desc(labels, order);
+    let n = top.map_or(labels.len(), |k| labels.len().min(k as usize));
+    let idcg: f64 = (0..n)
+        .map(|i| discount(i) * gain(labels[order[i]], exp_gain))
+        .sum();
+    if idcg == 0.0 {
+        0.0
+    } else {
+        1.0 / idcg
+    }
+}
+
+/// Checks query-group offsets against `n` rows.
+///
+/// # Errors
+/// [`BoostError::InvalidInput`] unless the offsets start at 0, never decrease and end at `n`.
+pub fn check_groups(groups: &[usize], n: usize, what: &str) -> Result<(), BoostError> {
+    if groups.len() < 2 || groups[0] != 0 || groups[groups.len() - 1] != n {
+        return Err(BoostError::InvalidInput(format!(
+            "{what}: the query groups cover {} rows, but X has {n}",
+            groups.last().copied().unwrap_or(0)
+        )));
+    }
+    if groups.windows(2).any(|w| w[1] < w[0]) {
+        return Err(BoostError::InvalidInput(format!(
+            "{what}: the query group offsets decrease"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks relevance labels for a ranking objective.
+///
+/// # Errors
+/// [`BoostError::InvalidInput`] for a negative or non-finite label, a label that is not 0 or
+/// 1 for `rank:map`, and for `rank:ndcg` with the exponential gain, a fractional label or one
+/// above 31.
+pub fn check_labels(
+    objective: Objective,
+    params: &ObjectiveParams,
+    labels: &[f32],
+) -> Result<(), BoostError> {
+    let name = objective.name();
+    for &y in labels {
+        if !y.is_finite() || y < 0.0 {
+            return Err(BoostError::InvalidInput(format!(
+                "relevance labels of {name} must be finite and non-negative, got {y}"
+            )));
+        }
+        if objective == Objective::RankMap && y != 0.0 && y != 1.0 {
+            return Err(BoostError::InvalidInput(format!(
+                "relevance labels of rank:map must be 0 or 1, got {y}"
+            )));
+        }
+        if objective == Objective::RankNdcg && params.ndcg_exp_gain {
+            if y.fract() != 0.0 {
+                return Err(BoostError::InvalidInput(format!(
+                    "relevance labels of rank:ndcg must be integers when ndcg_exp_gain is on, \
+                     got {y}"
+                )));
+            }
+            if y > MAX_RELEVANCE {
+                return Err(BoostError::InvalidInput(format!(
+                    "relevance labels of rank:ndcg must be at most 31 with the exponential gain \
+                     (2^y - 1), got {y}; set ndcg_exp_gain=False to use the label as the gain"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The minimal standard generator (`x <- 48271 x mod 2^31 - 1`), as C++'s `minstd_rand`.
+struct MinStd(u64);
+
+impl MinStd {
+    fn new(seed: u32) -> Self {
+        let s = u64::from(seed) % 2_147_483_647;
+        Self(if s == 0 { 1 } else { s })
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0 * 48_271 % 2_147_483_647;
+        self.0
+    }
+
+    /// A uniform integer in `[0, hi]` by downscaling with rejection (the draws of the
+    /// reference implementation's standard library for this generator's range).
+    fn below_or_eq(&mut self, hi: u64) -> u64 {
+        const RANGE: u64 = 2_147_483_646 - 1;
+        if hi >= RANGE {
+            return self.next() - 1;
+        }
+        let span = hi + 1;
+        let scaling = RANGE / span;
+        let past = span * scaling;
+        loop {
+            let r = self.next() - 1;
+            if r < past {
+                return r / scaling;
+            }
+        }
+    }
+}
+
+/// One group's view of the round: the documents' labels and the model's ranking.
+struct Group<'a> {
+    labels: &'a [f32],
+    /// Document indices in descending score order.
+    rank: &'a [usize],
+}
+
+/// Calls `op(i, j)` for each pair of rank positions the pair method forms in one group.
+fn make_pairs(
+    params: &ObjectiveParams,
+    seed: u32,
+    g: &Group<'_>,
+    by_label: &mut Vec<usize>,
+    mut op: impl FnMut(usize, usize),
+) {
+    let cnt = g.rank.len();
+    let k = num_pair(params) as usize;
+    match params.lambdarank_pair_method {
+        PairMethod::TopK => {
+            for i in 0..cnt.min(k) {
+                for j in i + 1..cnt {
+                    op(i, j);
+                }
+            }
+        }
+        PairMethod::Mean => {
+            let mut rnd = MinStd::new(seed);
+            // Rank positions in descending label order.
+            let ranked_labels: Vec<f32> = g.rank.iter().map(|&d| g.labels[d]).collect();
+            rank_desc(&ranked_labels, by_label);
+            let label_at = |p: usize| ranked_labels[by_label[p]];
+            let mut i = 0;
+            while i < cnt {
+                let mut j = i + 1;
+                while j < cnt && label_at(i) == label_at(j) {
+                    j += 1;
+                }
+                let (lefts, rights) = (i, cnt - j);
+                if lefts + rights > 0 {
+                    for _ in 0..k {
+                        for p in i..j {
+                            let mut r = rnd.below_or_eq((lefts + rights - 1) as u64) as usize;
+                            if r >= lefts {
+                                r = r - i + j;
+                            }
+                            op(by_label[p], by_label[r]);
+                        }
+                    }
+                }
+                i = j;
+            }
+        }
+    }
+}
+
+/// The per-round state of a ranking objective: the groups' ideal DCGs and, for the unbiased
+/// variant, the position biases learnt so far.
+#[derive(Debug, Clone)]
+pub struct RankState {
+    objective: Objective,
+    params: ObjectiveParams,
+    groups: Vec<usize>,
+    /// `1 / IDCG` of each group at the objective's truncation (`rank:ndcg`).
+    inv_idcg: Vec<f64>,
+    /// The position bias of relevant documents (`t+`), one per tracked position.
+    t_plus: Vec<f64>,
+    /// The position bias of irrelevant documents (`t-`).
+    t_minus: Vec<f64>,
+}
+
+/// One group's buffers while its gradients are computed.
+#[derive(Default)]
+struct Scratch {
+    rank: Vec<usize>,
+    by_label: Vec<usize>,
+    n_rel: Vec<f64>,
+    acc: Vec<f64>,
+}
+
+impl RankState {
+    /// The state for `labels` in query groups `groups` (offsets; checked).
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for offsets that do not cover the labels.
+    pub fn new(
+        objective: Objective,
+        params: &ObjectiveParams,
+        labels: &[f32],
+        groups: Vec<usize>,
+    ) -> Result<Self, BoostError> {
+        check_groups(&groups, labels.len(), "training data")?;
+        let inv_idcg = if objective == Objective::RankNdcg {
+            let top = truncation(params);
+            groups
+                .par_windows(2)
+                .map_init(Vec::new, |order, w| {
+                    inv_idcg(&labels[w[0]..w[1]], top, params.ndcg_exp_gain, order)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let max_group = groups.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        let positions = match params.lambdarank_pair_method {
+            PairMethod::TopK => num_pair(params) as usize,
+            PairMethod::Mean => max_group.min(MAX_BIAS_POSITIONS),
+        };
+        Ok(Self {
+            objective,
+            params: params.clone(),
+            groups,
+            inv_idcg,
+            t_plus: vec![1.0; positions],
+            t_minus: vec![1.0; positions],
+        })
+    }
+
+    /// The query-group offsets.
+    pub fn groups(&self) -> &[usize] {
+        &self.groups
+    }
+
+    /// The learnt position biases `(t+, t-)` (all 1 unless the objective is unbiased).
+    pub fn position_biases(&self) -> (&[f64], &[f64]) {
+        (&self.t_plus, &self.t_minus)
+    }
+
+    /// The weight of each group: its first row's weight (every row of a group carries the
+    /// group's weight).
+    fn group_weight(&self, weights: &[f32], q: usize) -> f32 {
+        let b = self.groups[q];
+        if b < self.groups[q + 1] {
+            weights[b]
+        } else {
+            1.0
+        }
+    }
+
+    /// The gradient pairs of every row at `scores` for boosting round `iteration`, into `out`
+    /// (one per row). `weights` holds each row's group weight. With `lambdarank_unbiased`,
+    /// the position biases are then updated from this round's pairs.
+    #[allow(clippy::too_many_lines)]
+    pub fn gradients(
+        &mut self,
+        iteration: usize,
+        scores: &[f32],
+        labels: &[f32],
+        weights: &[f32],
+        out: &mut [(f32, f32)],
+    ) {
+        let (objective, params) = (self.objective, &self.params);
+        let n_groups = self.groups.len() - 1;
+        let unbiased = params.lambdarank_unbiased;
+        let sum_w: f64 = (0..n_groups)
+            .map(|q| f64::from(self.group_weight(weights, q)))
+            .sum();
+        #[allow(clippy::cast_possible_truncation)]
+        let w_norm = (n_groups as f64 / sum_w) as f32;
+        let k_bias = self.t_plus.len();
+        // Each group's rows of the outputs, and of the unbiased losses.
+        let mut jobs = Vec::with_capacity(n_groups);
+        let mut rest = &mut *out;
+        for q in 0..n_groups {
+            let (b, e) = (self.groups[q], self.groups[q + 1]);
+            let (head, tail) = rest.split_at_mut(e - b);
+            rest = tail;
+            jobs.push((q, head));
+        }
+        let state = &*self;
+        let per_group = jobs
+            .into_par_iter()
+            .map_init(Scratch::default, |s, (q, out)| {
+                let (b, e) = (state.groups[q], state.groups[q + 1]);
+                out.fill((0.0, 0.0));
+                let mut li = vec![0.0_f64; if unbiased { k_bias } else { 0 }];
+                let mut lj = li.clone();
+                if e - b < 2 {
+                    return (li, lj);
+                }
+                let scores = &scores[b..e];
+                let labels = &labels[b..e];
+                rank_desc(scores, &mut s.rank);
+                let g = Group {
+                    labels,
+                    rank: &s.rank,
+                };
+                if objective == Objective::RankMap {
+                    s.n_rel.clear();
+                    s.acc.clear();
+                    let (mut n_rel, mut acc) = (0.0_f64, 0.0_f64);
+                    for (p, &d) in g.rank.iter().enumerate() {
+                        let y = f64::from(labels[d]);
+                        n_rel += y;
+                        acc += y / (p as f64 + 1.0);
+                        s.n_rel.push(n_rel);
+                        s.acc.push(acc);
+                    }
+                }
+                let inv_idcg = state.inv_idcg.get(q).copied().unwrap_or(0.0);
+                let (n_rel, acc) = (&s.n_rel, &s.acc);
+                let delta = |y_high: f32, y_low: f32, r_high: usize, r_low: usize| -> f64 {
+                    match objective {
+                        Objective::RankNdcg => {
+                            let (gh, gl) = (
+                                gain(y_high, params.ndcg_exp_gain),
+                                gain(y_low, params.ndcg_exp_gain),
+                            );
+                            let (dh, dl) = (discount(r_high), discount(r_low));
+                            let original = gh * dh + gl * dl;
+                            let changed = gl * dh + gh * dl;
+                            (original - changed) * inv_idcg
+                        }
+                        Objective::RankMap => {
+                            let (mut r_high, mut r_low, mut y_high, mut y_low) =
+                                (r_high, r_low, y_high, y_low);
+                            if r_high > r_low {
+                                std::mem::swap(&mut r_high, &mut r_low);
+                                std::mem::swap(&mut y_high, &mut y_low);
+                            }
+                            let (rh, rl) = (r_high as f64 + 1.0, r_low as f64 + 1.0);
+                            let total = n_rel[n_rel.len() - 1];
+                            let (m, n) = (n_rel[r_low], n_rel[r_high]);
+                            let between = acc[r_low - 1] - acc[r_high];
+                            if y_high < y_low {
+                                (m / rl - (n + 1.0) / rh - between) / total
+                            } else {
+                                (n / rh - m / rl + between) / total
+                            }
+                        }
+                        _ => 1.0,
+                    }
+                };
+                let best = scores[g.rank[0]];
+                let worst = scores[g.rank[e - b - 1]];
+                let norm_by_diff = params.lambdarank_score_normalization && best != worst;
+                let mut sum_lambda = 0.0_f64;
+                let seed = u32::try_from(iteration + 1)
+                    .unwrap_or(u32::MAX)
+                    .wrapping_mul(u32::try_from(n_groups).unwrap_or(u32::MAX))
+                    .wrapping_add(u32::try_from(q).unwrap_or(u32::MAX));
+                make_pairs(params, seed, &g, &mut s.by_label, |i, j| {
+                    let (mut r_high, mut r_low) = (i, j);
+                    let (yi, yj) = (labels[g.rank[i]], labels[g.rank[j]]);
+                    if yi == yj {
+                        return;
+                    }
+                    if yi < yj {
+                        std::mem::swap(&mut r_high, &mut r_low);
+                    }
+                    let (d_high, d_low) = (g.rank[r_high], g.rank[r_low]);
+                    let (y_high, y_low) = (labels[d_high], labels[d_low]);
+                    let (s_high, s_low) = (scores[d_high], scores[d_low]);
+                    let sig = f64::from(sigmoid(s_high - s_low));
+                    let mut delta_metric = delta(y_high, y_low, r_high, r_low).abs();
+                    if norm_by_diff {
+                        delta_metric /= f64::from((s_high - s_low).abs()) + 0.01;
+                    }
+                    let mut lambda = (sig - 1.0) * delta_metric;
+                    let mut hess = (sig * (1.0 - sig)).max(EPS) * delta_metric * 2.0;
+                    if unbiased
+                        && d_high < k_bias
+                        && d_low < k_bias
+                        && state.t_minus[d_low] >= EPS
+                        && state.t_plus[d_high] >= EPS
+                    {
+                        lambda /= state.t_plus[d_high] * state.t_minus[d_low];
+                        hess /= state.t_plus[d_high] * state.t_minus[d_low];
+                    }
+                    #[allow(clippy::cast_possible_truncation)]
+                    let (pg, ph) = (lambda as f32, hess as f32);
+                    out[d_high].0 += pg;
+                    out[d_high].1 += ph;
+                    out[d_low].0 -= pg;
+                    out[d_low].1 += ph;
+                    if unbiased && d_high < k_bias && d_low < k_bias {
+                        let cost = (1.0 / (1.0 - sig)).ln() * delta_metric;
+                        if state.t_minus[d_low] >= EPS {
+                            li[d_high] += cost / state.t_minus[d_low];
+                        }
+                        if state.t_plus[d_high] >= EPS {
+                            lj[d_low] += cost / state.t_plus[d_high];
+                        }
+                    }
+                    sum_lambda += -2.0 * f64::from(pg);
+                });
+                if params.lambdarank_normalization {
+                    let norm = match params.lambdarank_pair_method {
+                        PairMethod::Mean => 1.0 / f64::from(num_pair(params)),
+                        PairMethod::TopK if sum_lambda > 0.0 => {
+                            (1.0 + sum_lambda).log2() / sum_lambda
+                        }
+                        PairMethod::TopK => 1.0,
+                    };
+                    if norm != 1.0 {
+                        #[allow(clippy::cast_possible_truncation)]
+                        let norm = norm as f32;
+                        for p in out.iter_mut() {
+                            *p = (p.0 * norm, p.1 * norm);
+                        }
+                    }
+                }
+                let w = state.group_weight(weights, q);
+                for p in out.iter_mut() {
+                    *p = (p.0 * w * w_norm, p.1 * w * w_norm);
+                }
+                (li, lj)
+            })
+            .collect::<Vec<_>>();
+        if unbiased {
+            self.update_position_biases(&per_group);
+        }
+    }
+
+    /// Unbiased LambdaMART's position-bias update from one round's per-group losses.
+    fn update_position_biases(&mut self, losses: &[(Vec<f64>, Vec<f64>)]) {
+        let k = self.t_plus.len();
+        let (mut li, mut lj) = (vec![0.0_f64; k], vec![0.0_f64; k]);
+        for (q, (gli, glj)) in losses.iter().enumerate() {
+            let n = (self.groups[q + 1] - self.groups[q]).min(k).min(gli.len());
+            for i in 0..n {
+                li[i] += gli[i];
+                lj[i] += glj[i];
+            }
+        }
+        let regularizer = 1.0 / (1.0 + self.params.lambdarank_bias_norm);
+        for i in 0..k {
+            if li[0] >= EPS {
+                self.t_plus[i] = (li[i] / li[0]).powf(regularizer);
+            }
+            if lj[0] >= EPS {
+                self.t_minus[i] = (lj[i] / lj[0]).powf(regularizer);
+            }
+        }
+    }
+}
+
+/// Which ranking metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankMetricKind {
+    /// Normalised discounted cumulative gain.
+    Ndcg,
+    /// Mean average precision (binary labels).
+    Map,
+    /// Precision (binary labels).
+    Pre,
+}
+
+/// A ranking metric as XGBoost defines it: `ndcg`, `map` or `pre`, truncated at `@k` or not,
+/// with `-` scoring a group without relevant documents 0 instead of 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankMetric {
+    /// The metric.
+    pub kind: RankMetricKind,
+    /// The truncation (`@k`), or none.
+    pub top: Option<u32>,
+    /// Whether a group without relevant documents scores 0 (the `-` suffix).
+    pub minus: bool,
+    /// NDCG's gain: `2^y - 1` (true) or `y`.
+    pub exp_gain: bool,
+}
+
+impl RankMetric {
+    /// Parses `ndcg`, `map` or `pre`, optionally followed by `@k` and `-`; `None` for any
+    /// other name.
+    ///
+    /// # Errors
+    /// [`BoostError::UnknownName`] for a truncation that is not a positive integer.
+    pub fn parse(name: &str, exp_gain: bool) -> Result<Option<Self>, BoostError> {
+        let (base, rest) = match name.find('@') {
+            Some(p) => (&name[..p], Some(&name[p + 1..])),
+            None => match name.strip_suffix('-') {
+                Some(b) => (b, Some("-")),
+                None => (name, None),
+            },
+        };
+        let kind = match base {
+            "ndcg" => RankMetricKind::Ndcg,
+            "map" => RankMetricKind::Map,
+            "pre" => RankMetricKind::Pre,
+            _ => return Ok(None),
+        };
+        let (mut top, mut minus) = (None, false);
+        if let Some(rest) = rest {
+            let digits = rest.strip_suffix('-').unwrap_or(rest);
+            minus = rest.ends_with('-');
+            if !digits.is_empty() {
+                let k: u32 = digits.parse().ok().filter(|&k| k > 0).ok_or_else(|| {
+                    BoostError::UnknownName(format!(
+                        "eval_metric {name:?}: the truncation after '@' must be a positive \
+                         integer"
+                    ))
+                })?;
+                top = Some(k);
+            } else if name.contains('@') {
+                return Err(BoostError::UnknownName(format!(
+                    "eval_metric {name:?}: the truncation after '@' must be a positive integer"
+                )));
+            }
+        }
+        Ok(Some(Self {
+            kind,
+            top,
+            minus,
+            exp_gain,
+        }))
+    }
+
+    /// The name, as XGBoost prints it (`ndcg@10`, `map-`).
+    pub fn name(&self) -> String {
+        let base = match self.kind {
+            RankMetricKind::Ndcg => "ndcg",
+            RankMetricKind::Map => "map",
+            RankMetricKind::Pre => "pre",
+        };
+        let mut s = base.to_string();
+        if let Some(k) = self.top {
+            s.push_str(&format!("@{k}"));
+        }
+        if self.minus {
+            s.push('-');
+        }
+        s
+    }
+
+    /// The group-weighted mean of the metric over the query groups `groups` (offsets) of
+    /// `scores` and `labels`; `weights` holds each row's group weight.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] for offsets that do not cover the rows, labels that are
+    /// not 0 or 1 (`map`, `pre`), or invalid NDCG labels.
+    pub fn evaluate(
+        &self,
+        scores: &[f32],
+        labels: &[f32],
+        weights: &[f32],
+        groups: &[usize],
+    ) -> Result<f64, BoostError> {
+        check_groups(groups, scores.len(), "evaluation set")?;
+        let name = self.name();
+        match self.kind {
+            RankMetricKind::Map | RankMetricKind::Pre => {
+                if let Some(y) = labels.iter().find(|&&y| y != 0.0 && y != 1.0) {
+                    return Err(BoostError::InvalidInput(format!(
+                        "eval_metric {name} needs binary relevance labels (0 or 1), got {y}"
+                    )));
+                }
+            }
+            RankMetricKind::Ndcg => {
+                if let Some(y) = labels
+                    .iter()
+                    .find(|&&y| !y.is_finite() || (self.exp_gain && (y < 0.0 || y.fract() != 0.0)))
+                {
+                    return Err(BoostError::InvalidInput(format!(
+                        "eval_metric {name} needs non-negative integer relevance labels, got {y}"
+                    )));
+                }
+                if self.exp_gain {
+                    if let Some(y) = labels.iter().find(|&&y| y > MAX_RELEVANCE) {
+                        return Err(BoostError::InvalidInput(format!(
+                            "eval_metric {name}: relevance degrees must be at most 31 with the \
+                             exponential gain, got {y}"
+                        )));
+                    }
+                }
+            }
+        }
+        let top = self.top.map_or(usize::MAX, |k| k as usize);
+        let per_group: Vec<(f64, f64)> = groups
+            .par_windows(2)
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(rank, order), w| {
+                    let (b, e) = (w[0], w[1]);
+                    let wq = if b < e { f64::from(weights[b]) } else { 1.0 };
+                    let (s, y) = (&scores[b..e], &labels[b..e]);
+                    rank_desc(s, rank);
+                    let n = top.min(e - b);
+                    let score = match self.kind {
+                        RankMetricKind::Ndcg => {
+                            let inv = inv_idcg(y, self.top, self.exp_gain, order);
+                            // A group without relevant documents scores 1 (0 with `-`),
+                            // unweighted, as XGBoost scores it.
+                            if inv <= 0.0 {
+                                if self.minus {
+                                    0.0
+                                } else {
+                                    1.0
+                                }
+                            } else {
+                                let dcg: f64 = (0..n)
+                                    .map(|i| discount(i) * gain(y[rank[i]], self.exp_gain) * inv)
+                                    .sum();
+                                dcg * wq
+                            }
+                        }
+                        RankMetricKind::Map => {
+                            let (mut hits, mut ap) = (0.0_f64, 0.0_f64);
+                            for (i, &d) in rank.iter().enumerate().take(n) {
+                                let p = f64::from(y[d]);
+                                hits += p;
+                                ap += hits / (i as f64 + 1.0) * p;
+                            }
+                            for &d in &rank[n..] {
+                                hits += f64::from(y[d]);
+                            }
+                            let v = if hits > 0.0 {
+                                ap / hits.min(self.top.map_or(f64::INFINITY, f64::from))
+                            } else if self.minus {
+                                0.0
+                            } else {
+                                1.0
+                            };
+                            v * wq
+                        }
+                        RankMetricKind::Pre => {
+                            let hits: f64 =
+                                rank.iter().take(n).map(|&d| f64::from(y[d]) * wq).sum();
+                            if n == 0 {
+                                0.0
+                            } else {
+                                hits / n as f64
+                            }
+                        }
+                    };
+                    (score, wq)
+                },
+            )
+            .collect();
+        let (sum, sw) = per_group
+            .iter()
+            .fold((0.0, 0.0), |(a, b), &(s, w)| (a + s, b + w));
+        let score = if sw > 0.0 { sum / sw } else { sum };
+        Ok(score.min(1.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minstd_matches_the_standard_sequence() {
+        // The 10000th draw from seed 1 is 399268537 (the C++ standard's check value).
+        let mut r = MinStd::new(1);
+        let mut v = 0;
+        for _ in 0..10_000 {
+            v = r.next();
+        }
+        assert_eq!(v, 399_268_537);
+        let mut r = MinStd::new(7);
+        for _ in 0..1000 {
+            assert!(r.below_or_eq(4) <= 4);
+        }
+    }
+
+    #[test]
+    fn metric_names_parse() {
+        let m = RankMetric::parse("ndcg@10-", true).unwrap().unwrap();
+        assert_eq!(
+            (m.kind, m.top, m.minus),
+            (RankMetricKind::Ndcg, Some(10), true)
+        );
+        assert_eq!(m.name(), "ndcg@10-");
+        let m = RankMetric::parse("map-", true).unwrap().unwrap();
+        assert_eq!((m.top, m.minus, m.name()), (None, true, "map-".into()));
+        assert!(RankMetric::parse("rmse", true).unwrap().is_none());
+        assert!(RankMetric::parse("ndcg@x", true).is_err());
+        assert!(RankMetric::parse("pre@0", true).is_err());
+    }
+
+    #[test]
+    fn perfect_ranking_scores_one() {
+        let m = RankMetric::parse("ndcg", true).unwrap().unwrap();
+        let scores = [3.0, 2.0, 1.0, 0.5, 0.1];
+        let labels = [2.0, 1.0, 0.0, 1.0, 0.0];
+        let w = [1.0; 5];
+        let v = m.evaluate(&scores, &labels, &w, &[0, 3, 5]).unwrap();
+        assert!((v - 1.0).abs() < 1e-12);
+        let reversed = m
+            .evaluate(&[0.1, 0.2, 0.3, 0.4, 0.5], &labels, &w, &[0, 3, 5])
+            .unwrap();
+        assert!(reversed < 1.0);
+    }
+
+    #[test]
+    fn pair_gradients_cancel_within_a_group() {
+        let params = ObjectiveParams::default();
+        let labels = [2.0, 0.0, 1.0, 0.0, 1.0, 3.0];
+        let scores = [0.3, -0.2, 0.1, 0.0, 0.5, -0.4];
+        let w = [1.0; 6];
+        for obj in [Objective::RankPairwise, Objective::RankNdcg] {
+            let mut st = RankState::new(obj, &params, &labels, vec![0, 4, 6]).unwrap();
+            let mut out = vec![(0.0, 0.0); 6];
+            st.gradients(0, &scores, &labels, &w, &mut out);
+            let g0: f32 = out[..4].iter().map(|p| p.0).sum();
+            assert!(g0.abs() < 1e-6);
+            assert!(out.iter().all(|p| p.1 > 0.0));
+            // The most relevant document is pushed up.
+            assert!(out[5].0 < 0.0);
+        }
+    }
+}
