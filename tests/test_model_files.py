@@ -193,7 +193,7 @@ XGBOOST_VIOLATIONS = [
     ("learner.attributes", [], r"learner\.attributes must be an object"),
     ("learner.attributes", {"best_iteration": "99"}, r"best_iteration = 99 is outside"),
     ("learner.attributes", {"best_iteration": "1e309"}, r"best_iteration must be an integer"),
-    ("learner.objective.name", "rank:ndcg", r"objective 'rank:ndcg' is not supported"),
+    ("learner.objective.name", "rank:cox", r"objective 'rank:cox' is not supported"),
     ("learner.objective.name", None, r"objective None is not supported"),
     ("learner", "x", r"learner must be an object"),
 ]

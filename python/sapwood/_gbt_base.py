@@ -24,7 +24,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sapwood import _native
 from sapwood._categorical import check_codes, check_feature_types, encode_fit, encode_predict
-from sapwood._ranking import is_rank_metric
 from sapwood._model_json import (
     _CLASSIFICATION_OBJECTIVES,
     _I32_MAX,
@@ -42,6 +41,7 @@ from sapwood._model_json import (
     _xgboost_objective,
     tree_categories,
 )
+from sapwood._ranking import is_rank_metric
 from sapwood._validation import (
     Checked,
     Constraint,

@@ -835,6 +835,9 @@ def _from_xgboost(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "attributes": {str(a): str(b) for a, b in attributes.items()},
     }
     info: dict[str, Any] = {}
+    if objective in _RANKING_OBJECTIVES:
+        # The ranker's parameters are its objective's: a continued fit trains the same.
+        info["params"] = {"objective": objective, **objective_params}
     cats = _xgboost_categories(_field(model, mpath, "cats", None), sorted(categorical))
     if cats:
         info["categories"] = cats

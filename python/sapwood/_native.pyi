@@ -26,6 +26,7 @@ __all__ = [
     "dist_sketch",
     "effective_n_jobs",
     "grow_profile",
+    "rank_metric",
     "__version__",
 ]
 
@@ -100,6 +101,14 @@ def build_info() -> dict[str, object]: ...
 def cuda_sources() -> dict[str, str]: ...
 def effective_n_jobs(n_jobs: int | None = None) -> int: ...
 def grow_profile(reset: bool = True) -> dict[str, float | bool]: ...
+def rank_metric(
+    metric: str,
+    scores: NDArray[np.float32],
+    labels: NDArray[np.float32],
+    groups: NDArray[np.int64],
+    weights: NDArray[np.float32] | None = None,
+    ndcg_exp_gain: bool = True,
+) -> float: ...
 
 # Boruta statistics and decision state.
 def binomial_sf(h: int, n: int, p: float = 0.5) -> float: ...
@@ -207,6 +216,8 @@ class BoostTrainer:
         start_model: BoostModel | None = None,
         base_margin: NDArray[np.float32] | None = None,
         eval_base_margins: list[NDArray[np.float32] | None] | None = None,
+        groups: NDArray[np.int64] | None = None,
+        eval_groups: list[NDArray[np.int64]] | None = None,
     ) -> BoostTrainer: ...
     def boost_round(
         self, grad: NDArray[np.float32] | None = None, hess: NDArray[np.float32] | None = None

@@ -77,7 +77,9 @@ def group_offsets(n: int, qid: Any, group: Any, what: str, *, required: bool) ->
     if np.any(sizes < 0):
         raise ValueError(f"{what}: group sizes must be non-negative")
     if int(sizes.sum()) != n:
-        raise ValueError(f"{what}: the group sizes add up to {int(sizes.sum())}, but X has {n} rows")
+        raise ValueError(
+            f"{what}: the group sizes add up to {int(sizes.sum())}, but X has {n} rows"
+        )
     return np.r_[0, np.cumsum(sizes)].astype(np.int64)
 
 

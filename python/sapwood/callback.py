@@ -45,6 +45,8 @@ __all__ = [
 EvalsLog = dict[str, dict[str, list[float]]]
 
 _HOOKS = ("before_training", "after_training", "before_iteration", "after_iteration")
+
+
 # The metrics where a larger value is better; the others are losses and error rates.
 def _is_maximized(metric: str) -> bool:
     """Whether larger values of ``metric`` are better: AUC and the ranking metrics

@@ -3,6 +3,7 @@
 //! The contract is XGBoost's, as observed through its `get_quantile_cut()`:
 //! - a feature with no more distinct values than `max_bin` gets every distinct value except
 //!   the smallest as a cut, so each distinct value has its own bin;
+//! - values whose rows all weigh 0 are left out (unless every row does);
 //! - otherwise `max_bin - 1` interior cuts sit at the weighted ranks `k / max_bin`, made
 //!   strictly increasing;
 //! - the last cut is a sentinel `max + (|max| + 1e-5)` above every value; a feature with no
@@ -150,6 +151,18 @@ fn radix_sort_f32(values: &mut [f32]) {
 /// The cuts of a feature from its distinct values (ascending, with summed weights) and its
 /// largest value.
 fn cuts_of_distinct(distinct: &[(f32, f64)], max: f32, max_bin: usize) -> Vec<f32> {
+    // Values of weight 0 (rows of sample weight or hessian 0) take no part in the sketch, as
+    // XGBoost's sketch skips them, unless no value has any weight.
+    let kept: Vec<(f32, f64)>;
+    let (distinct, max) = if distinct.iter().any(|&(_, w)| w == 0.0)
+        && distinct.iter().any(|&(_, w)| w > 0.0)
+    {
+        kept = distinct.iter().copied().filter(|&(_, w)| w > 0.0).collect();
+        let top = kept[kept.len() - 1].0;
+        (&kept[..], top)
+    } else {
+        (distinct, max)
+    };
     let mut cuts: Vec<f32> = if distinct.len() <= max_bin {
         distinct.iter().skip(1).map(|&(v, _)| v).collect()
     } else {
