@@ -219,58 +219,57 @@ impl MinStd {
     }
 }
 
-/// One group's view of the round: the documents' labels and the model's ranking.
-struct Group<'a> {
-    labels: &'a [f32],
-    /// Document indices in descending score order.
-    rank: &'a [usize],
+/// One pair's gradient and hessian (for the more relevant document; the other gets the
+/// opposite gradient and the same hessian) from the two scores and the change in the metric,
+/// in XGBoost's operations and precisions.
+#[inline(always)]
+fn lambda_pair(s_high: f32, s_low: f32, delta_metric: f64, norm_by_diff: bool) -> (f32, f32) {
+    let sig = f64::from(sigmoid(s_high - s_low));
+    let mut delta_metric = delta_metric;
+    if norm_by_diff {
+        delta_metric /= f64::from((s_high - s_low).abs()) + 0.01;
+    }
+    let lambda = (sig - 1.0) * delta_metric;
+    let hess = (sig * (1.0 - sig)).max(EPS) * delta_metric * 2.0;
+    #[allow(clippy::cast_possible_truncation)]
+    (lambda as f32, hess as f32)
 }
 
-/// Calls `op(i, j)` for each pair of rank positions the pair method forms in one group.
-fn make_pairs(
-    params: &ObjectiveParams,
+/// Calls `op(i, j)` for the pairs of rank positions the mean method draws in one group whose
+/// labels, in the model's rank order, are `ranked`: `k` partners of other relevance for each
+/// document, drawn as the reference implementation draws them (`minstd_rand`, seeded by the
+/// round and the group). The top-k method's pairs are enumerated in place by the caller.
+fn mean_pairs(
+    k: usize,
     seed: u32,
-    g: &Group<'_>,
+    ranked: &[f32],
     by_label: &mut Vec<usize>,
-    mut op: impl FnMut(usize, usize),
+    op: &mut dyn FnMut(usize, usize),
 ) {
-    let cnt = g.rank.len();
-    let k = num_pair(params) as usize;
-    match params.lambdarank_pair_method {
-        PairMethod::TopK => {
-            for i in 0..cnt.min(k) {
-                for j in i + 1..cnt {
-                    op(i, j);
-                }
-            }
+    let cnt = ranked.len();
+    let mut rnd = MinStd::new(seed);
+    // Rank positions in descending label order.
+    rank_desc(ranked, by_label);
+    let label_at = |p: usize| ranked[by_label[p]];
+    let mut i = 0;
+    while i < cnt {
+        let mut j = i + 1;
+        while j < cnt && label_at(i) == label_at(j) {
+            j += 1;
         }
-        PairMethod::Mean => {
-            let mut rnd = MinStd::new(seed);
-            // Rank positions in descending label order.
-            let ranked_labels: Vec<f32> = g.rank.iter().map(|&d| g.labels[d]).collect();
-            rank_desc(&ranked_labels, by_label);
-            let label_at = |p: usize| ranked_labels[by_label[p]];
-            let mut i = 0;
-            while i < cnt {
-                let mut j = i + 1;
-                while j < cnt && label_at(i) == label_at(j) {
-                    j += 1;
-                }
-                let (lefts, rights) = (i, cnt - j);
-                if lefts + rights > 0 {
-                    for _ in 0..k {
-                        for p in i..j {
-                            let mut r = rnd.below_or_eq((lefts + rights - 1) as u64) as usize;
-                            if r >= lefts {
-                                r = r - i + j;
-                            }
-                            op(by_label[p], by_label[r]);
-                        }
+        let (lefts, rights) = (i, cnt - j);
+        if lefts + rights > 0 {
+            for _ in 0..k {
+                for p in i..j {
+                    let mut r = rnd.below_or_eq((lefts + rights - 1) as u64) as usize;
+                    if r >= lefts {
+                        r = r - i + j;
                     }
+                    op(by_label[p], by_label[r]);
                 }
-                i = j;
             }
         }
+        i = j;
     }
 }
 
@@ -283,6 +282,8 @@ pub struct RankState {
     groups: Vec<usize>,
     /// `1 / IDCG` of each group at the objective's truncation (`rank:ndcg`).
     inv_idcg: Vec<f64>,
+    /// The discount of each rank position up to the largest group's size.
+    discounts: Vec<f64>,
     /// The position bias of relevant documents (`t+`), one per tracked position.
     t_plus: Vec<f64>,
     /// The position bias of irrelevant documents (`t-`).
@@ -294,6 +295,12 @@ pub struct RankState {
 struct Scratch {
     rank: Vec<usize>,
     by_label: Vec<usize>,
+    /// The group's labels, scores and (NDCG) gains in rank order.
+    labels: Vec<f32>,
+    scores: Vec<f32>,
+    gains: Vec<f64>,
+    /// The gradient pairs in rank order.
+    pairs: Vec<(f32, f32)>,
     n_rel: Vec<f64>,
     acc: Vec<f64>,
 }
@@ -331,6 +338,7 @@ impl RankState {
             params: params.clone(),
             groups,
             inv_idcg,
+            discounts: (0..max_group).map(discount).collect(),
             t_plus: vec![1.0; positions],
             t_minus: vec![1.0; positions],
         })
@@ -398,19 +406,25 @@ impl RankState {
                 if e - b < 2 {
                     return (li, lj);
                 }
-                let scores = &scores[b..e];
-                let labels = &labels[b..e];
-                rank_desc(scores, &mut s.rank);
-                let g = Group {
-                    labels,
-                    rank: &s.rank,
-                };
+                let cnt = e - b;
+                rank_desc(&scores[b..e], &mut s.rank);
+                s.labels.clear();
+                s.labels.extend(s.rank.iter().map(|&d| labels[b + d]));
+                s.scores.clear();
+                s.scores.extend(s.rank.iter().map(|&d| scores[b + d]));
+                s.pairs.clear();
+                s.pairs.resize(cnt, (0.0, 0.0));
+                if objective == Objective::RankNdcg {
+                    s.gains.clear();
+                    s.gains
+                        .extend(s.labels.iter().map(|&y| gain(y, params.ndcg_exp_gain)));
+                }
                 if objective == Objective::RankMap {
                     s.n_rel.clear();
                     s.acc.clear();
                     let (mut n_rel, mut acc) = (0.0_f64, 0.0_f64);
-                    for (p, &d) in g.rank.iter().enumerate() {
-                        let y = f64::from(labels[d]);
+                    for (p, &y) in s.labels.iter().enumerate() {
+                        let y = f64::from(y);
                         n_rel += y;
                         acc += y / (p as f64 + 1.0);
                         s.n_rel.push(n_rel);
@@ -418,22 +432,31 @@ impl RankState {
                     }
                 }
                 let inv_idcg = state.inv_idcg.get(q).copied().unwrap_or(0.0);
-                let (n_rel, acc) = (&s.n_rel, &s.acc);
-                let delta = |y_high: f32, y_low: f32, r_high: usize, r_low: usize| -> f64 {
+                let Scratch {
+                    rank,
+                    by_label,
+                    labels: ys,
+                    scores: ss,
+                    gains,
+                    pairs,
+                    n_rel,
+                    acc,
+                } = s;
+                let disc = &state.discounts;
+                // The change in the metric when the documents at rank positions `r_high`
+                // (the more relevant) and `r_low` swap.
+                let delta = |r_high: usize, r_low: usize| -> f64 {
                     match objective {
                         Objective::RankNdcg => {
-                            let (gh, gl) = (
-                                gain(y_high, params.ndcg_exp_gain),
-                                gain(y_low, params.ndcg_exp_gain),
-                            );
-                            let (dh, dl) = (discount(r_high), discount(r_low));
+                            let (gh, gl) = (gains[r_high], gains[r_low]);
+                            let (dh, dl) = (disc[r_high], disc[r_low]);
                             let original = gh * dh + gl * dl;
                             let changed = gl * dh + gh * dl;
                             (original - changed) * inv_idcg
                         }
                         Objective::RankMap => {
-                            let (mut r_high, mut r_low, mut y_high, mut y_low) =
-                                (r_high, r_low, y_high, y_low);
+                            let (mut r_high, mut r_low) = (r_high, r_low);
+                            let (mut y_high, mut y_low) = (ys[r_high], ys[r_low]);
                             if r_high > r_low {
                                 std::mem::swap(&mut r_high, &mut r_low);
                                 std::mem::swap(&mut y_high, &mut y_low);
@@ -451,78 +474,125 @@ impl RankState {
                         _ => 1.0,
                     }
                 };
-                let best = scores[g.rank[0]];
-                let worst = scores[g.rank[e - b - 1]];
-                let norm_by_diff = params.lambdarank_score_normalization && best != worst;
+                let norm_by_diff = params.lambdarank_score_normalization && ss[0] != ss[cnt - 1];
                 let mut sum_lambda = 0.0_f64;
                 let seed = u32::try_from(iteration + 1)
                     .unwrap_or(u32::MAX)
                     .wrapping_mul(u32::try_from(n_groups).unwrap_or(u32::MAX))
                     .wrapping_add(u32::try_from(q).unwrap_or(u32::MAX));
-                make_pairs(params, seed, &g, &mut s.by_label, |i, j| {
-                    let (mut r_high, mut r_low) = (i, j);
-                    let (yi, yj) = (labels[g.rank[i]], labels[g.rank[j]]);
-                    if yi == yj {
-                        return;
-                    }
-                    if yi < yj {
-                        std::mem::swap(&mut r_high, &mut r_low);
-                    }
-                    let (d_high, d_low) = (g.rank[r_high], g.rank[r_low]);
-                    let (y_high, y_low) = (labels[d_high], labels[d_low]);
-                    let (s_high, s_low) = (scores[d_high], scores[d_low]);
-                    let sig = f64::from(sigmoid(s_high - s_low));
-                    let mut delta_metric = delta(y_high, y_low, r_high, r_low).abs();
-                    if norm_by_diff {
-                        delta_metric /= f64::from((s_high - s_low).abs()) + 0.01;
-                    }
-                    let mut lambda = (sig - 1.0) * delta_metric;
-                    let mut hess = (sig * (1.0 - sig)).max(EPS) * delta_metric * 2.0;
-                    if unbiased
-                        && d_high < k_bias
-                        && d_low < k_bias
-                        && state.t_minus[d_low] >= EPS
-                        && state.t_plus[d_high] >= EPS
-                    {
-                        lambda /= state.t_plus[d_high] * state.t_minus[d_low];
-                        hess /= state.t_plus[d_high] * state.t_minus[d_low];
-                    }
-                    #[allow(clippy::cast_possible_truncation)]
-                    let (pg, ph) = (lambda as f32, hess as f32);
-                    out[d_high].0 += pg;
-                    out[d_high].1 += ph;
-                    out[d_low].0 -= pg;
-                    out[d_low].1 += ph;
-                    if unbiased && d_high < k_bias && d_low < k_bias {
-                        let cost = (1.0 / (1.0 - sig)).ln() * delta_metric;
-                        if state.t_minus[d_low] >= EPS {
-                            li[d_high] += cost / state.t_minus[d_low];
+                let k = num_pair(params) as usize;
+                if params.lambdarank_pair_method == PairMethod::TopK && !unbiased {
+                    // The hot path: every pair with a document among the top k, row by row,
+                    // the row's own pair kept in registers (the same sums in the same order).
+                    for i in 0..cnt.min(k) {
+                        let yi = ys[i];
+                        let (mut gi, mut hi) = pairs[i];
+                        for j in i + 1..cnt {
+                            let yj = ys[j];
+                            if yi == yj {
+                                continue;
+                            }
+                            // Which side is the more relevant one is a coin flip: select, do
+                            // not branch (a sign flip is exact, so the sums are the same).
+                            let i_high = yi > yj;
+                            let r_high = std::hint::select_unpredictable(i_high, i, j);
+                            let r_low = std::hint::select_unpredictable(i_high, j, i);
+                            let sign = std::hint::select_unpredictable(i_high, 1.0_f32, -1.0);
+                            let d = match objective {
+                                Objective::RankNdcg => {
+                                    let (gh, gl) = (gains[r_high], gains[r_low]);
+                                    let (dh, dl) = (disc[r_high], disc[r_low]);
+                                    ((gh * dh + gl * dl) - (gl * dh + gh * dl)) * inv_idcg
+                                }
+                                Objective::RankMap => delta(r_high, r_low),
+                                _ => 1.0,
+                            };
+                            let (pg, ph) =
+                                lambda_pair(ss[r_high], ss[r_low], d.abs(), norm_by_diff);
+                            let pj = &mut pairs[j];
+                            gi += sign * pg;
+                            pj.0 -= sign * pg;
+                            hi += ph;
+                            pj.1 += ph;
+                            sum_lambda += -2.0 * f64::from(pg);
                         }
-                        if state.t_plus[d_high] >= EPS {
-                            lj[d_low] += cost / state.t_plus[d_high];
-                        }
+                        pairs[i] = (gi, hi);
                     }
-                    sum_lambda += -2.0 * f64::from(pg);
-                });
+                } else {
+                    let mut op = |i: usize, j: usize| {
+                        let (yi, yj) = (ys[i], ys[j]);
+                        if yi == yj {
+                            return;
+                        }
+                        let (r_high, r_low) = if yi < yj { (j, i) } else { (i, j) };
+                        let (s_high, s_low) = (ss[r_high], ss[r_low]);
+                        let sig = f64::from(sigmoid(s_high - s_low));
+                        let mut delta_metric = delta(r_high, r_low).abs();
+                        if norm_by_diff {
+                            delta_metric /= f64::from((s_high - s_low).abs()) + 0.01;
+                        }
+                        let mut lambda = (sig - 1.0) * delta_metric;
+                        let mut hess = (sig * (1.0 - sig)).max(EPS) * delta_metric * 2.0;
+                        if unbiased {
+                            // Biases are tracked by the documents' positions in the given order.
+                            let (d_high, d_low) = (rank[r_high], rank[r_low]);
+                            if d_high < k_bias && d_low < k_bias {
+                                let (tp, tm) = (state.t_plus[d_high], state.t_minus[d_low]);
+                                let cost = (1.0 / (1.0 - sig)).ln() * delta_metric;
+                                if tm >= EPS && tp >= EPS {
+                                    lambda /= tp * tm;
+                                    hess /= tp * tm;
+                                }
+                                if tm >= EPS {
+                                    li[d_high] += cost / tm;
+                                }
+                                if tp >= EPS {
+                                    lj[d_low] += cost / tp;
+                                }
+                            }
+                        }
+                        #[allow(clippy::cast_possible_truncation)]
+                        let (pg, ph) = (lambda as f32, hess as f32);
+                        pairs[r_high].0 += pg;
+                        pairs[r_high].1 += ph;
+                        pairs[r_low].0 -= pg;
+                        pairs[r_low].1 += ph;
+                        sum_lambda += -2.0 * f64::from(pg);
+                    };
+                    match params.lambdarank_pair_method {
+                        PairMethod::TopK => {
+                            for i in 0..cnt.min(k) {
+                                for j in i + 1..cnt {
+                                    op(i, j);
+                                }
+                            }
+                        }
+                        PairMethod::Mean => mean_pairs(k, seed, ys, by_label, &mut op),
+                    }
+                }
+                let mut norm = 1.0_f32;
                 if params.lambdarank_normalization {
-                    let norm = match params.lambdarank_pair_method {
+                    let n = match params.lambdarank_pair_method {
                         PairMethod::Mean => 1.0 / f64::from(num_pair(params)),
                         PairMethod::TopK if sum_lambda > 0.0 => {
                             (1.0 + sum_lambda).log2() / sum_lambda
                         }
                         PairMethod::TopK => 1.0,
                     };
-                    if norm != 1.0 {
-                        #[allow(clippy::cast_possible_truncation)]
-                        let norm = norm as f32;
-                        for p in out.iter_mut() {
-                            *p = (p.0 * norm, p.1 * norm);
-                        }
+                    #[allow(clippy::cast_possible_truncation)]
+                    if n != 1.0 {
+                        norm = n as f32;
                     }
                 }
                 let w = state.group_weight(weights, q);
-                for p in out.iter_mut() {
-                    *p = (p.0 * w * w_norm, p.1 * w * w_norm);
+                for (&d, &(g, h)) in rank.iter().zip(pairs.iter()) {
+                    // XGBoost's order of float products: the norm, the weight, its norm.
+                    let (g, h) = if norm == 1.0 {
+                        (g, h)
+                    } else {
+                        (g * norm, h * norm)
+                    };
+                    out[d] = (g * w * w_norm, h * w * w_norm);
                 }
                 (li, lj)
             })
@@ -819,5 +889,37 @@ mod tests {
             // The most relevant document is pushed up.
             assert!(out[5].0 < 0.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[test]
+    #[ignore = "timing"]
+    fn time_gradients() {
+        let n_q = 50_000;
+        let per = 20;
+        let n = n_q * per;
+        let mut x = 12345_u64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 1000) as f32 / 1000.0
+        };
+        let scores: Vec<f32> = (0..n).map(|_| rnd()).collect();
+        let labels: Vec<f32> = (0..n).map(|_| (rnd() * 5.0).floor()).collect();
+        let w = vec![1.0_f32; n];
+        let groups: Vec<usize> = (0..=n_q).map(|q| q * per).collect();
+        let params = ObjectiveParams::default();
+        let mut st = RankState::new(Objective::RankNdcg, &params, &labels, groups).unwrap();
+        let mut out = vec![(0.0, 0.0); n];
+        let t = std::time::Instant::now();
+        for it in 0..10 {
+            st.gradients(it, &scores, &labels, &w, &mut out);
+        }
+        eprintln!("per round: {:?}", t.elapsed() / 10);
     }
 }

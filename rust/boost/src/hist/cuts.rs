@@ -154,15 +154,14 @@ fn cuts_of_distinct(distinct: &[(f32, f64)], max: f32, max_bin: usize) -> Vec<f3
     // Values of weight 0 (rows of sample weight or hessian 0) take no part in the sketch, as
     // XGBoost's sketch skips them, unless no value has any weight.
     let kept: Vec<(f32, f64)>;
-    let (distinct, max) = if distinct.iter().any(|&(_, w)| w == 0.0)
-        && distinct.iter().any(|&(_, w)| w > 0.0)
-    {
-        kept = distinct.iter().copied().filter(|&(_, w)| w > 0.0).collect();
-        let top = kept[kept.len() - 1].0;
-        (&kept[..], top)
-    } else {
-        (distinct, max)
-    };
+    let (distinct, max) =
+        if distinct.iter().any(|&(_, w)| w == 0.0) && distinct.iter().any(|&(_, w)| w > 0.0) {
+            kept = distinct.iter().copied().filter(|&(_, w)| w > 0.0).collect();
+            let top = kept[kept.len() - 1].0;
+            (&kept[..], top)
+        } else {
+            (distinct, max)
+        };
     let mut cuts: Vec<f32> = if distinct.len() <= max_bin {
         distinct.iter().skip(1).map(|&(v, _)| v).collect()
     } else {
