@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 
 import numpy as np
@@ -342,3 +343,107 @@ def test_categorical_frames_equal_single_machine(dask_client, method):
         )
     with pytest.raises(ValueError, match="enable_categorical=True"):
         DaskGBTRegressor(client=dask_client, n_estimators=2).fit(dX, dy)
+
+
+# ------------------------------------------------------------------------------- ranking
+def _queries(n_q: int = 60, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    size = rng.integers(1, 30, n_q)
+    n = int(size.sum())
+    X = rng.integers(0, 40, size=(n, 4)).astype(np.float32)
+    y = np.clip(np.floor(X[:, 0] / 10 + rng.normal(0, 0.7, n)), 0, 4).astype(np.float32)
+    qid = np.repeat(np.arange(n_q) * 3, size)
+    return X, y, qid, size
+
+
+def _query_chunks(size, cuts):
+    """Row chunks that end at query boundaries (``cuts``: query counts a chunk)."""
+    ends = np.cumsum(size)
+    bounds = [0, *[int(ends[c - 1]) for c in np.cumsum(cuts)[:-1]], int(ends[-1])]
+    return tuple(int(b) - int(a) for a, b in itertools.pairwise(bounds))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"objective": "rank:ndcg"},
+        {"objective": "rank:pairwise", "lambdarank_pair_method": "mean"},
+        {"objective": "rank:map", "tree_method": "approx"},
+        {"objective": "rank:ndcg", "lambdarank_num_pair_per_sample": 4, "subsample": 0.7},
+    ],
+)
+def test_ranker_equals_single_machine(dask_client, params):
+    from sapwood import GBTRanker
+    from sapwood.dask import DaskGBTRanker
+
+    X, y, qid, size = _queries()
+    if params["objective"] == "rank:map":
+        y = (y > 1).astype(np.float32)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(size))
+    chunks = _query_chunks(size, [20, 0, 25, 15])
+    dX = da.from_array(X, chunks=(chunks, 4))
+    dy = da.from_array(y, chunks=(chunks,))
+    dq = da.from_array(qid, chunks=(chunks,))
+    Xe, ye, qe, se = _queries(n_q=20, seed=3)
+    if params["objective"] == "rank:map":
+        ye = (ye > 1).astype(np.float32)
+    echunks = _query_chunks(se, [12, 8])
+    metrics = ["ndcg@5", "map@3"] if params["objective"] == "rank:map" else ["ndcg@5", "ndcg-"]
+    kw = {"n_estimators": 5, "max_depth": 4, "eval_metric": metrics, **params}
+    d = DaskGBTRanker(client=dask_client, **kw).fit(
+        dX,
+        dy,
+        qid=dq,
+        sample_weight=w,
+        eval_set=[(da.from_array(Xe, chunks=(echunks, 4)), da.from_array(ye, chunks=(echunks,)))],
+        eval_qid=[da.from_array(qe, chunks=(echunks,))],
+    )
+    local = GBTRanker(**kw).fit(X, y, qid=qid, sample_weight=w, eval_set=[(Xe, ye)], eval_qid=[qe])
+    _same_model(d, local)
+    for name, values in local.evals_result_["validation_0"].items():
+        np.testing.assert_allclose(d.evals_result_["validation_0"][name], values, rtol=1e-12)
+    np.testing.assert_allclose(d.predict(dX).compute(), local.predict(X), atol=1e-6)
+
+
+def test_ranker_reads_a_qid_column_and_refuses_split_queries(dask_client):
+    import pandas as pd
+
+    from sapwood import GBTRanker
+    from sapwood.dask import DaskGBTRanker
+
+    X, y, qid, size = _queries(seed=2)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(4)])
+    frame.insert(0, "qid", qid)
+    chunks = _query_chunks(size, [30, 30])
+    starts = np.cumsum([0, *chunks[:-1]])
+    ddf = dd.from_pandas(frame, npartitions=1).repartition(
+        divisions=[*starts.tolist(), len(frame) - 1]
+    )
+    dy = da.from_array(y, chunks=(chunks,))
+    d = DaskGBTRanker(n_estimators=4, client=dask_client).fit(ddf, dy)
+    local = GBTRanker(n_estimators=4).fit(frame, y)
+    _same_model(d, local)
+    # A query cut in two by the partitioning.
+    bad = (chunks[0] + 1, chunks[1] - 1)
+    with pytest.raises(ValueError, match="each must lie in one partition"):
+        DaskGBTRanker(n_estimators=2, client=dask_client).fit(
+            da.from_array(X, chunks=(bad, 4)),
+            da.from_array(y, chunks=(bad,)),
+            qid=da.from_array(qid, chunks=(bad,)),
+        )
+    with pytest.raises(ValueError, match="sorted"):
+        DaskGBTRanker(n_estimators=2, client=dask_client).fit(
+            da.from_array(X, chunks=(chunks, 4)),
+            da.from_array(y, chunks=(chunks,)),
+            qid=da.from_array(qid[::-1].copy(), chunks=(chunks,)),
+        )
+    with pytest.raises(ValueError, match="lambdarank_unbiased cannot be distributed"):
+        DaskGBTRanker(n_estimators=2, lambdarank_unbiased=True, client=dask_client).fit(
+            da.from_array(X, chunks=(chunks, 4)),
+            da.from_array(y, chunks=(chunks,)),
+            qid=da.from_array(qid, chunks=(chunks,)),
+        )
+    with pytest.raises(ValueError, match="needs the query of each row"):
+        DaskGBTRanker(n_estimators=2, client=dask_client).fit(
+            da.from_array(X, chunks=(chunks, 4)), da.from_array(y, chunks=(chunks,))
+        )

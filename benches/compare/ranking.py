@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     from sapwood import _native
 
     X, y, qid = make_queries(args.queries, args.docs, 0)
-    X_test, y_test, qid_test = make_queries(5_000, args.docs, 1)
+    X_test, y_test, _ = make_queries(5_000, args.docs, 1)
     offsets = np.arange(0, len(y_test) + 1, args.docs, dtype=np.int64)
     common = {"n_estimators": args.trees, "learning_rate": 0.1, "max_depth": 6}
     fitters = {

@@ -176,6 +176,10 @@ class BorutaState:
     def finish(self) -> dict[str, NDArray]: ...
     def rough_fixed_decisions(self) -> NDArray[np.int8]: ...
 
+# A partition's query groups: local offsets, its first query's index, the number of queries,
+# the query-weight normalisation.
+_RankPart = tuple[NDArray[np.int64], int, int, float]
+
 class _TrainParams(TypedDict):
     """What ``BoostTrainer`` reads from its ``params`` dict, item by item: each value of its
     type (the names are parsed and the ranges checked by the core)."""
@@ -343,6 +347,7 @@ class DistConfig:
         iteration: int,
         offset: int,
         n_total: int,
+        rank: _RankPart | None = None,
     ) -> list[NDArray[np.float32]]: ...
     def start_trees(
         self,
@@ -356,6 +361,7 @@ class DistConfig:
         offset: int,
         n_total: int,
         n_jobs: int | None = None,
+        rank: _RankPart | None = None,
     ) -> list[DistTree]: ...
     def update_training_margin(
         self,
@@ -380,6 +386,7 @@ class DistConfig:
         margin: NDArray[np.float32],
         y: NDArray[np.float32],
         sample_weight: NDArray[np.float32],
+        groups: NDArray[np.int64] | None = None,
     ) -> list[float]: ...
     @staticmethod
     def with_trees(model: BoostModel, trees: list[str], groups: list[int]) -> BoostModel: ...

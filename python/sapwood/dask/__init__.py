@@ -4,13 +4,14 @@ Needs the ``dask`` extra (``pip install sapwood[dask]``). Every step is an ordin
 no sockets, ports or trackers of sapwood's own, so a lost worker is recomputed by Dask and a
 fit never waits on a peer. Results do not depend on the number of workers or where tasks ran.
 
-- :class:`DaskGBTRegressor`, :class:`DaskGBTClassifier`: the same model as
-  :class:`sapwood.GBTRegressor` / :class:`sapwood.GBTClassifier` on the concatenated data.
+- :class:`DaskGBTRegressor`, :class:`DaskGBTClassifier`, :class:`DaskGBTRanker`: the same
+  model as :class:`sapwood.GBTRegressor` / :class:`sapwood.GBTClassifier` /
+  :class:`sapwood.GBTRanker` on the concatenated data.
 - :class:`DaskNearestNeighbors`, :class:`DaskKNeighborsClassifier`,
   :class:`DaskKNeighborsRegressor`: one kd-tree per partition, answers equal to one tree's.
 """
 
-from sapwood.dask._boost import DaskGBTClassifier, DaskGBTRegressor
+from sapwood.dask._boost import DaskGBTClassifier, DaskGBTRanker, DaskGBTRegressor
 from sapwood.dask._neighbors import (
     DaskKNeighborsClassifier,
     DaskKNeighborsRegressor,
@@ -19,6 +20,7 @@ from sapwood.dask._neighbors import (
 
 __all__ = [
     "DaskGBTClassifier",
+    "DaskGBTRanker",
     "DaskGBTRegressor",
     "DaskKNeighborsClassifier",
     "DaskKNeighborsRegressor",

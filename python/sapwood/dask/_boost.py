@@ -40,10 +40,10 @@ from sapwood._categorical import (
 from sapwood._gbt_base import _check_monotone_categorical
 from sapwood._model_json import _CLASSIFICATION_OBJECTIVES, _REGRESSION_OBJECTIVES
 from sapwood._validation import native_array
-from sapwood.boost import GBTClassifier, GBTRegressor, _classification_shape
+from sapwood.boost import GBTClassifier, GBTRanker, GBTRegressor, _classification_shape
 from sapwood.dask._client import get_client
 
-__all__ = ["DaskGBTClassifier", "DaskGBTRegressor"]
+__all__ = ["DaskGBTClassifier", "DaskGBTRanker", "DaskGBTRegressor"]
 
 # Entries a partition's sketch keeps per feature, as a multiple of max_bin: below it the
 # sketch is exact, and the cuts equal the single-machine ones.
@@ -173,6 +173,55 @@ def _weights(block: Any, n: int) -> NDArray:
     return w
 
 
+def _query_starts(block: Any, i: int) -> tuple[NDArray, Any, Any]:
+    """A partition's query ids as local group offsets (ids sorted, as XGBoost requires), with
+    its first and last id (None for an empty partition)."""
+    q = np.asarray(block).reshape(-1)
+    n = q.shape[0]
+    if n == 0:
+        return np.array([0], dtype=np.int64), None, None
+    if q.dtype.kind not in "iub":
+        qf = np.asarray(q, dtype=np.float64)
+        if not np.all(np.isfinite(qf)) or np.any(qf != np.floor(qf)):
+            raise ValueError("qid must hold integers")
+        q = qf.astype(np.int64)
+    if np.any(q[1:] < q[:-1]):
+        raise ValueError(
+            f"partition {i}: qid must be sorted in non-decreasing order along with the rows, "
+            "as XGBoost requires; sort the rows by qid first"
+        )
+    starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+    return np.r_[starts, n].astype(np.int64), q[0].item(), q[-1].item()
+
+
+def _plan_queries(
+    metas: list[tuple[NDArray, Any, Any]], what: str
+) -> tuple[list[tuple[NDArray, int]], int]:
+    """Each partition's (local offsets, index of its first query) and the number of queries,
+    checking that the ids increase across partitions and no query spans two of them."""
+    out, first, last = [], 0, None
+    for i, (offsets, lo, hi) in enumerate(metas):
+        if lo is not None and last is not None and lo <= last:
+            raise ValueError(
+                f"{what}: partition {i} starts with qid {lo}, but an earlier partition ends "
+                f"with qid {last}; queries must be sorted and each must lie in one partition "
+                "(e.g. set_index('qid') on a sorted Dask DataFrame)"
+            )
+        out.append((offsets, first))
+        first += int(offsets.shape[0]) - 1
+        if hi is not None:
+            last = hi
+    return out, first
+
+
+def _query_row_weights(offsets: NDArray, weights: NDArray | None) -> NDArray:
+    """A partition's per-query weights repeated over each query's rows (ones if None)."""
+    n = int(offsets[-1])
+    if weights is None:
+        return np.ones(n, dtype=np.float32)
+    return native_array(np.repeat(weights, np.diff(offsets)), dtype=np.float32)
+
+
 def _check_rows(x: NDArray, y: NDArray, i: int) -> int:
     if x.shape[0] != y.shape[0]:
         raise ValueError(
@@ -292,13 +341,13 @@ def _forget(fit: str) -> None:
 
 def _apply(chain: _Chain, op: tuple, static: tuple, data: tuple) -> list[tuple[str, int]] | None:
     model0, cuts, n_total, k = static
-    part, x, y, w, offset = data
+    part, x, y, w, offset, rank = data
     kind = op[0]
     finished = None
     if kind == "sketch":
         _, r, _, config, size = op
         chain.sketches = _tree_sketches(
-            config, model0, x, y, w, chain.margin, r, offset, n_total, size
+            config, model0, x, y, w, chain.margin, r, offset, n_total, size, rank
         )
     elif kind == "start":
         config = op[3]
@@ -322,6 +371,7 @@ def _apply(chain: _Chain, op: tuple, static: tuple, data: tuple) -> list[tuple[s
             offset,
             n_total,
             _threads(),
+            rank,
         )
     elif kind == "adv":
         outs, trees = op[3], chain.trees
@@ -382,6 +432,7 @@ def _tree_sketches(
     offset: int,
     n_total: int,
     size: int,
+    rank: tuple | None = None,
 ) -> list[tuple]:
     """``approx``: this partition's sketch for each tree of round ``r``, weighted by the
     hessians the tree sees; where they are all zero here, also a sketch of unit weights (used
@@ -389,7 +440,8 @@ def _tree_sketches(
     xn = _native_x(x)
     n = int(xn.shape[0])
     out = []
-    for weight in config.tree_weights(model0, n, margin, _f32(y), _f32(w), r, offset, n_total):
+    weights = config.tree_weights(model0, n, margin, _f32(y), _f32(w), r, offset, n_total, rank)
+    for weight in weights:
         positive = bool(np.any(weight > 0))
         sketch = _native.dist_sketch(xn, weight, size, _threads())
         unit = (
@@ -490,9 +542,16 @@ def _update_eval(x: NDArray, margin: NDArray, trees: list[tuple[str, int]], k: i
 
 
 def _evaluate(
-    config: Any, model: Any, margins: list[NDArray], ys: list[NDArray], ws: list[NDArray]
+    config: Any,
+    model: Any,
+    margins: list[NDArray],
+    ys: list[NDArray],
+    ws: list[NDArray],
+    groups: NDArray | None = None,
 ) -> list[float]:
-    return config.evaluate(model, np.concatenate(margins), np.concatenate(ys), np.concatenate(ws))
+    return config.evaluate(
+        model, np.concatenate(margins), np.concatenate(ys), np.concatenate(ws), groups
+    )
 
 
 def _predict_block(block: Any, est: Any, kind: str, missing: float | None, kw: dict) -> NDArray:
@@ -547,6 +606,62 @@ def _aligned(arr: Any, rows: tuple[int, ...], what: str) -> Any:
     return arr
 
 
+def _dask_queries(
+    client: Any, qid: Any, rows: tuple[int, ...], sample_weight: Any, what: str
+) -> tuple[list[tuple], list[Any], NDArray]:
+    """The query groups of a Dask fit's partitions (rows ``rows``) from their query ids:
+    what each partition's gradients need (local offsets, its first query, the number of
+    queries, the query-weight normalisation), each partition's row weights (futures) from the
+    per-query ``sample_weight``, and the offsets of every query into all of the rows."""
+    if qid is None:
+        raise ValueError(
+            f"{what}: learning to rank needs the query of each row: pass qid= (one query id a "
+            "row, sorted, partitioned like X) or a 'qid' column in X"
+        )
+    qa = _aligned(_as_array(qid, f"{what} qid"), rows, f"{what} qid")
+    metas = client.gather(
+        [
+            client.submit(_query_starts, b, i, pure=False)
+            for i, b in enumerate(client.compute(_row_blocks(qa)))
+        ]
+    )
+    plan, total = _plan_queries(metas, what)
+    if sample_weight is None:
+        w = np.ones(total, dtype=np.float64)
+    else:
+        sw = sample_weight.compute() if _is_dask(sample_weight) else sample_weight
+        w = np.asarray(sw, dtype=np.float64).reshape(-1)
+        if w.shape[0] != total:
+            raise ValueError(
+                f"{what}: sample_weight has {w.shape[0]} entries, but there are {total} "
+                "queries; ranking weighs queries, not rows: give one weight a query"
+            )
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(f"{what}: sample_weight must be finite and non-negative")
+    w32 = w.astype(np.float32)
+    # The sum in query order (a running sum, as one machine adds them).
+    total_w = float(np.cumsum(w32.astype(np.float64))[-1]) if total else 0.0
+    if total and total_w <= 0:
+        raise ValueError(f"{what}: sample_weight sums to zero")
+    norm = float(np.float32(total / total_w)) if total else 1.0
+    ranks, ws, starts = [], [], [np.zeros(1, dtype=np.int64)]
+    row = 0
+    for (offsets, first), n in zip(plan, rows, strict=True):
+        n_q = int(offsets.shape[0]) - 1
+        ranks.append((offsets, first, total, norm))
+        ws.append(
+            client.submit(
+                _query_row_weights,
+                offsets,
+                None if sample_weight is None else w32[first : first + n_q],
+                pure=False,
+            )
+        )
+        starts.append(offsets[1:] + row)
+        row += n
+    return ranks, ws, np.concatenate(starts).astype(np.int64)
+
+
 class _DaskTrainer:
     """A trainer with the interface the estimators' training loop drives (``boost_round``,
     ``model``, ``set_learning_rate``), running each round as Dask tasks."""
@@ -562,6 +677,8 @@ class _DaskTrainer:
         evals: list[tuple[list[Any], list[Any], list[Any], tuple[int, ...]]],
         n_features: int,
         n_rounds: int,
+        ranks: list[tuple | None] | None = None,
+        eval_groups: list[NDArray | None] | None = None,
     ) -> None:
         self.client = client
         self.params = params
@@ -598,7 +715,11 @@ class _DaskTrainer:
             [submit(_base_margin, self.model0, n, pure=False) for n in ev[3]] for ev in evals
         ]
         self.static = (self.model0, self.cuts, self.n_total, self.k)
-        self.data = [(self.parts[p], xs[p], ys[p], ws[p], self.offsets[p]) for p in range(len(xs))]
+        ranks = ranks or [None] * len(xs)
+        self.eval_groups = eval_groups or [None] * len(evals)
+        self.data = [
+            (self.parts[p], xs[p], ys[p], ws[p], self.offsets[p], ranks[p]) for p in range(len(xs))
+        ]
         self.fit_id = uuid.uuid4().hex
         self.n_rounds = n_rounds
         self.version = 0
@@ -731,7 +852,11 @@ class _DaskTrainer:
                 for x, m in zip(exs, self.eval_margins[e], strict=True)
             ]
             eval_margins.append(margins)
-            results.append(self._task(_evaluate, self.config, self.model0, margins, eys, ews))
+            results.append(
+                self._task(
+                    _evaluate, self.config, self.model0, margins, eys, ews, self.eval_groups[e]
+                )
+            )
         if self.bounded and r + 1 < self.n_rounds:
             self.ahead = (self.version, ops[-1], outs)
         self.bases, self.entry, self.eval_margins = bases, outs, eval_margins
@@ -779,8 +904,11 @@ class _DaskMixin:
         objective: str,
         num_class: int,
         label: Any,
+        qid: Any = None,
+        eval_qid: Sequence[Any] | None = None,
     ) -> None:
         client = get_client(self.client)  # type: ignore[attr-defined]
+        ranking = objective.startswith("rank:")
         params = self._check_params()  # type: ignore[attr-defined]
         X, categorical, categories = _categorical_input(
             X,
@@ -822,7 +950,11 @@ class _DaskMixin:
                 for i, (x, v) in enumerate(zip(xs, ys, strict=True))
             ]
         )
-        if sample_weight is None:
+        ranks: list[tuple | None] | None = None
+        eval_groups: list[NDArray | None] = []
+        if ranking:
+            ranks, ws, _ = _dask_queries(client, qid, rows, sample_weight, "fit")
+        elif sample_weight is None:
             ws = [submit(_weights, None, n, pure=False) for n in rows]
         else:
             wa = _aligned(_as_array(sample_weight, "sample_weight"), rows, "sample_weight")
@@ -853,7 +985,11 @@ class _DaskMixin:
                 ]
                 eys = [submit(label, b, pure=False) for b in client.compute(_row_blocks(ey))]
                 ew_raw = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
-                if ew_raw is None:
+                if ranking:
+                    eq = None if eval_qid is None else eval_qid[i]
+                    _, ews, egroups = _dask_queries(client, eq, erows, ew_raw, f"eval_set[{i}]")
+                    eval_groups.append(egroups)
+                elif ew_raw is None:
                     ews = [submit(_weights, None, n, pure=False) for n in erows]
                 else:
                     ewa = _aligned(_as_array(ew_raw, "eval weights"), erows, "eval weights")
@@ -874,7 +1010,19 @@ class _DaskMixin:
         )
         _check_monotone_categorical(native_params["monotone_constraints"], categorical)
         n_rounds = self._forest_shape()[0]  # type: ignore[attr-defined]
-        trainer = _DaskTrainer(client, native_params, xs, ys, ws, rows, evals, n_features, n_rounds)
+        trainer = _DaskTrainer(
+            client,
+            native_params,
+            xs,
+            ys,
+            ws,
+            rows,
+            evals,
+            n_features,
+            n_rounds,
+            ranks,
+            eval_groups or None,
+        )
         self._train(trainer, metrics, len(evals), verbose, n_features)  # type: ignore[attr-defined]
 
     def to_local(self) -> Any:
@@ -1072,3 +1220,93 @@ class DaskGBTClassifier(_DaskMixin, GBTClassifier):
     def predict_proba(self, X: Any, iteration_range: Any = None) -> Any:  # type: ignore[override]
         """Class probabilities (a Dask array for Dask input, computed lazily)."""
         return self._dask_predict(X, "predict_proba", iteration_range=iteration_range)
+
+
+def _split_qid(X: Any, qid: Any, what: str) -> tuple[Any, Any]:
+    """``X`` without its ``qid`` column and the query ids (from that column or ``qid``)."""
+    columns = getattr(X, "columns", None)
+    if columns is not None and "qid" in columns:
+        if qid is not None:
+            raise ValueError(
+                f"{what}: X has a 'qid' column and qid is given too; give the query ids once"
+            )
+        return X.drop(columns="qid"), X["qid"]
+    return X, qid
+
+
+class DaskGBTRanker(_DaskMixin, GBTRanker):
+    """:class:`sapwood.GBTRanker` fitted on a Dask cluster.
+
+    The parameters of :class:`sapwood.GBTRanker` (``tree_method`` ``'hist'`` or ``'approx'``;
+    ``lambdarank_unbiased`` is refused, its position biases being learnt over every query at
+    once), plus ``client``. ``fit`` takes the query ids as ``qid`` (a Dask array or Series
+    partitioned like ``X``) or as a ``qid`` column of a Dask DataFrame: sorted, with every
+    query inside one partition (a sorted frame indexed by ``qid`` is). The model equals the
+    single-machine one. ``predict`` returns a Dask array for Dask input.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        The client to run on; by default the current one.
+    **params
+        As :class:`sapwood.GBTRanker`.
+    """
+
+    _local_class = GBTRanker
+
+    def fit(  # type: ignore[override]
+        self,
+        X: Any,
+        y: Any,
+        *,
+        qid: Any = None,
+        sample_weight: Any = None,
+        eval_set: Sequence[tuple[Any, Any]] | None = None,
+        eval_qid: Sequence[Any] | None = None,
+        sample_weight_eval_set: Sequence[Any] | None = None,
+        verbose: bool | int = False,
+    ) -> DaskGBTRanker:
+        """Fit on the cluster; the arguments of :meth:`sapwood.GBTRanker.fit` (``qid``, not
+        ``group``; ``sample_weight`` one weight a query), each a Dask collection or an
+        in-memory array."""
+        objective = self._objective()
+        X, qid = _split_qid(X, qid, "fit")
+        evals, eval_qids = None, None
+        if eval_set is not None:
+            if eval_qid is not None and len(eval_qid) != len(eval_set):
+                raise ValueError("eval_qid must have one entry per eval_set entry")
+            evals, eval_qids = [], []
+            for i, pair in enumerate(eval_set):
+                if len(pair) != 2:
+                    raise ValueError("eval_set must be a list of (X, y) pairs")
+                ex, eq = _split_qid(
+                    pair[0], None if eval_qid is None else eval_qid[i], f"eval_set[{i}]"
+                )
+                evals.append((ex, pair[1]))
+                eval_qids.append(eq)
+        elif eval_qid is not None:
+            raise ValueError("eval_qid needs eval_set")
+        self._dask_fit(
+            X,
+            y,
+            sample_weight,
+            evals,
+            sample_weight_eval_set,
+            verbose,
+            objective,
+            0,
+            lambda b: _vector(b, "y"),
+            qid=qid,
+            eval_qid=eval_qids,
+        )
+        return self
+
+    def predict(  # type: ignore[override]
+        self, X: Any, output_margin: bool = False, iteration_range: Any = None
+    ) -> Any:
+        """Scores (a Dask array for Dask input, computed lazily)."""
+        if getattr(X, "columns", None) is not None and "qid" in X.columns:
+            X = X.drop(columns="qid")
+        return self._dask_predict(
+            X, "predict", output_margin=output_margin, iteration_range=iteration_range
+        )

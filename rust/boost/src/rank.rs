@@ -129,9 +129,11 @@ fn inv_idcg(labels: &[f32], top: Option<u32>, exp_gain: bool, order: &mut Vec<us
 /// Checks query-group offsets against `n` rows.
 ///
 /// # Errors
-/// [`BoostError::InvalidInput`] unless the offsets start at 0, never decrease and end at `n`.
+/// [`BoostError::InvalidInput`] unless the offsets start at 0, never decrease and end at `n`
+/// (`[0]`: no groups, for no rows).
 pub fn check_groups(groups: &[usize], n: usize, what: &str) -> Result<(), BoostError> {
-    if groups.len() < 2 || groups[0] != 0 || groups[groups.len() - 1] != n {
+    // No rows: no groups (`[0]`) or empty ones.
+    if groups.is_empty() || groups[0] != 0 || groups[groups.len() - 1] != n {
         return Err(BoostError::InvalidInput(format!(
             "{what}: the query groups cover {} rows, but X has {n}",
             groups.last().copied().unwrap_or(0)
@@ -284,6 +286,13 @@ pub struct RankState {
     inv_idcg: Vec<f64>,
     /// The discount of each rank position up to the largest group's size.
     discounts: Vec<f64>,
+    /// The global index of the first group (a partition of the data holds some of them).
+    first_group: usize,
+    /// The number of groups in all of the data.
+    total_groups: usize,
+    /// The global group-weight normalisation (`groups / sum of group weights`) of a
+    /// partition; `None` computes it from these groups.
+    weight_norm: Option<f32>,
     /// The position bias of relevant documents (`t+`), one per tracked position.
     t_plus: Vec<f64>,
     /// The position bias of irrelevant documents (`t-`).
@@ -336,12 +345,56 @@ impl RankState {
         Ok(Self {
             objective,
             params: params.clone(),
+            first_group: 0,
+            total_groups: groups.len() - 1,
+            weight_norm: None,
             groups,
             inv_idcg,
             discounts: (0..max_group).map(discount).collect(),
             t_plus: vec![1.0; positions],
             t_minus: vec![1.0; positions],
         })
+    }
+
+    /// The state of one partition of the data: its `labels` in query groups `groups` (local
+    /// offsets), the first of them being group `first_group` of `total_groups`, and the
+    /// group-weight normalisation of all of the data (`total_groups` over the sum of every
+    /// group's weight), so that its gradients are those one machine computes for its rows.
+    ///
+    /// # Errors
+    /// As [`RankState::new`]; [`BoostError::InvalidInput`] for the unbiased variant, whose
+    /// position biases are learnt over all of the data, or a group range beyond the total.
+    pub fn part(
+        objective: Objective,
+        params: &ObjectiveParams,
+        labels: &[f32],
+        groups: Vec<usize>,
+        first_group: usize,
+        total_groups: usize,
+        weight_norm: f32,
+    ) -> Result<Self, BoostError> {
+        if params.lambdarank_unbiased {
+            return Err(BoostError::InvalidInput(
+                "lambdarank_unbiased cannot be distributed: its position biases are learnt \
+                 over every query at once"
+                    .into(),
+            ));
+        }
+        let mut state = Self::new(objective, params, labels, groups)?;
+        if first_group + state.groups.len() - 1 > total_groups {
+            return Err(BoostError::InvalidInput(format!(
+                "a partition's queries {first_group}.. lie beyond the {total_groups} queries"
+            )));
+        }
+        if !(weight_norm.is_finite() && weight_norm > 0.0) {
+            return Err(BoostError::InvalidInput(format!(
+                "the query-weight normalisation must be finite and positive, got {weight_norm}"
+            )));
+        }
+        state.first_group = first_group;
+        state.total_groups = total_groups;
+        state.weight_norm = Some(weight_norm);
+        Ok(state)
     }
 
     /// The query-group offsets.
@@ -380,11 +433,15 @@ impl RankState {
         let (objective, params) = (self.objective, &self.params);
         let n_groups = self.groups.len() - 1;
         let unbiased = params.lambdarank_unbiased;
-        let sum_w: f64 = (0..n_groups)
-            .map(|q| f64::from(self.group_weight(weights, q)))
-            .sum();
-        #[allow(clippy::cast_possible_truncation)]
-        let w_norm = (n_groups as f64 / sum_w) as f32;
+        let w_norm = self.weight_norm.unwrap_or_else(|| {
+            let sum_w: f64 = (0..n_groups)
+                .map(|q| f64::from(self.group_weight(weights, q)))
+                .sum();
+            #[allow(clippy::cast_possible_truncation)]
+            let norm = (n_groups as f64 / sum_w) as f32;
+            norm
+        });
+        let (first_group, total_groups) = (self.first_group, self.total_groups);
         let k_bias = self.t_plus.len();
         // Each group's rows of the outputs, and of the unbiased losses.
         let mut jobs = Vec::with_capacity(n_groups);
@@ -478,8 +535,8 @@ impl RankState {
                 let mut sum_lambda = 0.0_f64;
                 let seed = u32::try_from(iteration + 1)
                     .unwrap_or(u32::MAX)
-                    .wrapping_mul(u32::try_from(n_groups).unwrap_or(u32::MAX))
-                    .wrapping_add(u32::try_from(q).unwrap_or(u32::MAX));
+                    .wrapping_mul(u32::try_from(total_groups).unwrap_or(u32::MAX))
+                    .wrapping_add(u32::try_from(first_group + q).unwrap_or(u32::MAX));
                 let k = num_pair(params) as usize;
                 if params.lambdarank_pair_method == PairMethod::TopK && !unbiased {
                     // The hot path: every pair with a document among the top k, row by row,

@@ -280,7 +280,7 @@ impl DistConfig {
     /// ``approx``: each tree of round ``iteration``'s point weights for its cuts on one
     /// partition of ``n_rows`` rows (float32), in model order.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (model, n_rows, margin, y, sample_weight, iteration, offset, n_total))]
+    #[pyo3(signature = (model, n_rows, margin, y, sample_weight, iteration, offset, n_total, rank=None))]
     fn tree_weights<'py>(
         &self,
         py: Python<'py>,
@@ -292,7 +292,9 @@ impl DistConfig {
         iteration: u64,
         offset: usize,
         n_total: usize,
+        rank: Option<RankArg<'py>>,
     ) -> PyResult<Vec<Bound<'py, PyArray1<f32>>>> {
+        let rank = rank.map(rank_part).transpose()?;
         let weights = self
             .inner
             .tree_weights(
@@ -304,6 +306,7 @@ impl DistConfig {
                 iteration,
                 offset,
                 n_total,
+                rank.as_ref(),
             )
             .map_err(SapwoodError::from)?;
         Ok(weights
@@ -317,7 +320,7 @@ impl DistConfig {
     /// ``cuts`` hold the binned rows and cuts the trees grow on: one of each for every tree
     /// (``hist``), or one per tree (``approx``).
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (model, parts, cuts, margin, y, sample_weight, iteration, offset, n_total, n_jobs=None))]
+    #[pyo3(signature = (model, parts, cuts, margin, y, sample_weight, iteration, offset, n_total, n_jobs=None, rank=None))]
     fn start_trees(
         &self,
         py: Python<'_>,
@@ -331,7 +334,9 @@ impl DistConfig {
         offset: usize,
         n_total: usize,
         n_jobs: Option<i64>,
+        rank: Option<RankArg<'_>>,
     ) -> PyResult<Vec<DistTree>> {
+        let rank = rank.map(rank_part).transpose()?;
         if parts.len() != cuts.len() {
             return Err(SapwoodError::Boost(BoostError::InvalidInput(format!(
                 "{} binned partitions for {} sets of cuts",
@@ -355,8 +360,17 @@ impl DistConfig {
             slice(&sample_weight, "sample_weight")?,
         );
         let trees = run_detached(py, n_jobs, || {
-            self.inner
-                .start_trees(&model.inner, &bins, m, ys, ws, iteration, offset, n_total)
+            self.inner.start_trees(
+                &model.inner,
+                &bins,
+                m,
+                ys,
+                ws,
+                iteration,
+                offset,
+                n_total,
+                rank.as_ref(),
+            )
         })?
         .map_err(SapwoodError::from)?;
         Ok(trees.into_iter().map(DistTree::wrap).collect())
@@ -417,19 +431,24 @@ impl DistConfig {
         Ok(PyArray1::from_vec(py, m))
     }
 
-    /// The metric values of every evaluation row's margins.
+    /// The metric values of every evaluation row's margins; ranking metrics score the query
+    /// groups ``groups`` (int64 offsets into all of the rows; ``None``: one query).
+    #[pyo3(signature = (model, margin, y, sample_weight, groups=None))]
     fn evaluate(
         &self,
         model: &BoostModel,
         margin: PyReadonlyArray1<'_, f32>,
         y: PyReadonlyArray1<'_, f32>,
         sample_weight: PyReadonlyArray1<'_, f32>,
+        groups: Option<PyReadonlyArray1<'_, i64>>,
     ) -> SapwoodResult<Vec<f64>> {
+        let groups = groups.as_ref().map(offsets).transpose()?;
         Ok(self.inner.evaluate(
             &model.inner,
             slice(&margin, "margin")?,
             slice(&y, "y")?,
             slice(&sample_weight, "sample_weight")?,
+            groups.as_deref(),
         )?)
     }
 
@@ -451,6 +470,35 @@ impl DistConfig {
         booster.validate()?;
         Ok(BoostModel::new(booster))
     }
+}
+
+/// A partition's query groups as Python sends them: (local int64 offsets, the global index of
+/// its first group, the number of groups in all of the data, the group-weight normalisation).
+type RankArg<'py> = (PyReadonlyArray1<'py, i64>, usize, usize, f32);
+
+/// Non-negative int64 offsets as `usize`.
+fn offsets(a: &PyReadonlyArray1<'_, i64>) -> SapwoodResult<Vec<usize>> {
+    a.as_slice()
+        .map_err(|_| SapwoodError::layout("groups", "int64"))?
+        .iter()
+        .map(|&v| {
+            usize::try_from(v).map_err(|_| {
+                SapwoodError::Boost(BoostError::InvalidInput(format!(
+                    "query group offsets must be non-negative, got {v}"
+                )))
+            })
+        })
+        .collect()
+}
+
+fn rank_part(arg: RankArg<'_>) -> SapwoodResult<dist::RankPart> {
+    let (groups, first_group, total_groups, weight_norm) = arg;
+    Ok(dist::RankPart {
+        groups: offsets(&groups)?,
+        first_group,
+        total_groups,
+        weight_norm,
+    })
 }
 
 fn parse_trees(trees: &[String]) -> SapwoodResult<Vec<Tree>> {

@@ -29,12 +29,29 @@ use crate::hist::{
 };
 use crate::model::Booster;
 use crate::objective::{GradientInputs, Objective};
+use crate::rank::RankState;
 use crate::sampling::{sample_rows, ColumnSampler};
 use crate::tree::Tree;
 use crate::updater::TreeMethod;
 
 use super::margins::{update_margins, update_training_margins};
 use super::{empty_model, TrainConfig};
+
+/// One partition's query groups, for the ranking objectives: the local offsets of its
+/// groups (no group spans two partitions), the global index of the first, the number of
+/// groups in all of the data, and the group-weight normalisation of all of the data
+/// (`total_groups` over the sum of every group's weight, summed in order).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RankPart {
+    /// Offsets of the partition's groups into its rows.
+    pub groups: Vec<usize>,
+    /// The global index of its first group.
+    pub first_group: usize,
+    /// The number of groups of all partitions.
+    pub total_groups: usize,
+    /// `total_groups` over the sum of all group weights.
+    pub weight_norm: f32,
+}
 
 /// One partition's sketch of its columns: each feature's distinct present values (as `f32`)
 /// with their summed weights, ascending, at most the sketch size; and whether any value was
@@ -248,6 +265,13 @@ impl DistConfig {
                 config.objective.name()
             )));
         }
+        if config.objective.is_ranking() && config.objective_params.lambdarank_unbiased {
+            return Err(BoostError::InvalidInput(
+                "lambdarank_unbiased cannot be distributed: its position biases are learnt \
+                 over every query at once"
+                    .into(),
+            ));
+        }
         let split =
             SplitParams::from_tree_params(&config.tree, config.objective.implied_max_delta_step());
         Ok(Self { config, split })
@@ -268,6 +292,13 @@ impl DistConfig {
         self.config
             .objective
             .check_labels(labels, self.config.num_class)?;
+        if self.config.objective.is_ranking() {
+            crate::rank::check_labels(
+                self.config.objective,
+                &self.config.objective_params,
+                labels,
+            )?;
+        }
         if weights.iter().all(|&w| w == 0.0) {
             return Err(BoostError::InvalidInput(
                 "sample_weight sums to zero".into(),
@@ -289,6 +320,7 @@ impl DistConfig {
         iteration: u64,
         offset: usize,
         n_total: usize,
+        rank: Option<&RankPart>,
     ) -> Result<RoundInputs, BoostError> {
         let k = model.n_groups();
         if labels.len() != n || weights.len() != n || margin.len() != n * k {
@@ -302,19 +334,37 @@ impl DistConfig {
             ));
         }
         let mut gpair = vec![(0.0_f32, 0.0_f32); n * k];
-        self.config.objective.gradients(
-            &GradientInputs {
-                margin,
+        if self.config.objective.is_ranking() {
+            let Some(rank) = rank else {
+                return Err(BoostError::InvalidInput(
+                    "a ranking objective needs each partition's query groups".into(),
+                ));
+            };
+            let mut state = RankState::part(
+                self.config.objective,
+                &self.config.objective_params,
                 labels,
-                weights,
-                n_groups: k,
-                scale_pos_weight: model.scale_pos_weight,
-                max_delta_step: self.split.max_delta_step,
-                params: &self.config.objective_params,
-                upper: &[],
-            },
-            &mut gpair,
-        );
+                rank.groups.clone(),
+                rank.first_group,
+                rank.total_groups,
+                rank.weight_norm,
+            )?;
+            state.gradients(iteration as usize, margin, labels, weights, &mut gpair);
+        } else {
+            self.config.objective.gradients(
+                &GradientInputs {
+                    margin,
+                    labels,
+                    weights,
+                    n_groups: k,
+                    scale_pos_weight: model.scale_pos_weight,
+                    max_delta_step: self.split.max_delta_step,
+                    params: &self.config.objective_params,
+                    upper: &[],
+                },
+                &mut gpair,
+            );
+        }
         let groups: Vec<Vec<(f32, f32)>> = if k == 1 {
             vec![gpair]
         } else {
@@ -366,9 +416,10 @@ impl DistConfig {
         iteration: u64,
         offset: usize,
         n_total: usize,
+        rank: Option<&RankPart>,
     ) -> Result<Vec<Vec<f32>>, BoostError> {
         let inputs = self.round_inputs(
-            model, n, margin, labels, weights, iteration, offset, n_total,
+            model, n, margin, labels, weights, iteration, offset, n_total, rank,
         )?;
         Ok(inputs
             .trees
@@ -402,6 +453,7 @@ impl DistConfig {
         iteration: u64,
         offset: usize,
         n_total: usize,
+        rank: Option<&RankPart>,
     ) -> Result<Vec<DistTree>, BoostError> {
         let n_trees = self.trees_per_round(model);
         let Some(first) = bins.first() else {
@@ -420,7 +472,7 @@ impl DistConfig {
             ));
         }
         let inputs = self.round_inputs(
-            model, n, margin, labels, weights, iteration, offset, n_total,
+            model, n, margin, labels, weights, iteration, offset, n_total, rank,
         )?;
         let npt = self.config.num_parallel_tree.max(1);
         let mut split = self.split;
@@ -504,7 +556,8 @@ impl DistConfig {
         update_margins(margin, x, trees, groups, n_groups);
     }
 
-    /// The metrics of every evaluation row's margins (all partitions', in order).
+    /// The metrics of every evaluation row's margins (all partitions', in order); ranking
+    /// metrics score the query groups `groups` (offsets into all of the rows; `None`: one).
     ///
     /// # Errors
     /// [`BoostError::InvalidInput`] from a metric that does not fit the model.
@@ -514,13 +567,22 @@ impl DistConfig {
         margin: &[f32],
         labels: &[f32],
         weights: &[f32],
+        groups: Option<&[usize]>,
     ) -> Result<Vec<f64>, BoostError> {
         let mut p = margin.to_vec();
         model.transform(&mut p);
+        let whole = [0, labels.len()];
+        let groups = groups.unwrap_or(&whole);
         self.config
             .metrics
             .iter()
-            .map(|m| m.evaluate(&p, labels, weights, model.n_groups()))
+            .map(|m| {
+                if m.needs_groups() {
+                    m.evaluate_groups(&p, labels, weights, groups)
+                } else {
+                    m.evaluate(&p, labels, weights, model.n_groups())
+                }
+            })
             .collect()
     }
 }
