@@ -210,6 +210,46 @@ def test_train_a_regressor_with_early_stopping_on_parquet(tmp_path):
 
 
 @needs_arrow
+def test_train_a_ranker_matches_the_python_api(tmp_path):
+    from sapwood import GBTRanker
+
+    rng = np.random.default_rng(8)
+    n_q, per = 40, 8
+    X = features(n_q * per, 4, 6)
+    y = np.clip(np.floor(X[:, 0] + 1.5 + rng.normal(0, 0.5, n_q * per)), 0, 3)
+    query = np.repeat(np.arange(n_q) * 10, per)
+    names = [f"f{j}" for j in range(4)]
+    table = {"query": query, **dict(zip(names, X.T, strict=True)), "rel": y}
+    pq.write_table(pa.table(table), tmp_path / "r.pq")
+    trained = sapwood_cli(
+        "train", "r.pq", "--target", "rel", "--task", "ranking", "--qid", "query",
+        "--valid", "r.pq", "--output", "rank.json", "--set", "n_estimators=5",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert "GBTRanker" in trained.stdout
+    assert "ndcg@32" in trained.stdout
+    reference = GBTRanker(n_estimators=5).fit(X, y, qid=query)
+    model = sapwood.load_model(tmp_path / "rank.json")
+    assert isinstance(model, GBTRanker)
+    assert list(model.feature_names_in_) == names
+    predicted = sapwood_cli("predict", "rank.json", "r.pq", "--output", "s.csv", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    got = pcsv.read_csv(tmp_path / "s.csv").column("prediction").to_numpy()
+    np.testing.assert_allclose(got, reference.predict(X), rtol=1e-6)
+    # Rows out of query order are the ranker's error, in one line.
+    shuffled = pa.table({k: v[::-1] if k == "query" else v for k, v in table.items()})
+    pq.write_table(shuffled, tmp_path / "bad.pq")
+    failed = sapwood_cli(
+        "train", "bad.pq", "--target", "rel", "--task", "ranking", "--qid", "query",
+        "--output", "x.json", cwd=tmp_path,
+    )  # fmt: skip
+    assert failed.returncode == 2
+    assert "sorted in non-decreasing order" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+@needs_arrow
 def test_the_xgboost_format_predicts_the_same(tmp_path):
     X = features(150, 3, 5)
     y = (X[:, 0] > 0).astype(int)
@@ -342,7 +382,11 @@ def data_file(tmp_path):
         ),
         (
             ["train", "d.csv", "--target", "y", "--output", "m.json", "--task", "ranking"],
-            "no ranking estimator",
+            "--task ranking needs the query ids: 'd.csv' has no column 'qid'",
+        ),
+        (
+            ["train", "d.csv", "--target", "y", "--output", "m.json", "--qid", "name"],
+            "--qid needs --task ranking",
         ),
         (
             ["train", "d.csv", "--target", "y", "--drop", "name", "--output", "m.json",

@@ -329,16 +329,23 @@ def train(
     drop: Sequence[str],
     model_format: str,
     verbose: int,
+    qid: str | None = None,
 ) -> int:
     """``sapwood train``: fit a boosting estimator on a data file and save the model."""
-    from sapwood.boost import GBTClassifier, GBTRegressor
+    from sapwood.boost import GBTClassifier, GBTRanker, GBTRegressor
 
-    if task == "ranking":
-        raise CommandError(
-            "--task ranking is not available: sapwood has no ranking estimator yet; "
-            "use classification or regression"
-        )
+    if qid is not None and task != "ranking":
+        raise CommandError("--qid needs --task ranking")
     table = read_table(data)
+    qid_column = None
+    if task == "ranking":
+        qid_column = qid or "qid"
+        if qid_column not in table.column_names:
+            raise CommandError(
+                f"--task ranking needs the query ids: {data!r} has no column {qid_column!r} "
+                "(name it with --qid COLUMN)"
+            )
+        drop = [*drop, qid_column]
     target_column = _column(table, target, data)
     if task is None:
         task, why = choose_task(target_column, target)
@@ -348,7 +355,13 @@ def train(
     names = feature_names(table, target, drop, data)
     # Text columns are categorical features, unless --set enable_categorical=False says not.
     has_text = any(_is_text(table.column(n).type) for n in names)
-    estimator = GBTClassifier() if task == "classification" else GBTRegressor()
+    estimator = (
+        GBTClassifier()
+        if task == "classification"
+        else GBTRanker()
+        if task == "ranking"
+        else GBTRegressor()
+    )
     estimator.set_params(enable_categorical=has_text)
     # Callbacks are Python objects; a command line cannot name them.
     apply_settings(estimator, settings, exclude=("callbacks",))
@@ -359,6 +372,7 @@ def train(
     X = feature_table(table, names, data, categorical=categorical)
     y = labels(target_column, target, data)
     eval_set = None
+    fit: dict[str, Any] = {}
     if valid is not None:
         valid_table = read_table(valid)
         eval_set = [
@@ -367,7 +381,17 @@ def train(
                 labels(_column(valid_table, target, valid), target, valid),
             )
         ]
-    estimator.fit(X, y, eval_set=eval_set, verbose=verbose)
+        if qid_column is not None:
+            fit["eval_qid"] = [_query_ids(valid_table, qid_column, valid)]
+    if qid_column is not None:
+        fit["qid"] = _query_ids(table, qid_column, data)
+    try:
+        estimator.fit(X, y, eval_set=eval_set, verbose=verbose, **fit)
+    except ValueError as exc:
+        if qid_column is None:
+            raise
+        # The ranker's input errors (unsorted query ids, grades it cannot take) in one line.
+        raise CommandError(_first_line(exc)) from None
     # Older scikit-learn releases do not read column names from pyarrow tables; the model file
     # must still carry them, since predict picks its columns by name.
     if getattr(estimator, "feature_names_in_", None) is None:
@@ -387,6 +411,18 @@ def train(
     print(summary)
     print(f"model written to {output}")
     return 0
+
+
+def _query_ids(table: Any, name: str, path: str) -> np.ndarray:
+    """The query ids of ``table``'s column ``name``: whole numbers, none missing."""
+    column = _column(table, name, path)
+    if column.null_count:
+        raise CommandError(
+            f"query id column {name!r} in {path!r} has {column.null_count} missing values"
+        )
+    if not _is_numeric(column.type):
+        raise CommandError(f"query id column {name!r} in {path!r} must hold whole numbers")
+    return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
 def _load(path: str) -> Any:

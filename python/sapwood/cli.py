@@ -112,20 +112,23 @@ examples:
 """
 
 _TRAIN_DESCRIPTION = f"""\
-Fit a GBTClassifier or GBTRegressor on DATA and save the model. Every column but the target
-(and any --drop column) is a feature: numeric columns as numbers (booleans count as 0/1,
+Fit a GBTClassifier, GBTRegressor or GBTRanker on DATA and save the model. Every column but
+the target (and any --drop column) is a feature: numeric columns as numbers (booleans count as 0/1,
 empty cells are missing values), text columns as categorical features, split by category
 (the model keeps their categories; --set enable_categorical=False refuses them instead).
 
 Without --task, the target decides: classification when it is boolean, text, or whole
 numbers with at most {MAX_CLASSES} distinct values; regression otherwise. The choice is
-printed."""
+printed. --task ranking fits a GBTRanker: the target holds relevance grades and --qid names
+the column of query ids (default 'qid'), whose rows must be contiguous and in increasing id
+order; that column is not a feature."""
 
 _PREDICT_DESCRIPTION = """\
 Apply a model saved by 'sapwood train' (or by save_model, or an XGBoost JSON model) to DATA.
 The model's features are picked from DATA by name, so other columns (the target, say) are
 ignored. Classifiers write one probability column per class, named by the class; regressors
-write one column, 'prediction'. FILE's extension (.csv, .tsv, .parquet) sets its format.
+and rankers (their scores) write one column, 'prediction'. FILE's extension (.csv, .tsv,
+.parquet) sets its format.
 XGBoost-format files keep no class labels: their classes read as 0, 1, ..."""
 
 _EXPLAIN_DESCRIPTION = """\
@@ -199,8 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--task",
         choices=("classification", "regression", "ranking"),
-        help="what to fit (default: chosen from the target, see above); ranking is not "
-        "available yet",
+        help="what to fit (default: chosen from the target, see above)",
+    )
+    train.add_argument(
+        "--qid",
+        metavar="COLUMN",
+        help="--task ranking: the column of query ids (default: 'qid')",
     )
     train.add_argument(
         "--valid",
@@ -222,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="print the validation metrics every N rounds (needs --valid)",
     )
-    _add_data_options(train, estimator="GBTClassifier/GBTRegressor")
+    _add_data_options(train, estimator="GBTClassifier/GBTRegressor/GBTRanker")
 
     predict = sub.add_parser(
         "predict",
@@ -289,6 +296,7 @@ def _run_data_command(args: argparse.Namespace) -> int:
                 args.target,
                 args.output,
                 task=args.task,
+                qid=args.qid,
                 settings=args.settings,
                 valid=args.valid,
                 drop=args.drop,
