@@ -948,35 +948,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-
-    #[test]
-    #[ignore = "timing"]
-    fn time_gradients() {
-        let n_q = 50_000;
-        let per = 20;
-        let n = n_q * per;
-        let mut x = 12345_u64;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 1000) as f32 / 1000.0
-        };
-        let scores: Vec<f32> = (0..n).map(|_| rnd()).collect();
-        let labels: Vec<f32> = (0..n).map(|_| (rnd() * 5.0).floor()).collect();
-        let w = vec![1.0_f32; n];
-        let groups: Vec<usize> = (0..=n_q).map(|q| q * per).collect();
-        let params = ObjectiveParams::default();
-        let mut st = RankState::new(Objective::RankNdcg, &params, &labels, groups).unwrap();
-        let mut out = vec![(0.0, 0.0); n];
-        let t = std::time::Instant::now();
-        for it in 0..10 {
-            st.gradients(it, &scores, &labels, &w, &mut out);
-        }
-        eprintln!("per round: {:?}", t.elapsed() / 10);
-    }
-}
