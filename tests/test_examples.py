@@ -150,7 +150,7 @@ def test_examples_are_found():
     # test of nothing.
     pages = {param.values[0] for param in EXAMPLES}
     assert "README.md" in pages
-    for tutorial in ("boosting", "neighbors", "boruta", "gpu"):
+    for tutorial in ("boosting", "neighbors", "boruta", "gpu", "dask"):
         assert f"docs/tutorials/{tutorial}.md" in pages
 
 

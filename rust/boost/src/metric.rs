@@ -65,7 +65,8 @@ pub enum Metric {
 const EPS: f64 = 1e-16;
 
 impl Metric {
-    /// Every metric name accepted (`tweedie-nloglik` takes its power after an `@`).
+    /// Every metric name accepted (`tweedie-nloglik` takes its power after an `@`; `ndcg`,
+    /// `map` and `pre` their truncation, or none, and optionally `-`).
     pub const NAMES: [&'static str; 19] = [
         "rmse",
         "mae",
@@ -83,9 +84,9 @@ impl Metric {
         "quantile",
         "cox-nloglik",
         "aft-nloglik",
-        "ndcg@k",
-        "map@k",
-        "pre@k",
+        "ndcg@10",
+        "map@10",
+        "pre@10",
     ];
 
     /// Parses a metric name, with the objective parameters' defaults.
