@@ -169,7 +169,8 @@ def test_held_out_ndcg_matches_xgboost():
     assert ndcg10(ours.predict(X[test])) >= ndcg10(theirs.predict(X[test])) - 0.002
 
 
-def test_model_files_and_pickles_keep_the_ranker():
+def _mean_pairwise_ranker():
+    """Data and a ranker fitted with non-default ranking parameters, for the file tests."""
     X, y, qid = _queries(seed=3)
     m = GBTRanker(
         n_estimators=6,
@@ -177,19 +178,18 @@ def test_model_files_and_pickles_keep_the_ranker():
         lambdarank_pair_method="mean",
         lambdarank_num_pair_per_sample=2,
     ).fit(X, y, qid=qid)
+    return X, y, qid, m
+
+
+def test_model_files_and_pickles_keep_the_ranker():
+    X, y, qid, m = _mean_pairwise_ranker()
     p = m.predict(X)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(m)).predict(X), p)
     np.testing.assert_array_equal(clone(m).fit(X, y, qid=qid).predict(X), p)
 
 
 def test_xgboost_json_both_ways(tmp_path):
-    X, y, qid = _queries(seed=3)
-    m = GBTRanker(
-        n_estimators=6,
-        objective="rank:pairwise",
-        lambdarank_pair_method="mean",
-        lambdarank_num_pair_per_sample=2,
-    ).fit(X, y, qid=qid)
+    X, y, qid, m = _mean_pairwise_ranker()
     m.save_model(tmp_path / "x.json", format="xgboost")
     booster = xgb.Booster()
     booster.load_model(tmp_path / "x.json")

@@ -219,6 +219,15 @@ def _reject(message: str, name: str, value: Any) -> None:
         raise ValueError(message.format(name=name, value=value))
 
 
+def finite_vector(values: Any, what: str) -> NDArray:
+    """``values`` as a flat float32 vector; a ``ValueError`` naming ``what`` for NaN or
+    infinity."""
+    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{what} contains NaN or infinity")
+    return native_array(a, dtype=np.float32)
+
+
 def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.float64) -> NDArray:
     """Validate per-row weights: 1-D, one per row, finite and non-negative; ``None`` gives ones."""
     if sample_weight is None:

@@ -41,7 +41,7 @@ from sapwood._model_json import (
     _native_model,
 )
 from sapwood._ranking import group_offsets, row_weights, split_qid
-from sapwood._validation import Integer, Options, Real, check_params, native_array
+from sapwood._validation import Integer, Options, Real, check_params, finite_vector, native_array
 from sapwood.callback import TrainingCallback
 
 __all__ = [
@@ -284,10 +284,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
                 # The lower bounds, then the upper ones.
                 lower, high = _aft_bounds(v, None, None, "eval_set y")
                 return native_array(np.concatenate([lower, high]), dtype=np.float32)
-            arr = np.asarray(v, dtype=np.float64).reshape(-1)
-            if not np.all(np.isfinite(arr)):
-                raise ValueError("eval_set y contains NaN or infinity")
-            return native_array(arr, dtype=np.float32)
+            return finite_vector(v, "eval_set y")
 
         labels = native_array(np.concatenate([y, upper]), dtype=np.float32) if aft else encode(y)
 
@@ -848,7 +845,7 @@ missing, early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
         X, qid = split_qid(X, qid, "fit")
         X, y = self._validate_training(X, y, y_numeric=True)
         n = X.shape[0]
-        offsets = group_offsets(n, qid, group, "fit", required=False)
+        offsets = group_offsets(n, qid, group, "fit")
         weights = row_weights(sample_weight, offsets, "fit")
         evals: list[tuple[Any, Any]] = []
         eval_offsets = []
@@ -868,7 +865,7 @@ missing, early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
                 ex, eq = split_qid(pair[0], None if eval_qid is None else eval_qid[i], what)
                 ne = _n_rows_of(ex)
                 eg = None if eval_group is None else eval_group[i]
-                o = group_offsets(ne, eq, eg, what, required=False)
+                o = group_offsets(ne, eq, eg, what)
                 eval_offsets.append(o)
                 ew = None if sample_weight_eval_set is None else sample_weight_eval_set[i]
                 eval_weights.append(row_weights(ew, o, what))
@@ -877,10 +874,7 @@ missing, early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
             raise ValueError("eval_group and eval_qid need eval_set")
 
         def encode(v: Any) -> NDArray:
-            arr = np.asarray(v, dtype=np.float64).reshape(-1)
-            if not np.all(np.isfinite(arr)):
-                raise ValueError("eval_set y contains NaN or infinity")
-            return native_array(arr, dtype=np.float32)
+            return finite_vector(v, "eval_set y")
 
         self._fit(
             X,
@@ -960,7 +954,7 @@ missing, early_stopping_rounds, callbacks, importance_type, n_jobs, random_state
         labels = np.asarray(y, dtype=np.float64).reshape(-1)
         if labels.shape[0] != scores.shape[0]:
             raise ValueError(f"y has {labels.shape[0]} entries, but X has {scores.shape[0]} rows")
-        offsets = group_offsets(scores.shape[0], qid, group, "score", required=False)
+        offsets = group_offsets(scores.shape[0], qid, group, "score")
         w = row_weights(sample_weight, offsets, "score")
         k = self._truncation()
         return float(

@@ -39,7 +39,8 @@ from sapwood._categorical import (
 )
 from sapwood._gbt_base import _check_monotone_categorical
 from sapwood._model_json import _CLASSIFICATION_OBJECTIVES, _REGRESSION_OBJECTIVES
-from sapwood._validation import native_array
+from sapwood._ranking import group_offsets, query_weights, split_qid
+from sapwood._validation import finite_vector, native_array
 from sapwood.boost import GBTClassifier, GBTRanker, GBTRegressor, _classification_shape
 from sapwood.dask._client import get_client
 
@@ -132,13 +133,6 @@ def _eval_codes(
     return X
 
 
-def _vector(block: Any, what: str) -> NDArray:
-    a = np.asarray(block, dtype=np.float64).reshape(-1)
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{what} contains NaN or infinity")
-    return native_array(a, dtype=np.float32)
-
-
 def _codes(block: Any, classes: NDArray) -> NDArray:
     a = np.asarray(block).reshape(-1)
     known = np.isin(a, classes)
@@ -165,7 +159,7 @@ def _labels_of(block: Any) -> Any:
 def _weights(block: Any, n: int) -> NDArray:
     if block is None:
         return np.ones(n, dtype=np.float32)
-    w = _vector(block, "sample_weight")
+    w = finite_vector(block, "sample_weight")
     if w.shape[0] != n:
         raise ValueError(f"sample_weight has {w.shape[0]} entries for a partition of {n} rows")
     if np.any(w < 0):
@@ -177,21 +171,10 @@ def _query_starts(block: Any, i: int) -> tuple[NDArray, Any, Any]:
     """A partition's query ids as local group offsets (ids sorted, as XGBoost requires), with
     its first and last id (None for an empty partition)."""
     q = np.asarray(block).reshape(-1)
-    n = q.shape[0]
-    if n == 0:
-        return np.array([0], dtype=np.int64), None, None
-    if q.dtype.kind not in "iub":
-        qf = np.asarray(q, dtype=np.float64)
-        if not np.all(np.isfinite(qf)) or np.any(qf != np.floor(qf)):
-            raise ValueError("qid must hold integers")
-        q = qf.astype(np.int64)
-    if np.any(q[1:] < q[:-1]):
-        raise ValueError(
-            f"partition {i}: qid must be sorted in non-decreasing order along with the rows, "
-            "as XGBoost requires; sort the rows by qid first"
-        )
-    starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
-    return np.r_[starts, n].astype(np.int64), q[0].item(), q[-1].item()
+    offsets = group_offsets(q.shape[0], q, None, f"partition {i}")
+    if q.shape[0] == 0:
+        return offsets, None, None
+    return offsets, int(q[0]), int(q[-1])
 
 
 def _plan_queries(
@@ -626,18 +609,9 @@ def _dask_queries(
         ]
     )
     plan, total = _plan_queries(metas, what)
-    if sample_weight is None:
-        w = np.ones(total, dtype=np.float64)
-    else:
-        sw = sample_weight.compute() if _is_dask(sample_weight) else sample_weight
-        w = np.asarray(sw, dtype=np.float64).reshape(-1)
-        if w.shape[0] != total:
-            raise ValueError(
-                f"{what}: sample_weight has {w.shape[0]} entries, but there are {total} "
-                "queries; ranking weighs queries, not rows: give one weight a query"
-            )
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError(f"{what}: sample_weight must be finite and non-negative")
+    sw = sample_weight.compute() if _is_dask(sample_weight) else sample_weight
+    given = query_weights(sw, total, what)
+    w = np.ones(total, dtype=np.float64) if given is None else given
     w32 = w.astype(np.float32)
     # The sum in query order (a running sum, as one machine adds them).
     total_w = float(np.cumsum(w32.astype(np.float64))[-1]) if total else 0.0
@@ -653,7 +627,7 @@ def _dask_queries(
             client.submit(
                 _query_row_weights,
                 offsets,
-                None if sample_weight is None else w32[first : first + n_q],
+                None if given is None else w32[first : first + n_q],
                 pure=False,
             )
         )
@@ -1133,7 +1107,7 @@ class DaskGBTRegressor(_DaskMixin, GBTRegressor):
             verbose,
             objective,
             0,
-            lambda b: _vector(b, "y"),
+            lambda b: finite_vector(b, "y"),
         )
         return self
 
@@ -1222,18 +1196,6 @@ class DaskGBTClassifier(_DaskMixin, GBTClassifier):
         return self._dask_predict(X, "predict_proba", iteration_range=iteration_range)
 
 
-def _split_qid(X: Any, qid: Any, what: str) -> tuple[Any, Any]:
-    """``X`` without its ``qid`` column and the query ids (from that column or ``qid``)."""
-    columns = getattr(X, "columns", None)
-    if columns is not None and "qid" in columns:
-        if qid is not None:
-            raise ValueError(
-                f"{what}: X has a 'qid' column and qid is given too; give the query ids once"
-            )
-        return X.drop(columns="qid"), X["qid"]
-    return X, qid
-
-
 class DaskGBTRanker(_DaskMixin, GBTRanker):
     """:class:`sapwood.GBTRanker` fitted on a Dask cluster.
 
@@ -1270,7 +1232,7 @@ class DaskGBTRanker(_DaskMixin, GBTRanker):
         ``group``; ``sample_weight`` one weight a query), each a Dask collection or an
         in-memory array."""
         objective = self._objective()
-        X, qid = _split_qid(X, qid, "fit")
+        X, qid = split_qid(X, qid, "fit")
         evals, eval_qids = None, None
         if eval_set is not None:
             if eval_qid is not None and len(eval_qid) != len(eval_set):
@@ -1279,7 +1241,7 @@ class DaskGBTRanker(_DaskMixin, GBTRanker):
             for i, pair in enumerate(eval_set):
                 if len(pair) != 2:
                     raise ValueError("eval_set must be a list of (X, y) pairs")
-                ex, eq = _split_qid(
+                ex, eq = split_qid(
                     pair[0], None if eval_qid is None else eval_qid[i], f"eval_set[{i}]"
                 )
                 evals.append((ex, pair[1]))
@@ -1295,7 +1257,7 @@ class DaskGBTRanker(_DaskMixin, GBTRanker):
             verbose,
             objective,
             0,
-            lambda b: _vector(b, "y"),
+            lambda b: finite_vector(b, "y"),
             qid=qid,
             eval_qid=eval_qids,
         )
@@ -1305,8 +1267,7 @@ class DaskGBTRanker(_DaskMixin, GBTRanker):
         self, X: Any, output_margin: bool = False, iteration_range: Any = None
     ) -> Any:
         """Scores (a Dask array for Dask input, computed lazily)."""
-        if getattr(X, "columns", None) is not None and "qid" in X.columns:
-            X = X.drop(columns="qid")
+        X, _ = split_qid(X, None, "predict")
         return self._dask_predict(
             X, "predict", output_margin=output_margin, iteration_range=iteration_range
         )

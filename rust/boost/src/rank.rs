@@ -226,15 +226,43 @@ impl MinStd {
 /// in XGBoost's operations and precisions.
 #[inline(always)]
 fn lambda_pair(s_high: f32, s_low: f32, delta_metric: f64, norm_by_diff: bool) -> (f32, f32) {
-    let sig = f64::from(sigmoid(s_high - s_low));
-    let mut delta_metric = delta_metric;
-    if norm_by_diff {
-        delta_metric /= f64::from((s_high - s_low).abs()) + 0.01;
-    }
-    let lambda = (sig - 1.0) * delta_metric;
-    let hess = (sig * (1.0 - sig)).max(EPS) * delta_metric * 2.0;
+    let (sig, delta_metric) = pair_terms(s_high, s_low, delta_metric, norm_by_diff);
+    let (lambda, hess) = lambda_hess(sig, delta_metric);
     #[allow(clippy::cast_possible_truncation)]
     (lambda as f32, hess as f32)
+}
+
+/// A pair's sigmoid of the score difference and its metric change, divided by the score
+/// difference plus 0.01 when `norm_by_diff`.
+#[inline(always)]
+fn pair_terms(s_high: f32, s_low: f32, delta_metric: f64, norm_by_diff: bool) -> (f64, f64) {
+    let sig = f64::from(sigmoid(s_high - s_low));
+    if norm_by_diff {
+        (
+            sig,
+            delta_metric / (f64::from((s_high - s_low).abs()) + 0.01),
+        )
+    } else {
+        (sig, delta_metric)
+    }
+}
+
+/// A pair's lambda and hessian from [`pair_terms`], in `f64`.
+#[inline(always)]
+fn lambda_hess(sig: f64, delta_metric: f64) -> (f64, f64) {
+    (
+        (sig - 1.0) * delta_metric,
+        (sig * (1.0 - sig)).max(EPS) * delta_metric * 2.0,
+    )
+}
+
+/// The change in NDCG (before `1 / IDCG`'s scaling and the absolute value) when the
+/// documents at rank positions `h` and `l` swap, from the gains and discounts by position.
+#[inline(always)]
+fn delta_ndcg(gains: &[f64], discounts: &[f64], h: usize, l: usize) -> f64 {
+    let (gh, gl) = (gains[h], gains[l]);
+    let (dh, dl) = (discounts[h], discounts[l]);
+    (gh * dh + gl * dl) - (gl * dh + gh * dl)
 }
 
 /// Calls `op(i, j)` for the pairs of rank positions the mean method draws in one group whose
@@ -397,16 +425,6 @@ impl RankState {
         Ok(state)
     }
 
-    /// The query-group offsets.
-    pub fn groups(&self) -> &[usize] {
-        &self.groups
-    }
-
-    /// The learnt position biases `(t+, t-)` (all 1 unless the objective is unbiased).
-    pub fn position_biases(&self) -> (&[f64], &[f64]) {
-        (&self.t_plus, &self.t_minus)
-    }
-
     /// The weight of each group: its first row's weight (every row of a group carries the
     /// group's weight).
     fn group_weight(&self, weights: &[f32], q: usize) -> f32 {
@@ -504,13 +522,7 @@ impl RankState {
                 // (the more relevant) and `r_low` swap.
                 let delta = |r_high: usize, r_low: usize| -> f64 {
                     match objective {
-                        Objective::RankNdcg => {
-                            let (gh, gl) = (gains[r_high], gains[r_low]);
-                            let (dh, dl) = (disc[r_high], disc[r_low]);
-                            let original = gh * dh + gl * dl;
-                            let changed = gl * dh + gh * dl;
-                            (original - changed) * inv_idcg
-                        }
+                        Objective::RankNdcg => delta_ndcg(gains, disc, r_high, r_low) * inv_idcg,
                         Objective::RankMap => {
                             let (mut r_high, mut r_low) = (r_high, r_low);
                             let (mut y_high, mut y_low) = (ys[r_high], ys[r_low]);
@@ -557,9 +569,7 @@ impl RankState {
                             let sign = std::hint::select_unpredictable(i_high, 1.0_f32, -1.0);
                             let d = match objective {
                                 Objective::RankNdcg => {
-                                    let (gh, gl) = (gains[r_high], gains[r_low]);
-                                    let (dh, dl) = (disc[r_high], disc[r_low]);
-                                    ((gh * dh + gl * dl) - (gl * dh + gh * dl)) * inv_idcg
+                                    delta_ndcg(gains, disc, r_high, r_low) * inv_idcg
                                 }
                                 Objective::RankMap => delta(r_high, r_low),
                                 _ => 1.0,
@@ -582,14 +592,13 @@ impl RankState {
                             return;
                         }
                         let (r_high, r_low) = if yi < yj { (j, i) } else { (i, j) };
-                        let (s_high, s_low) = (ss[r_high], ss[r_low]);
-                        let sig = f64::from(sigmoid(s_high - s_low));
-                        let mut delta_metric = delta(r_high, r_low).abs();
-                        if norm_by_diff {
-                            delta_metric /= f64::from((s_high - s_low).abs()) + 0.01;
-                        }
-                        let mut lambda = (sig - 1.0) * delta_metric;
-                        let mut hess = (sig * (1.0 - sig)).max(EPS) * delta_metric * 2.0;
+                        let (sig, delta_metric) = pair_terms(
+                            ss[r_high],
+                            ss[r_low],
+                            delta(r_high, r_low).abs(),
+                            norm_by_diff,
+                        );
+                        let (mut lambda, mut hess) = lambda_hess(sig, delta_metric);
                         if unbiased {
                             // Biases are tracked by the documents' positions in the given order.
                             let (d_high, d_low) = (rank[r_high], rank[r_low]);

@@ -99,6 +99,32 @@ pub(crate) fn slice<'a>(a: &'a PyReadonlyArray1<'_, f32>, what: &str) -> Sapwood
         .map_err(|_| SapwoodError::layout(what, "float32"))
 }
 
+/// Query-group offsets (int64, non-negative) as `usize`.
+pub(crate) fn group_offsets(a: &PyReadonlyArray1<'_, i64>) -> SapwoodResult<Vec<usize>> {
+    a.as_slice()
+        .map_err(|_| SapwoodError::layout("groups", "int64"))?
+        .iter()
+        .map(|&v| {
+            usize::try_from(v).map_err(|_| {
+                SapwoodError::Boost(BoostError::InvalidInput(format!(
+                    "query group offsets must be non-negative, got {v}"
+                )))
+            })
+        })
+        .collect()
+}
+
+/// An error unless `what` has one entry per score.
+fn per_score(len: usize, n: usize, what: &str) -> SapwoodResult<()> {
+    if len == n {
+        Ok(())
+    } else {
+        Err(SapwoodError::Boost(BoostError::InvalidInput(format!(
+            "{len} {what} for {n} scores"
+        ))))
+    }
+}
+
 /// The training parameters as the estimators send them: a dict with one item per field, each
 /// of the field's type. PyO3 reads the items by name (a missing or ill-typed one is a
 /// `TypeError` naming the field); the names of objectives, metrics, split finders and growth
@@ -282,23 +308,14 @@ impl BoostTrainer {
                 slice(ew, "eval sample_weight")?,
             ));
         }
-        let offsets = |a: &PyReadonlyArray1<'py, i64>| -> SapwoodResult<Vec<usize>> {
-            a.as_slice()
-                .map_err(|_| SapwoodError::layout("groups", "int64"))?
-                .iter()
-                .map(|&v| {
-                    usize::try_from(v).map_err(|_| {
-                        SapwoodError::Boost(BoostError::InvalidInput(format!(
-                            "query group offsets must be non-negative, got {v}"
-                        )))
-                    })
-                })
-                .collect()
-        };
-        let groups = groups.as_ref().map(offsets).transpose()?;
+        let groups = groups.as_ref().map(group_offsets).transpose()?;
         let eval_groups = eval_groups
             .as_ref()
-            .map(|v| v.iter().map(offsets).collect::<SapwoodResult<Vec<_>>>())
+            .map(|v| {
+                v.iter()
+                    .map(group_offsets)
+                    .collect::<SapwoodResult<Vec<_>>>()
+            })
             .transpose()?;
         let trainer = run_detached(py, n_jobs, || {
             let mut t = Trainer::with_start(config, &xv, ys, ws, &eval_views, start)?;
@@ -682,20 +699,8 @@ pub fn rank_metric<'py>(
         })?;
     let s = slice(&scores, "scores")?;
     let y = slice(&labels, "labels")?;
-    if y.len() != s.len() {
-        return Err(SapwoodError::Boost(BoostError::InvalidInput(format!(
-            "{} labels for {} scores",
-            y.len(),
-            s.len()
-        )))
-        .into());
-    }
-    let offsets: Vec<usize> = groups
-        .as_slice()
-        .map_err(|_| SapwoodError::layout("groups", "int64"))?
-        .iter()
-        .map(|&v| usize::try_from(v).unwrap_or(usize::MAX))
-        .collect();
+    per_score(y.len(), s.len(), "labels")?;
+    let offsets = group_offsets(&groups)?;
     let ones;
     let w = match &weights {
         Some(w) => slice(w, "weights")?,
@@ -704,14 +709,7 @@ pub fn rank_metric<'py>(
             &ones
         }
     };
-    if w.len() != s.len() {
-        return Err(SapwoodError::Boost(BoostError::InvalidInput(format!(
-            "{} weights for {} scores",
-            w.len(),
-            s.len()
-        )))
-        .into());
-    }
+    per_score(w.len(), s.len(), "weights")?;
     Ok(py
         .detach(|| m.evaluate(s, y, w, &offsets))
         .map_err(SapwoodError::from)?)

@@ -13,7 +13,7 @@ use sapwood_boost::hist::{BinnedMatrix, HistLayout, QuantileCuts};
 use sapwood_boost::train::dist::{self, Sketch};
 use sapwood_boost::{BoostError, MatrixView, Tree};
 
-use crate::boost::{slice, BoostModel, MatrixArg, TrainParams};
+use crate::boost::{group_offsets, slice, BoostModel, MatrixArg, TrainParams};
 use crate::error::{SapwoodError, SapwoodResult};
 use crate::threads::run_detached;
 
@@ -442,7 +442,7 @@ impl DistConfig {
         sample_weight: PyReadonlyArray1<'_, f32>,
         groups: Option<PyReadonlyArray1<'_, i64>>,
     ) -> SapwoodResult<Vec<f64>> {
-        let groups = groups.as_ref().map(offsets).transpose()?;
+        let groups = groups.as_ref().map(group_offsets).transpose()?;
         Ok(self.inner.evaluate(
             &model.inner,
             slice(&margin, "margin")?,
@@ -476,25 +476,10 @@ impl DistConfig {
 /// its first group, the number of groups in all of the data, the group-weight normalisation).
 type RankArg<'py> = (PyReadonlyArray1<'py, i64>, usize, usize, f32);
 
-/// Non-negative int64 offsets as `usize`.
-fn offsets(a: &PyReadonlyArray1<'_, i64>) -> SapwoodResult<Vec<usize>> {
-    a.as_slice()
-        .map_err(|_| SapwoodError::layout("groups", "int64"))?
-        .iter()
-        .map(|&v| {
-            usize::try_from(v).map_err(|_| {
-                SapwoodError::Boost(BoostError::InvalidInput(format!(
-                    "query group offsets must be non-negative, got {v}"
-                )))
-            })
-        })
-        .collect()
-}
-
 fn rank_part(arg: RankArg<'_>) -> SapwoodResult<dist::RankPart> {
     let (groups, first_group, total_groups, weight_norm) = arg;
     Ok(dist::RankPart {
-        groups: offsets(&groups)?,
+        groups: group_offsets(&groups)?,
         first_group,
         total_groups,
         weight_norm,

@@ -35,6 +35,28 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks the training labels against the objective (a ranking objective's relevance
+    /// rules included) and that the weights do not sum to zero.
+    ///
+    /// # Errors
+    /// [`BoostError::InvalidInput`] naming the first offending label, or zero weights.
+    pub fn check_training_targets(
+        &self,
+        labels: &[f32],
+        weights: &[f32],
+    ) -> Result<(), BoostError> {
+        self.objective.check_labels(labels, self.num_class)?;
+        if self.objective.is_ranking() {
+            crate::rank::check_labels(self.objective, &self.objective_params, labels)?;
+        }
+        if weights.iter().all(|&w| w == 0.0) {
+            return Err(BoostError::InvalidInput(
+                "sample_weight sums to zero".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors

@@ -289,21 +289,7 @@ impl DistConfig {
         labels: &[f32],
         weights: &[f32],
     ) -> Result<Booster, BoostError> {
-        self.config
-            .objective
-            .check_labels(labels, self.config.num_class)?;
-        if self.config.objective.is_ranking() {
-            crate::rank::check_labels(
-                self.config.objective,
-                &self.config.objective_params,
-                labels,
-            )?;
-        }
-        if weights.iter().all(|&w| w == 0.0) {
-            return Err(BoostError::InvalidInput(
-                "sample_weight sums to zero".into(),
-            ));
-        }
+        self.config.check_training_targets(labels, weights)?;
         Ok(empty_model(&self.config, n_features, labels, weights))
     }
 

@@ -86,7 +86,10 @@ pub struct Trainer {
     margin: Vec<f32>,
     /// The gradient pairs of the last round, kept so that each round refills the same buffer.
     gpair: Vec<(f32, f32)>,
-    /// Ranking objectives: the query groups and what the rounds learn about them.
+    /// The training rows' query-group offsets (one group of every row unless set).
+    groups: Vec<usize>,
+    /// Ranking objectives: what the rounds learn about the query groups, from the first round
+    /// on.
     rank: Option<RankState>,
     evals: Vec<EvalSet>,
     model: Booster,
@@ -302,15 +305,7 @@ impl Trainer {
         }
         let (labels, upper) = label_bounds(config.objective, labels, n, "training data")?;
         check_rows("training data", n, labels, weights)?;
-        config.objective.check_labels(labels, config.num_class)?;
-        if config.objective.is_ranking() {
-            rank::check_labels(config.objective, &config.objective_params, labels)?;
-        }
-        if weights.iter().all(|&w| w == 0.0) {
-            return Err(BoostError::InvalidInput(
-                "sample_weight sums to zero".into(),
-            ));
-        }
+        config.check_training_targets(labels, weights)?;
         for (i, (ex, ey, ew)) in evals.iter().enumerate() {
             ex.validate()?;
             let what = format!("eval_set[{i}]");
@@ -383,16 +378,8 @@ impl Trainer {
             weights: try_to_vec(weights, "the training weights")?,
             margin,
             gpair: Vec::new(),
-            rank: if config.objective.is_ranking() {
-                Some(RankState::new(
-                    config.objective,
-                    &config.objective_params,
-                    labels,
-                    vec![0, n],
-                )?)
-            } else {
-                None
-            },
+            groups: vec![0, n],
+            rank: None,
             config,
             evals,
             model,
@@ -423,24 +410,13 @@ impl Trainer {
         for (i, (g, e)) in evals.iter().zip(&self.evals).enumerate() {
             rank::check_groups(g, e.n_rows, &format!("eval_set[{i}]"))?;
         }
-        if self.rank.is_some() {
-            self.rank = Some(RankState::new(
-                self.config.objective,
-                &self.config.objective_params,
-                &self.labels,
-                train,
-            )?);
-        }
+        self.groups = train;
+        // The groups changed: a ranking objective starts over from them.
+        self.rank = None;
         for (g, e) in evals.into_iter().zip(&mut self.evals) {
             e.groups = g;
         }
         Ok(())
-    }
-
-    /// The position biases `(t+, t-)` an unbiased ranking objective has learnt (all 1
-    /// otherwise); `None` for other objectives.
-    pub fn position_biases(&self) -> Option<(&[f64], &[f64])> {
-        self.rank.as_ref().map(RankState::position_biases)
     }
 
     /// Sets the learning rate of the rounds still to come, as a learning-rate schedule does;
@@ -529,7 +505,16 @@ impl Trainer {
                 let more = len.saturating_sub(gpair.len());
                 try_reserve(&mut gpair, more, "the gradient pairs")?;
                 gpair.resize(len, (0.0, 0.0));
-                if let Some(state) = self.rank.as_mut() {
+                if self.config.objective.is_ranking() {
+                    let state = match self.rank.as_mut() {
+                        Some(state) => state,
+                        None => self.rank.insert(RankState::new(
+                            self.config.objective,
+                            &self.config.objective_params,
+                            &self.labels,
+                            self.groups.clone(),
+                        )?),
+                    };
                     state.gradients(
                         self.model.n_iterations(),
                         &self.margin,
