@@ -229,7 +229,7 @@ impl DistPart {
     }
 
     fn __sizeof__(&self) -> usize {
-        self.matrix.storage().bytes() + 64
+        self.matrix.bytes() + 64
     }
 }
 

@@ -3,7 +3,7 @@
 //! that it never touches the other features' bins.
 
 use super::histogram::sum_blocks;
-use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
+use super::matrix::{BinLayout, BinStorage, BinnedMatrix, DenseBins};
 use super::QuantileCuts;
 use crate::gain::GradStats;
 
@@ -69,39 +69,26 @@ impl FeatureHistogram {
                 local
             }
         };
+        // For dense rows: where each chosen feature is stored, its offset and its marker.
+        let dense = matrix.dense();
+        let plan: Vec<Source> = dense.map_or_else(Vec::new, |d| {
+            features
+                .iter()
+                .zip(&offsets)
+                .map(|(&f, &offset)| Source::of(&d, f, offset, matrix.marker(f)))
+                .collect()
+        });
         let block = |chunk: &[u32]| -> Vec<GradStats> {
             let mut part = vec![GradStats::default(); n_bins];
-            match (matrix.layout(), matrix.storage()) {
-                (BinLayout::Dense, BinStorage::U8(bins)) => accumulate_dense_subset(
-                    DenseBins {
-                        bins,
-                        n_cols: matrix.n_cols(),
-                        missing: matrix.missing_marker(),
-                    },
-                    features,
-                    &offsets,
-                    chunk,
-                    gpairs,
-                    &mut part,
-                ),
-                (BinLayout::Dense, BinStorage::U16(bins)) => accumulate_dense_subset(
-                    DenseBins {
-                        bins,
-                        n_cols: matrix.n_cols(),
-                        missing: matrix.missing_marker(),
-                    },
-                    features,
-                    &offsets,
-                    chunk,
-                    gpairs,
-                    &mut part,
-                ),
-                (BinLayout::Sparse { indptr, features }, BinStorage::U8(b)) => {
+            match (dense, matrix.layout(), matrix.storage()) {
+                (Some(d), _, _) => accumulate_dense_subset(&d, &plan, chunk, gpairs, &mut part),
+                (None, BinLayout::Sparse { indptr, features }, BinStorage::U8(b)) => {
                     accumulate_sparse_subset(b, indptr, features, &local, chunk, gpairs, &mut part);
                 }
-                (BinLayout::Sparse { indptr, features }, BinStorage::U16(b)) => {
+                (None, BinLayout::Sparse { indptr, features }, BinStorage::U16(b)) => {
                     accumulate_sparse_subset(b, indptr, features, &local, chunk, gpairs, &mut part);
                 }
+                (None, BinLayout::Dense, _) => unreachable!("a dense matrix has dense bins"),
             }
             part
         };
@@ -123,37 +110,62 @@ impl FeatureHistogram {
     }
 }
 
-/// A dense row-major bin matrix: `n_cols` bins a row, `missing` the marker of absent values.
+/// Where a chosen feature's bins are read in a dense matrix, and where they are added.
 #[derive(Clone, Copy)]
-struct DenseBins<'a, B> {
-    bins: &'a [B],
-    n_cols: usize,
-    missing: Option<u16>,
+struct Source {
+    /// In the two-byte group (otherwise the one-byte group).
+    wide: bool,
+    /// The feature's place in its group's rows.
+    index: usize,
+    /// Its first bin in the histogram.
+    offset: usize,
+    /// The marker of its missing entries.
+    marker: Option<u16>,
 }
 
-/// Adds the gradient pairs of `rows` into `out` for the chosen `features` only (dense layout),
-/// feature `features[i]`'s bins starting at `offsets[i]`.
-fn accumulate_dense_subset<B: Copy + Into<u16>>(
-    matrix: DenseBins<'_, B>,
-    features: &[usize],
-    offsets: &[usize],
+impl Source {
+    fn of(d: &DenseBins<'_>, f: usize, offset: usize, marker: Option<u16>) -> Self {
+        #[allow(clippy::cast_possible_truncation)]
+        let f = f as u32;
+        let (wide, index) = match d.narrow_features.binary_search(&f) {
+            Ok(k) => (false, k),
+            Err(_) => (
+                true,
+                d.wide_features
+                    .binary_search(&f)
+                    .expect("every feature is in one group"),
+            ),
+        };
+        Self {
+            wide,
+            index,
+            offset,
+            marker,
+        }
+    }
+}
+
+/// Adds the gradient pairs of `rows` into `out` for the chosen features only (dense layout),
+/// each as its [`Source`] says.
+fn accumulate_dense_subset(
+    d: &DenseBins<'_>,
+    plan: &[Source],
     rows: &[u32],
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
 ) {
-    let DenseBins {
-        bins,
-        n_cols,
-        missing,
-    } = matrix;
+    let (n8, n16) = (d.narrow_features.len(), d.wide_features.len());
     for &r in rows {
         let r = r as usize;
         let pair = gpairs[r];
-        let row = &bins[r * n_cols..(r + 1) * n_cols];
-        for (&f, &off) in features.iter().zip(offsets) {
-            let b: u16 = row[f].into();
-            if Some(b) != missing {
-                out[off + usize::from(b)].add_pair(pair.0, pair.1);
+        for s in plan {
+            let b = if s.wide {
+                d.wide[r * n16 + s.index]
+            } else {
+                u16::from(d.narrow[r * n8 + s.index])
+            };
+            if Some(b) != s.marker {
+                out[s.offset + usize::from(b)].add_pair(pair.0, pair.1);
             }
         }
     }

@@ -4,9 +4,11 @@
 //! added in block order, so the sums never depend on the thread count. A node's sibling comes from the parent by
 //! subtraction, so only the smaller child is built from rows.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
-use super::matrix::{BinLayout, BinStorage, BinnedMatrix};
+use super::matrix::{BinLayout, BinStorage, BinnedMatrix, DenseBins};
 use super::prefetch::{prefetch, PREFETCH_DISTANCE};
 use super::QuantileCuts;
 use crate::gain::GradStats;
@@ -19,41 +21,91 @@ pub const HIST_ROW_BLOCK: usize = 16384;
 /// zeroing and reduction than they gain in parallelism on the machines sapwood targets.
 pub const HIST_MAX_BLOCKS: usize = 16;
 
-/// A histogram over every bin of every feature. Compact: `cuts.total_bins()` entries, feature
-/// `f`'s bins starting at `cuts.offset(f)`. Byte arrays (see [`array_stride`]): `stride`
-/// entries a feature, feature `f`'s bins starting at `stride * f`, the rest of its array
-/// unused.
+/// A histogram over every bin of every feature, in its fit's [`HistLayout`]: feature `f`'s
+/// bins start at `offsets[f]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
     bins: Vec<GradStats>,
-    /// Entries per feature with byte arrays; 0 when compact.
-    stride: usize,
+    offsets: Arc<[usize]>,
 }
 
-/// Adds the gradient pairs of `rows` into `out` (dense layout, bins of type `B`).
-fn accumulate_dense<B: Copy + Into<u16>>(
-    bins: &[B],
-    n_cols: usize,
-    offsets: &[usize],
-    missing: Option<u16>,
+/// Where one group's features land in a histogram: per feature of the group (in its order),
+/// its first entry. Every feature has one spare entry past its bins, where its missing
+/// entries (marked by its bin count, [`BinnedMatrix::marker`]) are added and left unread, so
+/// a row is added without a test.
+type Targets = [usize];
+
+/// The two-byte features of a dense matrix, to be added by offset beside the byte arrays.
+#[derive(Clone, Copy)]
+struct Wide<'a> {
+    bins: &'a [u16],
+    targets: &'a Targets,
+}
+
+impl Wide<'_> {
+    #[inline(always)]
+    fn add_row(&self, r: usize, pair: (f32, f32), out: &mut [GradStats]) {
+        let width = self.targets.len();
+        if width == 0 {
+            return;
+        }
+        let row = &self.bins[r * width..(r + 1) * width];
+        add_targets(self.targets, row, pair, out);
+    }
+}
+
+/// Adds one row's bins (`row`, one per target) into `out`.
+#[inline(always)]
+fn add_targets<B: Copy + Into<u16>>(
+    targets: &Targets,
+    row: &[B],
+    pair: (f32, f32),
+    out: &mut [GradStats],
+) {
+    for (&offset, &b) in targets.iter().zip(row) {
+        let b: u16 = b.into();
+        out[offset + usize::from(b)].add_pair(pair.0, pair.1);
+    }
+}
+
+/// Adds the gradient pairs of `rows` into `out` from a dense matrix's two groups, each feature
+/// by its offset (any layout).
+fn accumulate_dense(
+    d: &DenseBins<'_>,
+    narrow: &Targets,
+    wide: Wide<'_>,
     rows: &[u32],
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
 ) {
+    let n8 = narrow.len();
     for (i, &r) in rows.iter().enumerate() {
         if let Some(&ahead) = rows.get(i + PREFETCH_DISTANCE) {
-            prefetch(bins, ahead as usize * n_cols);
+            prefetch(d.narrow, ahead as usize * n8);
+            prefetch(wide.bins, ahead as usize * wide.targets.len());
             prefetch(gpairs, ahead as usize);
         }
         let r = r as usize;
         let pair = gpairs[r];
-        let row = &bins[r * n_cols..(r + 1) * n_cols];
-        for (&offset, &b) in offsets.iter().zip(row) {
-            let b: u16 = b.into();
-            if Some(b) != missing {
-                out[offset + usize::from(b)].add_pair(pair.0, pair.1);
-            }
-        }
+        add_targets(narrow, &d.narrow[r * n8..(r + 1) * n8], pair, out);
+        wide.add_row(r, pair, out);
+    }
+}
+
+/// [`accumulate_dense`] for the consecutive rows `range`.
+fn accumulate_dense_range(
+    d: &DenseBins<'_>,
+    narrow: &Targets,
+    wide: Wide<'_>,
+    range: std::ops::Range<usize>,
+    gpairs: &[(f32, f32)],
+    out: &mut [GradStats],
+) {
+    let n8 = narrow.len();
+    for r in range {
+        let pair = gpairs[r];
+        add_targets(narrow, &d.narrow[r * n8..(r + 1) * n8], pair, out);
+        wide.add_row(r, pair, out);
     }
 }
 
@@ -71,20 +123,23 @@ const fn group_features<const S: usize>() -> usize {
     GROUP_BYTES / (S * size_of::<GradStats>())
 }
 
-/// [`accumulate_dense`] into byte arrays of `S` entries a feature ([`Arrays`]): each
+/// [`accumulate_dense`] into byte arrays of `S` entries a feature ([`Arrays`]): each one-byte
 /// feature's part of `out` is an array indexed by the stored byte itself (masked to the
 /// array, which changes no real bin), so a bin needs neither its feature's offset, nor a
 /// bounds check, nor a test for the missing marker. Rows that lie close together (at least
 /// one in eight of their span) are added in chunks, feature group by feature group; every bin
-/// still receives its rows in row order.
-fn accumulate_arrays<const S: usize>(
+/// still receives its rows in row order. The two-byte features follow, chunk by chunk, by
+/// offset from the end of the arrays.
+fn accumulate_arrays<const S: usize, const WIDE: bool>(
     bins: &[u8],
     n_cols: usize,
+    wide: Wide<'_>,
     rows: &[u32],
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
 ) {
-    let (hists, _) = out.as_chunks_mut::<S>();
+    let (hists, rest) = out.split_at_mut(S * n_cols);
+    let (hists, _) = hists.as_chunks_mut::<S>();
     let span = match (rows.first(), rows.last()) {
         (Some(&a), Some(&b)) => b.abs_diff(a) as usize + 1,
         _ => 0,
@@ -103,6 +158,9 @@ fn accumulate_arrays<const S: usize>(
                 if g == 0 {
                     if let Some(&ahead) = rows.get(c * GROUP_ROWS + i + PREFETCH_DISTANCE) {
                         prefetch(bins, ahead as usize * n_cols);
+                        if WIDE {
+                            prefetch(wide.bins, ahead as usize * wide.targets.len());
+                        }
                         prefetch(gpairs, ahead as usize);
                     }
                 }
@@ -111,18 +169,26 @@ fn accumulate_arrays<const S: usize>(
                 add_array_row(hists, row, gpairs[r]);
             }
         }
+        if WIDE {
+            for &r in chunk {
+                let r = r as usize;
+                wide.add_row(r, gpairs[r], rest);
+            }
+        }
     }
 }
 
 /// [`accumulate_arrays`] for the consecutive rows `range`.
-fn accumulate_arrays_range<const S: usize>(
+fn accumulate_arrays_range<const S: usize, const WIDE: bool>(
     bins: &[u8],
     n_cols: usize,
+    wide: Wide<'_>,
     range: std::ops::Range<usize>,
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
 ) {
-    let (hists, _) = out.as_chunks_mut::<S>();
+    let (hists, rest) = out.split_at_mut(S * n_cols);
+    let (hists, _) = hists.as_chunks_mut::<S>();
     let group = group_features::<S>();
     for start in range.clone().step_by(GROUP_ROWS) {
         let end = range.end.min(start + GROUP_ROWS);
@@ -134,6 +200,11 @@ fn accumulate_arrays_range<const S: usize>(
                 add_array_row(hists, &row[features.clone()], pair);
             }
         }
+        if WIDE {
+            for (r, &pair) in (start..end).zip(&gpairs[start..end]) {
+                wide.add_row(r, pair, rest);
+            }
+        }
     }
 }
 
@@ -141,28 +212,6 @@ fn accumulate_arrays_range<const S: usize>(
 fn add_array_row<const S: usize>(hists: &mut [[GradStats; S]], row: &[u8], pair: (f32, f32)) {
     for (h, &b) in hists.iter_mut().zip(row) {
         h[usize::from(b) & (S - 1)].add_pair(pair.0, pair.1);
-    }
-}
-
-/// [`accumulate_dense`] for the consecutive rows `range`: the bins are read in order, with no
-/// row indices to follow.
-fn accumulate_dense_range<B: Copy + Into<u16>>(
-    bins: &[B],
-    n_cols: usize,
-    offsets: &[usize],
-    missing: Option<u16>,
-    range: std::ops::Range<usize>,
-    gpairs: &[(f32, f32)],
-    out: &mut [GradStats],
-) {
-    let rows = &bins[range.start * n_cols..range.end * n_cols];
-    for (row, &pair) in rows.chunks_exact(n_cols.max(1)).zip(&gpairs[range]) {
-        for (&offset, &b) in offsets.iter().zip(row) {
-            let b: u16 = b.into();
-            if Some(b) != missing {
-                out[offset + usize::from(b)].add_pair(pair.0, pair.1);
-            }
-        }
     }
 }
 
@@ -190,64 +239,86 @@ fn accumulate_sparse<B: Copy + Into<u16>>(
 #[derive(Clone, Copy)]
 struct Arrays {
     stride: usize,
-    add_rows: AddList,
-    add_range: AddRange,
+    /// The adders without two-byte features, then with.
+    add_rows: [AddList; 2],
+    add_range: [AddRange; 2],
 }
 
-/// Adds listed rows of a byte matrix (`n_cols` a row) into a histogram.
-type AddList = fn(&[u8], usize, &[u32], &[(f32, f32)], &mut [GradStats]);
+/// Adds listed rows of a byte matrix (`n_cols` a row) and its two-byte features into a
+/// histogram.
+type AddList = fn(&[u8], usize, Wide<'_>, &[u32], &[(f32, f32)], &mut [GradStats]);
 
-/// Adds consecutive rows of a byte matrix (`n_cols` a row) into a histogram.
-type AddRange = fn(&[u8], usize, std::ops::Range<usize>, &[(f32, f32)], &mut [GradStats]);
+/// Adds consecutive rows of a byte matrix (`n_cols` a row) and its two-byte features into a
+/// histogram.
+type AddRange = fn(&[u8], usize, Wide<'_>, std::ops::Range<usize>, &[(f32, f32)], &mut [GradStats]);
 
 impl Arrays {
     /// The layout at width `S`.
     fn of<const S: usize>() -> Self {
         Self {
             stride: S,
-            add_rows: accumulate_arrays::<S>,
-            add_range: accumulate_arrays_range::<S>,
+            add_rows: [accumulate_arrays::<S, false>, accumulate_arrays::<S, true>],
+            add_range: [
+                accumulate_arrays_range::<S, false>,
+                accumulate_arrays_range::<S, true>,
+            ],
         }
     }
 
-    /// The layout of histograms over `cuts`, or `None` for the compact one. The arrays are
-    /// the smallest power of two (16 to 256) that holds every feature's bins, and one more
-    /// slot when entries are missing, whose marker byte (255) then lands, masked, in a slot
-    /// no bin uses. They are taken for dense byte matrices whose features fill four fifths of
-    /// them on average (continuous data at the default `max_bin`, with or without missing
-    /// values), where dropping the per-bin offset and bounds check is worth the padding,
-    /// which then costs at most a quarter more histogram memory.
-    fn for_cuts(cuts: &QuantileCuts, dense_bytes: bool, any_missing: bool) -> Option<Self> {
-        let n_cols = cuts.n_features();
-        if !dense_bytes || n_cols == 0 {
+    /// The byte arrays of histograms over `cuts`, and the features they hold, or `None` for
+    /// the compact layout. The arrays hold the features whose bins, and a slot for missing
+    /// entries where the feature has any (`missing`), fit in 256; the others follow them,
+    /// compact. The arrays are the smallest power of two (16 to 256) that holds each of their
+    /// features and its missing marker (its bin count), which lands in a slot no bin uses. They
+    /// are taken for dense matrices whose byte-array features fill four fifths of them on
+    /// average (continuous data at the default `max_bin`, with or without missing values),
+    /// where dropping the per-bin offset and bounds check is worth the padding, which then
+    /// costs at most a quarter more histogram memory.
+    fn for_cuts(cuts: &QuantileCuts, dense: bool, missing: &[bool]) -> Option<(Self, Vec<u32>)> {
+        if !dense {
             return None;
         }
-        let slots = cuts.max_bins_per_feature() + usize::from(any_missing);
-        let stride = slots.next_power_of_two().max(16);
-        if 4 * n_cols * stride > 5 * cuts.total_bins() {
+        let slots = |f: usize| cuts.feature(f).len() + usize::from(missing[f]);
+        #[allow(clippy::cast_possible_truncation)]
+        let narrow: Vec<u32> = (0..cuts.n_features())
+            .filter(|&f| slots(f) <= 256)
+            .map(|f| f as u32)
+            .collect();
+        let most = narrow.iter().map(|&f| slots(f as usize)).max()?;
+        let stride = most.next_power_of_two().max(16);
+        let used: usize = narrow.iter().map(|&f| cuts.feature(f as usize).len()).sum();
+        if 4 * narrow.len() * stride > 5 * used {
             return None;
         }
-        match stride {
-            16 => Some(Self::of::<16>()),
-            32 => Some(Self::of::<32>()),
-            64 => Some(Self::of::<64>()),
-            128 => Some(Self::of::<128>()),
-            256 => Some(Self::of::<256>()),
-            _ => None,
-        }
+        let arrays = match stride {
+            16 => Self::of::<16>(),
+            32 => Self::of::<32>(),
+            64 => Self::of::<64>(),
+            128 => Self::of::<128>(),
+            256 => Self::of::<256>(),
+            _ => return None,
+        };
+        Some((arrays, narrow))
     }
 }
 
-/// How a fit's histograms are laid out: compact (`cuts.total_bins()` entries, feature `f`'s
-/// bins from `cuts.offset(f)`) or one byte-indexed array per feature.
+/// How a fit's histograms are laid out: compact (each feature's bins and one spare entry,
+/// feature after feature), or one byte-indexed array per feature kept in one byte followed
+/// by the other features' bins (and a spare entry each), compact. The spare entry past a
+/// feature's bins takes the rows that lack it ([`BinnedMatrix::marker`]) and is never read.
 ///
 /// It derives from the cuts, which are global, and from two facts about the data as a whole
-/// (whether all of it is stored as dense bytes, whether any value is missing), never from one
-/// part's storage alone: every part of a distributed fit then lays its histograms out alike,
-/// and they add entry by entry.
-#[derive(Clone, Copy)]
+/// (whether all of it is stored dense, which features lack a value somewhere), never from
+/// one part's storage alone: every part of a distributed fit then lays its histograms out
+/// alike, and they add entry by entry. A part whose storage groups its features otherwise
+/// is added by offset.
+#[derive(Clone)]
 pub struct HistLayout {
     arrays: Option<Arrays>,
+    /// The features in byte arrays, ascending (empty when compact).
+    array_features: Arc<[u32]>,
+    /// Where each feature's bins start.
+    offsets: Arc<[usize]>,
     n_bins: usize,
     any_missing: bool,
 }
@@ -256,6 +327,7 @@ impl std::fmt::Debug for HistLayout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HistLayout")
             .field("stride", &self.stride())
+            .field("array_features", &self.array_features)
             .field("n_bins", &self.n_bins)
             .field("any_missing", &self.any_missing)
             .finish()
@@ -263,30 +335,47 @@ impl std::fmt::Debug for HistLayout {
 }
 
 impl HistLayout {
-    /// The layout for histograms over `cuts` when all of the data is stored as dense bytes
-    /// (`dense_bytes`) and when any row may lack a feature (`any_missing`: a missing value,
-    /// or an entry absent from sparse storage).
-    pub fn new(cuts: &QuantileCuts, dense_bytes: bool, any_missing: bool) -> Self {
-        let arrays = Arrays::for_cuts(cuts, dense_bytes, any_missing);
-        let n_bins = arrays.map_or(cuts.total_bins(), |a| a.stride * cuts.n_features());
-        Self {
-            arrays,
-            n_bins,
-            any_missing,
+    /// The layout for histograms over `cuts` when all of the data is stored dense (`dense`)
+    /// and `missing[f]` says whether any row may lack feature `f` (a missing value, or an
+    /// entry absent from sparse storage).
+    pub fn new(cuts: &QuantileCuts, dense: bool, missing: &[bool]) -> Self {
+        let n_cols = cuts.n_features();
+        let any_missing = missing.iter().any(|&m| m);
+        match Arrays::for_cuts(cuts, dense, missing) {
+            Some((arrays, narrow)) => {
+                let mut offsets = vec![0; n_cols];
+                let mut in_arrays = vec![false; n_cols];
+                for (k, &f) in narrow.iter().enumerate() {
+                    offsets[f as usize] = arrays.stride * k;
+                    in_arrays[f as usize] = true;
+                }
+                let mut at = arrays.stride * narrow.len();
+                for f in (0..n_cols).filter(|&f| !in_arrays[f]) {
+                    offsets[f] = at;
+                    at += cuts.feature(f).len() + 1;
+                }
+                Self {
+                    arrays: Some(arrays),
+                    array_features: narrow.into(),
+                    offsets: offsets.into(),
+                    n_bins: at,
+                    any_missing,
+                }
+            }
+            None => Self {
+                arrays: None,
+                array_features: Arc::from([]),
+                offsets: (0..n_cols).map(|f| cuts.offset(f) + f).collect(),
+                n_bins: cuts.total_bins() + n_cols,
+                any_missing,
+            },
         }
     }
 
     /// The layout when `matrix` is all of the data (one machine).
     pub fn of(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Self {
         let dense = matches!(matrix.layout(), BinLayout::Dense);
-        let dense_bytes = dense
-            && matches!(matrix.storage(), BinStorage::U8(_))
-            && cuts.n_features() == matrix.n_cols();
-        Self::new(
-            cuts,
-            dense_bytes,
-            !dense || matrix.missing_marker().is_some(),
-        )
+        Self::new(cuts, dense, matrix.missing_features())
     }
 
     /// Whether any row may lack a feature: then split search also tries sending the rows
@@ -300,21 +389,47 @@ impl HistLayout {
         self.n_bins
     }
 
-    /// Entries per feature with byte arrays; `None` when compact.
+    /// Entries per byte array; `None` when compact.
     pub fn stride(&self) -> Option<usize> {
         self.arrays.map(|a| a.stride)
     }
 
     /// Where each feature's bins start.
-    fn offsets(&self, cuts: &QuantileCuts) -> Vec<usize> {
-        (0..cuts.n_features())
-            .map(|f| self.arrays.map_or(cuts.offset(f), |a| a.stride * f))
-            .collect()
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// How to add a dense matrix's rows in this layout: the byte arrays when its one-byte
+    /// group is exactly their features (so its rows index them directly), and each group's
+    /// targets. With the arrays, the two-byte group's offsets count from the end of the
+    /// arrays.
+    fn plan(&self, d: &DenseBins<'_>) -> DensePlan {
+        let arrays = self
+            .arrays
+            .filter(|_| d.narrow_features == &*self.array_features);
+        let base = arrays.map_or(0, |a| a.stride * d.narrow_features.len());
+        let of = |fs: &[u32], base: usize| {
+            fs.iter()
+                .map(|&f| self.offsets[f as usize] - base)
+                .collect()
+        };
+        DensePlan {
+            arrays,
+            narrow: of(d.narrow_features, 0),
+            wide: of(d.wide_features, base),
+        }
     }
 }
 
-/// The entries per feature when histograms over `matrix` take one array per feature, indexed
-/// by the stored byte ([`accumulate_arrays`]); `None` for the compact layout.
+/// How a dense matrix's rows are added in a layout ([`HistLayout::plan`]).
+struct DensePlan {
+    arrays: Option<Arrays>,
+    narrow: Vec<usize>,
+    wide: Vec<usize>,
+}
+
+/// The entries per byte array when histograms over `matrix` take them, indexed by the stored
+/// byte ([`accumulate_arrays`]); `None` for the compact layout.
 pub fn array_stride(matrix: &BinnedMatrix, cuts: &QuantileCuts) -> Option<usize> {
     HistLayout::of(matrix, cuts).stride()
 }
@@ -361,7 +476,7 @@ fn add_in_order(parts: &[Vec<GradStats>], n_bins: usize) -> Vec<GradStats> {
 }
 
 impl Histogram {
-    /// The stored entries, in the histogram's layout (compact or byte arrays).
+    /// The stored entries, in the histogram's layout.
     pub fn bins(&self) -> &[GradStats] {
         &self.bins
     }
@@ -375,17 +490,14 @@ impl Histogram {
     pub fn zeros(layout: &HistLayout) -> Self {
         Self {
             bins: vec![GradStats::default(); layout.n_bins],
-            stride: layout.arrays.map_or(0, |a| a.stride),
+            offsets: Arc::clone(&layout.offsets),
         }
     }
 
     /// Feature `f`'s bins.
+    #[inline]
     pub fn feature<'a>(&'a self, cuts: &QuantileCuts, f: usize) -> &'a [GradStats] {
-        let start = if self.stride > 0 {
-            self.stride * f
-        } else {
-            cuts.offset(f)
-        };
+        let start = self.offsets[f];
         &self.bins[start..start + cuts.feature(f).len()]
     }
 
@@ -405,49 +517,50 @@ impl Histogram {
     pub fn build_in(
         layout: &HistLayout,
         matrix: &BinnedMatrix,
-        cuts: &QuantileCuts,
+        _cuts: &QuantileCuts,
         rows: &[u32],
         gpairs: &[(f32, f32)],
     ) -> Self {
-        let offsets = layout.offsets(cuts);
-        let arrays = layout.arrays;
         let n_bins = layout.n_bins;
-        let block = |chunk: &[u32]| -> Vec<GradStats> {
-            let mut part = vec![GradStats::default(); n_bins];
-            match (arrays, matrix.layout(), matrix.storage()) {
-                (Some(a), BinLayout::Dense, BinStorage::U8(b)) => {
-                    (a.add_rows)(b, matrix.n_cols(), chunk, gpairs, &mut part);
-                }
-                (_, BinLayout::Dense, BinStorage::U8(b)) => accumulate_dense(
-                    b,
-                    matrix.n_cols(),
-                    &offsets,
-                    matrix.missing_marker(),
-                    chunk,
-                    gpairs,
-                    &mut part,
-                ),
-                (_, BinLayout::Dense, BinStorage::U16(b)) => accumulate_dense(
-                    b,
-                    matrix.n_cols(),
-                    &offsets,
-                    matrix.missing_marker(),
-                    chunk,
-                    gpairs,
-                    &mut part,
-                ),
-                (_, BinLayout::Sparse { indptr, features }, BinStorage::U8(b)) => {
-                    accumulate_sparse(b, indptr, features, &offsets, chunk, gpairs, &mut part)
-                }
-                (_, BinLayout::Sparse { indptr, features }, BinStorage::U16(b)) => {
-                    accumulate_sparse(b, indptr, features, &offsets, chunk, gpairs, &mut part)
-                }
+        let bins = match (matrix.dense(), matrix.layout(), matrix.storage()) {
+            (Some(d), _, _) => {
+                let plan = layout.plan(&d);
+                let wide = Wide {
+                    bins: d.wide,
+                    targets: &plan.wide,
+                };
+                let (n8, has_wide) = (plan.narrow.len(), !plan.wide.is_empty());
+                sum_blocks(rows, n_bins, |chunk| {
+                    let mut part = vec![GradStats::default(); n_bins];
+                    match plan.arrays {
+                        Some(a) => (a.add_rows[usize::from(has_wide)])(
+                            d.narrow, n8, wide, chunk, gpairs, &mut part,
+                        ),
+                        None => accumulate_dense(&d, &plan.narrow, wide, chunk, gpairs, &mut part),
+                    }
+                    part
+                })
             }
-            part
+            (None, BinLayout::Sparse { indptr, features }, storage) => {
+                let offsets = &layout.offsets;
+                sum_blocks(rows, n_bins, |chunk| {
+                    let mut part = vec![GradStats::default(); n_bins];
+                    match storage {
+                        BinStorage::U8(b) => accumulate_sparse(
+                            b, indptr, features, offsets, chunk, gpairs, &mut part,
+                        ),
+                        BinStorage::U16(b) => accumulate_sparse(
+                            b, indptr, features, offsets, chunk, gpairs, &mut part,
+                        ),
+                    }
+                    part
+                })
+            }
+            (None, BinLayout::Dense, _) => unreachable!("a dense matrix has dense bins"),
         };
         Self {
-            bins: sum_blocks(rows, n_bins, block),
-            stride: arrays.map_or(0, |a| a.stride),
+            bins,
+            offsets: Arc::clone(&layout.offsets),
         }
     }
 
@@ -467,35 +580,30 @@ impl Histogram {
         gpairs: &[(f32, f32)],
     ) -> Self {
         let n_rows = matrix.n_rows();
-        let (n_cols, missing) = (matrix.n_cols(), matrix.missing_marker());
-        let arrays = layout.arrays;
         let n_bins = layout.n_bins;
-        let dense = |bins: &(dyn Fn(std::ops::Range<usize>, &mut [GradStats]) + Sync)| {
-            sum_range_blocks(n_rows, n_bins, |range| {
-                let mut part = vec![GradStats::default(); n_bins];
-                bins(range, &mut part);
-                part
-            })
+        let Some(d) = matrix.dense() else {
+            let rows: Vec<u32> = (0..n_rows as u32).collect();
+            return Self::build_in(layout, matrix, cuts, &rows, gpairs);
         };
-        let offsets = layout.offsets(cuts);
-        let bins = match (arrays, matrix.layout(), matrix.storage()) {
-            (Some(a), BinLayout::Dense, BinStorage::U8(b)) => dense(&|range, out| {
-                (a.add_range)(b, n_cols, range, gpairs, out);
-            }),
-            (_, BinLayout::Dense, BinStorage::U8(b)) => dense(&|range, out| {
-                accumulate_dense_range(b, n_cols, &offsets, missing, range, gpairs, out);
-            }),
-            (_, BinLayout::Dense, BinStorage::U16(b)) => dense(&|range, out| {
-                accumulate_dense_range(b, n_cols, &offsets, missing, range, gpairs, out);
-            }),
-            (_, BinLayout::Sparse { .. }, _) => {
-                let rows: Vec<u32> = (0..n_rows as u32).collect();
-                return Self::build_in(layout, matrix, cuts, &rows, gpairs);
+        let plan = layout.plan(&d);
+        let wide = Wide {
+            bins: d.wide,
+            targets: &plan.wide,
+        };
+        let (n8, has_wide) = (plan.narrow.len(), !plan.wide.is_empty());
+        let bins = sum_range_blocks(n_rows, n_bins, |range| {
+            let mut part = vec![GradStats::default(); n_bins];
+            match plan.arrays {
+                Some(a) => (a.add_range[usize::from(has_wide)])(
+                    d.narrow, n8, wide, range, gpairs, &mut part,
+                ),
+                None => accumulate_dense_range(&d, &plan.narrow, wide, range, gpairs, &mut part),
             }
-        };
+            part
+        });
         Self {
             bins,
-            stride: arrays.map_or(0, |a| a.stride),
+            offsets: Arc::clone(&layout.offsets),
         }
     }
 
@@ -517,6 +625,7 @@ impl Histogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hist::FeatureHistogram;
 
     #[test]
     fn every_array_stride_gives_the_plain_sums() {
@@ -584,7 +693,7 @@ mod tests {
             .collect();
         let cuts = QuantileCuts::from_dense(&data, n_rows, n_cols, None, 255).unwrap();
         let m = BinnedMatrix::from_dense(&data, n_rows, n_cols, &cuts).unwrap();
-        assert_eq!(m.missing_marker(), Some(255));
+        assert_eq!(m.marker(1), Some(255));
         assert_eq!(array_stride(&m, &cuts), Some(256));
         let g: Vec<(f32, f32)> = (0..n_rows).map(|r| ((r % 7) as f32 - 2.5, 1.5)).collect();
         let rows: Vec<u32> = (0..n_rows as u32).filter(|r| r % 4 != 1).collect();
@@ -641,6 +750,80 @@ mod tests {
         );
     }
 
+    #[test]
+    fn mixed_widths_give_the_plain_sums_in_every_layout() {
+        // Features 0-2: 256 bins, 3: 256 bins and missing values, 4: 600 categories, 5: 200
+        // bins and missing values. 3 and 4 take two bytes, the others one.
+        let (n_rows, n_cols) = (6000, 6);
+        let data: Vec<f32> = (0..n_rows)
+            .flat_map(|r| {
+                [
+                    ((r * 7919) % 10_007) as f32,
+                    ((r * 31 + 5) % 9_973) as f32 / 3.0,
+                    (r as f32).sin(),
+                    if r % 9 == 2 {
+                        f32::NAN
+                    } else {
+                        ((r * 13) % 5000) as f32
+                    },
+                    ((r * 17) % 600) as f32,
+                    if r % 4 == 1 {
+                        f32::NAN
+                    } else {
+                        ((r * 3) % 200) as f32
+                    },
+                ]
+            })
+            .collect();
+        let cuts = QuantileCuts::from_dense(&data, n_rows, n_cols, None, 256).unwrap();
+        let cuts = cuts
+            .with_categories(&[None, None, None, None, Some(600), None])
+            .unwrap();
+        let m = BinnedMatrix::from_dense(&data, n_rows, n_cols, &cuts).unwrap();
+        let d = m.dense().unwrap();
+        assert_eq!(d.narrow_features, &[0, 1, 2, 5]);
+        assert_eq!(d.wide_features, &[3, 4]);
+        let g: Vec<(f32, f32)> = (0..n_rows)
+            .map(|r| (((r * 31) % 17) as f32 - 8.3, 0.1 + (r % 5) as f32))
+            .collect();
+        let own = HistLayout::of(&m, &cuts);
+        assert_eq!(own.stride(), Some(256));
+        // Another part's missing values put feature 2 among the two-byte ones: the arrays
+        // hold 0, 1 and 5, and this matrix's rows are added by offset.
+        let shared = HistLayout::new(&cuts, true, &[false, false, true, true, true, true]);
+        assert_eq!(shared.stride(), Some(256));
+        let compact = HistLayout::new(&cuts, false, m.missing_features());
+        assert_eq!(compact.stride(), None);
+        let all: Vec<u32> = (0..n_rows as u32).collect();
+        let near: Vec<u32> = (0..n_rows as u32).filter(|r| r % 3 != 0).collect();
+        let scattered: Vec<u32> = (0..n_rows as u32).step_by(11).collect();
+        for layout in [&own, &shared, &compact] {
+            for rows in [&all, &near, &scattered] {
+                let h = Histogram::build_in(layout, &m, &cuts, rows, &g);
+                assert_eq!(h.bins().len(), layout.n_bins());
+                for f in 0..n_cols {
+                    let mut want = vec![GradStats::default(); cuts.feature(f).len()];
+                    for &r in rows.iter() {
+                        if let Some(b) = m.bin(r as usize, f) {
+                            want[b].add_pair(g[r as usize].0, g[r as usize].1);
+                        }
+                    }
+                    assert_eq!(h.feature(&cuts, f), &want[..], "{layout:?}, feature {f}");
+                }
+            }
+            assert_eq!(
+                Histogram::build_all_in(layout, &m, &cuts, &g),
+                Histogram::build_in(layout, &m, &cuts, &all, &g)
+            );
+        }
+        // A few features, from either group.
+        let sub = FeatureHistogram::build(&m, &cuts, &[4, 0, 3], &near, &g);
+        let full = Histogram::build(&m, &cuts, &near, &g);
+        for (i, f) in [4, 0, 3].into_iter().enumerate() {
+            assert_eq!(sub.feature_bins(i), full.feature(&cuts, f));
+        }
+    }
+
     fn brute(
         data: &[f32],
         n_cols: usize,
@@ -688,11 +871,17 @@ mod tests {
         let parent = Histogram::build(&m, &cuts, &all, &g);
         let l = Histogram::build(&m, &cuts, &left, &g);
         let r = l.sibling(&parent);
+        // The bins of every feature one after another (the spare entries left out).
+        let flat = |h: &Histogram| -> Vec<GradStats> {
+            (0..n_cols)
+                .flat_map(|f| h.feature(&cuts, f).to_vec())
+                .collect()
+        };
         let expect_r = brute(&data, n_cols, &cuts, &right, &g);
-        for (a, b) in r.bins().iter().zip(&expect_r) {
+        for (a, b) in flat(&r).iter().zip(&expect_r) {
             assert!((a.grad - b.grad).abs() < 1e-9 && (a.hess - b.hess).abs() < 1e-9);
         }
-        assert_eq!(l.bins(), brute(&data, n_cols, &cuts, &left, &g).as_slice());
+        assert_eq!(flat(&l), brute(&data, n_cols, &cuts, &left, &g));
         assert_eq!(l.feature(&cuts, 1).len(), cuts.feature(1).len());
         assert_eq!(l.sibling_from(parent.clone()).bins(), r.bins());
     }
@@ -733,9 +922,12 @@ mod tests {
         .unwrap();
         let g = [(1.0, 1.0), (2.0, 1.0), (3.0, 2.0), (4.0, 2.0)];
         let rows = [0, 1, 2, 3];
-        assert_eq!(
+        let (hd, hs) = (
             Histogram::build(&d, &cuts, &rows, &g),
-            Histogram::build(&s, &cuts, &rows, &g)
+            Histogram::build(&s, &cuts, &rows, &g),
         );
+        for f in 0..2 {
+            assert_eq!(hd.feature(&cuts, f), hs.feature(&cuts, f));
+        }
     }
 }

@@ -1,8 +1,11 @@
 //! The binned matrix: every present value replaced by its bin within its feature.
 //!
-//! Bins are stored per feature (local indices), in one byte when every feature has at most
-//! 256 bins (255 when a missing marker is needed) and in two bytes otherwise. Dense input is
-//! stored row-major; sparse (CSR) input stays sparse, its absent entries missing.
+//! Bins are stored per feature (local indices). A dense matrix keeps each feature in one byte
+//! when its bins, and a marker for missing values where it has any, fit in 256 values, and
+//! in two bytes otherwise (a missing entry holds its feature's bin count); the two groups are stored row-major side by side, so a column of a
+//! thousand categories or a 256-bin column with missing values does not widen every other
+//! column. Sparse (CSR) input stays sparse, its absent entries missing, in the narrowest type
+//! that holds every feature's bins.
 
 use rayon::prelude::*;
 use sapwood_mem::{try_vec, try_with_capacity};
@@ -51,7 +54,8 @@ pub enum BinColumn<'a> {
 /// How the binned entries are laid out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BinLayout {
-    /// `n_rows * n_cols` entries, row-major; missing entries hold the marker.
+    /// Row-major groups of one-byte and two-byte features ([`DenseBins`]); missing entries
+    /// hold their feature's marker.
     Dense,
     /// CSR: row `r`'s entries are `indptr[r]..indptr[r + 1]`, their features in `features`.
     Sparse {
@@ -62,20 +66,45 @@ pub enum BinLayout {
     },
 }
 
+/// A dense matrix's bins: the features kept in one byte (`narrow_features`, ascending), their
+/// bins row-major in `narrow`, and likewise the features kept in two bytes. Either group may
+/// be empty.
+#[derive(Debug, Clone, Copy)]
+pub struct DenseBins<'a> {
+    /// One-byte bins, `narrow_features.len()` a row.
+    pub narrow: &'a [u8],
+    /// The features of `narrow`, ascending.
+    pub narrow_features: &'a [u32],
+    /// Two-byte bins, `wide_features.len()` a row.
+    pub wide: &'a [u16],
+    /// The features of `wide`, ascending.
+    pub wide_features: &'a [u32],
+}
+
 /// A matrix of bin indices built from [`QuantileCuts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct BinnedMatrix {
     n_rows: usize,
     n_cols: usize,
+    /// Sparse entries; for a dense matrix, its one-byte group.
     bins: BinStorage,
     layout: BinLayout,
-    /// The value that marks a missing dense entry; `None` when no entry is missing (then every
-    /// value, the type's largest included, is a real bin).
-    missing: Option<u16>,
-    /// A dense matrix's bins again, column-major (feature `f`'s bins at
-    /// `f * n_rows..(f + 1) * n_rows`): a split reads one feature of each of its rows, and a
-    /// column holds them in a few bytes a row instead of a cache line each.
-    columns: Option<BinStorage>,
+    /// A dense matrix's two-byte group, `wide_features.len()` a row.
+    wide: Vec<u16>,
+    /// The features of the one-byte group of a dense matrix, ascending.
+    narrow_features: Vec<u32>,
+    /// The features of the two-byte group of a dense matrix, ascending.
+    wide_features: Vec<u32>,
+    /// Per feature of a dense matrix, the value that marks its missing entries (its bin
+    /// count, the first value past its bins); `None` for a feature without any.
+    markers: Vec<Option<u16>>,
+    /// Per feature, whether some row lacks it (always for sparse storage).
+    missing: Vec<bool>,
+    /// A dense matrix's groups again, column-major (one-byte columns, then two-byte ones): a
+    /// split reads one feature of each of its rows, and a column holds them in a few bytes a
+    /// row instead of a cache line each.
+    narrow_columns: Vec<u8>,
+    wide_columns: Vec<u16>,
 }
 
 /// The column-major copy of row-major `bins` (`n_cols` a row), in parallel blocks of rows.
@@ -114,14 +143,15 @@ fn transpose<B: Copy + Default + Send + Sync>(
     Ok(out)
 }
 
-fn narrow(max_bins: usize, needs_marker: bool) -> Result<bool, BoostError> {
-    let slots = max_bins + usize::from(needs_marker);
+/// Whether one byte holds `bins` bins, and a marker when `needs_marker`; an error past two.
+fn narrow(bins: usize, needs_marker: bool) -> Result<bool, BoostError> {
+    let slots = bins + usize::from(needs_marker);
     if slots <= 256 {
         Ok(true)
     } else if slots <= 65_536 {
         Ok(false)
     } else {
-        Err(BoostError::parameter("max_bin", "at most 65535", max_bins))
+        Err(BoostError::parameter("max_bin", "at most 65535", bins))
     }
 }
 
@@ -148,29 +178,65 @@ impl Bin for u16 {
     }
 }
 
-/// Bins a dense row-major matrix into `B`s (missing entries get `marker`), in parallel row
-/// blocks; within a block, feature by feature, so one feature's cuts stay at hand.
+/// Which features of a dense row-major matrix lack a value (`NaN`) in some row.
+fn missing_by_feature(data: &[f32], n_cols: usize) -> Vec<bool> {
+    if n_cols == 0 {
+        return Vec::new();
+    }
+    data.par_chunks(ROW_BLOCK * n_cols)
+        .map(|block| {
+            let mut seen = vec![false; n_cols];
+            for row in block.chunks_exact(n_cols) {
+                for (s, v) in seen.iter_mut().zip(row) {
+                    *s |= v.is_nan();
+                }
+            }
+            seen
+        })
+        .reduce(
+            || vec![false; n_cols],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x |= y;
+                }
+                a
+            },
+        )
+}
+
+/// Bins the `features` of a dense row-major matrix (`n_cols` a row) into `B`s, those
+/// features a row, in parallel row blocks; within a block, feature by feature, so one
+/// feature's cuts stay at hand. A missing entry gets its feature's bin count: the first
+/// value past its bins ([`BinnedMatrix::marker`]).
 fn bin_dense<B: Bin>(
     data: &[f32],
     n_cols: usize,
     cuts: &QuantileCuts,
-    marker: u16,
+    features: &[u32],
 ) -> Result<Vec<B>, BoostError> {
-    let mut out = try_vec(data.len(), B::from_u16(marker), "the binned matrix")?;
-    let chunk = (ROW_BLOCK * n_cols).max(1);
-    out.par_chunks_mut(chunk)
-        .zip(data.par_chunks(chunk))
+    let width = features.len();
+    let n_rows = data.len().checked_div(n_cols).unwrap_or(0);
+    let mut out = try_vec(n_rows * width, B::from_u16(0), "the binned matrix")?;
+    if width == 0 {
+        return Ok(out);
+    }
+    out.par_chunks_mut(ROW_BLOCK * width)
+        .zip(data.par_chunks(ROW_BLOCK * n_cols))
         .for_each(|(out, block)| {
-            for f in 0..n_cols {
+            for (k, &f) in features.iter().enumerate() {
+                let f = f as usize;
                 let c = cuts.feature(f);
+                // At most the feature's bin count, which `narrow` bounded.
+                #[allow(clippy::cast_possible_truncation)]
+                let marker = B::from_u16(c.len() as u16);
                 let values = block[f..].iter().step_by(n_cols);
-                for (o, &v) in out[f..].iter_mut().step_by(n_cols).zip(values) {
-                    if !v.is_nan() {
-                        // Below the feature's bin count, which `narrow` bounded.
+                for (o, &v) in out[k..].iter_mut().step_by(width).zip(values) {
+                    *o = if v.is_nan() {
+                        marker
+                    } else {
                         #[allow(clippy::cast_possible_truncation)]
-                        let b = upper_bin(c, v) as u16;
-                        *o = B::from_u16(b);
-                    }
+                        B::from_u16(upper_bin(c, v) as u16)
+                    };
                 }
             }
         });
@@ -195,26 +261,37 @@ impl BinnedMatrix {
                 cuts.n_features()
             )));
         }
-        let has_missing = data.par_iter().any(|v| v.is_nan());
-        let use_u8 = narrow(cuts.max_bins_per_feature(), has_missing)?;
-        let marker = if use_u8 { u16::from(u8::MAX) } else { u16::MAX };
-        let missing = has_missing.then_some(marker);
-        let (bins, columns) = if use_u8 {
-            let bins = bin_dense::<u8>(data, n_cols, cuts, marker)?;
-            let columns = transpose(&bins, n_rows, n_cols)?;
-            (BinStorage::U8(bins), BinStorage::U8(columns))
-        } else {
-            let bins = bin_dense::<u16>(data, n_cols, cuts, marker)?;
-            let columns = transpose(&bins, n_rows, n_cols)?;
-            (BinStorage::U16(bins), BinStorage::U16(columns))
-        };
+        let missing = missing_by_feature(data, n_cols);
+        let (mut narrow_features, mut wide_features) = (Vec::new(), Vec::new());
+        let mut markers = Vec::with_capacity(n_cols);
+        for (f, &m) in missing.iter().enumerate() {
+            let n_bins = cuts.feature(f).len();
+            #[allow(clippy::cast_possible_truncation)]
+            if narrow(n_bins, m)? {
+                narrow_features.push(f as u32);
+            } else {
+                wide_features.push(f as u32);
+            }
+            // Below 65,536, which `narrow` bounded.
+            #[allow(clippy::cast_possible_truncation)]
+            markers.push(m.then_some(n_bins as u16));
+        }
+        let bins = bin_dense::<u8>(data, n_cols, cuts, &narrow_features)?;
+        let wide = bin_dense::<u16>(data, n_cols, cuts, &wide_features)?;
+        let narrow_columns = transpose(&bins, n_rows, narrow_features.len())?;
+        let wide_columns = transpose(&wide, n_rows, wide_features.len())?;
         Ok(Self {
             n_rows,
             n_cols,
-            bins,
+            bins: BinStorage::U8(bins),
             layout: BinLayout::Dense,
+            wide,
+            narrow_features,
+            wide_features,
+            markers,
             missing,
-            columns: Some(columns),
+            narrow_columns,
+            wide_columns,
         })
     }
 
@@ -270,8 +347,13 @@ impl BinnedMatrix {
                 indptr: new_indptr,
                 features,
             },
-            missing: None,
-            columns: None,
+            wide: Vec::new(),
+            narrow_features: Vec::new(),
+            wide_features: Vec::new(),
+            markers: Vec::new(),
+            missing: vec![true; n_cols],
+            narrow_columns: Vec::new(),
+            wide_columns: Vec::new(),
         })
     }
 
@@ -285,7 +367,8 @@ impl BinnedMatrix {
         self.n_cols
     }
 
-    /// The stored bin indices.
+    /// The stored entries of a sparse matrix (for a dense one, its one-byte group; see
+    /// [`BinnedMatrix::dense`]).
     pub fn storage(&self) -> &BinStorage {
         &self.bins
     }
@@ -295,27 +378,76 @@ impl BinnedMatrix {
         &self.layout
     }
 
+    /// A dense matrix's groups of one-byte and two-byte features; `None` for sparse ones.
+    pub fn dense(&self) -> Option<DenseBins<'_>> {
+        match (&self.layout, &self.bins) {
+            (BinLayout::Dense, BinStorage::U8(narrow)) => Some(DenseBins {
+                narrow,
+                narrow_features: &self.narrow_features,
+                wide: &self.wide,
+                wide_features: &self.wide_features,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Bytes the bins take, the column-major copies included.
+    pub fn bytes(&self) -> usize {
+        self.bins.bytes()
+            + 2 * self.wide.len()
+            + self.narrow_columns.len()
+            + 2 * self.wide_columns.len()
+    }
+
     /// Feature `f`'s bins of every row, from the column-major copy of a dense matrix
     /// (`None` for sparse matrices).
     pub fn column(&self, f: usize) -> Option<BinColumn<'_>> {
         let n = self.n_rows;
-        match self.columns.as_ref()? {
-            BinStorage::U8(c) => Some(BinColumn::U8(&c[f * n..(f + 1) * n])),
-            BinStorage::U16(c) => Some(BinColumn::U16(&c[f * n..(f + 1) * n])),
+        if !matches!(self.layout, BinLayout::Dense) {
+            return None;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let f32_ = f as u32;
+        if let Ok(k) = self.narrow_features.binary_search(&f32_) {
+            Some(BinColumn::U8(&self.narrow_columns[k * n..(k + 1) * n]))
+        } else {
+            let k = self.wide_features.binary_search(&f32_).ok()?;
+            Some(BinColumn::U16(&self.wide_columns[k * n..(k + 1) * n]))
         }
     }
 
-    /// The marker of a missing dense entry, if any entry is missing.
-    pub fn missing_marker(&self) -> Option<u16> {
-        self.missing
+    /// The value that marks feature `f`'s missing entries in a dense matrix: its bin count,
+    /// the first value past its bins, so that a histogram with one spare entry after the
+    /// feature's bins can add every entry without a test. `None` when it has none (or the
+    /// matrix is sparse).
+    pub fn marker(&self, f: usize) -> Option<u16> {
+        self.markers.get(f).copied().flatten()
+    }
+
+    /// Per feature, the value that marks its missing entries ([`BinnedMatrix::marker`]).
+    pub fn markers(&self) -> &[Option<u16>] {
+        &self.markers
+    }
+
+    /// Per feature, whether some row lacks it (every feature of a sparse matrix may).
+    pub fn missing_features(&self) -> &[bool] {
+        &self.missing
+    }
+
+    /// Whether any row lacks any feature.
+    pub fn any_missing(&self) -> bool {
+        self.missing.iter().any(|&m| m)
     }
 
     /// The bin of row `r`, feature `f`, or `None` when missing.
     pub fn bin(&self, r: usize, f: usize) -> Option<usize> {
         match &self.layout {
             BinLayout::Dense => {
-                let b = self.bins.get(r * self.n_cols + f);
-                (Some(b) != self.missing).then_some(usize::from(b))
+                let b = match self.column(f)? {
+                    BinColumn::U8(c) => u16::from(c[r]),
+                    BinColumn::U16(c) => c[r],
+                };
+                (Some(b) != self.marker(f)).then_some(usize::from(b))
             }
             BinLayout::Sparse { indptr, features } => {
                 let row = &features[indptr[r]..indptr[r + 1]];
@@ -360,7 +492,9 @@ mod tests {
         let data = [1.0, 10.0, 2.0, f32::NAN, 3.0, 30.0, 2.0, 20.0];
         let cuts = QuantileCuts::from_dense(&data, 4, 2, None, 256).unwrap();
         let m = BinnedMatrix::from_dense(&data, 4, 2, &cuts).unwrap();
-        assert!(matches!(m.storage(), BinStorage::U8(_)));
+        assert_eq!(m.dense().unwrap().narrow_features, &[0, 1]);
+        assert_eq!(m.marker(0), None);
+        assert_eq!(m.marker(1), Some(3));
         assert_eq!(m.bin(0, 0), Some(0));
         assert_eq!(m.bin(1, 0), Some(1));
         assert_eq!(m.bin(2, 0), Some(2));
@@ -378,13 +512,48 @@ mod tests {
         let data: Vec<f32> = (0..1000).map(|i| i as f32).collect();
         let cuts = QuantileCuts::from_dense(&data, 1000, 1, None, 512).unwrap();
         let m = BinnedMatrix::from_dense(&data, 1000, 1, &cuts).unwrap();
-        assert!(matches!(m.storage(), BinStorage::U16(_)));
-        assert_eq!(m.storage().bytes(), 2000);
+        assert_eq!(m.dense().unwrap().wide_features, &[0]);
+        assert_eq!(m.bytes(), 4000);
         // 256 bins without missing values still fit one byte.
         let cuts = QuantileCuts::from_dense(&data, 1000, 1, None, 256).unwrap();
         let m = BinnedMatrix::from_dense(&data, 1000, 1, &cuts).unwrap();
-        assert!(matches!(m.storage(), BinStorage::U8(_)));
+        assert_eq!(m.dense().unwrap().narrow_features, &[0]);
         assert_eq!(m.bin(999, 0), Some(255));
+    }
+
+    #[test]
+    fn each_feature_takes_the_width_it_needs() {
+        // Feature 0: 256 bins, no missing values (one byte); feature 1: 256 bins with missing
+        // values (two bytes); feature 2: few bins with missing values (one byte, marked 255);
+        // feature 3: 600 bins (two bytes).
+        let n = 3000;
+        let data: Vec<f32> = (0..n)
+            .flat_map(|r| {
+                let m = r % 7 == 3;
+                [
+                    r as f32,
+                    if m { f32::NAN } else { (r * 13 % n) as f32 },
+                    if r % 5 == 1 { f32::NAN } else { (r % 9) as f32 },
+                    (r % 600) as f32,
+                ]
+            })
+            .collect();
+        let cuts = QuantileCuts::from_dense(&data, n, 4, None, 256).unwrap();
+        let cuts = cuts
+            .with_categories(&[None, None, None, Some(600)])
+            .unwrap();
+        let m = BinnedMatrix::from_dense(&data, n, 4, &cuts).unwrap();
+        let d = m.dense().unwrap();
+        assert_eq!(d.narrow_features, &[0, 2]);
+        assert_eq!(d.wide_features, &[1, 3]);
+        assert_eq!(m.markers(), &[None, Some(256), Some(9), None]);
+        assert_eq!(m.missing_features(), &[false, true, true, false]);
+        assert_eq!(m.bytes(), n * (2 + 4) * 2);
+        for r in 0..n {
+            for f in 0..4 {
+                assert_eq!(m.bin(r, f), cuts.search_bin(f, data[r * 4 + f]), "{r} {f}");
+            }
+        }
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl<'a> RowPartitioner<'a> {
         default_left: bool,
         present_left: impl Fn(usize) -> bool,
     ) -> (Vec<u32>, Vec<u32>) {
-        let missing = self.matrix.missing_marker().map(usize::from);
+        let missing = self.matrix.marker(f).map(usize::from);
         let bin_left = |b: usize| {
             if Some(b) == missing {
                 default_left

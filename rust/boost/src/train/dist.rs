@@ -208,10 +208,9 @@ pub fn cuts_from_sketches(
 }
 
 /// The histogram layout every partition of a fit shares: from the global cuts and whether any
-/// value is missing anywhere (as one machine derives it from all of the data).
+/// value is missing anywhere, taken as possible in every feature.
 pub fn shared_layout(cuts: &QuantileCuts, any_missing: bool) -> HistLayout {
-    let dense_bytes = cuts.max_bins_per_feature() + usize::from(any_missing) <= 256;
-    HistLayout::new(cuts, dense_bytes, any_missing)
+    HistLayout::new(cuts, true, &vec![any_missing; cuts.n_features()])
 }
 
 /// The binned rows, cuts and histogram layout a tree grows on.
@@ -486,7 +485,7 @@ impl DistConfig {
             let mut tree = DistTree {
                 matrix: Arc::clone(&b.matrix),
                 cuts: Arc::clone(&b.cuts),
-                layout: b.layout,
+                layout: b.layout.clone(),
                 split,
                 gpair: pairs.clone(),
                 part,
