@@ -38,6 +38,34 @@ fn lower_bound(min: f32) -> f32 {
     }
 }
 
+/// Adds the bins at `order` to `acc` until a chunk holds [`SCAN_CHUNK`] non-empty ones or
+/// `order` ends, writing the running sums after each non-empty bin and its index into the
+/// chunk. Returns how many were written, how many bins were added, and the sums. Branch-free:
+/// an empty bin adds zero and its slot is overwritten by the next. Kept out of line: inlined
+/// into the whole scan, the running sums went through the stack on every bin.
+#[inline(never)]
+fn running_sums(
+    bins: &[GradStats],
+    order: impl Iterator<Item = usize>,
+    mut acc: GradStats,
+    acc_g: &mut [f64; SCAN_CHUNK],
+    acc_h: &mut [f64; SCAN_CHUNK],
+    at: &mut [usize; SCAN_CHUNK],
+) -> (usize, usize, GradStats) {
+    let (mut m, mut added) = (0, 0);
+    for i in order {
+        if m == SCAN_CHUNK {
+            break;
+        }
+        let b = bins[i];
+        acc.add(b);
+        (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, i);
+        m += usize::from(!(b.hess == 0.0 && b.grad == 0.0));
+        added += 1;
+    }
+    (m, added, acc)
+}
+
 /// Bins scanned per step: the running sums of a chunk are laid out first, then the loss
 /// changes of the whole chunk are computed in one vectorisable loop.
 const SCAN_CHUNK: usize = 64;
@@ -302,19 +330,12 @@ pub(crate) fn evaluate_feature(
     let mut acc_h = [0.0_f64; SCAN_CHUNK];
     let mut at = [0_usize; SCAN_CHUNK];
     let mut loss = [0.0_f32; SCAN_CHUNK];
-    let empty = |b: &GradStats| b.hess == 0.0 && b.grad == 0.0;
     // Forward: left accumulates bins 0..=i, missing rows go right, threshold cut[i].
     let mut acc = GradStats::default();
     let mut i = 0;
     while i < n {
-        let mut m = 0;
-        while i < n && m < SCAN_CHUNK {
-            // Branch-free: an empty bin adds zero and its slot is overwritten by the next.
-            acc.add(bins[i]);
-            (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, i);
-            m += usize::from(!empty(&bins[i]));
-            i += 1;
-        }
+        let (m, added, run) = running_sums(bins, i..n, acc, &mut acc_g, &mut acc_h, &mut at);
+        (i, acc) = (i + added, run);
         loss_changes(
             &acc_g[..m],
             &acc_h[..m],
@@ -354,13 +375,9 @@ pub(crate) fn evaluate_feature(
     let mut acc = GradStats::default();
     let mut end = n;
     while end > 0 {
-        let mut m = 0;
-        while end > 0 && m < SCAN_CHUNK {
-            end -= 1;
-            acc.add(bins[end]);
-            (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, end);
-            m += usize::from(!empty(&bins[end]));
-        }
+        let (m, added, run) =
+            running_sums(bins, (0..end).rev(), acc, &mut acc_g, &mut acc_h, &mut at);
+        (end, acc) = (end - added, run);
         loss_changes(
             &acc_g[..m],
             &acc_h[..m],
