@@ -85,6 +85,13 @@ impl ColumnSegments {
             // Branch-free: every row of a node that split goes to one of its two children.
             // Writing at `w` is safe because `w <= k` (left rows are compacted forwards).
             for k in a..b {
+                // The column entry two distances ahead, the side of the row one ahead.
+                if let Some(&e) = self.entries[..b].get(k + 2 * PREFETCH_DISTANCE) {
+                    prefetch(col, e as usize);
+                }
+                if let Some(&e) = self.entries[..b].get(k + PREFETCH_DISTANCE) {
+                    prefetch(side, col[e as usize].row as usize);
+                }
                 let e = self.entries[k];
                 let is_left = usize::from(side[col[e as usize].row as usize] == 0);
                 self.entries[w] = e;
