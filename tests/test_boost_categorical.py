@@ -43,6 +43,32 @@ def _pair(cls: str, **kw: object) -> tuple[object, object]:
 
 
 @pytest.mark.parametrize("method", ["hist", "approx"])
+def test_wide_columns_equal_xgboost(method: str) -> None:
+    """A column of 700 categories and a numeric one of 256 values with missing values (two
+    bytes a bin each) beside columns of one byte: the same model as XGBoost's."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    codes = rng.integers(0, 700, n)
+    effect = rng.normal(size=700)
+    wide = rng.permutation(np.arange(n) % 256).astype(float)
+    narrow = rng.integers(0, 30, n).astype(float)
+    y = effect[codes] + 0.01 * wide + 0.1 * narrow + rng.normal(scale=0.1, size=n)
+    codes[rng.random(n) < 0.05] = -1
+    wide[rng.random(n) < 0.05] = np.nan
+    X = pd.DataFrame(
+        {
+            "cat": pd.Categorical.from_codes(codes, categories=[f"c{k}" for k in range(700)]),
+            "wide": wide,
+            "narrow": narrow,
+        }
+    )
+    ours, theirs = _pair("Regressor", tree_method=method, max_bin=256)
+    ours.fit(X, y)
+    theirs.fit(X, y)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["hist", "approx"])
 @pytest.mark.parametrize(
     ("onehot", "threshold"),
     [(4, 64), (10, 64), (64, 64), (4, 5)],

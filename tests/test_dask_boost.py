@@ -267,6 +267,32 @@ def test_one_worker_holds_everything_nan_in_one_partition_classes_missing_in_som
     np.testing.assert_array_equal(d.classes_, local.classes_)
 
 
+@pytest.mark.parametrize("method", ["hist", "approx"])
+def test_features_of_one_byte_and_two_equal_single_machine(dask_client, method):
+    """A 256-bin feature with missing values in one partition only (two bytes a bin in every
+    partition, as in the whole data), one without them and a 250-bin one with them (one byte,
+    in the shared byte arrays) and a feature of 400 bins: the single-machine model."""
+    rng = np.random.default_rng(5)
+    n = 1500
+    X = np.column_stack(
+        [
+            rng.permutation(np.arange(n) % 256),
+            rng.permutation(np.arange(n) % 256),
+            rng.permutation(np.arange(n) % 250),
+            rng.permutation(np.arange(n) % 400),
+        ]
+    ).astype(np.float32)
+    X[600:700, 0] = np.nan
+    X[rng.random(n) < 0.1, 2] = np.nan
+    y = (np.nan_to_num(X[:, 0]) / 50 + np.sin(X[:, 1] / 30) + X[:, 3] / 200).astype(np.float32)
+    dX = da.from_array(X, chunks=((500, 500, 500), 4))
+    dy = da.from_array(y, chunks=((500, 500, 500),))
+    params = {"n_estimators": 6, "max_depth": 4, "max_bin": 400, "tree_method": method}
+    d = DaskGBTRegressor(client=dask_client, **params).fit(dX, dy)
+    local = GBTRegressor(**params).fit(X, y)
+    _same_model(d, local)
+
+
 def test_saved_and_exported_models(dask_client, tmp_path):
     xgb = pytest.importorskip("xgboost")
     import sapwood

@@ -298,7 +298,7 @@ class BoostModel:
     def base_margin(self) -> list[float]: ...
 
 # Distributed fit (sapwood.dask): one partition's steps.
-_Sketch = tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.uint64], bool]
+_Sketch = tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.uint64], NDArray[np.bool_]]
 
 def dist_sketch(
     x: Any, sample_weight: NDArray[np.float32], size: int, n_jobs: int | None = None
@@ -313,12 +313,12 @@ class DistCuts:
         values: list[float],
         offsets: list[int],
         min_values: list[float],
-        any_missing: bool,
+        missing: list[bool],
         categorical: list[bool] = ...,
     ) -> DistCuts: ...
     def __reduce__(
         self,
-    ) -> tuple[Any, tuple[list[float], list[int], list[float], bool, list[bool]]]: ...
+    ) -> tuple[Any, tuple[list[float], list[int], list[float], list[bool], list[bool]]]: ...
     @property
     def n_features(self) -> int: ...
 

@@ -229,7 +229,12 @@ def _sketch(x: NDArray, w: NDArray, size: int) -> tuple:
 
 def _merge(sketches: list[tuple], max_bin: int, categorical: Sequence[int] = ()) -> Any:
     aligned = [
-        (_f32(v), native_array(w, dtype=np.float64), native_array(c, dtype=np.uint64), bool(m))
+        (
+            _f32(v),
+            native_array(w, dtype=np.float64),
+            native_array(c, dtype=np.uint64),
+            native_array(m, dtype=np.bool_),
+        )
         for v, w, c, m in sketches
     ]
     return _native.DistCuts.merge(aligned, max_bin, list(categorical))

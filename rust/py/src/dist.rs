@@ -21,11 +21,11 @@ type SketchArrays<'py> = (
     Bound<'py, PyArray1<f32>>,
     Bound<'py, PyArray1<f64>>,
     Bound<'py, PyArray1<u64>>,
-    bool,
+    Bound<'py, PyArray1<bool>>,
 );
 
-/// One partition's sketch of its columns: ``(values, weights, counts per feature,
-/// has_missing)``.
+/// One partition's sketch of its columns: ``(values, weights, counts per feature, missing per
+/// feature)``.
 #[pyfunction]
 #[pyo3(signature = (x, sample_weight, size, n_jobs=None))]
 pub fn dist_sketch<'py>(
@@ -53,7 +53,7 @@ pub fn dist_sketch<'py>(
         PyArray1::from_vec(py, values),
         PyArray1::from_vec(py, weights),
         PyArray1::from_vec(py, counts),
-        s.has_missing,
+        PyArray1::from_vec(py, s.missing),
     ))
 }
 
@@ -61,7 +61,7 @@ type SketchArg<'py> = (
     PyReadonlyArray1<'py, f32>,
     PyReadonlyArray1<'py, f64>,
     PyReadonlyArray1<'py, u64>,
-    bool,
+    PyReadonlyArray1<'py, bool>,
 );
 
 fn sketch_of(arg: &SketchArg<'_>) -> SapwoodResult<Sketch> {
@@ -74,8 +74,11 @@ fn sketch_of(arg: &SketchArg<'_>) -> SapwoodResult<Sketch> {
         c.as_slice()
             .map_err(|_| SapwoodError::layout("sketch", "uint64"))?,
     );
+    let m = m
+        .as_slice()
+        .map_err(|_| SapwoodError::layout("sketch", "bool"))?;
     let total: u64 = c.iter().sum();
-    if v.len() != w.len() || total != v.len() as u64 {
+    if v.len() != w.len() || total != v.len() as u64 || m.len() != c.len() {
         return Err(SapwoodError::Boost(BoostError::InvalidInput(
             "a malformed sketch".into(),
         )));
@@ -95,7 +98,7 @@ fn sketch_of(arg: &SketchArg<'_>) -> SapwoodResult<Sketch> {
     }
     Ok(Sketch {
         features,
-        has_missing: *m,
+        missing: m.to_vec(),
     })
 }
 
@@ -103,12 +106,13 @@ fn sketch_of(arg: &SketchArg<'_>) -> SapwoodResult<Sketch> {
 #[pyclass(frozen, module = "sapwood._native")]
 pub struct DistCuts {
     cuts: Arc<QuantileCuts>,
-    any_missing: bool,
+    /// Per feature, whether a value is missing in any partition.
+    missing: Vec<bool>,
 }
 
 impl DistCuts {
     fn layout(&self) -> HistLayout {
-        dist::shared_layout(&self.cuts, self.any_missing)
+        dist::shared_layout(&self.cuts, &self.missing)
     }
 }
 
@@ -127,28 +131,35 @@ impl DistCuts {
             .iter()
             .map(sketch_of)
             .collect::<SapwoodResult<_>>()?;
-        let (cuts, any_missing) = dist::cuts_from_sketches(&sketches, max_bin, &categorical)?;
+        let (cuts, missing) = dist::cuts_from_sketches(&sketches, max_bin, &categorical)?;
         Ok(Self {
             cuts: Arc::new(cuts),
-            any_missing,
+            missing,
         })
     }
 
     /// Cuts from the parts :meth:`__reduce__` gives.
     #[staticmethod]
-    #[pyo3(signature = (values, offsets, min_values, any_missing, categorical=Vec::new()))]
+    #[pyo3(signature = (values, offsets, min_values, missing, categorical=Vec::new()))]
     fn from_parts(
         values: Vec<f32>,
         offsets: Vec<usize>,
         min_values: Vec<f32>,
-        any_missing: bool,
+        missing: Vec<bool>,
         categorical: Vec<bool>,
     ) -> SapwoodResult<Self> {
         let cuts = QuantileCuts::from_parts(values, offsets, min_values)?
             .with_categorical_flags(categorical)?;
+        if missing.len() != cuts.n_features() {
+            return Err(SapwoodError::Boost(BoostError::InvalidInput(format!(
+                "{} missing-value flags for {} features",
+                missing.len(),
+                cuts.n_features()
+            ))));
+        }
         Ok(Self {
             cuts: Arc::new(cuts),
-            any_missing,
+            missing,
         })
     }
 
@@ -157,7 +168,7 @@ impl DistCuts {
         slf: &Bound<'py, Self>,
     ) -> PyResult<(
         Bound<'py, PyAny>,
-        (Vec<f32>, Vec<usize>, Vec<f32>, bool, Vec<bool>),
+        (Vec<f32>, Vec<usize>, Vec<f32>, Vec<bool>, Vec<bool>),
     )> {
         let ctor = slf.get_type().getattr("from_parts")?;
         let me = slf.get();
@@ -165,7 +176,13 @@ impl DistCuts {
         let flags = me.cuts.categorical_flags().to_vec();
         Ok((
             ctor,
-            (v.to_vec(), o.to_vec(), m.to_vec(), me.any_missing, flags),
+            (
+                v.to_vec(),
+                o.to_vec(),
+                m.to_vec(),
+                me.missing.clone(),
+                flags,
+            ),
         ))
     }
 
@@ -201,7 +218,7 @@ impl DistPart {
                     data,
                     n_rows,
                     n_cols,
-                } => BinnedMatrix::from_dense(data, n_rows, n_cols, c),
+                } => BinnedMatrix::from_dense_as(data, n_rows, n_cols, c, &cuts.missing),
                 MatrixView::DenseF64 {
                     data,
                     n_rows,
@@ -209,7 +226,7 @@ impl DistPart {
                 } => {
                     #[allow(clippy::cast_possible_truncation)]
                     let rounded: Vec<f32> = data.iter().map(|&v| v as f32).collect();
-                    BinnedMatrix::from_dense(&rounded, n_rows, n_cols, c)
+                    BinnedMatrix::from_dense_as(&rounded, n_rows, n_cols, c, &cuts.missing)
                 }
                 MatrixView::Csr { .. } => Err(BoostError::InvalidInput(
                     "a distributed fit takes dense partitions".into(),

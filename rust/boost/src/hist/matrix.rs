@@ -254,6 +254,22 @@ impl BinnedMatrix {
         n_cols: usize,
         cuts: &QuantileCuts,
     ) -> Result<Self, BoostError> {
+        Self::from_dense_as(data, n_rows, n_cols, cuts, &[])
+    }
+
+    /// [`BinnedMatrix::from_dense`], grouping the features by width as if those flagged in
+    /// `missing` lacked a value here too: a part of a distributed fit, grouped as the whole
+    /// data is, so that its rows index the shared histogram layout's byte arrays directly.
+    ///
+    /// # Errors
+    /// As [`BinnedMatrix::from_dense`].
+    pub fn from_dense_as(
+        data: &[f32],
+        n_rows: usize,
+        n_cols: usize,
+        cuts: &QuantileCuts,
+        missing: &[bool],
+    ) -> Result<Self, BoostError> {
         if data.len() != n_rows * n_cols || cuts.n_features() != n_cols {
             return Err(BoostError::InvalidInput(format!(
                 "cannot bin a {n_rows} x {n_cols} matrix of {} values with cuts for {} features",
@@ -261,7 +277,11 @@ impl BinnedMatrix {
                 cuts.n_features()
             )));
         }
-        let missing = missing_by_feature(data, n_cols);
+        let mut seen = missing_by_feature(data, n_cols);
+        for (m, &also) in seen.iter_mut().zip(missing) {
+            *m |= also;
+        }
+        let missing = seen;
         let (mut narrow_features, mut wide_features) = (Vec::new(), Vec::new());
         let mut markers = Vec::with_capacity(n_cols);
         for (f, &m) in missing.iter().enumerate() {
@@ -552,6 +572,18 @@ mod tests {
         for r in 0..n {
             for f in 0..4 {
                 assert_eq!(m.bin(r, f), cuts.search_bin(f, data[r * 4 + f]), "{r} {f}");
+            }
+        }
+        // A part of a distributed fit whose other parts lack feature 0 somewhere groups it
+        // as the whole data does: two bytes, as 256 bins and a marker need.
+        let part =
+            BinnedMatrix::from_dense_as(&data, n, 4, &cuts, &[true, false, false, false]).unwrap();
+        assert_eq!(part.dense().unwrap().narrow_features, &[2]);
+        assert_eq!(part.dense().unwrap().wide_features, &[0, 1, 3]);
+        assert_eq!(part.missing_features(), &[true, true, true, false]);
+        for r in 0..n {
+            for f in 0..4 {
+                assert_eq!(part.bin(r, f), m.bin(r, f), "{r} {f}");
             }
         }
     }

@@ -54,14 +54,14 @@ pub struct RankPart {
 }
 
 /// One partition's sketch of its columns: each feature's distinct present values (as `f32`)
-/// with their summed weights, ascending, at most the sketch size; and whether any value was
-/// missing.
+/// with their summed weights, ascending, at most the sketch size; and which features had a
+/// missing value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sketch {
     /// Per feature, `(value, weight)` ascending.
     pub features: Vec<Vec<(f32, f64)>>,
-    /// Whether any value is missing (NaN).
-    pub has_missing: bool,
+    /// Per feature, whether a value is missing (NaN).
+    pub missing: Vec<bool>,
 }
 
 /// Keeps at most `size` entries of a feature's distinct values, the smallest and the largest
@@ -149,13 +149,13 @@ pub fn sketch(x: &MatrixView<'_>, weights: &[f32], size: usize) -> Result<Sketch
         })
         .collect();
     Ok(Sketch {
-        has_missing: per_feature.iter().any(|(_, m)| *m),
+        missing: per_feature.iter().map(|(_, m)| *m).collect(),
         features: per_feature.into_iter().map(|(d, _)| d).collect(),
     })
 }
 
 /// The cuts of the whole data from every partition's sketch, merged in partition order, and
-/// whether any value is missing anywhere.
+/// which features lack a value anywhere.
 ///
 /// # Errors
 /// [`BoostError::InvalidInput`] when the sketches disagree on the number of features or none
@@ -164,12 +164,15 @@ pub fn cuts_from_sketches(
     sketches: &[Sketch],
     max_bin: usize,
     categorical: &[u32],
-) -> Result<(QuantileCuts, bool), BoostError> {
+) -> Result<(QuantileCuts, Vec<bool>), BoostError> {
     let Some(first) = sketches.first() else {
         return Err(BoostError::InvalidInput("no partition to fit on".into()));
     };
     let n_features = first.features.len();
-    if sketches.iter().any(|s| s.features.len() != n_features) {
+    if sketches
+        .iter()
+        .any(|s| s.features.len() != n_features || s.missing.len() != n_features)
+    {
         return Err(BoostError::InvalidInput(
             "the partitions have different numbers of features".into(),
         ));
@@ -204,13 +207,16 @@ pub fn cuts_from_sketches(
         }
         cuts = cuts.with_categories(&counts)?;
     }
-    Ok((cuts, sketches.iter().any(|s| s.has_missing)))
+    let missing = (0..n_features)
+        .map(|f| sketches.iter().any(|s| s.missing[f]))
+        .collect();
+    Ok((cuts, missing))
 }
 
-/// The histogram layout every partition of a fit shares: from the global cuts and whether any
-/// value is missing anywhere, taken as possible in every feature.
-pub fn shared_layout(cuts: &QuantileCuts, any_missing: bool) -> HistLayout {
-    HistLayout::new(cuts, true, &vec![any_missing; cuts.n_features()])
+/// The histogram layout every partition of a fit shares: from the global cuts and which
+/// features lack a value anywhere (as one machine derives it from all of the data).
+pub fn shared_layout(cuts: &QuantileCuts, missing: &[bool]) -> HistLayout {
+    HistLayout::new(cuts, true, missing)
 }
 
 /// The binned rows, cuts and histogram layout a tree grows on.
