@@ -100,14 +100,43 @@ fn gain(y: f32, exp_gain: bool) -> f64 {
     }
 }
 
+thread_local! {
+    /// Each thread's sort keys for [`rank_desc`], kept between the many small groups.
+    static RANK_KEYS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The stable descending order of `values` (indices into it), ties in index order.
+///
+/// Without NaN, each index is sorted by one integer key that orders by value, descending,
+/// then by index: the keys are distinct, so an unstable sort of plain integers gives the
+/// stable order, without a comparison that reads the values through the indices. (`-0.0` is
+/// keyed as `0.0`, which it equals.)
 fn rank_desc(values: &[f32], out: &mut Vec<usize>) {
     out.clear();
-    out.extend(0..values.len());
-    out.sort_by(|&a, &b| {
-        values[b]
-            .partial_cmp(&values[a])
-            .unwrap_or(std::cmp::Ordering::Equal)
+    if values.iter().any(|v| v.is_nan()) || u32::try_from(values.len()).is_err() {
+        out.extend(0..values.len());
+        out.sort_by(|&a, &b| {
+            values[b]
+                .partial_cmp(&values[a])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        return;
+    }
+    RANK_KEYS.with_borrow_mut(|keys| {
+        keys.clear();
+        keys.extend(values.iter().enumerate().map(|(i, &v)| {
+            // Ascending integers in the order of the floats, then complemented: descending.
+            let bits = (v + 0.0).to_bits();
+            let ascending = if bits >> 31 == 1 {
+                !bits
+            } else {
+                bits | 0x8000_0000
+            };
+            (u64::from(!ascending) << 32) | i as u64
+        }));
+        keys.sort_unstable();
+        #[allow(clippy::cast_possible_truncation)]
+        out.extend(keys.iter().map(|&k| (k & 0xffff_ffff) as usize));
     });
 }
 
@@ -894,6 +923,38 @@ impl RankMetric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rank_desc_is_the_stable_descending_order() {
+        let plain = |values: &[f32]| -> Vec<usize> {
+            let mut order: Vec<usize> = (0..values.len()).collect();
+            order.sort_by(|&a, &b| values[b].partial_cmp(&values[a]).unwrap());
+            order
+        };
+        let mut out = Vec::new();
+        let cases: [&[f32]; 5] = [
+            &[],
+            &[1.0],
+            &[0.5, -0.0, 2.0, 0.0, 0.5, -1.0, f32::INFINITY, -3.5, 0.5],
+            &[
+                -1e-30,
+                1e-30,
+                0.0,
+                -0.0,
+                f32::MIN,
+                f32::MAX,
+                f32::NEG_INFINITY,
+            ],
+            &[3.0, 3.0, 3.0, 1.0, 3.0],
+        ];
+        for values in cases {
+            rank_desc(values, &mut out);
+            assert_eq!(out, plain(values), "{values:?}");
+        }
+        let many: Vec<f32> = (0..500).map(|i| ((i * 7919) % 37) as f32 - 18.0).collect();
+        rank_desc(&many, &mut out);
+        assert_eq!(out, plain(&many));
+    }
 
     #[test]
     fn minstd_matches_the_standard_sequence() {
