@@ -13,19 +13,26 @@ use crate::gain::GradStats;
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureHistogram {
     features: Vec<usize>,
-    /// `offsets[i]..offsets[i + 1]` are the bins of `features[i]`.
+    /// `offsets[i]..offsets[i + 1] - 1` are the bins of `features[i]`; a spare entry follows.
     offsets: Vec<usize>,
     bins: Vec<GradStats>,
+}
+
+/// Where each of `features`' bins start, one after another, each feature with one spare
+/// entry past its bins (where a dense matrix's missing entries land, unread), and the end.
+fn offsets_of(cuts: &QuantileCuts, features: &[usize]) -> Vec<usize> {
+    let mut offsets = Vec::with_capacity(features.len() + 1);
+    offsets.push(0);
+    for &f in features {
+        offsets.push(offsets[offsets.len() - 1] + cuts.feature(f).len() + 1);
+    }
+    offsets
 }
 
 impl FeatureHistogram {
     /// Zero histograms of `features`: what other parts' histograms are added into.
     pub fn zeros(cuts: &QuantileCuts, features: &[usize]) -> Self {
-        let mut offsets = Vec::with_capacity(features.len() + 1);
-        offsets.push(0);
-        for &f in features {
-            offsets.push(offsets[offsets.len() - 1] + cuts.feature(f).len());
-        }
+        let offsets = offsets_of(cuts, features);
         let n_bins = offsets[features.len()];
         Self {
             features: features.to_vec(),
@@ -34,7 +41,7 @@ impl FeatureHistogram {
         }
     }
 
-    /// Every entry, the features' bins one after another.
+    /// Every entry: the features' bins one after another, each followed by a spare entry.
     pub fn bins(&self) -> &[GradStats] {
         &self.bins
     }
@@ -52,11 +59,7 @@ impl FeatureHistogram {
         rows: &[u32],
         gpairs: &[(f32, f32)],
     ) -> Self {
-        let mut offsets = Vec::with_capacity(features.len() + 1);
-        offsets.push(0);
-        for &f in features {
-            offsets.push(offsets[offsets.len() - 1] + cuts.feature(f).len());
-        }
+        let offsets = offsets_of(cuts, features);
         let n_bins = offsets[features.len()];
         // For sparse rows: feature -> bin offset of its histogram, or none when not chosen.
         let local: Vec<usize> = match matrix.layout() {
@@ -69,19 +72,31 @@ impl FeatureHistogram {
                 local
             }
         };
-        // For dense rows: where each chosen feature is stored, its offset and its marker.
+        // For dense rows: each chosen feature's place in its group's rows and its offset, the
+        // one-byte ones and the two-byte ones apart.
         let dense = matrix.dense();
-        let plan: Vec<Source> = dense.map_or_else(Vec::new, |d| {
-            features
-                .iter()
-                .zip(&offsets)
-                .map(|(&f, &offset)| Source::of(&d, f, offset, matrix.marker(f)))
-                .collect()
-        });
+        let (mut narrow, mut wide) = (Vec::new(), Vec::new());
+        if let Some(d) = &dense {
+            for (&f, &offset) in features.iter().zip(&offsets) {
+                #[allow(clippy::cast_possible_truncation)]
+                let f = f as u32;
+                match d.narrow_features.binary_search(&f) {
+                    Ok(k) => narrow.push((k, offset)),
+                    Err(_) => wide.push((
+                        d.wide_features
+                            .binary_search(&f)
+                            .expect("every feature is in one group"),
+                        offset,
+                    )),
+                }
+            }
+        }
         let block = |chunk: &[u32]| -> Vec<GradStats> {
             let mut part = vec![GradStats::default(); n_bins];
             match (dense, matrix.layout(), matrix.storage()) {
-                (Some(d), _, _) => accumulate_dense_subset(&d, &plan, chunk, gpairs, &mut part),
+                (Some(d), _, _) => {
+                    accumulate_dense_subset(&d, &narrow, &wide, chunk, gpairs, &mut part);
+                }
                 (None, BinLayout::Sparse { indptr, features }, BinStorage::U8(b)) => {
                     accumulate_sparse_subset(b, indptr, features, &local, chunk, gpairs, &mut part);
                 }
@@ -106,50 +121,18 @@ impl FeatureHistogram {
 
     /// The bins of the `i`-th feature held.
     pub fn feature_bins(&self, i: usize) -> &[GradStats] {
-        &self.bins[self.offsets[i]..self.offsets[i + 1]]
+        &self.bins[self.offsets[i]..self.offsets[i + 1] - 1]
     }
 }
 
-/// Where a chosen feature's bins are read in a dense matrix, and where they are added.
-#[derive(Clone, Copy)]
-struct Source {
-    /// In the two-byte group (otherwise the one-byte group).
-    wide: bool,
-    /// The feature's place in its group's rows.
-    index: usize,
-    /// Its first bin in the histogram.
-    offset: usize,
-    /// The marker of its missing entries.
-    marker: Option<u16>,
-}
-
-impl Source {
-    fn of(d: &DenseBins<'_>, f: usize, offset: usize, marker: Option<u16>) -> Self {
-        #[allow(clippy::cast_possible_truncation)]
-        let f = f as u32;
-        let (wide, index) = match d.narrow_features.binary_search(&f) {
-            Ok(k) => (false, k),
-            Err(_) => (
-                true,
-                d.wide_features
-                    .binary_search(&f)
-                    .expect("every feature is in one group"),
-            ),
-        };
-        Self {
-            wide,
-            index,
-            offset,
-            marker,
-        }
-    }
-}
-
-/// Adds the gradient pairs of `rows` into `out` for the chosen features only (dense layout),
-/// each as its [`Source`] says.
+/// Adds the gradient pairs of `rows` into `out` for the chosen features only (dense layout):
+/// `(k, offset)` in `narrow` adds the `k`-th one-byte bin of a row at `offset`, in `wide` the
+/// `k`-th two-byte one. A missing entry holds its feature's bin count and lands in the spare
+/// entry past its bins.
 fn accumulate_dense_subset(
     d: &DenseBins<'_>,
-    plan: &[Source],
+    narrow: &[(usize, usize)],
+    wide: &[(usize, usize)],
     rows: &[u32],
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
@@ -158,14 +141,14 @@ fn accumulate_dense_subset(
     for &r in rows {
         let r = r as usize;
         let pair = gpairs[r];
-        for s in plan {
-            let b = if s.wide {
-                d.wide[r * n16 + s.index]
-            } else {
-                u16::from(d.narrow[r * n8 + s.index])
-            };
-            if Some(b) != s.marker {
-                out[s.offset + usize::from(b)].add_pair(pair.0, pair.1);
+        let row = &d.narrow[r * n8..(r + 1) * n8];
+        for &(k, offset) in narrow {
+            out[offset + usize::from(row[k])].add_pair(pair.0, pair.1);
+        }
+        if !wide.is_empty() {
+            let row = &d.wide[r * n16..(r + 1) * n16];
+            for &(k, offset) in wide {
+                out[offset + usize::from(row[k])].add_pair(pair.0, pair.1);
             }
         }
     }
@@ -243,6 +226,9 @@ mod tests {
             indptr.push(idx.len());
         }
         let s = BinnedMatrix::from_csr(&indptr, &idx, &val, n_cols, &cuts).unwrap();
-        assert_eq!(FeatureHistogram::build(&s, &cuts, &[1, 4], &rows, &g), sub);
+        let sparse = FeatureHistogram::build(&s, &cuts, &[1, 4], &rows, &g);
+        for i in 0..2 {
+            assert_eq!(sparse.feature_bins(i), sub.feature_bins(i));
+        }
     }
 }

@@ -415,7 +415,13 @@ impl HistLayout {
         };
         DensePlan {
             arrays,
-            narrow: of(d.narrow_features, 0),
+            // The byte arrays index the one-byte group by position: no targets needed (a
+            // node of few rows over many features would spend more on them than on its rows).
+            narrow: if arrays.is_some() {
+                Vec::new()
+            } else {
+                of(d.narrow_features, 0)
+            },
             wide: of(d.wide_features, base),
         }
     }
@@ -424,6 +430,7 @@ impl HistLayout {
 /// How a dense matrix's rows are added in a layout ([`HistLayout::plan`]).
 struct DensePlan {
     arrays: Option<Arrays>,
+    /// The one-byte group's targets, without the byte arrays only.
     narrow: Vec<usize>,
     wide: Vec<usize>,
 }
@@ -529,7 +536,7 @@ impl Histogram {
                     bins: d.wide,
                     targets: &plan.wide,
                 };
-                let (n8, has_wide) = (plan.narrow.len(), !plan.wide.is_empty());
+                let (n8, has_wide) = (d.narrow_features.len(), !plan.wide.is_empty());
                 sum_blocks(rows, n_bins, |chunk| {
                     let mut part = vec![GradStats::default(); n_bins];
                     match plan.arrays {
@@ -590,7 +597,7 @@ impl Histogram {
             bins: d.wide,
             targets: &plan.wide,
         };
-        let (n8, has_wide) = (plan.narrow.len(), !plan.wide.is_empty());
+        let (n8, has_wide) = (d.narrow_features.len(), !plan.wide.is_empty());
         let bins = sum_range_blocks(n_rows, n_bins, |range| {
             let mut part = vec![GradStats::default(); n_bins];
             match plan.arrays {
