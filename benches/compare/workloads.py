@@ -13,6 +13,7 @@ of its data, in this process; data come from fixed seeds, so both builds see the
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 
@@ -58,6 +59,25 @@ def workloads(threads: int) -> dict[str, tuple[Callable[[], object], Callable[[]
         ).fit(X1m[:n], y1m[:n])
 
     out["hist fit 1M x 28, 50 trees depth 8"] = (hist, lambda: hist(5000, 5))
+
+    # The same with missing values: in one column (that column's bins take two bytes), and
+    # in every column.
+    rng = np.random.default_rng(0)
+    X1m_one = X1m.copy()
+    X1m_one[rng.random(len(X1m)) < 0.05, 3] = np.nan
+    X1m_all = X1m.copy()
+    X1m_all[rng.random(X1m.shape) < 0.05] = np.nan
+
+    def hist_missing(X: np.ndarray, n: int = 1_000_000, trees: int = 50):
+        return sapwood.GBTClassifier(
+            n_estimators=trees, max_depth=8, max_bin=256, n_jobs=threads
+        ).fit(X[:n], y1m[:n])
+
+    for label, X in (("one column", X1m_one), ("every column", X1m_all)):
+        out[f"hist fit 1M x 28, 5% missing in {label}"] = (
+            functools.partial(hist_missing, X),
+            functools.partial(hist_missing, X, 5000, 5),
+        )
 
     X200k, y200k = X1m[:200_000], y1m[:200_000]
 
