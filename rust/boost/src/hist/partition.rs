@@ -15,53 +15,55 @@ use crate::gain::GradStats;
 const ROOT_SUM_BLOCK: usize = 1 << 16;
 
 thread_local! {
-    /// Each thread's buffers for [`split_rows`]: both sides are written for every row, so
-    /// each needs room for all of them; kept between calls so that they are not allocated
-    /// and zeroed for every block.
-    static SPLIT_SCRATCH: std::cell::RefCell<(Vec<u32>, Vec<u32>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// Each thread's buffer for the right-hand rows of [`split_in_place`]: every row is
+    /// written to it, so it needs room for all of them; kept between calls so that it is not
+    /// allocated and zeroed for every block.
+    static SPLIT_SCRATCH: std::cell::RefCell<Vec<u32>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Splits `rows` into those where `goes_left` holds and the rest, keeping their order. Both
-/// sides are written without a branch per row, as a row's side is hard to predict, into the
-/// thread's scratch buffers; the results are exact-size copies. `ahead(r)` is called for the
-/// row some iterations ahead, to prefetch what `goes_left` will read.
-fn split_rows(
-    rows: &[u32],
+/// Moves the rows of `rows` where `goes_left` holds to its front, keeping their order, and
+/// returns how many there are with the others, in order, in a new vector. Both sides are
+/// written without a branch per row, as a row's side is hard to predict: the left rows over
+/// `rows` itself (a row is read before its place is written), the right ones into the
+/// thread's scratch buffer. `ahead(r)` is called for the row some iterations ahead, to
+/// prefetch what `goes_left` will read.
+fn split_in_place(
+    rows: &mut [u32],
     goes_left: impl Fn(u32) -> bool,
     ahead: impl Fn(u32),
-) -> (Vec<u32>, Vec<u32>) {
-    // Out of the cell for the loop: plain local buffers let the compiler keep everything the
-    // closures read in registers across the stores.
-    let (mut left, mut right) = SPLIT_SCRATCH.with_borrow_mut(std::mem::take);
-    if left.len() < rows.len() {
-        left.resize(rows.len(), 0);
+) -> (usize, Vec<u32>) {
+    // Out of the cell for the loop: a plain local buffer lets the compiler keep everything
+    // the closures read in registers across the stores.
+    let mut right = SPLIT_SCRATCH.with_borrow_mut(std::mem::take);
+    if right.len() < rows.len() {
         right.resize(rows.len(), 0);
     }
-    let (nl, nr) = split_into(rows, &goes_left, &ahead, &mut left, &mut right);
-    let out = (left[..nl].to_vec(), right[..nr].to_vec());
-    SPLIT_SCRATCH.set((left, right));
+    let (nl, nr) = split_into(rows, &goes_left, &ahead, &mut right);
+    let out = (nl, right[..nr].to_vec());
+    SPLIT_SCRATCH.set(right);
     out
 }
 
-/// The loop of [`split_rows`]: writes the left rows to the front of `left` and the others to
-/// the front of `right` (each at least as long as `rows`); returns how many went each way.
+/// The loop of [`split_in_place`]: returns how many rows went each way.
 #[inline(always)]
 fn split_into(
-    rows: &[u32],
+    rows: &mut [u32],
     goes_left: &impl Fn(u32) -> bool,
     ahead: &impl Fn(u32),
-    left: &mut [u32],
     right: &mut [u32],
 ) -> (usize, usize) {
-    let (left, right) = (&mut left[..rows.len()], &mut right[..rows.len()]);
+    let n = rows.len();
+    let right = &mut right[..n];
     let (mut nl, mut nr) = (0, 0);
-    for (i, &r) in rows.iter().enumerate() {
+    for i in 0..n {
         if let Some(&next) = rows.get(i + PARTITION_PREFETCH_DISTANCE) {
             ahead(next);
         }
+        let r = rows[i];
         let l = usize::from(goes_left(r));
-        left[nl] = r;
+        // `nl <= i`: the left rows are compacted forwards over rows already read.
+        rows[nl] = r;
         right[nr] = r;
         nl += l;
         nr += 1 - l;
@@ -82,29 +84,34 @@ impl<'a> RowPartitioner<'a> {
     }
 
     /// Splits the rows of a node by the split's bins; the order within each side is kept.
-    pub fn split(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
+    /// The left rows stay in the node's own vector.
+    pub fn split(&self, mut rows: Vec<u32>, split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
         const BLOCK: usize = 8192;
         if rows.len() <= BLOCK {
-            return self.split_block(rows, split);
+            let (nl, right) = self.split_block(&mut rows, split);
+            rows.truncate(nl);
+            return (rows, right);
         }
-        let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
-            .par_chunks(BLOCK)
+        let parts: Vec<(usize, Vec<u32>)> = rows
+            .par_chunks_mut(BLOCK)
             .map(|chunk| self.split_block(chunk, split))
             .collect();
-        let n_left: usize = parts.iter().map(|p| p.0.len()).sum();
-        let mut left = Vec::with_capacity(n_left);
-        let mut right = Vec::with_capacity(rows.len() - n_left);
-        for (l, r) in parts {
-            left.extend(l);
+        let n_right: usize = parts.iter().map(|p| p.1.len()).sum();
+        let mut right = Vec::with_capacity(n_right);
+        let mut w = 0;
+        for (b, (nl, r)) in parts.into_iter().enumerate() {
+            rows.copy_within(b * BLOCK..b * BLOCK + nl, w);
+            w += nl;
             right.extend(r);
         }
-        (left, right)
+        rows.truncate(w);
+        (rows, right)
     }
 
     /// [`RowPartitioner::split`] of one block of rows: a numeric split sends left the present
     /// rows whose bin is at most `left_max_bin`, a categorical one those whose bin (their
     /// category) is not among the right-going categories.
-    fn split_block(&self, rows: &[u32], split: &BinSplit) -> (Vec<u32>, Vec<u32>) {
+    fn split_block(&self, rows: &mut [u32], split: &BinSplit) -> (usize, Vec<u32>) {
         let f = split.cand.feature as usize;
         let default_left = split.cand.default_left;
         match &split.right_categories {
@@ -131,11 +138,11 @@ impl<'a> RowPartitioner<'a> {
     /// from their column-major copy (one byte or two a row), sparse ones entry by entry.
     fn split_by(
         &self,
-        rows: &[u32],
+        rows: &mut [u32],
         f: usize,
         default_left: bool,
         present_left: impl Fn(usize) -> bool,
-    ) -> (Vec<u32>, Vec<u32>) {
+    ) -> (usize, Vec<u32>) {
         let missing = self.matrix.marker(f).map(usize::from);
         let bin_left = |b: usize| {
             if Some(b) == missing {
@@ -148,18 +155,18 @@ impl<'a> RowPartitioner<'a> {
             Some(BinColumn::U8(column)) => {
                 // Each byte's side, looked up rather than worked out per row.
                 let side: [bool; 256] = std::array::from_fn(&bin_left);
-                split_rows(
+                split_in_place(
                     rows,
                     |r| side[usize::from(column[r as usize])],
                     |r| prefetch(column, r as usize),
                 )
             }
-            Some(BinColumn::U16(column)) => split_rows(
+            Some(BinColumn::U16(column)) => split_in_place(
                 rows,
                 |r| bin_left(usize::from(column[r as usize])),
                 |r| prefetch(column, r as usize),
             ),
-            None => split_rows(
+            None => split_in_place(
                 rows,
                 |r| {
                     self.matrix

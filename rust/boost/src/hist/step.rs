@@ -244,7 +244,7 @@ impl PartGrowth {
             .into_par_iter()
             .map(|(s, rows, parent)| {
                 let (left, right) =
-                    profile::time(Phase::Partition, || partitioner.split(&rows, &s.split));
+                    profile::time(Phase::Partition, || partitioner.split(rows, &s.split));
                 let hists = match parent {
                     Some(parent) if s.grows && full => profile::time(Phase::Histogram, || {
                         let small_left = left.len() <= right.len();
