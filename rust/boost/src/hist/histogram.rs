@@ -403,7 +403,7 @@ impl HistLayout {
     /// group is exactly their features (so its rows index them directly), and each group's
     /// targets. With the arrays, the two-byte group's offsets count from the end of the
     /// arrays.
-    fn plan(&self, d: &DenseBins<'_>) -> DensePlan {
+    fn plan<'a>(&self, d: DenseBins<'a>) -> DensePlan<'a> {
         let arrays = self
             .arrays
             .filter(|_| d.narrow_features == &*self.array_features);
@@ -414,6 +414,7 @@ impl HistLayout {
                 .collect()
         };
         DensePlan {
+            d,
             arrays,
             // The byte arrays index the one-byte group by position: no targets needed (a
             // node of few rows over many features would spend more on them than on its rows).
@@ -428,11 +429,59 @@ impl HistLayout {
 }
 
 /// How a dense matrix's rows are added in a layout ([`HistLayout::plan`]).
-struct DensePlan {
+struct DensePlan<'a> {
+    d: DenseBins<'a>,
     arrays: Option<Arrays>,
     /// The one-byte group's targets, without the byte arrays only.
     narrow: Vec<usize>,
     wide: Vec<usize>,
+}
+
+impl DensePlan<'_> {
+    /// The two-byte group, added by offset.
+    fn wide(&self) -> Wide<'_> {
+        Wide {
+            bins: self.d.wide,
+            targets: &self.wide,
+        }
+    }
+
+    /// Adds the listed `rows` into `out`.
+    fn add_rows(&self, rows: &[u32], gpairs: &[(f32, f32)], out: &mut [GradStats]) {
+        let n8 = self.d.narrow_features.len();
+        match self.arrays {
+            Some(a) => (a.add_rows[usize::from(!self.wide.is_empty())])(
+                self.d.narrow,
+                n8,
+                self.wide(),
+                rows,
+                gpairs,
+                out,
+            ),
+            None => accumulate_dense(&self.d, &self.narrow, self.wide(), rows, gpairs, out),
+        }
+    }
+
+    /// Adds the consecutive rows `range` into `out`.
+    fn add_range(
+        &self,
+        range: std::ops::Range<usize>,
+        gpairs: &[(f32, f32)],
+        out: &mut [GradStats],
+    ) {
+        let n8 = self.d.narrow_features.len();
+        match self.arrays {
+            Some(a) => (a.add_range[usize::from(!self.wide.is_empty())])(
+                self.d.narrow,
+                n8,
+                self.wide(),
+                range,
+                gpairs,
+                out,
+            ),
+            None => accumulate_dense_range(&self.d, &self.narrow, self.wide(), range, gpairs, out),
+        }
+    }
 }
 
 /// The entries per byte array when histograms over `matrix` take them, indexed by the stored
@@ -531,20 +580,10 @@ impl Histogram {
         let n_bins = layout.n_bins;
         let bins = match (matrix.dense(), matrix.layout(), matrix.storage()) {
             (Some(d), _, _) => {
-                let plan = layout.plan(&d);
-                let wide = Wide {
-                    bins: d.wide,
-                    targets: &plan.wide,
-                };
-                let (n8, has_wide) = (d.narrow_features.len(), !plan.wide.is_empty());
+                let plan = layout.plan(d);
                 sum_blocks(rows, n_bins, |chunk| {
                     let mut part = vec![GradStats::default(); n_bins];
-                    match plan.arrays {
-                        Some(a) => (a.add_rows[usize::from(has_wide)])(
-                            d.narrow, n8, wide, chunk, gpairs, &mut part,
-                        ),
-                        None => accumulate_dense(&d, &plan.narrow, wide, chunk, gpairs, &mut part),
-                    }
+                    plan.add_rows(chunk, gpairs, &mut part);
                     part
                 })
             }
@@ -592,20 +631,10 @@ impl Histogram {
             let rows: Vec<u32> = (0..n_rows as u32).collect();
             return Self::build_in(layout, matrix, cuts, &rows, gpairs);
         };
-        let plan = layout.plan(&d);
-        let wide = Wide {
-            bins: d.wide,
-            targets: &plan.wide,
-        };
-        let (n8, has_wide) = (d.narrow_features.len(), !plan.wide.is_empty());
+        let plan = layout.plan(d);
         let bins = sum_range_blocks(n_rows, n_bins, |range| {
             let mut part = vec![GradStats::default(); n_bins];
-            match plan.arrays {
-                Some(a) => (a.add_range[usize::from(has_wide)])(
-                    d.narrow, n8, wide, range, gpairs, &mut part,
-                ),
-                None => accumulate_dense_range(&d, &plan.narrow, wide, range, gpairs, &mut part),
-            }
+            plan.add_range(range, gpairs, &mut part);
             part
         });
         Self {
