@@ -321,18 +321,15 @@ const ROUND_SHIFT: f64 = 6_755_399_441_055_744.0;
 const LN2_HI: f64 = 6.931_471_803_691_238e-1;
 const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 
-/// `e^t` rounded to `f32`, from double arithmetic written so that loops over it vectorise.
+/// `e^t` for `t` in `[-708, 709]` (where `2^n` below is a normal double), to about `1e-16`
+/// relative, from double arithmetic written so that loops over it vectorise.
 ///
 /// `t` is reduced to `r = t - n ln 2` with `n` the nearest integer to `t / ln 2` (so
 /// `|r| <= ln 2 / 2`), `e^r` is its Taylor series to degree 12 (relative error below
-/// `1e-15` there), and `2^n` is built from `n`'s bits. Below `-200` the result is 0, as the
-/// float one is. Against the C library's `expf` over every float in `[-200, 88.7]`, it
-/// differs in about 1 in 13,000 of them, by one unit in the last place, where the library
-/// rounds the wrong way. Only plain multiplies and adds are used (no fused ones), so the
-/// results are the same with and without vector instructions.
+/// `1e-15` there), and `2^n` is built from `n`'s bits. Only plain multiplies and adds are
+/// used (no fused ones), so the results are the same with and without vector instructions.
 #[inline(always)]
-fn exp_f32(t: f32) -> f32 {
-    let t = f64::from(t).max(-200.0);
+fn exp_core(t: f64) -> f64 {
     let shifted = t * std::f64::consts::LOG2_E + ROUND_SHIFT;
     let n = shifted - ROUND_SHIFT;
     let r = (t - n * LN2_HI) - n * LN2_LO;
@@ -348,12 +345,43 @@ fn exp_f32(t: f32) -> f32 {
     let a5 = 1.0 / 3_628_800.0 + r * (1.0 / 39_916_800.0);
     let a6 = 1.0 / 479_001_600.0;
     let p = (a0 + r2 * a1) + r4 * (a2 + r2 * a3) + r8 * ((a4 + r2 * a5) + r4 * a6);
-    // `n + 1023` (between 734 and 1151) lands in the exponent field; the shift drops the
+    // `n + 1023` (between 1 and 2046) lands in the exponent field; the shift drops the
     // mantissa's high bits above it.
     let scale = f64::from_bits(shifted.to_bits().wrapping_add(1023) << 52);
+    p * scale
+}
+
+/// `e^t` rounded to `f32` ([`exp_core`] of `t`, or 0 below `-200`, as the float one is).
+/// Against the C library's `expf` over every float in `[-200, 88.7]`, it differs in about 1
+/// in 13,000 of them, by one unit in the last place, where the library rounds the wrong way.
+#[inline(always)]
+fn exp_f32(t: f32) -> f32 {
     #[allow(clippy::cast_possible_truncation)]
-    let e = (p * scale) as f32;
+    let e = exp_core(f64::from(t).max(-200.0)) as f32;
     e
+}
+
+/// The largest score magnitude whose exponentials [`TopKRows`] takes per document.
+const DOC_EXP_LIMIT: f32 = 600.0;
+
+/// The exponential of a pair's sigmoid, `e^min(-x, 88.7)` rounded to `f32` with
+/// `x = s_high - s_low` (in `f32`), from the documents' `e^s_low` and `e^-s_high`
+/// (`|s| <= DOC_EXP_LIMIT`): their product is `e^(s_low - s_high)`, and the factor
+/// `e^eps` (a short series, `|eps|` being at most half a unit of `x`) moves it to the
+/// rounded difference. `clip` is `exp_f32(88.7)`. This agrees with [`exp_f32`] but for the
+/// rare values within about `1e-16` of halfway between two floats.
+#[inline(always)]
+fn pair_exp_by_doc(x: f32, s_high: f32, s_low: f32, e_low: f64, e_neg_high: f64, clip: f32) -> f32 {
+    let t = -x;
+    let eps = f64::from(t) - (f64::from(s_low) - f64::from(s_high));
+    let correction = 1.0 + eps * (1.0 + eps * (0.5 + eps * (1.0 / 6.0)));
+    #[allow(clippy::cast_possible_truncation)]
+    let e = ((e_low * e_neg_high) * correction) as f32;
+    if t < 88.7 {
+        e
+    } else {
+        clip
+    }
 }
 
 /// XGBoost's float sigmoid of a pair's score difference, `1 / (e^-x + 1 + 1e-16)` in `f32`
@@ -392,6 +420,9 @@ fn lambda_hess(sig: f64, delta_metric: f64) -> (f64, f64) {
 /// Pairs computed at once by [`TopKRows`] (one vector of `f64` with AVX2).
 const PAIR_LANES: usize = 4;
 
+/// Rows of pairs [`TopKRows`] computes before it adds them up.
+const PAIR_BLOCK: usize = 8;
+
 /// [`TopKRows`]'s buffers, kept between groups: the group's labels, scores, gradients and
 /// hessians with room for a row's last lanes past its end, and one row's pairs.
 #[derive(Default)]
@@ -405,6 +436,12 @@ struct TopKScratch {
     delta: Vec<f64>,
     lambda: Vec<f32>,
     pair_hess: Vec<f32>,
+    /// Each document's `e^s` and `e^-s` (see [`pair_exp_by_doc`]).
+    e_pos: Vec<f64>,
+    e_neg: Vec<f64>,
+    /// NDCG's gains and discounts by position.
+    gains: Vec<f64>,
+    discounts: Vec<f64>,
 }
 
 /// The top-k method's pairs of one group, whose labels and scores in rank order are `ys`
@@ -420,19 +457,34 @@ struct TopKRows<'a> {
     scratch: &'a mut TopKScratch,
 }
 
+/// The change in the metric (before its absolute value) when rank positions `i < j` swap.
+enum PairDeltas<'a, D> {
+    /// NDCG's, `((g_i d_i + g_j d_j) - (g_j d_i + g_i d_j)) / IDCG` from the gains and
+    /// discounts by position (as [`delta_ndcg`]), computed with the pairs.
+    Ndcg {
+        gains: &'a [f64],
+        discounts: &'a [f64],
+        inv_idcg: f64,
+    },
+    /// `deltas(i, out)` writes those of position `i` with each later one (`out[t]` for
+    /// position `i + 1 + t`).
+    Given(D),
+}
+
+/// [`PairDeltas`]' closure type where none is given.
+type NoDeltas = fn(usize, &mut [f64]);
+
 impl TopKRows<'_> {
     /// Adds every pair's gradient and hessian and returns the sum of `-2 lambda` over the
-    /// pairs (the top-k normalisation's input). `deltas(i, out)` writes the change in the
-    /// metric (before its absolute value) when position `i` swaps with each later one
-    /// (`out[t]` for position `i + 1 + t`). With `avx2`, the processor's 256-bit vectors
-    /// are used.
+    /// pairs (the top-k normalisation's input), with the metric's changes from `deltas`.
+    /// With `avx2`, the processor's 256-bit vectors are used.
     ///
     /// The sums are XGBoost's, in its order: pair by pair, row by row. Each row is taken in
     /// two passes: the first computes its pairs [`PAIR_LANES`] at a time (vectorised) and
     /// adds their later documents' sides, each into its own element; the second adds them
     /// up in order for the row's own document.
     #[inline(always)]
-    fn run<D: Fn(usize, &mut [f64])>(self, avx2: bool, deltas: D) -> f64 {
+    fn run<D: Fn(usize, &mut [f64])>(self, avx2: bool, deltas: PairDeltas<'_, D>) -> f64 {
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: `avx2` is only set where the processor has AVX2 (`avx2_available`).
@@ -440,17 +492,21 @@ impl TopKRows<'_> {
             return unsafe { self.run_avx2(deltas) };
         }
         let _ = avx2;
-        self.run_portable(deltas)
+        self.run_with(&PortablePairs, deltas)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn run_avx2<D: Fn(usize, &mut [f64])>(self, deltas: D) -> f64 {
-        self.run_portable(deltas)
+    fn run_avx2<D: Fn(usize, &mut [f64])>(self, deltas: PairDeltas<'_, D>) -> f64 {
+        self.run_with(&x86::Avx2Pairs, deltas)
     }
 
     #[inline(always)]
-    fn run_portable<D: Fn(usize, &mut [f64])>(self, deltas: D) -> f64 {
+    fn run_with<K: PairKernel, D: Fn(usize, &mut [f64])>(
+        self,
+        kernel: &K,
+        deltas: PairDeltas<'_, D>,
+    ) -> f64 {
         const L: usize = PAIR_LANES;
         let Self {
             k,
@@ -472,66 +528,494 @@ impl TopKRows<'_> {
         s.hess.clear();
         s.hess.extend_from_slice(hess);
         s.hess.resize(padded, 0.0);
+        // Room for a block of rows' pairs.
+        let width = cnt.div_ceil(L) * L;
         for buf in [&mut s.lambda, &mut s.pair_hess] {
-            buf.resize(padded, 0.0);
+            buf.resize(PAIR_BLOCK * width, 0.0);
         }
-        s.delta.resize(padded, 0.0);
+        s.delta.resize(PAIR_BLOCK * width, 0.0);
+        // The documents' exponentials, where every score allows them (no NaN either).
+        let by_doc = ss.iter().all(|v| v.abs() <= DOC_EXP_LIMIT);
+        if by_doc {
+            s.e_pos.resize(padded, 0.0);
+            s.e_neg.resize(padded, 0.0);
+            let lanes = width.min(padded);
+            kernel.doc_exps(&s.ss[..lanes], &mut s.e_pos[..lanes], &mut s.e_neg[..lanes]);
+        }
+        let clip = exp_f32(88.7);
+        // NDCG's gains and discounts, with room past the end as the scores have.
+        let (ndcg, inv_idcg) = match &deltas {
+            PairDeltas::Ndcg {
+                gains,
+                discounts,
+                inv_idcg,
+            } => {
+                for (buf, from) in [(&mut s.gains, gains), (&mut s.discounts, discounts)] {
+                    buf.clear();
+                    buf.extend_from_slice(&from[..cnt]);
+                    buf.resize(padded, 0.0);
+                }
+                (true, *inv_idcg)
+            }
+            PairDeltas::Given(_) => (false, 0.0),
+        };
         let mut sum_lambda = 0.0_f64;
-        for i in 0..cnt.min(k) {
-            let n = cnt - i - 1;
-            deltas(i, &mut s.delta[..n]);
-            let (yi, si) = (ys[i], ss[i]);
-            for base in (0..n).step_by(L) {
-                let at = i + 1 + base;
-                let yj: &[f32; L] = s.ys[at..at + L].try_into().expect("padded");
-                let sj: &[f32; L] = s.ss[at..at + L].try_into().expect("padded");
-                let dj: &[f64; L] = s.delta[base..base + L].try_into().expect("padded");
-                let (mut lambdas, mut hessians) = ([0.0_f32; L], [0.0_f32; L]);
-                for l in 0..L {
-                    let i_high = yi > yj[l];
-                    // `s_high - s_low`: a sign flip of `si - sj` is exact.
-                    let diff = si - sj[l];
-                    let x = if i_high { diff } else { -diff };
-                    let d = dj[l].abs();
-                    let d = if norm_by_diff {
-                        d / (f64::from(x.abs()) + 0.01)
-                    } else {
-                        d
-                    };
-                    let (lambda, h) = lambda_hess(f64::from(pair_sigmoid(x)), d);
-                    #[allow(clippy::cast_possible_truncation)]
-                    let (lambda, h) = (lambda as f32, h as f32);
-                    // Equal labels form no pair, nor do lanes past the row: exact zeros,
-                    // which leave every sum as it is.
-                    let keep = (base + l < n) & (yi != yj[l]);
-                    let lambda = if i_high { lambda } else { -lambda };
-                    lambdas[l] = if keep { lambda } else { 0.0 };
-                    hessians[l] = if keep { h } else { 0.0 };
-                }
-                s.lambda[base..base + L].copy_from_slice(&lambdas);
-                s.pair_hess[base..base + L].copy_from_slice(&hessians);
-                let g: &mut [f32; L] = (&mut s.grad[at..at + L]).try_into().expect("padded");
-                for (g, l) in g.iter_mut().zip(lambdas) {
-                    *g -= l;
-                }
-                let h: &mut [f32; L] = (&mut s.hess[at..at + L]).try_into().expect("padded");
-                for (h, p) in h.iter_mut().zip(hessians) {
-                    *h += p;
+        let rows = cnt.min(k);
+        for block in (0..rows).step_by(PAIR_BLOCK) {
+            let block_rows = block..rows.min(block + PAIR_BLOCK);
+            // The block's pairs first: they depend on no sum, so the processor overlaps
+            // them. A row's pairs touch only later documents' sums, and those in row order.
+            if let PairDeltas::Given(deltas) = &deltas {
+                for i in block_rows.clone() {
+                    let out = (i - block) * width;
+                    deltas(i, &mut s.delta[out..out + cnt - i - 1]);
                 }
             }
-            let (mut gi, mut hi) = (s.grad[i], s.hess[i]);
-            for (&l, &h) in s.lambda[..n].iter().zip(&s.pair_hess[..n]) {
-                gi += l;
-                hi += h;
-                // `-2 lambda` of the unsigned lambda, which is never positive.
-                sum_lambda += 2.0 * f64::from(l.abs());
+            kernel.rows(PairRows {
+                first: block,
+                rows: block_rows.len(),
+                cnt,
+                width,
+                norm_by_diff,
+                ys: &s.ys,
+                ss: &s.ss,
+                delta: &s.delta,
+                ndcg: ndcg.then(|| NdcgDeltas {
+                    gains: &s.gains,
+                    discounts: &s.discounts,
+                    inv_idcg,
+                }),
+                exps: by_doc.then(|| DocExps {
+                    pos: &s.e_pos,
+                    neg: &s.e_neg,
+                    clip,
+                }),
+                lambda: &mut s.lambda,
+                hess: &mut s.pair_hess,
+                grad: &mut s.grad,
+                hess_sum: &mut s.hess,
+            });
+            // Then each row's own document, its pairs added in order after what earlier
+            // rows gave it.
+            for i in block_rows {
+                let (n, out) = (cnt - i - 1, (i - block) * width);
+                let (mut gi, mut hi) = (s.grad[i], s.hess[i]);
+                let pairs = s.lambda[out..out + n]
+                    .iter()
+                    .zip(&s.pair_hess[out..out + n]);
+                for (&l, &h) in pairs {
+                    gi += l;
+                    hi += h;
+                    // `-2 lambda` of the unsigned lambda, which is never positive.
+                    sum_lambda += 2.0 * f64::from(l.abs());
+                }
+                s.grad[i] = gi;
+                s.hess[i] = hi;
             }
-            s.grad[i] = gi;
-            s.hess[i] = hi;
         }
         grad.copy_from_slice(&s.grad[..cnt]);
         hess.copy_from_slice(&s.hess[..cnt]);
         sum_lambda
+    }
+}
+
+/// The pairs of `rows` top-k rows from row `first` of a group of `cnt` documents: each
+/// row's document `i` with each of the `n = cnt - i - 1` later ones, row `r`'s pairs being
+/// lanes `r * width..` of `delta` (their metric changes, before absolute values), `lambda`
+/// and `hess`, in whole vectors of [`PAIR_LANES`] (lanes from `n` on lie past the row).
+/// `ys`, `ss`, `grad` and `hess_sum` (and the exponentials) are by position, with room for
+/// a row's last vector past `cnt`.
+struct PairRows<'a> {
+    first: usize,
+    rows: usize,
+    cnt: usize,
+    width: usize,
+    norm_by_diff: bool,
+    ys: &'a [f32],
+    ss: &'a [f32],
+    delta: &'a [f64],
+    /// Where set, the metric changes are NDCG's, from these rather than `delta`.
+    ndcg: Option<NdcgDeltas<'a>>,
+    /// The documents' exponentials, where the group's scores allow them; otherwise each
+    /// pair takes [`exp_f32`].
+    exps: Option<DocExps<'a>>,
+    /// Out: each pair's lambda, signed for the row's document, and hessian (exact zeros
+    /// for equal labels and for lanes past the row).
+    lambda: &'a mut [f32],
+    hess: &'a mut [f32],
+    /// The documents' gradients and hessians: the later ones take their sides of the pairs.
+    grad: &'a mut [f32],
+    hess_sum: &'a mut [f32],
+}
+
+impl PairRows<'_> {
+    /// Checks the lengths the kernels rely on.
+    fn check(&self) {
+        let rows_end = self.first + self.rows;
+        let (padded, out) = (self.cnt + PAIR_LANES, self.rows * self.width);
+        assert!(
+            self.width.is_multiple_of(PAIR_LANES)
+                && self.width >= self.cnt
+                && rows_end <= self.cnt
+                && self.ys.len() >= padded
+                && self.ss.len() >= padded
+                && self.grad.len() >= padded
+                && self.hess_sum.len() >= padded
+                && self.delta.len() >= out
+                && self.lambda.len() >= out
+                && self.hess.len() >= out
+                && self
+                    .exps
+                    .as_ref()
+                    .is_none_or(|e| e.pos.len() >= padded && e.neg.len() >= padded)
+                && self
+                    .ndcg
+                    .as_ref()
+                    .is_none_or(|d| { d.gains.len() >= padded && d.discounts.len() >= padded })
+        );
+    }
+}
+
+/// NDCG's changes for [`PairRows`] ([`PairDeltas::Ndcg`]), by position.
+struct NdcgDeltas<'a> {
+    gains: &'a [f64],
+    discounts: &'a [f64],
+    inv_idcg: f64,
+}
+
+/// The exponentials of [`pair_exp_by_doc`] for [`PairRows`]: each document's `e^s` and
+/// `e^-s`, and `clip`, `exp_f32(88.7)`.
+struct DocExps<'a> {
+    pos: &'a [f64],
+    neg: &'a [f64],
+    clip: f32,
+}
+
+/// Computes [`PairRows`], and the documents' exponentials. Every kernel gives the same
+/// bits.
+trait PairKernel {
+    fn rows(&self, rows: PairRows<'_>);
+
+    /// `e^s` into `pos` and `e^-s` into `neg` ([`exp_core`]) for each score of `ss`
+    /// (`|s| <= DOC_EXP_LIMIT`), whose length is a whole number of [`PAIR_LANES`].
+    fn doc_exps(&self, ss: &[f32], pos: &mut [f64], neg: &mut [f64]);
+}
+
+/// [`PairKernel`] in plain Rust, lane by lane.
+struct PortablePairs;
+
+impl PairKernel for PortablePairs {
+    #[inline(always)]
+    fn doc_exps(&self, ss: &[f32], pos: &mut [f64], neg: &mut [f64]) {
+        for ((&v, p), n) in ss.iter().zip(pos).zip(neg) {
+            *p = exp_core(f64::from(v));
+            *n = exp_core(-f64::from(v));
+        }
+    }
+
+    #[inline(always)]
+    fn rows(&self, p: PairRows<'_>) {
+        p.check();
+        for r in 0..p.rows {
+            let i = p.first + r;
+            let (yi, si, n) = (p.ys[i], p.ss[i], p.cnt - i - 1);
+            for t in 0..n.div_ceil(PAIR_LANES) * PAIR_LANES {
+                let (j, out) = (i + 1 + t, r * p.width + t);
+                let (yj, sj) = (p.ys[j], p.ss[j]);
+                let i_high = yi > yj;
+                // `s_high - s_low`: a sign flip of `si - sj` is exact.
+                let diff = si - sj;
+                let x = if i_high { diff } else { -diff };
+                let d = match &p.ndcg {
+                    Some(nd) => {
+                        let (gi, di, gj, dj) =
+                            (nd.gains[i], nd.discounts[i], nd.gains[j], nd.discounts[j]);
+                        ((gi * di + gj * dj) - (gj * di + gi * dj)) * nd.inv_idcg
+                    }
+                    None => p.delta[out],
+                }
+                .abs();
+                let d = if p.norm_by_diff {
+                    d / (f64::from(x.abs()) + 0.01)
+                } else {
+                    d
+                };
+                let e = match &p.exps {
+                    Some(doc) => {
+                        let (s_high, s_low, e_low, e_neg_high) = if i_high {
+                            (si, sj, doc.pos[j], doc.neg[i])
+                        } else {
+                            (sj, si, doc.pos[i], doc.neg[j])
+                        };
+                        pair_exp_by_doc(x, s_high, s_low, e_low, e_neg_high, doc.clip)
+                    }
+                    None => exp_f32((-x).min(88.7)),
+                };
+                // The sigmoid, as `pair_sigmoid`.
+                let (pair_lambda, h) = lambda_hess(f64::from(1.0 / (e + 1.0)), d);
+                #[allow(clippy::cast_possible_truncation)]
+                let (pair_lambda, h) = (pair_lambda as f32, h as f32);
+                // Equal labels form no pair, nor do lanes past the row: exact zeros, which
+                // leave every sum as it is.
+                let keep = (t < n) & (yi != yj);
+                let pair_lambda = if i_high { pair_lambda } else { -pair_lambda };
+                let (pair_lambda, h) = if keep { (pair_lambda, h) } else { (0.0, 0.0) };
+                p.lambda[out] = pair_lambda;
+                p.hess[out] = h;
+                p.grad[j] -= pair_lambda;
+                p.hess_sum[j] += h;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86 {
+    use std::arch::x86_64::{
+        __m128, __m256d, _mm256_add_epi64, _mm256_add_pd, _mm256_and_pd, _mm256_blendv_pd,
+        _mm256_castpd_si256, _mm256_castsi256_pd, _mm256_cvtepi32_epi64, _mm256_cvtpd_ps,
+        _mm256_cvtps_pd, _mm256_div_pd, _mm256_loadu_pd, _mm256_max_pd, _mm256_mul_pd,
+        _mm256_set1_epi64x, _mm256_set1_pd, _mm256_slli_epi64, _mm256_storeu_pd, _mm256_sub_pd,
+        _mm256_xor_pd, _mm_add_ps, _mm_and_ps, _mm_blendv_ps, _mm_castps_si128, _mm_castsi128_ps,
+        _mm_cmpgt_epi32, _mm_cmpgt_ps, _mm_cmplt_ps, _mm_cmpneq_ps, _mm_div_ps, _mm_loadu_ps,
+        _mm_min_ps, _mm_set1_epi32, _mm_set1_ps, _mm_setr_epi32, _mm_storeu_ps, _mm_sub_ps,
+        _mm_xor_ps,
+    };
+
+    use super::{PairKernel, PairRows, EPS, LN2_HI, LN2_LO, PAIR_LANES, ROUND_SHIFT};
+
+    /// [`PairKernel`] with AVX2: the four pairs in one vector, the same operations as
+    /// [`super::PortablePairs`] in the same order (no fused multiply-adds), so the same bits.
+    /// Only made where the processor has AVX2.
+    pub(super) struct Avx2Pairs;
+
+    impl PairKernel for Avx2Pairs {
+        #[inline(always)]
+        fn doc_exps(&self, ss: &[f32], pos: &mut [f64], neg: &mut [f64]) {
+            // SAFETY: an `Avx2Pairs` only exists where the processor has AVX2.
+            unsafe { doc_exps(ss, pos, neg) }
+        }
+
+        #[inline(always)]
+        fn rows(&self, rows: PairRows<'_>) {
+            // SAFETY: an `Avx2Pairs` only exists where the processor has AVX2.
+            unsafe {
+                match (rows.ndcg.is_some(), rows.norm_by_diff, rows.exps.is_some()) {
+                    (false, false, false) => pairs::<false, false, false>(rows),
+                    (false, false, true) => pairs::<false, false, true>(rows),
+                    (false, true, false) => pairs::<false, true, false>(rows),
+                    (false, true, true) => pairs::<false, true, true>(rows),
+                    (true, false, false) => pairs::<true, false, false>(rows),
+                    (true, false, true) => pairs::<true, false, true>(rows),
+                    (true, true, false) => pairs::<true, true, false>(rows),
+                    (true, true, true) => pairs::<true, true, true>(rows),
+                }
+            }
+        }
+    }
+
+    /// [`PairKernel::doc_exps`].
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn doc_exps(ss: &[f32], pos: &mut [f64], neg: &mut [f64]) {
+        let lanes = ss.len();
+        assert!(lanes.is_multiple_of(PAIR_LANES) && pos.len() == lanes && neg.len() == lanes);
+        let sign = _mm256_set1_pd(-0.0);
+        for base in (0..lanes).step_by(PAIR_LANES) {
+            // SAFETY: `base + PAIR_LANES <= lanes`, the length of the three slices.
+            unsafe {
+                let s = _mm256_cvtps_pd(_mm_loadu_ps(ss.as_ptr().add(base)));
+                _mm256_storeu_pd(pos.as_mut_ptr().add(base), exp_core4(s));
+                let minus = _mm256_xor_pd(s, sign);
+                _mm256_storeu_pd(neg.as_mut_ptr().add(base), exp_core4(minus));
+            }
+        }
+    }
+
+    /// `e^t` of [`super::exp_f32`], four at a time.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn exp4(t: __m128) -> __m128 {
+        _mm256_cvtpd_ps(exp_core4(_mm256_max_pd(
+            _mm256_cvtps_pd(t),
+            _mm256_set1_pd(-200.0),
+        )))
+    }
+
+    /// [`super::exp_core`], four at a time.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn exp_core4(t: __m256d) -> __m256d {
+        let shift = _mm256_set1_pd(ROUND_SHIFT);
+        let shifted = _mm256_add_pd(
+            _mm256_mul_pd(t, _mm256_set1_pd(std::f64::consts::LOG2_E)),
+            shift,
+        );
+        let n = _mm256_sub_pd(shifted, shift);
+        let r = _mm256_sub_pd(
+            _mm256_sub_pd(t, _mm256_mul_pd(n, _mm256_set1_pd(LN2_HI))),
+            _mm256_mul_pd(n, _mm256_set1_pd(LN2_LO)),
+        );
+        let c = _mm256_set1_pd;
+        // a + r * b
+        let lin = |a: f64, b: f64| _mm256_add_pd(c(a), _mm256_mul_pd(r, c(b)));
+        let r2 = _mm256_mul_pd(r, r);
+        let r4 = _mm256_mul_pd(r2, r2);
+        let r8 = _mm256_mul_pd(r4, r4);
+        let a0 = _mm256_add_pd(c(1.0), r);
+        let a1 = lin(0.5, 1.0 / 6.0);
+        let a2 = lin(1.0 / 24.0, 1.0 / 120.0);
+        let a3 = lin(1.0 / 720.0, 1.0 / 5_040.0);
+        let a4 = lin(1.0 / 40_320.0, 1.0 / 362_880.0);
+        let a5 = lin(1.0 / 3_628_800.0, 1.0 / 39_916_800.0);
+        let a6 = c(1.0 / 479_001_600.0);
+        let b0 = _mm256_add_pd(a0, _mm256_mul_pd(r2, a1));
+        let b1 = _mm256_add_pd(a2, _mm256_mul_pd(r2, a3));
+        let b2 = _mm256_add_pd(a4, _mm256_mul_pd(r2, a5));
+        let p = _mm256_add_pd(
+            _mm256_add_pd(b0, _mm256_mul_pd(r4, b1)),
+            _mm256_mul_pd(r8, _mm256_add_pd(b2, _mm256_mul_pd(r4, a6))),
+        );
+        let scale = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(
+            _mm256_castpd_si256(shifted),
+            _mm256_set1_epi64x(1023),
+        )));
+        _mm256_mul_pd(p, scale)
+    }
+
+    /// [`PairKernel::rows`] for `NDCG` (`ndcg.is_some()`), `NORM` (`norm_by_diff`) and
+    /// `BY_DOC` (`exps.is_some()`).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    #[allow(clippy::too_many_lines)]
+    fn pairs<const NDCG: bool, const NORM: bool, const BY_DOC: bool>(p: PairRows<'_>) {
+        p.check();
+        let (gains, discounts, inv_idcg) = match &p.ndcg {
+            Some(nd) => (nd.gains.as_ptr(), nd.discounts.as_ptr(), nd.inv_idcg),
+            None => {
+                assert!(!NDCG);
+                (std::ptr::null(), std::ptr::null(), 0.0)
+            }
+        };
+        let (e_pos, e_neg, clip) = match &p.exps {
+            Some(doc) => (doc.pos.as_ptr(), doc.neg.as_ptr(), doc.clip),
+            None => {
+                assert!(!BY_DOC);
+                (std::ptr::null(), std::ptr::null(), 0.0)
+            }
+        };
+        let sign = _mm_set1_ps(-0.0);
+        let c = _mm256_set1_pd;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+        let lane = |l: usize| l as i32;
+        for r in 0..p.rows {
+            let i = p.first + r;
+            let n = p.cnt - i - 1;
+            let yi = _mm_set1_ps(p.ys[i]);
+            let si = _mm_set1_ps(p.ss[i]);
+            let (gi, di) = if NDCG {
+                // SAFETY: `i < cnt`, within both (`check`).
+                unsafe { (c(*gains.add(i)), c(*discounts.add(i))) }
+            } else {
+                (c(0.0), c(0.0))
+            };
+            let (ei_pos, ei_neg) = if BY_DOC {
+                // SAFETY: `i < cnt`, within both (`check`).
+                unsafe { (*e_pos.add(i), *e_neg.add(i)) }
+            } else {
+                (1.0, 1.0)
+            };
+            // This row's documents `j = i + 1 + base + lane`, and its output lanes.
+            let (at, out) = (i + 1, r * p.width);
+            for base in (0..n).step_by(PAIR_LANES) {
+                let (j, o) = (at + base, out + base);
+                // SAFETY: `j + PAIR_LANES <= cnt + PAIR_LANES` and
+                // `o + PAIR_LANES <= rows * width`, within every slice (`check`).
+                let (yj, sj) = unsafe {
+                    (
+                        _mm_loadu_ps(p.ys.as_ptr().add(j)),
+                        _mm_loadu_ps(p.ss.as_ptr().add(j)),
+                    )
+                };
+                let delta = if NDCG {
+                    // SAFETY: as above.
+                    let (gj, dj) = unsafe {
+                        (
+                            _mm256_loadu_pd(gains.add(j)),
+                            _mm256_loadu_pd(discounts.add(j)),
+                        )
+                    };
+                    let kept = _mm256_add_pd(_mm256_mul_pd(gi, di), _mm256_mul_pd(gj, dj));
+                    let swapped = _mm256_add_pd(_mm256_mul_pd(gj, di), _mm256_mul_pd(gi, dj));
+                    _mm256_mul_pd(_mm256_sub_pd(kept, swapped), c(inv_idcg))
+                } else {
+                    // SAFETY: as above.
+                    unsafe { _mm256_loadu_pd(p.delta.as_ptr().add(o)) }
+                };
+                let i_high = _mm_cmpgt_ps(yi, yj);
+                let diff = _mm_sub_ps(si, sj);
+                // `s_high - s_low`
+                let x = _mm_blendv_ps(_mm_xor_ps(diff, sign), diff, i_high);
+                let mut d = _mm256_and_pd(delta, _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX)));
+                if NORM {
+                    let abs_x = _mm_and_ps(x, _mm_castsi128_ps(_mm_set1_epi32(i32::MAX)));
+                    d = _mm256_div_pd(d, _mm256_add_pd(_mm256_cvtps_pd(abs_x), c(0.01)));
+                }
+                let t = _mm_xor_ps(x, sign);
+                let e = if BY_DOC {
+                    // `super::pair_exp_by_doc`
+                    let s_high = _mm_blendv_ps(sj, si, i_high);
+                    let s_low = _mm_blendv_ps(si, sj, i_high);
+                    let high64 =
+                        _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_castps_si128(i_high)));
+                    // SAFETY: as above.
+                    let (ej_pos, ej_neg) =
+                        unsafe { (_mm256_loadu_pd(e_pos.add(j)), _mm256_loadu_pd(e_neg.add(j))) };
+                    let e_low = _mm256_blendv_pd(c(ei_pos), ej_pos, high64);
+                    let e_neg_high = _mm256_blendv_pd(ej_neg, c(ei_neg), high64);
+                    let eps = _mm256_sub_pd(
+                        _mm256_cvtps_pd(t),
+                        _mm256_sub_pd(_mm256_cvtps_pd(s_low), _mm256_cvtps_pd(s_high)),
+                    );
+                    let series = _mm256_add_pd(c(0.5), _mm256_mul_pd(eps, c(1.0 / 6.0)));
+                    let series = _mm256_add_pd(c(1.0), _mm256_mul_pd(eps, series));
+                    let correction = _mm256_add_pd(c(1.0), _mm256_mul_pd(eps, series));
+                    let e = _mm256_cvtpd_ps(_mm256_mul_pd(
+                        _mm256_mul_pd(e_low, e_neg_high),
+                        correction,
+                    ));
+                    _mm_blendv_ps(_mm_set1_ps(clip), e, _mm_cmplt_ps(t, _mm_set1_ps(88.7)))
+                } else {
+                    // `min` gives its second operand for a NaN, as `f32::min` does here.
+                    exp4(_mm_min_ps(t, _mm_set1_ps(88.7)))
+                };
+                let sig32 = _mm_div_ps(_mm_set1_ps(1.0), _mm_add_ps(e, _mm_set1_ps(1.0)));
+                let sig = _mm256_cvtps_pd(sig32);
+                let pair_lambda = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_sub_pd(sig, c(1.0)), d));
+                // `max` gives its second operand for a NaN: `EPS`, as the select of
+                // `lambda_hess`.
+                let h = _mm256_max_pd(_mm256_mul_pd(sig, _mm256_sub_pd(c(1.0), sig)), c(EPS));
+                let h = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(h, d), c(2.0)));
+                let pair_lambda = _mm_blendv_ps(_mm_xor_ps(pair_lambda, sign), pair_lambda, i_high);
+                let valid = _mm_castsi128_ps(_mm_cmpgt_epi32(
+                    _mm_set1_epi32(lane((n - base).min(PAIR_LANES))),
+                    _mm_setr_epi32(0, 1, 2, 3),
+                ));
+                let keep = _mm_and_ps(_mm_cmpneq_ps(yi, yj), valid);
+                let pair_lambda = _mm_and_ps(pair_lambda, keep);
+                let h = _mm_and_ps(h, keep);
+                // SAFETY: as above.
+                unsafe {
+                    _mm_storeu_ps(p.lambda.as_mut_ptr().add(o), pair_lambda);
+                    _mm_storeu_ps(p.hess.as_mut_ptr().add(o), h);
+                    let g = p.grad.as_mut_ptr().add(j);
+                    _mm_storeu_ps(g, _mm_sub_ps(_mm_loadu_ps(g), pair_lambda));
+                    let hj = p.hess_sum.as_mut_ptr().add(j);
+                    _mm_storeu_ps(hj, _mm_add_ps(_mm_loadu_ps(hj), h));
+                }
+            }
+        }
     }
 }
 
@@ -868,25 +1352,28 @@ impl RankState {
                         scratch: topk,
                     };
                     sum_lambda = match objective {
-                        Objective::RankNdcg => rows.run(avx2, |i, out| {
-                            // Symmetric in the two positions, as `delta_ndcg` is.
-                            let (gi, di) = (gains[i], disc[i]);
-                            let later = gains[i + 1..].iter().zip(&disc[i + 1..]);
-                            for (o, (&gj, &dj)) in out.iter_mut().zip(later) {
-                                *o = ((gi * di + gj * dj) - (gj * di + gi * dj)) * inv_idcg;
-                            }
-                        }),
-                        Objective::RankMap => rows.run(avx2, |i, out| {
-                            for (t, o) in out.iter_mut().enumerate() {
-                                let j = i + 1 + t;
-                                *o = if ys[i] > ys[j] {
-                                    delta(i, j)
-                                } else {
-                                    delta(j, i)
-                                };
-                            }
-                        }),
-                        _ => rows.run(avx2, |_, out| out.fill(1.0)),
+                        Objective::RankNdcg => {
+                            let ndcg: PairDeltas<'_, NoDeltas> = PairDeltas::Ndcg {
+                                gains,
+                                discounts: disc,
+                                inv_idcg,
+                            };
+                            rows.run(avx2, ndcg)
+                        }
+                        Objective::RankMap => rows.run(
+                            avx2,
+                            PairDeltas::Given(|i, out: &mut [f64]| {
+                                for (t, o) in out.iter_mut().enumerate() {
+                                    let j = i + 1 + t;
+                                    *o = if ys[i] > ys[j] {
+                                        delta(i, j)
+                                    } else {
+                                        delta(j, i)
+                                    };
+                                }
+                            }),
+                        ),
+                        _ => rows.run(avx2, PairDeltas::Given(|_, out: &mut [f64]| out.fill(1.0))),
                     };
                 } else {
                     let mut op = |i: usize, j: usize| {
@@ -1333,11 +1820,21 @@ mod tests {
                     hess: &mut hess,
                     scratch: &mut scratch,
                 };
-                let sum_lambda = rows.run(avx2, |i, out| {
+                let given = |i: usize, out: &mut [f64]| {
                     for (t, o) in out.iter_mut().enumerate() {
                         *o = delta_ndcg(&gains, &disc, i, i + 1 + t) * inv_idcg;
                     }
-                });
+                };
+                let deltas = if case % 2 == 0 {
+                    PairDeltas::Given(given)
+                } else {
+                    PairDeltas::Ndcg {
+                        gains: &gains,
+                        discounts: &disc,
+                        inv_idcg,
+                    }
+                };
+                let sum_lambda = rows.run(avx2, deltas);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&grad), bits(&expected.0), "case {case}, avx2 {avx2}");
                 assert_eq!(bits(&hess), bits(&expected.1), "case {case}, avx2 {avx2}");
