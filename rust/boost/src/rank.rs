@@ -1794,14 +1794,15 @@ mod tests {
         let mut scratch = TopKScratch::default();
         for case in 0..300_usize {
             let cnt = 2 + case % 23;
-            let k = [1, 3, 5, 32][case % 4];
+            let k = [1, 3, 5, 32][case % 5 % 4];
             let norm_by_diff = case % 3 != 0;
             #[allow(clippy::cast_precision_loss)]
             let ys: Vec<f32> = (0..cnt).map(|_| rnd.below_or_eq(3) as f32).collect();
-            // Scores with ties and large gaps among them.
+            // Scores with ties and large gaps among them; the largest beyond the documents'
+            // exponentials (each pair then takes its own).
             #[allow(clippy::cast_precision_loss)]
             let mut ss: Vec<f32> = (0..cnt)
-                .map(|_| (rnd.below_or_eq(40) as f32 - 20.0) * [0.01, 0.7, 9.0][case % 3])
+                .map(|_| (rnd.below_or_eq(40) as f32 - 20.0) * [0.01, 0.7, 9.0, 40.0][case % 4])
                 .collect();
             ss.sort_by(|a, b| b.partial_cmp(a).unwrap());
             let gains: Vec<f64> = ys.iter().map(|&y| gain(y, true)).collect();
