@@ -247,9 +247,12 @@ impl SplitParams {
         }
         let alpha = f64::from(self.reg_alpha);
         let lambda = f64::from(self.reg_lambda);
+        // Only the squares of the thresholded sums count here: `max(|g| - alpha, 0)` has the
+        // square of `threshold_l1(g, alpha)` without its branches on the sign of `g`, which
+        // a scan over the candidates of one node cannot predict.
         let (tl, tr) = (
-            threshold_l1(left.grad, alpha),
-            threshold_l1(right.grad, alpha),
+            (left.grad.abs() - alpha).max(0.0),
+            (right.grad.abs() - alpha).max(0.0),
         );
         let (hl, hr) = (left.hess + lambda, right.hess + lambda);
         tl * tl * hr + tr * tr * hl >= target * hl * hr
