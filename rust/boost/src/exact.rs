@@ -27,6 +27,14 @@ use crate::tree::{Tree, TreeSplit};
 /// How many entries ahead of the current one a column scan prefetches.
 const PREFETCH_DISTANCE: usize = 64;
 
+/// From how many children on a level's columns with a value in every row are partitioned
+/// in one pass over the whole column ([`ColumnSegments::partition_dense`]) rather than node
+/// by node. With few children, consecutive entries often go to the same one, and its cursor
+/// makes a chain of dependent stores; with many, each node's pass reads a sparse subset of
+/// the column's cache lines. (On 100k x 28, 50 trees of depth 6: 4.6 s node by node at
+/// every level, 4.2 s from 4 or 8 children on, 4.9 s from 2 on.)
+const STREAM_PARTITION_CHILDREN: usize = 8;
+
 /// Per-node sums, structure score and weight, and the bounds of its children's weights.
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeEntry {
@@ -107,6 +115,42 @@ impl ColumnSegments {
         }
         self.entries.truncate(w);
         self.segments = out;
+    }
+}
+
+impl ColumnSegments {
+    /// The segments [`Self::partition`] gives, for a column with a value in every row (so
+    /// that each child's segment holds all of its rows), from one pass over the whole column
+    /// in value order: each entry goes to the end of its row's child segment. This reads the
+    /// column once, in order, where the per-node passes read a sparse subset of its cache
+    /// lines once per node. `position[row]` is the row's node (children are numbered from
+    /// `first_child` on) or negative; `starts` are the children's segment starts, the last
+    /// being the end.
+    fn partition_dense(
+        &mut self,
+        col: &[Entry],
+        position: &[i32],
+        first_child: i32,
+        starts: &[usize],
+    ) {
+        let n_children = starts.len() - 1;
+        let mut cursor = starts[..n_children].to_vec();
+        self.entries.clear();
+        self.entries.resize(starts[n_children], 0);
+        for (k, e) in (0u32..).zip(col) {
+            if let Some(ahead) = col.get(k as usize + PREFETCH_DISTANCE) {
+                prefetch(position, ahead.row as usize);
+            }
+            let child = position[e.row as usize].wrapping_sub(first_child);
+            #[allow(clippy::cast_sign_loss)]
+            if let Some(at) = cursor.get_mut(child as u32 as usize) {
+                self.entries[*at] = k;
+                *at += 1;
+            }
+        }
+        self.segments.clear();
+        self.segments
+            .extend(starts.windows(2).map(|w| (w[0], w[1])));
     }
 }
 
@@ -364,12 +408,29 @@ fn grow_tree(
                 .par_iter()
                 .map(|&p| u8::from(p < 0 || p % 2 == 0))
                 .collect();
-            let children = &children;
+            // The children's rows, for the columns with a value in every row.
+            let first_child = next[0] as i32;
+            let mut starts = vec![0usize; next.len() + 1];
+            for &p in &position {
+                if p >= first_child {
+                    starts[(p - first_child) as usize + 1] += 1;
+                }
+            }
+            for c in 1..starts.len() {
+                starts[c] += starts[c - 1];
+            }
+            let (children, position, starts, next) = (&children, &position, &starts, &next);
             profile::time(Phase::Partition, || {
                 work.par_iter_mut().enumerate().for_each(|(j, w)| {
-                    if !w.segments.is_empty() {
+                    if w.segments.is_empty() {
+                        return;
+                    }
+                    let col = cols.column(j);
+                    if col.len() == n_rows && next.len() >= STREAM_PARTITION_CHILDREN {
+                        w.partition_dense(col, position, first_child, starts);
+                    } else {
                         PARTITION_SCRATCH.with(|scratch| {
-                            w.partition(cols.column(j), &side, children, &mut scratch.borrow_mut());
+                            w.partition(col, &side, children, &mut scratch.borrow_mut());
                         });
                     }
                 });
@@ -666,6 +727,83 @@ mod tests {
             &mut sampler,
             &mut ExactWorkspace::default(),
         )
+    }
+
+    #[test]
+    fn partition_in_one_pass_equals_node_by_node() {
+        // A dense column of 1,000 rows over 16 nodes, some of which do not split and some
+        // rows of which take no part; children numbered from 40 on.
+        let n_rows = 1_000_u32;
+        let mut x = 0x9e37_79b9_u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let rows: Vec<u32> = {
+            let mut r: Vec<u32> = (0..n_rows).collect();
+            for i in (1..r.len()).rev() {
+                r.swap(i, next() as usize % (i + 1));
+            }
+            r
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let col: Vec<Entry> = rows
+            .iter()
+            .enumerate()
+            .map(|(k, &row)| Entry {
+                row,
+                value: k as f32,
+            })
+            .collect();
+        let node_of: Vec<usize> = (0..n_rows).map(|_| next() as usize % 16).collect();
+        let taking_part: Vec<bool> = (0..n_rows).map(|_| next() % 10 != 0).collect();
+        let children: Vec<Option<usize>> =
+            (0..16).map(|s| (s % 5 != 3).then(|| 40 + 2 * s)).collect();
+        // The level's segments: each node's rows in column order.
+        let mut seg = ColumnSegments::default();
+        for node in 0..16 {
+            let start = seg.entries.len();
+            for (k, e) in (0u32..).zip(&col) {
+                if taking_part[e.row as usize] && node_of[e.row as usize] == node {
+                    seg.entries.push(k);
+                }
+            }
+            seg.segments.push((start, seg.entries.len()));
+        }
+        // Rows go left or right at random; rows of nodes that did not split drop out.
+        let mut position = vec![-1_i32; n_rows as usize];
+        let mut side = vec![1_u8; n_rows as usize];
+        for r in 0..n_rows as usize {
+            if let (true, Some(l)) = (taking_part[r], children[node_of[r]]) {
+                let left = next() % 2 == 0;
+                position[r] = i32::try_from(l).unwrap() + i32::from(!left);
+                side[r] = u8::from(!left);
+            }
+        }
+        let (first, n_children) = (40_i32, 32);
+        let mut starts = vec![0_usize; n_children + 1];
+        for &p in &position {
+            if p >= first {
+                starts[usize::try_from(p - first).unwrap() + 1] += 1;
+            }
+        }
+        for c in 1..starts.len() {
+            starts[c] += starts[c - 1];
+        }
+        // Children of nodes that did not split have empty segments in one pass: drop them.
+        let mut streamed = seg.clone();
+        streamed.partition_dense(&col, &position, first, &starts);
+        let mut by_node = seg;
+        by_node.partition(&col, &side, &children, &mut Vec::new());
+        let kept: Vec<(usize, usize)> = (0..16)
+            .filter(|&s| children[s].is_some())
+            .flat_map(|s| [2 * s, 2 * s + 1])
+            .map(|c| streamed.segments[c])
+            .collect();
+        assert_eq!(streamed.entries, by_node.entries);
+        assert_eq!(kept, by_node.segments);
     }
 
     #[test]
