@@ -7,7 +7,8 @@ time (the best of ``--repeat`` fits after an untimed warm-up fit on 5,000 rows),
 adds (peak RSS above what the process held before it, so the data is left out) and the whole
 process's peak RSS through its first fit and predictions, with the ratio sapwood / xgboost.
 
-    python benches/compare/boost_exact.py [--rows 100000] [--trees 50] [--repeat 3]
+    python benches/compare/boost_exact.py [--rows 100000] [--trees 50] [--depth 6]
+        [--learning-rate 0.1] [--repeat 3]
 
 With ``SAPWOOD_PROFILE=1`` a table of sapwood's phases per fit follows.
 """
@@ -48,7 +49,11 @@ def worker(lib: str, args: argparse.Namespace) -> dict:
     X, y = make_data(args.rows, args.features)
     Xte, yte = make_data(args.rows // 4, args.features, seed=1)
     params = dict(
-        n_estimators=args.trees, max_depth=6, learning_rate=0.1, tree_method="exact", n_jobs=2
+        n_estimators=args.trees,
+        max_depth=args.depth,
+        learning_rate=args.learning_rate,
+        tree_method="exact",
+        n_jobs=2,
     )
     if lib == "sapwood":
         from sapwood import GBTClassifier as Model
@@ -88,6 +93,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--features", type=int, default=28)
     parser.add_argument("--trees", type=int, default=50)
+    parser.add_argument("--depth", type=int, default=6)
+    parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     # Each library in its own process (peak memory is its own); a child that dies or hangs is
@@ -97,7 +104,8 @@ def main() -> None:
     }
     s, x = results["sapwood"], results["xgboost"]
     print(
-        f"exact GBDT, {args.rows} x {args.features}, {args.trees} trees depth 6, 2 threads; "
+        f"exact GBDT, {args.rows} x {args.features}, {args.trees} trees depth {args.depth}, "
+        f"learning rate {args.learning_rate}, 2 threads; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "
         f"(best of {args.repeat})"
     )
