@@ -424,15 +424,15 @@ const PAIR_LANES: usize = 4;
 const PAIR_BLOCK: usize = 8;
 
 /// [`TopKRows`]'s buffers, kept between groups: the group's labels, scores, gradients and
-/// hessians with room for a row's last lanes past its end, and one row's pairs.
+/// hessians with room for a row's last lanes past its end, and a block of rows' pairs.
 #[derive(Default)]
 struct TopKScratch {
     ys: Vec<f32>,
     ss: Vec<f32>,
     grad: Vec<f32>,
     hess: Vec<f32>,
-    /// One row's pairs: the change in the metric, the lambda (signed for the row's
-    /// document) and the hessian.
+    /// A block of rows' pairs: the change in the metric (where given), the lambda (signed
+    /// for the row's document) and the hessian.
     delta: Vec<f64>,
     lambda: Vec<f32>,
     pair_hess: Vec<f32>,
@@ -479,10 +479,12 @@ impl TopKRows<'_> {
     /// pairs (the top-k normalisation's input), with the metric's changes from `deltas`.
     /// With `avx2`, the processor's 256-bit vectors are used.
     ///
-    /// The sums are XGBoost's, in its order: pair by pair, row by row. Each row is taken in
-    /// two passes: the first computes its pairs [`PAIR_LANES`] at a time (vectorised) and
-    /// adds their later documents' sides, each into its own element; the second adds them
-    /// up in order for the row's own document.
+    /// The sums are XGBoost's, in its order: pair by pair, row by row. Rows are taken
+    /// [`PAIR_BLOCK`] at a time, in two passes: the first computes each row's pairs
+    /// [`PAIR_LANES`] at a time (vectorised) and adds their later documents' sides, each into
+    /// its own element, row after row; the second adds each row's pairs up in order for the
+    /// row's own document. Each document's exponential is taken once per group where the
+    /// scores allow it ([`pair_exp_by_doc`]).
     #[inline(always)]
     fn run<D: Fn(usize, &mut [f64])>(self, avx2: bool, deltas: PairDeltas<'_, D>) -> f64 {
         #[cfg(target_arch = "x86_64")]
