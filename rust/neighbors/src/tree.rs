@@ -616,12 +616,32 @@ impl<'a, F: Float> Rows<'a, F> {
 
     /// The tight box of rows `[lo, hi)`.
     fn range_box(&self, lo: usize, hi: usize) -> BoxPair<F> {
-        let m = self.m;
-        let mut b = empty_box(m);
-        for row in self.pts[lo * m..hi * m].chunks_exact(m) {
-            grow(&mut b, row);
+        match self.m {
+            2 => self.range_box_of::<2>(lo, hi),
+            3 => self.range_box_of::<3>(lo, hi),
+            4 => self.range_box_of::<4>(lo, hi),
+            m => {
+                let mut b = empty_box(m);
+                for row in self.pts[lo * m..hi * m].chunks_exact(m) {
+                    grow(&mut b, row);
+                }
+                b
+            }
         }
-        b
+    }
+
+    /// [`Self::range_box`] for rows of `D` coordinates, the box held in registers (the same
+    /// comparisons, in the same order, as [`grow`]).
+    fn range_box_of<const D: usize>(&self, lo: usize, hi: usize) -> BoxPair<F> {
+        let (mut low, mut high) = ([F::INFINITY; D], [F::ZERO - F::INFINITY; D]);
+        for row in self.pts[lo * D..hi * D].chunks_exact(D) {
+            for c in 0..D {
+                let v = row[c];
+                low[c] = if v < low[c] { v } else { low[c] };
+                high[c] = if v > high[c] { v } else { high[c] };
+            }
+        }
+        (low.to_vec(), high.to_vec())
     }
 }
 
