@@ -353,7 +353,7 @@ fn exp_core(t: f64) -> f64 {
 
 /// `e^t` rounded to `f32` ([`exp_core`] of `t`, or 0 below `-200`, as the float one is).
 /// Against the C library's `expf` over every float in `[-200, 88.7]`, it differs in about 1
-/// in 13,000 of them, by one unit in the last place, where the library rounds the wrong way.
+/// in 13,000 of them, by one unit in the last place.
 #[inline(always)]
 fn exp_f32(t: f32) -> f32 {
     #[allow(clippy::cast_possible_truncation)]
