@@ -116,9 +116,7 @@ impl ColumnSegments {
         self.entries.truncate(w);
         self.segments = out;
     }
-}
 
-impl ColumnSegments {
     /// The segments [`Self::partition`] gives, for a column with a value in every row (so
     /// that each child's segment holds all of its rows), from one pass over the whole column
     /// in value order: each entry goes to the end of its row's child segment. This reads the
@@ -152,6 +150,22 @@ impl ColumnSegments {
         self.segments
             .extend(starts.windows(2).map(|w| (w[0], w[1])));
     }
+}
+
+/// Where each child's segment starts, its rows being those whose `position` is the child
+/// (numbered from `first_child` on, `n_children` of them); the last entry is the end.
+fn child_starts(position: &[i32], first_child: i32, n_children: usize) -> Vec<usize> {
+    let mut starts = vec![0usize; n_children + 1];
+    for &p in position {
+        #[allow(clippy::cast_sign_loss)]
+        if p >= first_child {
+            starts[(p - first_child) as usize + 1] += 1;
+        }
+    }
+    for c in 1..starts.len() {
+        starts[c] += starts[c - 1];
+    }
+    starts
 }
 
 thread_local! {
@@ -403,30 +417,35 @@ fn grow_tree(
             break;
         }
         {
-            // One byte per row (cache-friendly): 0 = went left, 1 = right or gone.
-            let side: Vec<u8> = position
-                .par_iter()
-                .map(|&p| u8::from(p < 0 || p % 2 == 0))
-                .collect();
-            // The children's rows, for the columns with a value in every row.
+            // A column with a value in every row takes one pass from enough children on;
+            // the others go node by node, by each row's side.
+            let in_one_pass = |j: usize| {
+                next.len() >= STREAM_PARTITION_CHILDREN && cols.column(j).len() == n_rows
+            };
+            let partitioned = |j: usize| !work[j].segments.is_empty();
             let first_child = next[0] as i32;
-            let mut starts = vec![0usize; next.len() + 1];
-            for &p in &position {
-                if p >= first_child {
-                    starts[(p - first_child) as usize + 1] += 1;
-                }
-            }
-            for c in 1..starts.len() {
-                starts[c] += starts[c - 1];
-            }
-            let (children, position, starts, next) = (&children, &position, &starts, &next);
+            let starts = if (0..n_cols).any(|j| partitioned(j) && in_one_pass(j)) {
+                child_starts(&position, first_child, next.len())
+            } else {
+                Vec::new()
+            };
+            // One byte per row (cache-friendly): 0 = went left, 1 = right or gone.
+            let side: Vec<u8> = if (0..n_cols).any(|j| partitioned(j) && !in_one_pass(j)) {
+                position
+                    .par_iter()
+                    .map(|&p| u8::from(p < 0 || p % 2 == 0))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let (children, position, starts) = (&children, &position, &starts);
             profile::time(Phase::Partition, || {
                 work.par_iter_mut().enumerate().for_each(|(j, w)| {
                     if w.segments.is_empty() {
                         return;
                     }
                     let col = cols.column(j);
-                    if col.len() == n_rows && next.len() >= STREAM_PARTITION_CHILDREN {
+                    if in_one_pass(j) {
                         w.partition_dense(col, position, first_child, starts);
                     } else {
                         PARTITION_SCRATCH.with(|scratch| {
@@ -782,16 +801,8 @@ mod tests {
                 side[r] = u8::from(!left);
             }
         }
-        let (first, n_children) = (40_i32, 32);
-        let mut starts = vec![0_usize; n_children + 1];
-        for &p in &position {
-            if p >= first {
-                starts[usize::try_from(p - first).unwrap() + 1] += 1;
-            }
-        }
-        for c in 1..starts.len() {
-            starts[c] += starts[c - 1];
-        }
+        let first = 40_i32;
+        let starts = child_starts(&position, first, 32);
         // Children of nodes that did not split have empty segments in one pass: drop them.
         let mut streamed = seg.clone();
         streamed.partition_dense(&col, &position, first, &starts);

@@ -146,8 +146,8 @@ fn rank_desc(values: &[f32], out: &mut Vec<usize>) {
 /// insertion moves more than 8 entries per value, the full sort takes over.
 fn rank_desc_from(values: &[f32], order: &mut [u32], out: &mut Vec<usize>) {
     let n = values.len();
-    let warm = order.len() == n && u32::try_from(n).is_ok() && !values.iter().any(|v| v.is_nan());
-    if warm {
+    let fits = order.len() == n && u32::try_from(n).is_ok();
+    if fits && !values.iter().any(|v| v.is_nan()) {
         // Descending by value, then ascending by index: the keys of `rank_desc`.
         let before = |a: u32, b: u32| {
             let (va, vb) = (values[a as usize], values[b as usize]);
@@ -177,7 +177,7 @@ fn rank_desc_from(values: &[f32], order: &mut [u32], out: &mut Vec<usize>) {
         }
     }
     rank_desc(values, out);
-    if order.len() == n && u32::try_from(n).is_ok() {
+    if fits {
         for (o, &d) in order.iter_mut().zip(out.iter()) {
             #[allow(clippy::cast_possible_truncation)]
             let d = d as u32;
@@ -329,7 +329,7 @@ const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// `1e-15` there), and `2^n` is built from `n`'s bits. Only plain multiplies and adds are
 /// used (no fused ones), so the results are the same with and without vector instructions.
 #[inline(always)]
-fn exp_core(t: f64) -> f64 {
+const fn exp_core(t: f64) -> f64 {
     let shifted = t * std::f64::consts::LOG2_E + ROUND_SHIFT;
     let n = shifted - ROUND_SHIFT;
     let r = (t - n * LN2_HI) - n * LN2_LO;
@@ -355,11 +355,15 @@ fn exp_core(t: f64) -> f64 {
 /// Against the C library's `expf` over every float in `[-200, 88.7]`, it differs in about 1
 /// in 13,000 of them, by one unit in the last place.
 #[inline(always)]
-fn exp_f32(t: f32) -> f32 {
+const fn exp_f32(t: f32) -> f32 {
     #[allow(clippy::cast_possible_truncation)]
-    let e = exp_core(f64::from(t).max(-200.0)) as f32;
+    let e = exp_core((t as f64).max(-200.0)) as f32;
     e
 }
+
+/// The largest exponent of a pair's sigmoid, and its exponential.
+const EXP_CLIP: f32 = 88.7;
+const EXP_AT_CLIP: f32 = exp_f32(EXP_CLIP);
 
 /// The largest score magnitude whose exponentials [`TopKRows`] takes per document.
 const DOC_EXP_LIMIT: f32 = 600.0;
@@ -368,19 +372,19 @@ const DOC_EXP_LIMIT: f32 = 600.0;
 /// `x = s_high - s_low` (in `f32`), from the documents' `e^s_low` and `e^-s_high`
 /// (`|s| <= DOC_EXP_LIMIT`): their product is `e^(s_low - s_high)`, and the factor
 /// `e^eps` (a short series, `|eps|` being at most half a unit of `x`) moves it to the
-/// rounded difference. `clip` is `exp_f32(88.7)`. This agrees with [`exp_f32`] but for the
+/// rounded difference. This agrees with [`exp_f32`] but for the
 /// rare values within about `1e-16` of halfway between two floats.
 #[inline(always)]
-fn pair_exp_by_doc(x: f32, s_high: f32, s_low: f32, e_low: f64, e_neg_high: f64, clip: f32) -> f32 {
+fn pair_exp_by_doc(x: f32, s_high: f32, s_low: f32, e_low: f64, e_neg_high: f64) -> f32 {
     let t = -x;
     let eps = f64::from(t) - (f64::from(s_low) - f64::from(s_high));
     let correction = 1.0 + eps * (1.0 + eps * (0.5 + eps * (1.0 / 6.0)));
     #[allow(clippy::cast_possible_truncation)]
     let e = ((e_low * e_neg_high) * correction) as f32;
-    if t < 88.7 {
+    if t < EXP_CLIP {
         e
     } else {
-        clip
+        EXP_AT_CLIP
     }
 }
 
@@ -388,8 +392,14 @@ fn pair_exp_by_doc(x: f32, s_high: f32, s_low: f32, e_low: f64, e_neg_high: f64,
 /// with the exponent clipped at 88.7, its exponential from [`exp_f32`].
 #[inline(always)]
 fn pair_sigmoid(x: f32) -> f32 {
-    // `e + 1 >= 1`, so adding the reference's `1e-16` to it changes nothing in `f32`.
-    1.0 / (exp_f32((-x).min(88.7)) + 1.0)
+    sigmoid_of_exp(exp_f32((-x).min(EXP_CLIP)))
+}
+
+/// The sigmoid from its exponential `e`: `1 / (e + 1 + 1e-16)`. `e + 1 >= 1`, so adding the
+/// reference's `1e-16` to it changes nothing in `f32`.
+#[inline(always)]
+fn sigmoid_of_exp(e: f32) -> f32 {
+    1.0 / (e + 1.0)
 }
 
 /// A pair's sigmoid of the score difference and its metric change, divided by the score
@@ -522,14 +532,14 @@ impl TopKRows<'_> {
         let cnt = ys.len();
         // Copies with room for the last lanes of a row (lanes past its end are masked).
         let padded = cnt + L;
-        for (buf, from) in [(&mut s.ys, ys), (&mut s.ss, ss), (&mut s.grad, &*grad)] {
-            buf.clear();
-            buf.extend_from_slice(from);
-            buf.resize(padded, 0.0);
+        for (buf, from) in [
+            (&mut s.ys, ys),
+            (&mut s.ss, ss),
+            (&mut s.grad, &*grad),
+            (&mut s.hess, &*hess),
+        ] {
+            copy_padded(buf, from, padded);
         }
-        s.hess.clear();
-        s.hess.extend_from_slice(hess);
-        s.hess.resize(padded, 0.0);
         // Room for a block of rows' pairs.
         let width = cnt.div_ceil(L) * L;
         for buf in [&mut s.lambda, &mut s.pair_hess] {
@@ -541,10 +551,8 @@ impl TopKRows<'_> {
         if by_doc {
             s.e_pos.resize(padded, 0.0);
             s.e_neg.resize(padded, 0.0);
-            let lanes = width.min(padded);
-            kernel.doc_exps(&s.ss[..lanes], &mut s.e_pos[..lanes], &mut s.e_neg[..lanes]);
+            kernel.doc_exps(&s.ss[..width], &mut s.e_pos[..width], &mut s.e_neg[..width]);
         }
-        let clip = exp_f32(88.7);
         // NDCG's gains and discounts, with room past the end as the scores have.
         let (ndcg, inv_idcg) = match &deltas {
             PairDeltas::Ndcg {
@@ -552,11 +560,8 @@ impl TopKRows<'_> {
                 discounts,
                 inv_idcg,
             } => {
-                for (buf, from) in [(&mut s.gains, gains), (&mut s.discounts, discounts)] {
-                    buf.clear();
-                    buf.extend_from_slice(&from[..cnt]);
-                    buf.resize(padded, 0.0);
-                }
+                copy_padded(&mut s.gains, &gains[..cnt], padded);
+                copy_padded(&mut s.discounts, &discounts[..cnt], padded);
                 (true, *inv_idcg)
             }
             PairDeltas::Given(_) => (false, 0.0),
@@ -590,7 +595,6 @@ impl TopKRows<'_> {
                 exps: by_doc.then(|| DocExps {
                     pos: &s.e_pos,
                     neg: &s.e_neg,
-                    clip,
                 }),
                 lambda: &mut s.lambda,
                 hess: &mut s.pair_hess,
@@ -619,6 +623,13 @@ impl TopKRows<'_> {
         hess.copy_from_slice(&s.hess[..cnt]);
         sum_lambda
     }
+}
+
+/// `buf` set to `from` followed by zeros up to `len`.
+fn copy_padded<T: Copy + Default>(buf: &mut Vec<T>, from: &[T], len: usize) {
+    buf.clear();
+    buf.extend_from_slice(from);
+    buf.resize(len, T::default());
 }
 
 /// The pairs of `rows` top-k rows from row `first` of a group of `cnt` documents: each
@@ -686,11 +697,10 @@ struct NdcgDeltas<'a> {
 }
 
 /// The exponentials of [`pair_exp_by_doc`] for [`PairRows`]: each document's `e^s` and
-/// `e^-s`, and `clip`, `exp_f32(88.7)`.
+/// `e^-s`.
 struct DocExps<'a> {
     pos: &'a [f64],
     neg: &'a [f64],
-    clip: f32,
 }
 
 /// Computes [`PairRows`], and the documents' exponentials. Every kernel gives the same
@@ -749,12 +759,11 @@ impl PairKernel for PortablePairs {
                         } else {
                             (sj, si, doc.pos[i], doc.neg[j])
                         };
-                        pair_exp_by_doc(x, s_high, s_low, e_low, e_neg_high, doc.clip)
+                        pair_exp_by_doc(x, s_high, s_low, e_low, e_neg_high)
                     }
-                    None => exp_f32((-x).min(88.7)),
+                    None => exp_f32((-x).min(EXP_CLIP)),
                 };
-                // The sigmoid, as `pair_sigmoid`.
-                let (pair_lambda, h) = lambda_hess(f64::from(1.0 / (e + 1.0)), d);
+                let (pair_lambda, h) = lambda_hess(f64::from(sigmoid_of_exp(e)), d);
                 #[allow(clippy::cast_possible_truncation)]
                 let (pair_lambda, h) = (pair_lambda as f32, h as f32);
                 // Equal labels form no pair, nor do lanes past the row: exact zeros, which
@@ -785,7 +794,9 @@ mod x86 {
         _mm_xor_ps,
     };
 
-    use super::{PairKernel, PairRows, EPS, LN2_HI, LN2_LO, PAIR_LANES, ROUND_SHIFT};
+    use super::{
+        PairKernel, PairRows, EPS, EXP_AT_CLIP, EXP_CLIP, LN2_HI, LN2_LO, PAIR_LANES, ROUND_SHIFT,
+    };
 
     /// [`PairKernel`] with AVX2: the four pairs in one vector, the same operations as
     /// [`super::PortablePairs`] in the same order (no fused multiply-adds), so the same bits.
@@ -900,11 +911,11 @@ mod x86 {
                 (std::ptr::null(), std::ptr::null(), 0.0)
             }
         };
-        let (e_pos, e_neg, clip) = match &p.exps {
-            Some(doc) => (doc.pos.as_ptr(), doc.neg.as_ptr(), doc.clip),
+        let (e_pos, e_neg) = match &p.exps {
+            Some(doc) => (doc.pos.as_ptr(), doc.neg.as_ptr()),
             None => {
                 assert!(!BY_DOC);
-                (std::ptr::null(), std::ptr::null(), 0.0)
+                (std::ptr::null(), std::ptr::null())
             }
         };
         let sign = _mm_set1_ps(-0.0);
@@ -987,10 +998,14 @@ mod x86 {
                         _mm256_mul_pd(e_low, e_neg_high),
                         correction,
                     ));
-                    _mm_blendv_ps(_mm_set1_ps(clip), e, _mm_cmplt_ps(t, _mm_set1_ps(88.7)))
+                    _mm_blendv_ps(
+                        _mm_set1_ps(EXP_AT_CLIP),
+                        e,
+                        _mm_cmplt_ps(t, _mm_set1_ps(EXP_CLIP)),
+                    )
                 } else {
                     // `min` gives its second operand for a NaN, as `f32::min` does here.
-                    exp4(_mm_min_ps(t, _mm_set1_ps(88.7)))
+                    exp4(_mm_min_ps(t, _mm_set1_ps(EXP_CLIP)))
                 };
                 let sig32 = _mm_div_ps(_mm_set1_ps(1.0), _mm_add_ps(e, _mm_set1_ps(1.0)));
                 let sig = _mm256_cvtps_pd(sig32);

@@ -423,10 +423,10 @@ fn empty_box<F: Float>(m: usize) -> BoxPair<F> {
     (vec![F::INFINITY; m], vec![F::ZERO - F::INFINITY; m])
 }
 
-/// Widens a box to hold one (finite) row.
+/// Widens the box `lo`, `hi` to hold one (finite) row.
 #[inline(always)]
-fn grow<F: Float>(b: &mut BoxPair<F>, row: &[F]) {
-    for ((lo, hi), &v) in b.0.iter_mut().zip(b.1.iter_mut()).zip(row) {
+fn grow<F: Float>(lo: &mut [F], hi: &mut [F], row: &[F]) {
+    for ((lo, hi), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
         if v < *lo {
             *lo = v;
         }
@@ -621,25 +621,20 @@ impl<'a, F: Float> Rows<'a, F> {
             3 => self.range_box_of::<3>(lo, hi),
             4 => self.range_box_of::<4>(lo, hi),
             m => {
-                let mut b = empty_box(m);
+                let (mut low, mut high) = empty_box(m);
                 for row in self.pts[lo * m..hi * m].chunks_exact(m) {
-                    grow(&mut b, row);
+                    grow(&mut low, &mut high, row);
                 }
-                b
+                (low, high)
             }
         }
     }
 
-    /// [`Self::range_box`] for rows of `D` coordinates, the box held in registers (the same
-    /// comparisons, in the same order, as [`grow`]).
+    /// [`Self::range_box`] for rows of `D` coordinates, the box held in registers.
     fn range_box_of<const D: usize>(&self, lo: usize, hi: usize) -> BoxPair<F> {
         let (mut low, mut high) = ([F::INFINITY; D], [F::ZERO - F::INFINITY; D]);
         for row in self.pts[lo * D..hi * D].chunks_exact(D) {
-            for c in 0..D {
-                let v = row[c];
-                low[c] = if v < low[c] { v } else { low[c] };
-                high[c] = if v > high[c] { v } else { high[c] };
-            }
+            grow(&mut low, &mut high, row);
         }
         (low.to_vec(), high.to_vec())
     }
