@@ -127,6 +127,38 @@ def test_sparse_input_stays_sparse_and_matches_dense_missing(digits):
     np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["hist", "approx", "exact"])
+def test_sparse_input_with_unsorted_or_duplicated_columns(method):
+    # scipy allows a CSR row's columns in any order, and duplicated (meaning their sum): the
+    # model must be the one of the canonical matrix, and the caller's matrix left alone.
+    rng = np.random.default_rng(0)
+    canonical = sp.random(600, 12, density=0.4, format="csr", random_state=1, dtype=np.float64)
+    y = canonical[:, 0].toarray().ravel() - 2 * canonical[:, 5].toarray().ravel()
+    y = (y + 0.1 * rng.standard_normal(600) > 0).astype(int)
+    # Every row reversed, and its first entry split in two halves.
+    indices, data, indptr = [], [], [0]
+    for r in range(canonical.shape[0]):
+        lo, hi = canonical.indptr[r], canonical.indptr[r + 1]
+        cols, vals = list(canonical.indices[lo:hi][::-1]), list(canonical.data[lo:hi][::-1])
+        if cols:
+            cols.append(cols[-1])
+            vals[-1] /= 2
+            vals.append(vals[-1])
+        indices += cols
+        data += vals
+        indptr.append(len(indices))
+    messy = sp.csr_matrix((data, indices, indptr), shape=canonical.shape)
+    assert not messy.has_canonical_format
+    before = (messy.indices.copy(), messy.data.copy())
+    kw = dict(n_estimators=8, max_depth=4, tree_method=method)
+    ref = GBTClassifier(**kw).fit(canonical, y)
+    got = GBTClassifier(**kw).fit(messy, y)
+    np.testing.assert_allclose(got.predict_proba(canonical), ref.predict_proba(canonical))
+    np.testing.assert_allclose(ref.predict_proba(messy), ref.predict_proba(canonical))
+    np.testing.assert_array_equal(messy.indices, before[0])
+    np.testing.assert_array_equal(messy.data, before[1])
+
+
 def test_results_do_not_depend_on_the_thread_count(digits):
     X, y = digits
     kw = dict(

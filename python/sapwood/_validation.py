@@ -363,11 +363,18 @@ def as_native_matrix(X: Any) -> Any:
 
     Dense float32/float64 arrays pass as C-contiguous, aligned arrays (NaN = missing), the
     input itself when it already is one. Sparse
-    matrices pass as a CSR tuple ``(indptr int64, indices int32, data float32, n_cols)``,
-    where absent entries are missing values.
+    matrices pass as a CSR tuple ``(indptr int64, indices int32, data float32, n_cols)``
+    in canonical form (each row's columns sorted, duplicates summed), where absent entries
+    are missing values.
     """
     if sp.issparse(X):
         csr = X.tocsr()
+        if not csr.has_canonical_format:
+            # The core looks a row's entries up by column: they must be sorted, and a
+            # duplicated entry means their sum (scipy's reading). The caller's matrix is left
+            # as it was.
+            csr = csr.copy()
+            csr.sum_duplicates()
         return (
             native_array(csr.indptr, dtype=np.int64),
             native_array(csr.indices, dtype=np.int32),

@@ -316,6 +316,7 @@ impl BinnedMatrix {
     }
 
     /// Bins a CSR matrix; absent entries (and stored NaNs, which are dropped) are missing.
+    /// A row's columns may come in any order.
     ///
     /// # Errors
     /// [`BoostError`] for malformed CSR arrays or a feature count that disagrees with the cuts.
@@ -344,10 +345,24 @@ impl BinnedMatrix {
         let mut wide: Vec<u16> = try_with_capacity(values.len(), what)?;
         new_indptr.push(0);
         for r in 0..n_rows {
+            let start = features.len();
             for k in indptr[r]..indptr[r + 1] {
                 if let Some(b) = bin_of(cuts, indices[k], values[k]) {
                     features.push(indices[k] as u32);
                     wide.push(b);
+                }
+            }
+            // A row's entries are looked up by feature (`bin`) and read feature by feature:
+            // rows whose columns come unsorted are sorted.
+            if !features[start..].is_sorted() {
+                let mut row: Vec<(u32, u16)> = features[start..]
+                    .iter()
+                    .copied()
+                    .zip(wide[start..].iter().copied())
+                    .collect();
+                row.sort_by_key(|&(f, _)| f);
+                for (k, (f, b)) in row.into_iter().enumerate() {
+                    (features[start + k], wide[start + k]) = (f, b);
                 }
             }
             new_indptr.push(features.len());
@@ -612,9 +627,19 @@ mod tests {
             &cuts,
         )
         .unwrap();
+        // The same rows with their columns in reverse order.
+        let unsorted = BinnedMatrix::from_csr(
+            &[0, 2, 3, 5],
+            &[2, 0, 2, 1, 0],
+            &[4.0, 1.0, 5.0, 3.0, 2.0],
+            3,
+            &cuts,
+        )
+        .unwrap();
         for r in 0..3 {
             for f in 0..3 {
                 assert_eq!(d.bin(r, f), s.bin(r, f), "row {r} feature {f}");
+                assert_eq!(d.bin(r, f), unsorted.bin(r, f), "row {r} feature {f}");
             }
         }
         assert!(BinnedMatrix::from_csr(&[0, 2], &[0, 7], &[1.0, 2.0], 3, &cuts).is_err());
