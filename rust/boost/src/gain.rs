@@ -39,6 +39,12 @@ impl GradStats {
         self.hess += other.hess;
     }
 
+    /// Whether both sums are zero (a bin no row fell in, for one). Branch-free.
+    #[inline]
+    pub fn is_zero(&self) -> bool {
+        (self.grad == 0.0) & (self.hess == 0.0)
+    }
+
     /// `a - b`.
     #[inline]
     pub fn difference(a: GradStats, b: GradStats) -> GradStats {

@@ -38,32 +38,75 @@ fn lower_bound(min: f32) -> f32 {
     }
 }
 
-/// Adds the bins at `order` to `acc` until a chunk holds [`SCAN_CHUNK`] non-empty ones or
-/// `order` ends, writing the running sums after each non-empty bin and its index into the
-/// chunk. Returns how many were written, how many bins were added, and the sums. Branch-free:
-/// an empty bin adds zero and its slot is overwritten by the next. Kept out of line: inlined
-/// into the whole scan, the running sums went through the stack on every bin.
+/// Adds the bins from `start` on to `acc` until [`SCAN_CHUNK`] non-empty ones are added or
+/// the bins end (empty bins add nothing), writing the running sums after each non-empty bin to `acc_g`/`acc_h` and its
+/// index to `at` (from its front). Returns how many were written, how many bins were added,
+/// and the sums. Branch-free: an empty bin adds zero and its slots are overwritten by the
+/// next. Kept out of line: inlined into the whole scan, the running sums went through the
+/// stack on every bin.
 #[inline(never)]
-fn running_sums(
+#[allow(clippy::cast_possible_truncation)]
+fn running_sums<const SKIP_EMPTY: bool>(
     bins: &[GradStats],
-    order: impl Iterator<Item = usize>,
+    start: usize,
     mut acc: GradStats,
     acc_g: &mut [f64; SCAN_CHUNK],
     acc_h: &mut [f64; SCAN_CHUNK],
-    at: &mut [usize; SCAN_CHUNK],
+    at: &mut [u32],
 ) -> (usize, usize, GradStats) {
-    let (mut m, mut added) = (0, 0);
-    for i in order {
-        if m == SCAN_CHUNK {
-            break;
-        }
+    let n = bins.len();
+    let (mut m, mut i) = (0, start);
+    // Adds bin `i` (branch-free: an empty bin's slots are overwritten by the next).
+    let mut step = |i: usize, m: &mut usize| {
         let b = bins[i];
         acc.add(b);
-        (acc_g[m], acc_h[m], at[m]) = (acc.grad, acc.hess, i);
-        m += usize::from(!(b.hess == 0.0 && b.grad == 0.0));
-        added += 1;
+        (acc_g[*m], acc_h[*m], at[*m]) = (acc.grad, acc.hess, i as u32);
+        *m += usize::from(!b.is_zero());
+    };
+    while SKIP_EMPTY && i < n && i % 4 != 0 && m < SCAN_CHUNK {
+        step(i, &mut m);
+        i += 1;
     }
-    (m, added, acc)
+    // With `SKIP_EMPTY`, four bins at a time: four empty ones add nothing and hold no
+    // candidate, and are passed without a turn each of the chain of additions. Where few
+    // runs are empty the test costs more than it saves.
+    while SKIP_EMPTY && i + 4 <= n && m + 4 <= SCAN_CHUNK {
+        let q = &bins[i..i + 4];
+        if !(q[0].is_zero() & q[1].is_zero() & q[2].is_zero() & q[3].is_zero()) {
+            for k in i..i + 4 {
+                step(k, &mut m);
+            }
+        }
+        i += 4;
+    }
+    while i < n && m < SCAN_CHUNK {
+        step(i, &mut m);
+        i += 1;
+    }
+    (m, i - start, acc)
+}
+
+/// Adds the bins at `at` (non-empty ones, found by [`running_sums`]) to `acc` in turn,
+/// writing the running sums after each. Returns the sums.
+#[inline(never)]
+fn gathered_sums(
+    bins: &[GradStats],
+    at: impl Iterator<Item = u32>,
+    mut acc: GradStats,
+    acc_g: &mut [f64; SCAN_CHUNK],
+    acc_h: &mut [f64; SCAN_CHUNK],
+) -> GradStats {
+    for ((i, g), h) in at.zip(acc_g.iter_mut()).zip(acc_h.iter_mut()) {
+        acc.add(bins[i as usize]);
+        (*g, *h) = (acc.grad, acc.hess);
+    }
+    acc
+}
+
+thread_local! {
+    /// The indices of a feature's non-empty bins, found by the forward scan and read back by
+    /// the backward one: one buffer per thread, grown to the most bins seen.
+    static NON_EMPTY: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Bins scanned per step: the running sums of a chunk are laid out first, then the loss
@@ -141,6 +184,9 @@ pub(crate) struct FeatureBins<'a> {
     pub min_value: f32,
     /// The feature's index.
     pub feature: u32,
+    /// Whether most bins are expected empty (sparse storage): runs of empty bins are then
+    /// passed four at a time. Either way gives the same split.
+    pub sparse: bool,
 }
 
 /// The node a split is searched for: its gradient sums, their gain, and the bounds its
@@ -302,6 +348,7 @@ pub(crate) fn evaluate_feature(
         cut_values,
         min_value,
         feature,
+        sparse,
     } = *feature_bins;
     let node = sums.stats;
     let mut best = BinSplit::default();
@@ -323,93 +370,100 @@ pub(crate) fn evaluate_feature(
             }
         };
     let n = bins.len();
-    // Running sums after each non-empty bin, a chunk at a time. An empty bin repeats the
-    // previous candidate with an equal loss change, which never replaces it, so only
-    // non-empty bins are candidates (small nodes have few).
-    let mut acc_g = [0.0_f64; SCAN_CHUNK];
-    let mut acc_h = [0.0_f64; SCAN_CHUNK];
-    let mut at = [0_usize; SCAN_CHUNK];
-    let mut loss = [0.0_f32; SCAN_CHUNK];
-    // Forward: left accumulates bins 0..=i, missing rows go right, threshold cut[i].
-    let mut acc = GradStats::default();
-    let mut i = 0;
-    while i < n {
-        let (m, added, run) = running_sums(bins, i..n, acc, &mut acc_g, &mut acc_h, &mut at);
-        (i, acc) = (i + added, run);
-        loss_changes(
-            &acc_g[..m],
-            &acc_h[..m],
-            &sums,
-            params,
-            constraint,
-            true,
-            &mut loss[..m],
-        );
-        if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
-            let left = GradStats {
-                grad: acc_g[j],
-                hess: acc_h[j],
-            };
-            let right = GradStats::difference(node, left);
-            let b = at[j];
-            propose(
-                &mut best,
-                loss[j],
-                cut_values[b],
-                false,
-                left,
-                right,
-                b as i32,
-            );
+    // Only non-empty bins are candidates: an empty bin repeats the previous candidate with an
+    // equal loss change, which never replaces it (small nodes, and sparse features, have
+    // few). The forward scan adds every bin and notes the non-empty ones; the backward scan
+    // adds only those, as empty bins add nothing.
+    NON_EMPTY.with_borrow_mut(|at_buf| {
+        if at_buf.len() < n {
+            at_buf.resize(n, 0);
         }
-    }
-    if !maybe_missing {
-        return best;
-    }
-    // A node has missing rows for this feature when the bins do not hold all its hessian.
-    if node.hess - acc.hess <= 1e-9 * node.hess.abs().max(1.0) {
-        return best;
-    }
-    // Backward: right accumulates bins i..end, missing rows go left, threshold the lower
-    // bound of bin i.
-    let mut acc = GradStats::default();
-    let mut end = n;
-    while end > 0 {
-        let (m, added, run) =
-            running_sums(bins, (0..end).rev(), acc, &mut acc_g, &mut acc_h, &mut at);
-        (end, acc) = (end - added, run);
-        loss_changes(
-            &acc_g[..m],
-            &acc_h[..m],
-            &sums,
-            params,
-            constraint,
-            false,
-            &mut loss[..m],
-        );
-        if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
-            let right = GradStats {
-                grad: acc_g[j],
-                hess: acc_h[j],
-            };
-            let left = GradStats::difference(node, right);
-            let b = at[j];
-            let threshold = if b == 0 {
-                lower_bound(min_value)
+        let mut acc_g = [0.0_f64; SCAN_CHUNK];
+        let mut acc_h = [0.0_f64; SCAN_CHUNK];
+        let mut loss = [0.0_f32; SCAN_CHUNK];
+        // Forward: left accumulates bins 0..=i, missing rows go right, threshold cut[i].
+        let mut acc = GradStats::default();
+        let (mut i, mut filled) = (0, 0);
+        while i < n {
+            let at_rest = &mut at_buf[filled..];
+            let (m, added, run) = if sparse {
+                running_sums::<true>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
             } else {
-                cut_values[b - 1]
+                running_sums::<false>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
             };
-            propose(
-                &mut best,
-                loss[j],
-                threshold,
+            (i, acc) = (i + added, run);
+            let at = &at_buf[filled..filled + m];
+            filled += m;
+            loss_changes(
+                &acc_g[..m],
+                &acc_h[..m],
+                &sums,
+                params,
+                constraint,
                 true,
-                left,
-                right,
-                b as i32 - 1,
+                &mut loss[..m],
             );
+            if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
+                let left = GradStats {
+                    grad: acc_g[j],
+                    hess: acc_h[j],
+                };
+                let right = GradStats::difference(node, left);
+                let b = at[j] as usize;
+                propose(
+                    &mut best,
+                    loss[j],
+                    cut_values[b],
+                    false,
+                    left,
+                    right,
+                    b as i32,
+                );
+            }
         }
-    }
+        // A node has missing rows for this feature when the bins do not hold all its hessian.
+        if !maybe_missing || node.hess - acc.hess <= 1e-9 * node.hess.abs().max(1.0) {
+            return;
+        }
+        // Backward: right accumulates bins i..end, missing rows go left, threshold the lower
+        // bound of bin i.
+        let mut acc = GradStats::default();
+        for at in at_buf[..filled].rchunks(SCAN_CHUNK) {
+            let m = at.len();
+            acc = gathered_sums(bins, at.iter().rev().copied(), acc, &mut acc_g, &mut acc_h);
+            loss_changes(
+                &acc_g[..m],
+                &acc_h[..m],
+                &sums,
+                params,
+                constraint,
+                false,
+                &mut loss[..m],
+            );
+            if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
+                let right = GradStats {
+                    grad: acc_g[j],
+                    hess: acc_h[j],
+                };
+                let left = GradStats::difference(node, right);
+                let b = at[m - 1 - j] as usize;
+                let threshold = if b == 0 {
+                    lower_bound(min_value)
+                } else {
+                    cut_values[b - 1]
+                };
+                propose(
+                    &mut best,
+                    loss[j],
+                    threshold,
+                    true,
+                    left,
+                    right,
+                    b as i32 - 1,
+                );
+            }
+        }
+    });
     best
 }
 
@@ -431,22 +485,26 @@ pub(crate) struct SplitEvaluator<'a> {
     maybe_missing: bool,
     /// Monotone constraint per feature (empty: none).
     monotone: &'a [i8],
+    /// Whether the data is stored sparse (most bins of a node empty).
+    sparse: bool,
 }
 
 impl<'a> SplitEvaluator<'a> {
     /// An evaluator over `cuts` with the gain rules of `params` and the features' monotone
-    /// constraints `monotone` (empty: none).
+    /// constraints `monotone` (empty: none), for data stored sparse or not (`sparse`).
     pub fn new(
         cuts: &'a QuantileCuts,
         params: &'a SplitParams,
         maybe_missing: bool,
         monotone: &'a [i8],
+        sparse: bool,
     ) -> Self {
         Self {
             cuts,
             params,
             maybe_missing,
             monotone,
+            sparse,
         }
     }
 
@@ -470,6 +528,7 @@ impl<'a> SplitEvaluator<'a> {
                 cut_values: self.cuts.feature(f),
                 min_value: self.cuts.min_value(f),
                 feature: f as u32,
+                sparse: self.sparse,
             };
             if self.cuts.is_categorical(f) {
                 return evaluate_categorical(bins, f as u32, node, self.params);
@@ -677,7 +736,7 @@ mod tests {
             (state >> 40) as f64 / f64::from(1u32 << 24)
         };
         for case in 0..200 {
-            let n_bins = 1 + (next() * 300.0) as usize;
+            let n_bins = 1 + (next() * 700.0) as usize;
             let bins: Vec<GradStats> = (0..n_bins)
                 .map(|_| {
                     if next() < 0.3 {
@@ -705,6 +764,7 @@ mod tests {
                 cut_values: &cuts,
                 min_value: -1.0,
                 feature: 3,
+                sparse: case % 2 == 0,
             };
             let sums = NodeSums {
                 stats: node,

@@ -114,7 +114,7 @@ impl<'a> HistGrower<'a> {
                 break;
             }
             let (next, sums) = growth
-                .step(self.cuts, self.params, self.layout.any_missing(), sums)
+                .step(self.cuts, self.params, &self.layout, sums)
                 .expect("one part answers its own plan");
             part.adopt(sums);
             plan = next;

@@ -467,7 +467,7 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
         &mut self,
         cuts: &QuantileCuts,
         params: &SplitParams,
-        any_missing: bool,
+        layout: &HistLayout,
         sums: StepSums,
     ) -> Result<(GrowPlan, StepSums), BoostError> {
         if sums.hists.len() != self.pending.len() {
@@ -484,7 +484,13 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
             self.pending[0].stats = sums.root;
             self.pending[0].gain = params.bounded_gain(sums.root, Bounds::default());
         }
-        let evaluator = SplitEvaluator::new(cuts, params, any_missing, &self.constraints.monotone);
+        let evaluator = SplitEvaluator::new(
+            cuts,
+            params,
+            layout.any_missing(),
+            &self.constraints.monotone,
+            !layout.dense(),
+        );
         let bounds = &self.bounds;
         let entries: Vec<ExpandEntry> = self
             .pending

@@ -638,9 +638,9 @@ impl DistTree {
         for m in messages {
             sums.add_flat(m)?;
         }
-        let (plan, _) =
-            self.growth
-                .step(&self.cuts, &self.split, self.layout.any_missing(), sums)?;
+        let (plan, _) = self
+            .growth
+            .step(&self.cuts, &self.split, &self.layout, sums)?;
         self.plan = plan;
         self.local_step();
         Ok(())
