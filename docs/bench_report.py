@@ -41,6 +41,7 @@ RESULTS = BENCHES / "results"
 BENCHMARKS = [
     "boost_exact",
     "boost_hist",
+    "boost_cases",
     "categorical",
     "ranking",
     "explain",
@@ -52,6 +53,7 @@ BENCHMARKS = [
 QUICK_ARGS = {
     "boost_exact": ["--rows", "5000", "--trees", "10", "--repeat", "1"],
     "boost_hist": ["--rows", "5000", "--repeat", "1"],
+    "boost_cases": ["--quick", "--repeat", "1"],
     "categorical": ["--rows", "20000", "--trees", "10"],
     "ranking": ["--queries", "1000", "--trees", "10"],
     "explain": ["--rows", "500", "--inter-rows", "20", "--trees", "10", "--repeat", "1"],

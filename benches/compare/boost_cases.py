@@ -20,7 +20,9 @@ table gives sapwood / best peer, a held-out metric, and the memory a fit adds (p
 what the process held before it, so the data is left out) beside the best peer's.
 
     python benches/compare/boost_cases.py [--case sparse,approx,multiclass,predict]
-        [--threads 2] [--repeat 3]
+        [--threads 2] [--repeat 3] [--quick]
+
+``--quick`` runs a twentieth of the rows with 5 trees a model (a check that every path runs).
 
 With ``SAPWOOD_PROFILE=1`` a table of sapwood's phases per fit follows each fit case.
 """
@@ -89,19 +91,22 @@ def _sparse(n_rows: int, seed: int = 0):
     return X, y
 
 
-def _data(case: str):
-    """(train X, train y, test X, test y) of a case."""
+def _data(case: str, scale: float = 1.0):
+    """(train X, train y, test X, test y) of a case, its row counts times `scale`."""
+    n_train, n_test = {"sparse": (100_000, 25_000), "predict": (200_000, 1_000_000)}.get(
+        case, (200_000, 50_000)
+    )
+    n_train, n_test = int(n_train * scale), int(n_test * scale)
+    n = n_train + n_test
     if case == "sparse":
-        X, y = _sparse(125_000)
-        return X[:100_000], y[:100_000], X[100_000:], y[100_000:]
-    if case == "approx":
-        X, y = _dense(250_000)
-        return X[:200_000], y[:200_000], X[200_000:], y[200_000:]
-    if case == "multiclass":
-        X, y = _dense(250_000, n_classes=10)
-        return X[:200_000], y[:200_000], X[200_000:], y[200_000:]
-    X, y = _dense(1_200_000, n_classes=10, seed=3)
-    return X[:200_000], y[:200_000], X[200_000:], y[200_000:]
+        X, y = _sparse(n)
+    elif case == "approx":
+        X, y = _dense(n)
+    elif case == "multiclass":
+        X, y = _dense(n, n_classes=10)
+    else:
+        X, y = _dense(n, n_classes=10, seed=3)
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
 
 
 def _model(library: str, threads: int, **kw: Any):
@@ -142,14 +147,15 @@ def _metric(y, proba) -> float:
     return float(log_loss(y, proba, labels=np.arange(proba.shape[1])))
 
 
-def _fit_params(case: str) -> dict[str, Any]:
+def _fit_params(case: str, scale: float = 1.0) -> dict[str, Any]:
     method = "approx" if case == "approx" else "hist"
-    return {"n_estimators": 50, "max_depth": 6, "learning_rate": 0.3, "tree_method": method}
+    trees = 50 if scale >= 1 else 5
+    return {"n_estimators": trees, "max_depth": 6, "learning_rate": 0.3, "tree_method": method}
 
 
-def fit_job(case: str, library: str, threads: int, repeat: int) -> dict:
-    X, y, Xt, yt = _data(case)
-    params = _fit_params(case)
+def fit_job(case: str, library: str, threads: int, repeat: int, scale: float) -> dict:
+    X, y, Xt, yt = _data(case, scale)
+    params = _fit_params(case, scale)
     # Untimed warm-up on a slice: imports, thread pools and code paths.
     _model(library, threads, **dict(params, n_estimators=3)).fit(X[:5000], y[:5000])
     if library == "sapwood":
@@ -178,26 +184,29 @@ PREDICT_MODELS = (
 )
 
 
-def predict_job(library: str, threads: int, repeat: int) -> dict:
-    X, y, Xt, _ = _data("predict")
+def predict_job(library: str, threads: int, repeat: int, scale: float) -> dict:
+    X, y, Xt, _ = _data("predict", scale)
     out: dict[str, Any] = {}
     for label, n_classes, params in PREDICT_MODELS:
         labels = y if n_classes > 2 else (y >= 5).astype(np.int32)
+        if scale < 1:
+            params = dict(params, n_estimators=5)
         model = _model(library, threads, learning_rate=0.1, **params).fit(X, labels)
         seconds, proba = best_of(
             lambda m=model: m.predict_proba(Xt),
             repeat=max(1, repeat),
-            warmup=lambda m=model: m.predict_proba(Xt[:10_000]),
+            warmup=lambda m=model: m.predict_proba(Xt[:1000]),
         )
         out[label] = seconds
         del proba
     return out
 
 
-def fit_case(case: str, threads: int, repeat: int) -> None:
+def fit_case(case: str, threads: int, repeat: int, scale: float) -> None:
     libs = LIBRARIES[case]
     results = {
-        lib: run_isolated(functools.partial(fit_job, case, lib, threads, repeat)) for lib in libs
+        lib: run_isolated(functools.partial(fit_job, case, lib, threads, repeat, scale))
+        for lib in libs
     }
     peers = [lib for lib in libs if lib not in ("sapwood", "xgboost hist")]
     best = min(peers, key=lambda lib: results[lib]["fit_s"])
@@ -213,13 +222,17 @@ def fit_case(case: str, threads: int, repeat: int) -> None:
         ]
         for lib, r in results.items()
     ]
-    n, d = {"sparse": ("100,000", "2,000 CSR (1%)"), "approx": ("200,000", "28")}.get(
-        case, ("200,000", "28, 10 classes")
+    n = (
+        f"{len(_data(case, scale)[1]):,}"
+        if scale < 1
+        else ("100,000" if case == "sparse" else "200,000")
     )
-    method = _fit_params(case)["tree_method"]
+    d = {"sparse": "2,000 CSR (1%)", "approx": "28"}.get(case, "28, 10 classes")
+    params = _fit_params(case, scale)
+    method, trees = params["tree_method"], params["n_estimators"]
     print(
         table(
-            f"{case}: {method} fit, {n} x {d}, 50 trees depth 6, {threads} threads, "
+            f"{case}: {method} fit, {n} x {d}, {trees} trees depth 6, {threads} threads, "
             f"best of {repeat} after a warm-up; best peer {best}",
             rows,
             ["library", "fit s", "/ best peer", metric, "fit MB", "MB / best peer"],
@@ -228,10 +241,11 @@ def fit_case(case: str, threads: int, repeat: int) -> None:
     print(profile_table(case, results["sapwood"].get("profile")))
 
 
-def predict_case(threads: int, repeat: int) -> None:
+def predict_case(threads: int, repeat: int, scale: float) -> None:
     libs = LIBRARIES["predict"]
     results = {
-        lib: run_isolated(functools.partial(predict_job, lib, threads, repeat)) for lib in libs
+        lib: run_isolated(functools.partial(predict_job, lib, threads, repeat, scale))
+        for lib in libs
     }
     rows = []
     for label, _, _ in PREDICT_MODELS:
@@ -244,8 +258,9 @@ def predict_case(threads: int, repeat: int) -> None:
         )
     print(
         table(
-            f"predict_proba of 1,000,000 rows x 28, {threads} threads, best of "
-            f"{max(1, repeat)} after a warm-up",
+            f"predict_proba of {int(1_000_000 * scale):,} rows x 28, {threads} threads, best of "
+            f"{max(1, repeat)} after a warm-up"
+            + (" (--quick: 5 trees a model)" if scale < 1 else ""),
             rows,
             ["model", *(f"{lib} s" for lib in libs), "/ best peer", "/ xgboost"],
         )
@@ -257,16 +272,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--case", default=",".join(CASES))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--quick", action="store_true", help="a twentieth of the rows and 5 trees a model"
+    )
     args = parser.parse_args(argv)
+    scale = 0.05 if args.quick else 1.0
     cases = [c for c in args.case.split(",") if c]
     unknown = set(cases) - set(CASES)
     if unknown:
         parser.error(f"unknown case(s) {sorted(unknown)}; choose from {list(CASES)}")
     for case in cases:
         if case == "predict":
-            predict_case(args.threads, args.repeat)
+            predict_case(args.threads, args.repeat, scale)
         else:
-            fit_case(case, args.threads, args.repeat)
+            fit_case(case, args.threads, args.repeat, scale)
 
 
 if __name__ == "__main__":
