@@ -39,11 +39,11 @@ fn lower_bound(min: f32) -> f32 {
 }
 
 /// Adds the bins from `start` on to `acc` until [`SCAN_CHUNK`] non-empty ones are added or
-/// the bins end (empty bins add nothing), writing the running sums after each non-empty bin to `acc_g`/`acc_h` and its
-/// index to `at` (from its front). Returns how many were written, how many bins were added,
-/// and the sums. Branch-free: an empty bin adds zero and its slots are overwritten by the
-/// next. Kept out of line: inlined into the whole scan, the running sums went through the
-/// stack on every bin.
+/// the bins end, writing the running sums after each non-empty bin to `acc_g`/`acc_h` and
+/// its index to `at` (from its front). Returns how many were written, how many bins were
+/// passed, and the sums. Each bin is added without a branch: an empty one adds zero and its
+/// slots are overwritten by the next. Kept out of line: inlined into the whole scan, the
+/// running sums went through the stack on every bin.
 #[inline(never)]
 #[allow(clippy::cast_possible_truncation)]
 fn running_sums<const SKIP_EMPTY: bool>(
@@ -159,19 +159,43 @@ fn loss_changes(
     }
 }
 
-/// The position in `order` of the first loss change strictly above `floor` and above every
-/// earlier one (XGBoost's replacement rule within a feature); infinite values never win.
-fn first_best(loss: &[f32], order: impl Iterator<Item = usize>, floor: f32) -> Option<usize> {
+/// The position of the first loss change strictly above `floor` and above every earlier one
+/// (XGBoost's replacement rule within a feature); infinite values never win.
+fn first_best(loss: &[f32], floor: f32) -> Option<usize> {
     let mut top = floor;
     let mut pick = None;
-    for j in order {
-        let l = loss[j];
+    for (j, &l) in loss.iter().enumerate() {
         if l > top && l != f32::INFINITY {
             top = l;
             pick = Some(j);
         }
     }
     pick
+}
+
+/// The best of a chunk of candidate splits of `node` whose one side (the left one when
+/// `side_is_left`) has the running sums `(acc_g, acc_h)`: the first whose loss change beats
+/// `floor` and every earlier one ([`first_best`]), as its position in the chunk, its loss
+/// change, that side's sums and the other side's. `loss` is room for the loss changes.
+#[allow(clippy::too_many_arguments)]
+fn best_in_chunk(
+    acc_g: &[f64],
+    acc_h: &[f64],
+    node: &NodeSums,
+    params: &SplitParams,
+    constraint: i8,
+    side_is_left: bool,
+    floor: f32,
+    loss: &mut [f32; SCAN_CHUNK],
+) -> Option<(usize, f32, GradStats, GradStats)> {
+    let loss = &mut loss[..acc_g.len()];
+    loss_changes(acc_g, acc_h, node, params, constraint, side_is_left, loss);
+    let j = first_best(loss, floor)?;
+    let side = GradStats {
+        grad: acc_g[j],
+        hess: acc_h[j],
+    };
+    Some((j, loss[j], side, GradStats::difference(node.stats, side)))
 }
 
 /// One feature's side of a split search: its summed bins and what they are cut at.
@@ -394,25 +418,15 @@ pub(crate) fn evaluate_feature(
             (i, acc) = (i + added, run);
             let at = &at_buf[filled..filled + m];
             filled += m;
-            loss_changes(
-                &acc_g[..m],
-                &acc_h[..m],
-                &sums,
-                params,
-                constraint,
-                true,
-                &mut loss[..m],
-            );
-            if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
-                let left = GradStats {
-                    grad: acc_g[j],
-                    hess: acc_h[j],
-                };
-                let right = GradStats::difference(node, left);
+            let (g, h) = (&acc_g[..m], &acc_h[..m]);
+            let floor = best.cand.loss_chg;
+            if let Some((j, loss_chg, left, right)) =
+                best_in_chunk(g, h, &sums, params, constraint, true, floor, &mut loss)
+            {
                 let b = at[j] as usize;
                 propose(
                     &mut best,
-                    loss[j],
+                    loss_chg,
                     cut_values[b],
                     false,
                     left,
@@ -431,21 +445,11 @@ pub(crate) fn evaluate_feature(
         for at in at_buf[..filled].rchunks(SCAN_CHUNK) {
             let m = at.len();
             acc = gathered_sums(bins, at.iter().rev().copied(), acc, &mut acc_g, &mut acc_h);
-            loss_changes(
-                &acc_g[..m],
-                &acc_h[..m],
-                &sums,
-                params,
-                constraint,
-                false,
-                &mut loss[..m],
-            );
-            if let Some(j) = first_best(&loss[..m], 0..m, best.cand.loss_chg) {
-                let right = GradStats {
-                    grad: acc_g[j],
-                    hess: acc_h[j],
-                };
-                let left = GradStats::difference(node, right);
+            let (g, h) = (&acc_g[..m], &acc_h[..m]);
+            let floor = best.cand.loss_chg;
+            if let Some((j, loss_chg, right, left)) =
+                best_in_chunk(g, h, &sums, params, constraint, false, floor, &mut loss)
+            {
                 let b = at[m - 1 - j] as usize;
                 let threshold = if b == 0 {
                     lower_bound(min_value)
@@ -454,7 +458,7 @@ pub(crate) fn evaluate_feature(
                 };
                 propose(
                     &mut best,
-                    loss[j],
+                    loss_chg,
                     threshold,
                     true,
                     left,

@@ -216,21 +216,38 @@ fn add_array_row<const S: usize>(hists: &mut [[GradStats; S]], row: &[u8], pair:
     }
 }
 
-fn accumulate_sparse<B: Copy + Into<u16>>(
+/// Adds the entries of the listed `rows` of a sparse matrix whose features lie in
+/// `features_in` into `out`, which holds the histogram's entries from `base` on. A row's
+/// entries ascend by feature, so those in range are contiguous.
+#[allow(clippy::too_many_arguments)]
+fn accumulate_sparse_range<B: Copy + Into<u16>>(
     bins: &[B],
     indptr: &[usize],
     features: &[u32],
     offsets: &[usize],
     rows: &[u32],
     gpairs: &[(f32, f32)],
+    features_in: std::ops::Range<u32>,
+    base: usize,
     out: &mut [GradStats],
 ) {
+    let (lo, hi) = (features_in.start, features_in.end);
     for &r in rows {
         let r = r as usize;
         let pair = gpairs[r];
-        for k in indptr[r]..indptr[r + 1] {
+        let (start, end) = (indptr[r], indptr[r + 1]);
+        let first = if lo == 0 {
+            start
+        } else {
+            start + features[start..end].partition_point(|&f| f < lo)
+        };
+        for k in first..end {
+            let f = features[k];
+            if f >= hi {
+                break;
+            }
             let b: u16 = bins[k].into();
-            out[offsets[features[k] as usize] + usize::from(b)].add_pair(pair.0, pair.1);
+            out[offsets[f as usize] - base + usize::from(b)].add_pair(pair.0, pair.1);
         }
     }
 }
@@ -239,12 +256,13 @@ fn accumulate_sparse<B: Copy + Into<u16>>(
 /// features: fewer rows cost less than the ranges' setup.
 const SPARSE_PARALLEL_ROWS: usize = 4096;
 
-/// [`accumulate_sparse`] in parallel over ranges of features, for the compact layout (whose
-/// offsets ascend with the feature). Each range's bins receive their rows in row order, as in
-/// one pass over all the rows, so the sums do not depend on how many ranges there are; no
-/// partial histograms are zeroed or added, which for wide sparse data cost more than the
-/// entries themselves. A row's entries ascend by feature, so a range's are contiguous.
-fn accumulate_sparse_by_features<B: Copy + Into<u16> + Sync>(
+/// Adds the listed `rows` of a sparse matrix into `out`, a histogram in the compact layout
+/// (the one sparse data always takes: offsets ascend with the feature), in parallel over
+/// ranges of features. Each range's bins receive their rows in row order, as in one pass
+/// over all the rows, so the sums do not depend on how many ranges there are; no partial
+/// histograms are zeroed or added, which for wide sparse data cost more than the entries
+/// themselves.
+fn accumulate_sparse<B: Copy + Into<u16> + Sync>(
     bins: &[B],
     indptr: &[usize],
     features: &[u32],
@@ -253,51 +271,45 @@ fn accumulate_sparse_by_features<B: Copy + Into<u16> + Sync>(
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
 ) {
-    let n_features = offsets.len();
-    let pieces = rayon::current_num_threads().min(n_features);
-    if rows.len() < SPARSE_PARALLEL_ROWS || pieces < 2 || !offsets.is_sorted() {
-        accumulate_sparse(bins, indptr, features, offsets, rows, gpairs, out);
-        return;
-    }
-    // Ranges of features holding about equal shares of the histogram.
+    debug_assert!(offsets.is_sorted(), "sparse data takes the compact layout");
+    #[allow(clippy::cast_possible_truncation)]
+    let n_features = offsets.len() as u32;
+    let pieces = if rows.len() < SPARSE_PARALLEL_ROWS {
+        1
+    } else {
+        rayon::current_num_threads().min(offsets.len())
+    };
+    // Ranges of features holding about equal shares of the histogram, and where each's
+    // entries start.
     let n_bins = out.len();
-    let mut bounds = vec![0_usize];
+    let start_of = |f: u32| offsets.get(f as usize).copied().unwrap_or(n_bins);
+    let mut bounds = vec![0_u32];
     for p in 1..pieces {
-        let f = offsets.partition_point(|&o| o < n_bins * p / pieces);
+        #[allow(clippy::cast_possible_truncation)]
+        let f = offsets.partition_point(|&o| o < n_bins * p / pieces) as u32;
         if f > bounds[bounds.len() - 1] && f < n_features {
             bounds.push(f);
         }
     }
     bounds.push(n_features);
     let mut parts = Vec::with_capacity(bounds.len() - 1);
-    let (mut rest, mut base) = (out, 0);
+    let mut rest = out;
     for w in bounds.windows(2) {
-        let end = if w[1] == n_features {
-            n_bins
-        } else {
-            offsets[w[1]]
-        };
-        let (head, tail) = rest.split_at_mut(end - base);
-        #[allow(clippy::cast_possible_truncation)]
-        parts.push((w[0] as u32, w[1] as u32, base, head));
-        (rest, base) = (tail, end);
+        let (head, tail) = rest.split_at_mut(start_of(w[1]) - start_of(w[0]));
+        parts.push((w[0]..w[1], head));
+        rest = tail;
     }
-    parts.into_par_iter().for_each(|(lo, hi, base, part)| {
-        for &r in rows {
-            let r = r as usize;
-            let pair = gpairs[r];
-            let (start, end) = (indptr[r], indptr[r + 1]);
-            let first = start + features[start..end].partition_point(|&f| f < lo);
-            for k in first..end {
-                let f = features[k];
-                if f >= hi {
-                    break;
-                }
-                let b: u16 = bins[k].into();
-                part[offsets[f as usize] - base + usize::from(b)].add_pair(pair.0, pair.1);
-            }
-        }
-    });
+    let add = |(range, part): (std::ops::Range<u32>, &mut [GradStats])| {
+        let base = start_of(range.start);
+        accumulate_sparse_range(
+            bins, indptr, features, offsets, rows, gpairs, range, base, part,
+        );
+    };
+    if parts.len() == 1 {
+        parts.into_iter().for_each(add);
+    } else {
+        parts.into_par_iter().for_each(add);
+    }
 }
 
 /// The byte-array layout at one width: entries per feature, and the adders of a row list and
@@ -668,12 +680,12 @@ impl Histogram {
                 let offsets = &layout.offsets;
                 let mut bins = vec![GradStats::default(); n_bins];
                 match storage {
-                    BinStorage::U8(b) => accumulate_sparse_by_features(
-                        b, indptr, features, offsets, rows, gpairs, &mut bins,
-                    ),
-                    BinStorage::U16(b) => accumulate_sparse_by_features(
-                        b, indptr, features, offsets, rows, gpairs, &mut bins,
-                    ),
+                    BinStorage::U8(b) => {
+                        accumulate_sparse(b, indptr, features, offsets, rows, gpairs, &mut bins);
+                    }
+                    BinStorage::U16(b) => {
+                        accumulate_sparse(b, indptr, features, offsets, rows, gpairs, &mut bins);
+                    }
                 }
                 bins
             }
@@ -1053,13 +1065,15 @@ mod tests {
             panic!("64 bins fit in a byte");
         };
         let mut one_pass = vec![GradStats::default(); layout.n_bins()];
-        accumulate_sparse(
+        accumulate_sparse_range(
             bins,
             indptr,
             features,
             layout.offsets(),
             &rows,
             &g,
+            0..n_cols as u32,
+            0,
             &mut one_pass,
         );
         for threads in [1, 2, 3, 8] {
