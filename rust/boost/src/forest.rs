@@ -12,7 +12,8 @@
 //!   the linked form's, so both give the same leaf.
 //!
 //! Rows walk a full tree in lock step: 8 at a time in portable code, or 64 at a time (four
-//! vectors of 16) with AVX-512 gathers where the processor has them.
+//! vectors of 16) with AVX-512 gathers where the processor has them. The portable walk of a
+//! block of rows without a missing value skips the missing-value test at every step.
 
 use crate::tree::Tree;
 
@@ -85,20 +86,50 @@ struct FullTree<'a> {
 
 impl FullTree<'_> {
     /// The leaf slot reached by `L` rows of `rows` (`n_cols` values each), walked in lock step.
+    /// `MISSING` says whether the rows may hold a NaN: without one, a step is a single
+    /// comparison, and the missing-value direction need not be read.
     #[inline(always)]
-    fn leaves<const L: usize>(&self, rows: &[f32], n_cols: usize) -> [usize; L] {
+    #[allow(unsafe_code)]
+    fn leaves<const L: usize, const MISSING: bool>(
+        &self,
+        rows: &[f32],
+        n_cols: usize,
+    ) -> [usize; L] {
+        let n_split = self.split.len();
+        assert!(
+            self.threshold.len() == n_split
+                && rows.len() >= L * n_cols
+                && n_split + 1 == 1 << self.depth
+                && (self.depth == 0 || self.max_feature < n_cols)
+        );
         let mut at = [0_usize; L];
         for _ in 0..self.depth {
             for (j, i) in at.iter_mut().enumerate() {
-                let split = self.split[*i];
-                let v = rows[j * n_cols + feature_of(split)];
-                *i = 2 * *i + 1 + usize::from(goes_right(v, self.threshold[*i], split));
+                // SAFETY: at level `l < depth` a slot is below `2^(l+1) - 1 <= n_split`; a row
+                // value sits at `j * n_cols + feature` with `j < L` and
+                // `feature <= max_feature < n_cols`, inside `rows` (asserted above).
+                let (split, threshold, v) = unsafe {
+                    let split = *self.split.get_unchecked(*i);
+                    (
+                        split,
+                        *self.threshold.get_unchecked(*i),
+                        *rows.get_unchecked(j * n_cols + feature_of(split)),
+                    )
+                };
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let right = if MISSING {
+                    goes_right(v, threshold, split)
+                } else {
+                    !(v < threshold)
+                };
+                *i = 2 * *i + 1 + usize::from(right);
             }
         }
-        at.map(|i| i - self.split.len())
+        at.map(|i| i - n_split)
     }
 
-    /// Adds this tree's value for rows `first..n_rows` of `block` to `out[j * k]`.
+    /// Adds this tree's value for rows `first..n_rows` of `block` to `out[j * k]`; `missing`
+    /// says whether the block holds a NaN.
     fn add_rows(
         &self,
         block: &[f32],
@@ -106,17 +137,23 @@ impl FullTree<'_> {
         (n_rows, n_cols): (usize, usize),
         out: &mut [f32],
         k: usize,
+        missing: bool,
     ) {
         let mut j = first;
         while j + LANES <= n_rows {
-            let leaves = self.leaves::<LANES>(&block[j * n_cols..(j + LANES) * n_cols], n_cols);
+            let rows = &block[j * n_cols..(j + LANES) * n_cols];
+            let leaves = if missing {
+                self.leaves::<LANES, true>(rows, n_cols)
+            } else {
+                self.leaves::<LANES, false>(rows, n_cols)
+            };
             for (r, leaf) in leaves.into_iter().enumerate() {
                 out[(j + r) * k] += self.leaf[leaf];
             }
             j += LANES;
         }
         for j in j..n_rows {
-            let [leaf] = self.leaves::<1>(&block[j * n_cols..(j + 1) * n_cols], n_cols);
+            let [leaf] = self.leaves::<1, true>(&block[j * n_cols..(j + 1) * n_cols], n_cols);
             out[j * k] += self.leaf[leaf];
         }
     }
@@ -378,6 +415,8 @@ impl FlatForest {
         vector: bool,
     ) {
         assert!(block.len() >= n_rows * n_cols && out.len() >= n_rows * k);
+        // One pass over the block spares every step of every tree the missing-value test.
+        let missing = block[..n_rows * n_cols].iter().any(|v| v.is_nan());
         for (t, &g) in groups.iter().enumerate() {
             let out = &mut out[g as usize..];
             if let Some(full) = self.full_tree(t) {
@@ -386,7 +425,7 @@ impl FlatForest {
                 } else {
                     0
                 };
-                full.add_rows(block, done, (n_rows, n_cols), out, k);
+                full.add_rows(block, done, (n_rows, n_cols), out, k, missing);
             } else {
                 self.add_linked_rows(t, block, (n_rows, n_cols), out, k);
             }
@@ -660,22 +699,30 @@ mod tests {
             .iter()
             .any(|t| t.max_depth() > LOCK_STEP_MAX_DEPTH as usize));
         // Enough rows for four vectors at once, one vector, lanes of 8 and single rows.
+        // With missing values and without (the walk then skips the missing-value test).
         let n_rows = 64 + 16 + 8 + 3;
-        let data: Vec<f32> = (0..n_rows * 4)
-            .map(|k| {
-                if k % 7 == 3 {
-                    f32::NAN
-                } else {
-                    ((k * 37) % 101) as f32 / 10.0
-                }
-            })
-            .collect();
+        for missing in [true, false] {
+            let data: Vec<f32> = (0..n_rows * 4)
+                .map(|k| {
+                    if missing && k % 7 == 3 {
+                        f32::NAN
+                    } else {
+                        ((k * 37) % 101) as f32 / 10.0
+                    }
+                })
+                .collect();
+            walks_reach_own_leaves(&trees, &data, n_rows);
+        }
+    }
+
+    /// Checks every walk of `trees` over the `n_rows` rows of 4 values in `data`.
+    fn walks_reach_own_leaves(trees: &[Tree], data: &[f32], n_rows: usize) {
         let rows: Vec<&[f32]> = data.chunks(4).collect();
         for (t, tree) in trees.iter().enumerate() {
             let forest = FlatForest::new(std::slice::from_ref(tree));
             for vector in [false, true] {
                 let mut out = vec![0.0_f32; 2 * n_rows];
-                forest.add_block_with(&[1], &data, (n_rows, 4), &mut out, 2, vector);
+                forest.add_block_with(&[1], data, (n_rows, 4), &mut out, 2, vector);
                 for (j, row) in rows.iter().enumerate() {
                     let leaf = tree.leaf_of(row);
                     assert_eq!(out[2 * j + 1], tree.split_cond[leaf], "tree {t} row {j}");
