@@ -79,41 +79,65 @@ struct FullTree<'a> {
     threshold: &'a [f32],
     /// Value of each of the `2^depth` leaf slots.
     leaf: &'a [f32],
+    /// Per split slot, where its value sits in a row of a [`Walk::Paired`] block:
+    /// `2 * feature` when missing values go left, `2 * feature + 1` when they go right.
+    paired: &'a [u32],
     depth: u32,
     /// Largest feature index any split reads.
     max_feature: usize,
+    /// Whether [`Walk::Paired`] routes missing values right for every split (not when a
+    /// split sending them left has a threshold of minus infinity).
+    pairable: bool,
+}
+
+/// How the portable walk reads a block of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// No row holds a missing value: a step is one comparison.
+    Clean,
+    /// Some rows hold missing values, tested at every step.
+    Missing,
+    /// Some rows hold missing values, and each value comes twice: NaN becomes minus infinity
+    /// in the first copy and infinity in the second. A split reads the copy that sends a
+    /// missing value its way ([`FullTree::paired`]), so a step is again one comparison.
+    Paired,
 }
 
 impl FullTree<'_> {
-    /// The leaf slot reached by `L` rows of `rows` (`n_cols` values each), walked in lock step.
-    /// `MISSING` says whether the rows may hold a NaN: without one, a step is a single
-    /// comparison, and the missing-value direction need not be read.
+    /// The leaf slot reached by `L` rows of `rows` (`stride` values each), walked in lock step.
+    /// `words` gives each split slot's index into a row (in its low 31 bits) and the largest
+    /// of them: the feature words for a row of features, [`Self::paired`] for a paired row.
+    /// `MISSING` says whether the rows may hold a NaN (then `words` must be the feature words,
+    /// whose top bit says where a missing value goes); without one, a step is a single
+    /// comparison.
     #[inline(always)]
     #[allow(unsafe_code)]
     fn leaves<const L: usize, const MISSING: bool>(
         &self,
+        (words, max_index): (&[u32], usize),
         rows: &[f32],
-        n_cols: usize,
+        stride: usize,
     ) -> [usize; L] {
         let n_split = self.split.len();
         assert!(
             self.threshold.len() == n_split
-                && rows.len() >= L * n_cols
+                && words.len() == n_split
+                && rows.len() >= L * stride
                 && n_split + 1 == 1 << self.depth
-                && (self.depth == 0 || self.max_feature < n_cols)
+                && (self.depth == 0 || max_index < stride)
         );
         let mut at = [0_usize; L];
         for _ in 0..self.depth {
             for (j, i) in at.iter_mut().enumerate() {
                 // SAFETY: at level `l < depth` a slot is below `2^(l+1) - 1 <= n_split`; a row
-                // value sits at `j * n_cols + feature` with `j < L` and
-                // `feature <= max_feature < n_cols`, inside `rows` (asserted above).
+                // value sits at `j * stride + index` with `j < L` and
+                // `index <= max_index < stride`, inside `rows` (asserted above).
                 let (split, threshold, v) = unsafe {
-                    let split = *self.split.get_unchecked(*i);
+                    let split = *words.get_unchecked(*i);
                     (
                         split,
                         *self.threshold.get_unchecked(*i),
-                        *rows.get_unchecked(j * n_cols + feature_of(split)),
+                        *rows.get_unchecked(j * stride + feature_of(split)),
                     )
                 };
                 #[allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -128,24 +152,29 @@ impl FullTree<'_> {
         at.map(|i| i - n_split)
     }
 
-    /// Adds this tree's value for rows `first..n_rows` of `block` to `out[j * k]`; `missing`
-    /// says whether the block holds a NaN.
+    /// Adds this tree's value for rows `first..n_rows` of `block` (`stride` values a row) to
+    /// `out[j * k]`, reading the rows as `walk` says.
     fn add_rows(
         &self,
         block: &[f32],
         first: usize,
-        (n_rows, n_cols): (usize, usize),
+        (n_rows, stride): (usize, usize),
         out: &mut [f32],
         k: usize,
-        missing: bool,
+        walk: Walk,
     ) {
+        let words = if walk == Walk::Paired {
+            (self.paired, 2 * self.max_feature + 1)
+        } else {
+            (self.split, self.max_feature)
+        };
         let mut j = first;
         while j + LANES <= n_rows {
-            let rows = &block[j * n_cols..(j + LANES) * n_cols];
-            let leaves = if missing {
-                self.leaves::<LANES, true>(rows, n_cols)
+            let rows = &block[j * stride..(j + LANES) * stride];
+            let leaves = if walk == Walk::Missing {
+                self.leaves::<LANES, true>(words, rows, stride)
             } else {
-                self.leaves::<LANES, false>(rows, n_cols)
+                self.leaves::<LANES, false>(words, rows, stride)
             };
             for (r, leaf) in leaves.into_iter().enumerate() {
                 out[(j + r) * k] += self.leaf[leaf];
@@ -153,7 +182,12 @@ impl FullTree<'_> {
             j += LANES;
         }
         for j in j..n_rows {
-            let [leaf] = self.leaves::<1, true>(&block[j * n_cols..(j + 1) * n_cols], n_cols);
+            let row = &block[j * stride..(j + 1) * stride];
+            let [leaf] = if walk == Walk::Missing {
+                self.leaves::<1, true>(words, row, stride)
+            } else {
+                self.leaves::<1, false>(words, row, stride)
+            };
             out[j * k] += self.leaf[leaf];
         }
     }
@@ -168,12 +202,18 @@ pub struct FlatForest {
     roots: Vec<u32>,
     /// Length of each tree's longest root-to-leaf path, in splits.
     depths: Vec<u32>,
-    /// Per tree, where its full layout starts in `full_split` and `full_leaf`, and its largest
-    /// split feature; `None` for trees deeper than [`FULL_MAX_DEPTH`].
-    full: Vec<Option<(usize, usize, usize)>>,
+    /// Per tree, where its full layout starts in `full_split` and `full_leaf`, its largest
+    /// split feature, and whether it can walk a paired block ([`FullTree::pairable`]);
+    /// `None` for trees deeper than [`FULL_MAX_DEPTH`].
+    full: Vec<Option<(usize, usize, usize, bool)>>,
+    /// The steps a row takes through the trees that can walk a paired block: what pairing a
+    /// block's values saves a row, to weigh against copying it.
+    paired_steps: usize,
     full_split: Vec<u32>,
     full_threshold: Vec<f32>,
     full_leaf: Vec<f32>,
+    /// [`FullTree::paired`] of every split slot.
+    full_paired: Vec<u32>,
     /// Per tree, whether it has categorical splits (then it is walked by [`Self::cat_next`]
     /// and has no full layout).
     categorical: Vec<bool>,
@@ -212,6 +252,9 @@ impl FlatForest {
             forest.depths.push(depth);
             let full = (depth <= FULL_MAX_DEPTH && !t.has_categorical())
                 .then(|| forest.push_full(t, depth));
+            if let Some((.., true)) = full {
+                forest.paired_steps += depth as usize;
+            }
             forest.full.push(full);
             forest.categorical.push(t.has_categorical());
         }
@@ -309,9 +352,9 @@ impl FlatForest {
     }
 
     /// Appends `t` (whose longest path has `depth` splits) in the full layout; returns where
-    /// it starts and its largest split feature.
+    /// it starts, its largest split feature and whether it can walk a paired block.
     #[allow(clippy::cast_sign_loss)]
-    fn push_full(&mut self, t: &Tree, depth: u32) -> (usize, usize, usize) {
+    fn push_full(&mut self, t: &Tree, depth: u32) -> (usize, usize, usize, bool) {
         let n_split = (1_usize << depth) - 1;
         let (s0, l0) = (self.full_split.len(), self.full_leaf.len());
         // Unreached slots (below a leaf's pass-through chain) stay pass-through splits.
@@ -337,7 +380,17 @@ impl FlatForest {
                 stack.push((2 * slot + 2, t.right[nid] as usize));
             }
         }
-        (s0, l0, max_feature)
+        // A pass-through split reads the second copy of feature 0: it sends every value right.
+        self.full_paired.extend(
+            self.full_split[s0..]
+                .iter()
+                .map(|&w| 2 * (w & !DEFAULT_LEFT) + u32::from(w & DEFAULT_LEFT == 0)),
+        );
+        let pairable = self.full_split[s0..]
+            .iter()
+            .zip(&self.full_threshold[s0..])
+            .all(|(&w, &c)| w & DEFAULT_LEFT == 0 || c != f32::NEG_INFINITY);
+        (s0, l0, max_feature, pairable)
     }
 
     /// Number of trees.
@@ -346,15 +399,17 @@ impl FlatForest {
     }
 
     fn full_tree(&self, t: usize) -> Option<FullTree<'_>> {
-        let (s0, l0, max_feature) = self.full[t]?;
+        let (s0, l0, max_feature, pairable) = self.full[t]?;
         let depth = self.depths[t];
         let n_split = (1_usize << depth) - 1;
         Some(FullTree {
             split: &self.full_split[s0..s0 + n_split],
             threshold: &self.full_threshold[s0..s0 + n_split],
             leaf: &self.full_leaf[l0..=l0 + n_split],
+            paired: &self.full_paired[s0..s0 + n_split],
             depth,
             max_feature,
+            pairable,
         })
     }
 
@@ -392,7 +447,8 @@ impl FlatForest {
 
     /// For every tree `t`, adds its leaf value for each of the `n_rows` rows of `block`
     /// (`n_cols` values a row, row-major) to `out[j * k + groups[t]]`. Each row sums its trees
-    /// in order, so the result is the same however rows are blocked or vectorised.
+    /// in order, so the result is the same however rows are blocked or vectorised. `scratch`
+    /// is a buffer the walk may use (kept across calls, it is allocated once).
     pub fn add_block(
         &self,
         groups: &[u32],
@@ -400,11 +456,13 @@ impl FlatForest {
         shape: (usize, usize),
         out: &mut [f32],
         k: usize,
+        scratch: &mut Vec<f32>,
     ) {
-        self.add_block_with(groups, block, shape, out, k, true);
+        self.add_block_with(groups, block, shape, out, k, true, scratch);
     }
 
     /// [`Self::add_block`], with the vector walk allowed (where the processor has it) or not.
+    #[allow(clippy::too_many_arguments)]
     fn add_block_with(
         &self,
         groups: &[u32],
@@ -413,10 +471,29 @@ impl FlatForest {
         out: &mut [f32],
         k: usize,
         vector: bool,
+        scratch: &mut Vec<f32>,
     ) {
         assert!(block.len() >= n_rows * n_cols && out.len() >= n_rows * k);
-        // One pass over the block spares every step of every tree the missing-value test.
-        let missing = block[..n_rows * n_cols].iter().any(|v| v.is_nan());
+        let rows = &block[..n_rows * n_cols];
+        let vector = vector && simd::available();
+        // One pass over the block spares every step of every tree the missing-value test:
+        // a block without missing values walks clean, and one with them walks a paired copy
+        // where that copy costs less than the steps it saves.
+        let walk = if !rows.iter().any(|v| v.is_nan()) {
+            Walk::Clean
+        } else if !vector && 2 * n_cols <= self.paired_steps {
+            scratch.clear();
+            scratch.extend(rows.iter().flat_map(|&v| {
+                if v.is_nan() {
+                    [f32::NEG_INFINITY, f32::INFINITY]
+                } else {
+                    [v, v]
+                }
+            }));
+            Walk::Paired
+        } else {
+            Walk::Missing
+        };
         for (t, &g) in groups.iter().enumerate() {
             let out = &mut out[g as usize..];
             if let Some(full) = self.full_tree(t) {
@@ -425,7 +502,15 @@ impl FlatForest {
                 } else {
                     0
                 };
-                full.add_rows(block, done, (n_rows, n_cols), out, k, missing);
+                match walk {
+                    Walk::Paired if full.pairable => {
+                        full.add_rows(scratch, done, (n_rows, 2 * n_cols), out, k, walk);
+                    }
+                    Walk::Paired => {
+                        full.add_rows(block, done, (n_rows, n_cols), out, k, Walk::Missing);
+                    }
+                    _ => full.add_rows(block, done, (n_rows, n_cols), out, k, walk),
+                }
             } else {
                 self.add_linked_rows(t, block, (n_rows, n_cols), out, k);
             }
@@ -715,22 +800,98 @@ mod tests {
         }
     }
 
-    /// Checks every walk of `trees` over the `n_rows` rows of 4 values in `data`.
+    /// Checks every walk of `trees` over the `n_rows` rows of 4 values in `data`: through a
+    /// whole block, with and without the vector walk, and each portable walk of a full tree
+    /// that the data allows.
     fn walks_reach_own_leaves(trees: &[Tree], data: &[f32], n_rows: usize) {
         let rows: Vec<&[f32]> = data.chunks(4).collect();
+        let paired: Vec<f32> = data
+            .iter()
+            .flat_map(|&v| {
+                if v.is_nan() {
+                    [f32::NEG_INFINITY, f32::INFINITY]
+                } else {
+                    [v, v]
+                }
+            })
+            .collect();
+        let mut walks = vec![(Walk::Missing, data, 4), (Walk::Paired, &paired[..], 8)];
+        if !data.iter().any(|v| v.is_nan()) {
+            walks.push((Walk::Clean, data, 4));
+        }
         for (t, tree) in trees.iter().enumerate() {
+            let check = |out: &[f32], what: &str| {
+                for (j, row) in rows.iter().enumerate() {
+                    let leaf = tree.leaf_of(row);
+                    assert_eq!(
+                        out[2 * j + 1],
+                        tree.split_cond[leaf],
+                        "{what}: tree {t} row {j}"
+                    );
+                    assert_eq!(out[2 * j], 0.0);
+                }
+            };
             let forest = FlatForest::new(std::slice::from_ref(tree));
             for vector in [false, true] {
                 let mut out = vec![0.0_f32; 2 * n_rows];
-                forest.add_block_with(&[1], data, (n_rows, 4), &mut out, 2, vector);
-                for (j, row) in rows.iter().enumerate() {
-                    let leaf = tree.leaf_of(row);
-                    assert_eq!(out[2 * j + 1], tree.split_cond[leaf], "tree {t} row {j}");
-                    assert_eq!(out[2 * j], 0.0);
-                    assert_eq!(forest.leaf_id(0, row), leaf);
+                let mut scratch = Vec::new();
+                forest.add_block_with(&[1], data, (n_rows, 4), &mut out, 2, vector, &mut scratch);
+                check(&out, "block");
+            }
+            for row in &rows {
+                assert_eq!(forest.leaf_id(0, row), tree.leaf_of(row));
+            }
+            if let Some(full) = forest.full_tree(0) {
+                assert!(full.pairable);
+                for &(walk, block, stride) in &walks {
+                    let mut out = vec![0.0_f32; 2 * n_rows];
+                    full.add_rows(block, 0, (n_rows, stride), &mut out[1..], 2, walk);
+                    check(&out, &format!("{walk:?}"));
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_split_at_minus_infinity_still_sends_missing_values_left() {
+        // Paired blocks read a missing value as minus infinity where it goes left, which no
+        // value is below; such a tree walks with the missing-value test instead.
+        let mut stump = Tree::with_root(0.0, 0.0, 1.0);
+        stump.expand_split(
+            0,
+            &crate::tree::TreeSplit {
+                feature: 1,
+                threshold: f32::NEG_INFINITY,
+                default_left: true,
+                loss_chg: 1.0,
+            },
+            (0.0, 1.0, 1.0),
+            (0.0, 2.0, 1.0),
+        );
+        let mut right = stump.clone();
+        right.default_left[0] = false;
+        let trees = vec![
+            stump.clone(),
+            right.clone(),
+            right.clone(),
+            right.clone(),
+            right,
+            stump,
+        ];
+        let forest = FlatForest::new(&trees);
+        assert!(forest.full_tree(0).is_some_and(|f| !f.pairable));
+        assert!(forest.full_tree(1).is_some_and(|f| f.pairable));
+        // Enough steps for a 2-column block to be paired.
+        assert!(2 * 2 <= forest.paired_steps);
+        let data = [f32::NAN, f32::NAN, 0.0, f32::NEG_INFINITY, 1.0, 5.0];
+        let mut out = vec![0.0_f32; 3];
+        forest.add_block_with(&[0; 6], &data, (3, 2), &mut out, 1, false, &mut Vec::new());
+        let expected: Vec<f32> = data
+            .chunks(2)
+            .map(|row| trees.iter().map(|t| t.split_cond[t.leaf_of(row)]).sum())
+            .collect();
+        assert_eq!(out, expected);
+        assert_eq!(out, [1.0 + 4.0 * 2.0 + 1.0, 12.0, 12.0]);
     }
 
     #[test]
@@ -769,7 +930,14 @@ mod tests {
         let rows: Vec<&[f32]> = data.chunks(3).collect();
         let forest = FlatForest::new(&trees);
         let mut out = vec![0.0_f32; rows.len()];
-        forest.add_block(&[0; 6], &data, (rows.len(), 3), &mut out, 1);
+        forest.add_block(
+            &[0; 6],
+            &data,
+            (rows.len(), 3),
+            &mut out,
+            1,
+            &mut Vec::new(),
+        );
         for (j, row) in rows.iter().enumerate() {
             let mut expected = 0.0;
             for (t, tree) in trees.iter().enumerate() {
@@ -798,12 +966,20 @@ mod tests {
         }
         for vector in [false, true] {
             let mut out = vec![0.5_f32; 3 * n_rows];
-            forest.add_block_with(&groups, &data, (n_rows, 5), &mut out, 3, vector);
+            forest.add_block_with(
+                &groups,
+                &data,
+                (n_rows, 5),
+                &mut out,
+                3,
+                vector,
+                &mut Vec::new(),
+            );
             assert_eq!(out, expected);
         }
         let mut single = vec![0.5_f32; n_rows];
         let forest1 = FlatForest::new(&trees[..1]);
-        forest1.add_block(&[0], &data, (n_rows, 5), &mut single, 1);
+        forest1.add_block(&[0], &data, (n_rows, 5), &mut single, 1, &mut Vec::new());
         for (j, row) in data.chunks(5).enumerate() {
             assert_eq!(single[j], 0.5 + trees[0].split_cond[trees[0].leaf_of(row)]);
         }

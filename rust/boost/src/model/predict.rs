@@ -271,8 +271,11 @@ pub(crate) fn add_forest(
     out.par_chunks_mut(block_rows * k)
         .enumerate()
         .for_each_init(
-            || vec![0.0_f32; if dense { 0 } else { block_rows * n_cols }],
-            |buf, (c, block)| {
+            || {
+                let buf = vec![0.0_f32; if dense { 0 } else { block_rows * n_cols }];
+                (buf, Vec::new())
+            },
+            |(buf, scratch), (c, block)| {
                 let first = c * block_rows;
                 let n_rows = block.len() / k;
                 if !dense {
@@ -286,7 +289,7 @@ pub(crate) fn add_forest(
                     }
                     _ => &buf[..n_rows * n_cols],
                 };
-                forest.add_block(groups, rows, (n_rows, n_cols), block, k);
+                forest.add_block(groups, rows, (n_rows, n_cols), block, k, scratch);
             },
         );
 }
