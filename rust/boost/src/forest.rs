@@ -12,8 +12,12 @@
 //!   the linked form's, so both give the same leaf.
 //!
 //! Rows walk a full tree in lock step: 8 at a time in portable code, or 64 at a time (four
-//! vectors of 16) with AVX-512 gathers where the processor has them. The portable walk of a
-//! block of rows without a missing value skips the missing-value test at every step.
+//! vectors of 16) with AVX-512 gathers where the processor has them. The portable walk reads a
+//! block of rows in one of three forms ([`Walk`]): where the trees take more steps than a row
+//! has values, as a copy of integer keys that order as the floats do, each value twice so that
+//! a missing value can go left in one copy and right in the other (a step is one integer
+//! comparison); otherwise as floats, with the missing-value test at every step only if the
+//! block holds a missing value.
 
 use crate::tree::Tree;
 
@@ -82,45 +86,69 @@ struct FullTree<'a> {
     /// Per split slot, where its value sits in a row of a [`Walk::Paired`] block:
     /// `2 * feature` when missing values go left, `2 * feature + 1` when they go right.
     paired: &'a [u32],
+    /// The [`order_key`] of each split slot's threshold (`i32::MIN` for a pass-through).
+    key: &'a [i32],
     depth: u32,
     /// Largest feature index any split reads.
     max_feature: usize,
-    /// Whether [`Walk::Paired`] routes missing values right for every split (not when a
-    /// split sending them left has a threshold of minus infinity).
-    pairable: bool,
 }
 
-/// How the portable walk reads a block of rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Walk {
-    /// No row holds a missing value: a step is one comparison.
-    Clean,
-    /// Some rows hold missing values, tested at every step.
-    Missing,
-    /// Some rows hold missing values, and each value comes twice: NaN becomes minus infinity
-    /// in the first copy and infinity in the second. A split reads the copy that sends a
-    /// missing value its way ([`FullTree::paired`]), so a step is again one comparison.
-    Paired,
+/// A block of rows as the portable walk reads it.
+#[derive(Debug, Clone, Copy)]
+enum Walk<'a> {
+    /// Rows of features without a missing value: a step is one comparison.
+    Clean(&'a [f32]),
+    /// Rows of features with missing values, tested at every step.
+    Missing(&'a [f32]),
+    /// Rows of [`pair_keys`]: each value twice, as its [`order_key`], a missing one as
+    /// `i32::MIN` in the first copy and `i32::MAX` in the second. A split reads the copy that
+    /// sends a missing value its way ([`FullTree::paired`]) and compares integers, so a step
+    /// is one comparison with or without missing values, and a short one.
+    Paired(&'a [i32]),
+}
+
+/// An integer that orders as the float `v` does, for `v` not NaN: the bits of a positive
+/// float as they are, those of a negative one with all but the sign flipped. Minus zero
+/// becomes plus zero first, as they compare equal.
+#[inline(always)]
+#[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)]
+fn order_key(v: f32) -> i32 {
+    let bits = (v + 0.0).to_bits() as i32;
+    bits ^ ((bits >> 31) as u32 >> 1) as i32
+}
+
+/// Writes the [`Walk::Paired`] form of `rows` to `out`: two keys a value.
+fn pair_keys(rows: &[f32], out: &mut Vec<i32>) {
+    out.clear();
+    out.extend(rows.iter().flat_map(|&v| {
+        if v.is_nan() {
+            [i32::MIN, i32::MAX]
+        } else {
+            let key = order_key(v);
+            [key, key]
+        }
+    }));
 }
 
 impl FullTree<'_> {
     /// The leaf slot reached by `L` rows of `rows` (`stride` values each), walked in lock step.
     /// `words` gives each split slot's index into a row (in its low 31 bits) and the largest
     /// of them: the feature words for a row of features, [`Self::paired`] for a paired row.
-    /// `MISSING` says whether the rows may hold a NaN (then `words` must be the feature words,
-    /// whose top bit says where a missing value goes); without one, a step is a single
-    /// comparison.
+    /// `MASKED` says whether a word's top bit (where a missing value goes) must be cleared to
+    /// give the index. `right` says whether a row goes right from its value, the split's
+    /// threshold (of `thresholds`) and its word.
     #[inline(always)]
     #[allow(unsafe_code)]
-    fn leaves<const L: usize, const MISSING: bool>(
+    fn leaves<const L: usize, const MASKED: bool, T: Copy>(
         &self,
         (words, max_index): (&[u32], usize),
-        rows: &[f32],
-        stride: usize,
+        thresholds: &[T],
+        (rows, stride): (&[T], usize),
+        right: impl Fn(T, T, u32) -> bool,
     ) -> [usize; L] {
         let n_split = self.split.len();
         assert!(
-            self.threshold.len() == n_split
+            thresholds.len() == n_split
                 && words.len() == n_split
                 && rows.len() >= L * stride
                 && n_split + 1 == 1 << self.depth
@@ -132,50 +160,40 @@ impl FullTree<'_> {
                 // SAFETY: at level `l < depth` a slot is below `2^(l+1) - 1 <= n_split`; a row
                 // value sits at `j * stride + index` with `j < L` and
                 // `index <= max_index < stride`, inside `rows` (asserted above).
-                let (split, threshold, v) = unsafe {
-                    let split = *words.get_unchecked(*i);
-                    (
-                        split,
-                        *self.threshold.get_unchecked(*i),
-                        *rows.get_unchecked(j * stride + feature_of(split)),
-                    )
+                let (word, threshold, v) = unsafe {
+                    let word = *words.get_unchecked(*i);
+                    let index = if MASKED {
+                        feature_of(word)
+                    } else {
+                        word as usize
+                    };
+                    let v = *rows.get_unchecked(j * stride + index);
+                    (word, *thresholds.get_unchecked(*i), v)
                 };
-                #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                let right = if MISSING {
-                    goes_right(v, threshold, split)
-                } else {
-                    !(v < threshold)
-                };
-                *i = 2 * *i + 1 + usize::from(right);
+                *i = 2 * *i + 1 + usize::from(right(v, threshold, word));
             }
         }
         at.map(|i| i - n_split)
     }
 
     /// Adds this tree's value for rows `first..n_rows` of `block` (`stride` values a row) to
-    /// `out[j * k]`, reading the rows as `walk` says.
-    fn add_rows(
+    /// `out[j * k]`, each row walked by [`Self::leaves`].
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn add_walked<const MASKED: bool, T: Copy>(
         &self,
-        block: &[f32],
-        first: usize,
-        (n_rows, stride): (usize, usize),
+        words: (&[u32], usize),
+        thresholds: &[T],
+        (block, stride): (&[T], usize),
+        (first, n_rows): (usize, usize),
         out: &mut [f32],
         k: usize,
-        walk: Walk,
+        right: impl Fn(T, T, u32) -> bool + Copy,
     ) {
-        let words = if walk == Walk::Paired {
-            (self.paired, 2 * self.max_feature + 1)
-        } else {
-            (self.split, self.max_feature)
-        };
         let mut j = first;
         while j + LANES <= n_rows {
             let rows = &block[j * stride..(j + LANES) * stride];
-            let leaves = if walk == Walk::Missing {
-                self.leaves::<LANES, true>(words, rows, stride)
-            } else {
-                self.leaves::<LANES, false>(words, rows, stride)
-            };
+            let leaves = self.leaves::<LANES, MASKED, T>(words, thresholds, (rows, stride), right);
             for (r, leaf) in leaves.into_iter().enumerate() {
                 out[(j + r) * k] += self.leaf[leaf];
             }
@@ -183,12 +201,53 @@ impl FullTree<'_> {
         }
         for j in j..n_rows {
             let row = &block[j * stride..(j + 1) * stride];
-            let [leaf] = if walk == Walk::Missing {
-                self.leaves::<1, true>(words, row, stride)
-            } else {
-                self.leaves::<1, false>(words, row, stride)
-            };
+            let [leaf] = self.leaves::<1, MASKED, T>(words, thresholds, (row, stride), right);
             out[j * k] += self.leaf[leaf];
+        }
+    }
+
+    /// Adds this tree's value for rows `first..n_rows` of the block `walk` holds (`n_cols`
+    /// features a row) to `out[j * k]`.
+    fn add_rows(
+        &self,
+        walk: Walk<'_>,
+        (first, n_rows, n_cols): (usize, usize, usize),
+        out: &mut [f32],
+        k: usize,
+    ) {
+        let words = (self.split, self.max_feature);
+        let rows = (first, n_rows);
+        match walk {
+            Walk::Clean(block) => {
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let right = |v: f32, c: f32, _| !(v < c);
+                self.add_walked::<true, _>(
+                    words,
+                    self.threshold,
+                    (block, n_cols),
+                    rows,
+                    out,
+                    k,
+                    right,
+                );
+            }
+            Walk::Missing(block) => {
+                let (thresholds, block) = (self.threshold, (block, n_cols));
+                self.add_walked::<true, _>(words, thresholds, block, rows, out, k, goes_right);
+            }
+            Walk::Paired(block) => {
+                let words = (self.paired, 2 * self.max_feature + 1);
+                let right = |v: i32, c: i32, _| v >= c;
+                self.add_walked::<false, _>(
+                    words,
+                    self.key,
+                    (block, 2 * n_cols),
+                    rows,
+                    out,
+                    k,
+                    right,
+                );
+            }
         }
     }
 }
@@ -202,18 +261,19 @@ pub struct FlatForest {
     roots: Vec<u32>,
     /// Length of each tree's longest root-to-leaf path, in splits.
     depths: Vec<u32>,
-    /// Per tree, where its full layout starts in `full_split` and `full_leaf`, its largest
-    /// split feature, and whether it can walk a paired block ([`FullTree::pairable`]);
-    /// `None` for trees deeper than [`FULL_MAX_DEPTH`].
-    full: Vec<Option<(usize, usize, usize, bool)>>,
-    /// The steps a row takes through the trees that can walk a paired block: what pairing a
-    /// block's values saves a row, to weigh against copying it.
-    paired_steps: usize,
+    /// Per tree, where its full layout starts in `full_split` and `full_leaf`, and its largest
+    /// split feature; `None` for trees deeper than [`FULL_MAX_DEPTH`].
+    full: Vec<Option<(usize, usize, usize)>>,
+    /// The steps a row takes through the trees of full layout: the work that pairing a
+    /// block's values speeds up, to weigh against making the copy.
+    full_steps: usize,
     full_split: Vec<u32>,
     full_threshold: Vec<f32>,
     full_leaf: Vec<f32>,
     /// [`FullTree::paired`] of every split slot.
     full_paired: Vec<u32>,
+    /// [`FullTree::key`] of every split slot.
+    full_key: Vec<i32>,
     /// Per tree, whether it has categorical splits (then it is walked by [`Self::cat_next`]
     /// and has no full layout).
     categorical: Vec<bool>,
@@ -252,8 +312,8 @@ impl FlatForest {
             forest.depths.push(depth);
             let full = (depth <= FULL_MAX_DEPTH && !t.has_categorical())
                 .then(|| forest.push_full(t, depth));
-            if let Some((.., true)) = full {
-                forest.paired_steps += depth as usize;
+            if full.is_some() {
+                forest.full_steps += depth as usize;
             }
             forest.full.push(full);
             forest.categorical.push(t.has_categorical());
@@ -352,9 +412,9 @@ impl FlatForest {
     }
 
     /// Appends `t` (whose longest path has `depth` splits) in the full layout; returns where
-    /// it starts, its largest split feature and whether it can walk a paired block.
+    /// it starts and its largest split feature.
     #[allow(clippy::cast_sign_loss)]
-    fn push_full(&mut self, t: &Tree, depth: u32) -> (usize, usize, usize, bool) {
+    fn push_full(&mut self, t: &Tree, depth: u32) -> (usize, usize, usize) {
         let n_split = (1_usize << depth) - 1;
         let (s0, l0) = (self.full_split.len(), self.full_leaf.len());
         // Unreached slots (below a leaf's pass-through chain) stay pass-through splits.
@@ -386,11 +446,15 @@ impl FlatForest {
                 .iter()
                 .map(|&w| 2 * (w & !DEFAULT_LEFT) + u32::from(w & DEFAULT_LEFT == 0)),
         );
-        let pairable = self.full_split[s0..]
-            .iter()
-            .zip(&self.full_threshold[s0..])
-            .all(|(&w, &c)| w & DEFAULT_LEFT == 0 || c != f32::NEG_INFINITY);
-        (s0, l0, max_feature, pairable)
+        self.full_key
+            .extend(self.full_threshold[s0..].iter().map(|&c| {
+                if c.is_nan() {
+                    i32::MIN
+                } else {
+                    order_key(c)
+                }
+            }));
+        (s0, l0, max_feature)
     }
 
     /// Number of trees.
@@ -399,7 +463,7 @@ impl FlatForest {
     }
 
     fn full_tree(&self, t: usize) -> Option<FullTree<'_>> {
-        let (s0, l0, max_feature, pairable) = self.full[t]?;
+        let (s0, l0, max_feature) = self.full[t]?;
         let depth = self.depths[t];
         let n_split = (1_usize << depth) - 1;
         Some(FullTree {
@@ -407,9 +471,9 @@ impl FlatForest {
             threshold: &self.full_threshold[s0..s0 + n_split],
             leaf: &self.full_leaf[l0..=l0 + n_split],
             paired: &self.full_paired[s0..s0 + n_split],
+            key: &self.full_key[s0..s0 + n_split],
             depth,
             max_feature,
-            pairable,
         })
     }
 
@@ -456,7 +520,7 @@ impl FlatForest {
         shape: (usize, usize),
         out: &mut [f32],
         k: usize,
-        scratch: &mut Vec<f32>,
+        scratch: &mut Vec<i32>,
     ) {
         self.add_block_with(groups, block, shape, out, k, true, scratch);
     }
@@ -471,28 +535,22 @@ impl FlatForest {
         out: &mut [f32],
         k: usize,
         vector: bool,
-        scratch: &mut Vec<f32>,
+        scratch: &mut Vec<i32>,
     ) {
         assert!(block.len() >= n_rows * n_cols && out.len() >= n_rows * k);
         let rows = &block[..n_rows * n_cols];
         let vector = vector && simd::available();
-        // One pass over the block spares every step of every tree the missing-value test:
-        // a block without missing values walks clean, and one with them walks a paired copy
-        // where that copy costs less than the steps it saves.
-        let walk = if !rows.iter().any(|v| v.is_nan()) {
-            Walk::Clean
-        } else if !vector && 2 * n_cols <= self.paired_steps {
-            scratch.clear();
-            scratch.extend(rows.iter().flat_map(|&v| {
-                if v.is_nan() {
-                    [f32::NEG_INFINITY, f32::INFINITY]
-                } else {
-                    [v, v]
-                }
-            }));
-            Walk::Paired
+        // Where the trees take more steps than a row has values, the rows are copied as
+        // integer keys (Walk::Paired): a step is then one short comparison, with or without
+        // missing values. Otherwise one pass over the block spares a block without missing
+        // values the missing-value test at every step.
+        let walk = if !vector && 2 * n_cols <= self.full_steps {
+            pair_keys(rows, scratch);
+            Walk::Paired(scratch)
+        } else if rows.iter().any(|v| v.is_nan()) {
+            Walk::Missing(rows)
         } else {
-            Walk::Missing
+            Walk::Clean(rows)
         };
         for (t, &g) in groups.iter().enumerate() {
             let out = &mut out[g as usize..];
@@ -502,15 +560,7 @@ impl FlatForest {
                 } else {
                     0
                 };
-                match walk {
-                    Walk::Paired if full.pairable => {
-                        full.add_rows(scratch, done, (n_rows, 2 * n_cols), out, k, walk);
-                    }
-                    Walk::Paired => {
-                        full.add_rows(block, done, (n_rows, n_cols), out, k, Walk::Missing);
-                    }
-                    _ => full.add_rows(block, done, (n_rows, n_cols), out, k, walk),
-                }
+                full.add_rows(walk, (done, n_rows, n_cols), out, k);
             } else {
                 self.add_linked_rows(t, block, (n_rows, n_cols), out, k);
             }
@@ -805,19 +855,11 @@ mod tests {
     /// that the data allows.
     fn walks_reach_own_leaves(trees: &[Tree], data: &[f32], n_rows: usize) {
         let rows: Vec<&[f32]> = data.chunks(4).collect();
-        let paired: Vec<f32> = data
-            .iter()
-            .flat_map(|&v| {
-                if v.is_nan() {
-                    [f32::NEG_INFINITY, f32::INFINITY]
-                } else {
-                    [v, v]
-                }
-            })
-            .collect();
-        let mut walks = vec![(Walk::Missing, data, 4), (Walk::Paired, &paired[..], 8)];
+        let mut paired = Vec::new();
+        pair_keys(data, &mut paired);
+        let mut walks = vec![Walk::Missing(data), Walk::Paired(&paired)];
         if !data.iter().any(|v| v.is_nan()) {
-            walks.push((Walk::Clean, data, 4));
+            walks.push(Walk::Clean(data));
         }
         for (t, tree) in trees.iter().enumerate() {
             let check = |out: &[f32], what: &str| {
@@ -842,10 +884,9 @@ mod tests {
                 assert_eq!(forest.leaf_id(0, row), tree.leaf_of(row));
             }
             if let Some(full) = forest.full_tree(0) {
-                assert!(full.pairable);
-                for &(walk, block, stride) in &walks {
+                for &walk in &walks {
                     let mut out = vec![0.0_f32; 2 * n_rows];
-                    full.add_rows(block, 0, (n_rows, stride), &mut out[1..], 2, walk);
+                    full.add_rows(walk, (0, n_rows, 4), &mut out[1..], 2);
                     check(&out, &format!("{walk:?}"));
                 }
             }
@@ -853,45 +894,90 @@ mod tests {
     }
 
     #[test]
-    fn a_split_at_minus_infinity_still_sends_missing_values_left() {
-        // Paired blocks read a missing value as minus infinity where it goes left, which no
-        // value is below; such a tree walks with the missing-value test instead.
-        let mut stump = Tree::with_root(0.0, 0.0, 1.0);
-        stump.expand_split(
-            0,
-            &crate::tree::TreeSplit {
-                feature: 1,
-                threshold: f32::NEG_INFINITY,
-                default_left: true,
-                loss_chg: 1.0,
-            },
-            (0.0, 1.0, 1.0),
-            (0.0, 2.0, 1.0),
-        );
-        let mut right = stump.clone();
-        right.default_left[0] = false;
-        let trees = vec![
-            stump.clone(),
-            right.clone(),
-            right.clone(),
-            right.clone(),
-            right,
-            stump,
+    fn every_walk_compares_as_floats_do() {
+        // Stumps at infinite, zero and tiny thresholds, missing values going either way,
+        // against the values around them: integer keys must order as the floats do, with
+        // minus zero equal to zero.
+        let tiny = f32::from_bits(1);
+        let thresholds = [
+            f32::NEG_INFINITY,
+            -1.5,
+            -0.0,
+            0.0,
+            tiny,
+            -tiny,
+            2.5,
+            f32::INFINITY,
         ];
+        let values = [
+            f32::NAN,
+            f32::NEG_INFINITY,
+            f32::MIN,
+            -1.5,
+            -tiny,
+            -0.0,
+            0.0,
+            tiny,
+            2.5,
+            f32::MAX,
+            f32::INFINITY,
+        ];
+        let mut trees = Vec::new();
+        for (s, &threshold) in thresholds.iter().enumerate() {
+            for default_left in [true, false] {
+                let mut stump = Tree::with_root(0.0, 0.0, 1.0);
+                let split = crate::tree::TreeSplit {
+                    feature: 1,
+                    threshold,
+                    default_left,
+                    loss_chg: 1.0,
+                };
+                let v = s as f32 + 1.0;
+                stump.expand_split(0, &split, (0.0, v, 1.0), (0.0, -v, 1.0));
+                trees.push(stump);
+            }
+        }
+        let data: Vec<f32> = values.iter().flat_map(|&v| [7.0, v]).collect();
+        let n_rows = values.len();
         let forest = FlatForest::new(&trees);
-        assert!(forest.full_tree(0).is_some_and(|f| !f.pairable));
-        assert!(forest.full_tree(1).is_some_and(|f| f.pairable));
-        // Enough steps for a 2-column block to be paired.
-        assert!(2 * 2 <= forest.paired_steps);
-        let data = [f32::NAN, f32::NAN, 0.0, f32::NEG_INFINITY, 1.0, 5.0];
-        let mut out = vec![0.0_f32; 3];
-        forest.add_block_with(&[0; 6], &data, (3, 2), &mut out, 1, false, &mut Vec::new());
-        let expected: Vec<f32> = data
-            .chunks(2)
-            .map(|row| trees.iter().map(|t| t.split_cond[t.leaf_of(row)]).sum())
-            .collect();
+        let groups: Vec<u32> = (0..trees.len() as u32).collect();
+        let k = trees.len();
+        let mut expected = vec![0.0_f32; n_rows * k];
+        for (j, row) in data.chunks(2).enumerate() {
+            for (t, tree) in trees.iter().enumerate() {
+                expected[j * k + t] = tree.split_cond[tree.leaf_of(row)];
+            }
+        }
+        // As a block (its 2 columns are paired), and tree by tree in each walk.
+        let mut out = vec![0.0_f32; n_rows * k];
+        forest.add_block_with(
+            &groups,
+            &data,
+            (n_rows, 2),
+            &mut out,
+            k,
+            false,
+            &mut Vec::new(),
+        );
         assert_eq!(out, expected);
-        assert_eq!(out, [1.0 + 4.0 * 2.0 + 1.0, 12.0, 12.0]);
+        let mut paired = Vec::new();
+        pair_keys(&data, &mut paired);
+        for walk in [Walk::Missing(&data), Walk::Paired(&paired)] {
+            let mut out = vec![0.0_f32; n_rows * k];
+            for t in 0..trees.len() {
+                let full = forest.full_tree(t).expect("a stump has the full layout");
+                full.add_rows(walk, (0, n_rows, 2), &mut out[t..], k);
+            }
+            assert_eq!(out, expected, "{walk:?}");
+        }
+        // Walk::Clean on the rows without a missing value.
+        let clean = &data[2..];
+        let mut out = vec![0.0_f32; (n_rows - 1) * k];
+        for t in 0..trees.len() {
+            let full = forest.full_tree(t).expect("a stump has the full layout");
+            full.add_rows(Walk::Clean(clean), (0, n_rows - 1, 2), &mut out[t..], k);
+        }
+        assert_eq!(out, expected[k..]);
     }
 
     #[test]
