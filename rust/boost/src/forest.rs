@@ -155,7 +155,21 @@ impl FullTree<'_> {
                 && (self.depth == 0 || max_index < stride)
         );
         let mut at = [0_usize; L];
-        for _ in 0..self.depth {
+        if self.depth > 0 {
+            // The root: one split for every row, so its reads wait on nothing.
+            let (word, threshold) = (words[0], thresholds[0]);
+            let index = if MASKED {
+                feature_of(word)
+            } else {
+                word as usize
+            };
+            for (j, i) in at.iter_mut().enumerate() {
+                // SAFETY: `index <= max_index < stride` and `j < L` (asserted above).
+                let v = unsafe { *rows.get_unchecked(j * stride + index) };
+                *i = 1 + usize::from(right(v, threshold, word));
+            }
+        }
+        for _ in 1..self.depth {
             for (j, i) in at.iter_mut().enumerate() {
                 // SAFETY: at level `l < depth` a slot is below `2^(l+1) - 1 <= n_split`; a row
                 // value sits at `j * stride + index` with `j < L` and
