@@ -97,7 +97,26 @@ pub fn bin_matrix_with_categories(
     categories: &[Option<usize>],
 ) -> Result<Binned, BoostError> {
     let binned = profile::time(Phase::Setup, || {
-        bin_matrix_unchecked(data, weights, max_bin, categories)
+        bin_matrix_unchecked(data, None, weights, max_bin, categories)
+    })?;
+    reserve_histograms(&binned.cuts)?;
+    Ok(binned)
+}
+
+/// [`bin_matrix_with_categories`] with the cuts sketched from `sorted`, the columns of `data`
+/// sorted once ([`QuantileCuts::from_sorted`]): the same cuts, without sorting again.
+///
+/// # Errors
+/// As [`bin_matrix`].
+fn bin_matrix_presorted(
+    data: &MatrixView<'_>,
+    sorted: &SortedColumns,
+    weights: &[f64],
+    max_bin: usize,
+    categories: &[Option<usize>],
+) -> Result<Binned, BoostError> {
+    let binned = profile::time(Phase::Setup, || {
+        bin_matrix_unchecked(data, Some(sorted), weights, max_bin, categories)
     })?;
     reserve_histograms(&binned.cuts)?;
     Ok(binned)
@@ -192,9 +211,19 @@ fn reserve_histograms(cuts: &QuantileCuts) -> Result<(), BoostError> {
     Ok(())
 }
 
+/// A CSR matrix's row pointers and column indices as `usize`, as the binning takes them.
+fn widen_csr(indptr: &[i64], indices: &[i32]) -> Result<(Vec<usize>, Vec<usize>), BoostError> {
+    let mut wide_indptr = try_with_capacity(indptr.len(), "the sparse row pointers")?;
+    wide_indptr.extend(indptr.iter().map(|&p| p as usize));
+    let mut wide_indices = try_with_capacity(indices.len(), "the sparse column indices")?;
+    wide_indices.extend(indices.iter().map(|&c| c as usize));
+    Ok((wide_indptr, wide_indices))
+}
+
 #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 fn bin_matrix_unchecked(
     data: &MatrixView<'_>,
+    sorted: Option<&SortedColumns>,
     weights: &[f64],
     max_bin: usize,
     categories: &[Option<usize>],
@@ -214,6 +243,24 @@ fn bin_matrix_unchecked(
         let matrix = BinnedMatrix::from_dense(values, n_rows, n_cols, &cuts)?;
         Ok(Binned { cuts, matrix })
     };
+    if let Some(sorted) = sorted {
+        let cuts = categorise(QuantileCuts::from_sorted(sorted, weights, max_bin)?)?;
+        sapwood_mem::checkpoint("the quantile sketch")?;
+        // Dense data bins from its sorted columns (one merge a column, no search a value).
+        let matrix = match *data {
+            MatrixView::Csr {
+                indptr,
+                indices,
+                data,
+                n_cols,
+            } => {
+                let (indptr, indices) = widen_csr(indptr, indices)?;
+                BinnedMatrix::from_csr(&indptr, &indices, data, n_cols, &cuts)?
+            }
+            _ => BinnedMatrix::from_sorted(sorted, &cuts)?,
+        };
+        return Ok(Binned { cuts, matrix });
+    }
     match *data {
         MatrixView::DenseF32 {
             data,
@@ -235,11 +282,7 @@ fn bin_matrix_unchecked(
             data,
             n_cols,
         } => {
-            let mut wide_indptr = try_with_capacity(indptr.len(), "the sparse row pointers")?;
-            wide_indptr.extend(indptr.iter().map(|&p| p as usize));
-            let mut wide_indices = try_with_capacity(indices.len(), "the sparse column indices")?;
-            wide_indices.extend(indices.iter().map(|&c| c as usize));
-            let (indptr, indices) = (wide_indptr, wide_indices);
+            let (indptr, indices) = widen_csr(indptr, indices)?;
             let cuts =
                 QuantileCuts::from_csr(&indptr, &indices, data, n_cols, Some(weights), max_bin)?;
             let cuts = categorise(cuts)?;
@@ -272,6 +315,9 @@ pub enum Updater {
     Approx {
         /// The current cuts and bins (`None` before the first tree).
         binned: Option<Binned>,
+        /// The columns sorted at the first tree, from which every tree's cuts are sketched
+        /// (`None` before the first tree).
+        sorted: Option<SortedColumns>,
         /// The point weights of the current cuts.
         weights: Vec<f64>,
         /// `max_bin`.
@@ -336,6 +382,7 @@ impl Updater {
             }
             TreeMethod::Approx => Ok(Self::Approx {
                 binned: None,
+                sorted: None,
                 weights: Vec::new(),
                 max_bin,
                 categories,
@@ -401,6 +448,7 @@ impl Updater {
             }
             Self::Approx {
                 binned,
+                sorted,
                 weights,
                 max_bin,
                 categories,
@@ -419,7 +467,13 @@ impl Updater {
                     } else {
                         vec![1.0; hess.len()]
                     };
-                    *binned = Some(bin_matrix_with_categories(data, &w, *max_bin, categories)?);
+                    if sorted.is_none() {
+                        *sorted = Some(profile::time(Phase::Setup, || SortedColumns::build(data))?);
+                    }
+                    let sorted = sorted.as_ref().expect("sorted above");
+                    *binned = Some(bin_matrix_presorted(
+                        data, sorted, &w, *max_bin, categories,
+                    )?);
                     *weights = hess;
                 }
                 let b = binned.as_ref().expect("binned above");

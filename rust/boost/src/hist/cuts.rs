@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 use sapwood_mem::try_vec;
 
+use crate::data::{Entry, SortedColumns};
 use crate::error::BoostError;
 
 /// Cut points of every feature, stored back to back.
@@ -203,6 +204,47 @@ fn weighted_interior_cuts(distinct: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
     cuts
 }
 
+/// [`feature_cuts`] and the smallest value of one feature from its present values sorted as
+/// [`f32::total_cmp`] orders them, weighted by `weights[row]`. The weights of a value are
+/// summed in ascending order, as [`feature_cuts`] sums them after sorting pairs by value then
+/// weight, so the cuts are the same to the bit. `scratch` holds the distinct values and the
+/// weights of one value between calls.
+fn sorted_feature_cuts(
+    column: &[Entry],
+    weights: &[f64],
+    max_bin: usize,
+    (distinct, run): &mut (Vec<(f32, f64)>, Vec<f64>),
+) -> (Vec<f32>, f32) {
+    let (Some(first), Some(last)) = (column.first(), column.last()) else {
+        return (vec![1e-5], f32::INFINITY);
+    };
+    distinct.clear();
+    let mut i = 0;
+    while i < column.len() {
+        let value = column[i].value;
+        let bits = value.to_bits();
+        let mut j = i + 1;
+        while j < column.len() && column[j].value.to_bits() == bits {
+            j += 1;
+        }
+        let mut add = |w: f64| match distinct.last_mut() {
+            // Equal values (zero and minus zero) share one distinct value, the first one's.
+            Some((v, total)) if *v == value => *total += w,
+            _ => distinct.push((value, w)),
+        };
+        if j == i + 1 {
+            add(weights[column[i].row as usize]);
+        } else {
+            run.clear();
+            run.extend(column[i..j].iter().map(|e| weights[e.row as usize]));
+            run.sort_unstable_by(f64::total_cmp);
+            run.iter().for_each(|&w| add(w));
+        }
+        i = j;
+    }
+    (cuts_of_distinct(distinct, last.value, max_bin), first.value)
+}
+
 /// Features whose columns one pass over a dense matrix gathers.
 const SKETCH_GROUP: usize = 4;
 
@@ -386,6 +428,33 @@ impl QuantileCuts {
                 let min = present.first().map_or(f32::INFINITY, |p| p.0);
                 (feature_cuts(&present, max_bin), min)
             })
+            .collect();
+        Ok(Self::assemble(per_feature))
+    }
+
+    /// Cuts from columns sorted once ([`SortedColumns`]) under the row weights `weights`:
+    /// the cuts [`QuantileCuts::from_dense`] makes from the same data and weights, without
+    /// sorting again. `approx` sketches every tree under new weights; its columns are sorted
+    /// at the first tree, and each later sketch is one pass over them.
+    ///
+    /// # Errors
+    /// As [`QuantileCuts::from_dense`].
+    pub fn from_sorted(
+        sorted: &SortedColumns,
+        weights: &[f64],
+        max_bin: usize,
+    ) -> Result<Self, BoostError> {
+        Self::unit_weights(max_bin, Some(weights), sorted.n_rows)?;
+        let n_cols = sorted.offsets.len() - 1;
+        let per_feature: Vec<(Vec<f32>, f32)> = (0..n_cols)
+            .into_par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |scratch, f| {
+                    let column = &sorted.entries[sorted.offsets[f]..sorted.offsets[f + 1]];
+                    sorted_feature_cuts(column, weights, max_bin, scratch)
+                },
+            )
             .collect();
         Ok(Self::assemble(per_feature))
     }
@@ -807,6 +876,72 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a, c);
+    }
+
+    #[test]
+    fn presorted_columns_sketch_as_sorting_does() {
+        // Columns with ties (values of many weights, summed in order), signed zeros, NaN,
+        // all NaN and few distinct values; weights with zeros, ties and a wide range, so
+        // that the order of a sum shows in its last bits.
+        let n_rows = 5_000;
+        let n_cols = 5;
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let data: Vec<f32> = (0..n_rows * n_cols)
+            .map(|k| {
+                let u = next();
+                match k % n_cols {
+                    0 => (u * 2000.0).floor() as f32 / 4.0,
+                    1 => match (u * 3.0) as u32 {
+                        0 => -0.0,
+                        1 => 0.0,
+                        _ => (u * 1e6) as f32,
+                    },
+                    2 if u < 0.2 => f32::NAN,
+                    2 => u as f32,
+                    3 => (u * 5.0).floor() as f32,
+                    _ => f32::NAN,
+                }
+            })
+            .collect();
+        let weights: Vec<f64> = (0..n_rows)
+            .map(|_| match (next() * 10.0) as u32 {
+                0 => 0.0,
+                1 => 0.25,
+                v => f64::from(v as f32 * next() as f32 * 1e-3_f32.powi(v as i32 % 3)),
+            })
+            .collect();
+        let view = crate::data::MatrixView::DenseF32 {
+            data: &data,
+            n_rows,
+            n_cols,
+        };
+        let sorted = SortedColumns::build(&view).unwrap();
+        let zeros = vec![0.0; n_rows];
+        for w in [&weights, &zeros] {
+            for max_bin in [2, 16, 256, 4096] {
+                let want = QuantileCuts::from_dense(&data, n_rows, n_cols, Some(w), max_bin);
+                let got = QuantileCuts::from_sorted(&sorted, w, max_bin).unwrap();
+                let want = want.unwrap();
+                for f in 0..n_cols {
+                    let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(got.feature(f)),
+                        bits(want.feature(f)),
+                        "f {f} {max_bin}"
+                    );
+                    assert_eq!(got.min_value(f).to_bits(), want.min_value(f).to_bits());
+                }
+                assert_eq!(got, want);
+            }
+        }
+        assert!(QuantileCuts::from_sorted(&sorted, &weights[1..], 16).is_err());
+        assert!(QuantileCuts::from_sorted(&sorted, &weights, 1).is_err());
     }
 
     #[test]
