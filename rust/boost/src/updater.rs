@@ -316,8 +316,9 @@ pub enum Updater {
         /// The current cuts and bins (`None` before the first tree).
         binned: Option<Binned>,
         /// The columns sorted at the first tree, from which every tree's cuts are sketched
-        /// (`None` before the first tree).
-        sorted: Option<SortedColumns>,
+        /// (`None` before the first tree; `Some(None)` where they could not be allocated:
+        /// each tree then sorts its columns again).
+        sorted: Option<Option<SortedColumns>>,
         /// The point weights of the current cuts.
         weights: Vec<f64>,
         /// `max_bin`.
@@ -468,12 +469,19 @@ impl Updater {
                         vec![1.0; hess.len()]
                     };
                     if sorted.is_none() {
-                        *sorted = Some(profile::time(Phase::Setup, || SortedColumns::build(data))?);
+                        let built = profile::time(Phase::Setup, || SortedColumns::build(data));
+                        *sorted = Some(match built {
+                            Ok(columns) => Some(columns),
+                            Err(BoostError::OutOfMemory(_)) => None,
+                            Err(e) => return Err(e),
+                        });
                     }
-                    let sorted = sorted.as_ref().expect("sorted above");
-                    *binned = Some(bin_matrix_presorted(
-                        data, sorted, &w, *max_bin, categories,
-                    )?);
+                    *binned = Some(match sorted.as_ref().and_then(Option::as_ref) {
+                        Some(sorted) => {
+                            bin_matrix_presorted(data, sorted, &w, *max_bin, categories)?
+                        }
+                        None => bin_matrix_with_categories(data, &w, *max_bin, categories)?,
+                    });
                     *weights = hess;
                 }
                 let b = binned.as_ref().expect("binned above");
