@@ -554,17 +554,22 @@ impl FlatForest {
         assert!(block.len() >= n_rows * n_cols && out.len() >= n_rows * k);
         let rows = &block[..n_rows * n_cols];
         let vector = vector && simd::available();
-        // Where the trees take more steps than a row has values, the rows are copied as
-        // integer keys (Walk::Paired): a step is then one short comparison, with or without
-        // missing values. Otherwise one pass over the block spares a block without missing
-        // values the missing-value test at every step.
-        let walk = if !vector && 2 * n_cols <= self.full_steps {
+        // What a row costs to prepare is weighed against the steps it takes through the full
+        // trees. Where they take at least two steps a value, the rows are copied as integer
+        // keys (Walk::Paired): a step is then one short comparison, with or without missing
+        // values. Where they take at least one, a pass over the block looks for a missing
+        // value, so a block without one skips the missing-value test at every step. Fewer
+        // steps (wide data, few or shallow trees) are walked with the test. The vector walk
+        // takes all but the last few rows, which are not worth a pass.
+        let walk = if vector {
+            Walk::Missing(rows)
+        } else if 2 * n_cols <= self.full_steps {
             pair_keys(rows, scratch);
             Walk::Paired(scratch)
-        } else if rows.iter().any(|v| v.is_nan()) {
-            Walk::Missing(rows)
-        } else {
+        } else if n_cols <= self.full_steps && !rows.iter().any(|v| v.is_nan()) {
             Walk::Clean(rows)
+        } else {
+            Walk::Missing(rows)
         };
         for (t, &g) in groups.iter().enumerate() {
             let out = &mut out[g as usize..];
