@@ -68,6 +68,39 @@ def test_missing_values_match_xgboost(xgb, nan_frac):
     np.testing.assert_array_equal(s.apply(X), x.apply(X))
 
 
+def test_special_values_route_like_xgboost(xgb):
+    # Signed zeros, the smallest subnormals, very large values, values at a split's
+    # threshold and missing values (infinity is refused as input), predicted through many
+    # trees (a block copied as integer keys), one tree (floats, missing values tested) and
+    # blocks without a missing value.
+    X, y = _regression(n=400, seed=4, nan_frac=0.05)
+    X[:40, 5] = 0.0
+    X[40:80, 5] = -0.0
+    s, x = _pair(GBTRegressor, xgb.XGBRegressor, max_depth=5)
+    s.set_params(n_estimators=40)
+    x.set_params(n_estimators=40)
+    s.fit(X, y)
+    x.fit(X, y)
+    tiny = np.float32(1e-45)
+    specials = np.array([np.nan, -0.0, 0.0, tiny, -tiny, 1e30, -1e30], dtype=np.float32)
+    rng = np.random.default_rng(5)
+    Xq = X[rng.integers(0, len(X), 600)].copy()
+    mask = rng.random(Xq.shape) < 0.3
+    Xq[mask] = rng.choice(specials, mask.sum())
+    # Thresholds as values: each tree's cut values appear exactly.
+    cuts = x.get_booster().trees_to_dataframe()
+    cuts = cuts[cuts.Feature != "Leaf"]
+    for r, (f, v) in enumerate(zip(cuts.Feature, cuts.Split, strict=False)):
+        Xq[r % len(Xq), int(str(f).lstrip("f"))] = np.float32(v)
+    clean = np.nan_to_num(Xq, nan=1.0)
+    for q in (Xq, clean):
+        _assert_close(s.predict(q), x.predict(q))
+        for end in (1, 3):
+            _assert_close(
+                s.predict(q, iteration_range=(0, end)), x.predict(q, iteration_range=(0, end))
+            )
+
+
 def test_dense_columns_send_missing_left_like_xgboost(xgb):
     X, y = _regression(seed=2)
     s, x = _pair(GBTRegressor, xgb.XGBRegressor)
