@@ -71,7 +71,7 @@ const LANES: usize = 8;
 /// one row at a time, so short paths do not pay for the longest one.
 const LOCK_STEP_MAX_DEPTH: u32 = 16;
 
-/// Deepest tree also packed as a full tree (`12 * 2^depth` bytes: 12 KiB at depth 10).
+/// Deepest tree also packed as a full tree (`20 * 2^depth` bytes: 20 KiB at depth 10).
 pub const FULL_MAX_DEPTH: u32 = 10;
 
 /// One tree in the full layout.

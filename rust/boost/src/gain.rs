@@ -380,13 +380,7 @@ mod tests {
     fn may_beat_never_rules_out_a_candidate_that_ties_or_wins() {
         // A fixed pseudo-random stream over sums, regularisation and the best so far, with
         // `best` set at, just below and just above each candidate's exact loss change.
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::test_support::uniform(0x2545_f491_4f6c_dd1d);
         for _ in 0..200_000 {
             let scale = 10f64.powf(next() * 8.0 - 4.0);
             let p = params(next() * 3.0, if next() < 0.5 { 0.0 } else { next() });

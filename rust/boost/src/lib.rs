@@ -40,3 +40,32 @@ pub use objective::Objective;
 pub use param::TreeParams;
 pub use train::{TrainConfig, Trainer};
 pub use tree::Tree;
+
+/// What several modules' tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// A reproducible stream of uniform numbers in `[0, 1)` (xorshift64, 53 bits a draw).
+    pub(crate) fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// The presorted columns of a dense row-major `f32` matrix.
+    pub(crate) fn sorted_columns(
+        data: &[f32],
+        n_rows: usize,
+        n_cols: usize,
+    ) -> crate::data::SortedColumns {
+        let view = crate::data::MatrixView::DenseF32 {
+            data,
+            n_rows,
+            n_cols,
+        };
+        crate::data::SortedColumns::build(&view).expect("at most u32::MAX rows")
+    }
+}

@@ -96,27 +96,24 @@ pub fn bin_matrix_with_categories(
     max_bin: usize,
     categories: &[Option<usize>],
 ) -> Result<Binned, BoostError> {
-    let binned = profile::time(Phase::Setup, || {
-        bin_matrix_unchecked(data, None, weights, max_bin, categories)
-    })?;
-    reserve_histograms(&binned.cuts)?;
-    Ok(binned)
+    bin_matrix_presorted(data, None, weights, max_bin, categories)
 }
 
-/// [`bin_matrix_with_categories`] with the cuts sketched from `sorted`, the columns of `data`
-/// sorted once ([`QuantileCuts::from_sorted`]): the same cuts, without sorting again.
+/// [`bin_matrix_with_categories`], with the cuts sketched from `sorted` where given: the
+/// columns of `data` sorted once ([`QuantileCuts::from_sorted`]), the same cuts without
+/// sorting again.
 ///
 /// # Errors
 /// As [`bin_matrix`].
 fn bin_matrix_presorted(
     data: &MatrixView<'_>,
-    sorted: &SortedColumns,
+    sorted: Option<&SortedColumns>,
     weights: &[f64],
     max_bin: usize,
     categories: &[Option<usize>],
 ) -> Result<Binned, BoostError> {
     let binned = profile::time(Phase::Setup, || {
-        bin_matrix_unchecked(data, Some(sorted), weights, max_bin, categories)
+        bin_matrix_unchecked(data, sorted, weights, max_bin, categories)
     })?;
     reserve_histograms(&binned.cuts)?;
     Ok(binned)
@@ -228,69 +225,79 @@ fn bin_matrix_unchecked(
     max_bin: usize,
     categories: &[Option<usize>],
 ) -> Result<Binned, BoostError> {
-    let categorise = |cuts: QuantileCuts| {
-        if categories.is_empty() {
-            Ok(cuts)
+    // The sketch's cuts, categorised; a sketch allocates per feature, so stop if that drew
+    // on the allocator's reserve.
+    let finish = |cuts: QuantileCuts| -> Result<QuantileCuts, BoostError> {
+        let cuts = if categories.is_empty() {
+            cuts
         } else {
-            cuts.with_categories(categories)
-        }
-    };
-    let dense = |values: &[f32], n_rows: usize, n_cols: usize| -> Result<Binned, BoostError> {
-        let cuts = QuantileCuts::from_dense(values, n_rows, n_cols, Some(weights), max_bin)?;
-        let cuts = categorise(cuts)?;
-        // The sketch allocates per feature; stop if that drew on the allocator's reserve.
+            cuts.with_categories(categories)?
+        };
         sapwood_mem::checkpoint("the quantile sketch")?;
+        Ok(cuts)
+    };
+    let presorted =
+        |sorted: &SortedColumns| finish(QuantileCuts::from_sorted(sorted, weights, max_bin)?);
+    let dense = |values: &[f32], n_rows: usize, n_cols: usize| {
+        let sketch = QuantileCuts::from_dense(values, n_rows, n_cols, Some(weights), max_bin)?;
+        let cuts = finish(sketch)?;
         let matrix = BinnedMatrix::from_dense(values, n_rows, n_cols, &cuts)?;
-        Ok(Binned { cuts, matrix })
+        Ok::<_, BoostError>((cuts, matrix))
     };
-    if let Some(sorted) = sorted {
-        let cuts = categorise(QuantileCuts::from_sorted(sorted, weights, max_bin)?)?;
-        sapwood_mem::checkpoint("the quantile sketch")?;
-        // Dense data bins from its sorted columns (one merge a column, no search a value).
-        let matrix = match *data {
+    let (cuts, matrix) = match (*data, sorted) {
+        (
             MatrixView::Csr {
                 indptr,
                 indices,
                 data,
                 n_cols,
-            } => {
-                let (indptr, indices) = widen_csr(indptr, indices)?;
-                BinnedMatrix::from_csr(&indptr, &indices, data, n_cols, &cuts)?
-            }
-            _ => BinnedMatrix::from_sorted(sorted, &cuts)?,
-        };
-        return Ok(Binned { cuts, matrix });
-    }
-    match *data {
-        MatrixView::DenseF32 {
-            data,
-            n_rows,
-            n_cols,
-        } => dense(data, n_rows, n_cols),
-        MatrixView::DenseF64 {
-            data,
-            n_rows,
-            n_cols,
-        } => {
+            },
+            _,
+        ) => {
+            let (indptr, indices) = widen_csr(indptr, indices)?;
+            let cuts = match sorted {
+                Some(sorted) => presorted(sorted)?,
+                None => finish(QuantileCuts::from_csr(
+                    &indptr,
+                    &indices,
+                    data,
+                    n_cols,
+                    Some(weights),
+                    max_bin,
+                )?)?,
+            };
+            let matrix = BinnedMatrix::from_csr(&indptr, &indices, data, n_cols, &cuts)?;
+            (cuts, matrix)
+        }
+        // Dense data bins from its sorted columns where given: one merge a column, no
+        // search a value.
+        (_, Some(sorted)) => {
+            let cuts = presorted(sorted)?;
+            let matrix = BinnedMatrix::from_sorted(sorted, &cuts)?;
+            (cuts, matrix)
+        }
+        (
+            MatrixView::DenseF32 {
+                data,
+                n_rows,
+                n_cols,
+            },
+            None,
+        ) => dense(data, n_rows, n_cols)?,
+        (
+            MatrixView::DenseF64 {
+                data,
+                n_rows,
+                n_cols,
+            },
+            None,
+        ) => {
             let mut rounded = try_with_capacity(data.len(), "a float32 copy of the data")?;
             rounded.par_extend(data.par_iter().map(|&v| v as f32));
-            dense(&rounded, n_rows, n_cols)
+            dense(&rounded, n_rows, n_cols)?
         }
-        MatrixView::Csr {
-            indptr,
-            indices,
-            data,
-            n_cols,
-        } => {
-            let (indptr, indices) = widen_csr(indptr, indices)?;
-            let cuts =
-                QuantileCuts::from_csr(&indptr, &indices, data, n_cols, Some(weights), max_bin)?;
-            let cuts = categorise(cuts)?;
-            sapwood_mem::checkpoint("the quantile sketch")?;
-            let matrix = BinnedMatrix::from_csr(&indptr, &indices, data, n_cols, &cuts)?;
-            Ok(Binned { cuts, matrix })
-        }
-    }
+    };
+    Ok(Binned { cuts, matrix })
 }
 
 /// What one tree grows from: one output group's gradient pairs, the rows taking part, the
@@ -476,12 +483,10 @@ impl Updater {
                             Err(e) => return Err(e),
                         });
                     }
-                    *binned = Some(match sorted.as_ref().and_then(Option::as_ref) {
-                        Some(sorted) => {
-                            bin_matrix_presorted(data, sorted, &w, *max_bin, categories)?
-                        }
-                        None => bin_matrix_with_categories(data, &w, *max_bin, categories)?,
-                    });
+                    let sorted = sorted.as_ref().and_then(Option::as_ref);
+                    *binned = Some(bin_matrix_presorted(
+                        data, sorted, &w, *max_bin, categories,
+                    )?);
                     *weights = hess;
                 }
                 let b = binned.as_ref().expect("binned above");

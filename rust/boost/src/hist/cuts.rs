@@ -43,12 +43,19 @@ fn feature_cuts(sorted: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
     // Distinct values with their summed weights.
     let mut distinct: Vec<(f32, f64)> = Vec::new();
     for &(v, w) in sorted {
-        match distinct.last_mut() {
-            Some((last, total)) if *last == v => *total += w,
-            _ => distinct.push((v, w)),
-        }
+        push_distinct(&mut distinct, v, w);
     }
     cuts_of_distinct(&distinct, max, max_bin)
+}
+
+/// Adds value `v` of weight `w` to `distinct` (ascending distinct values with their summed
+/// weights), values coming in ascending order: to the last entry when equal to it (zero and
+/// minus zero are; the entry keeps the first one's sign), else as a new entry.
+pub(crate) fn push_distinct(distinct: &mut Vec<(f32, f64)>, v: f32, w: f64) {
+    match distinct.last_mut() {
+        Some((last, total)) if *last == v => *total += w,
+        _ => distinct.push((v, w)),
+    }
 }
 
 /// [`feature_cuts`] where every weight is one, from the values sorted as [`f32::total_cmp`]
@@ -227,18 +234,15 @@ fn sorted_feature_cuts(
         while j < column.len() && column[j].value.to_bits() == bits {
             j += 1;
         }
-        let mut add = |w: f64| match distinct.last_mut() {
-            // Equal values (zero and minus zero) share one distinct value, the first one's.
-            Some((v, total)) if *v == value => *total += w,
-            _ => distinct.push((value, w)),
-        };
         if j == i + 1 {
-            add(weights[column[i].row as usize]);
+            push_distinct(distinct, value, weights[column[i].row as usize]);
         } else {
             run.clear();
             run.extend(column[i..j].iter().map(|e| weights[e.row as usize]));
             run.sort_unstable_by(f64::total_cmp);
-            run.iter().for_each(|&w| add(w));
+            for &w in run.iter() {
+                push_distinct(distinct, value, w);
+            }
         }
         i = j;
     }
@@ -444,7 +448,7 @@ impl QuantileCuts {
         weights: &[f64],
         max_bin: usize,
     ) -> Result<Self, BoostError> {
-        Self::unit_weights(max_bin, Some(weights), sorted.n_rows)?;
+        Self::check_arguments(max_bin, Some(weights), sorted.n_rows)?;
         let n_cols = sorted.offsets.len() - 1;
         let per_feature: Vec<(Vec<f32>, f32)> = (0..n_cols)
             .into_par_iter()
@@ -459,13 +463,12 @@ impl QuantileCuts {
         Ok(Self::assemble(per_feature))
     }
 
-    /// Checks `max_bin` and the weights' length; tells whether every weight is one (or there
-    /// are none), so the features may be sketched unweighted.
-    fn unit_weights(
+    /// Checks `max_bin` and the weights' length.
+    fn check_arguments(
         max_bin: usize,
         weights: Option<&[f64]>,
         n_rows: usize,
-    ) -> Result<bool, BoostError> {
+    ) -> Result<(), BoostError> {
         if max_bin < 2 {
             return Err(BoostError::parameter("max_bin", "at least 2", max_bin));
         }
@@ -474,9 +477,19 @@ impl QuantileCuts {
                 "{} weights for {n_rows} rows",
                 w.len()
             ))),
-            Some(w) => Ok(w.par_iter().all(|&v| v == 1.0)),
-            None => Ok(true),
+            _ => Ok(()),
         }
+    }
+
+    /// [`Self::check_arguments`]; then tells whether every weight is one (or there are none),
+    /// so the features may be sketched unweighted.
+    fn unit_weights(
+        max_bin: usize,
+        weights: Option<&[f64]>,
+        n_rows: usize,
+    ) -> Result<bool, BoostError> {
+        Self::check_arguments(max_bin, weights, n_rows)?;
+        Ok(weights.is_none_or(|w| w.par_iter().all(|&v| v == 1.0)))
     }
 
     /// Cuts from each feature's distinct present values with their summed weights (ascending,
@@ -751,13 +764,10 @@ mod tests {
         // few distinct values, with NaNs, and all NaN; more rows than one gathering block.
         let n_rows = 70_000;
         let n_cols = 6;
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = crate::test_support::uniform(0x2545_f491_4f6c_dd1d);
         let data: Vec<f32> = (0..n_rows * n_cols)
             .map(|k| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+                let u = next();
                 match k % n_cols {
                     0 => (u * 1000.0 - 500.0) as f32,
                     1 => (if u < 0.5 { -3.0 } else { (u * 40.0).floor() }) as f32,
@@ -885,13 +895,7 @@ mod tests {
         // that the order of a sum shows in its last bits.
         let n_rows = 5_000;
         let n_cols = 5;
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::test_support::uniform(0x9e37_79b9_7f4a_7c15);
         let data: Vec<f32> = (0..n_rows * n_cols)
             .map(|k| {
                 let u = next();
@@ -916,12 +920,7 @@ mod tests {
                 v => f64::from(v as f32 * next() as f32 * 1e-3_f32.powi(v as i32 % 3)),
             })
             .collect();
-        let view = crate::data::MatrixView::DenseF32 {
-            data: &data,
-            n_rows,
-            n_cols,
-        };
-        let sorted = SortedColumns::build(&view).unwrap();
+        let sorted = crate::test_support::sorted_columns(&data, n_rows, n_cols);
         let zeros = vec![0.0; n_rows];
         for w in [&weights, &zeros] {
             for max_bin in [2, 16, 256, 4096] {

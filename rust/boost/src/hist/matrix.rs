@@ -347,24 +347,19 @@ impl BinnedMatrix {
             .windows(2)
             .map(|w| w[1] - w[0] < n_rows)
             .collect();
-        let (narrow_features, wide_features, markers) = group_by_width(cuts, &missing)?;
-        let narrow_columns = bin_sorted_columns::<u8>(sorted, cuts, &narrow_features)?;
-        let wide_columns = bin_sorted_columns::<u16>(sorted, cuts, &wide_features)?;
+        let groups = group_by_width(cuts, &missing)?;
+        let (narrow_features, wide_features, _) = &groups;
+        let narrow_columns = bin_sorted_columns::<u8>(sorted, cuts, narrow_features)?;
+        let wide_columns = bin_sorted_columns::<u16>(sorted, cuts, wide_features)?;
         let bins = rows_of_columns(&narrow_columns, n_rows, narrow_features.len())?;
         let wide = rows_of_columns(&wide_columns, n_rows, wide_features.len())?;
-        Ok(Self {
+        Ok(Self::dense_of(
             n_rows,
-            n_cols,
-            bins: BinStorage::U8(bins),
-            layout: BinLayout::Dense,
-            wide,
-            narrow_features,
-            wide_features,
-            markers,
             missing,
-            narrow_columns,
-            wide_columns,
-        })
+            groups,
+            (bins, wide),
+            (narrow_columns, wide_columns),
+        ))
     }
 
     /// Bins a dense row-major matrix (`NaN` = missing).
@@ -405,14 +400,34 @@ impl BinnedMatrix {
             *m |= also;
         }
         let missing = seen;
-        let (narrow_features, wide_features, markers) = group_by_width(cuts, &missing)?;
-        let bins = bin_dense::<u8>(data, n_cols, cuts, &narrow_features)?;
-        let wide = bin_dense::<u16>(data, n_cols, cuts, &wide_features)?;
+        let groups = group_by_width(cuts, &missing)?;
+        let (narrow_features, wide_features, _) = &groups;
+        let bins = bin_dense::<u8>(data, n_cols, cuts, narrow_features)?;
+        let wide = bin_dense::<u16>(data, n_cols, cuts, wide_features)?;
         let narrow_columns = transpose(&bins, n_rows, narrow_features.len())?;
         let wide_columns = transpose(&wide, n_rows, wide_features.len())?;
-        Ok(Self {
+        Ok(Self::dense_of(
             n_rows,
-            n_cols,
+            missing,
+            groups,
+            (bins, wide),
+            (narrow_columns, wide_columns),
+        ))
+    }
+
+    /// A dense matrix from its parts: each feature's missing-value flag, the features grouped
+    /// by width ([`group_by_width`]), and the narrow and wide bins row-major and column-major.
+    #[allow(clippy::type_complexity)]
+    fn dense_of(
+        n_rows: usize,
+        missing: Vec<bool>,
+        (narrow_features, wide_features, markers): (Vec<u32>, Vec<u32>, Vec<Option<u16>>),
+        (bins, wide): (Vec<u8>, Vec<u16>),
+        (narrow_columns, wide_columns): (Vec<u8>, Vec<u16>),
+    ) -> Self {
+        Self {
+            n_rows,
+            n_cols: missing.len(),
             bins: BinStorage::U8(bins),
             layout: BinLayout::Dense,
             wide,
@@ -422,7 +437,7 @@ impl BinnedMatrix {
             missing,
             narrow_columns,
             wide_columns,
-        })
+        }
     }
 
     /// Bins a CSR matrix; absent entries (and stored NaNs, which are dropped) are missing.
@@ -659,13 +674,10 @@ mod tests {
         // more rows than a row block.
         let n_rows = 9_000;
         let n_cols = 6;
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = crate::test_support::uniform(0x2545_f491_4f6c_dd1d);
         let data: Vec<f32> = (0..n_rows * n_cols)
             .map(|k| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+                let u = next();
                 match k % n_cols {
                     0 => (u * 1e4 - 5e3) as f32,
                     1 => (u * 7.0).floor() as f32,
@@ -678,12 +690,7 @@ mod tests {
                 }
             })
             .collect();
-        let view = crate::data::MatrixView::DenseF32 {
-            data: &data,
-            n_rows,
-            n_cols,
-        };
-        let sorted = SortedColumns::build(&view).unwrap();
+        let sorted = crate::test_support::sorted_columns(&data, n_rows, n_cols);
         let weights: Vec<f64> = (0..n_rows).map(|r| (r % 13) as f64 / 4.0).collect();
         let mut categories = vec![None; n_cols];
         categories[5] = Some(12);

@@ -22,6 +22,7 @@ use crate::constraints::Constraints;
 use crate::data::MatrixView;
 use crate::error::BoostError;
 use crate::gain::SplitParams;
+use crate::hist::cuts::push_distinct;
 use crate::hist::grow::DIRECT_NODE_RATIO;
 use crate::hist::{
     BinnedMatrix, GrowPlan, HistLayout, LeafRows, PartGrowth, QuantileCuts, StepSums, TreeGrowth,
@@ -97,10 +98,7 @@ fn distinct_of(mut pairs: Vec<(f32, f64)>) -> Vec<(f32, f64)> {
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out: Vec<(f32, f64)> = Vec::new();
     for (v, w) in pairs {
-        match out.last_mut() {
-            Some((last, total)) if *last == v => *total += w,
-            _ => out.push((v, w)),
-        }
+        push_distinct(&mut out, v, w);
     }
     out
 }
