@@ -17,7 +17,9 @@ use crate::error::BoostError;
 use crate::exact::{self, ExactWorkspace};
 use crate::gain::{GradStats, SplitParams};
 use crate::hist::histogram::HIST_MAX_BLOCKS;
-use crate::hist::{BinnedMatrix, GrowPolicy, HistGrower, LeafRows, QuantileCuts, TreeShape};
+use crate::hist::{
+    BinnedMatrix, GrowPolicy, HistGrower, HistLayout, LeafRows, QuantileCuts, TreeShape,
+};
 use crate::profile::{self, Phase};
 use crate::sampling::ColumnSampler;
 use crate::tree::Tree;
@@ -69,6 +71,8 @@ pub struct Binned {
     pub cuts: QuantileCuts,
     /// Bin indices of the training matrix.
     pub matrix: BinnedMatrix,
+    /// The histogram layout of every tree of the fit (whose spare buffers the trees share).
+    pub layout: HistLayout,
 }
 
 /// Bins a matrix with cuts weighted by `weights` (one per row). Values are compared as
@@ -297,7 +301,12 @@ fn bin_matrix_unchecked(
             dense(&rounded, n_rows, n_cols)?
         }
     };
-    Ok(Binned { cuts, matrix })
+    let layout = HistLayout::of(&matrix, &cuts);
+    Ok(Binned {
+        cuts,
+        matrix,
+        layout,
+    })
 }
 
 /// What one tree grows from: one output group's gradient pairs, the rows taking part, the
@@ -449,8 +458,9 @@ impl Updater {
                 Ok((grower.grow(gpair, active, sampler, workspace), None))
             }
             Self::Hist(b) => {
-                let grower =
-                    HistGrower::new(&b.matrix, &b.cuts, split, shape).with_constraints(constraints);
+                let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape)
+                    .with_layout(&b.layout)
+                    .with_constraints(constraints);
                 let (tree, leaves) = grower.grow_with_leaves(gpair, active, sampler);
                 Ok((tree, Some(leaves)))
             }
@@ -490,8 +500,9 @@ impl Updater {
                     *weights = hess;
                 }
                 let b = binned.as_ref().expect("binned above");
-                let grower =
-                    HistGrower::new(&b.matrix, &b.cuts, split, shape).with_constraints(constraints);
+                let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape)
+                    .with_layout(&b.layout)
+                    .with_constraints(constraints);
                 let (tree, leaves) = grower.grow_with_leaves(gpair, active, sampler);
                 Ok((tree, Some(leaves)))
             }
@@ -521,8 +532,9 @@ impl Updater {
         J: Fn(usize) -> (Vec<bool>, ColumnSampler) + Sync,
     {
         if let Self::Hist(b) = self {
-            let grower =
-                HistGrower::new(&b.matrix, &b.cuts, split, shape).with_constraints(constraints);
+            let grower = HistGrower::new(&b.matrix, &b.cuts, split, shape)
+                .with_layout(&b.layout)
+                .with_constraints(constraints);
             let grow = |t: usize| {
                 // A forest round grows many trees; stop once memory has run out.
                 sapwood_mem::checkpoint("a tree")?;

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::cuts::QuantileCuts;
 use super::feature_histogram::FeatureHistogram;
-use super::histogram::Histogram;
+use super::histogram::{Histogram, Touched};
 use crate::gain::{Bounds, GradStats, SplitCandidate, SplitParams};
 
 /// A split found from a histogram: the candidate and the bins that go left.
@@ -211,6 +211,9 @@ pub(crate) struct FeatureBins<'a> {
     /// Whether most bins are expected empty (sparse storage): runs of empty bins are then
     /// passed four at a time. Either way gives the same split.
     pub sparse: bool,
+    /// The bins the node's rows reached, where known: marks, and the entry of bin 0. Only
+    /// those are visited; the split is the same.
+    pub marks: Option<(&'a Touched, usize)>,
 }
 
 /// The node a split is searched for: its gradient sums, their gain, and the bounds its
@@ -373,6 +376,7 @@ pub(crate) fn evaluate_feature(
         min_value,
         feature,
         sparse,
+        marks,
     } = *feature_bins;
     let node = sums.stats;
     let mut best = BinSplit::default();
@@ -406,17 +410,38 @@ pub(crate) fn evaluate_feature(
         let mut acc_h = [0.0_f64; SCAN_CHUNK];
         let mut loss = [0.0_f32; SCAN_CHUNK];
         // Forward: left accumulates bins 0..=i, missing rows go right, threshold cut[i].
+        // With marks, the non-empty bins are listed from them first and added in turn;
+        // without, the scan adds every bin and lists the non-empty ones as it goes.
         let mut acc = GradStats::default();
+        let listed = marks.map(|(marks, first)| {
+            let mut m = 0;
+            #[allow(clippy::cast_possible_truncation)]
+            marks.visit(first, first + n, |e, len| {
+                let start = e - first;
+                for (b, bin) in (start..).zip(&bins[start..start + len]) {
+                    at_buf[m] = b as u32;
+                    m += usize::from(!bin.is_zero());
+                }
+            });
+            m
+        });
         let (mut i, mut filled) = (0, 0);
-        while i < n {
-            let at_rest = &mut at_buf[filled..];
-            let (m, added, run) = if sparse {
-                running_sums::<true>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
+        while listed.map_or(i < n, |m| filled < m) {
+            let (m, at) = if let Some(listed) = listed {
+                let m = (listed - filled).min(SCAN_CHUNK);
+                let at = &at_buf[filled..filled + m];
+                acc = gathered_sums(bins, at.iter().copied(), acc, &mut acc_g, &mut acc_h);
+                (m, at)
             } else {
-                running_sums::<false>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
+                let at_rest = &mut at_buf[filled..];
+                let (m, added, run) = if sparse {
+                    running_sums::<true>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
+                } else {
+                    running_sums::<false>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
+                };
+                (i, acc) = (i + added, run);
+                (m, &at_buf[filled..filled + m])
             };
-            (i, acc) = (i + added, run);
-            let at = &at_buf[filled..filled + m];
             filled += m;
             let (g, h) = (&acc_g[..m], &acc_h[..m]);
             let floor = best.cand.loss_chg;
@@ -522,9 +547,9 @@ impl<'a> SplitEvaluator<'a> {
         hist: NodeHistogram<'_>,
     ) -> BinSplit {
         let scan = |i: usize, f: usize| {
-            let bins = match hist {
-                NodeHistogram::Full(h) => h.feature(self.cuts, f),
-                NodeHistogram::Features(h) => h.feature_bins(i),
+            let (bins, marks) = match hist {
+                NodeHistogram::Full(h) => (h.feature(self.cuts, f), h.feature_marks(f)),
+                NodeHistogram::Features(h) => (h.feature_bins(i), None),
             };
             #[allow(clippy::cast_possible_truncation)]
             let feature_bins = FeatureBins {
@@ -533,6 +558,7 @@ impl<'a> SplitEvaluator<'a> {
                 min_value: self.cuts.min_value(f),
                 feature: f as u32,
                 sparse: self.sparse,
+                marks,
             };
             if self.cuts.is_categorical(f) {
                 return evaluate_categorical(bins, f as u32, node, self.params);
@@ -763,26 +789,37 @@ mod tests {
             };
             let p = SplitParams::from_tree_params(&tp, None);
             let cuts: Vec<f32> = (0..n_bins).map(|i| i as f32).collect();
-            let feature_bins = FeatureBins {
-                bins: &bins,
-                cut_values: &cuts,
-                min_value: -1.0,
-                feature: 3,
-                sparse: case % 2 == 0,
-            };
-            let sums = NodeSums {
-                stats: node,
-                gain: p.gain(node),
-                bounds: Bounds::default(),
-            };
-            let got = evaluate_feature(&feature_bins, sums, true, &p, 0);
-            let (loss, lmb, default_left) = reference_scan(&bins, node, &p);
-            assert_eq!(got.cand.loss_chg.to_bits(), loss.to_bits(), "case {case}");
-            if lmb != -2 {
-                assert_eq!(
-                    (got.left_max_bin, got.cand.default_left),
-                    (lmb, default_left)
-                );
+            // Marks of the non-empty bins and some empty ones, the feature starting at
+            // entry `first` of the marks.
+            let first = case as usize * 7 % 150;
+            let marked: Vec<usize> = (0..n_bins)
+                .filter(|&i| !bins[i].is_zero() || next() < 0.2)
+                .map(|i| first + i)
+                .collect();
+            let marks = Touched::marking(first + n_bins, &marked);
+            for with_marks in [false, true] {
+                let feature_bins = FeatureBins {
+                    bins: &bins,
+                    cut_values: &cuts,
+                    min_value: -1.0,
+                    feature: 3,
+                    sparse: case % 2 == 0,
+                    marks: with_marks.then_some((&marks, first)),
+                };
+                let sums = NodeSums {
+                    stats: node,
+                    gain: p.gain(node),
+                    bounds: Bounds::default(),
+                };
+                let got = evaluate_feature(&feature_bins, sums, true, &p, 0);
+                let (loss, lmb, default_left) = reference_scan(&bins, node, &p);
+                assert_eq!(got.cand.loss_chg.to_bits(), loss.to_bits(), "case {case}");
+                if lmb != -2 {
+                    assert_eq!(
+                        (got.left_max_bin, got.cand.default_left),
+                        (lmb, default_left)
+                    );
+                }
             }
         }
     }

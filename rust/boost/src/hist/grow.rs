@@ -62,6 +62,14 @@ impl<'a> HistGrower<'a> {
         }
     }
 
+    /// The same grower with the fit's histogram `layout` (equal to its own), so that the
+    /// fit's trees share one set of spare histogram buffers.
+    #[must_use]
+    pub fn with_layout(mut self, layout: &HistLayout) -> Self {
+        self.layout = layout.clone();
+        self
+    }
+
     /// The same grower under monotone and interaction constraints.
     #[must_use]
     pub fn with_constraints(mut self, constraints: &'a Constraints) -> Self {

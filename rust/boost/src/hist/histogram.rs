@@ -24,10 +24,104 @@ pub const HIST_MAX_BLOCKS: usize = 16;
 
 /// A histogram over every bin of every feature, in its fit's [`HistLayout`]: feature `f`'s
 /// bins start at `offsets[f]`.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// A histogram summed from sparse rows also records which entries its rows reached (one bit
+/// an entry, [`Touched`]): every other entry is zero, so subtraction, split search and
+/// clearing visit those alone, and a node deep in a tree over wide sparse data costs what
+/// its rows hold rather than what the histogram spans. Its buffer goes back to the layout's
+/// spares, cleared, when it is dropped.
+#[derive(Debug, Clone)]
 pub struct Histogram {
     bins: Vec<GradStats>,
     offsets: Arc<[usize]>,
+    /// The entries its rows reached (a superset of the non-zero ones); `None`: unknown.
+    touched: Option<Touched>,
+    /// Where the buffer goes, cleared, when the histogram is dropped.
+    spares: Option<Spares>,
+}
+
+impl PartialEq for Histogram {
+    fn eq(&self, other: &Self) -> bool {
+        self.bins == other.bins && self.offsets == other.offsets
+    }
+}
+
+impl Drop for Histogram {
+    fn drop(&mut self) {
+        if let (Some(touched), Some(spares)) = (&self.touched, &self.spares) {
+            touched.clear(&mut self.bins);
+            if let Ok(mut free) = spares.lock() {
+                free.push(std::mem::take(&mut self.bins));
+            }
+        }
+    }
+}
+
+/// Zeroed histogram buffers of one layout, kept for reuse: a sparse histogram is cleared
+/// where its rows reached instead of zeroed whole.
+type Spares = Arc<std::sync::Mutex<Vec<Vec<GradStats>>>>;
+
+/// One bit per histogram entry: set where rows were added (entry `i` is bit `i % 64` of word
+/// `i / 64`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Touched(Vec<u64>);
+
+impl Touched {
+    /// No entry touched, over `n` entries.
+    fn none(n: usize) -> Self {
+        Self(vec![0; n.div_ceil(64)])
+    }
+
+    /// Calls `f(i, len)` for the touched entries in `start..end`, ascending: a word wholly
+    /// touched as one run (`len` 64), else each entry alone (`len` 1).
+    #[inline]
+    pub(crate) fn visit(&self, start: usize, end: usize, mut f: impl FnMut(usize, usize)) {
+        if start >= end {
+            return;
+        }
+        let (first, last) = (start / 64, (end - 1) / 64);
+        for w in first..=last {
+            let mut word = self.0[w];
+            if w == first {
+                word &= u64::MAX << (start % 64);
+            }
+            if w == last && !end.is_multiple_of(64) {
+                word &= u64::MAX >> (64 - end % 64);
+            }
+            if word == u64::MAX {
+                f(w * 64, 64);
+                continue;
+            }
+            while word != 0 {
+                f(w * 64 + word.trailing_zeros() as usize, 1);
+                word &= word - 1;
+            }
+        }
+    }
+
+    /// Zeroes the touched entries of `bins`.
+    fn clear(&self, bins: &mut [GradStats]) {
+        self.visit(0, bins.len(), |i, len| {
+            bins[i..i + len].fill(GradStats::default());
+        });
+    }
+
+    /// Marks of `n` entries with those `at` marked.
+    #[cfg(test)]
+    pub(crate) fn marking(n: usize, at: &[usize]) -> Self {
+        let mut marks = Self::none(n);
+        for &i in at {
+            marks.0[i / 64] |= 1 << (i % 64);
+        }
+        marks
+    }
+
+    /// ORs in `part`, a part's bits whose word 0 is this one's word `first_word`.
+    fn merge(&mut self, first_word: usize, part: &[u64]) {
+        for (w, &bits) in self.0[first_word..].iter_mut().zip(part) {
+            *w |= bits;
+        }
+    }
 }
 
 /// Where one group's features land in a histogram: per feature of the group (in its order),
@@ -217,7 +311,8 @@ fn add_array_row<const S: usize>(hists: &mut [[GradStats; S]], row: &[u8], pair:
 }
 
 /// Adds the entries of the listed `rows` of a sparse matrix whose features lie in
-/// `features_in` into `out`, which holds the histogram's entries from `base` on. A row's
+/// `features_in` into `out`, which holds the histogram's entries from `base` on, and marks
+/// each entry reached in `touched`, whose word 0 covers entries `64 * (base / 64)` on. A row's
 /// entries ascend by feature, so those in range are contiguous.
 #[allow(clippy::too_many_arguments)]
 fn accumulate_sparse_range<B: Copy + Into<u16>>(
@@ -230,9 +325,22 @@ fn accumulate_sparse_range<B: Copy + Into<u16>>(
     features_in: std::ops::Range<u32>,
     base: usize,
     out: &mut [GradStats],
+    touched: &mut [u64],
 ) {
+    let bit_base = base / 64 * 64;
     let (lo, hi) = (features_in.start, features_in.end);
-    for &r in rows {
+    for (i, &r) in rows.iter().enumerate() {
+        // The rows lie scattered through the entries: ask for a row's offsets two distances
+        // ahead, and for its entries and gradients one distance ahead.
+        if let Some(&far) = rows.get(i + 2 * PREFETCH_DISTANCE) {
+            prefetch(indptr, far as usize);
+        }
+        if let Some(&near) = rows.get(i + PREFETCH_DISTANCE) {
+            let at = indptr[near as usize];
+            prefetch(features, at);
+            prefetch(bins, at);
+            prefetch(gpairs, near as usize);
+        }
         let r = r as usize;
         let pair = gpairs[r];
         let (start, end) = (indptr[r], indptr[r + 1]);
@@ -247,7 +355,10 @@ fn accumulate_sparse_range<B: Copy + Into<u16>>(
                 break;
             }
             let b: u16 = bins[k].into();
-            out[offsets[f as usize] - base + usize::from(b)].add_pair(pair.0, pair.1);
+            let at = offsets[f as usize] + usize::from(b);
+            out[at - base].add_pair(pair.0, pair.1);
+            let bit = at - bit_base;
+            touched[bit / 64] |= 1 << (bit % 64);
         }
     }
 }
@@ -258,10 +369,11 @@ const SPARSE_PARALLEL_ROWS: usize = 4096;
 
 /// Adds the listed `rows` of a sparse matrix into `out`, a histogram in the compact layout
 /// (the one sparse data always takes: offsets ascend with the feature), in parallel over
-/// ranges of features. Each range's bins receive their rows in row order, as in one pass
-/// over all the rows, so the sums do not depend on how many ranges there are; no partial
-/// histograms are zeroed or added, which for wide sparse data cost more than the entries
-/// themselves.
+/// ranges of features, and marks the entries reached in `touched`. Each range's bins receive
+/// their rows in row order, as in one pass over all the rows, so the sums do not depend on
+/// how many ranges there are; no partial histograms are zeroed or added, which for wide
+/// sparse data cost more than the entries themselves.
+#[allow(clippy::too_many_arguments)]
 fn accumulate_sparse<B: Copy + Into<u16> + Sync>(
     bins: &[B],
     indptr: &[usize],
@@ -270,6 +382,7 @@ fn accumulate_sparse<B: Copy + Into<u16> + Sync>(
     rows: &[u32],
     gpairs: &[(f32, f32)],
     out: &mut [GradStats],
+    touched: &mut Touched,
 ) {
     debug_assert!(offsets.is_sorted(), "sparse data takes the compact layout");
     #[allow(clippy::cast_possible_truncation)]
@@ -299,16 +412,30 @@ fn accumulate_sparse<B: Copy + Into<u16> + Sync>(
         parts.push((w[0]..w[1], head));
         rest = tail;
     }
-    let add = |(range, part): (std::ops::Range<u32>, &mut [GradStats])| {
-        let base = start_of(range.start);
-        accumulate_sparse_range(
-            bins, indptr, features, offsets, rows, gpairs, range, base, part,
-        );
-    };
     if parts.len() == 1 {
-        parts.into_iter().for_each(add);
-    } else {
-        parts.into_par_iter().for_each(add);
+        let (range, part) = parts.pop().expect("one range");
+        let base = start_of(range.start);
+        let marks = &mut touched.0[base / 64..];
+        accumulate_sparse_range(
+            bins, indptr, features, offsets, rows, gpairs, range, base, part, marks,
+        );
+        return;
+    }
+    // Ranges meet inside a word of marks, so each marks its own words, ORed in after.
+    let marks: Vec<(usize, Vec<u64>)> = parts
+        .into_par_iter()
+        .map(|(range, part)| {
+            let base = start_of(range.start);
+            let end = base + part.len();
+            let mut marks = vec![0_u64; end.div_ceil(64) - base / 64];
+            accumulate_sparse_range(
+                bins, indptr, features, offsets, rows, gpairs, range, base, part, &mut marks,
+            );
+            (base / 64, marks)
+        })
+        .collect();
+    for (first_word, part) in &marks {
+        touched.merge(*first_word, part);
     }
 }
 
@@ -401,6 +528,8 @@ pub struct HistLayout {
     any_missing: bool,
     /// Whether all of the data is stored dense.
     dense: bool,
+    /// Cleared buffers of dropped sparse histograms, for the next ones to take.
+    spares: Spares,
 }
 
 impl std::fmt::Debug for HistLayout {
@@ -441,6 +570,7 @@ impl HistLayout {
                     n_bins: at,
                     any_missing,
                     dense,
+                    spares: Spares::default(),
                 }
             }
             None => Self {
@@ -450,6 +580,7 @@ impl HistLayout {
                 n_bins: cuts.total_bins() + n_cols,
                 any_missing,
                 dense,
+                spares: Spares::default(),
             },
         }
     }
@@ -624,17 +755,32 @@ impl Histogram {
         &self.bins
     }
 
-    /// The stored entries, to add into.
+    /// The stored entries, to add into (which forgets which entries rows reached).
     pub fn bins_mut(&mut self) -> &mut [GradStats] {
+        self.touched = None;
         &mut self.bins
+    }
+
+    /// A histogram of `bins` in `layout`, without marks.
+    fn of_bins(layout: &HistLayout, bins: Vec<GradStats>) -> Self {
+        Self {
+            bins,
+            offsets: Arc::clone(&layout.offsets),
+            touched: None,
+            spares: None,
+        }
     }
 
     /// A zero histogram in `layout`: what other parts' histograms are added into.
     pub fn zeros(layout: &HistLayout) -> Self {
-        Self {
-            bins: vec![GradStats::default(); layout.n_bins],
-            offsets: Arc::clone(&layout.offsets),
-        }
+        Self::of_bins(layout, vec![GradStats::default(); layout.n_bins])
+    }
+
+    /// Feature `f`'s entries that rows reached, as `(marks, first)`: entry `first + i` of
+    /// the marks is the feature's bin `i`. `None` when not known (every bin may be non-zero).
+    #[inline]
+    pub(crate) fn feature_marks(&self, f: usize) -> Option<(&Touched, usize)> {
+        self.touched.as_ref().map(|t| (t, self.offsets[f]))
     }
 
     /// Feature `f`'s bins.
@@ -676,25 +822,31 @@ impl Histogram {
             }
             (None, BinLayout::Sparse { indptr, features }, storage) => {
                 // One histogram, in parallel over features rather than over blocks of rows:
-                // a wide sparse histogram is larger than the entries that fill it.
+                // a wide sparse histogram is larger than the entries that fill it. Its
+                // buffer is a cleared spare where one is left.
                 let offsets = &layout.offsets;
-                let mut bins = vec![GradStats::default(); n_bins];
+                let spare = layout.spares.lock().ok().and_then(|mut free| free.pop());
+                let mut bins = spare.unwrap_or_else(|| vec![GradStats::default(); n_bins]);
+                let mut touched = Touched::none(n_bins);
+                let (t, out) = (&mut touched, &mut bins[..]);
                 match storage {
                     BinStorage::U8(b) => {
-                        accumulate_sparse(b, indptr, features, offsets, rows, gpairs, &mut bins);
+                        accumulate_sparse(b, indptr, features, offsets, rows, gpairs, out, t);
                     }
                     BinStorage::U16(b) => {
-                        accumulate_sparse(b, indptr, features, offsets, rows, gpairs, &mut bins);
+                        accumulate_sparse(b, indptr, features, offsets, rows, gpairs, out, t);
                     }
                 }
-                bins
+                return Self {
+                    bins,
+                    offsets: Arc::clone(&layout.offsets),
+                    touched: Some(touched),
+                    spares: Some(Arc::clone(&layout.spares)),
+                };
             }
             (None, BinLayout::Dense, _) => unreachable!("a dense matrix has dense bins"),
         };
-        Self {
-            bins,
-            offsets: Arc::clone(&layout.offsets),
-        }
+        Self::of_bins(layout, bins)
     }
 
     /// [`Histogram::build`] over every row of `matrix` (`0..n_rows`, in order): the same sums,
@@ -724,17 +876,28 @@ impl Histogram {
             plan.add_range(range, gpairs, &mut part);
             part
         });
-        Self {
-            bins,
-            offsets: Arc::clone(&layout.offsets),
-        }
+        Self::of_bins(layout, bins)
     }
 
     /// `parent - self`, computed in the parent's own buffer (which it takes over): the
-    /// histogram of the sibling node, without allocating another.
+    /// histogram of the sibling node, without allocating another. Where the parent knows
+    /// which entries its rows reached, only those are subtracted (a child's rows reach no
+    /// others), and the sibling keeps the parent's marks.
     pub fn sibling_from(&self, mut parent: Histogram) -> Histogram {
-        for (p, c) in parent.bins.iter_mut().zip(&self.bins) {
-            *p = GradStats::difference(*p, *c);
+        let subtract = |p: &mut [GradStats], c: &[GradStats]| {
+            for (p, c) in p.iter_mut().zip(c) {
+                *p = GradStats::difference(*p, *c);
+            }
+        };
+        let n = parent.bins.len().min(self.bins.len());
+        match parent.touched.take() {
+            Some(marks) => {
+                marks.visit(0, n, |i, len| {
+                    subtract(&mut parent.bins[i..i + len], &self.bins[i..i + len]);
+                });
+                parent.touched = Some(marks);
+            }
+            None => subtract(&mut parent.bins, &self.bins),
         }
         parent
     }
@@ -1065,6 +1228,7 @@ mod tests {
             panic!("64 bins fit in a byte");
         };
         let mut one_pass = vec![GradStats::default(); layout.n_bins()];
+        let mut marks = Touched::none(layout.n_bins());
         accumulate_sparse_range(
             bins,
             indptr,
@@ -1075,15 +1239,92 @@ mod tests {
             0..n_cols as u32,
             0,
             &mut one_pass,
+            &mut marks.0,
         );
+        // The marks are exactly the entries the rows reach.
+        let mut reached = vec![false; layout.n_bins()];
+        for &r in &rows {
+            for k in indptr[r as usize]..indptr[r as usize + 1] {
+                reached[layout.offsets()[features[k] as usize] + usize::from(bins[k])] = true;
+            }
+        }
+        let mut marked = vec![false; layout.n_bins()];
+        marks.visit(0, layout.n_bins(), |i, len| marked[i..i + len].fill(true));
+        assert_eq!(marked, reached);
         for threads in [1, 2, 3, 8] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let h = pool.install(|| Histogram::build(&m, &cuts, &rows, &g));
+            let h = pool.install(|| Histogram::build_in(&layout, &m, &cuts, &rows, &g));
             assert_eq!(h.bins(), &one_pass[..], "{threads} threads");
+            assert_eq!(h.touched.as_ref(), Some(&marks), "{threads} threads");
         }
+    }
+
+    #[test]
+    fn marked_sparse_histograms_subtract_and_reuse_their_buffers_exactly() {
+        let (n_rows, n_cols) = (3000_usize, 40_usize);
+        let mut state = 11_u64;
+        let mut next = move |m: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % m
+        };
+        let (mut indptr, mut indices, mut values) = (vec![0_usize], Vec::new(), Vec::new());
+        for _ in 0..n_rows {
+            let mut cols: Vec<usize> = (0..4).map(|_| next(n_cols as u64) as usize).collect();
+            cols.sort_unstable();
+            cols.dedup();
+            for c in cols {
+                indices.push(c);
+                values.push(next(500) as f32 / 3.0);
+            }
+            indptr.push(indices.len());
+        }
+        let cuts = QuantileCuts::from_csr(&indptr, &indices, &values, n_cols, None, 200).unwrap();
+        let m = BinnedMatrix::from_csr(&indptr, &indices, &values, n_cols, &cuts).unwrap();
+        let g: Vec<(f32, f32)> = (0..n_rows)
+            .map(|_| (next(2001) as f32 / 97.0 - 10.0, next(100) as f32 / 31.0))
+            .collect();
+        let layout = HistLayout::of(&m, &cuts);
+        let all: Vec<u32> = (0..n_rows as u32).collect();
+        let (left, _): (Vec<u32>, Vec<u32>) = all.iter().partition(|_| next(5) == 0);
+        let (ll, lr): (Vec<u32>, Vec<u32>) = left.iter().partition(|&&r| r % 2 == 0);
+        let fresh = |rows: &[u32]| {
+            let bins = Histogram::build_in(&layout, &m, &cuts, rows, &g)
+                .bins()
+                .to_vec();
+            Histogram::of_bins(&layout, bins)
+        };
+        for _ in 0..3 {
+            // Subtracting marked entries alone gives the full subtraction; the sibling keeps
+            // the parent's marks, and a grandchild's sibling is again exact.
+            let parent = Histogram::build_in(&layout, &m, &cuts, &all, &g);
+            let marks = parent.touched.clone();
+            let small = Histogram::build_in(&layout, &m, &cuts, &left, &g);
+            let big = small.sibling_from(parent);
+            assert_eq!(big.touched, marks);
+            assert_eq!(big, fresh(&left).sibling_from(fresh(&all)));
+            let leaf = Histogram::build_in(&layout, &m, &cuts, &ll, &g);
+            let other = leaf.sibling_from(small);
+            assert_eq!(other, fresh(&ll).sibling_from(fresh(&left)));
+            // The sibling's entries off the marks are zero, as are its rows' sums there.
+            let mut reached = vec![false; layout.n_bins()];
+            let direct = fresh(&lr);
+            let marks = other.touched.as_ref().expect("marked");
+            marks.visit(0, layout.n_bins(), |i, len| reached[i..i + len].fill(true));
+            for (i, b) in other.bins().iter().enumerate() {
+                assert!(reached[i] || (b.is_zero() && direct.bins()[i].is_zero()));
+            }
+            // The buffers dropped here return cleared, so the next round builds the same.
+        }
+        assert!(!layout.spares.lock().unwrap().is_empty());
+        // Adding into a histogram forgets its marks: it is then treated as unmarked.
+        let mut h = Histogram::build_in(&layout, &m, &cuts, &left, &g);
+        h.bins_mut()[0].add(GradStats::new(1.0, 1.0));
+        assert!(h.feature_marks(0).is_none());
     }
 
     #[test]
