@@ -207,17 +207,35 @@ fn avx2() -> bool {
 }
 
 /// The position of the first loss change strictly above `floor` and above every earlier one
-/// (XGBoost's replacement rule within a feature); infinite values never win.
+/// (XGBoost's replacement rule within a feature); infinite values never win. That is the
+/// first position of the largest finite value, if it beats `floor`: the largest is found in
+/// eight independent lanes (so the loop vectorises), and its position only when it wins,
+/// which few chunks do.
 fn first_best(loss: &[f32], floor: f32) -> Option<usize> {
-    let mut top = floor;
-    let mut pick = None;
-    for (j, &l) in loss.iter().enumerate() {
-        if l > top && l != f32::INFINITY {
-            top = l;
-            pick = Some(j);
+    const LANES: usize = 8;
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = loss.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    let take = |lane: &mut f32, l: f32| {
+        // NaN and +inf compare false and are passed over, as in the rule.
+        if l > *lane && l != f32::INFINITY {
+            *lane = l;
+        }
+    };
+    for c in chunks {
+        for (lane, &l) in lanes.iter_mut().zip(c) {
+            take(lane, l);
         }
     }
-    pick
+    for (lane, &l) in lanes.iter_mut().zip(rest) {
+        take(lane, l);
+    }
+    let top = lanes.iter().fold(f32::NEG_INFINITY, |m, &l| if l > m { l } else { m });
+    if top > floor {
+        loss.iter().position(|&l| l == top)
+    } else {
+        None
+    }
 }
 
 /// The best of a chunk of candidate splits of `node` whose one side (the left one when
@@ -801,6 +819,52 @@ mod tests {
             }
         }
         (best.loss_chg, at.0, at.1)
+    }
+
+    #[test]
+    fn first_best_follows_the_replacement_rule() {
+        // The rule written plainly: take each value above the best so far.
+        let rule = |loss: &[f32], floor: f32| {
+            let (mut top, mut pick) = (floor, None);
+            for (j, &l) in loss.iter().enumerate() {
+                if l > top && l != f32::INFINITY {
+                    (top, pick) = (l, Some(j));
+                }
+            }
+            pick
+        };
+        let mut state = 3_u64;
+        let mut next = move |m: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % m
+        };
+        let special = [
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+            f32::NAN,
+            0.0,
+            -0.0,
+            1.5,
+            1.5,
+            -2.0,
+        ];
+        for case in 0..2000 {
+            let n = 1 + next(SCAN_CHUNK as u64) as usize;
+            let loss: Vec<f32> = (0..n)
+                .map(|_| {
+                    if next(3) == 0 {
+                        special[next(special.len() as u64) as usize]
+                    } else {
+                        next(40) as f32 / 8.0 - 2.0
+                    }
+                })
+                .collect();
+            for floor in [f32::NEG_INFINITY, -0.0, 0.0, 1.5, 2.0, next(40) as f32 / 8.0] {
+                assert_eq!(first_best(&loss, floor), rule(&loss, floor), "{case} {loss:?}");
+            }
+        }
     }
 
     #[test]
