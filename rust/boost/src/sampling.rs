@@ -6,7 +6,6 @@
 //! replacement: every candidate gets the key `ln(u) / w` (`u` uniform, `w` at least 1e-6) and
 //! the largest keys are taken.
 
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -63,7 +62,13 @@ fn sample(set: &[usize], ratio: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
     }
     let n = ((ratio * set.len() as f64) as usize).max(1).min(set.len());
     let mut v = set.to_vec();
-    v.shuffle(rng);
+    // The first `n` steps of a Fisher-Yates shuffle: a uniform draw of `n` without
+    // replacement, in `n` random numbers rather than one per feature (a node of a forest
+    // over many features draws a few of them).
+    for i in 0..n {
+        let j = rng.random_range(i..v.len());
+        v.swap(i, j);
+    }
     v.truncate(n);
     v.sort_unstable();
     v

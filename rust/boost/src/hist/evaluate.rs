@@ -230,7 +230,9 @@ fn first_best(loss: &[f32], floor: f32) -> Option<usize> {
     for (lane, &l) in lanes.iter_mut().zip(rest) {
         take(lane, l);
     }
-    let top = lanes.iter().fold(f32::NEG_INFINITY, |m, &l| if l > m { l } else { m });
+    let top = lanes
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &l| if l > m { l } else { m });
     if top > floor {
         loss.iter().position(|&l| l == top)
     } else {
@@ -614,7 +616,7 @@ impl<'a> SplitEvaluator<'a> {
         let scan = |i: usize, f: usize| {
             let (bins, marks) = match hist {
                 NodeHistogram::Full(h) => (h.feature(self.cuts, f), h.feature_marks(f)),
-                NodeHistogram::Features(h) => (h.feature_bins(i), None),
+                NodeHistogram::Features(h) => (h.feature_bins(i), h.feature_marks(i)),
             };
             #[allow(clippy::cast_possible_truncation)]
             let feature_bins = FeatureBins {
@@ -861,8 +863,19 @@ mod tests {
                     }
                 })
                 .collect();
-            for floor in [f32::NEG_INFINITY, -0.0, 0.0, 1.5, 2.0, next(40) as f32 / 8.0] {
-                assert_eq!(first_best(&loss, floor), rule(&loss, floor), "{case} {loss:?}");
+            for floor in [
+                f32::NEG_INFINITY,
+                -0.0,
+                0.0,
+                1.5,
+                2.0,
+                next(40) as f32 / 8.0,
+            ] {
+                assert_eq!(
+                    first_best(&loss, floor),
+                    rule(&loss, floor),
+                    "{case} {loss:?}"
+                );
             }
         }
     }

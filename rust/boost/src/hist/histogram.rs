@@ -68,7 +68,7 @@ pub(crate) struct Touched(Vec<u64>);
 
 impl Touched {
     /// No entry touched, over `n` entries.
-    fn none(n: usize) -> Self {
+    pub(crate) fn none(n: usize) -> Self {
         Self(vec![0; n.div_ceil(64)])
     }
 
@@ -97,6 +97,12 @@ impl Touched {
                 word &= word - 1;
             }
         }
+    }
+
+    /// Marks entry `i`.
+    #[inline(always)]
+    pub(crate) fn mark(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
     }
 
     /// Zeroes the touched entries of `bins`.
