@@ -1,10 +1,10 @@
 //! Row subsampling and column sampling by tree, level and node, seeded by `random_state`.
 //!
-//! Counts follow XGBoost (`max(1, floor(r * n))`, shuffle, take, sort); the random streams are
-//! sapwood's own (ChaCha8), so sampled models are reproducible but not bit-identical to
-//! XGBoost's. With `feature_weights`, each draw is XGBoost's weighted sampling without
-//! replacement: every candidate gets the key `ln(u) / w` (`u` uniform, `w` at least 1e-6) and
-//! the largest keys are taken.
+//! Counts follow XGBoost (`max(1, floor(r * n))`, a uniform draw without replacement, sorted);
+//! the random streams are sapwood's own (ChaCha8), so sampled models are reproducible but not
+//! bit-identical to XGBoost's. With `feature_weights`, each draw is XGBoost's weighted
+//! sampling without replacement: every candidate gets the key `ln(u) / w` (`u` uniform, `w` at
+//! least 1e-6) and the largest keys are taken.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
