@@ -131,17 +131,13 @@ fn loss_changes(
     let node_gain = node.gain;
     let stats = node.stats;
     if params.reg_alpha == 0.0 && params.max_delta_step == 0.0 && !params.constrained {
-        let lambda = f64::from(params.reg_lambda);
-        #[cfg(target_arch = "x86_64")]
-        if avx2() {
-            // SAFETY: `avx2()` holds only where the processor has AVX2.
-            #[allow(unsafe_code)]
-            unsafe {
-                plain_loss_changes_avx2(acc_g, acc_h, stats, lambda, mcw, node_gain, out);
-            }
-            return;
-        }
-        plain_loss_changes(acc_g, acc_h, stats, lambda, mcw, node_gain, out);
+        let plain = PlainGain {
+            stats,
+            lambda: f64::from(params.reg_lambda),
+            mcw,
+            node_gain,
+        };
+        plain.loss_changes(acc_g, acc_h, out);
     } else {
         for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
             let side = GradStats { grad: g, hess: h };
@@ -161,42 +157,56 @@ fn loss_changes(
 }
 
 /// [`loss_changes`] without L1, a weight cap or constraints, where the gain of a side is
-/// `G^2 / (H + lambda)`: one loop without branches, so that it vectorises (the divisions
-/// dominate).
-#[inline(always)]
-fn plain_loss_changes(
-    acc_g: &[f64],
-    acc_h: &[f64],
+/// `G^2 / (H + lambda)`: the node's sums, `lambda`, `min_child_weight` and the node's gain.
+#[derive(Clone, Copy)]
+struct PlainGain {
     stats: GradStats,
     lambda: f64,
     mcw: f64,
     node_gain: f32,
-    out: &mut [f32],
-) {
-    for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
-        let (rg, rh) = (stats.grad - g, stats.hess - h);
-        // Non-short-circuit `&` keeps the loop free of branches.
-        let valid = (h > 0.0) & (rh > 0.0) & (h >= mcw) & (rh >= mcw);
-        #[allow(clippy::cast_possible_truncation)]
-        let loss = (g * g / (h + lambda)) as f32 + (rg * rg / (rh + lambda)) as f32 - node_gain;
-        *o = if valid { loss } else { f32::NEG_INFINITY };
-    }
 }
 
-/// [`plain_loss_changes`] compiled for AVX2: four divisions an instruction rather than two,
-/// and the same bits (IEEE division and rounding; no fused multiply-add).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn plain_loss_changes_avx2(
-    acc_g: &[f64],
-    acc_h: &[f64],
-    stats: GradStats,
-    lambda: f64,
-    mcw: f64,
-    node_gain: f32,
-    out: &mut [f32],
-) {
-    plain_loss_changes(acc_g, acc_h, stats, lambda, mcw, node_gain, out);
+impl PlainGain {
+    /// Writes the loss changes, with AVX2 where the processor has it.
+    fn loss_changes(self, acc_g: &[f64], acc_h: &[f64], out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2() {
+            // SAFETY: `avx2()` holds only where the processor has AVX2.
+            #[allow(unsafe_code)]
+            unsafe {
+                self.loss_changes_avx2(acc_g, acc_h, out);
+            }
+            return;
+        }
+        self.portable(acc_g, acc_h, out);
+    }
+
+    /// One loop without branches, so that it vectorises (the divisions dominate).
+    #[inline(always)]
+    fn portable(self, acc_g: &[f64], acc_h: &[f64], out: &mut [f32]) {
+        let Self {
+            stats,
+            lambda,
+            mcw,
+            node_gain,
+        } = self;
+        for ((o, &g), &h) in out.iter_mut().zip(acc_g).zip(acc_h) {
+            let (rg, rh) = (stats.grad - g, stats.hess - h);
+            // Non-short-circuit `&` keeps the loop free of branches.
+            let valid = (h > 0.0) & (rh > 0.0) & (h >= mcw) & (rh >= mcw);
+            #[allow(clippy::cast_possible_truncation)]
+            let loss = (g * g / (h + lambda)) as f32 + (rg * rg / (rh + lambda)) as f32 - node_gain;
+            *o = if valid { loss } else { f32::NEG_INFINITY };
+        }
+    }
+
+    /// [`PlainGain::portable`] compiled for AVX2: four divisions an instruction rather than
+    /// two, and the same bits (IEEE division and rounding; no fused multiply-add).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn loss_changes_avx2(self, acc_g: &[f64], acc_h: &[f64], out: &mut [f32]) {
+        self.portable(acc_g, acc_h, out);
+    }
 }
 
 /// Whether the processor has AVX2 (found once).
@@ -835,13 +845,9 @@ mod tests {
             }
             pick
         };
-        let mut state = 3_u64;
-        let mut next = move |m: u64| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) % m
-        };
+        let mut uniform = crate::test_support::uniform(3);
+        #[allow(clippy::cast_precision_loss)]
+        let mut next = move |m: u64| (uniform() * m as f64) as u64;
         let special = [
             f32::NEG_INFINITY,
             f32::INFINITY,
@@ -886,13 +892,7 @@ mod tests {
         if !avx2() {
             return;
         }
-        let mut state = 7_u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 11) as f64 / (1_u64 << 53) as f64
-        };
+        let mut next = crate::test_support::uniform(7);
         for case in 0_u32..200 {
             let n = 1 + case as usize % SCAN_CHUNK;
             // Running sums with empty sides, light sides and sides equal to the node.
@@ -904,16 +904,19 @@ mod tests {
                     _ => (next() * 30.0).floor() / 4.0,
                 })
                 .collect();
-            let stats = GradStats::new(next() * 10.0 - 5.0, 30.0);
-            let (lambda, mcw) = (f64::from(case % 3), f64::from(case % 4) * 0.5);
-            let node_gain = (next() * 3.0) as f32;
+            let plain = PlainGain {
+                stats: GradStats::new(next() * 10.0 - 5.0, 30.0),
+                lambda: f64::from(case % 3),
+                mcw: f64::from(case % 4) * 0.5,
+                node_gain: (next() * 3.0) as f32,
+            };
             let mut portable = vec![0.0_f32; n];
             let mut vector = vec![1.0_f32; n];
-            plain_loss_changes(&g, &h, stats, lambda, mcw, node_gain, &mut portable);
+            plain.portable(&g, &h, &mut portable);
             // SAFETY: the processor has AVX2 (checked above).
             #[allow(unsafe_code)]
             unsafe {
-                plain_loss_changes_avx2(&g, &h, stats, lambda, mcw, node_gain, &mut vector);
+                plain.loss_changes_avx2(&g, &h, &mut vector);
             }
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&portable), bits(&vector), "case {case}");

@@ -107,13 +107,13 @@ impl FeatureHistogram {
                 }
             }
         }
-        let chosen: Vec<(usize, usize)> = features.iter().copied().zip(offsets.clone()).collect();
         let subset = Subset {
             matrix,
             narrow: &narrow,
             wide: &wide,
             local: &local,
-            chosen: &chosen,
+            features,
+            offsets: &offsets,
             gpairs,
         };
         let block = |chunk: &[u32], marks: Option<&mut Touched>| -> Vec<GradStats> {
@@ -197,8 +197,9 @@ struct Subset<'a> {
     narrow: &'a [(usize, usize)],
     wide: &'a [(usize, usize)],
     local: &'a [usize],
-    /// Each chosen feature and its offset.
-    chosen: &'a [(usize, usize)],
+    /// The chosen features, and where each one's bins start.
+    features: &'a [usize],
+    offsets: &'a [usize],
     gpairs: &'a [(f32, f32)],
 }
 
@@ -216,7 +217,7 @@ impl Subset<'_> {
         ) {
             (Some(d), _, _) => {
                 let row_bytes = d.narrow_features.len() + 2 * d.wide_features.len();
-                let chosen = self.chosen.len();
+                let chosen = self.features.len();
                 let span = match (rows.first(), rows.last()) {
                     (Some(&a), Some(&b)) => b.saturating_sub(a) as usize + 1,
                     _ => 0,
@@ -224,7 +225,8 @@ impl Subset<'_> {
                 let by_rows = rows.len() * chosen.min(row_bytes.div_ceil(64));
                 let by_columns = chosen * rows.len().min(span / 64 + 1);
                 if by_columns < by_rows {
-                    accumulate_columns(self.matrix, self.chosen, rows, gpairs, out);
+                    let chosen = self.features.iter().zip(self.offsets);
+                    accumulate_columns(self.matrix, chosen, rows, gpairs, out);
                 } else {
                     accumulate_dense_subset(&d, self.narrow, self.wide, rows, gpairs, out);
                 }
@@ -272,14 +274,14 @@ fn accumulate_dense_subset<S: Sink>(
 /// As [`accumulate_dense_subset`], one chosen feature `(f, offset)` after another from the
 /// matrix's columns: each bin still receives its rows in their order, so the sums are the
 /// same to the bit.
-fn accumulate_columns<S: Sink>(
+fn accumulate_columns<'a, S: Sink>(
     matrix: &BinnedMatrix,
-    chosen: &[(usize, usize)],
+    chosen: impl Iterator<Item = (&'a usize, &'a usize)>,
     rows: &[u32],
     gpairs: &[(f32, f32)],
     out: &mut S,
 ) {
-    for &(f, offset) in chosen {
+    for (&f, &offset) in chosen {
         match matrix.column(f).expect("a dense matrix has columns") {
             BinColumn::U8(c) => {
                 for &r in rows {

@@ -117,7 +117,7 @@ impl Touched {
     pub(crate) fn marking(n: usize, at: &[usize]) -> Self {
         let mut marks = Self::none(n);
         for &i in at {
-            marks.0[i / 64] |= 1 << (i % 64);
+            marks.mark(i);
         }
         marks
     }
@@ -1198,11 +1198,17 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    #[test]
-    fn sparse_ranges_of_features_give_one_pass_sums_at_any_thread_count() {
-        // 9,000 rows x 300 features, about 12 entries a row, sorted by feature.
-        let (n_rows, n_cols) = (9000_usize, 300_usize);
-        let mut state = 5_u64;
+    /// An `n_rows` x `n_cols` CSR matrix of about `per_row` entries a row (ascending by
+    /// feature), binned at `max_bin`, and a gradient pair a row, from one stream seeded by
+    /// `seed`.
+    fn sparse_sample(
+        n_rows: usize,
+        n_cols: usize,
+        per_row: usize,
+        seed: u64,
+        max_bin: usize,
+    ) -> (QuantileCuts, BinnedMatrix, Vec<(f32, f32)>) {
+        let mut state = seed;
         let mut next = move |m: u64| {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
@@ -1211,7 +1217,7 @@ mod tests {
         };
         let (mut indptr, mut indices, mut values) = (vec![0_usize], Vec::new(), Vec::new());
         for _ in 0..n_rows {
-            let mut cols: Vec<usize> = (0..12).map(|_| next(n_cols as u64) as usize).collect();
+            let mut cols: Vec<usize> = (0..per_row).map(|_| next(n_cols as u64) as usize).collect();
             cols.sort_unstable();
             cols.dedup();
             for c in cols {
@@ -1220,11 +1226,20 @@ mod tests {
             }
             indptr.push(indices.len());
         }
-        let cuts = QuantileCuts::from_csr(&indptr, &indices, &values, n_cols, None, 64).unwrap();
+        let cuts =
+            QuantileCuts::from_csr(&indptr, &indices, &values, n_cols, None, max_bin).unwrap();
         let m = BinnedMatrix::from_csr(&indptr, &indices, &values, n_cols, &cuts).unwrap();
         let g: Vec<(f32, f32)> = (0..n_rows)
             .map(|_| (next(2001) as f32 / 97.0 - 10.0, next(100) as f32 / 31.0))
             .collect();
+        (cuts, m, g)
+    }
+
+    #[test]
+    fn sparse_ranges_of_features_give_one_pass_sums_at_any_thread_count() {
+        // 9,000 rows x 300 features, about 12 entries a row, sorted by feature.
+        let (n_rows, n_cols) = (9000_usize, 300_usize);
+        let (cuts, m, g) = sparse_sample(n_rows, n_cols, 12, 5, 64);
         let rows: Vec<u32> = (0..n_rows as u32).filter(|r| r % 3 != 1).collect();
         let layout = HistLayout::of(&m, &cuts);
         let BinLayout::Sparse { indptr, features } = m.layout() else {
@@ -1271,32 +1286,11 @@ mod tests {
     #[test]
     fn marked_sparse_histograms_subtract_and_reuse_their_buffers_exactly() {
         let (n_rows, n_cols) = (3000_usize, 40_usize);
-        let mut state = 11_u64;
-        let mut next = move |m: u64| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) % m
-        };
-        let (mut indptr, mut indices, mut values) = (vec![0_usize], Vec::new(), Vec::new());
-        for _ in 0..n_rows {
-            let mut cols: Vec<usize> = (0..4).map(|_| next(n_cols as u64) as usize).collect();
-            cols.sort_unstable();
-            cols.dedup();
-            for c in cols {
-                indices.push(c);
-                values.push(next(500) as f32 / 3.0);
-            }
-            indptr.push(indices.len());
-        }
-        let cuts = QuantileCuts::from_csr(&indptr, &indices, &values, n_cols, None, 200).unwrap();
-        let m = BinnedMatrix::from_csr(&indptr, &indices, &values, n_cols, &cuts).unwrap();
-        let g: Vec<(f32, f32)> = (0..n_rows)
-            .map(|_| (next(2001) as f32 / 97.0 - 10.0, next(100) as f32 / 31.0))
-            .collect();
+        let (cuts, m, g) = sparse_sample(n_rows, n_cols, 4, 11, 200);
         let layout = HistLayout::of(&m, &cuts);
         let all: Vec<u32> = (0..n_rows as u32).collect();
-        let (left, _): (Vec<u32>, Vec<u32>) = all.iter().partition(|_| next(5) == 0);
+        let mut next = crate::test_support::uniform(11);
+        let (left, _): (Vec<u32>, Vec<u32>) = all.iter().partition(|_| next() < 0.2);
         let (ll, lr): (Vec<u32>, Vec<u32>) = left.iter().partition(|&&r| r % 2 == 0);
         let fresh = |rows: &[u32]| {
             let bins = Histogram::build_in(&layout, &m, &cuts, rows, &g)
