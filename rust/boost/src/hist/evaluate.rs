@@ -103,10 +103,74 @@ fn gathered_sums(
     acc
 }
 
+/// A thread's room for the scans of one feature, grown to the most bins seen.
+#[derive(Default)]
+struct ScanBuffers {
+    /// The indices of the feature's non-empty bins, ascending.
+    at: Vec<u32>,
+    /// Running sums after each listed bin, forward (`fwd`) and backward (`bwd`, from the
+    /// last listed bin): gradients then hessians.
+    fwd: (Vec<f64>, Vec<f64>),
+    bwd: (Vec<f64>, Vec<f64>),
+    /// The loss changes of one direction's candidates.
+    loss: Vec<f32>,
+}
+
+impl ScanBuffers {
+    /// Makes every buffer hold at least `n` values.
+    fn reserve(&mut self, n: usize) {
+        if self.at.len() < n {
+            self.at.resize(n, 0);
+            for v in [
+                &mut self.fwd.0,
+                &mut self.fwd.1,
+                &mut self.bwd.0,
+                &mut self.bwd.1,
+            ] {
+                v.resize(n, 0.0);
+            }
+            self.loss.resize(n, 0.0);
+        }
+    }
+}
+
 thread_local! {
-    /// The indices of a feature's non-empty bins, found by the forward scan and read back by
-    /// the backward one: one buffer per thread, grown to the most bins seen.
-    static NON_EMPTY: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Each thread's [`ScanBuffers`].
+    static SCAN: std::cell::RefCell<ScanBuffers> = std::cell::RefCell::new(ScanBuffers::default());
+}
+
+/// The running sums of the bins at `at`, both ways in one loop: forward into `fwd` (after
+/// bins `at[..=j]` at `j`) and, where given, backward into `bwd` (after bins `at[m-1-j..]`
+/// at `j`, `m` bins listed). Each way adds its bins in the same order as a scan of its own;
+/// the two chains of additions are independent, so each hides the other's latency.
+/// Returns the forward total.
+#[inline(never)]
+fn listed_sums(
+    bins: &[GradStats],
+    at: &[u32],
+    fwd: (&mut [f64], &mut [f64]),
+    bwd: Option<(&mut [f64], &mut [f64])>,
+) -> GradStats {
+    let mut acc = GradStats::default();
+    let forward = at.iter().zip(fwd.0.iter_mut().zip(fwd.1.iter_mut()));
+    match bwd {
+        Some((bg, bh)) => {
+            let mut back = GradStats::default();
+            let backward = at.iter().rev().zip(bg.iter_mut().zip(bh.iter_mut()));
+            for ((&i, (g, h)), (&k, (rg, rh))) in forward.zip(backward) {
+                acc.add(bins[i as usize]);
+                back.add(bins[k as usize]);
+                (*g, *h, *rg, *rh) = (acc.grad, acc.hess, back.grad, back.hess);
+            }
+        }
+        None => {
+            for (&i, (g, h)) in forward {
+                acc.add(bins[i as usize]);
+                (*g, *h) = (acc.grad, acc.hess);
+            }
+        }
+    }
+    acc
 }
 
 /// Bins scanned per step: the running sums of a chunk are laid out first, then the loss
@@ -253,7 +317,8 @@ fn first_best(loss: &[f32], floor: f32) -> Option<usize> {
 /// The best of a chunk of candidate splits of `node` whose one side (the left one when
 /// `side_is_left`) has the running sums `(acc_g, acc_h)`: the first whose loss change beats
 /// `floor` and every earlier one ([`first_best`]), as its position in the chunk, its loss
-/// change, that side's sums and the other side's. `loss` is room for the loss changes.
+/// change, that side's sums and the other side's. `loss` is room for the loss changes (at
+/// least as many as the sums). A chunk may be a whole scan: the rule picks the same split.
 #[allow(clippy::too_many_arguments)]
 fn best_in_chunk(
     acc_g: &[f64],
@@ -263,7 +328,7 @@ fn best_in_chunk(
     constraint: i8,
     side_is_left: bool,
     floor: f32,
-    loss: &mut [f32; SCAN_CHUNK],
+    loss: &mut [f32],
 ) -> Option<(usize, f32, GradStats, GradStats)> {
     let loss = &mut loss[..acc_g.len()];
     loss_changes(acc_g, acc_h, node, params, constraint, side_is_left, loss);
@@ -457,42 +522,46 @@ pub(crate) fn evaluate_feature(
     } = *feature_bins;
     let node = sums.stats;
     let mut best = BinSplit::default();
-    let propose =
-        |best: &mut BinSplit, loss_chg: f32, threshold, default_left, left, right, lmb| {
-            if best.cand.needs_replace(loss_chg, feature) {
-                *best = BinSplit {
-                    cand: SplitCandidate {
-                        loss_chg,
-                        feature,
-                        threshold,
-                        default_left,
-                        left,
-                        right,
-                    },
-                    left_max_bin: lmb,
-                    right_categories: None,
-                };
-            }
-        };
+    // The threshold is looked up once, for the feature's best: `left_max_bin` names it (the
+    // forward scan's bin `b` and the backward scan's bin `b + 1` both cut at `cut[b]`).
+    let propose = |best: &mut BinSplit, loss_chg: f32, default_left, left, right, lmb| {
+        if best.cand.needs_replace(loss_chg, feature) {
+            *best = BinSplit {
+                cand: SplitCandidate {
+                    loss_chg,
+                    feature,
+                    threshold: f32::NAN,
+                    default_left,
+                    left,
+                    right,
+                },
+                left_max_bin: lmb,
+                right_categories: None,
+            };
+        }
+    };
+    // A node has missing rows for this feature when the bins do not hold all its hessian.
+    let has_missing =
+        |acc: GradStats| maybe_missing && node.hess - acc.hess > 1e-9 * node.hess.abs().max(1.0);
     let n = bins.len();
     // Only non-empty bins are candidates: an empty bin repeats the previous candidate with an
     // equal loss change, which never replaces it (small nodes, and sparse features, have
-    // few). The forward scan adds every bin and notes the non-empty ones; the backward scan
-    // adds only those, as empty bins add nothing.
-    NON_EMPTY.with_borrow_mut(|at_buf| {
-        if at_buf.len() < n {
-            at_buf.resize(n, 0);
-        }
-        let mut acc_g = [0.0_f64; SCAN_CHUNK];
-        let mut acc_h = [0.0_f64; SCAN_CHUNK];
-        let mut loss = [0.0_f32; SCAN_CHUNK];
-        // Forward: left accumulates bins 0..=i, missing rows go right, threshold cut[i].
-        // With marks, the non-empty bins are listed from them first and added in turn;
-        // without, the scan adds every bin and lists the non-empty ones as it goes.
-        let mut acc = GradStats::default();
-        let listed = marks.map(|(marks, first)| {
+    // few). The forward scan (left accumulates bins 0..=i, missing rows go right, threshold
+    // cut[i]) lists them, and the backward scan (right accumulates bins i..end, missing rows
+    // go left, threshold the lower bound of bin i) adds only those, as empty bins add
+    // nothing.
+    SCAN.with_borrow_mut(|buf| {
+        buf.reserve(n);
+        let ScanBuffers {
+            at: at_buf,
+            fwd,
+            bwd,
+            loss,
+        } = buf;
+        if let Some((marks, first)) = marks {
+            // With marks, the non-empty bins are listed from them first; then both scans'
+            // running sums are laid out together, and each scan's loss changes in one go.
             let mut m = 0;
-            #[allow(clippy::cast_possible_truncation)]
             marks.visit(first, first + n, |e, len| {
                 let start = e - first;
                 for (b, bin) in (start..).zip(&bins[start..start + len]) {
@@ -500,49 +569,61 @@ pub(crate) fn evaluate_feature(
                     m += usize::from(!bin.is_zero());
                 }
             });
-            m
-        });
+            let at = &at_buf[..m];
+            let (fg, fh) = (&mut fwd.0[..m], &mut fwd.1[..m]);
+            let (bg, bh) = (&mut bwd.0[..m], &mut bwd.1[..m]);
+            let total = listed_sums(bins, at, (fg, fh), maybe_missing.then_some((bg, bh)));
+            let floor = best.cand.loss_chg;
+            if let Some((j, loss_chg, left, right)) =
+                best_in_chunk(fg, fh, &sums, params, constraint, true, floor, loss)
+            {
+                propose(&mut best, loss_chg, false, left, right, at[j] as i32);
+            }
+            if has_missing(total) {
+                let floor = best.cand.loss_chg;
+                if let Some((j, loss_chg, right, left)) =
+                    best_in_chunk(bg, bh, &sums, params, constraint, false, floor, loss)
+                {
+                    propose(
+                        &mut best,
+                        loss_chg,
+                        true,
+                        left,
+                        right,
+                        at[m - 1 - j] as i32 - 1,
+                    );
+                }
+            }
+            return;
+        }
+        // Without marks, the forward scan adds every bin, in chunks, and lists the non-empty
+        // ones as it goes.
+        let mut acc_g = [0.0_f64; SCAN_CHUNK];
+        let mut acc_h = [0.0_f64; SCAN_CHUNK];
+        let loss = &mut loss[..];
+        let mut acc = GradStats::default();
         let (mut i, mut filled) = (0, 0);
-        while listed.map_or(i < n, |m| filled < m) {
-            let (m, at) = if let Some(listed) = listed {
-                let m = (listed - filled).min(SCAN_CHUNK);
-                let at = &at_buf[filled..filled + m];
-                acc = gathered_sums(bins, at.iter().copied(), acc, &mut acc_g, &mut acc_h);
-                (m, at)
+        while i < n {
+            let at_rest = &mut at_buf[filled..];
+            let (m, added, run) = if sparse {
+                running_sums::<true>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
             } else {
-                let at_rest = &mut at_buf[filled..];
-                let (m, added, run) = if sparse {
-                    running_sums::<true>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
-                } else {
-                    running_sums::<false>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
-                };
-                (i, acc) = (i + added, run);
-                (m, &at_buf[filled..filled + m])
+                running_sums::<false>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
             };
+            (i, acc) = (i + added, run);
+            let at = &at_buf[filled..filled + m];
             filled += m;
             let (g, h) = (&acc_g[..m], &acc_h[..m]);
             let floor = best.cand.loss_chg;
             if let Some((j, loss_chg, left, right)) =
-                best_in_chunk(g, h, &sums, params, constraint, true, floor, &mut loss)
+                best_in_chunk(g, h, &sums, params, constraint, true, floor, loss)
             {
-                let b = at[j] as usize;
-                propose(
-                    &mut best,
-                    loss_chg,
-                    cut_values[b],
-                    false,
-                    left,
-                    right,
-                    b as i32,
-                );
+                propose(&mut best, loss_chg, false, left, right, at[j] as i32);
             }
         }
-        // A node has missing rows for this feature when the bins do not hold all its hessian.
-        if !maybe_missing || node.hess - acc.hess <= 1e-9 * node.hess.abs().max(1.0) {
+        if !has_missing(acc) {
             return;
         }
-        // Backward: right accumulates bins i..end, missing rows go left, threshold the lower
-        // bound of bin i.
         let mut acc = GradStats::default();
         for at in at_buf[..filled].rchunks(SCAN_CHUNK) {
             let m = at.len();
@@ -550,26 +631,21 @@ pub(crate) fn evaluate_feature(
             let (g, h) = (&acc_g[..m], &acc_h[..m]);
             let floor = best.cand.loss_chg;
             if let Some((j, loss_chg, right, left)) =
-                best_in_chunk(g, h, &sums, params, constraint, false, floor, &mut loss)
+                best_in_chunk(g, h, &sums, params, constraint, false, floor, loss)
             {
-                let b = at[m - 1 - j] as usize;
-                let threshold = if b == 0 {
-                    lower_bound(min_value)
-                } else {
-                    cut_values[b - 1]
-                };
-                propose(
-                    &mut best,
-                    loss_chg,
-                    threshold,
-                    true,
-                    left,
-                    right,
-                    b as i32 - 1,
-                );
+                let b = at[m - 1 - j] as i32;
+                propose(&mut best, loss_chg, true, left, right, b - 1);
             }
         }
     });
+    // A proposal leaves the threshold NaN (the default candidate has 0).
+    if best.cand.threshold.is_nan() {
+        let lmb = best.left_max_bin;
+        best.cand.threshold = match usize::try_from(lmb) {
+            Ok(b) => cut_values[b],
+            Err(_) => lower_bound(min_value),
+        };
+    }
     best
 }
 
@@ -924,7 +1000,7 @@ mod tests {
     }
 
     #[test]
-    fn chunked_scan_equals_the_candidate_by_candidate_scan() {
+    fn chunked_and_listed_scans_equal_the_candidate_by_candidate_scan() {
         let mut state = 17_u64;
         let mut next = move || {
             state = state
@@ -986,6 +1062,9 @@ mod tests {
                         (got.left_max_bin, got.cand.default_left),
                         (lmb, default_left)
                     );
+                    // The threshold is the cut below the right side's first bin.
+                    let threshold = usize::try_from(lmb).map_or(lower_bound(-1.0), |b| cuts[b]);
+                    assert_eq!(got.cand.threshold.to_bits(), threshold.to_bits());
                 }
             }
         }
