@@ -82,6 +82,48 @@ fn shrink(rows: &mut Vec<u32>) {
     }
 }
 
+/// A walk through a sparse feature's rows (ascending) alongside a node's rows, which ascend
+/// too: each row's entry is found from where the last one's search ended, a few steps on,
+/// then by bisection over the rest for a row far ahead. A row below the last one (rows that
+/// do not ascend) is searched from the start, so any order gives the right entries.
+struct ColumnWalk<'a> {
+    rows: &'a [u32],
+    /// Where the last search ended: every entry before it is of a lower row.
+    at: std::cell::Cell<usize>,
+}
+
+impl<'a> ColumnWalk<'a> {
+    /// Entries taken one by one before the walk bisects the rest.
+    const STEPS: usize = 8;
+
+    fn new(rows: &'a [u32]) -> Self {
+        Self {
+            rows,
+            at: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The entry of row `r`, if it has one.
+    #[inline]
+    fn find(&self, r: u32) -> Option<usize> {
+        let rows = self.rows;
+        let mut k = self.at.get();
+        if k > 0 && rows[k - 1] >= r {
+            k = rows.partition_point(|&x| x < r);
+        } else {
+            let stop = rows.len().min(k + Self::STEPS);
+            while k < stop && rows[k] < r {
+                k += 1;
+            }
+            if k == stop && k < rows.len() && rows[k] < r {
+                k += rows[k..].partition_point(|&x| x < r);
+            }
+        }
+        self.at.set(k);
+        (k < rows.len() && rows[k] == r).then_some(k)
+    }
+}
+
 /// Divides a node's rows between its children, reading the split feature's bins straight
 /// from the binned matrix.
 pub(crate) struct RowPartitioner<'a> {
@@ -179,15 +221,29 @@ impl<'a> RowPartitioner<'a> {
                 |r| bin_left(usize::from(column[r as usize])),
                 |r| prefetch(column, r as usize),
             ),
-            None => split_in_place(
-                rows,
-                |r| {
-                    self.matrix
-                        .bin(r as usize, f)
-                        .map_or(default_left, &present_left)
-                },
-                |_| {},
-            ),
+            None => match self.matrix.sparse_column(f) {
+                Some(column) => {
+                    let entries = ColumnWalk::new(column.rows);
+                    split_in_place(
+                        rows,
+                        |r| {
+                            entries
+                                .find(r)
+                                .map_or(default_left, |k| present_left(usize::from(column.bins[k])))
+                        },
+                        |_| {},
+                    )
+                }
+                None => split_in_place(
+                    rows,
+                    |r| {
+                        self.matrix
+                            .bin(r as usize, f)
+                            .map_or(default_left, &present_left)
+                    },
+                    |_| {},
+                ),
+            },
         }
     }
 
@@ -234,5 +290,84 @@ impl<'a> RowPartitioner<'a> {
             })
             .collect();
         (rows, partial)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gain::SplitCandidate;
+    use crate::hist::cuts::QuantileCuts;
+    use crate::test_support::uniform;
+
+    #[test]
+    fn column_walk_finds_every_entry_in_any_row_order() {
+        let mut u = uniform(11);
+        for case in 0..50 {
+            let n = 1 + (u() * 400.0) as usize;
+            let density = [0.01, 0.2, 0.9][case % 3];
+            let column: Vec<u32> = (0..n as u32).filter(|_| u() < density).collect();
+            let ascending: Vec<u32> = (0..n as u32).filter(|_| u() < 0.5).collect();
+            let mut shuffled = ascending.clone();
+            for i in (1..shuffled.len()).rev() {
+                shuffled.swap(i, (u() * (i + 1) as f64) as usize);
+            }
+            for rows in [&ascending, &shuffled] {
+                let walk = ColumnWalk::new(&column);
+                for &r in rows {
+                    assert_eq!(walk.find(r), column.binary_search(&r).ok(), "case {case}");
+                }
+            }
+        }
+    }
+
+    /// A split of a sparse matrix's rows by the column copy equals one by each row's bin,
+    /// for rows in blocks of their own and split in parallel blocks, in order or not.
+    #[test]
+    fn sparse_splits_follow_each_rows_bin() {
+        let mut u = uniform(5);
+        let (n_rows, n_cols) = (20_000, 30);
+        let (mut indptr, mut indices, mut values) = (vec![0_usize], Vec::new(), Vec::new());
+        for r in 0..n_rows {
+            // Column 0 is in every row; the others in a few, some rows in reverse order.
+            let mut cols: Vec<usize> = (1..n_cols).filter(|_| u() < 0.1).collect();
+            cols.insert(0, 0);
+            if r % 3 == 0 {
+                cols.reverse();
+            }
+            for c in cols {
+                indices.push(c);
+                values.push((u() * 50.0).floor() as f32);
+            }
+            indptr.push(indices.len());
+        }
+        let cuts = QuantileCuts::from_csr(&indptr, &indices, &values, n_cols, None, 16).unwrap();
+        let m = BinnedMatrix::from_csr(&indptr, &indices, &values, n_cols, &cuts).unwrap();
+        let partitioner = RowPartitioner::new(&m);
+        let all: Vec<u32> = (0..n_rows as u32).collect();
+        let some: Vec<u32> = all.iter().copied().filter(|_| u() < 0.3).collect();
+        let unordered: Vec<u32> = some.iter().rev().copied().collect();
+        for f in [0, 1, 7, 29] {
+            for (left_max_bin, default_left) in [(-1, true), (3, false), (8, true), (15, false)] {
+                let split = BinSplit {
+                    cand: SplitCandidate {
+                        feature: f as u32,
+                        default_left,
+                        ..SplitCandidate::default()
+                    },
+                    left_max_bin,
+                    right_categories: None,
+                };
+                for rows in [&all, &some, &unordered] {
+                    let goes_left = |r: &u32| {
+                        m.bin(*r as usize, f)
+                            .map_or(default_left, |b| b as i32 <= left_max_bin)
+                    };
+                    let want: (Vec<u32>, Vec<u32>) = rows.iter().partition(|r| goes_left(r));
+                    let got = partitioner.split(rows.clone(), &split);
+                    assert_eq!(got, want, "feature {f}, left_max_bin {left_max_bin}");
+                }
+            }
+        }
     }
 }
