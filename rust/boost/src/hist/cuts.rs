@@ -13,7 +13,6 @@
 //! as in every split). Missing values (NaN) belong to no bin.
 
 use rayon::prelude::*;
-use sapwood_mem::try_vec;
 
 use crate::data::{Entry, SortedColumns};
 use crate::error::BoostError;
@@ -376,26 +375,13 @@ impl QuantileCuts {
             ));
         }
         // Transpose to CSC (rows stay in increasing order within each column).
-        let mut counts = vec![0usize; n_cols + 1];
-        for &c in indices {
-            counts[c + 1] += 1;
-        }
-        for c in 0..n_cols {
-            counts[c + 1] += counts[c];
-        }
-        let col_ptr = counts.clone();
-        let mut next = counts;
-        let what = "the transposed sparse matrix";
-        let mut rows = try_vec(values.len(), 0usize, what)?;
-        let mut vals = try_vec(values.len(), 0.0f32, what)?;
-        for r in 0..n_rows {
-            for k in indptr[r]..indptr[r + 1] {
-                let c = indices[k];
-                rows[next[c]] = r;
-                vals[next[c]] = values[k];
-                next[c] += 1;
-            }
-        }
+        let (col_ptr, rows, vals) = super::csr_to_csc(
+            indptr,
+            |k| indices[k],
+            n_cols,
+            |r, k| (r, values[k]),
+            "the transposed sparse matrix",
+        )?;
         Self::from_csc(&col_ptr, &rows, &vals, n_rows, weights, max_bin)
     }
 

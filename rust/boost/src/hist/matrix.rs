@@ -131,9 +131,8 @@ pub struct SparseColumn<'a> {
 }
 
 impl SparseColumns {
-    /// The CSC copy of CSR entries (`indptr` row starts, `features` ascending within each
-    /// row, `bins`), of `n_cols` features: a counting sort by feature, which keeps rows in
-    /// ascending order within each feature.
+    /// The CSC copy of CSR entries (`indptr` row starts, `features`, `bins`), of `n_cols`
+    /// features.
     #[allow(clippy::cast_possible_truncation)]
     fn of(
         indptr: &[usize],
@@ -141,31 +140,14 @@ impl SparseColumns {
         bins: &BinStorage,
         n_cols: usize,
     ) -> Result<Self, BoostError> {
-        let what = "the column copy of the binned sparse matrix";
-        let nnz = features.len();
-        let mut starts = try_vec(n_cols + 1, 0_usize, what)?;
-        for &f in features {
-            starts[f as usize + 1] += 1;
-        }
-        for f in 0..n_cols {
-            starts[f + 1] += starts[f];
-        }
-        let mut rows = try_vec(nnz, 0_u32, what)?;
-        let mut col_bins = try_vec(nnz, 0_u16, what)?;
-        let mut next = starts.clone();
-        for (r, w) in indptr.windows(2).enumerate() {
-            for (k, &f) in (w[0]..w[1]).zip(&features[w[0]..w[1]]) {
-                let f = f as usize;
-                rows[next[f]] = r as u32;
-                col_bins[next[f]] = bins.get(k);
-                next[f] += 1;
-            }
-        }
-        Ok(Self {
-            indptr: starts,
-            rows,
-            bins: col_bins,
-        })
+        let (indptr, rows, bins) = super::csr_to_csc(
+            indptr,
+            |k| features[k] as usize,
+            n_cols,
+            |r, k| (r as u32, bins.get(k)),
+            "the column copy of the binned sparse matrix",
+        )?;
+        Ok(Self { indptr, rows, bins })
     }
 
     fn bytes(&self) -> usize {
@@ -531,36 +513,64 @@ impl BinnedMatrix {
         }
         let use_u8 = narrow(cuts.max_bins_per_feature(), false)?;
         let what = "the binned sparse matrix";
-        let mut new_indptr = try_with_capacity(indptr.len(), what)?;
-        let mut features = try_with_capacity(values.len(), what)?;
-        let mut wide: Vec<u16> = try_with_capacity(values.len(), what)?;
-        new_indptr.push(0);
-        for r in 0..n_rows {
-            let start = features.len();
-            for k in indptr[r]..indptr[r + 1] {
-                if let Some(b) = bin_of(cuts, indices[k], values[k]) {
-                    features.push(indices[k] as u32);
-                    wide.push(b);
-                }
-            }
-            // A row's entries are looked up by feature (`bin`) and read feature by feature:
-            // rows whose columns come unsorted are sorted.
-            if !features[start..].is_sorted() {
-                let mut row: Vec<(u32, u16)> = features[start..]
-                    .iter()
-                    .copied()
-                    .zip(wide[start..].iter().copied())
-                    .collect();
-                row.sort_by_key(|&(f, _)| f);
-                for (k, (f, b)) in row.into_iter().enumerate() {
-                    (features[start + k], wide[start + k]) = (f, b);
-                }
-            }
-            new_indptr.push(features.len());
+        // Blocks of rows are binned in parallel, each into its own part of the output: the
+        // entries each block keeps (the present ones) are counted first.
+        let n_blocks = n_rows.div_ceil(ROW_BLOCK);
+        let block_rows = |b: usize| b * ROW_BLOCK..n_rows.min((b + 1) * ROW_BLOCK);
+        let kept: Vec<usize> = (0..n_blocks)
+            .into_par_iter()
+            .map(|b| {
+                let rows = block_rows(b);
+                let entries = &values[indptr[rows.start]..indptr[rows.end]];
+                entries.iter().filter(|v| !v.is_nan()).count()
+            })
+            .collect();
+        let total = kept.iter().sum();
+        let mut new_indptr = try_vec(n_rows + 1, 0_usize, what)?;
+        let mut features = try_vec(total, 0_u32, what)?;
+        let mut wide = try_vec(total, 0_u16, what)?;
+        let mut jobs = Vec::with_capacity(n_blocks);
+        let (mut rest_f, mut rest_w) = (&mut features[..], &mut wide[..]);
+        let mut rest_p = &mut new_indptr[1..];
+        let mut offset = 0;
+        for (b, &n) in kept.iter().enumerate() {
+            let (f, tail_f) = std::mem::take(&mut rest_f).split_at_mut(n);
+            let (w, tail_w) = std::mem::take(&mut rest_w).split_at_mut(n);
+            let (p, tail_p) = std::mem::take(&mut rest_p).split_at_mut(block_rows(b).len());
+            jobs.push((b, offset, f, w, p));
+            (rest_f, rest_w, rest_p) = (tail_f, tail_w, tail_p);
+            offset += n;
         }
+        jobs.into_par_iter()
+            .for_each(|(b, offset, features, wide, ends)| {
+                let mut n = 0;
+                for (r, end) in block_rows(b).zip(ends.iter_mut()) {
+                    let start = n;
+                    for k in indptr[r]..indptr[r + 1] {
+                        if let Some(bin) = bin_of(cuts, indices[k], values[k]) {
+                            (features[n], wide[n]) = (indices[k] as u32, bin);
+                            n += 1;
+                        }
+                    }
+                    // A row's entries are looked up by feature (`bin`) and read feature by
+                    // feature: rows whose columns come unsorted are sorted.
+                    if !features[start..n].is_sorted() {
+                        let mut row: Vec<(u32, u16)> = features[start..n]
+                            .iter()
+                            .copied()
+                            .zip(wide[start..n].iter().copied())
+                            .collect();
+                        row.sort_by_key(|&(f, _)| f);
+                        for (k, (f, b)) in row.into_iter().enumerate() {
+                            (features[start + k], wide[start + k]) = (f, b);
+                        }
+                    }
+                    *end = offset + n;
+                }
+            });
         let bins = if use_u8 {
             let mut narrow = try_with_capacity(wide.len(), what)?;
-            narrow.extend(wide.iter().map(|&b| b as u8));
+            narrow.par_extend(wide.par_iter().map(|&b| b as u8));
             BinStorage::U8(narrow)
         } else {
             BinStorage::U16(wide)
@@ -907,6 +917,49 @@ mod tests {
         }
         assert!(d.sparse_column(0).is_none());
         assert!(BinnedMatrix::from_csr(&[0, 2], &[0, 7], &[1.0, 2.0], 3, &cuts).is_err());
+    }
+
+    /// Sparse binning over several blocks of rows (run in parallel): NaNs dropped, unsorted
+    /// rows sorted, every entry in its bin, and the column copy the same entries.
+    #[test]
+    fn sparse_binning_in_blocks_keeps_every_entry() {
+        let mut u = crate::test_support::uniform(9);
+        let (n_rows, n_cols) = (3 * ROW_BLOCK + 17, 12);
+        let (mut indptr, mut indices, mut values) = (vec![0_usize], Vec::new(), Vec::new());
+        for _ in 0..n_rows {
+            let mut cols: Vec<usize> = (0..n_cols).filter(|_| u() < 0.25).collect();
+            if u() < 0.3 {
+                cols.reverse();
+            }
+            for c in cols {
+                indices.push(c);
+                values.push(if u() < 0.05 {
+                    f32::NAN
+                } else {
+                    (u() * 40.0) as f32
+                });
+            }
+            indptr.push(indices.len());
+        }
+        let cuts = QuantileCuts::from_csr(&indptr, &indices, &values, n_cols, None, 16).unwrap();
+        let m = BinnedMatrix::from_csr(&indptr, &indices, &values, n_cols, &cuts).unwrap();
+        for r in 0..n_rows {
+            let mut want = vec![None; n_cols];
+            for k in indptr[r]..indptr[r + 1] {
+                want[indices[k]] = cuts.search_bin(indices[k], values[k]);
+            }
+            let got: Vec<Option<usize>> = (0..n_cols).map(|f| m.bin(r, f)).collect();
+            assert_eq!(got, want, "row {r}");
+        }
+        for f in 0..n_cols {
+            let c = m.sparse_column(f).unwrap();
+            assert!(c.rows.is_sorted());
+            for (&r, &b) in c.rows.iter().zip(c.bins) {
+                assert_eq!(m.bin(r as usize, f), Some(usize::from(b)));
+            }
+            let present = (0..n_rows).filter(|&r| m.bin(r, f).is_some()).count();
+            assert_eq!(c.rows.len(), present, "feature {f}");
+        }
     }
 
     #[test]
