@@ -898,9 +898,20 @@ impl Histogram {
         let n = parent.bins.len().min(self.bins.len());
         match parent.touched.take() {
             Some(marks) => {
-                marks.visit(0, n, |i, len| {
-                    subtract(&mut parent.bins[i..i + len], &self.bins[i..i + len]);
-                });
+                // In parallel blocks of entries: near the root the parent's marks cover most
+                // of a wide histogram, and a split's other work is parallel too.
+                const BLOCK: usize = 1 << 15;
+                parent.bins[..n]
+                    .par_chunks_mut(BLOCK)
+                    .zip(self.bins[..n].par_chunks(BLOCK))
+                    .enumerate()
+                    .for_each(|(b, (p, c))| {
+                        let start = b * BLOCK;
+                        marks.visit(start, start + p.len(), |i, len| {
+                            let i = i - start;
+                            subtract(&mut p[i..i + len], &c[i..i + len]);
+                        });
+                    });
                 parent.touched = Some(marks);
             }
             None => subtract(&mut parent.bins, &self.bins),
@@ -1285,46 +1296,50 @@ mod tests {
 
     #[test]
     fn marked_sparse_histograms_subtract_and_reuse_their_buffers_exactly() {
-        let (n_rows, n_cols) = (3000_usize, 40_usize);
-        let (cuts, m, g) = sparse_sample(n_rows, n_cols, 4, 11, 200);
-        let layout = HistLayout::of(&m, &cuts);
-        let all: Vec<u32> = (0..n_rows as u32).collect();
-        let mut next = crate::test_support::uniform(11);
-        let (left, _): (Vec<u32>, Vec<u32>) = all.iter().partition(|_| next() < 0.2);
-        let (ll, lr): (Vec<u32>, Vec<u32>) = left.iter().partition(|&&r| r % 2 == 0);
-        let fresh = |rows: &[u32]| {
-            let bins = Histogram::build_in(&layout, &m, &cuts, rows, &g)
-                .bins()
-                .to_vec();
-            Histogram::of_bins(&layout, bins)
-        };
-        for _ in 0..3 {
-            // Subtracting marked entries alone gives the full subtraction; the sibling keeps
-            // the parent's marks, and a grandchild's sibling is again exact.
-            let parent = Histogram::build_in(&layout, &m, &cuts, &all, &g);
-            let marks = parent.touched.clone();
-            let small = Histogram::build_in(&layout, &m, &cuts, &left, &g);
-            let big = small.sibling_from(parent);
-            assert_eq!(big.touched, marks);
-            assert_eq!(big, fresh(&left).sibling_from(fresh(&all)));
-            let leaf = Histogram::build_in(&layout, &m, &cuts, &ll, &g);
-            let other = leaf.sibling_from(small);
-            assert_eq!(other, fresh(&ll).sibling_from(fresh(&left)));
-            // The sibling's entries off the marks are zero, as are its rows' sums there.
-            let mut reached = vec![false; layout.n_bins()];
-            let direct = fresh(&lr);
-            let marks = other.touched.as_ref().expect("marked");
-            marks.visit(0, layout.n_bins(), |i, len| reached[i..i + len].fill(true));
-            for (i, b) in other.bins().iter().enumerate() {
-                assert!(reached[i] || (b.is_zero() && direct.bins()[i].is_zero()));
+        // 40 features hold fewer entries than a block of the parallel subtraction, 400 more.
+        for (n_cols, per_row) in [(40_usize, 4), (400, 40)] {
+            let n_rows = 3000_usize;
+            let (cuts, m, g) = sparse_sample(n_rows, n_cols, per_row, 11, 200);
+            let layout = HistLayout::of(&m, &cuts);
+            assert_eq!(layout.n_bins() > 1 << 15, n_cols == 400);
+            let all: Vec<u32> = (0..n_rows as u32).collect();
+            let mut next = crate::test_support::uniform(11);
+            let (left, _): (Vec<u32>, Vec<u32>) = all.iter().partition(|_| next() < 0.2);
+            let (ll, lr): (Vec<u32>, Vec<u32>) = left.iter().partition(|&&r| r % 2 == 0);
+            let fresh = |rows: &[u32]| {
+                let bins = Histogram::build_in(&layout, &m, &cuts, rows, &g)
+                    .bins()
+                    .to_vec();
+                Histogram::of_bins(&layout, bins)
+            };
+            for _ in 0..3 {
+                // Subtracting marked entries alone gives the full subtraction; the sibling keeps
+                // the parent's marks, and a grandchild's sibling is again exact.
+                let parent = Histogram::build_in(&layout, &m, &cuts, &all, &g);
+                let marks = parent.touched.clone();
+                let small = Histogram::build_in(&layout, &m, &cuts, &left, &g);
+                let big = small.sibling_from(parent);
+                assert_eq!(big.touched, marks);
+                assert_eq!(big, fresh(&left).sibling_from(fresh(&all)));
+                let leaf = Histogram::build_in(&layout, &m, &cuts, &ll, &g);
+                let other = leaf.sibling_from(small);
+                assert_eq!(other, fresh(&ll).sibling_from(fresh(&left)));
+                // The sibling's entries off the marks are zero, as are its rows' sums there.
+                let mut reached = vec![false; layout.n_bins()];
+                let direct = fresh(&lr);
+                let marks = other.touched.as_ref().expect("marked");
+                marks.visit(0, layout.n_bins(), |i, len| reached[i..i + len].fill(true));
+                for (i, b) in other.bins().iter().enumerate() {
+                    assert!(reached[i] || (b.is_zero() && direct.bins()[i].is_zero()));
+                }
+                // The buffers dropped here return cleared, so the next round builds the same.
             }
-            // The buffers dropped here return cleared, so the next round builds the same.
+            assert!(!layout.spares.lock().unwrap().is_empty());
+            // Adding into a histogram forgets its marks: it is then treated as unmarked.
+            let mut h = Histogram::build_in(&layout, &m, &cuts, &left, &g);
+            h.bins_mut()[0].add(GradStats::new(1.0, 1.0));
+            assert!(h.feature_marks(0).is_none());
         }
-        assert!(!layout.spares.lock().unwrap().is_empty());
-        // Adding into a histogram forgets its marks: it is then treated as unmarked.
-        let mut h = Histogram::build_in(&layout, &m, &cuts, &left, &g);
-        h.bins_mut()[0].add(GradStats::new(1.0, 1.0));
-        assert!(h.feature_marks(0).is_none());
     }
 
     #[test]
