@@ -14,8 +14,15 @@ use super::cuts::{upper_bin, QuantileCuts};
 use crate::data::SortedColumns;
 use crate::error::BoostError;
 
-/// Rows binned per parallel task; fixed so the layout never depends on the thread count.
+/// Rows binned per parallel task of a sparse matrix, and at most per task of a dense one.
 const ROW_BLOCK: usize = 4096;
+
+/// Rows per parallel task of a dense matrix `n_cols` wide: [`ROW_BLOCK`] for up to 32
+/// columns, fewer for wider ones (down to 64), so that a wide matrix of few rows is still
+/// shared among the threads. Any division gives the same bins.
+fn row_block(n_cols: usize) -> usize {
+    (ROW_BLOCK * 32 / n_cols.max(1)).clamp(64, ROW_BLOCK)
+}
 
 /// Bin indices in the narrowest integer type that holds them.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,11 +173,12 @@ fn transpose<B: Copy + Default + Send + Sync>(
         return Ok(out);
     }
     // Feature `f`'s column, split into the row blocks, so each task writes its own slices.
+    let block = row_block(n_cols);
     let mut columns: Vec<Vec<&mut [B]>> = out
         .chunks_mut(n_rows)
-        .map(|col| col.chunks_mut(ROW_BLOCK).collect())
+        .map(|col| col.chunks_mut(block).collect())
         .collect();
-    let n_blocks = n_rows.div_ceil(ROW_BLOCK);
+    let n_blocks = n_rows.div_ceil(block);
     let mut per_block: Vec<Vec<&mut [B]>> = (0..n_blocks).map(|_| Vec::new()).collect();
     for col in &mut columns {
         for (b, slice) in col.drain(..).enumerate() {
@@ -181,7 +189,7 @@ fn transpose<B: Copy + Default + Send + Sync>(
         .into_par_iter()
         .enumerate()
         .for_each(|(b, mut cols)| {
-            let rows = &bins[b * ROW_BLOCK * n_cols..];
+            let rows = &bins[b * block * n_cols..];
             for (f, col) in cols.iter_mut().enumerate() {
                 for (r, o) in col.iter_mut().enumerate() {
                     *o = rows[r * n_cols + f];
@@ -231,7 +239,7 @@ fn missing_by_feature(data: &[f32], n_cols: usize) -> Vec<bool> {
     if n_cols == 0 {
         return Vec::new();
     }
-    data.par_chunks(ROW_BLOCK * n_cols)
+    data.par_chunks(row_block(n_cols) * n_cols)
         .map(|block| {
             let mut seen = vec![false; n_cols];
             for row in block.chunks_exact(n_cols) {
@@ -268,8 +276,9 @@ fn bin_dense<B: Bin>(
     if width == 0 {
         return Ok(out);
     }
-    out.par_chunks_mut(ROW_BLOCK * width)
-        .zip(data.par_chunks(ROW_BLOCK * n_cols))
+    let block = row_block(n_cols);
+    out.par_chunks_mut(block * width)
+        .zip(data.par_chunks(block * n_cols))
         .for_each(|(out, block)| {
             for (k, &f) in features.iter().enumerate() {
                 let f = f as usize;
@@ -360,11 +369,12 @@ fn rows_of_columns<B: Copy + Default + Send + Sync>(
     if width == 0 {
         return Ok(out);
     }
-    out.par_chunks_mut(ROW_BLOCK * width)
+    let rows = row_block(width);
+    out.par_chunks_mut(rows * width)
         .enumerate()
         .for_each(|(b, block)| {
             for (k, column) in columns.chunks_exact(n_rows).enumerate() {
-                let column = &column[b * ROW_BLOCK..];
+                let column = &column[b * rows..];
                 for (o, &v) in block[k..].iter_mut().step_by(width).zip(column) {
                     *o = v;
                 }
