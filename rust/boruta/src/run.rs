@@ -6,6 +6,7 @@
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use sapwood_mem::{len_of, try_vec};
 
 use crate::error::BorutaError;
@@ -65,10 +66,26 @@ impl TreeBudget {
     }
 }
 
+/// Rows per parallel task when the matrix with shadows is filled.
+const SHADOW_ROW_BLOCK: usize = 64;
+
+/// Where a column of the matrix with shadows takes its values from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// Column `j` of the data.
+    Column(usize),
+    /// Column `j` of the data in the row order of shadow `s`.
+    Shadow(usize, usize),
+}
+
 /// Builds the fit's matrix, row-major: the active columns and their shuffled shadows (the
 /// active columns doubled until there are at least [`MIN_SHADOWS`], each permuted on its own),
 /// placed in a random column order. Returns the matrix, its width and `slot[c]`: the matrix
 /// column holding logical column `c` (actives first, then shadows).
+///
+/// The placement is drawn from `rng`, and so is one seed for the shadows: shadow `s` is
+/// shuffled by its own stream `s` of that seed, so the shadows are drawn, and the matrix
+/// filled (in blocks of rows), in parallel, and the same for any thread count.
 ///
 /// The random placement matters: a learner that breaks exact gain ties by column index would
 /// otherwise always favour real features over their shadows.
@@ -87,22 +104,52 @@ fn with_shadows(
     let width = active.len() + shadow_sources.len();
     let mut slot: Vec<usize> = (0..width).collect();
     slot.shuffle(rng);
+    let shadow_seed = rand::Rng::random::<u64>(rng);
+    let mut sources = vec![Source::Column(0); width];
+    for (k, &j) in active.iter().enumerate() {
+        sources[slot[k]] = Source::Column(j);
+    }
+    for (s, &j) in shadow_sources.iter().enumerate() {
+        sources[slot[active.len() + s]] = Source::Shadow(j, s);
+    }
+    let what = "the row orders of the shadow features";
+    let mut orders = try_vec(len_of(shadow_sources.len(), n_rows, what)?, 0_u32, what)?;
+    #[allow(clippy::cast_possible_truncation)]
+    orders
+        .par_chunks_mut(n_rows.max(1))
+        .enumerate()
+        .for_each(|(s, order)| {
+            let mut stream = ChaCha8Rng::seed_from_u64(shadow_seed);
+            stream.set_stream(s as u64);
+            for (r, o) in order.iter_mut().enumerate() {
+                *o = r as u32;
+            }
+            order.shuffle(&mut stream);
+        });
     let what = "the matrix of features and their shadows";
     let mut out = try_vec(len_of(n_rows, width, what)?, 0.0_f32, what)?;
-    for (k, &j) in active.iter().enumerate() {
-        let col = slot[k];
-        for r in 0..n_rows {
-            out[r * width + col] = x[r * n_cols + j];
-        }
-    }
-    let mut order: Vec<usize> = (0..n_rows).collect();
-    for (s, &j) in shadow_sources.iter().enumerate() {
-        order.shuffle(rng);
-        let col = slot[active.len() + s];
-        for (r, &src) in order.iter().enumerate() {
-            out[r * width + col] = x[src * n_cols + j];
-        }
-    }
+    out.par_chunks_mut(SHADOW_ROW_BLOCK * width.max(1))
+        .enumerate()
+        .for_each(|(b, block)| {
+            let first = b * SHADOW_ROW_BLOCK;
+            // Column by column within the block: one source column's values at a time.
+            for (c, source) in sources.iter().enumerate() {
+                let rows = block.chunks_exact_mut(width).enumerate();
+                match *source {
+                    Source::Column(j) => {
+                        for (i, row) in rows {
+                            row[c] = x[(first + i) * n_cols + j];
+                        }
+                    }
+                    Source::Shadow(j, s) => {
+                        let order = &orders[s * n_rows + first..];
+                        for ((_, row), &src) in rows.zip(order) {
+                            row[c] = x[src as usize * n_cols + j];
+                        }
+                    }
+                }
+            }
+        });
     Ok((out, width, slot))
 }
 
