@@ -80,7 +80,7 @@ impl ImportanceSource for ForestImportance {
             sapwood_boost::BoostError::OutOfMemory(what) => BorutaError::OutOfMemory(what),
             other => BorutaError::InvalidInput(other.to_string()),
         };
-        let mut trainer = Trainer::new(
+        let trainer = Trainer::new(
             self.config(n_cols, n_trees, seed),
             &view,
             y,
@@ -88,9 +88,8 @@ impl ImportanceSource for ForestImportance {
             &[],
         )
         .map_err(boost)?;
-        trainer.boost_round(&view, &[], None).map_err(boost)?;
+        let model = trainer.last_round(&view).map_err(boost)?;
         if self.shap {
-            let model = trainer.model();
             let phi = model
                 .predict_contributions(&view, 0, 0, false)
                 .map_err(boost)?;
@@ -107,7 +106,7 @@ impl ImportanceSource for ForestImportance {
             return Ok(mean.into_iter().map(|m| m / n).collect());
         }
         let mut gain = vec![0.0; n_cols];
-        for f in trainer.model().importance() {
+        for f in model.importance() {
             gain[f.feature] = f.gain;
         }
         let total: f64 = gain.iter().sum();

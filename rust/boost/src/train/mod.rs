@@ -457,12 +457,41 @@ impl Trainer {
     ///
     /// # Errors
     /// [`BoostError::InvalidInput`] for custom gradients of the wrong size or non-finite.
-    #[allow(clippy::cast_possible_truncation)]
     pub fn boost_round(
         &mut self,
         x: &MatrixView<'_>,
         evals: &[MatrixView<'_>],
         custom: Option<&[(f32, f32)]>,
+    ) -> Result<Vec<Vec<f64>>, BoostError> {
+        self.round(x, evals, custom, true)
+    }
+
+    /// Runs a last round, as [`Self::boost_round`] without evaluation sets, and returns the
+    /// model. The round is not added to the training margins, which nothing reads after it:
+    /// for a caller that wants only the trees (a forest's importances) that saves a walk of
+    /// every row through every tree of the round.
+    ///
+    /// # Errors
+    /// As [`Self::boost_round`]; also when the trainer has evaluation sets.
+    pub fn last_round(mut self, x: &MatrixView<'_>) -> Result<Booster, BoostError> {
+        if !self.evals.is_empty() {
+            return Err(BoostError::InvalidInput(
+                "a last round takes no evaluation sets".into(),
+            ));
+        }
+        self.round(x, &[], None, false)?;
+        Ok(self.model)
+    }
+
+    /// [`Self::boost_round`], adding the round's trees to the training margins where
+    /// `with_margins` says so.
+    #[allow(clippy::cast_possible_truncation)]
+    fn round(
+        &mut self,
+        x: &MatrixView<'_>,
+        evals: &[MatrixView<'_>],
+        custom: Option<&[(f32, f32)]>,
+        with_margins: bool,
     ) -> Result<Vec<Vec<f64>>, BoostError> {
         let n = self.labels.len();
         let k = self.model.n_groups();
@@ -630,7 +659,9 @@ impl Trainer {
         sapwood_mem::checkpoint("a boosting round")?;
         self.gpair = gpair;
         // Update margins in tree order.
-        update_training_margins(&mut self.margin, x, &new_trees, &new_groups, &new_leaves, k);
+        if with_margins {
+            update_training_margins(&mut self.margin, x, &new_trees, &new_groups, &new_leaves, k);
+        }
         for (e, v) in self.evals.iter_mut().zip(evals) {
             update_margins(&mut e.margin, v, &new_trees, &new_groups, k);
         }
@@ -693,6 +724,34 @@ pub(crate) mod tests {
             })
             .collect();
         (x, y)
+    }
+
+    /// A last round grows the same trees as a round that updates the margins.
+    #[test]
+    fn a_last_round_grows_the_same_forest() {
+        let n = 400;
+        let (x, y) = regression_data(n);
+        let w = vec![1.0; n];
+        let view = MatrixView::DenseF64 {
+            data: &x,
+            n_rows: n,
+            n_cols: 3,
+        };
+        let mut c = config(Objective::SquaredError);
+        c.metrics.clear();
+        c.tree_method = TreeMethod::Hist;
+        c.num_parallel_tree = 4;
+        c.tree.subsample = 0.7;
+        c.tree.max_depth = 3;
+        let mut a = Trainer::new(c.clone(), &view, &y, &w, &[]).unwrap();
+        a.boost_round(&view, &[], None).unwrap();
+        a.boost_round(&view, &[], None).unwrap();
+        let mut b = Trainer::new(c.clone(), &view, &y, &w, &[]).unwrap();
+        b.boost_round(&view, &[], None).unwrap();
+        let model = b.last_round(&view).unwrap();
+        assert_eq!(model.trees, a.model().trees);
+        let with_evals = Trainer::new(c, &view, &y, &w, &[(view, &y, &w)]).unwrap();
+        assert!(with_evals.last_round(&view).is_err());
     }
 
     #[test]
