@@ -110,21 +110,31 @@ fn unweighted_feature_cuts(sorted: &[f32], max_bin: usize) -> Vec<f32> {
 /// in L1.
 const RADIX_BITS: u32 = 11;
 
+/// The order-preserving integer image of a value: keys compare as [`f32::total_cmp`] orders
+/// the values.
+#[inline]
+fn sort_key(v: f32) -> u32 {
+    let b = v.to_bits();
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// The value of a [`sort_key`].
+#[inline]
+fn from_sort_key(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k })
+}
+
 /// Sorts finite or infinite (not NaN) values in [`f32::total_cmp`] order: a least-significant
 /// digit radix sort over the order-preserving integer image of each value, 11 bits per pass.
 /// One read counts every pass's digits; a pass whose digit is the same everywhere is skipped.
 fn radix_sort_f32(values: &mut [f32]) {
     const RADIX: usize = 1 << RADIX_BITS;
     const MASK: u32 = (1 << RADIX_BITS) - 1;
-    let key = |v: f32| {
-        let b = v.to_bits();
-        if b >> 31 == 1 {
-            !b
-        } else {
-            b | 0x8000_0000
-        }
-    };
-    let mut keys: Vec<u32> = values.iter().map(|&v| key(v)).collect();
+    let mut keys: Vec<u32> = values.iter().map(|&v| sort_key(v)).collect();
     let mut counts = vec![[0usize; RADIX]; 3];
     for &k in &keys {
         for (pass, c) in counts.iter_mut().enumerate() {
@@ -151,8 +161,56 @@ fn radix_sort_f32(values: &mut [f32]) {
         std::mem::swap(&mut keys, &mut spare);
     }
     for (v, &k) in values.iter_mut().zip(&keys) {
-        *v = f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k });
+        *v = from_sort_key(k);
     }
+}
+
+/// Sorts 64-bit keys: a least-significant digit radix sort, a byte a pass, skipping the
+/// passes whose byte is the same in every key (a weight's rank below 256 leaves three).
+fn radix_sort_u64(keys: &mut Vec<u64>) {
+    let mut counts = [[0usize; 256]; 8];
+    for &k in keys.iter() {
+        for (pass, c) in counts.iter_mut().enumerate() {
+            c[((k >> (8 * pass)) & 0xff) as usize] += 1;
+        }
+    }
+    let mut spare = vec![0u64; keys.len()];
+    for (pass, c) in counts.iter_mut().enumerate() {
+        if c.contains(&keys.len()) {
+            continue;
+        }
+        let mut at = 0;
+        for slot in c.iter_mut() {
+            let n = *slot;
+            *slot = at;
+            at += n;
+        }
+        for &k in keys.iter() {
+            let d = ((k >> (8 * pass)) & 0xff) as usize;
+            spare[c[d]] = k;
+            c[d] += 1;
+        }
+        std::mem::swap(keys, &mut spare);
+    }
+}
+
+/// Each row's weight as its rank among the distinct weights ([`f64::total_cmp`] order), and
+/// the distinct weights: a present value and its row's weight then sort as one integer,
+/// `sort_key(value) << 32 | rank`, in the order of the pair.
+#[allow(clippy::cast_possible_truncation)]
+fn weight_ranks(weights: &[f64]) -> (Vec<u32>, Vec<f64>) {
+    let mut distinct = weights.to_vec();
+    distinct.par_sort_unstable_by(f64::total_cmp);
+    distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
+    let ranks = weights
+        .par_iter()
+        .map(|w| {
+            distinct
+                .binary_search_by(|d| d.total_cmp(w))
+                .expect("every weight is among the distinct ones") as u32
+        })
+        .collect();
+    (ranks, distinct)
 }
 
 /// The cuts of a feature from its distinct values (ascending, with summed weights) and its
@@ -395,6 +453,7 @@ impl QuantileCuts {
         // Unit weights everywhere sketch as no weights (the same cuts, by a faster sort).
         let unit = Self::unit_weights(max_bin, weights, n_rows)?;
         let weights = weights.filter(|_| !unit);
+        let ranked = weights.map(weight_ranks);
         let per_feature: Vec<(Vec<f32>, f32)> = (0..n_cols)
             .into_par_iter()
             .map(|f| {
@@ -407,14 +466,20 @@ impl QuantileCuts {
                     let min = present.first().copied().unwrap_or(f32::INFINITY);
                     return (unweighted_feature_cuts(&present, max_bin), min);
                 }
-                let mut present: Vec<(f32, f64)> = column(f)
+                // Equal values are ordered by weight, so the order (and every weight sum) is
+                // fully determined: value and weight rank sort as one integer.
+                let (ranks, distinct) = ranked.as_ref().expect("ranked where weighted");
+                let mut keys: Vec<u64> = column(f)
                     .into_iter()
                     .filter(|(_, v)| !v.is_nan())
-                    .map(|(r, v)| (v, weights.map_or(1.0, |w| w[r])))
+                    .map(|(r, v)| u64::from(sort_key(v)) << 32 | u64::from(ranks[r]))
                     .collect();
-                // Equal values are ordered by weight, so the order (and every weight sum) is
-                // fully determined and an unstable sort is safe.
-                present.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+                radix_sort_u64(&mut keys);
+                #[allow(clippy::cast_possible_truncation)]
+                let present: Vec<(f32, f64)> = keys
+                    .iter()
+                    .map(|&k| (from_sort_key((k >> 32) as u32), distinct[k as u32 as usize]))
+                    .collect();
                 let min = present.first().map_or(f32::INFINITY, |p| p.0);
                 (feature_cuts(&present, max_bin), min)
             })
@@ -742,6 +807,51 @@ mod tests {
                 bits(feature_cuts(&pairs, max_bin))
             );
         }
+    }
+
+    /// The weighted sketch sorts (value, weight) pairs as integers: the same order, and the
+    /// same cuts, as sorting the pairs by value and then weight.
+    #[test]
+    fn weighted_sketch_sorts_pairs_by_value_then_weight() {
+        let mut u = crate::test_support::uniform(21);
+        let (n_rows, n_cols) = (3000, 4);
+        let data: Vec<f32> = (0..n_rows * n_cols)
+            .map(|k| match k % 5 {
+                // Many ties, signed zeros and a missing value now and then.
+                0 => (u() * 8.0).floor() as f32 - 4.0,
+                1 if u() < 0.1 => f32::NAN,
+                2 if u() < 0.05 => -0.0,
+                _ => (u() * 1e4) as f32 * 1e-3 - 3.0,
+            })
+            .collect();
+        let weights: Vec<f64> = (0..n_rows)
+            .map(|r| [0.5, 1.0, 2.5, 0.0, 1e-3][r % 5] * if r % 7 == 0 { 3.0 } else { 1.0 })
+            .collect();
+        for max_bin in [4, 64, 256] {
+            let cuts =
+                QuantileCuts::from_dense(&data, n_rows, n_cols, Some(&weights), max_bin).unwrap();
+            for f in 0..n_cols {
+                let mut pairs: Vec<(f32, f64)> = (0..n_rows)
+                    .map(|r| (data[r * n_cols + f], weights[r]))
+                    .filter(|(v, _)| !v.is_nan())
+                    .collect();
+                pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+                let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(cuts.feature(f)),
+                    bits(&feature_cuts(&pairs, max_bin)),
+                    "feature {f}, max_bin {max_bin}"
+                );
+                assert_eq!(cuts.min_value(f).to_bits(), pairs[0].0.to_bits());
+            }
+        }
+        let mut keys: Vec<u64> = (0..5000)
+            .map(|_| (u() * 1e18) as u64 >> (u() * 40.0) as u32)
+            .collect();
+        let mut want = keys.clone();
+        want.sort_unstable();
+        radix_sort_u64(&mut keys);
+        assert_eq!(keys, want);
     }
 
     #[test]
