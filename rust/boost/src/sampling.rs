@@ -61,17 +61,48 @@ fn sample(set: &[usize], ratio: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
         return set.to_vec();
     }
     let n = ((ratio * set.len() as f64) as usize).max(1).min(set.len());
-    let mut v = set.to_vec();
     // The first `n` steps of a Fisher-Yates shuffle: a uniform draw of `n` without
     // replacement, in `n` random numbers rather than one per feature (a node of a forest
     // over many features draws a few of them).
-    for i in 0..n {
-        let j = rng.random_range(i..v.len());
-        v.swap(i, j);
-    }
-    v.truncate(n);
+    let mut v = if n <= SPARSE_DRAW {
+        sparse_draw(set, n, rng)
+    } else {
+        let mut v = set.to_vec();
+        for i in 0..n {
+            let j = rng.random_range(i..v.len());
+            v.swap(i, j);
+        }
+        v.truncate(n);
+        v
+    };
     v.sort_unstable();
     v
+}
+
+/// Most draws [`sample`] makes without copying the set.
+const SPARSE_DRAW: usize = 64;
+
+/// The first `n` steps of a Fisher-Yates shuffle of `set` without a copy of it: step `i`
+/// swaps places `i` and `j >= i`, and place `i` is never read again, so only the places a
+/// step wrote are kept (a few, searched newest first). The same draws, in the same order, as
+/// shuffling a copy.
+fn sparse_draw(set: &[usize], n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut written: Vec<(usize, usize)> = Vec::with_capacity(n);
+    let at = |written: &[(usize, usize)], p: usize| {
+        written
+            .iter()
+            .rev()
+            .find(|&&(q, _)| q == p)
+            .map_or(set[p], |&(_, v)| v)
+    };
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let j = rng.random_range(i..set.len());
+        let (vi, vj) = (at(&written, i), at(&written, j));
+        out.push(vj);
+        written.push((j, vi));
+    }
+    out
 }
 
 impl ColumnSampler {
@@ -122,14 +153,18 @@ impl ColumnSampler {
     /// Draws a node's feature mask from the level's set, or `None` when every feature of the
     /// level is allowed.
     pub fn node_features(&mut self, level: &[usize], n_features: usize) -> Option<Vec<bool>> {
-        if self.bynode >= 1.0 {
-            return None;
-        }
+        let drawn = self.node_sample(level)?;
         let mut mask = vec![false; n_features];
-        for f in self.draw(level, self.bynode) {
+        for f in drawn {
             mask[f] = true;
         }
         Some(mask)
+    }
+
+    /// Draws a node's features from the level's set, ascending, or `None` when every feature
+    /// of the level is allowed: the features [`Self::node_features`] marks.
+    pub fn node_sample(&mut self, level: &[usize]) -> Option<Vec<usize>> {
+        (self.bynode < 1.0).then(|| self.draw(level, self.bynode))
     }
 }
 
@@ -145,6 +180,27 @@ pub fn sample_rows(n_rows: usize, subsample: f64, seed: u64) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Drawing without a copy makes the same draws as shuffling a copy, from the same random
+    /// numbers, and leaves the generator where the copy's shuffle does.
+    #[test]
+    fn sparse_draws_equal_a_shuffled_copy() {
+        for (len, n) in [(1, 1), (5, 5), (10, 3), (1000, 31), (1000, 64), (70, 64)] {
+            let set: Vec<usize> = (0..len).map(|i| i * 3 + 1).collect();
+            for seed in 0..20 {
+                let mut a = ChaCha8Rng::seed_from_u64(seed);
+                let mut b = a.clone();
+                let mut copy = set.clone();
+                for i in 0..n {
+                    let j = a.random_range(i..copy.len());
+                    copy.swap(i, j);
+                }
+                copy.truncate(n);
+                assert_eq!(sparse_draw(&set, n, &mut b), copy, "{len} {n} {seed}");
+                assert_eq!(a.random::<u64>(), b.random::<u64>());
+            }
+        }
+    }
 
     #[test]
     fn counts_follow_xgboost_and_draws_are_seeded() {

@@ -436,12 +436,7 @@ impl<S: BorrowMut<ColumnSampler>> TreeGrowth<S> {
             self.level_features.push(sampler.level_features(d));
         }
         let level = &self.level_features[depth as usize];
-        let mask = sampler.node_features(level, self.n_features);
-        level
-            .iter()
-            .copied()
-            .filter(|&f| mask.as_ref().is_none_or(|m| m[f]))
-            .collect()
+        sampler.node_sample(level).unwrap_or_else(|| level.clone())
     }
 
     fn wants(&self) -> Vec<(usize, Option<Vec<usize>>)> {
