@@ -190,7 +190,8 @@ impl<'a> RowPartitioner<'a> {
 
     /// Splits `rows` by feature `f`: a present row goes left where `present_left` holds for
     /// its bin, a row lacking the feature as `default_left` says. Dense matrices are read
-    /// from their column-major copy (one byte or two a row), sparse ones entry by entry.
+    /// from their column-major copy (one byte or two a row), sparse ones from their copy by
+    /// feature ([`ColumnWalk`]), or entry by entry where there is none.
     fn split_by(
         &self,
         rows: &mut [u32],

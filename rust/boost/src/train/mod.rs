@@ -710,6 +710,15 @@ pub(crate) mod tests {
         }
     }
 
+    /// The matrix of [`regression_data`]'s rows (three columns).
+    fn regression_view(x: &[f64]) -> MatrixView<'_> {
+        MatrixView::DenseF64 {
+            data: x,
+            n_rows: x.len() / 3,
+            n_cols: 3,
+        }
+    }
+
     fn regression_data(n: usize) -> (Vec<f64>, Vec<f32>) {
         let x: Vec<f64> = (0..n * 3)
             .map(|i| {
@@ -732,11 +741,7 @@ pub(crate) mod tests {
         let n = 400;
         let (x, y) = regression_data(n);
         let w = vec![1.0; n];
-        let view = MatrixView::DenseF64 {
-            data: &x,
-            n_rows: n,
-            n_cols: 3,
-        };
+        let view = regression_view(&x);
         let mut c = config(Objective::SquaredError);
         c.metrics.clear();
         c.tree_method = TreeMethod::Hist;
@@ -759,11 +764,7 @@ pub(crate) mod tests {
         let n = 500;
         let (x, y) = regression_data(n);
         let w = vec![1.0; n];
-        let view = MatrixView::DenseF64 {
-            data: &x,
-            n_rows: n,
-            n_cols: 3,
-        };
+        let view = regression_view(&x);
         for (method, policy, max_depth, max_leaves) in [
             (TreeMethod::Hist, GrowPolicy::Depthwise, 4, 0),
             (TreeMethod::Hist, GrowPolicy::Lossguide, 0, 8),
@@ -800,11 +801,7 @@ pub(crate) mod tests {
         let n = 200;
         let (x, y) = regression_data(n);
         let w = vec![1.0; n];
-        let view = MatrixView::DenseF64 {
-            data: &x,
-            n_rows: n,
-            n_cols: 3,
-        };
+        let view = regression_view(&x);
         let mut c = config(Objective::SquaredError);
         c.tree_method = TreeMethod::Hist;
         c.tree.learning_rate = 0.5;
@@ -846,11 +843,7 @@ pub(crate) mod tests {
         let n = 300;
         let (x, y) = regression_data(n);
         let w = vec![1.0; n];
-        let view = MatrixView::DenseF64 {
-            data: &x,
-            n_rows: n,
-            n_cols: 3,
-        };
+        let view = regression_view(&x);
         let mut c = config(Objective::SquaredError);
         c.tree_method = TreeMethod::Hist;
         c.num_parallel_tree = 4;
