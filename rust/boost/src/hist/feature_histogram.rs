@@ -165,8 +165,6 @@ impl FeatureHistogram {
 /// or not.
 trait Sink {
     fn add(&mut self, at: usize, pair: (f32, f32));
-    /// Adds a pair already widened to `f64` (the same sums as [`Sink::add`]).
-    fn add_wide(&mut self, at: usize, pair: GradStats);
 }
 
 /// Adds to the entries alone.
@@ -177,11 +175,6 @@ impl Sink for Plain<'_> {
     fn add(&mut self, at: usize, pair: (f32, f32)) {
         self.0[at].add_pair(pair.0, pair.1);
     }
-
-    #[inline(always)]
-    fn add_wide(&mut self, at: usize, pair: GradStats) {
-        self.0[at].add(pair);
-    }
 }
 
 /// Adds to the entries and marks each entry reached.
@@ -191,12 +184,6 @@ impl Sink for Marking<'_> {
     #[inline(always)]
     fn add(&mut self, at: usize, pair: (f32, f32)) {
         self.0[at].add_pair(pair.0, pair.1);
-        self.1.mark(at);
-    }
-
-    #[inline(always)]
-    fn add_wide(&mut self, at: usize, pair: GradStats) {
-        self.0[at].add(pair);
         self.1.mark(at);
     }
 }
@@ -294,34 +281,20 @@ fn accumulate_columns<'a, S: Sink>(
     gpairs: &[(f32, f32)],
     out: &mut S,
 ) {
-    // The rows' pairs, widened once and in the rows' order, for every feature to read in
-    // turn (rather than gathering and widening them again for each).
-    WIDE_PAIRS.with_borrow_mut(|pairs| {
-        pairs.clear();
-        pairs.extend(rows.iter().map(|&r| {
-            let (g, h) = gpairs[r as usize];
-            GradStats::new(f64::from(g), f64::from(h))
-        }));
-        for (&f, &offset) in chosen {
-            match matrix.column(f).expect("a dense matrix has columns") {
-                BinColumn::U8(c) => {
-                    for (&r, &pair) in rows.iter().zip(pairs.iter()) {
-                        out.add_wide(offset + usize::from(c[r as usize]), pair);
-                    }
+    for (&f, &offset) in chosen {
+        match matrix.column(f).expect("a dense matrix has columns") {
+            BinColumn::U8(c) => {
+                for &r in rows {
+                    out.add(offset + usize::from(c[r as usize]), gpairs[r as usize]);
                 }
-                BinColumn::U16(c) => {
-                    for (&r, &pair) in rows.iter().zip(pairs.iter()) {
-                        out.add_wide(offset + usize::from(c[r as usize]), pair);
-                    }
+            }
+            BinColumn::U16(c) => {
+                for &r in rows {
+                    out.add(offset + usize::from(c[r as usize]), gpairs[r as usize]);
                 }
             }
         }
-    });
-}
-
-thread_local! {
-    /// Each thread's room for a node's gradient pairs widened to `f64` ([`accumulate_columns`]).
-    static WIDE_PAIRS: std::cell::RefCell<Vec<GradStats>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
 }
 
 /// As [`accumulate_dense_subset`] for CSR rows; `local[f]` is feature `f`'s bin offset, or
