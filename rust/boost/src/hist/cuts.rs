@@ -128,54 +128,37 @@ fn from_sort_key(k: u32) -> f32 {
     f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k })
 }
 
-/// Sorts finite or infinite (not NaN) values in [`f32::total_cmp`] order: a least-significant
-/// digit radix sort over the order-preserving integer image of each value, 11 bits per pass.
-/// One read counts every pass's digits; a pass whose digit is the same everywhere is skipped.
+/// Sorts finite or infinite (not NaN) values in [`f32::total_cmp`] order: a radix sort
+/// ([`radix_sort`]) of the order-preserving integer image of each value, 11 bits a pass.
 fn radix_sort_f32(values: &mut [f32]) {
-    const RADIX: usize = 1 << RADIX_BITS;
-    const MASK: u32 = (1 << RADIX_BITS) - 1;
     let mut keys: Vec<u32> = values.iter().map(|&v| sort_key(v)).collect();
-    let mut counts = vec![[0usize; RADIX]; 3];
-    for &k in &keys {
-        for (pass, c) in counts.iter_mut().enumerate() {
-            c[((k >> (RADIX_BITS * pass as u32)) & MASK) as usize] += 1;
-        }
-    }
-    let mut spare = vec![0u32; keys.len()];
-    for (pass, c) in counts.iter_mut().enumerate() {
-        if c.contains(&keys.len()) {
-            continue;
-        }
-        let shift = RADIX_BITS * pass as u32;
-        let mut at = 0;
-        for slot in c.iter_mut() {
-            let n = *slot;
-            *slot = at;
-            at += n;
-        }
-        for &k in &keys {
-            let d = ((k >> shift) & MASK) as usize;
-            spare[c[d]] = k;
-            c[d] += 1;
-        }
-        std::mem::swap(&mut keys, &mut spare);
-    }
+    radix_sort::<u32, { 1 << RADIX_BITS }>(&mut keys, 3);
     for (v, &k) in values.iter_mut().zip(&keys) {
         *v = from_sort_key(k);
     }
 }
 
-/// Sorts 64-bit keys: a least-significant digit radix sort, a byte a pass, skipping the
-/// passes whose byte is the same in every key (a weight's rank below 256 leaves three).
+/// Sorts 64-bit keys a byte a pass ([`radix_sort`]): a weight's rank below 256 leaves
+/// three of its four bytes the same in every key, and those passes are skipped.
 fn radix_sort_u64(keys: &mut Vec<u64>) {
-    let mut counts = [[0usize; 256]; 8];
+    radix_sort::<u64, 256>(keys, 8);
+}
+
+/// Sorts `keys` by their low `passes` digits of `RADIX` (a power of two) values each: a
+/// least-significant digit radix sort. One read counts every pass's digits; a pass whose
+/// digit is the same in every key is skipped.
+fn radix_sort<K: Copy + Default + Into<u64>, const RADIX: usize>(keys: &mut Vec<K>, passes: u32) {
+    let bits = RADIX.trailing_zeros();
+    #[allow(clippy::cast_possible_truncation)]
+    let digit = |k: K, pass: u32| ((k.into() >> (bits * pass)) & (RADIX as u64 - 1)) as usize;
+    let mut counts = vec![[0usize; RADIX]; passes as usize];
     for &k in keys.iter() {
-        for (pass, c) in counts.iter_mut().enumerate() {
-            c[((k >> (8 * pass)) & 0xff) as usize] += 1;
+        for (pass, c) in (0..).zip(counts.iter_mut()) {
+            c[digit(k, pass)] += 1;
         }
     }
-    let mut spare = vec![0u64; keys.len()];
-    for (pass, c) in counts.iter_mut().enumerate() {
+    let mut spare = vec![K::default(); keys.len()];
+    for (pass, c) in (0..).zip(counts.iter_mut()) {
         if c.contains(&keys.len()) {
             continue;
         }
@@ -186,7 +169,7 @@ fn radix_sort_u64(keys: &mut Vec<u64>) {
             at += n;
         }
         for &k in keys.iter() {
-            let d = ((k >> (8 * pass)) & 0xff) as usize;
+            let d = digit(k, pass);
             spare[c[d]] = k;
             c[d] += 1;
         }
@@ -397,15 +380,29 @@ impl QuantileCuts {
         weights: Option<&[f64]>,
         max_bin: usize,
     ) -> Result<Self, BoostError> {
-        let n_cols = indptr.len().checked_sub(1).ok_or_else(|| {
-            BoostError::InvalidInput("a CSC matrix needs at least one indptr entry".to_owned())
-        })?;
+        if indptr.is_empty() {
+            return Err(BoostError::InvalidInput(
+                "a CSC matrix needs at least one indptr entry".to_owned(),
+            ));
+        }
         if !super::compressed_is_well_formed(indptr, indices, values.len(), n_rows) {
             return Err(BoostError::InvalidInput(
                 "malformed CSC matrix: indptr, indices and data disagree".to_owned(),
             ));
         }
-        Self::from_columns(n_cols, max_bin, weights, n_rows, |f| {
+        Self::from_csc_unchecked(indptr, indices, values, n_rows, weights, max_bin)
+    }
+
+    /// [`QuantileCuts::from_csc`] of arrays known to be well formed.
+    fn from_csc_unchecked(
+        indptr: &[usize],
+        indices: &[usize],
+        values: &[f32],
+        n_rows: usize,
+        weights: Option<&[f64]>,
+        max_bin: usize,
+    ) -> Result<Self, BoostError> {
+        Self::from_columns(indptr.len() - 1, max_bin, weights, n_rows, |f| {
             (indptr[f]..indptr[f + 1])
                 .map(|k| (indices[k], values[k]))
                 .collect()
@@ -440,7 +437,8 @@ impl QuantileCuts {
             |r, k| (r, values[k]),
             "the transposed sparse matrix",
         )?;
-        Self::from_csc(&col_ptr, &rows, &vals, n_rows, weights, max_bin)
+        // Well formed by construction: no second check.
+        Self::from_csc_unchecked(&col_ptr, &rows, &vals, n_rows, weights, max_bin)
     }
 
     fn from_columns(

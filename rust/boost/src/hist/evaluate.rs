@@ -86,21 +86,16 @@ fn running_sums<const SKIP_EMPTY: bool>(
     (m, i - start, acc)
 }
 
-/// Adds the bins at `at` (non-empty ones, found by [`running_sums`]) to `acc` in turn,
-/// writing the running sums after each. Returns the sums.
+/// The backward running sums of the bins at `at` into `bwd` (after bins `at[m-1-j..]` at
+/// `j`, `m` bins listed): [`listed_sums`]'s backward way alone, for a scan that found its
+/// forward sums as it listed the bins.
 #[inline(never)]
-fn gathered_sums(
-    bins: &[GradStats],
-    at: impl Iterator<Item = u32>,
-    mut acc: GradStats,
-    acc_g: &mut [f64; SCAN_CHUNK],
-    acc_h: &mut [f64; SCAN_CHUNK],
-) -> GradStats {
-    for ((i, g), h) in at.zip(acc_g.iter_mut()).zip(acc_h.iter_mut()) {
-        acc.add(bins[i as usize]);
-        (*g, *h) = (acc.grad, acc.hess);
+fn backward_sums(bins: &[GradStats], at: &[u32], bwd: (&mut [f64], &mut [f64])) {
+    let mut back = GradStats::default();
+    for (&k, (g, h)) in at.iter().rev().zip(bwd.0.iter_mut().zip(bwd.1.iter_mut())) {
+        back.add(bins[k as usize]);
+        (*g, *h) = (back.grad, back.hess);
     }
-    acc
 }
 
 /// A thread's room for the scans of one feature, grown to the most bins seen.
@@ -558,9 +553,11 @@ pub(crate) fn evaluate_feature(
             bwd,
             loss,
         } = buf;
-        if let Some((marks, first)) = marks {
+        // Both scans list the same bins: `m` of them, the forward total, and whether the
+        // backward sums are laid out already.
+        let (m, total, backward_laid_out) = if let Some((marks, first)) = marks {
             // With marks, the non-empty bins are listed from them first; then both scans'
-            // running sums are laid out together, and each scan's loss changes in one go.
+            // running sums are laid out together, and the forward loss changes in one go.
             let mut m = 0;
             marks.visit(first, first + n, |e, len| {
                 let start = e - first;
@@ -579,63 +576,55 @@ pub(crate) fn evaluate_feature(
             {
                 propose(&mut best, loss_chg, false, left, right, at[j] as i32);
             }
-            if has_missing(total) {
+            (m, total, maybe_missing)
+        } else {
+            // Without marks, the forward scan adds every bin, in chunks, and lists the
+            // non-empty ones as it goes.
+            let mut acc_g = [0.0_f64; SCAN_CHUNK];
+            let mut acc_h = [0.0_f64; SCAN_CHUNK];
+            let mut acc = GradStats::default();
+            let (mut i, mut filled) = (0, 0);
+            while i < n {
+                let at_rest = &mut at_buf[filled..];
+                let (m, added, run) = if sparse {
+                    running_sums::<true>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
+                } else {
+                    running_sums::<false>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
+                };
+                (i, acc) = (i + added, run);
+                let at = &at_buf[filled..filled + m];
+                filled += m;
+                let (g, h) = (&acc_g[..m], &acc_h[..m]);
                 let floor = best.cand.loss_chg;
-                if let Some((j, loss_chg, right, left)) =
-                    best_in_chunk(bg, bh, &sums, params, constraint, false, floor, loss)
+                if let Some((j, loss_chg, left, right)) =
+                    best_in_chunk(g, h, &sums, params, constraint, true, floor, loss)
                 {
-                    propose(
-                        &mut best,
-                        loss_chg,
-                        true,
-                        left,
-                        right,
-                        at[m - 1 - j] as i32 - 1,
-                    );
+                    propose(&mut best, loss_chg, false, left, right, at[j] as i32);
                 }
             }
+            (filled, acc, false)
+        };
+        if !has_missing(total) {
             return;
         }
-        // Without marks, the forward scan adds every bin, in chunks, and lists the non-empty
-        // ones as it goes.
-        let mut acc_g = [0.0_f64; SCAN_CHUNK];
-        let mut acc_h = [0.0_f64; SCAN_CHUNK];
-        let loss = &mut loss[..];
-        let mut acc = GradStats::default();
-        let (mut i, mut filled) = (0, 0);
-        while i < n {
-            let at_rest = &mut at_buf[filled..];
-            let (m, added, run) = if sparse {
-                running_sums::<true>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
-            } else {
-                running_sums::<false>(bins, i, acc, &mut acc_g, &mut acc_h, at_rest)
-            };
-            (i, acc) = (i + added, run);
-            let at = &at_buf[filled..filled + m];
-            filled += m;
-            let (g, h) = (&acc_g[..m], &acc_h[..m]);
-            let floor = best.cand.loss_chg;
-            if let Some((j, loss_chg, left, right)) =
-                best_in_chunk(g, h, &sums, params, constraint, true, floor, loss)
-            {
-                propose(&mut best, loss_chg, false, left, right, at[j] as i32);
-            }
+        // Backward, over the listed bins from the last: its loss changes in one go.
+        let at = &at_buf[..m];
+        let (bg, bh) = (&mut bwd.0[..m], &mut bwd.1[..m]);
+        if !backward_laid_out {
+            backward_sums(bins, at, (&mut *bg, &mut *bh));
         }
-        if !has_missing(acc) {
-            return;
-        }
-        let mut acc = GradStats::default();
-        for at in at_buf[..filled].rchunks(SCAN_CHUNK) {
-            let m = at.len();
-            acc = gathered_sums(bins, at.iter().rev().copied(), acc, &mut acc_g, &mut acc_h);
-            let (g, h) = (&acc_g[..m], &acc_h[..m]);
-            let floor = best.cand.loss_chg;
-            if let Some((j, loss_chg, right, left)) =
-                best_in_chunk(g, h, &sums, params, constraint, false, floor, loss)
-            {
-                let b = at[m - 1 - j] as i32;
-                propose(&mut best, loss_chg, true, left, right, b - 1);
-            }
+        let floor = best.cand.loss_chg;
+        if let Some((j, loss_chg, right, left)) =
+            best_in_chunk(bg, bh, &sums, params, constraint, false, floor, loss)
+        {
+            propose(
+                &mut best,
+                loss_chg,
+                true,
+                left,
+                right,
+                at[m - 1 - j] as i32 - 1,
+            );
         }
     });
     // A proposal leaves the threshold NaN (the default candidate has 0).

@@ -191,7 +191,7 @@ impl<'a> RowPartitioner<'a> {
     /// Splits `rows` by feature `f`: a present row goes left where `present_left` holds for
     /// its bin, a row lacking the feature as `default_left` says. Dense matrices are read
     /// from their column-major copy (one byte or two a row), sparse ones from their copy by
-    /// feature ([`ColumnWalk`]), or entry by entry where there is none.
+    /// feature ([`ColumnWalk`]).
     fn split_by(
         &self,
         rows: &mut [u32],
@@ -222,29 +222,22 @@ impl<'a> RowPartitioner<'a> {
                 |r| bin_left(usize::from(column[r as usize])),
                 |r| prefetch(column, r as usize),
             ),
-            None => match self.matrix.sparse_column(f) {
-                Some(column) => {
-                    let entries = ColumnWalk::new(column.rows);
-                    split_in_place(
-                        rows,
-                        |r| {
-                            entries
-                                .find(r)
-                                .map_or(default_left, |k| present_left(usize::from(column.bins[k])))
-                        },
-                        |_| {},
-                    )
-                }
-                None => split_in_place(
+            None => {
+                let column = self
+                    .matrix
+                    .sparse_column(f)
+                    .expect("a matrix without columns is sparse, with its copy by feature");
+                let entries = ColumnWalk::new(column.rows);
+                split_in_place(
                     rows,
                     |r| {
-                        self.matrix
-                            .bin(r as usize, f)
-                            .map_or(default_left, &present_left)
+                        entries
+                            .find(r)
+                            .map_or(default_left, |k| present_left(usize::from(column.bins[k])))
                     },
                     |_| {},
-                ),
-            },
+                )
+            }
         }
     }
 
